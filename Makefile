@@ -1,0 +1,120 @@
+# fraiseql-nginx: build, test, demo, fuzz and bench entry points.
+# `make demo` and `make test` install what they need on Debian 12 (as root).
+
+SHELL       := /bin/bash
+ROOT        := $(CURDIR)
+NGX_SRC     := /usr/share/nginx/src
+BUILD       := $(ROOT)/build
+MODULE      := $(BUILD)/ngx_http_fraiseql_module.so
+ASAN_MODULE := $(BUILD)/asan/ngx_http_fraiseql_module.so
+PYTEST      := /usr/bin/python3 -m pytest
+
+CORE_SRCS   := $(wildcard src/core/*.c)
+CORE_HDRS   := $(wildcard src/core/*.h)
+NGX_SRCS    := ngx_http_fraiseql_module.c $(wildcard src/*.c) $(wildcard src/*.h)
+
+CFLAGS_CORE := -std=gnu11 -Wall -Wextra -Werror -Isrc/core
+UNIT_CFLAGS := $(CFLAGS_CORE) -g -O1 -fsanitize=address,undefined \
+               -fno-omit-frame-pointer -fno-sanitize-recover=all
+LIBS_CORE   := -lyajl
+
+DEB_PKGS := nginx nginx-dev libpq-dev libyajl-dev libjwt-dev postgresql \
+            postgresql-contrib libcmocka-dev python3-pytest python3-psycopg \
+            python3-requests python3-jwt clang libclang-rt-14-dev wrk gcc \
+            make curl nodejs npm
+
+UNIT_TESTS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c))
+FUZZERS     := $(patsubst t/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard t/fuzz/fuzz_*.c))
+FUZZ_TIME   ?= 60
+
+.PHONY: all deps test unit integration test-asan fuzz demo demo-stop bench \
+        clean
+
+all: $(MODULE)
+
+# Installs the Debian packages only when one is missing, so repeated runs
+# cost a dpkg query and no network.
+deps:
+	@if ! dpkg -s $(DEB_PKGS) >/dev/null 2>&1; then \
+	    echo "installing: $(DEB_PKGS)"; \
+	    apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	        --no-install-recommends $(DEB_PKGS) >/dev/null; \
+	fi
+
+# nginx's configure runs once per build tree; the module is rebuilt by
+# nginx's own Makefile when a source changes.
+$(BUILD)/nginx/objs/Makefile: config
+	rm -rf $(BUILD)/nginx && mkdir -p $(BUILD)
+	cp -r $(NGX_SRC) $(BUILD)/nginx
+	cd $(BUILD)/nginx && . ./conf_flags && \
+	    ./configure "$${NGX_CONF_FLAGS[@]}" --add-dynamic-module=$(ROOT) \
+	    > configure.log 2>&1 || (tail -30 configure.log; exit 1)
+
+$(MODULE): $(BUILD)/nginx/objs/Makefile $(NGX_SRCS) $(CORE_SRCS) $(CORE_HDRS)
+	$(MAKE) -C $(BUILD)/nginx -f objs/Makefile modules
+	cp $(BUILD)/nginx/objs/ngx_http_fraiseql_module.so $@
+
+$(BUILD)/asan/nginx/objs/Makefile: config
+	rm -rf $(BUILD)/asan/nginx && mkdir -p $(BUILD)/asan
+	cp -r $(NGX_SRC) $(BUILD)/asan/nginx
+	cd $(BUILD)/asan/nginx && . ./conf_flags && \
+	    ./configure "$${NGX_CONF_FLAGS[@]}" --add-dynamic-module=$(ROOT) \
+	    --with-cc-opt="-fsanitize=address -fno-omit-frame-pointer -g -O1" \
+	    --with-ld-opt="-fsanitize=address" \
+	    > configure.log 2>&1 || (tail -30 configure.log; exit 1)
+
+$(ASAN_MODULE): $(BUILD)/asan/nginx/objs/Makefile $(NGX_SRCS) $(CORE_SRCS) \
+                $(CORE_HDRS)
+	$(MAKE) -C $(BUILD)/asan/nginx -f objs/Makefile modules
+	cp $(BUILD)/asan/nginx/objs/ngx_http_fraiseql_module.so $@
+
+$(BUILD)/unit/%: t/unit/%.c $(CORE_SRCS) $(CORE_HDRS)
+	@mkdir -p $(BUILD)/unit
+	$(CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_SRCS) $(LIBS_CORE) -lcmocka
+
+unit: $(UNIT_TESTS)
+	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
+
+integration: $(MODULE)
+	$(PYTEST) -q t/
+
+test: deps
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) integration
+
+# The integration suite with the module built under AddressSanitizer and
+# LeakSanitizer (libasan preloaded into the stock nginx binary).
+test-asan: deps $(ASAN_MODULE)
+	FRAISEQL_MODULE=$(ASAN_MODULE) FRAISEQL_ASAN=1 $(PYTEST) -q t/
+
+$(BUILD)/fuzz/%: t/fuzz/%.c $(CORE_SRCS) $(CORE_HDRS)
+	@mkdir -p $(BUILD)/fuzz
+	clang -std=gnu11 -g -O1 -Isrc/core \
+	    -fsanitize=fuzzer,address,undefined -o $@ $< $(CORE_SRCS) \
+	    $(LIBS_CORE)
+
+# Each fuzzer runs FUZZ_TIME seconds on a scratch copy of its seed corpus.
+fuzz: deps $(FUZZERS)
+	@set -e; for f in $(FUZZERS); do \
+	    n=$$(basename $$f | sed 's/^fuzz_//'); \
+	    rm -rf $(BUILD)/fuzz/corpus-$$n; \
+	    mkdir -p $(BUILD)/fuzz/corpus-$$n; \
+	    echo "== $$f ($(FUZZ_TIME)s)"; \
+	    $$f -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
+	        $$( [ -f t/fuzz/$$n.dict ] && echo -dict=t/fuzz/$$n.dict ) \
+	        $(BUILD)/fuzz/corpus-$$n t/fuzz/corpus/$$n 2>&1 | tail -12; \
+	done
+
+demo: deps all
+	@sh conf-examples/demo.sh start
+
+demo-stop:
+	@sh conf-examples/demo.sh stop
+
+bench: deps all
+	@sh bench/run.sh
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,319 @@
+/*
+ * fraiseql-nginx: a GraphQL server for PostgreSQL inside nginx.
+ * Module definition, directives and configuration.
+ */
+
+#include "ngx_http_fraiseql.h"
+
+
+static void *ngx_http_fraiseql_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_fraiseql_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_fraiseql(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_fraiseql_schema(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_fraiseql_database(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static void ngx_http_fraiseql_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_conf_num_bounds_t  ngx_http_fraiseql_pool_bounds = {
+    ngx_conf_check_num_bounds, 1, 1024
+};
+
+static ngx_conf_num_bounds_t  ngx_http_fraiseql_depth_bounds = {
+    ngx_conf_check_num_bounds, 1, 1000
+};
+
+
+static ngx_command_t  ngx_http_fraiseql_commands[] = {
+
+    { ngx_string("fraiseql"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_fraiseql,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fraiseql_schema"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_fraiseql_schema,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fraiseql_database"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_fraiseql_database,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fraiseql_pool_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, pool_size),
+      &ngx_http_fraiseql_pool_bounds },
+
+    { ngx_string("fraiseql_max_depth"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, max_depth),
+      &ngx_http_fraiseql_depth_bounds },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_fraiseql_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_fraiseql_create_loc_conf,     /* create location configuration */
+    ngx_http_fraiseql_merge_loc_conf       /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_fraiseql_module = {
+    NGX_MODULE_V1,
+    &ngx_http_fraiseql_module_ctx,         /* module context */
+    ngx_http_fraiseql_commands,            /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_fraiseql_exit_process,        /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static void *
+ngx_http_fraiseql_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_fraiseql_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_fraiseql_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->schema_file = { 0, NULL };
+     */
+
+    conf->enable = NGX_CONF_UNSET;
+    conf->schema = NGX_CONF_UNSET_PTR;
+    conf->db = NGX_CONF_UNSET_PTR;
+    conf->pool_size = NGX_CONF_UNSET_UINT;
+    conf->max_depth = NGX_CONF_UNSET_UINT;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_fraiseql_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_fraiseql_loc_conf_t *prev = parent;
+    ngx_http_fraiseql_loc_conf_t *conf = child;
+
+    ngx_conf_merge_value(conf->enable, prev->enable, 0);
+    ngx_conf_merge_ptr_value(conf->schema, prev->schema, NULL);
+    ngx_conf_merge_ptr_value(conf->db, prev->db, NULL);
+    ngx_conf_merge_uint_value(conf->pool_size, prev->pool_size, 8);
+    ngx_conf_merge_uint_value(conf->max_depth, prev->max_depth, 15);
+
+    if (conf->schema_file.data == NULL) {
+        conf->schema_file = prev->schema_file;
+    }
+
+    if (!conf->enable) {
+        return NGX_CONF_OK;
+    }
+
+    if (conf->schema == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"fraiseql\" needs a \"fraiseql_schema\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->db == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"fraiseql\" needs a \"fraiseql_database\"");
+        return NGX_CONF_ERROR;
+    }
+
+    /* a database's pool is shared by its locations: the largest size wins */
+    if (conf->db->pool_size < conf->pool_size) {
+        conf->db->pool_size = conf->pool_size;
+    }
+
+    if (conf->db->queue_size < conf->pool_size * 64) {
+        conf->db->queue_size = conf->pool_size * 64;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_fraiseql(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_fraiseql_loc_conf_t  *flcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (flcf->enable != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    flcf->enable = 1;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_fraiseql_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_fraiseql_schema(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_fraiseql_loc_conf_t  *flcf = conf;
+
+    ssize_t             n;
+    ngx_str_t          *value, path;
+    ngx_file_t          file;
+    ngx_file_info_t     fi;
+    fql_arena_t         arena;
+    fql_parse_error_t   err;
+    u_char             *buf;
+
+    if (flcf->schema != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    path = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.name = path;
+    file.log = cf->log;
+
+    file.fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (file.fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%V\" failed", &path);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_fd_info_n " \"%V\" failed", &path);
+        ngx_close_file(file.fd);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_file_size(&fi) > 16 * 1024 * 1024) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "schema \"%V\" is larger than 16m", &path);
+        ngx_close_file(file.fd);
+        return NGX_CONF_ERROR;
+    }
+
+    buf = ngx_pnalloc(cf->pool, ngx_file_size(&fi) + 1);
+    if (buf == NULL) {
+        ngx_close_file(file.fd);
+        return NGX_CONF_ERROR;
+    }
+
+    n = ngx_read_file(&file, buf, ngx_file_size(&fi), 0);
+    ngx_close_file(file.fd);
+
+    if (n == NGX_ERROR) {
+        return NGX_CONF_ERROR;
+    }
+
+    buf[n] = '\0';
+
+    /* the schema lives as long as the configuration: the cycle's pool */
+    ngx_http_fraiseql_arena_init(&arena, cf->pool);
+
+    if (fql_schema_build(&arena, (char *) buf, n, &flcf->schema, &err)
+        != 0)
+    {
+        if (err.loc.line) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "fraiseql_schema: %V:%uD:%uD: %s", &path,
+                               err.loc.line, err.loc.column, err.message);
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "fraiseql_schema: %V: %s", &path,
+                               err.message);
+        }
+
+        return NGX_CONF_ERROR;
+    }
+
+    flcf->schema_file = path;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_fraiseql_database(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_fraiseql_loc_conf_t  *flcf = conf;
+
+    ngx_str_t               *value;
+    ngx_http_fraiseql_db_t  *db;
+
+    if (flcf->db != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    db = ngx_pcalloc(cf->pool, sizeof(ngx_http_fraiseql_db_t));
+    if (db == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    db->conninfo = value[1];
+    db->queue_timeout = 10000;
+    db->connect_timeout = 5000;
+
+    if (ngx_http_fraiseql_db_init(cf, db) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    flcf->db = db;
+
+    return NGX_CONF_OK;
+}
+
+
+static void
+ngx_http_fraiseql_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_fraiseql_pool_exit(cycle);
+}

@@ -1,0 +1,166 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "fql_arena.h"
+
+
+#define FQL_CHUNK_SIZE  16384
+#define FQL_ALIGN       16
+
+typedef struct fql_chunk_s  fql_chunk_t;
+
+struct fql_chunk_s {
+    fql_chunk_t  *next;
+    size_t        used;
+    size_t        size;
+    /* data follows, aligned */
+};
+
+typedef struct {
+    fql_arena_t   arena;
+    fql_chunk_t  *chunks;
+} fql_heap_arena_t;
+
+
+#define fql_chunk_hdr  \
+    ((sizeof(fql_chunk_t) + FQL_ALIGN - 1) & ~(size_t) (FQL_ALIGN - 1))
+
+
+static void *
+fql_heap_alloc(void *ctx, size_t size)
+{
+    fql_heap_arena_t  *h = ctx;
+    fql_chunk_t       *c;
+    size_t             need, csize;
+    char              *p;
+
+    need = (size + FQL_ALIGN - 1) & ~(size_t) (FQL_ALIGN - 1);
+    if (need < size) {
+        return NULL;
+    }
+
+    c = h->chunks;
+
+    if (c == NULL || c->size - c->used < need) {
+        csize = need > FQL_CHUNK_SIZE ? need : FQL_CHUNK_SIZE;
+        c = malloc(fql_chunk_hdr + csize);
+        if (c == NULL) {
+            return NULL;
+        }
+
+        c->used = 0;
+        c->size = csize;
+
+        /* a big allocation goes behind the current chunk so that the
+         * current one keeps serving small requests */
+        if (need > FQL_CHUNK_SIZE && h->chunks != NULL) {
+            c->next = h->chunks->next;
+            h->chunks->next = c;
+
+        } else {
+            c->next = h->chunks;
+            h->chunks = c;
+        }
+    }
+
+    p = (char *) c + fql_chunk_hdr + c->used;
+    c->used += need;
+
+    return p;
+}
+
+
+fql_arena_t *
+fql_arena_heap_create(void)
+{
+    fql_heap_arena_t  *h;
+
+    h = calloc(1, sizeof(fql_heap_arena_t));
+    if (h == NULL) {
+        return NULL;
+    }
+
+    h->arena.alloc = fql_heap_alloc;
+    h->arena.ctx = h;
+
+    return &h->arena;
+}
+
+
+void
+fql_arena_heap_destroy(fql_arena_t *a)
+{
+    fql_heap_arena_t  *h;
+    fql_chunk_t       *c, *next;
+
+    if (a == NULL) {
+        return;
+    }
+
+    h = a->ctx;
+
+    for (c = h->chunks; c; c = next) {
+        next = c->next;
+        free(c);
+    }
+
+    free(h);
+}
+
+
+void *
+fql_alloc(fql_arena_t *a, size_t size)
+{
+    return a->alloc(a->ctx, size ? size : 1);
+}
+
+
+void *
+fql_calloc(fql_arena_t *a, size_t size)
+{
+    void  *p;
+
+    p = fql_alloc(a, size);
+    if (p != NULL) {
+        memset(p, 0, size);
+    }
+
+    return p;
+}
+
+
+char *
+fql_strndup(fql_arena_t *a, const char *s, size_t len)
+{
+    char  *p;
+
+    p = fql_alloc(a, len + 1);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    if (len) {
+        memcpy(p, s, len);
+    }
+
+    p[len] = '\0';
+
+    return p;
+}
+
+
+int
+fql_str_eq(fql_str_t a, fql_str_t b)
+{
+    return a.len == b.len
+           && (a.len == 0 || memcmp(a.data, b.data, a.len) == 0);
+}
+
+
+int
+fql_str_eqz(fql_str_t a, const char *z)
+{
+    size_t  n = strlen(z);
+
+    return a.len == n && (n == 0 || memcmp(a.data, z, n) == 0);
+}

@@ -1,0 +1,1318 @@
+#include <stdio.h>
+
+#include "fql_validate.h"
+
+
+#define fql_pstr(s)  (int) (s).len, (s).data
+
+#define FQL_MAX_PARAMS  65535
+
+
+/* SQL text grows in the arena; a grown buffer leaves the old one behind */
+typedef struct {
+    char      *data;
+    size_t     len;
+    size_t     cap;
+} fql_sql_t;
+
+typedef struct fql_cfield_s  fql_cfield_t;
+typedef struct fql_node_s    fql_node_t;
+
+/* one field node of a merged response key */
+struct fql_node_s {
+    const fql_selection_t  *sel;
+    fql_node_t             *next;
+};
+
+/* fields collected under one response key (CollectFields) */
+struct fql_cfield_s {
+    fql_str_t        key;
+    fql_node_t      *nodes;
+    fql_node_t     **tail;
+    fql_cfield_t    *next;
+};
+
+typedef struct {
+    fql_vctx_t                   v;
+    const fql_compile_limits_t  *limits;
+    /* fragments being expanded, to refuse cycles */
+    const fql_definition_t      *active[64];
+    unsigned                     nactive;
+    fql_sql_t                    sql;
+    const char                 **params;
+    unsigned                     nparams;
+    unsigned                     params_cap;
+} fql_cctx_t;
+
+
+static int
+fql_c_nomem(fql_cctx_t *c)
+{
+    fql_error_add(c->v.errs, NULL, FQL_CODE_INTERNAL, "Out of memory");
+    return -1;
+}
+
+
+static int
+fql_sql_put(fql_cctx_t *c, const char *s, size_t n)
+{
+    char    *p;
+    size_t   cap;
+
+    if (c->sql.len + n + 1 > c->sql.cap) {
+        cap = c->sql.cap ? c->sql.cap * 2 : 256;
+        while (cap < c->sql.len + n + 1) {
+            cap *= 2;
+        }
+
+        p = fql_alloc(c->v.arena, cap);
+        if (p == NULL) {
+            return fql_c_nomem(c);
+        }
+
+        if (c->sql.len) {
+            memcpy(p, c->sql.data, c->sql.len);
+        }
+
+        c->sql.data = p;
+        c->sql.cap = cap;
+    }
+
+    memcpy(c->sql.data + c->sql.len, s, n);
+    c->sql.len += n;
+    c->sql.data[c->sql.len] = '\0';
+
+    return 0;
+}
+
+
+#define fql_sql_lit(c, s)  fql_sql_put(c, s, sizeof(s) - 1)
+
+static int
+fql_sql_z(fql_cctx_t *c, const char *s)
+{
+    return fql_sql_put(c, s, strlen(s));
+}
+
+
+/* "ident" with embedded quotes doubled (the schema refuses them anyway) */
+static int
+fql_sql_ident(fql_cctx_t *c, fql_str_t id)
+{
+    size_t  i;
+
+    if (fql_sql_lit(c, "\"") != 0) {
+        return -1;
+    }
+
+    for (i = 0; i < id.len; i++) {
+        if (fql_sql_put(c, &id.data[i], 1) != 0
+            || (id.data[i] == '"' && fql_sql_put(c, "\"", 1) != 0))
+        {
+            return -1;
+        }
+    }
+
+    return fql_sql_lit(c, "\"");
+}
+
+
+/* 'literal' for JSON keys taken from schema names */
+static int
+fql_sql_string(fql_cctx_t *c, fql_str_t s)
+{
+    size_t  i;
+
+    if (fql_sql_lit(c, "'") != 0) {
+        return -1;
+    }
+
+    for (i = 0; i < s.len; i++) {
+        if (fql_sql_put(c, &s.data[i], 1) != 0
+            || (s.data[i] == '\'' && fql_sql_put(c, "'", 1) != 0))
+        {
+            return -1;
+        }
+    }
+
+    return fql_sql_lit(c, "'");
+}
+
+
+/* adds a bound parameter and writes its placeholder, $n */
+static int
+fql_sql_param(fql_cctx_t *c, const char *value)
+{
+    char          buf[16];
+    int           n;
+    const char  **p;
+
+    if (c->nparams == FQL_MAX_PARAMS) {
+        fql_error_add(c->v.errs, NULL, FQL_CODE_BAD_INPUT,
+                      "The query needs more than %d parameters",
+                      FQL_MAX_PARAMS);
+        return -1;
+    }
+
+    if (c->nparams == c->params_cap) {
+        c->params_cap = c->params_cap ? c->params_cap * 2 : 8;
+
+        p = fql_alloc(c->v.arena, c->params_cap * sizeof(char *));
+        if (p == NULL) {
+            return fql_c_nomem(c);
+        }
+
+        if (c->nparams) {
+            memcpy(p, c->params, c->nparams * sizeof(char *));
+        }
+
+        c->params = p;
+    }
+
+    c->params[c->nparams++] = value;
+
+    n = snprintf(buf, sizeof(buf), "$%u", c->nparams);
+
+    return fql_sql_put(c, buf, n);
+}
+
+
+/* text growing in the arena, for parameter values */
+typedef struct {
+    fql_cctx_t  *c;
+    fql_sql_t    b;
+} fql_text_t;
+
+
+static int
+fql_text_put(fql_text_t *t, const char *s, size_t n)
+{
+    fql_sql_t   save;
+    int         rc;
+
+    /* reuse the SQL builder's growth on a separate buffer */
+    save = t->c->sql;
+    t->c->sql = t->b;
+    rc = fql_sql_put(t->c, s, n);
+    t->b = t->c->sql;
+    t->c->sql = save;
+
+    return rc;
+}
+
+
+/* JSON text of a coerced value (for JSON scalars) */
+static int
+fql_text_json(fql_text_t *t, const fql_jval_t *j)
+{
+    size_t             i;
+    char               esc[8];
+    const fql_jval_t  *it;
+
+    switch (j->kind) {
+
+    case FQL_J_NULL:
+        return fql_text_put(t, "null", 4);
+
+    case FQL_J_BOOL:
+        return j->boolean ? fql_text_put(t, "true", 4)
+                          : fql_text_put(t, "false", 5);
+
+    case FQL_J_NUMBER:
+        return fql_text_put(t, j->str.data, j->str.len);
+
+    case FQL_J_STRING:
+        if (fql_text_put(t, "\"", 1) != 0) {
+            return -1;
+        }
+
+        for (i = 0; i < j->str.len; i++) {
+            unsigned char  ch = j->str.data[i];
+
+            if (ch == '"' || ch == '\\') {
+                esc[0] = '\\';
+                esc[1] = ch;
+                if (fql_text_put(t, esc, 2) != 0) {
+                    return -1;
+                }
+
+            } else if (ch < 0x20) {
+                snprintf(esc, sizeof(esc), "\\u%04x", ch);
+                if (fql_text_put(t, esc, 6) != 0) {
+                    return -1;
+                }
+
+            } else if (fql_text_put(t, (char *) &ch, 1) != 0) {
+                return -1;
+            }
+        }
+
+        return fql_text_put(t, "\"", 1);
+
+    case FQL_J_ARRAY:
+        if (fql_text_put(t, "[", 1) != 0) {
+            return -1;
+        }
+
+        for (it = j->items; it; it = it->next) {
+            if ((it != j->items && fql_text_put(t, ",", 1) != 0)
+                || fql_text_json(t, it) != 0)
+            {
+                return -1;
+            }
+        }
+
+        return fql_text_put(t, "]", 1);
+
+    default: /* FQL_J_OBJECT */
+        if (fql_text_put(t, "{", 1) != 0) {
+            return -1;
+        }
+
+        for (it = j->items; it; it = it->next) {
+            fql_jval_t  k;
+
+            memset(&k, 0, sizeof(k));
+            k.kind = FQL_J_STRING;
+            k.str = it->key;
+
+            if ((it != j->items && fql_text_put(t, ",", 1) != 0)
+                || fql_text_json(t, &k) != 0
+                || fql_text_put(t, ":", 1) != 0
+                || fql_text_json(t, it) != 0)
+            {
+                return -1;
+            }
+        }
+
+        return fql_text_put(t, "}", 1);
+    }
+}
+
+
+/* the text form of a scalar value for a parameter; NULL for SQL null */
+static int
+fql_param_text(fql_cctx_t *c, fql_scalar_t sc, const fql_jval_t *j,
+    const char **out)
+{
+    fql_text_t  t;
+
+    if (j->kind == FQL_J_NULL && sc != FQL_SCALAR_JSON) {
+        *out = NULL;
+        return 0;
+    }
+
+    if (sc == FQL_SCALAR_JSON) {
+        memset(&t, 0, sizeof(t));
+        t.c = c;
+
+        if (fql_text_json(&t, j) != 0 || fql_text_put(&t, "", 0) != 0) {
+            return -1;
+        }
+
+        *out = t.b.data;
+        return 0;
+    }
+
+    switch (j->kind) {
+    case FQL_J_BOOL:
+        *out = j->boolean ? "true" : "false";
+        return 0;
+    default:
+        /* strings and numbers are NUL-terminated in the arena */
+        *out = j->str.data;
+        return 0;
+    }
+}
+
+
+/* a PostgreSQL array literal: {"a","b\"c",NULL} */
+static int
+fql_param_array(fql_cctx_t *c, fql_scalar_t sc, const fql_jval_t *list,
+    const char **out)
+{
+    size_t             i;
+    const char        *s;
+    fql_text_t         t;
+    const fql_jval_t  *it;
+
+    memset(&t, 0, sizeof(t));
+    t.c = c;
+
+    if (fql_text_put(&t, "{", 1) != 0) {
+        return -1;
+    }
+
+    for (it = list->items; it; it = it->next) {
+        if (it != list->items && fql_text_put(&t, ",", 1) != 0) {
+            return -1;
+        }
+
+        if (fql_param_text(c, sc, it, &s) != 0) {
+            return -1;
+        }
+
+        if (s == NULL) {
+            if (fql_text_put(&t, "NULL", 4) != 0) {
+                return -1;
+            }
+            continue;
+        }
+
+        if (fql_text_put(&t, "\"", 1) != 0) {
+            return -1;
+        }
+
+        for (i = 0; s[i]; i++) {
+            if ((s[i] == '"' || s[i] == '\\')
+                && fql_text_put(&t, "\\", 1) != 0)
+            {
+                return -1;
+            }
+
+            if (fql_text_put(&t, &s[i], 1) != 0) {
+                return -1;
+            }
+        }
+
+        if (fql_text_put(&t, "\"", 1) != 0) {
+            return -1;
+        }
+    }
+
+    if (fql_text_put(&t, "}", 1) != 0) {
+        return -1;
+    }
+
+    *out = t.b.data;
+
+    return 0;
+}
+
+
+/* SQL type a JSON text value is cast to before comparing */
+static const char *
+fql_scalar_cast(fql_scalar_t sc)
+{
+    switch (sc) {
+    case FQL_SCALAR_INT:
+    case FQL_SCALAR_FLOAT:    return "numeric";
+    case FQL_SCALAR_BOOLEAN:  return "boolean";
+    case FQL_SCALAR_DATETIME: return "timestamptz";
+    case FQL_SCALAR_DATE:     return "date";
+    case FQL_SCALAR_UUID:     return "uuid";
+    case FQL_SCALAR_JSON:     return "jsonb";
+    default:                  return NULL;
+    }
+}
+
+
+/* the SQL expression of a filterable field */
+static int
+fql_sql_field(fql_cctx_t *c, const fql_field_t *f, fql_scalar_t sc)
+{
+    const char  *cast;
+
+    if (f->column.len) {
+        return fql_sql_ident(c, f->column);
+    }
+
+    cast = fql_scalar_cast(sc);
+
+    if (sc == FQL_SCALAR_JSON) {
+        return fql_sql_lit(c, "(\"data\"->") != 0
+               || fql_sql_string(c, f->json_key) != 0
+               || fql_sql_lit(c, ")") != 0 ? -1 : 0;
+    }
+
+    if (fql_sql_lit(c, "((\"data\"->>") != 0
+        || fql_sql_string(c, f->json_key) != 0
+        || fql_sql_lit(c, ")") != 0)
+    {
+        return -1;
+    }
+
+    if (cast != NULL
+        && (fql_sql_lit(c, "::") != 0 || fql_sql_z(c, cast) != 0))
+    {
+        return -1;
+    }
+
+    return fql_sql_lit(c, ")");
+}
+
+
+static int
+fql_sql_cast_suffix(fql_cctx_t *c, const fql_field_t *f, fql_scalar_t sc,
+    int array)
+{
+    const char  *cast;
+
+    cast = fql_scalar_cast(sc);
+
+    if (cast == NULL) {
+        if (!array) {
+            return 0;
+        }
+        cast = "text";
+    }
+
+    /* a real column gives the parameter its type */
+    if (f->column.len && !array) {
+        return 0;
+    }
+
+    if (fql_sql_lit(c, "::") != 0 || fql_sql_z(c, cast) != 0) {
+        return -1;
+    }
+
+    return array ? fql_sql_lit(c, "[]") : 0;
+}
+
+
+static int fql_sql_where(fql_cctx_t *c, const fql_type_t *where,
+    const fql_jval_t *obj, int *empty);
+
+
+static int
+fql_sql_ops(fql_cctx_t *c, const fql_arg_t *in, const fql_jval_t *ops,
+    int *first)
+{
+    const char            *p;
+    fql_arg_t             *a;
+    fql_type_t            *filter;
+    fql_scalar_t           sc;
+    const fql_jval_t      *op;
+    const fql_field_t     *f;
+    const fql_operator_t  *o;
+
+    f = in->filter_field;
+    filter = fql_tref_named(in->type);
+    sc = fql_tref_named(f->type)->scalar;
+
+    for (op = ops->items; op; op = op->next) {
+        /* an operator given null is left out, as FraiseQL does */
+        if (op->kind == FQL_J_NULL) {
+            continue;
+        }
+
+        a = fql_arg_find(filter->input_fields, op->key);
+        o = a->op;
+
+        if (!*first && fql_sql_lit(c, " AND ") != 0) {
+            return -1;
+        }
+
+        *first = 0;
+
+        switch (o->sql_kind) {
+
+        case FQL_OPS_BINARY:
+            if (fql_param_text(c, sc, op, &p) != 0
+                || fql_sql_field(c, f, sc) != 0
+                || fql_sql_lit(c, " ") != 0
+                || fql_sql_z(c, o->sql) != 0
+                || fql_sql_lit(c, " ") != 0
+                || fql_sql_param(c, p) != 0
+                || fql_sql_cast_suffix(c, f, sc, 0) != 0)
+            {
+                return -1;
+            }
+            break;
+
+        case FQL_OPS_ANY:
+        case FQL_OPS_NOT_ANY:
+            if (fql_param_array(c, sc, op, &p) != 0
+                || (o->sql_kind == FQL_OPS_NOT_ANY
+                    && fql_sql_lit(c, "NOT ") != 0)
+                || fql_sql_lit(c, "(") != 0
+                || fql_sql_field(c, f, sc) != 0
+                || fql_sql_lit(c, " = ANY(") != 0
+                || fql_sql_param(c, p) != 0
+                || fql_sql_cast_suffix(c, f, sc, 1) != 0
+                || fql_sql_lit(c, "))") != 0)
+            {
+                return -1;
+            }
+            break;
+
+        default: /* FQL_OPS_ISNULL */
+            if (fql_sql_lit(c, "((") != 0
+                || fql_sql_field(c, f, sc) != 0
+                || fql_sql_lit(c, " IS NULL) = ") != 0
+                || fql_sql_param(c, op->boolean ? "true" : "false") != 0
+                || fql_sql_lit(c, "::boolean)") != 0)
+            {
+                return -1;
+            }
+            break;
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+fql_sql_where(fql_cctx_t *c, const fql_type_t *where, const fql_jval_t *obj,
+    int *empty)
+{
+    int                first, sub_empty, and;
+    fql_arg_t         *in;
+    const fql_jval_t  *m, *it;
+
+    first = 1;
+
+    for (m = obj->items; m; m = m->next) {
+        if (m->kind == FQL_J_NULL) {
+            continue;
+        }
+
+        and = fql_str_eqz(m->key, "AND");
+
+        if (and || fql_str_eqz(m->key, "OR")) {
+            if (m->count == 0) {
+                /* an empty list filters nothing, like an absent one */
+                continue;
+            }
+
+            if ((!first && fql_sql_lit(c, " AND ") != 0)
+                || fql_sql_lit(c, "(") != 0)
+            {
+                return -1;
+            }
+
+            first = 0;
+
+            for (it = m->items; it; it = it->next) {
+                if (it != m->items
+                    && (and ? fql_sql_lit(c, " AND ")
+                            : fql_sql_lit(c, " OR ")) != 0)
+                {
+                    return -1;
+                }
+
+                if (fql_sql_lit(c, "(") != 0
+                    || fql_sql_where(c, where, it, &sub_empty) != 0
+                    || (sub_empty && fql_sql_lit(c, "TRUE") != 0)
+                    || fql_sql_lit(c, ")") != 0)
+                {
+                    return -1;
+                }
+            }
+
+            if (fql_sql_lit(c, ")") != 0) {
+                return -1;
+            }
+
+            continue;
+        }
+
+        if (fql_str_eqz(m->key, "NOT")) {
+            if ((!first && fql_sql_lit(c, " AND ") != 0)
+                || fql_sql_lit(c, "NOT (") != 0
+                || fql_sql_where(c, where, m, &sub_empty) != 0
+                || (sub_empty && fql_sql_lit(c, "TRUE") != 0)
+                || fql_sql_lit(c, ")") != 0)
+            {
+                return -1;
+            }
+
+            first = 0;
+            continue;
+        }
+
+        in = fql_arg_find(where->input_fields, m->key);
+
+        if (fql_sql_ops(c, in, m, &first) != 0) {
+            return -1;
+        }
+    }
+
+    *empty = first;
+
+    return 0;
+}
+
+
+static int
+fql_sql_order(fql_cctx_t *c, const fql_type_t *order, const fql_jval_t *list)
+{
+    int                first;
+    fql_arg_t         *in;
+    const fql_field_t *f;
+    const fql_jval_t  *it, *m;
+
+    first = 1;
+
+    for (it = list->items; it; it = it->next) {
+        if (it->kind != FQL_J_OBJECT) {
+            continue;
+        }
+
+        for (m = it->items; m; m = m->next) {
+            if (m->kind != FQL_J_STRING) {
+                continue;
+            }
+
+            in = fql_arg_find(order->input_fields, m->key);
+            f = in->filter_field;
+
+            if (fql_sql_z(c, first ? " ORDER BY " : ", ") != 0
+                || fql_sql_field(c, f, fql_tref_named(f->type)->scalar) != 0
+                || fql_sql_z(c, fql_str_eqz(m->str, "DESC") ? " DESC"
+                                                            : " ASC") != 0)
+            {
+                return -1;
+            }
+
+            first = 0;
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+fql_sql_from(fql_cctx_t *c, const fql_type_t *t)
+{
+    if (fql_sql_lit(c, "SELECT \"data\" FROM ") != 0) {
+        return -1;
+    }
+
+    if (t->view_schema.len
+        && (fql_sql_ident(c, t->view_schema) != 0
+            || fql_sql_lit(c, ".") != 0))
+    {
+        return -1;
+    }
+
+    return fql_sql_ident(c, t->view_name);
+}
+
+
+/* ---- selections ---- */
+
+
+static int fql_collect(fql_cctx_t *c, const fql_type_t *type,
+    const fql_selection_t *sels, fql_cfield_t **fields, unsigned depth);
+
+
+static int
+fql_type_applies(fql_cctx_t *c, const fql_type_t *type, fql_str_t cond,
+    fql_loc_t loc, int *applies)
+{
+    fql_type_t       *t;
+    fql_type_list_t  *l;
+
+    *applies = 1;
+
+    if (cond.len == 0 || fql_str_eq(cond, type->name)) {
+        return 0;
+    }
+
+    t = fql_schema_type(c->v.schema, cond);
+    if (t == NULL) {
+        fql_error_add(c->v.errs, &loc, FQL_CODE_VALIDATION,
+                      "Unknown type \"%.*s\".", fql_pstr(cond));
+        return -1;
+    }
+
+    if (!fql_type_is_composite(t)) {
+        fql_error_add(c->v.errs, &loc, FQL_CODE_VALIDATION,
+                      "Fragment cannot condition on non composite type "
+                      "\"%.*s\".", fql_pstr(cond));
+        return -1;
+    }
+
+    *applies = 0;
+
+    for (l = type->interfaces; l; l = l->next) {
+        if (l->type == t) {
+            *applies = 1;
+        }
+    }
+
+    for (l = t->members; l; l = l->next) {
+        if (l->type == type) {
+            *applies = 1;
+        }
+    }
+
+    if (!*applies) {
+        fql_error_add(c->v.errs, &loc, FQL_CODE_VALIDATION,
+                      "Fragment cannot be spread here as objects of type "
+                      "\"%.*s\" can never be of type \"%.*s\".",
+                      fql_pstr(type->name), fql_pstr(cond));
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static int
+fql_collect_spread(fql_cctx_t *c, const fql_type_t *type,
+    const fql_selection_t *s, fql_cfield_t **fields, unsigned depth)
+{
+    int                      applies, rc;
+    unsigned                 i;
+    const fql_definition_t  *d;
+
+    for (d = c->v.doc->definitions; d; d = d->next) {
+        if (d->kind == FQL_DEF_FRAGMENT && fql_str_eq(d->name, s->name)) {
+            break;
+        }
+    }
+
+    if (d == NULL) {
+        fql_error_add(c->v.errs, &s->loc, FQL_CODE_VALIDATION,
+                      "Unknown fragment \"%.*s\".", fql_pstr(s->name));
+        return -1;
+    }
+
+    for (i = 0; i < c->nactive; i++) {
+        if (c->active[i] == d) {
+            fql_error_add(c->v.errs, &s->loc, FQL_CODE_VALIDATION,
+                          "Cannot spread fragment \"%.*s\" within itself.",
+                          fql_pstr(s->name));
+            return -1;
+        }
+    }
+
+    if (c->nactive == sizeof(c->active) / sizeof(c->active[0])) {
+        fql_error_add(c->v.errs, &s->loc, FQL_CODE_VALIDATION,
+                      "Fragments are nested too deeply.");
+        return -1;
+    }
+
+    if (fql_type_applies(c, type, d->type_condition, d->loc, &applies)
+        != 0)
+    {
+        return -1;
+    }
+
+    if (!applies) {
+        return 0;
+    }
+
+    c->active[c->nactive++] = d;
+    rc = fql_collect(c, type, d->selections, fields, depth);
+    c->nactive--;
+
+    return rc;
+}
+
+
+static int
+fql_collect(fql_cctx_t *c, const fql_type_t *type,
+    const fql_selection_t *sels, fql_cfield_t **fields, unsigned depth)
+{
+    int                     skip, applies;
+    fql_str_t               key;
+    fql_node_t             *n;
+    fql_cfield_t           *cf, **tail;
+    const fql_selection_t  *s;
+
+    for (s = sels; s; s = s->next) {
+        if (fql_skip_node(&c->v, s->directives, &skip) != 0) {
+            return -1;
+        }
+
+        if (skip) {
+            continue;
+        }
+
+        if (s->kind == FQL_SEL_SPREAD) {
+            if (fql_collect_spread(c, type, s, fields, depth) != 0) {
+                return -1;
+            }
+            continue;
+        }
+
+        if (s->kind == FQL_SEL_INLINE) {
+            if (fql_type_applies(c, type, s->type_condition, s->loc,
+                                 &applies) != 0)
+            {
+                return -1;
+            }
+
+            if (applies
+                && fql_collect(c, type, s->selections, fields, depth) != 0)
+            {
+                return -1;
+            }
+            continue;
+        }
+
+        key = s->alias.len ? s->alias : s->name;
+
+        for (tail = fields; *tail; tail = &(*tail)->next) {
+            if (fql_str_eq((*tail)->key, key)) {
+                break;
+            }
+        }
+
+        cf = *tail;
+
+        if (cf == NULL) {
+            cf = fql_calloc(c->v.arena, sizeof(fql_cfield_t));
+            if (cf == NULL) {
+                return fql_c_nomem(c);
+            }
+
+            cf->key = key;
+            cf->tail = &cf->nodes;
+            *tail = cf;
+
+        } else if (!fql_str_eq(cf->nodes->sel->name, s->name)) {
+            fql_error_add(c->v.errs, &s->loc, FQL_CODE_VALIDATION,
+                          "Fields \"%.*s\" conflict because \"%.*s\" and "
+                          "\"%.*s\" are different fields. Use different "
+                          "aliases on the fields to fetch both if this was "
+                          "intentional.", fql_pstr(key),
+                          fql_pstr(cf->nodes->sel->name), fql_pstr(s->name));
+            return -1;
+        }
+
+        n = fql_calloc(c->v.arena, sizeof(fql_node_t));
+        if (n == NULL) {
+            return fql_c_nomem(c);
+        }
+
+        n->sel = s;
+        *cf->tail = n;
+        cf->tail = &n->next;
+    }
+
+    return 0;
+}
+
+
+/* the merged sub-selections of all nodes of a response key */
+static int
+fql_collect_sub(fql_cctx_t *c, const fql_type_t *type, fql_cfield_t *cf,
+    fql_cfield_t **fields, unsigned depth)
+{
+    fql_node_t  *n;
+
+    *fields = NULL;
+
+    for (n = cf->nodes; n; n = n->next) {
+        if (fql_collect(c, type, n->sel->selections, fields, depth) != 0) {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+static fql_proj_t *fql_project(fql_cctx_t *c, const fql_type_t *type,
+    fql_cfield_t *fields, unsigned depth);
+
+
+static int
+fql_project_field(fql_cctx_t *c, const fql_type_t *type, fql_cfield_t *cf,
+    fql_proj_field_t *pf, unsigned depth)
+{
+    unsigned                bit;
+    fql_field_t            *f;
+    fql_type_t             *ft;
+    fql_tref_t             *tr;
+    fql_cfield_t           *sub;
+    const fql_selection_t  *s;
+
+    s = cf->nodes->sel;
+    pf->out_key = cf->key;
+
+    if (fql_str_eqz(s->name, "__typename")) {
+        if (s->selections != NULL || s->args != NULL) {
+            fql_error_add(c->v.errs, &s->loc, FQL_CODE_VALIDATION,
+                          "Field \"__typename\" takes no arguments and no "
+                          "selection.");
+            return -1;
+        }
+
+        pf->kind = FQL_PF_TYPENAME;
+        return 0;
+    }
+
+    f = fql_type_field(type, s->name);
+    if (f == NULL) {
+        fql_error_add(c->v.errs, &s->loc, FQL_CODE_VALIDATION,
+                      "Cannot query field \"%.*s\" on type \"%.*s\".",
+                      fql_pstr(s->name), fql_pstr(type->name));
+        return -1;
+    }
+
+    if (s->args != NULL) {
+        fql_error_add(c->v.errs, &s->args->loc, FQL_CODE_VALIDATION,
+                      "Unknown argument \"%.*s\" on field \"%.*s.%.*s\".",
+                      fql_pstr(s->args->name), fql_pstr(type->name),
+                      fql_pstr(f->name));
+        return -1;
+    }
+
+    pf->json_key = f->json_key;
+
+    /* list wrapping and nullability, outermost first */
+    bit = 0;
+    for (tr = f->type; tr->kind != FQL_TYPE_NAMED; tr = tr->of) {
+        if (tr->kind == FQL_TYPE_NON_NULL) {
+            pf->non_null_mask |= 1u << bit;
+        } else {
+            pf->list_depth++;
+            bit++;
+        }
+    }
+
+    ft = tr->type;
+
+    if (ft->kind == FQL_T_SCALAR || ft->kind == FQL_T_ENUM) {
+        if (s->selections != NULL) {
+            fql_error_add(c->v.errs, &s->loc, FQL_CODE_VALIDATION,
+                          "Field \"%.*s\" must not have a selection since "
+                          "type \"%.*s\" has no subfields.",
+                          fql_pstr(s->name), fql_pstr(ft->name));
+            return -1;
+        }
+
+        pf->kind = FQL_PF_SCALAR;
+        pf->scalar = ft->kind == FQL_T_ENUM ? FQL_SCALAR_ENUM : ft->scalar;
+        return 0;
+    }
+
+    if (s->selections == NULL) {
+        fql_error_add(c->v.errs, &s->loc, FQL_CODE_VALIDATION,
+                      "Field \"%.*s\" of type \"%.*s\" must have a "
+                      "selection of subfields. Did you mean \"%.*s { ... "
+                      "}\"?", fql_pstr(s->name), fql_pstr(ft->name),
+                      fql_pstr(s->name));
+        return -1;
+    }
+
+    if (ft->kind != FQL_T_OBJECT) {
+        fql_error_add(c->v.errs, &s->loc, FQL_CODE_VALIDATION,
+                      "Field \"%.*s\": fields of interface or union type "
+                      "are not supported yet.", fql_pstr(s->name));
+        return -1;
+    }
+
+    if (fql_collect_sub(c, ft, cf, &sub, depth + 1) != 0) {
+        return -1;
+    }
+
+    pf->kind = FQL_PF_OBJECT;
+    pf->sub = fql_project(c, ft, sub, depth + 1);
+
+    return pf->sub ? 0 : -1;
+}
+
+
+static fql_proj_t *
+fql_project(fql_cctx_t *c, const fql_type_t *type, fql_cfield_t *fields,
+    unsigned depth)
+{
+    unsigned       n, i;
+    fql_proj_t    *p;
+    fql_cfield_t  *cf;
+
+    if (c->limits && c->limits->max_depth && depth > c->limits->max_depth) {
+        fql_error_add(c->v.errs,
+                      fields ? &fields->nodes->sel->loc : NULL,
+                      FQL_CODE_VALIDATION,
+                      "The query is nested deeper than %u levels.",
+                      c->limits->max_depth);
+        return NULL;
+    }
+
+    n = 0;
+    for (cf = fields; cf; cf = cf->next) {
+        n++;
+    }
+
+    p = fql_calloc(c->v.arena, sizeof(fql_proj_t));
+    if (p == NULL) {
+        fql_c_nomem(c);
+        return NULL;
+    }
+
+    p->type_name = type->name;
+    p->nfields = n;
+    p->fields = fql_calloc(c->v.arena, (n ? n : 1) * sizeof(fql_proj_field_t));
+    if (p->fields == NULL) {
+        fql_c_nomem(c);
+        return NULL;
+    }
+
+    for (i = 0, cf = fields; cf; cf = cf->next, i++) {
+        if (fql_project_field(c, type, cf, &p->fields[i], depth) != 0) {
+            return NULL;
+        }
+    }
+
+    return p;
+}
+
+
+static int
+fql_compile_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
+    fql_root_plan_t *rp)
+{
+    int                     empty;
+    fql_jval_t             *args, *a;
+    fql_field_t            *f;
+    fql_type_t             *t;
+    fql_tref_t             *tr;
+    fql_cfield_t           *sub;
+    const fql_selection_t  *s;
+    const char             *p;
+
+    s = cf->nodes->sel;
+    rp->response_key = cf->key;
+    rp->loc = s->loc;
+
+    if (fql_str_eqz(s->name, "__typename")) {
+        rp->kind = FQL_RF_TYPENAME;
+        rp->type_name = root->name;
+        return 0;
+    }
+
+    if (fql_str_eqz(s->name, "__schema") || fql_str_eqz(s->name, "__type")) {
+        fql_error_add(c->v.errs, &s->loc, FQL_CODE_VALIDATION,
+                      "Introspection (\"%.*s\") is not available yet.",
+                      fql_pstr(s->name));
+        return -1;
+    }
+
+    f = fql_type_field(root, s->name);
+    if (f == NULL) {
+        fql_error_add(c->v.errs, &s->loc, FQL_CODE_VALIDATION,
+                      "Cannot query field \"%.*s\" on type \"%.*s\".",
+                      fql_pstr(s->name), fql_pstr(root->name));
+        return -1;
+    }
+
+    tr = f->type;
+    if (tr->kind == FQL_TYPE_NON_NULL) {
+        rp->non_null = 1;
+        tr = tr->of;
+    }
+
+    if (tr->kind == FQL_TYPE_LIST && tr->of->kind == FQL_TYPE_NON_NULL) {
+        rp->items_non_null = 1;
+    }
+
+    t = fql_tref_named(tr);
+
+    if (s->selections == NULL) {
+        fql_error_add(c->v.errs, &s->loc, FQL_CODE_VALIDATION,
+                      "Field \"%.*s\" of type \"%.*s\" must have a "
+                      "selection of subfields. Did you mean \"%.*s { ... "
+                      "}\"?", fql_pstr(s->name), fql_pstr(t->name),
+                      fql_pstr(s->name));
+        return -1;
+    }
+
+    if (fql_coerce_arguments(&c->v, f->args, s->args, &f->name, s->loc,
+                             &args) != 0)
+    {
+        return -1;
+    }
+
+    if (fql_collect_sub(c, t, cf, &sub, 1) != 0) {
+        return -1;
+    }
+
+    rp->proj = fql_project(c, t, sub, 1);
+    if (rp->proj == NULL) {
+        return -1;
+    }
+
+    c->sql.data = NULL;
+    c->sql.len = 0;
+    c->sql.cap = 0;
+    c->params = NULL;
+    c->nparams = 0;
+    c->params_cap = 0;
+
+    if (fql_sql_from(c, t) != 0) {
+        return -1;
+    }
+
+    if (f->root == FQL_ROOT_BY_ID) {
+        rp->kind = FQL_RF_OBJECT;
+        a = fql_jval_member(args, "id");
+
+        if (fql_param_text(c, fql_tref_named(f->args->type)->scalar, a, &p)
+            != 0
+            || fql_sql_lit(c, " WHERE \"id\" = ") != 0
+            || fql_sql_param(c, p) != 0)
+        {
+            return -1;
+        }
+
+    } else {
+        rp->kind = FQL_RF_LIST;
+
+        a = fql_jval_member(args, "where");
+        if (a != NULL && a->kind == FQL_J_OBJECT) {
+            size_t  mark = c->sql.len;
+
+            if (fql_sql_lit(c, " WHERE ") != 0
+                || fql_sql_where(c, t->where_input, a, &empty) != 0)
+            {
+                return -1;
+            }
+
+            if (empty) {
+                c->sql.len = mark;
+                c->sql.data[mark] = '\0';
+            }
+        }
+
+        a = fql_jval_member(args, "orderBy");
+        if (a != NULL && a->kind == FQL_J_ARRAY
+            && fql_sql_order(c, t->order_input, a) != 0)
+        {
+            return -1;
+        }
+
+        a = fql_jval_member(args, "limit");
+        if (a != NULL && a->kind == FQL_J_NUMBER) {
+            if (a->str.data[0] == '-') {
+                fql_error_add(c->v.errs, &s->loc, FQL_CODE_BAD_INPUT,
+                              "\"limit\" must not be negative.");
+                return -1;
+            }
+
+            if (fql_sql_lit(c, " LIMIT ") != 0
+                || fql_sql_param(c, a->str.data) != 0
+                || fql_sql_lit(c, "::bigint") != 0)
+            {
+                return -1;
+            }
+        }
+
+        a = fql_jval_member(args, "offset");
+        if (a != NULL && a->kind == FQL_J_NUMBER) {
+            if (a->str.data[0] == '-') {
+                fql_error_add(c->v.errs, &s->loc, FQL_CODE_BAD_INPUT,
+                              "\"offset\" must not be negative.");
+                return -1;
+            }
+
+            if (fql_sql_lit(c, " OFFSET ") != 0
+                || fql_sql_param(c, a->str.data) != 0
+                || fql_sql_lit(c, "::bigint") != 0)
+            {
+                return -1;
+            }
+        }
+    }
+
+    rp->sql = c->sql.data;
+    rp->params = c->params;
+    rp->nparams = c->nparams;
+
+    return 0;
+}
+
+
+int
+fql_compile(fql_arena_t *a, const fql_schema_t *schema,
+    const fql_document_t *doc, fql_str_t operation_name,
+    const fql_jval_t *variables, const fql_compile_limits_t *limits,
+    fql_plan_t **plan, fql_errors_t *errs)
+{
+    fql_cctx_t        *c;
+    fql_plan_t        *pl;
+    fql_type_t        *root;
+    fql_cfield_t      *fields, *cf;
+    fql_root_plan_t   *rp, **tail;
+
+    c = fql_calloc(a, sizeof(fql_cctx_t));
+    if (c == NULL) {
+        fql_error_add(errs, NULL, FQL_CODE_INTERNAL, "Out of memory");
+        return -1;
+    }
+
+    c->v.arena = a;
+    c->v.schema = schema;
+    c->v.doc = doc;
+    c->v.errs = errs;
+    c->limits = limits;
+
+    if (fql_validate_document(&c->v) != 0) {
+        return -1;
+    }
+
+    c->v.op = fql_select_operation(doc, operation_name, errs);
+    if (c->v.op == NULL) {
+        return -1;
+    }
+
+    switch (c->v.op->op) {
+
+    case FQL_OP_QUERY:
+        root = schema->query;
+        break;
+
+    case FQL_OP_MUTATION:
+        fql_error_add(errs, &c->v.op->loc, FQL_CODE_VALIDATION,
+                      "Mutations are not supported yet.");
+        return -1;
+
+    default:
+        fql_error_add(errs, &c->v.op->loc, FQL_CODE_VALIDATION,
+                      "Subscriptions are not supported.");
+        return -1;
+    }
+
+    if (fql_coerce_variables(&c->v, variables) != 0) {
+        return -1;
+    }
+
+    fields = NULL;
+    if (fql_collect(c, root, c->v.op->selections, &fields, 0) != 0) {
+        return -1;
+    }
+
+    pl = fql_calloc(a, sizeof(fql_plan_t));
+    if (pl == NULL) {
+        return fql_c_nomem(c);
+    }
+
+    pl->op = c->v.op->op;
+    tail = &pl->roots;
+
+    for (cf = fields; cf; cf = cf->next) {
+        rp = fql_calloc(a, sizeof(fql_root_plan_t));
+        if (rp == NULL) {
+            return fql_c_nomem(c);
+        }
+
+        if (fql_compile_root(c, root, cf, rp) != 0) {
+            /* keep validating the other fields to report every error */
+            continue;
+        }
+
+        *tail = rp;
+        tail = &rp->next;
+        pl->nroots++;
+
+        if (rp->kind != FQL_RF_TYPENAME) {
+            pl->nqueries++;
+        }
+    }
+
+    if (errs->count) {
+        return -1;
+    }
+
+    *plan = pl;
+
+    return 0;
+}

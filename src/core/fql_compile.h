@@ -1,0 +1,63 @@
+/*
+ * From a parsed document, an operation name and variables to a plan: one
+ * parameterised SQL statement per root field plus the projection that
+ * shapes its rows.  Validation and input coercion happen on the way; every
+ * problem becomes a GraphQL error with a location.
+ */
+
+#ifndef FQL_COMPILE_H
+#define FQL_COMPILE_H
+
+#include "fql_schema.h"
+#include "fql_request.h"
+#include "fql_error.h"
+
+
+typedef enum {
+    FQL_RF_OBJECT = 0,    /* one row or null */
+    FQL_RF_LIST,          /* a list of rows */
+    FQL_RF_TYPENAME       /* __typename of the root type: no SQL */
+} fql_root_field_kind_t;
+
+typedef struct fql_root_plan_s  fql_root_plan_t;
+
+struct fql_root_plan_s {
+    fql_root_field_kind_t   kind;
+    fql_str_t               response_key;
+    fql_str_t               type_name;       /* TYPENAME: the constant */
+    unsigned                non_null:1;      /* the field's type is T! */
+    unsigned                items_non_null:1;
+    const char             *sql;             /* NUL-terminated */
+    unsigned                nparams;
+    const char            **params;          /* text values, NULL: SQL null */
+    fql_proj_t             *proj;
+    fql_loc_t               loc;
+    fql_root_plan_t        *next;
+};
+
+typedef struct {
+    fql_op_type_t       op;
+    fql_root_plan_t    *roots;       /* in document order, keys merged */
+    unsigned            nroots;
+    unsigned            nqueries;    /* roots that run SQL */
+} fql_plan_t;
+
+typedef struct {
+    unsigned   max_depth;            /* selection depth; 0: unlimited */
+} fql_compile_limits_t;
+
+
+/*
+ * Returns 0 with *plan set, or -1 with errors added (validation, coercion
+ * or out of memory).  The document must come from fql_parse_document.
+ */
+int fql_compile(fql_arena_t *a, const fql_schema_t *schema,
+    const fql_document_t *doc, fql_str_t operation_name,
+    const fql_jval_t *variables, const fql_compile_limits_t *limits,
+    fql_plan_t **plan, fql_errors_t *errs);
+
+/* the operation chosen by name (or the lone one), or NULL with an error */
+const fql_definition_t *fql_select_operation(const fql_document_t *doc,
+    fql_str_t name, fql_errors_t *errs);
+
+#endif /* FQL_COMPILE_H */

@@ -1,0 +1,60 @@
+/*
+ * GraphQL errors collected while a request is parsed, validated, compiled
+ * and executed; rendered as the response's "errors" list.
+ */
+
+#ifndef FQL_ERROR_H
+#define FQL_ERROR_H
+
+#include <stdarg.h>
+
+#include "fql_ast.h"
+#include "fql_json.h"
+
+
+/* extensions.code values */
+#define FQL_CODE_BAD_REQUEST      "BAD_REQUEST"
+#define FQL_CODE_PARSE            "GRAPHQL_PARSE_FAILED"
+#define FQL_CODE_VALIDATION       "GRAPHQL_VALIDATION_FAILED"
+#define FQL_CODE_BAD_INPUT        "BAD_USER_INPUT"
+#define FQL_CODE_INTERNAL         "INTERNAL_SERVER_ERROR"
+#define FQL_CODE_DATABASE         "DATABASE_ERROR"
+#define FQL_CODE_UNAVAILABLE      "DATABASE_UNAVAILABLE"
+#define FQL_CODE_RESULT           "RESULT_COERCION_FAILED"
+
+
+typedef struct fql_error_s  fql_error_t;
+
+struct fql_error_s {
+    char         *message;
+    fql_loc_t     loc;          /* line 0: no location */
+    const char   *code;
+    char         *path_json;    /* pre-rendered JSON array, or NULL */
+    fql_error_t  *next;
+};
+
+typedef struct {
+    fql_arena_t   *arena;
+    fql_error_t   *head;
+    fql_error_t  **tail;
+    unsigned       count;
+} fql_errors_t;
+
+
+void fql_errors_init(fql_errors_t *e, fql_arena_t *a);
+
+/* adds an error; loc may be NULL; returns the error or NULL (no memory) */
+fql_error_t *fql_error_add(fql_errors_t *e, const fql_loc_t *loc,
+    const char *code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+/* writes `"errors":[...]` (without braces around it) */
+int fql_errors_write(const fql_errors_t *e, fql_wbuf_t *w);
+
+/* writes one error object */
+int fql_error_write(const fql_error_t *err, fql_wbuf_t *w);
+
+#endif /* FQL_ERROR_H */

@@ -1,0 +1,68 @@
+/*
+ * JSON output: an append-only write buffer whose owner decides where bytes
+ * go (a growing heap buffer in tests, nginx buffer chains in the module),
+ * and writers for GraphQL responses.
+ */
+
+#ifndef FQL_JSON_H
+#define FQL_JSON_H
+
+#include <string.h>
+
+#include "fql_arena.h"
+
+
+typedef struct fql_wbuf_s  fql_wbuf_t;
+
+struct fql_wbuf_s {
+    char   *pos;
+    char   *end;
+    /*
+     * Makes at least `need` bytes available between pos and end (may move
+     * pos/end to fresh memory after handing off what was written).
+     * Returns 0, or -1 when out of memory.
+     */
+    int   (*reserve)(fql_wbuf_t *w, size_t need);
+    void   *ctx;
+};
+
+static inline int
+fql_wbuf_put(fql_wbuf_t *w, const void *p, size_t n)
+{
+    if ((size_t) (w->end - w->pos) < n && w->reserve(w, n) != 0) {
+        return -1;
+    }
+
+    memcpy(w->pos, p, n);
+    w->pos += n;
+    return 0;
+}
+
+static inline int
+fql_wbuf_putc(fql_wbuf_t *w, char c)
+{
+    if (w->pos == w->end && w->reserve(w, 1) != 0) {
+        return -1;
+    }
+
+    *w->pos++ = c;
+    return 0;
+}
+
+#define fql_wbuf_lit(w, s)  fql_wbuf_put(w, s, sizeof(s) - 1)
+
+/* writes s as a JSON string with quotes; invalid UTF-8 becomes U+FFFD */
+int fql_json_string(fql_wbuf_t *w, const char *s, size_t len);
+
+/* a heap-backed wbuf (tests, fuzzers, error bodies built off the path) */
+typedef struct {
+    fql_wbuf_t   w;
+    char        *data;
+    size_t       cap;
+} fql_heapbuf_t;
+
+void fql_heapbuf_init(fql_heapbuf_t *hb);
+size_t fql_heapbuf_len(const fql_heapbuf_t *hb);
+void fql_heapbuf_free(fql_heapbuf_t *hb);
+
+#endif /* FQL_JSON_H */

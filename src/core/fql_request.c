@@ -1,0 +1,392 @@
+#include <yajl/yajl_parse.h>
+
+#include "fql_request.h"
+
+
+/* the yajl callbacks build the tree on an explicit stack of open values */
+typedef struct {
+    fql_arena_t   *arena;
+    fql_jval_t    *root;
+    fql_jval_t    *stack[FQL_JSON_MAX_DEPTH];
+    fql_jval_t   **tails[FQL_JSON_MAX_DEPTH];
+    unsigned       depth;
+    fql_str_t      key;
+    int            too_deep;
+    int            nomem;
+} fql_jparse_t;
+
+
+static fql_jval_t *
+fql_jparse_add(fql_jparse_t *p, fql_jkind_t kind)
+{
+    fql_jval_t  *v, *parent;
+
+    v = fql_calloc(p->arena, sizeof(fql_jval_t));
+    if (v == NULL) {
+        p->nomem = 1;
+        return NULL;
+    }
+
+    v->kind = kind;
+
+    if (p->depth == 0) {
+        p->root = v;
+        return v;
+    }
+
+    parent = p->stack[p->depth - 1];
+
+    if (parent->kind == FQL_J_OBJECT) {
+        v->key = p->key;
+    }
+
+    *p->tails[p->depth - 1] = v;
+    p->tails[p->depth - 1] = &v->next;
+    parent->count++;
+
+    return v;
+}
+
+
+static int
+fql_jparse_open(fql_jparse_t *p, fql_jkind_t kind)
+{
+    fql_jval_t  *v;
+
+    if (p->depth == FQL_JSON_MAX_DEPTH) {
+        p->too_deep = 1;
+        return 0;
+    }
+
+    v = fql_jparse_add(p, kind);
+    if (v == NULL) {
+        return 0;
+    }
+
+    p->stack[p->depth] = v;
+    p->tails[p->depth] = &v->items;
+    p->depth++;
+
+    return 1;
+}
+
+
+static int
+fql_jparse_close(void *ctx)
+{
+    fql_jparse_t  *p = ctx;
+
+    p->depth--;
+    return 1;
+}
+
+
+static int
+fql_jparse_null(void *ctx)
+{
+    return fql_jparse_add(ctx, FQL_J_NULL) != NULL;
+}
+
+
+static int
+fql_jparse_bool(void *ctx, int b)
+{
+    fql_jval_t  *v;
+
+    v = fql_jparse_add(ctx, FQL_J_BOOL);
+    if (v == NULL) {
+        return 0;
+    }
+
+    v->boolean = b;
+    return 1;
+}
+
+
+static int
+fql_jparse_number(void *ctx, const char *s, size_t len)
+{
+    fql_jparse_t  *p = ctx;
+    fql_jval_t    *v;
+
+    v = fql_jparse_add(p, FQL_J_NUMBER);
+    if (v == NULL) {
+        return 0;
+    }
+
+    v->str.data = fql_strndup(p->arena, s, len);
+    v->str.len = len;
+
+    if (v->str.data == NULL) {
+        p->nomem = 1;
+        return 0;
+    }
+
+    return 1;
+}
+
+
+static int
+fql_jparse_string(void *ctx, const unsigned char *s, size_t len)
+{
+    fql_jparse_t  *p = ctx;
+    fql_jval_t    *v;
+
+    v = fql_jparse_add(p, FQL_J_STRING);
+    if (v == NULL) {
+        return 0;
+    }
+
+    v->str.data = fql_strndup(p->arena, (const char *) s, len);
+    v->str.len = len;
+
+    if (v->str.data == NULL) {
+        p->nomem = 1;
+        return 0;
+    }
+
+    return 1;
+}
+
+
+static int
+fql_jparse_start_map(void *ctx)
+{
+    return fql_jparse_open(ctx, FQL_J_OBJECT);
+}
+
+
+static int
+fql_jparse_map_key(void *ctx, const unsigned char *s, size_t len)
+{
+    fql_jparse_t  *p = ctx;
+
+    p->key.data = fql_strndup(p->arena, (const char *) s, len);
+    p->key.len = len;
+
+    if (p->key.data == NULL) {
+        p->nomem = 1;
+        return 0;
+    }
+
+    return 1;
+}
+
+
+static int
+fql_jparse_start_array(void *ctx)
+{
+    return fql_jparse_open(ctx, FQL_J_ARRAY);
+}
+
+
+static const yajl_callbacks  fql_jparse_callbacks = {
+    fql_jparse_null,
+    fql_jparse_bool,
+    NULL,
+    NULL,
+    fql_jparse_number,
+    fql_jparse_string,
+    fql_jparse_start_map,
+    fql_jparse_map_key,
+    fql_jparse_close,
+    fql_jparse_start_array,
+    fql_jparse_close
+};
+
+
+fql_jval_t *
+fql_json_parse(fql_arena_t *a, const char *text, size_t len,
+    fql_errors_t *errs)
+{
+    yajl_handle     h;
+    yajl_status     st;
+    fql_jparse_t   *p;
+    unsigned char  *msg;
+
+    p = fql_calloc(a, sizeof(fql_jparse_t));
+    if (p == NULL) {
+        return NULL;
+    }
+
+    p->arena = a;
+
+    h = yajl_alloc(&fql_jparse_callbacks, NULL, p);
+    if (h == NULL) {
+        return NULL;
+    }
+
+    st = yajl_parse(h, (const unsigned char *) text, len);
+    if (st == yajl_status_ok) {
+        st = yajl_complete_parse(h);
+    }
+
+    if (st != yajl_status_ok || p->root == NULL) {
+        if (p->too_deep) {
+            fql_error_add(errs, NULL, FQL_CODE_BAD_REQUEST,
+                          "JSON nested deeper than %d levels",
+                          FQL_JSON_MAX_DEPTH);
+
+        } else if (p->nomem) {
+            fql_error_add(errs, NULL, FQL_CODE_INTERNAL, "Out of memory");
+
+        } else {
+            msg = yajl_get_error(h, 0, (const unsigned char *) text, len);
+            fql_error_add(errs, NULL, FQL_CODE_BAD_REQUEST,
+                          "Invalid JSON: %s",
+                          msg ? (char *) msg : "parse error");
+            if (msg) {
+                yajl_free_error(h, msg);
+            }
+        }
+
+        yajl_free(h);
+        return NULL;
+    }
+
+    yajl_free(h);
+
+    return p->root;
+}
+
+
+fql_jval_t *
+fql_jval_member(const fql_jval_t *obj, const char *name)
+{
+    fql_jval_t  *v;
+
+    if (obj == NULL || obj->kind != FQL_J_OBJECT) {
+        return NULL;
+    }
+
+    for (v = obj->items; v; v = v->next) {
+        if (fql_str_eqz(v->key, name)) {
+            return v;
+        }
+    }
+
+    return NULL;
+}
+
+
+static int
+fql_request_fill(fql_jval_t *q, fql_jval_t *op, fql_jval_t *vars,
+    fql_jval_t *ext, fql_request_t *req, fql_errors_t *errs)
+{
+    if (q == NULL || q->kind == FQL_J_NULL) {
+        fql_error_add(errs, NULL, FQL_CODE_BAD_REQUEST,
+                      "Missing query: the request has no \"query\"");
+        return -1;
+    }
+
+    if (q->kind != FQL_J_STRING) {
+        fql_error_add(errs, NULL, FQL_CODE_BAD_REQUEST,
+                      "\"query\" must be a string");
+        return -1;
+    }
+
+    req->query = q->str;
+
+    if (op != NULL && op->kind != FQL_J_NULL) {
+        if (op->kind != FQL_J_STRING) {
+            fql_error_add(errs, NULL, FQL_CODE_BAD_REQUEST,
+                          "\"operationName\" must be a string");
+            return -1;
+        }
+
+        req->operation_name = op->str;
+    }
+
+    if (vars != NULL && vars->kind != FQL_J_NULL) {
+        if (vars->kind != FQL_J_OBJECT) {
+            fql_error_add(errs, NULL, FQL_CODE_BAD_REQUEST,
+                          "\"variables\" must be an object");
+            return -1;
+        }
+
+        req->variables = vars;
+    }
+
+    if (ext != NULL && ext->kind != FQL_J_NULL) {
+        if (ext->kind != FQL_J_OBJECT) {
+            fql_error_add(errs, NULL, FQL_CODE_BAD_REQUEST,
+                          "\"extensions\" must be an object");
+            return -1;
+        }
+
+        req->extensions = ext;
+    }
+
+    return 0;
+}
+
+
+int
+fql_request_from_json(fql_arena_t *a, const char *body, size_t len,
+    fql_request_t *req, fql_errors_t *errs)
+{
+    fql_jval_t  *root;
+
+    memset(req, 0, sizeof(fql_request_t));
+
+    root = fql_json_parse(a, body, len, errs);
+    if (root == NULL) {
+        return -1;
+    }
+
+    if (root->kind != FQL_J_OBJECT) {
+        fql_error_add(errs, NULL, FQL_CODE_BAD_REQUEST,
+                      "The request body must be a JSON object");
+        return -1;
+    }
+
+    return fql_request_fill(fql_jval_member(root, "query"),
+                            fql_jval_member(root, "operationName"),
+                            fql_jval_member(root, "variables"),
+                            fql_jval_member(root, "extensions"),
+                            req, errs);
+}
+
+
+int
+fql_request_from_params(fql_arena_t *a, fql_str_t query,
+    fql_str_t operation_name, fql_str_t variables, fql_str_t extensions,
+    fql_request_t *req, fql_errors_t *errs)
+{
+    fql_jval_t  q, op, *vars, *ext;
+
+    memset(req, 0, sizeof(fql_request_t));
+    memset(&q, 0, sizeof(fql_jval_t));
+    memset(&op, 0, sizeof(fql_jval_t));
+
+    vars = NULL;
+    ext = NULL;
+
+    if (query.data != NULL) {
+        q.kind = FQL_J_STRING;
+        q.str = query;
+    }
+
+    if (operation_name.data != NULL && operation_name.len) {
+        op.kind = FQL_J_STRING;
+        op.str = operation_name;
+    }
+
+    if (variables.data != NULL && variables.len) {
+        vars = fql_json_parse(a, variables.data, variables.len, errs);
+        if (vars == NULL) {
+            return -1;
+        }
+    }
+
+    if (extensions.data != NULL && extensions.len) {
+        ext = fql_json_parse(a, extensions.data, extensions.len, errs);
+        if (ext == NULL) {
+            return -1;
+        }
+    }
+
+    return fql_request_fill(query.data ? &q : NULL,
+                            operation_name.data ? &op : NULL,
+                            vars, ext, req, errs);
+}

@@ -1,0 +1,1200 @@
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "fql_schema.h"
+
+
+#define FQL_ALL_SCALARS  0xffffu
+#define FQL_ORDERED                                                           \
+    ((1u << FQL_SCALAR_STRING) | (1u << FQL_SCALAR_INT)                       \
+     | (1u << FQL_SCALAR_FLOAT) | (1u << FQL_SCALAR_DATETIME)                 \
+     | (1u << FQL_SCALAR_DATE))
+
+/*
+ * The where operators.  Adding one is adding a row here (and, for a new
+ * SQL shape, a case in fql_compile.c).
+ */
+const fql_operator_t  fql_operators[] = {
+    { "eq",     FQL_ALL_SCALARS, FQL_OPV_SAME, FQL_OPS_BINARY, "=" },
+    { "neq",    FQL_ALL_SCALARS, FQL_OPV_SAME, FQL_OPS_BINARY, "<>" },
+    { "in",     FQL_ALL_SCALARS, FQL_OPV_LIST, FQL_OPS_ANY, NULL },
+    { "nin",    FQL_ALL_SCALARS, FQL_OPV_LIST, FQL_OPS_NOT_ANY, NULL },
+    { "gt",     FQL_ORDERED, FQL_OPV_SAME, FQL_OPS_BINARY, ">" },
+    { "gte",    FQL_ORDERED, FQL_OPV_SAME, FQL_OPS_BINARY, ">=" },
+    { "lt",     FQL_ORDERED, FQL_OPV_SAME, FQL_OPS_BINARY, "<" },
+    { "lte",    FQL_ORDERED, FQL_OPV_SAME, FQL_OPS_BINARY, "<=" },
+    { "isnull", FQL_ALL_SCALARS, FQL_OPV_BOOLEAN, FQL_OPS_ISNULL, NULL },
+    { NULL, 0, 0, 0, NULL }
+};
+
+
+typedef struct {
+    fql_arena_t         *arena;
+    fql_schema_t        *schema;
+    fql_parse_error_t   *err;
+} fql_sb_t;
+
+
+static const struct {
+    const char    *name;
+    fql_scalar_t   scalar;
+    const char    *description;
+} fql_builtin_scalars[] = {
+    { "String", FQL_SCALAR_STRING,
+      "The `String` scalar type represents textual data, represented as "
+      "UTF-8 character sequences." },
+    { "Int", FQL_SCALAR_INT,
+      "The `Int` scalar type represents non-fractional signed whole numeric "
+      "values between -(2^31) and 2^31 - 1." },
+    { "Float", FQL_SCALAR_FLOAT,
+      "The `Float` scalar type represents signed double-precision "
+      "fractional values as specified by IEEE 754." },
+    { "Boolean", FQL_SCALAR_BOOLEAN,
+      "The `Boolean` scalar type represents `true` or `false`." },
+    { "ID", FQL_SCALAR_ID,
+      "The `ID` scalar type represents a unique identifier, serialized as "
+      "a string; a number is accepted as input." },
+    { "DateTime", FQL_SCALAR_DATETIME,
+      "An ISO 8601 date and time with time zone." },
+    { "Date", FQL_SCALAR_DATE, "An ISO 8601 calendar date." },
+    { "UUID", FQL_SCALAR_UUID, "A UUID in its canonical text form." },
+    { "JSON", FQL_SCALAR_JSON, "Any JSON value." },
+    { NULL, 0, NULL }
+};
+
+
+static int fql_sb_where_order_declare(fql_sb_t *sb, fql_type_t *t,
+    fql_loc_t loc);
+static int fql_sb_error(fql_sb_t *sb, fql_loc_t loc, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+
+static int
+fql_sb_error(fql_sb_t *sb, fql_loc_t loc, const char *fmt, ...)
+{
+    va_list  args;
+
+    va_start(args, fmt);
+    vsnprintf(sb->err->message, sizeof(sb->err->message), fmt, args);
+    va_end(args);
+
+    sb->err->loc = loc;
+
+    return -1;
+}
+
+
+static fql_str_t
+fql_str_z(const char *z)
+{
+    fql_str_t  s;
+
+    s.data = z;
+    s.len = strlen(z);
+
+    return s;
+}
+
+
+fql_type_t *
+fql_schema_type(const fql_schema_t *s, fql_str_t name)
+{
+    fql_type_t  *t;
+
+    for (t = s->types; t; t = t->next) {
+        if (fql_str_eq(t->name, name)) {
+            return t;
+        }
+    }
+
+    return NULL;
+}
+
+
+fql_field_t *
+fql_type_field(const fql_type_t *t, fql_str_t name)
+{
+    fql_field_t  *f;
+
+    for (f = t->fields; f; f = f->next) {
+        if (fql_str_eq(f->name, name)) {
+            return f;
+        }
+    }
+
+    return NULL;
+}
+
+
+fql_arg_t *
+fql_arg_find(fql_arg_t *args, fql_str_t name)
+{
+    for ( /* void */ ; args; args = args->next) {
+        if (fql_str_eq(args->name, name)) {
+            return args;
+        }
+    }
+
+    return NULL;
+}
+
+
+fql_type_t *
+fql_tref_named(const fql_tref_t *t)
+{
+    while (t->kind != FQL_TYPE_NAMED) {
+        t = t->of;
+    }
+
+    return t->type;
+}
+
+
+size_t
+fql_tref_print(const fql_tref_t *t, char *buf, size_t size)
+{
+    size_t  n;
+
+    if (size == 0) {
+        return 0;
+    }
+
+    switch (t->kind) {
+
+    case FQL_TYPE_NAMED:
+        n = snprintf(buf, size, "%.*s", (int) t->type->name.len,
+                     t->type->name.data);
+        break;
+
+    case FQL_TYPE_LIST:
+        n = snprintf(buf, size, "[");
+        if (n < size) {
+            n += fql_tref_print(t->of, buf + n, size - n);
+        }
+        if (n < size) {
+            n += snprintf(buf + n, size - n, "]");
+        }
+        break;
+
+    default: /* FQL_TYPE_NON_NULL */
+        n = fql_tref_print(t->of, buf, size);
+        if (n < size) {
+            n += snprintf(buf + n, size - n, "!");
+        }
+        break;
+    }
+
+    return n < size ? n : size - 1;
+}
+
+
+fql_str_t
+fql_snake_case(fql_arena_t *a, fql_str_t name)
+{
+    size_t      i, n;
+    char       *p;
+    fql_str_t   r;
+
+    n = name.len;
+    for (i = 1; i < name.len; i++) {
+        if (name.data[i] >= 'A' && name.data[i] <= 'Z') {
+            n++;
+        }
+    }
+
+    r.data = NULL;
+    r.len = 0;
+
+    p = fql_alloc(a, n + 1);
+    if (p == NULL) {
+        return r;
+    }
+
+    r.data = p;
+    r.len = n;
+
+    for (i = 0; i < name.len; i++) {
+        char  c = name.data[i];
+
+        if (c >= 'A' && c <= 'Z') {
+            if (i > 0) {
+                *p++ = '_';
+            }
+            c = (char) (c - 'A' + 'a');
+        }
+
+        *p++ = c;
+    }
+
+    *p = '\0';
+
+    return r;
+}
+
+
+static fql_type_t *
+fql_sb_new_type(fql_sb_t *sb, fql_type_kind_t kind, fql_str_t name)
+{
+    fql_type_t  *t, **pp;
+
+    t = fql_calloc(sb->arena, sizeof(fql_type_t));
+    if (t == NULL) {
+        return NULL;
+    }
+
+    t->kind = kind;
+    t->name = name;
+
+    /* keep registration order: introspection lists types as declared */
+    for (pp = &sb->schema->types; *pp; pp = &(*pp)->next) { /* void */ }
+    *pp = t;
+
+    return t;
+}
+
+
+static fql_tref_t *
+fql_sb_named(fql_sb_t *sb, fql_type_t *type, int non_null)
+{
+    fql_tref_t  *r, *nn;
+
+    r = fql_calloc(sb->arena, sizeof(fql_tref_t));
+    if (r == NULL) {
+        return NULL;
+    }
+
+    r->kind = FQL_TYPE_NAMED;
+    r->type = type;
+
+    if (!non_null) {
+        return r;
+    }
+
+    nn = fql_calloc(sb->arena, sizeof(fql_tref_t));
+    if (nn == NULL) {
+        return NULL;
+    }
+
+    nn->kind = FQL_TYPE_NON_NULL;
+    nn->of = r;
+
+    return nn;
+}
+
+
+static fql_tref_t *
+fql_sb_wrap(fql_sb_t *sb, fql_type_ref_kind_t kind, fql_tref_t *of)
+{
+    fql_tref_t  *r;
+
+    r = fql_calloc(sb->arena, sizeof(fql_tref_t));
+    if (r == NULL) {
+        return NULL;
+    }
+
+    r->kind = kind;
+    r->of = of;
+
+    return r;
+}
+
+
+static fql_tref_t *
+fql_sb_resolve(fql_sb_t *sb, const fql_type_ref_t *ref, int input)
+{
+    fql_tref_t  *r;
+    fql_type_t  *t;
+
+    if (ref->kind != FQL_TYPE_NAMED) {
+        r = fql_sb_resolve(sb, ref->of, input);
+        if (r == NULL) {
+            return NULL;
+        }
+
+        r = fql_sb_wrap(sb, ref->kind, r);
+        if (r == NULL) {
+            fql_sb_error(sb, ref->loc, "Out of memory");
+        }
+
+        return r;
+    }
+
+    t = fql_schema_type(sb->schema, ref->name);
+    if (t == NULL) {
+        fql_sb_error(sb, ref->loc, "Unknown type \"%.*s\".",
+                     (int) ref->name.len, ref->name.data);
+        return NULL;
+    }
+
+    if (input && !fql_type_is_input(t)) {
+        fql_sb_error(sb, ref->loc,
+                     "The type of an argument or input field must be an "
+                     "input type, \"%.*s\" is not.",
+                     (int) t->name.len, t->name.data);
+        return NULL;
+    }
+
+    if (!input && t->kind == FQL_T_INPUT) {
+        fql_sb_error(sb, ref->loc,
+                     "The type of a field must be an output type, "
+                     "\"%.*s\" is an input type.",
+                     (int) t->name.len, t->name.data);
+        return NULL;
+    }
+
+    r = fql_sb_named(sb, t, 0);
+    if (r == NULL) {
+        fql_sb_error(sb, ref->loc, "Out of memory");
+    }
+
+    return r;
+}
+
+
+static fql_directive_t *
+fql_find_directive(fql_directive_t *d, const char *name)
+{
+    for ( /* void */ ; d; d = d->next) {
+        if (fql_str_eqz(d->name, name)) {
+            return d;
+        }
+    }
+
+    return NULL;
+}
+
+
+static fql_value_t *
+fql_directive_arg(fql_directive_t *d, const char *name)
+{
+    fql_argument_t  *a;
+
+    for (a = d->args; a; a = a->next) {
+        if (fql_str_eqz(a->name, name)) {
+            return a->value;
+        }
+    }
+
+    return NULL;
+}
+
+
+/* a directive's string argument, checked to be a plain SQL identifier */
+static int
+fql_sb_ident_arg(fql_sb_t *sb, fql_directive_t *d, const char *name,
+    fql_str_t *out)
+{
+    size_t        i;
+    fql_value_t  *v;
+
+    v = fql_directive_arg(d, name);
+    if (v == NULL) {
+        return 0;
+    }
+
+    if (v->kind != FQL_VAL_STRING || v->str.len == 0 || v->str.len > 63) {
+        return fql_sb_error(sb, v->loc,
+                            "@%.*s(%s:) must be a non-empty string of at most "
+                            "63 bytes", (int) d->name.len, d->name.data, name);
+    }
+
+    /* identifiers are quoted in SQL; refuse what could not be one */
+    for (i = 0; i < v->str.len; i++) {
+        unsigned char  c = v->str.data[i];
+
+        if (c < 0x20 || c == '"' || c == 0x7f) {
+            return fql_sb_error(sb, v->loc,
+                                "@%.*s(%s:) is not a valid SQL identifier",
+                                (int) d->name.len, d->name.data, name);
+        }
+    }
+
+    *out = v->str;
+
+    return 0;
+}
+
+
+static fql_str_t
+fql_deprecation(fql_directive_t *dirs)
+{
+    fql_directive_t  *d;
+    fql_value_t      *v;
+    fql_str_t         r = { NULL, 0 };
+
+    d = fql_find_directive(dirs, "deprecated");
+    if (d == NULL) {
+        return r;
+    }
+
+    v = fql_directive_arg(d, "reason");
+    if (v != NULL && v->kind == FQL_VAL_STRING) {
+        return v->str;
+    }
+
+    return fql_str_z("No longer supported");
+}
+
+
+static int
+fql_sb_args(fql_sb_t *sb, fql_input_value_def_t *defs, fql_arg_t **out)
+{
+    fql_arg_t              *a, **tail;
+    fql_input_value_def_t  *d;
+
+    tail = out;
+
+    for (d = defs; d; d = d->next) {
+        if (fql_arg_find(*out, d->name) != NULL) {
+            return fql_sb_error(sb, d->loc, "Duplicate argument \"%.*s\".",
+                                (int) d->name.len, d->name.data);
+        }
+
+        a = fql_calloc(sb->arena, sizeof(fql_arg_t));
+        if (a == NULL) {
+            return fql_sb_error(sb, d->loc, "Out of memory");
+        }
+
+        a->name = d->name;
+        a->description = d->description;
+        a->default_value = d->default_value;
+        a->type = fql_sb_resolve(sb, d->type, 1);
+
+        if (a->type == NULL) {
+            return -1;
+        }
+
+        *tail = a;
+        tail = &a->next;
+    }
+
+    return 0;
+}
+
+
+static int
+fql_sb_fields(fql_sb_t *sb, fql_type_t *t, fql_field_def_t *defs)
+{
+    fql_field_t      *f, **tail;
+    fql_field_def_t  *d;
+    fql_directive_t  *col;
+
+    for (tail = &t->fields; *tail; tail = &(*tail)->next) { /* void */ }
+
+    for (d = defs; d; d = d->next) {
+        if (fql_type_field(t, d->name) != NULL) {
+            return fql_sb_error(sb, d->loc,
+                                "Field \"%.*s.%.*s\" can only be defined "
+                                "once.", (int) t->name.len, t->name.data,
+                                (int) d->name.len, d->name.data);
+        }
+
+        if (d->name.len >= 2 && d->name.data[0] == '_'
+            && d->name.data[1] == '_')
+        {
+            return fql_sb_error(sb, d->loc,
+                                "Name \"%.*s\" must not begin with \"__\", "
+                                "which is reserved by GraphQL "
+                                "introspection.",
+                                (int) d->name.len, d->name.data);
+        }
+
+        f = fql_calloc(sb->arena, sizeof(fql_field_t));
+        if (f == NULL) {
+            return fql_sb_error(sb, d->loc, "Out of memory");
+        }
+
+        f->name = d->name;
+        f->description = d->description;
+        f->loc = d->loc;
+        f->deprecation = fql_deprecation(d->directives);
+        f->json_key = fql_snake_case(sb->arena, d->name);
+        f->type = fql_sb_resolve(sb, d->type, 0);
+
+        if (f->type == NULL || f->json_key.data == NULL) {
+            return f->type ? fql_sb_error(sb, d->loc, "Out of memory") : -1;
+        }
+
+        if (fql_sb_args(sb, d->args, &f->args) != 0) {
+            return -1;
+        }
+
+        col = fql_find_directive(d->directives, "column");
+        if (col != NULL) {
+            f->column = f->json_key;
+            if (fql_sb_ident_arg(sb, col, "name", &f->column) != 0) {
+                return -1;
+            }
+        }
+
+        *tail = f;
+        tail = &f->next;
+    }
+
+    return 0;
+}
+
+
+static int
+fql_sb_type_list(fql_sb_t *sb, fql_name_list_t *names,
+    fql_type_list_t **out, fql_type_kind_t want, const char *what)
+{
+    fql_type_t       *t;
+    fql_type_list_t  *l, **tail;
+
+    for (tail = out; *tail; tail = &(*tail)->next) { /* void */ }
+
+    for ( /* void */ ; names; names = names->next) {
+        t = fql_schema_type(sb->schema, names->name);
+        if (t == NULL || t->kind != want) {
+            return fql_sb_error(sb, names->loc, "%s \"%.*s\" is not %s.",
+                                t ? "Type" : "Unknown type",
+                                (int) names->name.len, names->name.data,
+                                what);
+        }
+
+        l = fql_calloc(sb->arena, sizeof(fql_type_list_t));
+        if (l == NULL) {
+            return fql_sb_error(sb, names->loc, "Out of memory");
+        }
+
+        l->type = t;
+        *tail = l;
+        tail = &l->next;
+    }
+
+    return 0;
+}
+
+
+static int
+fql_sb_declare(fql_sb_t *sb, fql_definition_t *d)
+{
+    fql_type_t       *t;
+    fql_type_kind_t   kind;
+
+    switch (d->kind) {
+    case FQL_DEF_SCALAR:       kind = FQL_T_SCALAR; break;
+    case FQL_DEF_OBJECT:       kind = FQL_T_OBJECT; break;
+    case FQL_DEF_INTERFACE:    kind = FQL_T_INTERFACE; break;
+    case FQL_DEF_UNION:        kind = FQL_T_UNION; break;
+    case FQL_DEF_ENUM:         kind = FQL_T_ENUM; break;
+    case FQL_DEF_INPUT_OBJECT: kind = FQL_T_INPUT; break;
+
+    case FQL_DEF_OPERATION:
+    case FQL_DEF_FRAGMENT:
+        return fql_sb_error(sb, d->loc,
+                            "A schema file holds type definitions only, "
+                            "not operations or fragments.");
+    default:
+        return 0;
+    }
+
+    t = fql_schema_type(sb->schema, d->name);
+
+    if (d->extension) {
+        if (t == NULL || t->kind != kind) {
+            return fql_sb_error(sb, d->loc,
+                                "Cannot extend type \"%.*s\": it is not "
+                                "defined as that kind.",
+                                (int) d->name.len, d->name.data);
+        }
+        return 0;
+    }
+
+    if (t != NULL) {
+        /* redeclaring a built-in scalar is harmless and common */
+        if (t->builtin && kind == FQL_T_SCALAR) {
+            return 0;
+        }
+
+        return fql_sb_error(sb, d->loc,
+                            "There can be only one type named \"%.*s\".",
+                            (int) d->name.len, d->name.data);
+    }
+
+    if (d->name.len >= 2 && d->name.data[0] == '_' && d->name.data[1] == '_') {
+        return fql_sb_error(sb, d->loc,
+                            "Name \"%.*s\" must not begin with \"__\".",
+                            (int) d->name.len, d->name.data);
+    }
+
+    t = fql_sb_new_type(sb, kind, d->name);
+    if (t == NULL) {
+        return fql_sb_error(sb, d->loc, "Out of memory");
+    }
+
+    t->description = d->description;
+    t->scalar = kind == FQL_T_ENUM ? FQL_SCALAR_ENUM : FQL_SCALAR_JSON;
+
+    if (kind == FQL_T_OBJECT && fql_find_directive(d->directives, "view")) {
+        return fql_sb_where_order_declare(sb, t, d->loc);
+    }
+
+    return 0;
+}
+
+
+static int
+fql_sb_define(fql_sb_t *sb, fql_definition_t *d)
+{
+    fql_type_t            *t;
+    fql_directive_t       *view;
+    fql_enum_value_def_t  *ev;
+    fql_enum_value_t      *v, **vtail;
+
+    if (d->kind == FQL_DEF_SCHEMA || d->kind == FQL_DEF_DIRECTIVE) {
+        return 0;
+    }
+
+    t = fql_schema_type(sb->schema, d->name);
+    if (t == NULL || (t->builtin && !d->extension)) {
+        return 0;
+    }
+
+    switch (t->kind) {
+
+    case FQL_T_OBJECT:
+    case FQL_T_INTERFACE:
+        if (fql_sb_fields(sb, t, d->fields) != 0
+            || fql_sb_type_list(sb, d->interfaces, &t->interfaces,
+                                FQL_T_INTERFACE, "an interface") != 0)
+        {
+            return -1;
+        }
+
+        view = fql_find_directive(d->directives, "view");
+        if (view != NULL) {
+            if (t->kind != FQL_T_OBJECT) {
+                return fql_sb_error(sb, view->loc,
+                                    "@view applies to object types only");
+            }
+
+            if (fql_sb_ident_arg(sb, view, "name", &t->view_name) != 0
+                || fql_sb_ident_arg(sb, view, "schema", &t->view_schema)
+                   != 0)
+            {
+                return -1;
+            }
+
+            if (t->view_name.len == 0) {
+                return fql_sb_error(sb, view->loc,
+                                    "@view needs a name: "
+                                    "@view(name: \"v_x\")");
+            }
+        }
+
+        return 0;
+
+    case FQL_T_UNION:
+        return fql_sb_type_list(sb, d->members, &t->members, FQL_T_OBJECT,
+                                "an object type");
+
+    case FQL_T_ENUM:
+        for (vtail = &t->values; *vtail; vtail = &(*vtail)->next) { }
+
+        for (ev = d->values; ev; ev = ev->next) {
+            v = fql_calloc(sb->arena, sizeof(fql_enum_value_t));
+            if (v == NULL) {
+                return fql_sb_error(sb, ev->loc, "Out of memory");
+            }
+
+            v->name = ev->name;
+            v->description = ev->description;
+            v->deprecation = fql_deprecation(ev->directives);
+            *vtail = v;
+            vtail = &v->next;
+        }
+
+        return 0;
+
+    case FQL_T_INPUT:
+        {
+        fql_arg_t  **tail;
+
+        for (tail = &t->input_fields; *tail; tail = &(*tail)->next) { }
+
+        return fql_sb_args(sb, d->input_fields, tail);
+        }
+
+    default:
+        return 0;
+    }
+}
+
+
+static fql_arg_t *
+fql_sb_add_input(fql_sb_t *sb, fql_type_t *input, const char *name,
+    fql_tref_t *type)
+{
+    fql_arg_t  *a, **tail;
+
+    a = fql_calloc(sb->arena, sizeof(fql_arg_t));
+    if (a == NULL || type == NULL) {
+        return NULL;
+    }
+
+    a->name = fql_str_z(name);
+    a->type = type;
+
+    for (tail = &input->input_fields; *tail; tail = &(*tail)->next) { }
+    *tail = a;
+
+    return a;
+}
+
+
+static fql_str_t
+fql_sb_concat(fql_sb_t *sb, fql_str_t a, const char *b)
+{
+    size_t     n;
+    char      *p;
+    fql_str_t  r = { NULL, 0 };
+
+    n = strlen(b);
+    p = fql_alloc(sb->arena, a.len + n + 1);
+    if (p == NULL) {
+        return r;
+    }
+
+    memcpy(p, a.data, a.len);
+    memcpy(p + a.len, b, n + 1);
+
+    r.data = p;
+    r.len = a.len + n;
+
+    return r;
+}
+
+
+/* the operator input of a scalar or enum type: StringFilter, ... */
+static fql_type_t *
+fql_sb_filter_type(fql_sb_t *sb, fql_type_t *scalar)
+{
+    fql_str_t              name;
+    fql_type_t            *t;
+    fql_tref_t            *tr;
+    const fql_operator_t  *op;
+    fql_arg_t             *a;
+
+    name = fql_sb_concat(sb, scalar->name, "Filter");
+    if (name.data == NULL) {
+        return NULL;
+    }
+
+    t = fql_schema_type(sb->schema, name);
+    if (t != NULL) {
+        return t;
+    }
+
+    t = fql_sb_new_type(sb, FQL_T_INPUT, name);
+    if (t == NULL) {
+        return NULL;
+    }
+
+    t->generated = 1;
+    t->description = fql_sb_concat(sb, scalar->name,
+                                   " comparison operators.");
+
+    for (op = fql_operators; op->name; op++) {
+        if (!(op->scalars & (1u << scalar->scalar))) {
+            continue;
+        }
+
+        switch (op->value) {
+
+        case FQL_OPV_SAME:
+            tr = fql_sb_named(sb, scalar, 0);
+            break;
+
+        case FQL_OPV_LIST:
+            tr = fql_sb_named(sb, scalar, 1);
+            tr = tr ? fql_sb_wrap(sb, FQL_TYPE_LIST, tr) : NULL;
+            break;
+
+        default: /* FQL_OPV_BOOLEAN */
+            tr = fql_sb_named(sb, sb->schema->boolean_type, 0);
+            break;
+        }
+
+        a = fql_sb_add_input(sb, t, op->name, tr);
+        if (a == NULL) {
+            return NULL;
+        }
+
+        a->op = op;
+    }
+
+    return t;
+}
+
+
+/* declares the shells of TWhereInput and TOrderByInput for an @view type */
+static int
+fql_sb_where_order_declare(fql_sb_t *sb, fql_type_t *t, fql_loc_t loc)
+{
+    fql_str_t    name;
+    fql_type_t  *in[2];
+    int          i;
+    static const char  *suffix[2] = { "WhereInput", "OrderByInput" };
+
+    for (i = 0; i < 2; i++) {
+        name = fql_sb_concat(sb, t->name, suffix[i]);
+        if (name.data == NULL) {
+            return fql_sb_error(sb, loc, "Out of memory");
+        }
+
+        if (fql_schema_type(sb->schema, name) != NULL) {
+            return fql_sb_error(sb, loc,
+                                "\"%.*s\" is generated from \"%.*s\"; "
+                                "remove its declaration",
+                                (int) name.len, name.data,
+                                (int) t->name.len, t->name.data);
+        }
+
+        in[i] = fql_sb_new_type(sb, FQL_T_INPUT, name);
+        if (in[i] == NULL) {
+            return fql_sb_error(sb, loc, "Out of memory");
+        }
+
+        in[i]->generated = 1;
+    }
+
+    t->where_input = in[0];
+    t->order_input = in[1];
+
+    return 0;
+}
+
+
+static int
+fql_sb_where_order(fql_sb_t *sb, fql_type_t *t)
+{
+    fql_type_t  *where, *order, *ft, *filter;
+    fql_field_t *f;
+    fql_arg_t   *a;
+    fql_tref_t  *tr;
+    fql_loc_t    noloc = { 0, 0 };
+
+    where = t->where_input;
+    order = t->order_input;
+
+    where->description = fql_sb_concat(sb, t->name, " filter.");
+    order->description = fql_sb_concat(sb, t->name, " ordering.");
+    for (f = t->fields; f; f = f->next) {
+        if (f->type->kind == FQL_TYPE_LIST
+            || (f->type->kind == FQL_TYPE_NON_NULL
+                && f->type->of->kind == FQL_TYPE_LIST))
+        {
+            continue;
+        }
+
+        ft = fql_tref_named(f->type);
+        if (ft->kind != FQL_T_SCALAR && ft->kind != FQL_T_ENUM) {
+            continue;
+        }
+
+        filter = fql_sb_filter_type(sb, ft);
+        a = filter ? fql_sb_add_input(sb, where, (const char *) f->name.data,
+                                      fql_sb_named(sb, filter, 0))
+                   : NULL;
+        if (a == NULL) {
+            return fql_sb_error(sb, noloc, "Out of memory");
+        }
+
+        a->name = f->name;
+        a->filter_field = f;
+
+        a = fql_sb_add_input(sb, order, "",
+                             fql_sb_named(sb, sb->schema->order_direction,
+                                          0));
+        if (a == NULL) {
+            return fql_sb_error(sb, noloc, "Out of memory");
+        }
+
+        a->name = f->name;
+        a->filter_field = f;
+    }
+
+    tr = fql_sb_named(sb, where, 1);
+    tr = tr ? fql_sb_wrap(sb, FQL_TYPE_LIST, tr) : NULL;
+    if (fql_sb_add_input(sb, where, "AND", tr) == NULL) {
+        return fql_sb_error(sb, noloc, "Out of memory");
+    }
+
+    tr = fql_sb_named(sb, where, 1);
+    tr = tr ? fql_sb_wrap(sb, FQL_TYPE_LIST, tr) : NULL;
+    if (fql_sb_add_input(sb, where, "OR", tr) == NULL
+        || fql_sb_add_input(sb, where, "NOT", fql_sb_named(sb, where, 0))
+           == NULL)
+    {
+        return fql_sb_error(sb, noloc, "Out of memory");
+    }
+
+    return 0;
+}
+
+
+/* checks the arguments of a root query field against what it does */
+static int
+fql_sb_root_field(fql_sb_t *sb, fql_field_t *f)
+{
+    fql_type_t        *t;
+    fql_tref_t        *tr;
+    fql_arg_t         *a;
+    fql_type_t        *at;
+
+    tr = f->type;
+    if (tr->kind == FQL_TYPE_NON_NULL) {
+        tr = tr->of;
+    }
+
+    t = fql_tref_named(tr);
+
+    if (t->kind != FQL_T_OBJECT || t->view_name.len == 0) {
+        return fql_sb_error(sb, f->loc,
+                            "Query field \"%.*s\" must return an object "
+                            "type bound to a view with @view (or a list "
+                            "of one)", (int) f->name.len, f->name.data);
+    }
+
+    if (tr->kind == FQL_TYPE_LIST) {
+        tr = tr->of;
+        if (tr->kind == FQL_TYPE_NON_NULL) {
+            tr = tr->of;
+        }
+
+        if (tr->kind != FQL_TYPE_NAMED) {
+            return fql_sb_error(sb, f->loc,
+                                "Query field \"%.*s\": lists of lists are "
+                                "not supported",
+                                (int) f->name.len, f->name.data);
+        }
+
+        f->root = FQL_ROOT_LIST;
+
+        for (a = f->args; a; a = a->next) {
+            at = fql_tref_named(a->type);
+
+            if (fql_str_eqz(a->name, "where") && at == t->where_input
+                && a->type->kind == FQL_TYPE_NAMED)
+            {
+                continue;
+            }
+
+            if (fql_str_eqz(a->name, "orderBy") && at == t->order_input) {
+                continue;
+            }
+
+            if ((fql_str_eqz(a->name, "limit")
+                 || fql_str_eqz(a->name, "offset"))
+                && at == sb->schema->int_type)
+            {
+                continue;
+            }
+
+            return fql_sb_error(sb, f->loc,
+                                "List field \"%.*s\" takes where: %.*s, "
+                                "orderBy: [%.*s!], limit: Int, offset: Int; "
+                                "not \"%.*s\"",
+                                (int) f->name.len, f->name.data,
+                                (int) t->where_input->name.len,
+                                t->where_input->name.data,
+                                (int) t->order_input->name.len,
+                                t->order_input->name.data,
+                                (int) a->name.len, a->name.data);
+        }
+
+        return 0;
+    }
+
+    f->root = FQL_ROOT_BY_ID;
+
+    a = f->args;
+    if (a == NULL || a->next != NULL || !fql_str_eqz(a->name, "id")
+        || a->type->kind != FQL_TYPE_NON_NULL)
+    {
+        return fql_sb_error(sb, f->loc,
+                            "Query field \"%.*s\" returns one object: it "
+                            "takes exactly one argument, id: ID! (or "
+                            "another non-null scalar)",
+                            (int) f->name.len, f->name.data);
+    }
+
+    at = fql_tref_named(a->type);
+    if (at->kind != FQL_T_SCALAR || a->type->of->kind != FQL_TYPE_NAMED) {
+        return fql_sb_error(sb, f->loc,
+                            "Query field \"%.*s\": id must be a scalar",
+                            (int) f->name.len, f->name.data);
+    }
+
+    return 0;
+}
+
+
+static int
+fql_sb_builtins(fql_sb_t *sb)
+{
+    int           i;
+    fql_type_t   *t;
+    fql_str_t     asc = fql_str_lit("ASC"), desc = fql_str_lit("DESC");
+    fql_enum_value_t  *v;
+
+    for (i = 0; fql_builtin_scalars[i].name; i++) {
+        t = fql_sb_new_type(sb, FQL_T_SCALAR,
+                            fql_str_z(fql_builtin_scalars[i].name));
+        if (t == NULL) {
+            return -1;
+        }
+
+        t->builtin = 1;
+        t->scalar = fql_builtin_scalars[i].scalar;
+        t->description = fql_str_z(fql_builtin_scalars[i].description);
+
+        switch (t->scalar) {
+        case FQL_SCALAR_STRING:  sb->schema->string_type = t; break;
+        case FQL_SCALAR_BOOLEAN: sb->schema->boolean_type = t; break;
+        case FQL_SCALAR_INT:     sb->schema->int_type = t; break;
+        case FQL_SCALAR_ID:      sb->schema->id_type = t; break;
+        default: break;
+        }
+    }
+
+    t = fql_sb_new_type(sb, FQL_T_ENUM, fql_str_z("OrderDirection"));
+    if (t == NULL) {
+        return -1;
+    }
+
+    t->builtin = 1;
+    t->scalar = FQL_SCALAR_ENUM;
+    t->description = fql_str_z("Sort direction: ascending (nulls last) or "
+                               "descending (nulls first).");
+    sb->schema->order_direction = t;
+
+    v = fql_calloc(sb->arena, sizeof(fql_enum_value_t));
+    if (v == NULL) {
+        return -1;
+    }
+
+    v->name = asc;
+    t->values = v;
+
+    v = fql_calloc(sb->arena, sizeof(fql_enum_value_t));
+    if (v == NULL) {
+        return -1;
+    }
+
+    v->name = desc;
+    t->values->next = v;
+
+    return 0;
+}
+
+
+int
+fql_schema_build(fql_arena_t *a, const char *sdl, size_t len,
+    fql_schema_t **schema, fql_parse_error_t *err)
+{
+    fql_sb_t            sb;
+    fql_schema_t       *s;
+    fql_document_t     *doc;
+    fql_definition_t   *d;
+    fql_root_op_t      *ro;
+    fql_type_t         *t, **root;
+    fql_field_t        *f;
+    fql_loc_t           noloc = { 0, 0 };
+    fql_parse_limits_t  limits = { 0, 0 };
+
+    memset(err, 0, sizeof(fql_parse_error_t));
+
+    if (fql_parse_document(a, sdl, len, &limits, &doc, err) != 0) {
+        return -1;
+    }
+
+    s = fql_calloc(a, sizeof(fql_schema_t));
+    if (s == NULL) {
+        snprintf(err->message, sizeof(err->message), "Out of memory");
+        return -1;
+    }
+
+    s->arena = a;
+    sb.arena = a;
+    sb.schema = s;
+    sb.err = err;
+
+    if (fql_sb_builtins(&sb) != 0) {
+        return fql_sb_error(&sb, noloc, "Out of memory");
+    }
+
+    for (d = doc->definitions; d; d = d->next) {
+        if (fql_sb_declare(&sb, d) != 0) {
+            return -1;
+        }
+    }
+
+    for (d = doc->definitions; d; d = d->next) {
+        if (fql_sb_define(&sb, d) != 0) {
+            return -1;
+        }
+    }
+
+    for (d = doc->definitions; d; d = d->next) {
+        if (d->kind != FQL_DEF_SCHEMA) {
+            continue;
+        }
+
+        for (ro = d->root_ops; ro; ro = ro->next) {
+            root = ro->op == FQL_OP_QUERY ? &s->query
+                   : ro->op == FQL_OP_MUTATION ? &s->mutation
+                   : &s->subscription;
+
+            t = fql_schema_type(s, ro->type_name);
+            if (t == NULL || t->kind != FQL_T_OBJECT) {
+                return fql_sb_error(&sb, ro->loc,
+                                    "Root type \"%.*s\" must be a defined "
+                                    "object type.", (int) ro->type_name.len,
+                                    ro->type_name.data);
+            }
+
+            *root = t;
+        }
+    }
+
+    if (s->query == NULL) {
+        s->query = fql_schema_type(s, fql_str_z("Query"));
+    }
+
+    if (s->mutation == NULL) {
+        s->mutation = fql_schema_type(s, fql_str_z("Mutation"));
+    }
+
+    if (s->subscription == NULL) {
+        s->subscription = fql_schema_type(s, fql_str_z("Subscription"));
+    }
+
+    if (s->query == NULL || s->query->kind != FQL_T_OBJECT) {
+        return fql_sb_error(&sb, noloc,
+                            "The schema has no Query type: declare "
+                            "\"type Query { ... }\"");
+    }
+
+    for (t = s->types; t; t = t->next) {
+        if (t->where_input != NULL && fql_sb_where_order(&sb, t) != 0)
+        {
+            return -1;
+        }
+    }
+
+    for (f = s->query->fields; f; f = f->next) {
+        if (fql_sb_root_field(&sb, f) != 0) {
+            return -1;
+        }
+    }
+
+    *schema = s;
+
+    return 0;
+}

@@ -1,0 +1,167 @@
+/*
+ * The schema registry, built once at configuration time from GraphQL SDL
+ * with FraiseQL's directives: object types bound to views (@view), fields
+ * bound to real columns (@column), root query fields that fetch by id or
+ * list with generated where/orderBy input types.
+ */
+
+#ifndef FQL_SCHEMA_H
+#define FQL_SCHEMA_H
+
+#include "fql_ast.h"
+#include "fql_transform.h"
+
+
+typedef enum {
+    FQL_T_SCALAR = 0,
+    FQL_T_OBJECT,
+    FQL_T_INTERFACE,
+    FQL_T_UNION,
+    FQL_T_ENUM,
+    FQL_T_INPUT
+} fql_type_kind_t;
+
+typedef struct fql_type_s   fql_type_t;
+typedef struct fql_field_s  fql_field_t;
+typedef struct fql_arg_s    fql_arg_t;
+typedef struct fql_tref_s   fql_tref_t;
+
+/* a resolved type reference */
+struct fql_tref_s {
+    fql_type_ref_kind_t   kind;
+    fql_type_t           *type;     /* NAMED */
+    fql_tref_t           *of;       /* LIST, NON_NULL */
+};
+
+/* field arguments and input object fields */
+struct fql_arg_s {
+    fql_str_t       name;
+    fql_str_t       description;
+    fql_tref_t     *type;
+    fql_value_t    *default_value;    /* NULL: none */
+    /* generated filter inputs: the operator this field stands for */
+    const struct fql_operator_s  *op;
+    fql_field_t    *filter_field;     /* generated where/orderBy inputs */
+    fql_arg_t      *next;
+};
+
+typedef enum {
+    FQL_ROOT_NONE = 0,
+    FQL_ROOT_BY_ID,
+    FQL_ROOT_LIST
+} fql_root_kind_t;
+
+struct fql_field_s {
+    fql_str_t        name;
+    fql_str_t        description;
+    fql_str_t        json_key;        /* snake_case key inside `data` */
+    fql_str_t        column;          /* @column: real column; len 0: none */
+    fql_str_t        deprecation;     /* data NULL: not deprecated */
+    fql_tref_t      *type;
+    fql_arg_t       *args;
+    fql_root_kind_t  root;            /* fields of the query type */
+    fql_loc_t        loc;
+    fql_field_t     *next;
+};
+
+typedef struct fql_enum_value_s {
+    fql_str_t                  name;
+    fql_str_t                  description;
+    fql_str_t                  deprecation;
+    struct fql_enum_value_s   *next;
+} fql_enum_value_t;
+
+typedef struct fql_type_list_s {
+    fql_type_t               *type;
+    struct fql_type_list_s   *next;
+} fql_type_list_t;
+
+struct fql_type_s {
+    fql_type_kind_t    kind;
+    fql_str_t          name;
+    fql_str_t          description;
+    fql_scalar_t       scalar;        /* SCALAR; ENUM uses FQL_SCALAR_ENUM */
+    unsigned           builtin:1;
+    unsigned           generated:1;   /* where/orderBy/filter inputs */
+    fql_field_t       *fields;        /* OBJECT, INTERFACE */
+    fql_arg_t         *input_fields;  /* INPUT */
+    fql_enum_value_t  *values;        /* ENUM */
+    fql_type_list_t   *interfaces;    /* OBJECT, INTERFACE */
+    fql_type_list_t   *members;       /* UNION */
+    fql_str_t          view_schema;   /* @view; len 0: search_path */
+    fql_str_t          view_name;     /* len 0: not bound to a view */
+    fql_type_t        *where_input;   /* OBJECT with a view */
+    fql_type_t        *order_input;
+    fql_type_t        *next;
+};
+
+
+/* where operators: one row each in fql_operators[] */
+typedef enum {
+    FQL_OPV_SAME = 0,     /* a value of the field's type */
+    FQL_OPV_LIST,         /* a list of values of the field's type */
+    FQL_OPV_BOOLEAN       /* a Boolean flag */
+} fql_op_value_t;
+
+typedef enum {
+    FQL_OPS_BINARY = 0,   /* expr <sql> $n */
+    FQL_OPS_ANY,          /* expr = ANY($n) */
+    FQL_OPS_NOT_ANY,      /* NOT (expr = ANY($n)) */
+    FQL_OPS_ISNULL        /* (expr IS NULL) = $n */
+} fql_op_sql_t;
+
+typedef struct fql_operator_s {
+    const char       *name;
+    unsigned          scalars;   /* bit (1 << fql_scalar_t) per type */
+    fql_op_value_t    value;
+    fql_op_sql_t      sql_kind;
+    const char       *sql;       /* BINARY: the SQL operator */
+} fql_operator_t;
+
+extern const fql_operator_t  fql_operators[];
+
+
+typedef struct {
+    fql_arena_t   *arena;
+    fql_type_t    *types;          /* all named types, builtins included */
+    fql_type_t    *query;
+    fql_type_t    *mutation;
+    fql_type_t    *subscription;
+    fql_type_t    *string_type;
+    fql_type_t    *boolean_type;
+    fql_type_t    *int_type;
+    fql_type_t    *id_type;
+    fql_type_t    *order_direction;
+} fql_schema_t;
+
+
+/*
+ * Builds the schema from SDL text.  On error returns -1 and fills err with
+ * the location and reason (parse errors and schema errors alike).
+ */
+int fql_schema_build(fql_arena_t *a, const char *sdl, size_t len,
+    fql_schema_t **schema, fql_parse_error_t *err);
+
+fql_type_t *fql_schema_type(const fql_schema_t *s, fql_str_t name);
+fql_field_t *fql_type_field(const fql_type_t *t, fql_str_t name);
+fql_arg_t *fql_arg_find(fql_arg_t *args, fql_str_t name);
+
+/* innermost named type of a reference */
+fql_type_t *fql_tref_named(const fql_tref_t *t);
+
+/* writes the GraphQL notation of a type reference, e.g. "[User!]!" */
+size_t fql_tref_print(const fql_tref_t *t, char *buf, size_t size);
+
+/* camelCase -> snake_case as FraiseQL does it ("firstName" -> first_name) */
+fql_str_t fql_snake_case(fql_arena_t *a, fql_str_t name);
+
+/* a composite type is an output type with fields (object, interface) */
+#define fql_type_is_composite(t)                                              \
+    ((t)->kind == FQL_T_OBJECT || (t)->kind == FQL_T_INTERFACE                \
+     || (t)->kind == FQL_T_UNION)
+
+#define fql_type_is_input(t)                                                  \
+    ((t)->kind == FQL_T_SCALAR || (t)->kind == FQL_T_ENUM                     \
+     || (t)->kind == FQL_T_INPUT)
+
+#endif /* FQL_SCHEMA_H */

@@ -1,0 +1,1292 @@
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "fql_validate.h"
+
+
+#define fql_pstr(s)  (int) (s).len, (s).data
+
+
+static fql_jval_t *
+fql_jnew(fql_vctx_t *v, fql_jkind_t kind)
+{
+    fql_jval_t  *j;
+
+    j = fql_calloc(v->arena, sizeof(fql_jval_t));
+    if (j != NULL) {
+        j->kind = kind;
+    }
+
+    return j;
+}
+
+
+static int
+fql_nomem(fql_vctx_t *v)
+{
+    fql_error_add(v->errs, NULL, FQL_CODE_INTERNAL, "Out of memory");
+    return -1;
+}
+
+
+static void
+fql_type_name(const fql_tref_t *t, char *buf, size_t size)
+{
+    fql_tref_print(t, buf, size);
+}
+
+
+int
+fql_validate_document(fql_vctx_t *v)
+{
+    const fql_definition_t  *d, *e;
+    static const char       *what[] = {
+        "operation", "fragment", "schema", "scalar", "type", "interface",
+        "union", "enum", "input", "directive"
+    };
+
+    for (d = v->doc->definitions; d; d = d->next) {
+        if (d->kind != FQL_DEF_OPERATION && d->kind != FQL_DEF_FRAGMENT) {
+            fql_error_add(v->errs, &d->loc, FQL_CODE_VALIDATION,
+                          "The \"%s\" definition is not executable.",
+                          what[d->kind]);
+            continue;
+        }
+
+        if (d->name.len == 0) {
+            continue;
+        }
+
+        for (e = d->next; e; e = e->next) {
+            if (e->kind == d->kind && fql_str_eq(e->name, d->name)) {
+                fql_error_add(v->errs, &e->loc, FQL_CODE_VALIDATION,
+                              d->kind == FQL_DEF_OPERATION
+                              ? "There can be only one operation named "
+                                "\"%.*s\"."
+                              : "There can be only one fragment named "
+                                "\"%.*s\".", fql_pstr(d->name));
+                break;
+            }
+        }
+    }
+
+    return v->errs->count ? -1 : 0;
+}
+
+
+const fql_definition_t *
+fql_select_operation(const fql_document_t *doc, fql_str_t name,
+    fql_errors_t *errs)
+{
+    unsigned                 n;
+    const fql_definition_t  *d, *found;
+
+    n = 0;
+    found = NULL;
+
+    for (d = doc->definitions; d; d = d->next) {
+        if (d->kind != FQL_DEF_OPERATION) {
+            continue;
+        }
+
+        n++;
+
+        if (name.data == NULL) {
+            found = d;
+
+        } else if (fql_str_eq(d->name, name) && found == NULL) {
+            found = d;
+        }
+    }
+
+    if (name.data == NULL) {
+        if (n == 0) {
+            fql_error_add(errs, NULL, FQL_CODE_VALIDATION,
+                          "The document has no operation.");
+            return NULL;
+        }
+
+        if (n > 1) {
+            fql_error_add(errs, NULL, FQL_CODE_VALIDATION,
+                          "The document has several operations: "
+                          "operationName must name the one to run.");
+            return NULL;
+        }
+
+        return found;
+    }
+
+    if (found == NULL) {
+        fql_error_add(errs, NULL, FQL_CODE_VALIDATION,
+                      "Unknown operation named \"%.*s\".", fql_pstr(name));
+    }
+
+    return found;
+}
+
+
+/* integer lexeme or number -> checked int32, normalised text */
+static int
+fql_int32(const fql_str_t *lexeme, long *out)
+{
+    char    *end, buf[64];
+    double   d;
+    long     l;
+
+    if (lexeme->len == 0 || lexeme->len >= sizeof(buf)) {
+        return -1;
+    }
+
+    memcpy(buf, lexeme->data, lexeme->len);
+    buf[lexeme->len] = '\0';
+
+    errno = 0;
+    l = strtol(buf, &end, 10);
+    if (*end == '\0' && errno == 0) {
+        if (l < -2147483648L || l > 2147483647L) {
+            return -1;
+        }
+
+        *out = l;
+        return 0;
+    }
+
+    /* 1.0 or 1e2 in JSON: an integer written as a float */
+    d = strtod(buf, &end);
+    if (*end != '\0' || !isfinite(d) || d != floor(d)
+        || d < -2147483648.0 || d > 2147483647.0)
+    {
+        return -1;
+    }
+
+    *out = (long) d;
+    return 0;
+}
+
+
+static int
+fql_is_hex(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')
+           || (c >= 'A' && c <= 'F');
+}
+
+
+static int
+fql_check_format(fql_scalar_t sc, const fql_str_t *s)
+{
+    size_t  i;
+
+    switch (sc) {
+
+    case FQL_SCALAR_UUID:
+        if (s->len != 36) {
+            return -1;
+        }
+
+        for (i = 0; i < 36; i++) {
+            if (i == 8 || i == 13 || i == 18 || i == 23) {
+                if (s->data[i] != '-') {
+                    return -1;
+                }
+
+            } else if (!fql_is_hex(s->data[i])) {
+                return -1;
+            }
+        }
+
+        return 0;
+
+    case FQL_SCALAR_DATE:
+    case FQL_SCALAR_DATETIME:
+        if (s->len < 10) {
+            return -1;
+        }
+
+        for (i = 0; i < 10; i++) {
+            if (i == 4 || i == 7) {
+                if (s->data[i] != '-') {
+                    return -1;
+                }
+
+            } else if (s->data[i] < '0' || s->data[i] > '9') {
+                return -1;
+            }
+        }
+
+        if (sc == FQL_SCALAR_DATE) {
+            return s->len == 10 ? 0 : -1;
+        }
+
+        return (s->len == 10 || s->data[10] == 'T' || s->data[10] == 't'
+                || s->data[10] == ' ') ? 0 : -1;
+
+    default:
+        return 0;
+    }
+}
+
+
+static const char *
+fql_scalar_desc(fql_scalar_t sc)
+{
+    switch (sc) {
+    case FQL_SCALAR_UUID:     return "a UUID";
+    case FQL_SCALAR_DATE:     return "a date (YYYY-MM-DD)";
+    case FQL_SCALAR_DATETIME: return "an ISO 8601 date-time";
+    default:                  return "a value";
+    }
+}
+
+
+/*
+ * The coercion rules are the same for JSON variables and literals; this
+ * describes the input whichever way it came.
+ */
+typedef struct {
+    fql_value_kind_t   kind;      /* as a literal kind */
+    fql_str_t          str;
+    int                boolean;
+} fql_scalar_in_t;
+
+
+static int
+fql_coerce_scalar(fql_vctx_t *v, const fql_type_t *t,
+    const fql_scalar_in_t *in, fql_jval_t **out, const char **why)
+{
+    long               l;
+    char              *p;
+    fql_jval_t        *j;
+    fql_enum_value_t  *ev;
+
+    *why = NULL;
+
+    if (t->kind == FQL_T_ENUM) {
+        if (in->kind != FQL_VAL_ENUM) {
+            *why = "an enum value is expected";
+            return -1;
+        }
+
+        for (ev = t->values; ev; ev = ev->next) {
+            if (fql_str_eq(ev->name, in->str)) {
+                break;
+            }
+        }
+
+        if (ev == NULL) {
+            *why = "not a value of the enum";
+            return -1;
+        }
+
+        j = fql_jnew(v, FQL_J_STRING);
+        if (j == NULL) {
+            return fql_nomem(v);
+        }
+
+        j->str = ev->name;
+        *out = j;
+        return 0;
+    }
+
+    switch (t->scalar) {
+
+    case FQL_SCALAR_INT:
+        if (in->kind != FQL_VAL_INT && in->kind != FQL_VAL_FLOAT) {
+            *why = "Int cannot represent a non-integer value";
+            return -1;
+        }
+
+        if (fql_int32(&in->str, &l) != 0) {
+            *why = "Int cannot represent non-integer or non 32-bit signed "
+                   "integer value";
+            return -1;
+        }
+
+        j = fql_jnew(v, FQL_J_NUMBER);
+        p = fql_alloc(v->arena, 16);
+        if (j == NULL || p == NULL) {
+            return fql_nomem(v);
+        }
+
+        j->str.len = snprintf(p, 16, "%ld", l);
+        j->str.data = p;
+        *out = j;
+        return 0;
+
+    case FQL_SCALAR_FLOAT:
+        if (in->kind != FQL_VAL_INT && in->kind != FQL_VAL_FLOAT) {
+            *why = "Float cannot represent a non numeric value";
+            return -1;
+        }
+
+        j = fql_jnew(v, FQL_J_NUMBER);
+        if (j == NULL) {
+            return fql_nomem(v);
+        }
+
+        j->str = in->str;
+        *out = j;
+        return 0;
+
+    case FQL_SCALAR_BOOLEAN:
+        if (in->kind != FQL_VAL_BOOLEAN) {
+            *why = "Boolean cannot represent a non boolean value";
+            return -1;
+        }
+
+        j = fql_jnew(v, FQL_J_BOOL);
+        if (j == NULL) {
+            return fql_nomem(v);
+        }
+
+        j->boolean = in->boolean;
+        *out = j;
+        return 0;
+
+    case FQL_SCALAR_ID:
+        if (in->kind != FQL_VAL_STRING && in->kind != FQL_VAL_INT) {
+            *why = "ID cannot represent a value that is not a string or "
+                   "an integer";
+            return -1;
+        }
+
+        break;
+
+    case FQL_SCALAR_JSON:
+        /* handled by the caller, which keeps the structure */
+        *why = "JSON";
+        return -1;
+
+    default:
+        if (in->kind != FQL_VAL_STRING) {
+            *why = "String cannot represent a non string value";
+            return -1;
+        }
+
+        if (fql_check_format(t->scalar, &in->str) != 0) {
+            *why = fql_scalar_desc(t->scalar);
+            return -1;
+        }
+
+        break;
+    }
+
+    j = fql_jnew(v, FQL_J_STRING);
+    if (j == NULL) {
+        return fql_nomem(v);
+    }
+
+    j->str = in->str;
+    *out = j;
+
+    return 0;
+}
+
+
+static fql_jval_t *
+fql_jval_copy(fql_vctx_t *v, const fql_jval_t *src)
+{
+    fql_jval_t        *j, **tail;
+    const fql_jval_t  *it;
+
+    j = fql_jnew(v, src->kind);
+    if (j == NULL) {
+        return NULL;
+    }
+
+    j->boolean = src->boolean;
+    j->str = src->str;
+    j->key = src->key;
+    tail = &j->items;
+
+    for (it = src->items; it; it = it->next) {
+        *tail = fql_jval_copy(v, it);
+        if (*tail == NULL) {
+            return NULL;
+        }
+
+        j->count++;
+        tail = &(*tail)->next;
+    }
+
+    return j;
+}
+
+
+static int fql_coerce_json(fql_vctx_t *v, const fql_tref_t *type,
+    const fql_jval_t *in, fql_jval_t **out, const char *var,
+    char *path, size_t plen);
+
+
+static int
+fql_var_error(fql_vctx_t *v, const char *var, const char *path,
+    const char *why)
+{
+    const fql_variable_def_t  *vd;
+    const fql_loc_t           *loc = NULL;
+
+    for (vd = v->op->variables; vd; vd = vd->next) {
+        if (fql_str_eqz(vd->name, var)) {
+            loc = &vd->loc;
+            break;
+        }
+    }
+
+    fql_error_add(v->errs, loc, FQL_CODE_BAD_INPUT,
+                  "Variable \"$%s\" got invalid value%s%s%s; %s", var,
+                  *path ? " at \"" : "", path, *path ? "\"" : "", why);
+    return -1;
+}
+
+
+static int
+fql_coerce_input_json(fql_vctx_t *v, const fql_type_t *t,
+    const fql_jval_t *in, fql_jval_t **out, const char *var, char *path,
+    size_t plen)
+{
+    size_t             n;
+    char               why[256];
+    fql_arg_t         *f;
+    fql_jval_t        *j, *fv, **tail;
+    const fql_jval_t  *m;
+
+    if (in->kind != FQL_J_OBJECT) {
+        snprintf(why, sizeof(why), "Expected type \"%.*s\" to be an object.",
+                 fql_pstr(t->name));
+        return fql_var_error(v, var, path, why);
+    }
+
+    for (m = in->items; m; m = m->next) {
+        if (fql_arg_find(t->input_fields, m->key) == NULL) {
+            snprintf(why, sizeof(why),
+                     "Field \"%.*s\" is not defined by type \"%.*s\".",
+                     fql_pstr(m->key), fql_pstr(t->name));
+            return fql_var_error(v, var, path, why);
+        }
+    }
+
+    j = fql_jnew(v, FQL_J_OBJECT);
+    if (j == NULL) {
+        return fql_nomem(v);
+    }
+
+    tail = &j->items;
+
+    for (f = t->input_fields; f; f = f->next) {
+        for (m = in->items; m; m = m->next) {
+            if (fql_str_eq(m->key, f->name)) {
+                break;
+            }
+        }
+
+        fv = NULL;
+        n = strlen(path);
+
+        if (m != NULL) {
+            snprintf(path + n, plen - n, "%s%.*s", n ? "." : "",
+                     fql_pstr(f->name));
+
+            if (fql_coerce_json(v, f->type, m, &fv, var, path, plen) != 0) {
+                return -1;
+            }
+
+            path[n] = '\0';
+
+        } else if (f->default_value != NULL) {
+            if (fql_coerce_literal(v, f->type, f->default_value, &fv) != 0) {
+                return -1;
+            }
+
+        } else if (f->type->kind == FQL_TYPE_NON_NULL) {
+            char  tn[128];
+
+            fql_type_name(f->type, tn, sizeof(tn));
+            snprintf(why, sizeof(why),
+                     "Field \"%.*s\" of required type \"%s\" was not "
+                     "provided.", fql_pstr(f->name), tn);
+            return fql_var_error(v, var, path, why);
+        }
+
+        if (fv == NULL) {
+            continue;
+        }
+
+        fv->key = f->name;
+        *tail = fv;
+        tail = &fv->next;
+        j->count++;
+    }
+
+    *out = j;
+
+    return 0;
+}
+
+
+static int
+fql_coerce_json(fql_vctx_t *v, const fql_tref_t *type, const fql_jval_t *in,
+    fql_jval_t **out, const char *var, char *path, size_t plen)
+{
+    size_t             n;
+    char               tn[128], why[300];
+    const char        *reason;
+    fql_type_t        *t;
+    fql_jval_t        *j, *item, **tail;
+    fql_scalar_in_t    si;
+    const fql_jval_t  *it;
+
+    if (type->kind == FQL_TYPE_NON_NULL) {
+        if (in->kind == FQL_J_NULL) {
+            fql_type_name(type, tn, sizeof(tn));
+            snprintf(why, sizeof(why),
+                     "Expected non-nullable type \"%s\" not to be null.", tn);
+            return fql_var_error(v, var, path, why);
+        }
+
+        return fql_coerce_json(v, type->of, in, out, var, path, plen);
+    }
+
+    if (in->kind == FQL_J_NULL) {
+        *out = fql_jnew(v, FQL_J_NULL);
+        return *out ? 0 : fql_nomem(v);
+    }
+
+    if (type->kind == FQL_TYPE_LIST) {
+        j = fql_jnew(v, FQL_J_ARRAY);
+        if (j == NULL) {
+            return fql_nomem(v);
+        }
+
+        if (in->kind != FQL_J_ARRAY) {
+            /* a single value where a list is expected: a list of one */
+            if (fql_coerce_json(v, type->of, in, &item, var, path, plen)
+                != 0)
+            {
+                return -1;
+            }
+
+            j->items = item;
+            j->count = 1;
+            *out = j;
+            return 0;
+        }
+
+        tail = &j->items;
+        n = strlen(path);
+
+        for (it = in->items; it; it = it->next) {
+            snprintf(path + n, plen - n, "[%u]", j->count);
+
+            if (fql_coerce_json(v, type->of, it, &item, var, path, plen)
+                != 0)
+            {
+                return -1;
+            }
+
+            *tail = item;
+            tail = &item->next;
+            j->count++;
+        }
+
+        path[n] = '\0';
+        *out = j;
+        return 0;
+    }
+
+    t = type->type;
+
+    if (t->kind == FQL_T_INPUT) {
+        return fql_coerce_input_json(v, t, in, out, var, path, plen);
+    }
+
+    if (t->kind == FQL_T_SCALAR && t->scalar == FQL_SCALAR_JSON) {
+        *out = fql_jval_copy(v, in);
+        return *out ? 0 : fql_nomem(v);
+    }
+
+    memset(&si, 0, sizeof(si));
+    si.str = in->str;
+
+    switch (in->kind) {
+    case FQL_J_BOOL:
+        si.kind = FQL_VAL_BOOLEAN;
+        si.boolean = in->boolean;
+        break;
+    case FQL_J_NUMBER:
+        si.kind = memchr(in->str.data, '.', in->str.len)
+                  || memchr(in->str.data, 'e', in->str.len)
+                  || memchr(in->str.data, 'E', in->str.len)
+                  ? FQL_VAL_FLOAT : FQL_VAL_INT;
+        break;
+    case FQL_J_STRING:
+        si.kind = t->kind == FQL_T_ENUM ? FQL_VAL_ENUM : FQL_VAL_STRING;
+        break;
+    default:
+        si.kind = FQL_VAL_OBJECT;
+        break;
+    }
+
+    /* an ID given as a number in JSON must be an integer */
+    if (t->kind == FQL_T_SCALAR && t->scalar == FQL_SCALAR_ID
+        && si.kind == FQL_VAL_FLOAT)
+    {
+        si.kind = FQL_VAL_OBJECT;
+    }
+
+    if (fql_coerce_scalar(v, t, &si, out, &reason) == 0) {
+        return 0;
+    }
+
+    if (reason == NULL) {
+        return -1;
+    }
+
+    snprintf(why, sizeof(why), "expected type \"%.*s\": %s",
+             fql_pstr(t->name), reason);
+    return fql_var_error(v, var, path, why);
+}
+
+
+int
+fql_coerce_variables(fql_vctx_t *v, const fql_jval_t *given)
+{
+    char                       path[256], tn[128];
+    char                       name[128];
+    fql_type_t                *t;
+    fql_tref_t                *type;
+    fql_jval_t                *vars, *val, **tail;
+    const fql_jval_t          *in;
+    fql_variable_def_t        *vd, *other;
+    int                        rc;
+
+    vars = fql_jnew(v, FQL_J_OBJECT);
+    if (vars == NULL) {
+        return fql_nomem(v);
+    }
+
+    v->vars = vars;
+    tail = &vars->items;
+    rc = 0;
+
+    for (vd = v->op->variables; vd; vd = vd->next) {
+        for (other = v->op->variables; other != vd; other = other->next) {
+            if (fql_str_eq(other->name, vd->name)) {
+                fql_error_add(v->errs, &vd->loc, FQL_CODE_VALIDATION,
+                              "There can be only one variable named "
+                              "\"$%.*s\".", fql_pstr(vd->name));
+                return -1;
+            }
+        }
+
+        type = fql_calloc(v->arena, sizeof(fql_tref_t));
+        if (type == NULL) {
+            return fql_nomem(v);
+        }
+
+        /* resolve the AST type reference against the schema */
+        {
+        const fql_type_ref_t  *r;
+        fql_tref_t            *cur = type;
+
+        for (r = vd->type; ; r = r->of) {
+            cur->kind = r->kind;
+
+            if (r->kind == FQL_TYPE_NAMED) {
+                t = fql_schema_type(v->schema, r->name);
+                if (t == NULL || !fql_type_is_input(t)) {
+                    fql_error_add(v->errs, &r->loc, FQL_CODE_VALIDATION,
+                                  t ? "Variable \"$%.*s\" cannot be "
+                                      "non-input type \"%.*s\"."
+                                    : "Variable \"$%.*s\": unknown type "
+                                      "\"%.*s\".",
+                                  fql_pstr(vd->name), fql_pstr(r->name));
+                    return -1;
+                }
+
+                cur->type = t;
+                break;
+            }
+
+            cur->of = fql_calloc(v->arena, sizeof(fql_tref_t));
+            if (cur->of == NULL) {
+                return fql_nomem(v);
+            }
+
+            cur = cur->of;
+        }
+        }
+
+        snprintf(name, sizeof(name), "%.*s", fql_pstr(vd->name));
+
+        in = NULL;
+        if (given != NULL) {
+            for (in = given->items; in; in = in->next) {
+                if (fql_str_eq(in->key, vd->name)) {
+                    break;
+                }
+            }
+        }
+
+        val = NULL;
+
+        if (in != NULL) {
+            path[0] = '\0';
+            if (fql_coerce_json(v, type, in, &val, name, path, sizeof(path))
+                != 0)
+            {
+                rc = -1;
+                continue;
+            }
+
+        } else if (vd->default_value != NULL) {
+            if (fql_coerce_literal(v, type, vd->default_value, &val) != 0) {
+                rc = -1;
+                continue;
+            }
+
+        } else if (type->kind == FQL_TYPE_NON_NULL) {
+            fql_type_name(type, tn, sizeof(tn));
+            fql_error_add(v->errs, &vd->loc, FQL_CODE_BAD_INPUT,
+                          "Variable \"$%s\" of required type \"%s\" was not "
+                          "provided.", name, tn);
+            rc = -1;
+            continue;
+        }
+
+        if (val == NULL) {
+            continue;
+        }
+
+        val->key = vd->name;
+        *tail = val;
+        tail = &val->next;
+        vars->count++;
+    }
+
+    return rc;
+}
+
+
+static int
+fql_lit_error(fql_vctx_t *v, const fql_value_t *value, const fql_tref_t *t,
+    const char *why)
+{
+    char  tn[128];
+
+    fql_type_name(t, tn, sizeof(tn));
+
+    fql_error_add(v->errs, &value->loc, FQL_CODE_VALIDATION,
+                  "Expected value of type \"%s\"%s%s.", tn,
+                  why ? ": " : "", why ? why : "");
+    return -1;
+}
+
+
+/* a literal as JSON, for the JSON scalar */
+static int
+fql_literal_json(fql_vctx_t *v, const fql_value_t *value, fql_jval_t **out)
+{
+    fql_jval_t                *j, *item, **tail;
+    const fql_value_t         *it;
+    const fql_object_field_t  *f;
+    const fql_jval_t          *var;
+
+    switch (value->kind) {
+
+    case FQL_VAL_VARIABLE:
+        for (var = v->vars->items; var; var = var->next) {
+            if (fql_str_eq(var->key, value->str)) {
+                break;
+            }
+        }
+
+        if (var == NULL) {
+            j = fql_jnew(v, FQL_J_NULL);
+        } else {
+            j = fql_jval_copy(v, var);
+        }
+
+        break;
+
+    case FQL_VAL_INT:
+    case FQL_VAL_FLOAT:
+        j = fql_jnew(v, FQL_J_NUMBER);
+        if (j) {
+            j->str = value->str;
+        }
+        break;
+
+    case FQL_VAL_STRING:
+    case FQL_VAL_ENUM:
+        j = fql_jnew(v, FQL_J_STRING);
+        if (j) {
+            j->str = value->str;
+        }
+        break;
+
+    case FQL_VAL_BOOLEAN:
+        j = fql_jnew(v, FQL_J_BOOL);
+        if (j) {
+            j->boolean = value->boolean;
+        }
+        break;
+
+    case FQL_VAL_NULL:
+        j = fql_jnew(v, FQL_J_NULL);
+        break;
+
+    case FQL_VAL_LIST:
+        j = fql_jnew(v, FQL_J_ARRAY);
+        if (j == NULL) {
+            break;
+        }
+
+        tail = &j->items;
+        for (it = value->items; it; it = it->next) {
+            if (fql_literal_json(v, it, &item) != 0) {
+                return -1;
+            }
+
+            *tail = item;
+            tail = &item->next;
+            j->count++;
+        }
+        break;
+
+    default: /* FQL_VAL_OBJECT */
+        j = fql_jnew(v, FQL_J_OBJECT);
+        if (j == NULL) {
+            break;
+        }
+
+        tail = &j->items;
+        for (f = value->fields; f; f = f->next) {
+            if (fql_literal_json(v, f->value, &item) != 0) {
+                return -1;
+            }
+
+            item->key = f->name;
+            *tail = item;
+            tail = &item->next;
+            j->count++;
+        }
+        break;
+    }
+
+    if (j == NULL) {
+        return fql_nomem(v);
+    }
+
+    *out = j;
+
+    return 0;
+}
+
+
+static const fql_variable_def_t *
+fql_find_var_def(fql_vctx_t *v, fql_str_t name)
+{
+    const fql_variable_def_t  *vd;
+
+    for (vd = v->op->variables; vd; vd = vd->next) {
+        if (fql_str_eq(vd->name, name)) {
+            return vd;
+        }
+    }
+
+    return NULL;
+}
+
+
+int
+fql_coerce_literal(fql_vctx_t *v, const fql_tref_t *type,
+    const fql_value_t *value, fql_jval_t **out)
+{
+    char                       why[256];
+    const char                *reason;
+    fql_type_t                *t;
+    fql_jval_t                *j, *item, **tail;
+    fql_arg_t                 *f;
+    fql_scalar_in_t            si;
+    const fql_jval_t          *var;
+    const fql_value_t         *it;
+    const fql_object_field_t  *of, *of2;
+
+    *out = NULL;
+
+    if (value->kind == FQL_VAL_VARIABLE) {
+        if (fql_find_var_def(v, value->str) == NULL) {
+            fql_error_add(v->errs, &value->loc, FQL_CODE_VALIDATION,
+                          "Variable \"$%.*s\" is not defined%s%.*s.",
+                          fql_pstr(value->str),
+                          v->op->name.len ? " by operation " : "",
+                          fql_pstr(v->op->name));
+            return -1;
+        }
+
+        for (var = v->vars ? v->vars->items : NULL; var; var = var->next) {
+            if (fql_str_eq(var->key, value->str)) {
+                break;
+            }
+        }
+
+        if (var == NULL) {
+            return 0;
+        }
+
+        if (var->kind == FQL_J_NULL && type->kind == FQL_TYPE_NON_NULL) {
+            fql_error_add(v->errs, &value->loc, FQL_CODE_BAD_INPUT,
+                          "Variable \"$%.*s\" is null where a non-null "
+                          "value is required.", fql_pstr(value->str));
+            return -1;
+        }
+
+        j = fql_jval_copy(v, var);
+        if (j == NULL) {
+            return fql_nomem(v);
+        }
+
+        j->next = NULL;
+        *out = j;
+        return 0;
+    }
+
+    if (type->kind == FQL_TYPE_NON_NULL) {
+        if (value->kind == FQL_VAL_NULL) {
+            return fql_lit_error(v, value, type, "null is not allowed");
+        }
+
+        if (fql_coerce_literal(v, type->of, value, out) != 0) {
+            return -1;
+        }
+
+        if (*out == NULL) {
+            char  tn[128];
+
+            fql_type_name(type, tn, sizeof(tn));
+            fql_error_add(v->errs, &value->loc, FQL_CODE_BAD_INPUT,
+                          "Variable \"$%.*s\" of required type \"%s\" was "
+                          "not provided.", fql_pstr(value->str), tn);
+            return -1;
+        }
+
+        return 0;
+    }
+
+    if (value->kind == FQL_VAL_NULL) {
+        *out = fql_jnew(v, FQL_J_NULL);
+        return *out ? 0 : fql_nomem(v);
+    }
+
+    if (type->kind == FQL_TYPE_LIST) {
+        j = fql_jnew(v, FQL_J_ARRAY);
+        if (j == NULL) {
+            return fql_nomem(v);
+        }
+
+        if (value->kind != FQL_VAL_LIST) {
+            if (fql_coerce_literal(v, type->of, value, &item) != 0) {
+                return -1;
+            }
+
+            if (item != NULL) {
+                j->items = item;
+                j->count = 1;
+            }
+
+            *out = j;
+            return 0;
+        }
+
+        tail = &j->items;
+
+        for (it = value->items; it; it = it->next) {
+            if (fql_coerce_literal(v, type->of, it, &item) != 0) {
+                return -1;
+            }
+
+            if (item == NULL) {
+                /* an unset variable inside a list is null */
+                item = fql_jnew(v, FQL_J_NULL);
+                if (item == NULL) {
+                    return fql_nomem(v);
+                }
+            }
+
+            *tail = item;
+            tail = &item->next;
+            j->count++;
+        }
+
+        *out = j;
+        return 0;
+    }
+
+    t = type->type;
+
+    if (t->kind == FQL_T_INPUT) {
+        if (value->kind != FQL_VAL_OBJECT) {
+            return fql_lit_error(v, value, type, "an object is expected");
+        }
+
+        for (of = value->fields; of; of = of->next) {
+            if (fql_arg_find(t->input_fields, of->name) == NULL) {
+                fql_error_add(v->errs, &of->loc, FQL_CODE_VALIDATION,
+                              "Field \"%.*s\" is not defined by type "
+                              "\"%.*s\".", fql_pstr(of->name),
+                              fql_pstr(t->name));
+                return -1;
+            }
+
+            for (of2 = of->next; of2; of2 = of2->next) {
+                if (fql_str_eq(of->name, of2->name)) {
+                    fql_error_add(v->errs, &of2->loc, FQL_CODE_VALIDATION,
+                                  "There can be only one input field named "
+                                  "\"%.*s\".", fql_pstr(of->name));
+                    return -1;
+                }
+            }
+        }
+
+        j = fql_jnew(v, FQL_J_OBJECT);
+        if (j == NULL) {
+            return fql_nomem(v);
+        }
+
+        tail = &j->items;
+
+        /* members keep the order the client wrote them in (orderBy) */
+        for (of = value->fields; of; of = of->next) {
+            f = fql_arg_find(t->input_fields, of->name);
+
+            if (fql_coerce_literal(v, f->type, of->value, &item) != 0) {
+                return -1;
+            }
+
+            if (item == NULL && f->default_value != NULL
+                && fql_coerce_literal(v, f->type, f->default_value, &item)
+                   != 0)
+            {
+                return -1;
+            }
+
+            if (item == NULL) {
+                if (f->type->kind == FQL_TYPE_NON_NULL) {
+                    return fql_lit_error(v, of->value, f->type,
+                                         "a required variable is unset");
+                }
+                continue;
+            }
+
+            item->key = f->name;
+            *tail = item;
+            tail = &item->next;
+            j->count++;
+        }
+
+        for (f = t->input_fields; f; f = f->next) {
+            for (of = value->fields; of; of = of->next) {
+                if (fql_str_eq(of->name, f->name)) {
+                    break;
+                }
+            }
+
+            if (of != NULL) {
+                continue;
+            }
+
+            if (f->default_value != NULL) {
+                if (fql_coerce_literal(v, f->type, f->default_value, &item)
+                    != 0)
+                {
+                    return -1;
+                }
+
+                item->key = f->name;
+                *tail = item;
+                tail = &item->next;
+                j->count++;
+
+            } else if (f->type->kind == FQL_TYPE_NON_NULL) {
+                char  tn[128];
+
+                fql_type_name(f->type, tn, sizeof(tn));
+                fql_error_add(v->errs, &value->loc, FQL_CODE_VALIDATION,
+                              "Field \"%.*s.%.*s\" of required type \"%s\" "
+                              "was not provided.", fql_pstr(t->name),
+                              fql_pstr(f->name), tn);
+                return -1;
+            }
+        }
+
+        *out = j;
+        return 0;
+    }
+
+    if (t->kind == FQL_T_SCALAR && t->scalar == FQL_SCALAR_JSON) {
+        return fql_literal_json(v, value, out);
+    }
+
+    memset(&si, 0, sizeof(si));
+    si.kind = value->kind;
+    si.str = value->str;
+    si.boolean = value->boolean;
+
+    if (fql_coerce_scalar(v, t, &si, out, &reason) == 0) {
+        return 0;
+    }
+
+    if (reason == NULL) {
+        return -1;
+    }
+
+    snprintf(why, sizeof(why), "%s", reason);
+    return fql_lit_error(v, value, type, why);
+}
+
+
+int
+fql_coerce_arguments(fql_vctx_t *v, fql_arg_t *defs, fql_argument_t *given,
+    const fql_str_t *field, fql_loc_t loc, fql_jval_t **out)
+{
+    char             tn[128];
+    fql_arg_t       *d;
+    fql_jval_t      *j, *item, **tail;
+    fql_argument_t  *a, *b;
+
+    for (a = given; a; a = a->next) {
+        if (fql_arg_find(defs, a->name) == NULL) {
+            fql_error_add(v->errs, &a->loc, FQL_CODE_VALIDATION,
+                          "Unknown argument \"%.*s\" on field \"%.*s\".",
+                          fql_pstr(a->name), fql_pstr(*field));
+            return -1;
+        }
+
+        for (b = a->next; b; b = b->next) {
+            if (fql_str_eq(a->name, b->name)) {
+                fql_error_add(v->errs, &b->loc, FQL_CODE_VALIDATION,
+                              "There can be only one argument named "
+                              "\"%.*s\".", fql_pstr(a->name));
+                return -1;
+            }
+        }
+    }
+
+    j = fql_jnew(v, FQL_J_OBJECT);
+    if (j == NULL) {
+        return fql_nomem(v);
+    }
+
+    tail = &j->items;
+
+    for (d = defs; d; d = d->next) {
+        for (a = given; a; a = a->next) {
+            if (fql_str_eq(a->name, d->name)) {
+                break;
+            }
+        }
+
+        item = NULL;
+
+        if (a != NULL && fql_coerce_literal(v, d->type, a->value, &item)
+                         != 0)
+        {
+            return -1;
+        }
+
+        if (item == NULL && d->default_value != NULL
+            && fql_coerce_literal(v, d->type, d->default_value, &item) != 0)
+        {
+            return -1;
+        }
+
+        if (item == NULL) {
+            if (d->type->kind == FQL_TYPE_NON_NULL) {
+                fql_type_name(d->type, tn, sizeof(tn));
+                fql_error_add(v->errs, &loc, FQL_CODE_VALIDATION,
+                              "Field \"%.*s\" argument \"%.*s\" of type "
+                              "\"%s\" is required, but it was not "
+                              "provided.", fql_pstr(*field),
+                              fql_pstr(d->name), tn);
+                return -1;
+            }
+
+            continue;
+        }
+
+        item->key = d->name;
+        *tail = item;
+        tail = &item->next;
+        j->count++;
+    }
+
+    *out = j;
+
+    return 0;
+}
+
+
+int
+fql_skip_node(fql_vctx_t *v, fql_directive_t *dirs, int *skip)
+{
+    int               include;
+    fql_jval_t       *val;
+    fql_argument_t   *a;
+    fql_directive_t  *d;
+    fql_tref_t        bt, nn;
+
+    *skip = 0;
+
+    memset(&bt, 0, sizeof(bt));
+    memset(&nn, 0, sizeof(nn));
+    bt.kind = FQL_TYPE_NAMED;
+    bt.type = v->schema->boolean_type;
+    nn.kind = FQL_TYPE_NON_NULL;
+    nn.of = &bt;
+
+    for (d = dirs; d; d = d->next) {
+        include = fql_str_eqz(d->name, "include");
+
+        if (!include && !fql_str_eqz(d->name, "skip")) {
+            if (fql_str_eqz(d->name, "deprecated")
+                || fql_str_eqz(d->name, "specifiedBy"))
+            {
+                fql_error_add(v->errs, &d->loc, FQL_CODE_VALIDATION,
+                              "Directive \"@%.*s\" may not be used on "
+                              "this location.", fql_pstr(d->name));
+            } else {
+                fql_error_add(v->errs, &d->loc, FQL_CODE_VALIDATION,
+                              "Unknown directive \"@%.*s\".",
+                              fql_pstr(d->name));
+            }
+            return -1;
+        }
+
+        a = d->args;
+        if (a == NULL || a->next != NULL || !fql_str_eqz(a->name, "if")) {
+            fql_error_add(v->errs, &d->loc, FQL_CODE_VALIDATION,
+                          "Directive \"@%.*s\" takes exactly one argument, "
+                          "\"if: Boolean!\".", fql_pstr(d->name));
+            return -1;
+        }
+
+        if (fql_coerce_literal(v, &nn, a->value, &val) != 0) {
+            return -1;
+        }
+
+        if (val == NULL || val->kind != FQL_J_BOOL) {
+            fql_error_add(v->errs, &a->loc, FQL_CODE_BAD_INPUT,
+                          "Directive \"@%.*s\" needs a Boolean value.",
+                          fql_pstr(d->name));
+            return -1;
+        }
+
+        if (include ? !val->boolean : val->boolean) {
+            *skip = 1;
+        }
+    }
+
+    return 0;
+}

@@ -1,0 +1,45 @@
+/*
+ * Validation and input coercion shared by the compiler: the operation to
+ * run, variables coerced against their definitions, argument values
+ * coerced against argument types.  Coerced values are fql_jval_t trees:
+ * numbers keep a normalised lexeme, enums and IDs are strings.
+ */
+
+#ifndef FQL_VALIDATE_H
+#define FQL_VALIDATE_H
+
+#include "fql_compile.h"
+
+
+typedef struct {
+    fql_arena_t              *arena;
+    const fql_schema_t       *schema;
+    const fql_document_t     *doc;
+    const fql_definition_t   *op;
+    fql_jval_t               *vars;     /* coerced: an OBJECT */
+    fql_errors_t             *errs;
+} fql_vctx_t;
+
+
+/* checks the document holds only executable definitions, unique names */
+int fql_validate_document(fql_vctx_t *v);
+
+/* coerces the request's variables against op's definitions into v->vars */
+int fql_coerce_variables(fql_vctx_t *v, const fql_jval_t *given);
+
+/*
+ * Coerces a literal (or variable) against an input type.  Returns 0 and
+ * sets *out (NULL when the value is absent: an unset variable), or -1.
+ */
+int fql_coerce_literal(fql_vctx_t *v, const fql_tref_t *type,
+    const fql_value_t *value, fql_jval_t **out);
+
+/* coerces the arguments of a field: an OBJECT of name -> value */
+int fql_coerce_arguments(fql_vctx_t *v, fql_arg_t *defs,
+    fql_argument_t *given, const fql_str_t *field, fql_loc_t loc,
+    fql_jval_t **out);
+
+/* the value of @skip/@include: 1 when the node must be left out */
+int fql_skip_node(fql_vctx_t *v, fql_directive_t *dirs, int *skip);
+
+#endif /* FQL_VALIDATE_H */

@@ -1,0 +1,156 @@
+/*
+ * fraiseql-nginx: declarations shared by the nginx-facing files.
+ */
+
+#ifndef NGX_HTTP_FRAISEQL_H
+#define NGX_HTTP_FRAISEQL_H
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <libpq-fe.h>
+
+#include "fql_compile.h"
+#include "fql_transform.h"
+
+
+#define NGX_HTTP_FRAISEQL_BUF_SIZE  16384
+
+typedef struct ngx_http_fraiseql_pool_s  ngx_http_fraiseql_pool_t;
+typedef struct ngx_http_fraiseql_pgc_s   ngx_http_fraiseql_pgc_t;
+typedef struct ngx_http_fraiseql_slot_s  ngx_http_fraiseql_slot_t;
+typedef struct ngx_http_fraiseql_ctx_s   ngx_http_fraiseql_ctx_t;
+
+
+/* one `fraiseql_database` directive: parsed once, shared by workers */
+typedef struct {
+    ngx_str_t                   conninfo;
+    const char                **keywords;    /* for PQconnectStartParams */
+    const char                **values;
+    ngx_uint_t                  pool_size;   /* the largest asked for */
+    ngx_uint_t                  queue_size;
+    ngx_msec_t                  queue_timeout;
+    ngx_msec_t                  connect_timeout;
+    ngx_http_fraiseql_pool_t   *pool;        /* this worker's, lazily */
+} ngx_http_fraiseql_db_t;
+
+
+typedef struct {
+    ngx_flag_t                  enable;
+    fql_schema_t               *schema;
+    ngx_str_t                   schema_file;
+    ngx_http_fraiseql_db_t     *db;
+    ngx_uint_t                  pool_size;
+    ngx_uint_t                  max_depth;
+} ngx_http_fraiseql_loc_conf_t;
+
+
+typedef enum {
+    NGX_HTTP_FRAISEQL_PGC_CONNECTING = 0,
+    NGX_HTTP_FRAISEQL_PGC_IDLE,
+    NGX_HTTP_FRAISEQL_PGC_BUSY
+} ngx_http_fraiseql_pgc_state_e;
+
+/* one libpq connection of a worker's pool */
+struct ngx_http_fraiseql_pgc_s {
+    ngx_queue_t                    queue;     /* idle or free list */
+    ngx_http_fraiseql_pool_t      *pool;
+    PGconn                        *pg;
+    ngx_connection_t              *c;
+    ngx_http_fraiseql_pgc_state_e  state;
+    ngx_http_fraiseql_slot_t      *owner;     /* BUSY */
+    unsigned                       flushing:1;
+};
+
+struct ngx_http_fraiseql_pool_s {
+    ngx_http_fraiseql_db_t   *db;
+    ngx_log_t                *log;
+    ngx_uint_t                nconns;       /* open or opening */
+    ngx_uint_t                nconnecting;
+    ngx_queue_t               idle;
+    ngx_queue_t               free;         /* spare pgc structures */
+    ngx_queue_t               waiters;      /* slots waiting for a pgc */
+    ngx_uint_t                nwaiters;
+    ngx_msec_t                backoff;      /* after a failed connect */
+    ngx_msec_t                retry_at;
+    ngx_uint_t                failures;     /* in a row */
+};
+
+
+typedef enum {
+    NGX_HTTP_FRAISEQL_SLOT_NEW = 0,
+    NGX_HTTP_FRAISEQL_SLOT_WAITING,
+    NGX_HTTP_FRAISEQL_SLOT_RUNNING,
+    NGX_HTTP_FRAISEQL_SLOT_DONE
+} ngx_http_fraiseql_slot_state_e;
+
+/* one root field of the response, in document order */
+struct ngx_http_fraiseql_slot_s {
+    ngx_queue_t                      queue;    /* pool waiters */
+    ngx_http_fraiseql_ctx_t         *ctx;
+    fql_root_plan_t                 *plan;
+    ngx_uint_t                       index;
+    ngx_http_fraiseql_slot_state_e   state;
+    ngx_http_fraiseql_pgc_t         *pgc;
+    ngx_event_t                      wait;     /* queue timeout */
+    fql_wbuf_t                       w;
+    ngx_buf_t                       *buf;      /* being written */
+    ngx_buf_t                       *first;    /* holds the value start */
+    ngx_chain_t                     *out;      /* held until streaming */
+    ngx_chain_t                    **last;
+    size_t                           value_start;  /* in first buffer */
+    ngx_uint_t                       nrows;
+    unsigned                         streaming:1;  /* head: straight out */
+    unsigned                         flushed:1;    /* some bytes sent */
+    unsigned                         failed:1;
+    unsigned                         retried:1;
+};
+
+struct ngx_http_fraiseql_ctx_s {
+    ngx_http_request_t              *r;
+    fql_arena_t                      arena;
+    fql_errors_t                     errs;
+    fql_plan_t                      *plan;
+    ngx_http_fraiseql_loc_conf_t    *lcf;
+    ngx_http_fraiseql_slot_t        *slots;
+    ngx_uint_t                       nslots;
+    ngx_uint_t                       head;
+    ngx_uint_t                       pending;   /* slots not DONE */
+    ngx_chain_t                     *free;
+    ngx_chain_t                     *busy;
+    ngx_uint_t                       status;
+    unsigned                         header_sent:1;
+    unsigned                         blocked:1;   /* client is slow */
+    unsigned                         finished:1;
+    unsigned                         graphql_response:1;  /* media type */
+};
+
+
+extern ngx_module_t  ngx_http_fraiseql_module;
+
+
+/* ngx_http_fraiseql_request.c */
+ngx_int_t ngx_http_fraiseql_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_fraiseql_send_errors(ngx_http_request_t *r,
+    ngx_uint_t status, fql_errors_t *errs, ngx_uint_t graphql_response);
+void ngx_http_fraiseql_arena_init(fql_arena_t *a, ngx_pool_t *pool);
+
+/* ngx_http_fraiseql_pg.c */
+ngx_int_t ngx_http_fraiseql_db_init(ngx_conf_t *cf,
+    ngx_http_fraiseql_db_t *db);
+ngx_int_t ngx_http_fraiseql_acquire(ngx_http_fraiseql_db_t *db,
+    ngx_http_fraiseql_slot_t *slot, ngx_log_t *log);
+void ngx_http_fraiseql_release(ngx_http_fraiseql_pgc_t *pgc,
+    ngx_uint_t reusable);
+void ngx_http_fraiseql_cancel_wait(ngx_http_fraiseql_slot_t *slot);
+void ngx_http_fraiseql_pool_exit(ngx_cycle_t *cycle);
+
+/* ngx_http_fraiseql_exec.c */
+ngx_int_t ngx_http_fraiseql_execute(ngx_http_fraiseql_ctx_t *ctx);
+void ngx_http_fraiseql_slot_ready(ngx_http_fraiseql_slot_t *slot);
+void ngx_http_fraiseql_slot_unavailable(ngx_http_fraiseql_slot_t *slot,
+    const char *reason, ngx_uint_t busy);
+void ngx_http_fraiseql_pgc_process(ngx_http_fraiseql_pgc_t *pgc);
+
+#endif /* NGX_HTTP_FRAISEQL_H */

@@ -1,0 +1,999 @@
+/*
+ * Runs a compiled plan: one slot per root field, each on its own pooled
+ * connection, rows transformed as they arrive.  The slot at the head of
+ * the response streams straight to the output filter; later slots hold
+ * their output until they become the head, so the response keeps document
+ * order while the statements run concurrently.
+ */
+
+#include <sys/socket.h>
+
+#include "ngx_http_fraiseql.h"
+
+
+static int ngx_http_fraiseql_slot_reserve(fql_wbuf_t *w, size_t need);
+static ngx_int_t ngx_http_fraiseql_send(ngx_http_fraiseql_ctx_t *ctx,
+    ngx_chain_t *out);
+static ngx_int_t ngx_http_fraiseql_flush_slot(ngx_http_fraiseql_slot_t *s,
+    ngx_uint_t last);
+static void ngx_http_fraiseql_slot_rows(ngx_http_fraiseql_slot_t *slot);
+static void ngx_http_fraiseql_slot_done(ngx_http_fraiseql_slot_t *slot);
+static void ngx_http_fraiseql_slot_fail(ngx_http_fraiseql_slot_t *slot,
+    const char *code, const char *fmt, const char *detail);
+static void ngx_http_fraiseql_advance(ngx_http_fraiseql_ctx_t *ctx);
+static void ngx_http_fraiseql_abort(ngx_http_fraiseql_ctx_t *ctx,
+    ngx_int_t rc);
+static void ngx_http_fraiseql_cleanup(void *data);
+static void ngx_http_fraiseql_write_handler(ngx_http_request_t *r);
+static void ngx_http_fraiseql_start(ngx_http_fraiseql_slot_t *slot);
+static int ngx_http_fraiseql_field_error(void *data, const fql_path_t *path,
+    const char *message);
+
+
+static ngx_str_t  ngx_http_fraiseql_json_type =
+    ngx_string("application/json");
+static ngx_str_t  ngx_http_fraiseql_gql_type =
+    ngx_string("application/graphql-response+json");
+
+
+ngx_int_t
+ngx_http_fraiseql_execute(ngx_http_fraiseql_ctx_t *ctx)
+{
+    ngx_uint_t                  i;
+    ngx_http_request_t         *r = ctx->r;
+    ngx_http_cleanup_t         *cln;
+    ngx_http_fraiseql_slot_t   *s;
+    fql_root_plan_t            *rp;
+    int                         rc;
+
+    ctx->nslots = ctx->plan->nroots;
+
+    if (ctx->nslots == 0) {
+        /* every root field was skipped */
+        ngx_buf_t  *b;
+
+        b = ngx_calloc_buf(r->pool);
+        if (b == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        b->pos = (u_char *) "{\"data\":{}}\n";
+        b->last = b->pos + sizeof("{\"data\":{}}\n") - 1;
+        b->memory = 1;
+        b->last_buf = 1;
+
+        ctx->finished = 1;
+
+        if (ngx_http_fraiseql_send(ctx, NULL) == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        {
+        ngx_chain_t  out = { b, NULL };
+
+        return ngx_http_output_filter(r, &out);
+        }
+    }
+
+    ctx->slots = ngx_pcalloc(r->pool,
+                             ctx->nslots * sizeof(ngx_http_fraiseql_slot_t));
+    if (ctx->slots == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln = ngx_http_cleanup_add(r, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_fraiseql_cleanup;
+    cln->data = ctx;
+
+    r->write_event_handler = ngx_http_fraiseql_write_handler;
+
+    for (i = 0, rp = ctx->plan->roots; rp; rp = rp->next, i++) {
+        s = &ctx->slots[i];
+        s->ctx = ctx;
+        s->plan = rp;
+        s->index = i;
+        s->last = &s->out;
+        s->w.reserve = ngx_http_fraiseql_slot_reserve;
+        s->w.ctx = s;
+
+        rc = (i == 0) ? fql_wbuf_lit(&s->w, "{\"data\":{\"")
+                      : fql_wbuf_lit(&s->w, ",\"");
+
+        if (rc != 0
+            || fql_wbuf_put(&s->w, rp->response_key.data,
+                            rp->response_key.len) != 0
+            || fql_wbuf_lit(&s->w, "\":") != 0)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        /* where the value starts, to replace it by null on an error */
+        s->first = s->buf;
+        s->value_start = s->w.pos - (char *) s->buf->start;
+
+        if (rp->kind == FQL_RF_TYPENAME) {
+            if (fql_json_string(&s->w, rp->type_name.data,
+                                rp->type_name.len) != 0)
+            {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            s->state = NGX_HTTP_FRAISEQL_SLOT_DONE;
+            continue;
+        }
+
+        if (rp->kind == FQL_RF_LIST && fql_wbuf_putc(&s->w, '[') != 0) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ctx->pending++;
+    }
+
+    ctx->slots[0].streaming = 1;
+
+    /* the request stays open until the last slot is done */
+    for (i = 0; i < ctx->nslots && !ctx->finished; i++) {
+        s = &ctx->slots[i];
+
+        if (s->state == NGX_HTTP_FRAISEQL_SLOT_NEW) {
+            ngx_http_fraiseql_start(s);
+        }
+    }
+
+    if (!ctx->finished && ctx->slots[0].state == NGX_HTTP_FRAISEQL_SLOT_DONE)
+    {
+        ngx_http_fraiseql_advance(ctx);
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_fraiseql_start(ngx_http_fraiseql_slot_t *slot)
+{
+    ngx_int_t                 rc;
+    ngx_http_fraiseql_ctx_t  *ctx = slot->ctx;
+
+    rc = ngx_http_fraiseql_acquire(ctx->lcf->db, slot, ctx->r->connection->log);
+
+    switch (rc) {
+
+    case NGX_OK:
+        ngx_http_fraiseql_slot_ready(slot);
+        return;
+
+    case NGX_AGAIN:
+        return;
+
+    case NGX_BUSY:
+        ngx_log_error(NGX_LOG_WARN, ctx->r->connection->log, 0,
+                      "fraiseql: connection queue is full");
+        ngx_http_fraiseql_slot_unavailable(slot,
+                                           "Too many requests are waiting "
+                                           "for a database connection", 1);
+        return;
+
+    default:
+        ngx_http_fraiseql_slot_unavailable(slot,
+                                           "The database is unavailable", 0);
+        return;
+    }
+}
+
+
+/* the slot holds a connection: send its statement */
+void
+ngx_http_fraiseql_slot_ready(ngx_http_fraiseql_slot_t *slot)
+{
+    int                       rc;
+    PGconn                   *pg;
+    fql_root_plan_t          *rp = slot->plan;
+    ngx_connection_t         *hc;
+    ngx_http_fraiseql_pgc_t  *pgc = slot->pgc;
+
+    pg = pgc->pg;
+    slot->state = NGX_HTTP_FRAISEQL_SLOT_RUNNING;
+    hc = slot->ctx->r->connection;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, hc->log, 0,
+                   "fraiseql: run \"%s\" with %ui params", rp->sql,
+                   (ngx_uint_t) rp->nparams);
+
+    if (!PQsendQueryParams(pg, rp->sql, rp->nparams, NULL, rp->params,
+                           NULL, NULL, 0))
+    {
+        ngx_log_error(NGX_LOG_ERR, hc->log, 0,
+                      "fraiseql: cannot send query: %s",
+                      PQerrorMessage(pg));
+
+        slot->pgc = NULL;
+        ngx_http_fraiseql_release(pgc, 0);
+
+        /* a connection that died while idle gets one replacement */
+        if (!slot->retried) {
+            slot->retried = 1;
+            slot->state = NGX_HTTP_FRAISEQL_SLOT_NEW;
+            ngx_http_fraiseql_start(slot);
+            return;
+        }
+
+        ngx_http_fraiseql_slot_unavailable(slot,
+                                           "The database connection "
+                                           "failed", 0);
+        return;
+    }
+
+    /* rows come one result each: nothing is buffered whole */
+    if (!PQsetSingleRowMode(pg)) {
+        ngx_log_error(NGX_LOG_WARN, hc->log, 0,
+                      "fraiseql: single-row mode refused");
+    }
+
+    rc = PQflush(pg);
+
+    if (rc == -1) {
+        ngx_http_fraiseql_slot_fail(slot, FQL_CODE_UNAVAILABLE,
+                                    "The database connection failed: %s",
+                                    PQerrorMessage(pg));
+        return;
+    }
+
+    pgc->flushing = (rc == 1);
+}
+
+
+/* the read or write event of a busy connection */
+void
+ngx_http_fraiseql_pgc_process(ngx_http_fraiseql_pgc_t *pgc)
+{
+    int                        rc;
+    ngx_connection_t          *hc;
+    ngx_http_fraiseql_slot_t  *slot = pgc->owner;
+
+    hc = slot->ctx->r->connection;
+
+    if (pgc->flushing) {
+        rc = PQflush(pgc->pg);
+
+        if (rc == -1) {
+            ngx_http_fraiseql_slot_fail(slot, FQL_CODE_UNAVAILABLE,
+                                        "The database connection failed: "
+                                        "%s", PQerrorMessage(pgc->pg));
+            goto done;
+        }
+
+        pgc->flushing = (rc == 1);
+    }
+
+    ngx_http_fraiseql_slot_rows(slot);
+
+done:
+
+    ngx_http_run_posted_requests(hc);
+}
+
+
+/* whether the socket still holds bytes: edge-triggered events need it */
+static ngx_uint_t
+ngx_http_fraiseql_pending_input(PGconn *pg)
+{
+    char  b;
+
+    return recv(PQsocket(pg), &b, 1, MSG_PEEK|MSG_DONTWAIT) > 0;
+}
+
+
+static void
+ngx_http_fraiseql_row(ngx_http_fraiseql_slot_t *slot, PGresult *res)
+{
+    int                       len;
+    char                     *data;
+    fql_path_t                path, item, *pp;
+    fql_root_plan_t          *rp = slot->plan;
+    ngx_http_fraiseql_ctx_t  *ctx = slot->ctx;
+
+    if (rp->kind == FQL_RF_OBJECT && slot->nrows > 0) {
+        /* by id: a second row means a non-unique id; keep the first */
+        slot->nrows++;
+        return;
+    }
+
+    if (rp->kind == FQL_RF_LIST && slot->nrows > 0
+        && fql_wbuf_putc(&slot->w, ',') != 0)
+    {
+        goto nomem;
+    }
+
+    path.parent = NULL;
+    path.key = rp->response_key;
+    path.index = -1;
+    pp = &path;
+
+    if (rp->kind == FQL_RF_LIST) {
+        item.parent = &path;
+        item.key.data = NULL;
+        item.key.len = 0;
+        item.index = (long) slot->nrows;
+        pp = &item;
+    }
+
+    slot->nrows++;
+
+    if (PQnfields(res) < 1 || PQgetisnull(res, 0, 0)) {
+        if (fql_wbuf_lit(&slot->w, "null") != 0) {
+            goto nomem;
+        }
+        return;
+    }
+
+    data = PQgetvalue(res, 0, 0);
+    len = PQgetlength(res, 0, 0);
+
+    if (fql_transform_row(rp->proj, data, len, &slot->w, pp,
+                          ngx_http_fraiseql_field_error, ctx) == 0)
+    {
+        return;
+    }
+
+    if (ctx->finished) {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, ctx->r->connection->log, 0,
+                  "fraiseql: the \"data\" column of a row of \"%s\" is not "
+                  "a JSON object", rp->sql);
+
+    if (fql_wbuf_lit(&slot->w, "null") != 0) {
+        goto nomem;
+    }
+
+    return;
+
+nomem:
+
+    ngx_http_fraiseql_abort(ctx, NGX_ERROR);
+}
+
+
+static int
+ngx_http_fraiseql_field_error(void *data, const fql_path_t *path,
+    const char *message)
+{
+    ngx_http_fraiseql_ctx_t  *ctx = data;
+
+    size_t              n, depth, i;
+    char               *p;
+    fql_error_t        *err;
+    const fql_path_t   *pp, *stack[64];
+    fql_heapbuf_t       hb;
+
+    err = fql_error_add(&ctx->errs, NULL, FQL_CODE_RESULT, "%s", message);
+    if (err == NULL) {
+        return -1;
+    }
+
+    depth = 0;
+    for (pp = path; pp && depth < 64; pp = pp->parent) {
+        stack[depth++] = pp;
+    }
+
+    fql_heapbuf_init(&hb);
+
+    if (fql_wbuf_putc(&hb.w, '[') != 0) {
+        fql_heapbuf_free(&hb);
+        return -1;
+    }
+
+    for (i = depth; i > 0; i--) {
+        pp = stack[i - 1];
+
+        if (i != depth && fql_wbuf_putc(&hb.w, ',') != 0) {
+            fql_heapbuf_free(&hb);
+            return -1;
+        }
+
+        if (pp->index >= 0) {
+            char  num[32];
+
+            n = ngx_sprintf((u_char *) num, "%l", pp->index) - (u_char *) num;
+            if (fql_wbuf_put(&hb.w, num, n) != 0) {
+                fql_heapbuf_free(&hb);
+                return -1;
+            }
+
+        } else if (fql_json_string(&hb.w, pp->key.data, pp->key.len) != 0) {
+            fql_heapbuf_free(&hb);
+            return -1;
+        }
+    }
+
+    if (fql_wbuf_putc(&hb.w, ']') != 0) {
+        fql_heapbuf_free(&hb);
+        return -1;
+    }
+
+    n = fql_heapbuf_len(&hb);
+    p = ngx_pnalloc(ctx->r->pool, n + 1);
+    if (p == NULL) {
+        fql_heapbuf_free(&hb);
+        return -1;
+    }
+
+    ngx_memcpy(p, hb.data, n);
+    p[n] = '\0';
+    err->path_json = p;
+
+    fql_heapbuf_free(&hb);
+
+    /* a flood of coercion errors is capped, not streamed */
+    return ctx->errs.count > 1000 ? -1 : 0;
+}
+
+
+static void
+ngx_http_fraiseql_slot_rows(ngx_http_fraiseql_slot_t *slot)
+{
+    PGresult                 *res;
+    ngx_http_fraiseql_ctx_t  *ctx = slot->ctx;
+    ngx_http_fraiseql_pgc_t  *pgc = slot->pgc;
+
+    for ( ;; ) {
+
+        /* a slow client: leave the rows in the socket, PostgreSQL waits */
+        if (ctx->blocked && slot->streaming) {
+            return;
+        }
+
+        if (PQisBusy(pgc->pg)) {
+            if (!PQconsumeInput(pgc->pg)) {
+                ngx_http_fraiseql_slot_fail(slot, FQL_CODE_UNAVAILABLE,
+                                            "The database connection "
+                                            "failed: %s",
+                                            PQerrorMessage(pgc->pg));
+                return;
+            }
+
+            if (PQisBusy(pgc->pg)) {
+                if (ngx_http_fraiseql_pending_input(pgc->pg)) {
+                    continue;
+                }
+
+                return;
+            }
+        }
+
+        res = PQgetResult(pgc->pg);
+
+        if (res == NULL) {
+            ngx_http_fraiseql_slot_done(slot);
+            return;
+        }
+
+        switch (PQresultStatus(res)) {
+
+        case PGRES_SINGLE_TUPLE:
+            ngx_http_fraiseql_row(slot, res);
+            break;
+
+        case PGRES_TUPLES_OK:
+        case PGRES_COMMAND_OK:
+            break;
+
+        default:
+            {
+            char  *state, *msg;
+
+            state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+            msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+            ngx_log_error(NGX_LOG_ERR, ctx->r->connection->log, 0,
+                          "fraiseql: query failed: %s: %s (statement: %s)",
+                          state ? state : "-", msg ? msg : "-",
+                          slot->plan->sql);
+
+            if (!slot->failed) {
+                slot->failed = 1;
+                if (fql_error_add(&ctx->errs, &slot->plan->loc,
+                                  FQL_CODE_DATABASE,
+                                  "The database could not run the query "
+                                  "for \"%.*s\" (SQLSTATE %s)",
+                                  (int) slot->plan->response_key.len,
+                                  slot->plan->response_key.data,
+                                  state ? state : "unknown") == NULL)
+                {
+                    PQclear(res);
+                    ngx_http_fraiseql_abort(ctx, NGX_ERROR);
+                    return;
+                }
+            }
+            }
+            break;
+        }
+
+        PQclear(res);
+
+        if (ctx->finished) {
+            return;
+        }
+    }
+}
+
+
+/* the slot's statement is over: close its value, hand the connection on */
+static void
+ngx_http_fraiseql_slot_done(ngx_http_fraiseql_slot_t *slot)
+{
+    ngx_http_fraiseql_ctx_t  *ctx = slot->ctx;
+    ngx_http_fraiseql_pgc_t  *pgc = slot->pgc;
+    int                       rc;
+
+    if (pgc != NULL) {
+        slot->pgc = NULL;
+        ngx_http_fraiseql_release(pgc, !slot->failed || PQisBusy(pgc->pg)
+                                       == 0);
+    }
+
+    if (ctx->finished) {
+        return;
+    }
+
+    if (slot->failed && !slot->flushed) {
+        /* nothing of this value went out yet: it becomes null */
+        slot->out = NULL;
+        slot->last = &slot->out;
+        slot->buf = slot->first;
+        slot->w.pos = (char *) slot->first->start + slot->value_start;
+        slot->w.end = (char *) slot->first->end;
+        rc = fql_wbuf_lit(&slot->w, "null");
+
+    } else if (slot->plan->kind == FQL_RF_LIST) {
+        rc = fql_wbuf_putc(&slot->w, ']');
+
+    } else if (slot->nrows == 0) {
+        rc = fql_wbuf_lit(&slot->w, "null");
+
+    } else {
+        rc = 0;
+    }
+
+    if (rc != 0) {
+        ngx_http_fraiseql_abort(ctx, NGX_ERROR);
+        return;
+    }
+
+    slot->state = NGX_HTTP_FRAISEQL_SLOT_DONE;
+    ctx->pending--;
+
+    if (slot->streaming) {
+        ngx_http_fraiseql_advance(ctx);
+    }
+}
+
+
+static void
+ngx_http_fraiseql_slot_fail(ngx_http_fraiseql_slot_t *slot,
+    const char *code, const char *fmt, const char *detail)
+{
+    size_t                    len;
+    ngx_http_fraiseql_ctx_t  *ctx = slot->ctx;
+    ngx_http_fraiseql_pgc_t  *pgc = slot->pgc;
+
+    len = ngx_strlen(detail);
+    while (len && (detail[len - 1] == '\n' || detail[len - 1] == ' ')) {
+        len--;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, ctx->r->connection->log, 0,
+                  "fraiseql: connection failed while running \"%V\": %*s",
+                  &(ngx_str_t) { slot->plan->response_key.len,
+                                 (u_char *) slot->plan->response_key.data },
+                  len, detail);
+
+    if (pgc != NULL) {
+        slot->pgc = NULL;
+        ngx_http_fraiseql_release(pgc, 0);
+    }
+
+    if (!ctx->header_sent) {
+        ngx_http_fraiseql_slot_unavailable(slot, "The database connection "
+                                           "failed", 0);
+        return;
+    }
+
+    slot->failed = 1;
+
+    /* details stay in the log: the client learns what failed, not how */
+    (void) fmt;
+
+    if (fql_error_add(&ctx->errs, &slot->plan->loc, code,
+                      "The database connection failed while running "
+                      "\"%.*s\"", (int) slot->plan->response_key.len,
+                      slot->plan->response_key.data) == NULL)
+    {
+        ngx_http_fraiseql_abort(ctx, NGX_ERROR);
+        return;
+    }
+
+    ngx_http_fraiseql_slot_done(slot);
+}
+
+
+/*
+ * No connection for a slot.  Before anything was sent the whole request
+ * is answered 503; later, the field becomes null with an error.
+ */
+void
+ngx_http_fraiseql_slot_unavailable(ngx_http_fraiseql_slot_t *slot,
+    const char *reason, ngx_uint_t busy)
+{
+    ngx_int_t                 rc;
+    fql_errors_t              errs;
+    ngx_http_fraiseql_ctx_t  *ctx = slot->ctx;
+    ngx_http_request_t       *r = ctx->r;
+
+    if (ctx->finished) {
+        return;
+    }
+
+    if (!ctx->header_sent) {
+        ctx->finished = 1;
+        ngx_http_fraiseql_cleanup(ctx);
+
+        fql_errors_init(&errs, &ctx->arena);
+        if (fql_error_add(&errs, NULL, FQL_CODE_UNAVAILABLE, "%s", reason)
+            == NULL)
+        {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        (void) busy;
+
+        rc = ngx_http_fraiseql_send_errors(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                           &errs, ctx->graphql_response);
+        ngx_http_finalize_request(r, rc);
+        return;
+    }
+
+    slot->failed = 1;
+
+    if (fql_error_add(&ctx->errs, &slot->plan->loc, FQL_CODE_UNAVAILABLE,
+                      "%s", reason) == NULL)
+    {
+        ngx_http_fraiseql_abort(ctx, NGX_ERROR);
+        return;
+    }
+
+    ngx_http_fraiseql_slot_done(slot);
+}
+
+
+static int
+ngx_http_fraiseql_slot_reserve(fql_wbuf_t *w, size_t need)
+{
+    ngx_http_fraiseql_slot_t  *s = w->ctx;
+
+    size_t                     size;
+    ngx_buf_t                 *b;
+    ngx_chain_t               *cl;
+    ngx_http_fraiseql_ctx_t   *ctx = s->ctx;
+    ngx_http_request_t        *r = ctx->r;
+
+    if (s->buf != NULL) {
+        s->buf->last = (u_char *) w->pos;
+
+        if (s->streaming) {
+            if (ngx_http_fraiseql_flush_slot(s, 0) == NGX_ERROR) {
+                return -1;
+            }
+
+        } else {
+            cl = ngx_alloc_chain_link(r->pool);
+            if (cl == NULL) {
+                return -1;
+            }
+
+            cl->buf = s->buf;
+            cl->next = NULL;
+            *s->last = cl;
+            s->last = &cl->next;
+            s->buf = NULL;
+        }
+    }
+
+    size = ngx_max(need, NGX_HTTP_FRAISEQL_BUF_SIZE);
+
+    /* buffers that went out come back through ctx->free */
+    cl = ngx_chain_get_free_buf(r->pool, &ctx->free);
+    if (cl == NULL) {
+        return -1;
+    }
+
+    b = cl->buf;
+
+    if (b->start == NULL || (size_t) (b->end - b->start) < size) {
+        b->start = ngx_palloc(r->pool, size);
+        if (b->start == NULL) {
+            return -1;
+        }
+
+        b->end = b->start + size;
+    }
+
+    b->pos = b->start;
+    b->last = b->start;
+    b->temporary = 1;
+    b->flush = 0;
+    b->last_buf = 0;
+    b->tag = (ngx_buf_tag_t) &ngx_http_fraiseql_module;
+
+    s->buf = b;
+    w->pos = (char *) b->pos;
+    w->end = (char *) b->end;
+
+    return 0;
+}
+
+
+/* sends what a streaming slot has: its held chain and its current buffer */
+static ngx_int_t
+ngx_http_fraiseql_flush_slot(ngx_http_fraiseql_slot_t *s, ngx_uint_t last)
+{
+    ngx_chain_t              *out, *cl;
+    ngx_http_fraiseql_ctx_t  *ctx;
+
+    if (s == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx = s->ctx;
+
+    if (s->buf != NULL) {
+        s->buf->last = (u_char *) s->w.pos;
+
+        if (s->buf->last > s->buf->pos || last) {
+            cl = ngx_alloc_chain_link(ctx->r->pool);
+            if (cl == NULL) {
+                return NGX_ERROR;
+            }
+
+            cl->buf = s->buf;
+            cl->next = NULL;
+            *s->last = cl;
+            s->last = &cl->next;
+
+            s->buf = NULL;
+            s->w.pos = NULL;
+            s->w.end = NULL;
+        }
+    }
+
+    out = s->out;
+    s->out = NULL;
+    s->last = &s->out;
+
+    if (out == NULL) {
+        return NGX_OK;
+    }
+
+    for (cl = out; cl->next; cl = cl->next) { /* void */ }
+
+    cl->buf->flush = 1;
+
+    if (last) {
+        cl->buf->last_buf = 1;
+        cl->buf->last_in_chain = 1;
+    }
+
+    s->flushed = 1;
+
+    return ngx_http_fraiseql_send(ctx, out);
+}
+
+
+static ngx_int_t
+ngx_http_fraiseql_send(ngx_http_fraiseql_ctx_t *ctx, ngx_chain_t *out)
+{
+    ngx_int_t                  rc;
+    ngx_http_request_t        *r = ctx->r;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (!ctx->header_sent) {
+        ctx->header_sent = 1;
+
+        r->headers_out.status = NGX_HTTP_OK;
+        r->headers_out.content_length_n = -1;
+        r->headers_out.content_type = ctx->graphql_response
+                                      ? ngx_http_fraiseql_gql_type
+                                      : ngx_http_fraiseql_json_type;
+        r->headers_out.content_type_len = r->headers_out.content_type.len;
+        r->headers_out.content_type_lowcase = NULL;
+
+        rc = ngx_http_send_header(r);
+
+        if (rc == NGX_ERROR || rc > NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (r->header_only) {
+            return NGX_OK;
+        }
+    }
+
+    if (r->header_only) {
+        return NGX_OK;
+    }
+
+    rc = ngx_http_output_filter(r, out);
+
+    ngx_chain_update_chains(r->pool, &ctx->free, &ctx->busy, &out,
+                            (ngx_buf_tag_t) &ngx_http_fraiseql_module);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    ctx->blocked = (ctx->busy != NULL);
+
+    if (ctx->blocked && !ctx->finished) {
+        clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+        if (!r->connection->write->delayed) {
+            ngx_add_timer(r->connection->write, clcf->send_timeout);
+        }
+
+        if (ngx_handle_write_event(r->connection->write, clcf->send_lowat)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return rc;
+}
+
+
+/* the head slot is done: the next ones in order take the stream */
+static void
+ngx_http_fraiseql_advance(ngx_http_fraiseql_ctx_t *ctx)
+{
+    ngx_http_fraiseql_slot_t  *s;
+
+    while (ctx->head < ctx->nslots) {
+        s = &ctx->slots[ctx->head];
+        s->streaming = 1;
+
+        if (s->state != NGX_HTTP_FRAISEQL_SLOT_DONE) {
+            if (ngx_http_fraiseql_flush_slot(s, 0) == NGX_ERROR) {
+                ngx_http_fraiseql_abort(ctx, NGX_ERROR);
+            }
+            return;
+        }
+
+        if (ctx->head == ctx->nslots - 1) {
+            break;
+        }
+
+        if (ngx_http_fraiseql_flush_slot(s, 0) == NGX_ERROR) {
+            ngx_http_fraiseql_abort(ctx, NGX_ERROR);
+            return;
+        }
+
+        ctx->head++;
+    }
+
+    /* the last slot closes the response */
+    s = &ctx->slots[ctx->nslots - 1];
+
+    if (fql_wbuf_putc(&s->w, '}') != 0
+        || (ctx->errs.count
+            && (fql_wbuf_putc(&s->w, ',') != 0
+                || fql_errors_write(&ctx->errs, &s->w) != 0))
+        || fql_wbuf_lit(&s->w, "}\n") != 0)
+    {
+        ngx_http_fraiseql_abort(ctx, NGX_ERROR);
+        return;
+    }
+
+    ctx->finished = 1;
+    ctx->head = ctx->nslots;
+
+    ngx_http_finalize_request(ctx->r, ngx_http_fraiseql_flush_slot(s, 1));
+}
+
+
+static void
+ngx_http_fraiseql_abort(ngx_http_fraiseql_ctx_t *ctx, ngx_int_t rc)
+{
+    if (ctx->finished) {
+        return;
+    }
+
+    ctx->finished = 1;
+    ngx_http_fraiseql_cleanup(ctx);
+    ngx_http_finalize_request(ctx->r, rc);
+}
+
+
+/* request cleanup: whatever still holds a connection lets it go */
+static void
+ngx_http_fraiseql_cleanup(void *data)
+{
+    ngx_http_fraiseql_ctx_t  *ctx = data;
+
+    ngx_uint_t                 i;
+    ngx_http_fraiseql_pgc_t   *pgc;
+    ngx_http_fraiseql_slot_t  *s;
+
+    ctx->finished = 1;
+
+    for (i = 0; i < ctx->nslots; i++) {
+        s = &ctx->slots[i];
+
+        if (s->state == NGX_HTTP_FRAISEQL_SLOT_WAITING) {
+            ngx_http_fraiseql_cancel_wait(s);
+        }
+
+        if (s->wait.timer_set) {
+            ngx_del_timer(&s->wait);
+        }
+
+        pgc = s->pgc;
+        if (pgc != NULL) {
+            s->pgc = NULL;
+            pgc->owner = NULL;
+            ngx_http_fraiseql_release(pgc, 0);
+        }
+
+        s->state = NGX_HTTP_FRAISEQL_SLOT_DONE;
+    }
+}
+
+
+/* the client can take more: send what waits, then resume the rows */
+static void
+ngx_http_fraiseql_write_handler(ngx_http_request_t *r)
+{
+    ngx_event_t               *wev;
+    ngx_http_fraiseql_ctx_t   *ctx;
+    ngx_http_fraiseql_slot_t  *s;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_fraiseql_module);
+    wev = r->connection->write;
+
+    if (ctx == NULL || ctx->finished) {
+        return;
+    }
+
+    if (wev->timedout) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, NGX_ETIMEDOUT,
+                      "fraiseql: client timed out");
+        r->connection->timedout = 1;
+        ngx_http_fraiseql_abort(ctx, NGX_HTTP_REQUEST_TIME_OUT);
+        return;
+    }
+
+    if (wev->timer_set) {
+        ngx_del_timer(wev);
+    }
+
+    if (ngx_http_fraiseql_send(ctx, NULL) == NGX_ERROR) {
+        ngx_http_fraiseql_abort(ctx, NGX_ERROR);
+        return;
+    }
+
+    if (ctx->blocked || ctx->head >= ctx->nslots) {
+        return;
+    }
+
+    s = &ctx->slots[ctx->head];
+
+    if (s->pgc != NULL && s->state == NGX_HTTP_FRAISEQL_SLOT_RUNNING) {
+        ngx_http_fraiseql_slot_rows(s);
+    }
+}

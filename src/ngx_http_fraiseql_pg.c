@@ -1,0 +1,786 @@
+/*
+ * A per-worker pool of nonblocking libpq connections driven by nginx's
+ * event loop.  Each socket is wrapped in an nginx connection; libpq owns
+ * the descriptor (PQfinish closes it), so nginx only ever forgets it.
+ */
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <poll.h>
+
+#include "ngx_http_fraiseql.h"
+
+
+static ngx_http_fraiseql_pool_t *ngx_http_fraiseql_pool_get(
+    ngx_http_fraiseql_db_t *db, ngx_log_t *log);
+static ngx_int_t ngx_http_fraiseql_connect(ngx_http_fraiseql_pool_t *pool);
+static void ngx_http_fraiseql_pg_handler(ngx_event_t *ev);
+static void ngx_http_fraiseql_connect_poll(ngx_http_fraiseql_pgc_t *pgc);
+static ngx_int_t ngx_http_fraiseql_register(ngx_http_fraiseql_pgc_t *pgc);
+static void ngx_http_fraiseql_close(ngx_http_fraiseql_pgc_t *pgc);
+static void ngx_http_fraiseql_hand_over(ngx_http_fraiseql_pgc_t *pgc);
+static void ngx_http_fraiseql_connect_failed(ngx_http_fraiseql_pool_t *pool,
+    const char *reason);
+static void ngx_http_fraiseql_wait_timeout(ngx_event_t *ev);
+
+
+/* every pool of this worker, for exit */
+static ngx_array_t  *ngx_http_fraiseql_pools;
+
+
+static void
+ngx_http_fraiseql_notice(void *arg, const char *message)
+{
+    ngx_log_t  *log = arg;
+    size_t      len;
+
+    len = ngx_strlen(message);
+    if (len && message[len - 1] == '\n') {
+        len--;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, log, 0, "fraiseql: postgresql: %*s",
+                  len, message);
+}
+
+
+static char *
+ngx_http_fraiseql_strdup(ngx_pool_t *pool, const char *s)
+{
+    size_t   len;
+    u_char  *p;
+
+    len = ngx_strlen(s);
+    p = ngx_pnalloc(pool, len + 1);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(p, s, len + 1);
+
+    return (char *) p;
+}
+
+
+/*
+ * Parses the conninfo at configuration time, so that a bad one fails
+ * `nginx -t`, and resolves a host name now: libpq would resolve it with
+ * a blocking getaddrinfo() in the worker.
+ */
+ngx_int_t
+ngx_http_fraiseql_db_init(ngx_conf_t *cf, ngx_http_fraiseql_db_t *db)
+{
+    char                *errmsg, *host, *hostaddr, *app;
+    u_char              *ci;
+    ngx_uint_t           n, i, k;
+    PQconninfoOption    *opts, *o;
+    struct addrinfo      hints, *res;
+    char                 addr[NI_MAXHOST];
+    struct in6_addr      a6;
+
+    ci = ngx_pnalloc(cf->pool, db->conninfo.len + 1);
+    if (ci == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_cpystrn(ci, db->conninfo.data, db->conninfo.len + 1);
+
+    errmsg = NULL;
+    opts = PQconninfoParse((char *) ci, &errmsg);
+
+    if (opts == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "fraiseql_database: invalid conninfo: %s",
+                           errmsg ? errmsg : "out of memory");
+        if (errmsg) {
+            PQfreemem(errmsg);
+        }
+        return NGX_ERROR;
+    }
+
+    n = 0;
+    host = NULL;
+    hostaddr = NULL;
+    app = NULL;
+
+    for (o = opts; o->keyword; o++) {
+        if (o->val == NULL) {
+            continue;
+        }
+
+        n++;
+
+        if (ngx_strcmp(o->keyword, "host") == 0) {
+            host = o->val;
+        } else if (ngx_strcmp(o->keyword, "hostaddr") == 0) {
+            hostaddr = o->val;
+        } else if (ngx_strcmp(o->keyword, "application_name") == 0) {
+            app = o->val;
+        }
+    }
+
+    addr[0] = '\0';
+
+    if (host != NULL && hostaddr == NULL && host[0] != '/' && host[0] != '@'
+        && ngx_strchr(host, ',') == NULL
+        && inet_pton(AF_INET, host, &a6) != 1
+        && inet_pton(AF_INET6, host, &a6) != 1)
+    {
+        ngx_memzero(&hints, sizeof(hints));
+        hints.ai_socktype = SOCK_STREAM;
+
+        if (getaddrinfo(host, NULL, &hints, &res) != 0 || res == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "fraiseql_database: host \"%s\" not found",
+                               host);
+            PQconninfoFree(opts);
+            return NGX_ERROR;
+        }
+
+        if (getnameinfo(res->ai_addr, res->ai_addrlen, addr, sizeof(addr),
+                        NULL, 0, NI_NUMERICHOST) != 0)
+        {
+            addr[0] = '\0';
+        }
+
+        freeaddrinfo(res);
+    }
+
+    k = n + (addr[0] ? 1 : 0) + (app ? 0 : 1) + 1;
+
+    db->keywords = ngx_pcalloc(cf->pool, k * sizeof(char *));
+    db->values = ngx_pcalloc(cf->pool, k * sizeof(char *));
+    if (db->keywords == NULL || db->values == NULL) {
+        PQconninfoFree(opts);
+        return NGX_ERROR;
+    }
+
+    i = 0;
+
+    for (o = opts; o->keyword; o++) {
+        if (o->val == NULL) {
+            continue;
+        }
+
+        db->keywords[i] = ngx_http_fraiseql_strdup(cf->pool, o->keyword);
+        db->values[i] = ngx_http_fraiseql_strdup(cf->pool, o->val);
+        i++;
+    }
+
+    if (addr[0]) {
+        db->keywords[i] = "hostaddr";
+        db->values[i] = ngx_http_fraiseql_strdup(cf->pool, addr);
+        i++;
+    }
+
+    if (app == NULL) {
+        db->keywords[i] = "application_name";
+        db->values[i] = "fraiseql-nginx";
+        i++;
+    }
+
+    PQconninfoFree(opts);
+
+    for (k = 0; k < i; k++) {
+        if (db->keywords[k] == NULL || db->values[k] == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_http_fraiseql_pool_t *
+ngx_http_fraiseql_pool_get(ngx_http_fraiseql_db_t *db, ngx_log_t *log)
+{
+    ngx_http_fraiseql_pool_t  *pool, **pp;
+
+    if (db->pool != NULL) {
+        return db->pool;
+    }
+
+    /* created in the worker on first use: never shared across a fork */
+    pool = ngx_pcalloc(ngx_cycle->pool, sizeof(ngx_http_fraiseql_pool_t));
+    if (pool == NULL) {
+        return NULL;
+    }
+
+    if (ngx_http_fraiseql_pools == NULL) {
+        ngx_http_fraiseql_pools = ngx_array_create(ngx_cycle->pool, 4,
+                                     sizeof(ngx_http_fraiseql_pool_t *));
+        if (ngx_http_fraiseql_pools == NULL) {
+            return NULL;
+        }
+    }
+
+    pp = ngx_array_push(ngx_http_fraiseql_pools);
+    if (pp == NULL) {
+        return NULL;
+    }
+
+    *pp = pool;
+
+    pool->db = db;
+    pool->log = ngx_cycle->log;
+    ngx_queue_init(&pool->idle);
+    ngx_queue_init(&pool->free);
+    ngx_queue_init(&pool->waiters);
+
+    db->pool = pool;
+
+    return pool;
+}
+
+
+/* ngx_pcalloc'd pgc structures are kept for reuse: the pool is long-lived */
+static ngx_http_fraiseql_pgc_t *
+ngx_http_fraiseql_pgc_alloc(ngx_http_fraiseql_pool_t *pool)
+{
+    ngx_queue_t              *q;
+    ngx_http_fraiseql_pgc_t  *pgc;
+
+    if (!ngx_queue_empty(&pool->free)) {
+        q = ngx_queue_head(&pool->free);
+        ngx_queue_remove(q);
+        pgc = ngx_queue_data(q, ngx_http_fraiseql_pgc_t, queue);
+        ngx_memzero(pgc, sizeof(ngx_http_fraiseql_pgc_t));
+        return pgc;
+    }
+
+    return ngx_pcalloc(ngx_cycle->pool, sizeof(ngx_http_fraiseql_pgc_t));
+}
+
+
+ngx_int_t
+ngx_http_fraiseql_acquire(ngx_http_fraiseql_db_t *db,
+    ngx_http_fraiseql_slot_t *slot, ngx_log_t *log)
+{
+    ngx_queue_t               *q;
+    ngx_http_fraiseql_pgc_t   *pgc;
+    ngx_http_fraiseql_pool_t  *pool;
+
+    pool = ngx_http_fraiseql_pool_get(db, log);
+    if (pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (!ngx_queue_empty(&pool->idle)) {
+        q = ngx_queue_head(&pool->idle);
+        ngx_queue_remove(q);
+
+        pgc = ngx_queue_data(q, ngx_http_fraiseql_pgc_t, queue);
+        pgc->state = NGX_HTTP_FRAISEQL_PGC_BUSY;
+        pgc->owner = slot;
+        slot->pgc = pgc;
+
+        return NGX_OK;
+    }
+
+    if (pool->nconns < db->pool_size) {
+        if (pool->nconns == 0 && pool->failures
+            && ngx_current_msec < pool->retry_at)
+        {
+            /* the database was just found down: fail fast, no storm */
+            return NGX_DECLINED;
+        }
+
+        /*
+         * Start one more connection unless enough are on their way for
+         * the slots already waiting.
+         */
+        if (pool->nconnecting <= pool->nwaiters
+            && (pool->failures == 0 || ngx_current_msec >= pool->retry_at))
+        {
+            if (ngx_http_fraiseql_connect(pool) != NGX_OK
+                && pool->nconns == 0)
+            {
+                return NGX_DECLINED;
+            }
+        }
+    }
+
+    if (pool->nconns == 0) {
+        return NGX_DECLINED;
+    }
+
+    if (pool->nwaiters >= db->queue_size) {
+        return NGX_BUSY;
+    }
+
+    ngx_queue_insert_tail(&pool->waiters, &slot->queue);
+    pool->nwaiters++;
+    slot->state = NGX_HTTP_FRAISEQL_SLOT_WAITING;
+
+    slot->wait.handler = ngx_http_fraiseql_wait_timeout;
+    slot->wait.data = slot;
+    slot->wait.log = log;
+    ngx_add_timer(&slot->wait, db->queue_timeout);
+
+    return NGX_AGAIN;
+}
+
+
+void
+ngx_http_fraiseql_cancel_wait(ngx_http_fraiseql_slot_t *slot)
+{
+    ngx_http_fraiseql_pool_t  *pool;
+
+    if (slot->state != NGX_HTTP_FRAISEQL_SLOT_WAITING) {
+        return;
+    }
+
+    pool = slot->ctx->lcf->db->pool;
+
+    ngx_queue_remove(&slot->queue);
+    pool->nwaiters--;
+
+    if (slot->wait.timer_set) {
+        ngx_del_timer(&slot->wait);
+    }
+
+    slot->state = NGX_HTTP_FRAISEQL_SLOT_NEW;
+}
+
+
+static void
+ngx_http_fraiseql_wait_timeout(ngx_event_t *ev)
+{
+    ngx_http_fraiseql_slot_t  *slot = ev->data;
+
+    ngx_log_error(NGX_LOG_WARN, ev->log, 0,
+                  "fraiseql: no database connection free within the "
+                  "queue timeout");
+
+    ngx_http_fraiseql_cancel_wait(slot);
+    ngx_http_fraiseql_slot_unavailable(slot,
+                                       "No database connection became "
+                                       "free in time", 1);
+}
+
+
+static ngx_int_t
+ngx_http_fraiseql_connect(ngx_http_fraiseql_pool_t *pool)
+{
+    PGconn                   *pg;
+    ngx_http_fraiseql_pgc_t  *pgc;
+    ngx_http_fraiseql_db_t   *db;
+
+    db = pool->db;
+
+    pg = PQconnectStartParams(db->keywords, db->values, 0);
+
+    if (pg == NULL || PQstatus(pg) == CONNECTION_BAD) {
+        ngx_http_fraiseql_connect_failed(pool, pg ? PQerrorMessage(pg)
+                                                  : "out of memory");
+        if (pg) {
+            PQfinish(pg);
+        }
+        return NGX_ERROR;
+    }
+
+    pgc = ngx_http_fraiseql_pgc_alloc(pool);
+    if (pgc == NULL) {
+        PQfinish(pg);
+        return NGX_ERROR;
+    }
+
+    pgc->pool = pool;
+    pgc->pg = pg;
+    pgc->state = NGX_HTTP_FRAISEQL_PGC_CONNECTING;
+
+    pool->nconns++;
+    pool->nconnecting++;
+
+    if (ngx_http_fraiseql_register(pgc) != NGX_OK) {
+        ngx_http_fraiseql_close(pgc);
+        ngx_http_fraiseql_connect_failed(pool, "cannot register socket");
+        return NGX_ERROR;
+    }
+
+    ngx_add_timer(pgc->c->read, db->connect_timeout);
+
+    return NGX_OK;
+}
+
+
+/* wraps libpq's current socket in an nginx connection on the event loop */
+static ngx_int_t
+ngx_http_fraiseql_register(ngx_http_fraiseql_pgc_t *pgc)
+{
+    int                fd;
+    ngx_connection_t  *c;
+
+    fd = PQsocket(pgc->pg);
+    if (fd == -1) {
+        return NGX_ERROR;
+    }
+
+    c = ngx_get_connection(fd, pgc->pool->log);
+    if (c == NULL) {
+        return NGX_ERROR;
+    }
+
+    c->data = pgc;
+    c->read->handler = ngx_http_fraiseql_pg_handler;
+    c->write->handler = ngx_http_fraiseql_pg_handler;
+    c->read->log = pgc->pool->log;
+    c->write->log = pgc->pool->log;
+    c->log = pgc->pool->log;
+
+    pgc->c = c;
+
+    if (ngx_add_conn) {
+        if (ngx_add_conn(c) == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+    } else {
+        if (ngx_add_event(c->read, NGX_READ_EVENT, NGX_CLEAR_EVENT)
+            != NGX_OK
+            || ngx_add_event(c->write, NGX_WRITE_EVENT, NGX_CLEAR_EVENT)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* takes the socket off the event loop without closing it: libpq will */
+static void
+ngx_http_fraiseql_unregister(ngx_http_fraiseql_pgc_t *pgc)
+{
+    ngx_connection_t  *c = pgc->c;
+
+    if (c == NULL) {
+        return;
+    }
+
+    if (c->read->timer_set) {
+        ngx_del_timer(c->read);
+    }
+
+    if (c->write->timer_set) {
+        ngx_del_timer(c->write);
+    }
+
+    if (c->read->posted) {
+        ngx_delete_posted_event(c->read);
+    }
+
+    if (c->write->posted) {
+        ngx_delete_posted_event(c->write);
+    }
+
+    if (ngx_del_conn) {
+        ngx_del_conn(c, NGX_CLOSE_EVENT);
+
+    } else {
+        if (c->read->active || c->read->disabled) {
+            ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
+        }
+
+        if (c->write->active || c->write->disabled) {
+            ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
+        }
+    }
+
+    ngx_free_connection(c);
+    c->fd = (ngx_socket_t) -1;
+    pgc->c = NULL;
+}
+
+
+/* closes a connection in any state; the pgc structure goes to the free list */
+static void
+ngx_http_fraiseql_close(ngx_http_fraiseql_pgc_t *pgc)
+{
+    ngx_http_fraiseql_pool_t  *pool = pgc->pool;
+
+    ngx_http_fraiseql_unregister(pgc);
+
+    if (pgc->state == NGX_HTTP_FRAISEQL_PGC_IDLE) {
+        ngx_queue_remove(&pgc->queue);
+    }
+
+    if (pgc->state == NGX_HTTP_FRAISEQL_PGC_CONNECTING) {
+        pool->nconnecting--;
+    }
+
+    if (pgc->pg) {
+        PQfinish(pgc->pg);
+        pgc->pg = NULL;
+    }
+
+    pool->nconns--;
+    pgc->owner = NULL;
+
+    ngx_queue_insert_tail(&pool->free, &pgc->queue);
+}
+
+
+static void
+ngx_http_fraiseql_connect_failed(ngx_http_fraiseql_pool_t *pool,
+    const char *reason)
+{
+    size_t                     len;
+    ngx_queue_t               *q;
+    ngx_http_fraiseql_slot_t  *slot;
+
+    len = ngx_strlen(reason);
+    while (len && (reason[len - 1] == '\n' || reason[len - 1] == ' ')) {
+        len--;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, pool->log, 0,
+                  "fraiseql: cannot connect to postgresql: %*s",
+                  len, reason);
+
+    /* exponential backoff from 100ms to 5s */
+    pool->failures++;
+    pool->backoff = pool->backoff ? ngx_min(pool->backoff * 2, 5000) : 100;
+    pool->retry_at = ngx_current_msec + pool->backoff;
+
+    if (pool->nconns > 0) {
+        return;
+    }
+
+    /* nobody is left to serve the waiters: they fail now, not later */
+    while (!ngx_queue_empty(&pool->waiters)) {
+        q = ngx_queue_head(&pool->waiters);
+        slot = ngx_queue_data(q, ngx_http_fraiseql_slot_t, queue);
+
+        ngx_http_fraiseql_cancel_wait(slot);
+        ngx_http_fraiseql_slot_unavailable(slot,
+                                           "The database is unavailable", 0);
+    }
+}
+
+
+static void
+ngx_http_fraiseql_pg_handler(ngx_event_t *ev)
+{
+    ngx_connection_t         *c = ev->data;
+    ngx_http_fraiseql_pgc_t  *pgc = c->data;
+
+    switch (pgc->state) {
+
+    case NGX_HTTP_FRAISEQL_PGC_CONNECTING:
+        if (ev->timedout) {
+            ngx_http_fraiseql_close(pgc);
+            ngx_http_fraiseql_connect_failed(pgc->pool, "connect timed out");
+            return;
+        }
+
+        ngx_http_fraiseql_connect_poll(pgc);
+        return;
+
+    case NGX_HTTP_FRAISEQL_PGC_IDLE:
+        if (!ev->write) {
+            /* an idle connection speaks only when it is going away */
+            if (!PQconsumeInput(pgc->pg)
+                || PQstatus(pgc->pg) == CONNECTION_BAD)
+            {
+                ngx_log_error(NGX_LOG_INFO, pgc->pool->log, 0,
+                              "fraiseql: idle connection closed: %s",
+                              PQerrorMessage(pgc->pg));
+                ngx_http_fraiseql_close(pgc);
+            }
+        }
+        return;
+
+    default: /* BUSY */
+        ngx_http_fraiseql_pgc_process(pgc);
+        return;
+    }
+}
+
+
+static void
+ngx_http_fraiseql_connect_poll(ngx_http_fraiseql_pgc_t *pgc)
+{
+    PostgresPollingStatusType   st;
+    struct pollfd               pfd;
+
+    /*
+     * Epoll is edge-triggered: an edge already taken does not come back,
+     * so poll again at once while the socket is ready for what libpq
+     * waits for.
+     */
+    for ( ;; ) {
+        st = PQconnectPoll(pgc->pg);
+
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, pgc->pool->log, 0,
+                       "fraiseql: connect poll: %d, status: %d, fd:%d",
+                       (int) st, (int) PQstatus(pgc->pg),
+                       PQsocket(pgc->pg));
+
+        if (st != PGRES_POLLING_READING && st != PGRES_POLLING_WRITING) {
+            break;
+        }
+
+        /* the socket can change while connecting (several hosts, SSL) */
+        if (PQsocket(pgc->pg) != pgc->c->fd) {
+            break;
+        }
+
+        pfd.fd = PQsocket(pgc->pg);
+        pfd.events = (st == PGRES_POLLING_READING) ? POLLIN : POLLOUT;
+        pfd.revents = 0;
+
+        if (poll(&pfd, 1, 0) != 1) {
+            break;
+        }
+    }
+
+    if (PQsocket(pgc->pg) != pgc->c->fd && st != PGRES_POLLING_FAILED) {
+        ngx_http_fraiseql_unregister(pgc);
+
+        if (ngx_http_fraiseql_register(pgc) != NGX_OK) {
+            ngx_http_fraiseql_close(pgc);
+            ngx_http_fraiseql_connect_failed(pgc->pool,
+                                             "cannot register socket");
+            return;
+        }
+
+        ngx_add_timer(pgc->c->read, pgc->pool->db->connect_timeout);
+    }
+
+    switch (st) {
+
+    case PGRES_POLLING_OK:
+        break;
+
+    case PGRES_POLLING_FAILED:
+        {
+        ngx_http_fraiseql_pool_t  *pool = pgc->pool;
+        char                       msg[256];
+
+        ngx_cpystrn((u_char *) msg, (u_char *) PQerrorMessage(pgc->pg),
+                    sizeof(msg));
+        ngx_http_fraiseql_close(pgc);
+        ngx_http_fraiseql_connect_failed(pool, msg);
+        return;
+        }
+
+    default:
+        /* READING or WRITING: the next edge on the socket brings us back */
+        return;
+    }
+
+    if (pgc->c->read->timer_set) {
+        ngx_del_timer(pgc->c->read);
+    }
+
+    if (PQsetnonblocking(pgc->pg, 1) != 0) {
+        ngx_http_fraiseql_close(pgc);
+        ngx_http_fraiseql_connect_failed(pgc->pool,
+                                         "cannot set nonblocking mode");
+        return;
+    }
+
+    PQsetNoticeProcessor(pgc->pg, ngx_http_fraiseql_notice, pgc->pool->log);
+
+    pgc->pool->nconnecting--;
+    pgc->pool->failures = 0;
+    pgc->pool->backoff = 0;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, pgc->pool->log, 0,
+                   "fraiseql: connected, fd:%d", PQsocket(pgc->pg));
+
+    ngx_http_fraiseql_hand_over(pgc);
+}
+
+
+/* a connection just became free: the oldest waiter gets it */
+static void
+ngx_http_fraiseql_hand_over(ngx_http_fraiseql_pgc_t *pgc)
+{
+    ngx_queue_t               *q;
+    ngx_http_fraiseql_slot_t  *slot;
+    ngx_http_fraiseql_pool_t  *pool = pgc->pool;
+
+    pgc->owner = NULL;
+    pgc->flushing = 0;
+
+    if (ngx_exiting || ngx_terminate) {
+        ngx_http_fraiseql_close(pgc);
+        return;
+    }
+
+    if (ngx_queue_empty(&pool->waiters)) {
+        pgc->state = NGX_HTTP_FRAISEQL_PGC_IDLE;
+        ngx_queue_insert_head(&pool->idle, &pgc->queue);
+        return;
+    }
+
+    q = ngx_queue_head(&pool->waiters);
+    slot = ngx_queue_data(q, ngx_http_fraiseql_slot_t, queue);
+
+    ngx_http_fraiseql_cancel_wait(slot);
+
+    pgc->state = NGX_HTTP_FRAISEQL_PGC_BUSY;
+    pgc->owner = slot;
+    slot->pgc = pgc;
+
+    ngx_http_fraiseql_slot_ready(slot);
+}
+
+
+/*
+ * Gives a connection back.  One still in the middle of a result cannot be
+ * reused (no blocking cancel in a worker): it is closed and replaced.
+ */
+void
+ngx_http_fraiseql_release(ngx_http_fraiseql_pgc_t *pgc, ngx_uint_t reusable)
+{
+    ngx_http_fraiseql_pool_t  *pool = pgc->pool;
+
+    if (!reusable || PQstatus(pgc->pg) != CONNECTION_OK
+        || PQtransactionStatus(pgc->pg) != PQTRANS_IDLE)
+    {
+        ngx_http_fraiseql_close(pgc);
+
+        /* a waiter must not starve behind a closed connection */
+        if (!ngx_queue_empty(&pool->waiters)
+            && pool->nconns < pool->db->pool_size
+            && !ngx_exiting && !ngx_terminate)
+        {
+            (void) ngx_http_fraiseql_connect(pool);
+        }
+
+        return;
+    }
+
+    ngx_http_fraiseql_hand_over(pgc);
+}
+
+
+void
+ngx_http_fraiseql_pool_exit(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                 i;
+    ngx_queue_t               *q;
+    ngx_http_fraiseql_pool_t **pools, *pool;
+
+    if (ngx_http_fraiseql_pools == NULL) {
+        return;
+    }
+
+    pools = ngx_http_fraiseql_pools->elts;
+
+    for (i = 0; i < ngx_http_fraiseql_pools->nelts; i++) {
+        pool = pools[i];
+
+        while (!ngx_queue_empty(&pool->idle)) {
+            q = ngx_queue_head(&pool->idle);
+            ngx_http_fraiseql_close(ngx_queue_data(q,
+                                        ngx_http_fraiseql_pgc_t, queue));
+        }
+    }
+
+    ngx_http_fraiseql_pools = NULL;
+}

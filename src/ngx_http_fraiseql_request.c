@@ -1,0 +1,528 @@
+/*
+ * GraphQL over HTTP: the request (POST body or GET parameters), media
+ * types, status codes, and error-only responses.
+ */
+
+#include "ngx_http_fraiseql.h"
+#include "fql_request.h"
+
+
+static void ngx_http_fraiseql_body_handler(ngx_http_request_t *r);
+static void ngx_http_fraiseql_process(ngx_http_request_t *r,
+    u_char *body, size_t len);
+static ngx_int_t ngx_http_fraiseql_get_params(ngx_http_request_t *r,
+    fql_request_t *req, fql_errors_t *errs);
+
+
+static ngx_str_t  ngx_http_fraiseql_json_type =
+    ngx_string("application/json");
+static ngx_str_t  ngx_http_fraiseql_gql_type =
+    ngx_string("application/graphql-response+json");
+
+
+static void *
+ngx_http_fraiseql_arena_alloc(void *ctx, size_t size)
+{
+    return ngx_palloc(ctx, size);
+}
+
+
+void
+ngx_http_fraiseql_arena_init(fql_arena_t *a, ngx_pool_t *pool)
+{
+    a->alloc = ngx_http_fraiseql_arena_alloc;
+    a->ctx = pool;
+}
+
+
+/*
+ * application/graphql-response+json when the client asks for it, else
+ * application/json: what the GraphQL-over-HTTP spec prescribes.
+ */
+static ngx_uint_t
+ngx_http_fraiseql_wants_graphql_response(ngx_http_request_t *r)
+{
+    ngx_table_elt_t  *accept;
+
+    accept = r->headers_in.accept;
+
+    if (accept == NULL) {
+        return 0;
+    }
+
+    if (ngx_strlcasestrn(accept->value.data,
+                         accept->value.data + accept->value.len,
+                         (u_char *) "application/graphql-response+json",
+                         sizeof("application/graphql-response+json") - 2)
+        == NULL)
+    {
+        return 0;
+    }
+
+    /* an explicit application/json listed first keeps the classic type */
+    if (ngx_strncasecmp(accept->value.data, (u_char *) "application/json",
+                        sizeof("application/json") - 1) == 0)
+    {
+        return 0;
+    }
+
+    return 1;
+}
+
+
+typedef struct {
+    ngx_http_request_t  *r;
+    ngx_chain_t         *out;
+    ngx_chain_t        **last;
+} ngx_http_fraiseql_membuf_t;
+
+
+static int
+ngx_http_fraiseql_membuf_reserve(fql_wbuf_t *w, size_t need)
+{
+    ngx_http_fraiseql_membuf_t  *mb = w->ctx;
+
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    if ((*mb->last) != NULL) {
+        b = (*mb->last)->buf;
+        b->last = (u_char *) w->pos;
+        mb->last = &(*mb->last)->next;
+    }
+
+    b = ngx_create_temp_buf(mb->r->pool, ngx_max(need, 4096));
+    if (b == NULL) {
+        return -1;
+    }
+
+    cl = ngx_alloc_chain_link(mb->r->pool);
+    if (cl == NULL) {
+        return -1;
+    }
+
+    cl->buf = b;
+    cl->next = NULL;
+    *mb->last = cl;
+
+    w->pos = (char *) b->pos;
+    w->end = (char *) b->end;
+
+    return 0;
+}
+
+
+ngx_int_t
+ngx_http_fraiseql_send_errors(ngx_http_request_t *r, ngx_uint_t status,
+    fql_errors_t *errs, ngx_uint_t graphql_response)
+{
+    off_t                        len;
+    ngx_int_t                    rc;
+    ngx_chain_t                 *cl;
+    fql_wbuf_t                   w;
+    ngx_http_fraiseql_membuf_t   mb;
+
+    mb.r = r;
+    mb.out = NULL;
+    mb.last = &mb.out;
+
+    w.pos = NULL;
+    w.end = NULL;
+    w.reserve = ngx_http_fraiseql_membuf_reserve;
+    w.ctx = &mb;
+
+    if (fql_wbuf_putc(&w, '{') != 0
+        || fql_errors_write(errs, &w) != 0
+        || fql_wbuf_lit(&w, "}\n") != 0)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    (*mb.last)->buf->last = (u_char *) w.pos;
+
+    len = 0;
+    for (cl = mb.out; cl; cl = cl->next) {
+        len += ngx_buf_size(cl->buf);
+        if (cl->next == NULL) {
+            cl->buf->last_buf = (r == r->main) ? 1 : 0;
+            cl->buf->last_in_chain = 1;
+        }
+    }
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = len;
+    r->headers_out.content_type = graphql_response
+                                  ? ngx_http_fraiseql_gql_type
+                                  : ngx_http_fraiseql_json_type;
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    if (status == NGX_HTTP_NOT_ALLOWED) {
+        ngx_table_elt_t  *h;
+
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h != NULL) {
+            h->hash = 1;
+            ngx_str_set(&h->key, "Allow");
+            ngx_str_set(&h->value, "GET, POST");
+        }
+    }
+
+    if (status == NGX_HTTP_SERVICE_UNAVAILABLE) {
+        ngx_table_elt_t  *h;
+
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h != NULL) {
+            h->hash = 1;
+            ngx_str_set(&h->key, "Retry-After");
+            ngx_str_set(&h->value, "1");
+        }
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    return ngx_http_output_filter(r, mb.out);
+}
+
+
+static ngx_int_t
+ngx_http_fraiseql_fail(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *msg)
+{
+    fql_arena_t   arena;
+    fql_errors_t  errs;
+
+    ngx_http_fraiseql_arena_init(&arena, r->pool);
+    fql_errors_init(&errs, &arena);
+
+    if (fql_error_add(&errs, NULL, code, "%s", msg) == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_fraiseql_send_errors(r, status, &errs,
+                                  ngx_http_fraiseql_wants_graphql_response(r));
+}
+
+
+ngx_int_t
+ngx_http_fraiseql_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                  rc;
+    ngx_str_t                 *ct;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_POST))) {
+        return ngx_http_fraiseql_fail(r, NGX_HTTP_NOT_ALLOWED,
+                                      FQL_CODE_BAD_REQUEST,
+                                      "GraphQL is served over GET and POST "
+                                      "only");
+    }
+
+    if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        r->main->count++;
+        ngx_http_fraiseql_process(r, NULL, 0);
+
+        return NGX_DONE;
+    }
+
+    if (r->headers_in.content_type == NULL) {
+        return ngx_http_fraiseql_fail(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                      FQL_CODE_BAD_REQUEST,
+                                      "A POST request needs a Content-Type: "
+                                      "application/json");
+    }
+
+    ct = &r->headers_in.content_type->value;
+
+    if (!(ct->len >= sizeof("application/json") - 1
+          && ngx_strncasecmp(ct->data, (u_char *) "application/json",
+                             sizeof("application/json") - 1) == 0)
+        && !(ct->len >= sizeof("application/graphql+json") - 1
+             && ngx_strncasecmp(ct->data,
+                                (u_char *) "application/graphql+json",
+                                sizeof("application/graphql+json") - 1)
+                == 0))
+    {
+        return ngx_http_fraiseql_fail(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                      FQL_CODE_BAD_REQUEST,
+                                      "Unsupported Content-Type: send "
+                                      "application/json");
+    }
+
+    /* an oversized body gets a GraphQL error rather than nginx's page */
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (clcf->client_max_body_size
+        && r->headers_in.content_length_n > clcf->client_max_body_size)
+    {
+        r->keepalive = 0;
+        r->lingering_close = 1;
+        return ngx_http_fraiseql_fail(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                      FQL_CODE_BAD_REQUEST,
+                                      "The request body is larger than "
+                                      "client_max_body_size");
+    }
+
+    rc = ngx_http_read_client_request_body(r,
+                                           ngx_http_fraiseql_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_fraiseql_body_handler(ngx_http_request_t *r)
+{
+    size_t        len;
+    ssize_t       n;
+    u_char       *body, *p;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    if (r->request_body == NULL) {
+        ngx_http_fraiseql_process(r, (u_char *) "", 0);
+        return;
+    }
+
+    len = 0;
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        len += ngx_buf_size(cl->buf);
+    }
+
+    body = ngx_pnalloc(r->pool, len + 1);
+    if (body == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    p = body;
+
+    /* a body may come in several buffers, some of them in a temp file */
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->in_file) {
+            n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
+                              b->file_pos);
+            if (n != b->file_last - b->file_pos) {
+                ngx_http_finalize_request(r,
+                                          NGX_HTTP_INTERNAL_SERVER_ERROR);
+                return;
+            }
+
+            p += n;
+            continue;
+        }
+
+        p = ngx_cpymem(p, b->pos, b->last - b->pos);
+    }
+
+    *p = '\0';
+
+    ngx_http_fraiseql_process(r, body, p - body);
+}
+
+
+/* a GET parameter, percent-decoded with '+' as space; data NULL: absent */
+static ngx_int_t
+ngx_http_fraiseql_arg(ngx_http_request_t *r, const char *name,
+    fql_str_t *out)
+{
+    size_t      len;
+    u_char     *src, *dst, *p, *start;
+    ngx_str_t   raw;
+
+    out->data = NULL;
+    out->len = 0;
+
+    len = ngx_strlen(name);
+
+    if (ngx_http_arg(r, (u_char *) name, len, &raw) != NGX_OK) {
+        return NGX_OK;
+    }
+
+    start = ngx_pnalloc(r->pool, raw.len + 1);
+    if (start == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_pnalloc(r->pool, raw.len + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* '+' means space in a query string; ngx_unescape_uri keeps it */
+    ngx_memcpy(p, raw.data, raw.len);
+    for (dst = p; dst < p + raw.len; dst++) {
+        if (*dst == '+') {
+            *dst = ' ';
+        }
+    }
+
+    src = p;
+    dst = start;
+    ngx_unescape_uri(&dst, &src, raw.len, 0);
+    *dst = '\0';
+
+    out->data = (char *) start;
+    out->len = dst - start;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_fraiseql_get_params(ngx_http_request_t *r, fql_request_t *req,
+    fql_errors_t *errs)
+{
+    fql_str_t    query, op, vars, ext;
+    fql_arena_t  arena;
+
+    if (ngx_http_fraiseql_arg(r, "query", &query) != NGX_OK
+        || ngx_http_fraiseql_arg(r, "operationName", &op) != NGX_OK
+        || ngx_http_fraiseql_arg(r, "variables", &vars) != NGX_OK
+        || ngx_http_fraiseql_arg(r, "extensions", &ext) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_http_fraiseql_arena_init(&arena, r->pool);
+
+    if (fql_request_from_params(&arena, query, op, vars, ext, req, errs)
+        != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/* parse, validate, compile, then hand over to the executor */
+static void
+ngx_http_fraiseql_process(ngx_http_request_t *r, u_char *body, size_t len)
+{
+    ngx_int_t                      rc;
+    ngx_uint_t                     gql, status;
+    fql_str_t                      opname;
+    fql_request_t                  req;
+    fql_document_t                *doc;
+    fql_parse_error_t              perr;
+    fql_parse_limits_t             limits;
+    fql_compile_limits_t           climits;
+    const fql_definition_t        *op;
+    ngx_http_fraiseql_ctx_t       *ctx;
+    ngx_http_fraiseql_loc_conf_t  *flcf;
+
+    flcf = ngx_http_get_module_loc_conf(r, ngx_http_fraiseql_module);
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_fraiseql_ctx_t));
+    if (ctx == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ctx->r = r;
+    ctx->lcf = flcf;
+    ngx_http_fraiseql_arena_init(&ctx->arena, r->pool);
+    fql_errors_init(&ctx->errs, &ctx->arena);
+
+    gql = ngx_http_fraiseql_wants_graphql_response(r);
+    ctx->graphql_response = gql;
+
+    if (body == NULL) {
+        rc = ngx_http_fraiseql_get_params(r, &req, &ctx->errs);
+        if (rc == NGX_ERROR) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+    } else {
+        rc = fql_request_from_json(&ctx->arena, (char *) body, len, &req,
+                                   &ctx->errs) == 0 ? NGX_OK : NGX_DECLINED;
+    }
+
+    if (rc != NGX_OK) {
+        ngx_http_finalize_request(r,
+            ngx_http_fraiseql_send_errors(r, NGX_HTTP_BAD_REQUEST,
+                                          &ctx->errs, gql));
+        return;
+    }
+
+    limits.max_depth = 0;
+    limits.max_tokens = 100000;
+
+    if (fql_parse_document(&ctx->arena, req.query.data, req.query.len,
+                           &limits, &doc, &perr) != 0)
+    {
+        fql_error_add(&ctx->errs, perr.loc.line ? &perr.loc : NULL,
+                      FQL_CODE_PARSE, "%s", perr.message);
+
+        /* a document error is 200 with application/json, 400 otherwise */
+        ngx_http_finalize_request(r,
+            ngx_http_fraiseql_send_errors(r, gql ? NGX_HTTP_BAD_REQUEST
+                                                 : NGX_HTTP_OK,
+                                          &ctx->errs, gql));
+        return;
+    }
+
+    opname = req.operation_name;
+
+    if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
+        fql_errors_t  tmp;
+
+        fql_errors_init(&tmp, &ctx->arena);
+        op = fql_select_operation(doc, opname, &tmp);
+
+        if (op != NULL && op->op != FQL_OP_QUERY) {
+            fql_error_add(&ctx->errs, &op->loc, FQL_CODE_BAD_REQUEST,
+                          "Only queries can be sent with GET; use POST "
+                          "for a %s.", op->op == FQL_OP_MUTATION
+                                       ? "mutation" : "subscription");
+            ngx_http_finalize_request(r,
+                ngx_http_fraiseql_send_errors(r, NGX_HTTP_NOT_ALLOWED,
+                                              &ctx->errs, gql));
+            return;
+        }
+    }
+
+    climits.max_depth = flcf->max_depth;
+
+    if (fql_compile(&ctx->arena, flcf->schema, doc, opname, req.variables,
+                    &climits, &ctx->plan, &ctx->errs) != 0)
+    {
+        status = gql ? NGX_HTTP_BAD_REQUEST : NGX_HTTP_OK;
+
+        /* out of memory is ours, not the client's */
+        if (ctx->errs.head != NULL
+            && ctx->errs.head->code == (const char *) FQL_CODE_INTERNAL)
+        {
+            status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_http_finalize_request(r,
+            ngx_http_fraiseql_send_errors(r, status, &ctx->errs, gql));
+        return;
+    }
+
+    ngx_http_set_ctx(r, ctx, ngx_http_fraiseql_module);
+
+    rc = ngx_http_fraiseql_execute(ctx);
+
+    if (rc != NGX_DONE) {
+        ngx_http_finalize_request(r, rc);
+    }
+}
