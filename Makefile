@@ -16,7 +16,7 @@ NGX_SRCS    := ngx_http_fraiseql_module.c $(wildcard src/*.c) $(wildcard src/*.h
 CFLAGS_CORE := -std=gnu11 -Wall -Wextra -Werror -Isrc/core
 UNIT_CFLAGS := $(CFLAGS_CORE) -g -O1 -fsanitize=address,undefined \
                -fno-omit-frame-pointer -fno-sanitize-recover=all
-LIBS_CORE   := -lyajl
+LIBS_CORE   := -lyajl -lm
 
 DEB_PKGS := nginx nginx-dev libpq-dev libyajl-dev libjwt-dev postgresql \
             postgresql-contrib libcmocka-dev python3-pytest python3-psycopg \

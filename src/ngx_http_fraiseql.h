@@ -96,13 +96,13 @@ struct ngx_http_fraiseql_slot_s {
     ngx_event_t                      wait;     /* queue timeout */
     fql_wbuf_t                       w;
     ngx_buf_t                       *buf;      /* being written */
-    ngx_buf_t                       *first;    /* holds the value start */
+    ngx_buf_t                       *value_buf;  /* the value starts */
+    size_t                           value_off;   /* ... in it, here */
     ngx_chain_t                     *out;      /* held until streaming */
     ngx_chain_t                    **last;
-    size_t                           value_start;  /* in first buffer */
     ngx_uint_t                       nrows;
     unsigned                         streaming:1;  /* head: straight out */
-    unsigned                         flushed:1;    /* some bytes sent */
+    unsigned                         value_sent:1;  /* partly sent */
     unsigned                         failed:1;
     unsigned                         retried:1;
 };

@@ -111,10 +111,6 @@ ngx_http_fraiseql_execute(ngx_http_fraiseql_ctx_t *ctx)
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        /* where the value starts, to replace it by null on an error */
-        s->first = s->buf;
-        s->value_start = s->w.pos - (char *) s->buf->start;
-
         if (rp->kind == FQL_RF_TYPENAME) {
             if (fql_json_string(&s->w, rp->type_name.data,
                                 rp->type_name.len) != 0)
@@ -124,10 +120,6 @@ ngx_http_fraiseql_execute(ngx_http_fraiseql_ctx_t *ctx)
 
             s->state = NGX_HTTP_FRAISEQL_SLOT_DONE;
             continue;
-        }
-
-        if (rp->kind == FQL_RF_LIST && fql_wbuf_putc(&s->w, '[') != 0) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
         ctx->pending++;
@@ -288,6 +280,50 @@ ngx_http_fraiseql_pending_input(PGconn *pg)
 }
 
 
+/* marks where the slot's value starts, before its first byte */
+static ngx_int_t
+ngx_http_fraiseql_value_begin(ngx_http_fraiseql_slot_t *slot)
+{
+    if (slot->w.pos == slot->w.end
+        && slot->w.reserve(&slot->w, 1) != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    slot->value_buf = slot->buf;
+    slot->value_off = (u_char *) slot->w.pos - slot->buf->start;
+
+    if (slot->plan->kind == FQL_RF_LIST
+        && fql_wbuf_putc(&slot->w, '[') != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* drops what the slot wrote of its value (none of it was sent) */
+static void
+ngx_http_fraiseql_value_rewind(ngx_http_fraiseql_slot_t *slot)
+{
+    ngx_chain_t  **ll;
+
+    for (ll = &slot->out; *ll; ll = &(*ll)->next) {
+        if ((*ll)->buf == slot->value_buf) {
+            *ll = NULL;
+            slot->last = ll;
+            break;
+        }
+    }
+
+    slot->buf = slot->value_buf;
+    slot->buf->last = slot->buf->start + slot->value_off;
+    slot->w.pos = (char *) slot->buf->last;
+    slot->w.end = (char *) slot->buf->end;
+}
+
+
 static void
 ngx_http_fraiseql_row(ngx_http_fraiseql_slot_t *slot, PGresult *res)
 {
@@ -303,8 +339,13 @@ ngx_http_fraiseql_row(ngx_http_fraiseql_slot_t *slot, PGresult *res)
         return;
     }
 
-    if (rp->kind == FQL_RF_LIST && slot->nrows > 0
-        && fql_wbuf_putc(&slot->w, ',') != 0)
+    if (slot->nrows == 0) {
+        if (ngx_http_fraiseql_value_begin(slot) != NGX_OK) {
+            goto nomem;
+        }
+
+    } else if (rp->kind == FQL_RF_LIST
+               && fql_wbuf_putc(&slot->w, ',') != 0)
     {
         goto nomem;
     }
@@ -348,7 +389,10 @@ ngx_http_fraiseql_row(ngx_http_fraiseql_slot_t *slot, PGresult *res)
                   "fraiseql: the \"data\" column of a row of \"%s\" is not "
                   "a JSON object", rp->sql);
 
-    if (fql_wbuf_lit(&slot->w, "null") != 0) {
+    if (ngx_http_fraiseql_field_error(ctx, pp, "The row is not a JSON "
+                                      "object") != 0
+        || fql_wbuf_lit(&slot->w, "null") != 0)
+    {
         goto nomem;
     }
 
@@ -542,17 +586,17 @@ ngx_http_fraiseql_slot_done(ngx_http_fraiseql_slot_t *slot)
         return;
     }
 
-    if (slot->failed && !slot->flushed) {
+    if (slot->failed && slot->nrows && !slot->value_sent) {
         /* nothing of this value went out yet: it becomes null */
-        slot->out = NULL;
-        slot->last = &slot->out;
-        slot->buf = slot->first;
-        slot->w.pos = (char *) slot->first->start + slot->value_start;
-        slot->w.end = (char *) slot->first->end;
+        ngx_http_fraiseql_value_rewind(slot);
+        rc = fql_wbuf_lit(&slot->w, "null");
+
+    } else if (slot->failed && slot->nrows == 0) {
         rc = fql_wbuf_lit(&slot->w, "null");
 
     } else if (slot->plan->kind == FQL_RF_LIST) {
-        rc = fql_wbuf_putc(&slot->w, ']');
+        rc = slot->nrows ? fql_wbuf_putc(&slot->w, ']')
+                         : fql_wbuf_lit(&slot->w, "[]");
 
     } else if (slot->nrows == 0) {
         rc = fql_wbuf_lit(&slot->w, "null");
@@ -790,7 +834,9 @@ ngx_http_fraiseql_flush_slot(ngx_http_fraiseql_slot_t *s, ngx_uint_t last)
         cl->buf->last_in_chain = 1;
     }
 
-    s->flushed = 1;
+    if (s->nrows) {
+        s->value_sent = 1;
+    }
 
     return ngx_http_fraiseql_send(ctx, out);
 }

@@ -7,7 +7,10 @@ CREATE TABLE tb_thing (
     status  text
 );
 
-CREATE VIEW v_thing AS SELECT id, data, status FROM tb_thing;
+-- status is a real column (filters use it) and also in data (output)
+CREATE VIEW v_thing AS
+SELECT id, data || jsonb_build_object('status', status) AS data, status
+FROM tb_thing;
 
 INSERT INTO tb_thing VALUES
   (1, '{"id": 1, "name": "O''Brien \"quoted\" \\ back", "score": 10,

@@ -319,9 +319,9 @@ fql_param_text(fql_cctx_t *c, fql_scalar_t sc, const fql_jval_t *j,
         *out = j->boolean ? "true" : "false";
         return 0;
     default:
-        /* strings and numbers are NUL-terminated in the arena */
-        *out = j->str.data;
-        return 0;
+        /* names and lexemes may point into a source: copy them out */
+        *out = fql_strndup(c->v.arena, j->str.data, j->str.len);
+        return *out ? 0 : fql_c_nomem(c);
     }
 }
 
@@ -1189,7 +1189,8 @@ fql_compile_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
             }
 
             if (fql_sql_lit(c, " LIMIT ") != 0
-                || fql_sql_param(c, a->str.data) != 0
+                || fql_param_text(c, FQL_SCALAR_INT, a, &p) != 0
+                || fql_sql_param(c, p) != 0
                 || fql_sql_lit(c, "::bigint") != 0)
             {
                 return -1;
@@ -1205,7 +1206,8 @@ fql_compile_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
             }
 
             if (fql_sql_lit(c, " OFFSET ") != 0
-                || fql_sql_param(c, a->str.data) != 0
+                || fql_param_text(c, FQL_SCALAR_INT, a, &p) != 0
+                || fql_sql_param(c, p) != 0
                 || fql_sql_lit(c, "::bigint") != 0)
             {
                 return -1;
