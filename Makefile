@@ -21,7 +21,7 @@ LIBS_CORE   := -lyajl -lm
 DEB_PKGS := nginx nginx-dev libpq-dev libyajl-dev libjwt-dev postgresql \
             postgresql-contrib libcmocka-dev python3-pytest python3-psycopg \
             python3-requests python3-jwt clang libclang-rt-14-dev wrk gcc \
-            make curl nodejs npm
+            make curl
 
 UNIT_TESTS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c))
 FUZZERS     := $(patsubst t/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard t/fuzz/fuzz_*.c))
@@ -45,15 +45,19 @@ deps:
 # nginx's configure runs once per build tree; the module is rebuilt by
 # nginx's own Makefile when a source changes.
 $(BUILD)/nginx/objs/Makefile: config
-	rm -rf $(BUILD)/nginx && mkdir -p $(BUILD)
-	cp -r $(NGX_SRC) $(BUILD)/nginx
-	cd $(BUILD)/nginx && . ./conf_flags && \
+	@echo "configuring nginx for the module in $(BUILD)/nginx"
+	@rm -rf $(BUILD)/nginx && mkdir -p $(BUILD)
+	@cp -r $(NGX_SRC) $(BUILD)/nginx
+	@cd $(BUILD)/nginx && . ./conf_flags && \
 	    ./configure "$${NGX_CONF_FLAGS[@]}" --add-dynamic-module=$(ROOT) \
 	    > configure.log 2>&1 || (tail -30 configure.log; exit 1)
 
 $(MODULE): $(BUILD)/nginx/objs/Makefile $(NGX_SRCS) $(CORE_SRCS) $(CORE_HDRS)
-	$(MAKE) -C $(BUILD)/nginx -f objs/Makefile modules
-	cp $(BUILD)/nginx/objs/ngx_http_fraiseql_module.so $@
+	@echo "building $@"
+	@$(MAKE) -s -C $(BUILD)/nginx -f objs/Makefile modules \
+	    > $(BUILD)/module-build.log 2>&1 \
+	    || (grep -E "error|warning" -A3 $(BUILD)/module-build.log; exit 1)
+	@cp $(BUILD)/nginx/objs/ngx_http_fraiseql_module.so $@
 
 $(BUILD)/asan/nginx/objs/Makefile: config
 	rm -rf $(BUILD)/asan/nginx && mkdir -p $(BUILD)/asan
@@ -66,8 +70,12 @@ $(BUILD)/asan/nginx/objs/Makefile: config
 
 $(ASAN_MODULE): $(BUILD)/asan/nginx/objs/Makefile $(NGX_SRCS) $(CORE_SRCS) \
                 $(CORE_HDRS)
-	$(MAKE) -C $(BUILD)/asan/nginx -f objs/Makefile modules
-	cp $(BUILD)/asan/nginx/objs/ngx_http_fraiseql_module.so $@
+	@echo "building $@"
+	@$(MAKE) -s -C $(BUILD)/asan/nginx -f objs/Makefile modules \
+	    > $(BUILD)/asan/module-build.log 2>&1 \
+	    || (grep -E "error|warning" -A3 $(BUILD)/asan/module-build.log; \
+	        exit 1)
+	@cp $(BUILD)/asan/nginx/objs/ngx_http_fraiseql_module.so $@
 
 $(BUILD)/unit/%: t/unit/%.c $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(BUILD)/unit

@@ -213,7 +213,6 @@ ngx_http_fraiseql_handler(ngx_http_request_t *r)
 {
     ngx_int_t                  rc;
     ngx_str_t                 *ct;
-    ngx_http_core_loc_conf_t  *clcf;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_POST))) {
         return ngx_http_fraiseql_fail(r, NGX_HTTP_NOT_ALLOWED,
@@ -256,20 +255,6 @@ ngx_http_fraiseql_handler(ngx_http_request_t *r)
                                       FQL_CODE_BAD_REQUEST,
                                       "Unsupported Content-Type: send "
                                       "application/json");
-    }
-
-    /* an oversized body gets a GraphQL error rather than nginx's page */
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
-
-    if (clcf->client_max_body_size
-        && r->headers_in.content_length_n > clcf->client_max_body_size)
-    {
-        r->keepalive = 0;
-        r->lingering_close = 1;
-        return ngx_http_fraiseql_fail(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                      FQL_CODE_BAD_REQUEST,
-                                      "The request body is larger than "
-                                      "client_max_body_size");
     }
 
     rc = ngx_http_read_client_request_body(r,

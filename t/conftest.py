@@ -125,6 +125,14 @@ http {
         listen 127.0.0.1:%(port)d;
         location /graphql { fraiseql; }
         location /health { return 200 "ok\\n"; }
+        # nginx refuses oversized bodies before any handler runs: answer
+        # them in GraphQL's shape
+        error_page 413 /graphql-413;
+        location = /graphql-413 {
+            internal;
+            default_type application/json;
+            return 413 '{"errors":[{"message":"The request body is larger than client_max_body_size","extensions":{"code":"BAD_REQUEST"}}]}\\n';
+        }
         %(extra)s
     }
 }

@@ -1,0 +1,70 @@
+#!/bin/sh
+# Starts (or stops) the demo: a throwaway PostgreSQL cluster loaded with
+# conf-examples/demo.sql and nginx with the module on 127.0.0.1:8080.
+set -eu
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DEMO=$ROOT/build/demo
+PGDIR=$DEMO/pg
+PGPORT=${FRAISEQL_DEMO_PGPORT:-55432}
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+
+as_pg() { runuser -u postgres -- "$@"; }
+
+stop() {
+    if [ -f "$DEMO/nginx.pid" ]; then
+        /usr/sbin/nginx -p "$DEMO" -e "$DEMO/error.log" \
+            -c "$DEMO/nginx.conf" -s quit 2>/dev/null || true
+        rm -f "$DEMO/nginx.pid"
+    fi
+    if [ -f "$PGDIR/data/postmaster.pid" ]; then
+        as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -m fast -w stop >/dev/null \
+            || true
+    fi
+}
+
+start() {
+    stop
+    rm -rf "$DEMO"
+    mkdir -p "$PGDIR"
+    chown postgres:postgres "$PGDIR"
+
+    as_pg "$PGBIN/initdb" -D "$PGDIR/data" -A trust -U postgres -E UTF8 \
+        --locale=C.UTF-8 >/dev/null
+    cat >> "$PGDIR/data/postgresql.auto.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $PGPORT
+unix_socket_directories = '$PGDIR'
+CONF
+    as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/log" -w start >/dev/null
+    as_pg "$PGBIN/createdb" -h 127.0.0.1 -p "$PGPORT" -U postgres demo
+    psql -q -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PGPORT" -U postgres \
+        -d demo -f "$ROOT/conf-examples/demo.sql"
+
+    sed -e "s|@ROOT@|$ROOT|g" -e "s|@DEMO@|$DEMO|g" \
+        -e "s|@PGPORT@|$PGPORT|g" \
+        "$ROOT/conf-examples/nginx.conf" > "$DEMO/nginx.conf"
+
+    /usr/sbin/nginx -p "$DEMO" -e "$DEMO/error.log" -c "$DEMO/nginx.conf" -t \
+        -q
+    /usr/sbin/nginx -p "$DEMO" -e "$DEMO/error.log" -c "$DEMO/nginx.conf"
+
+    cat <<MSG
+
+fraiseql-nginx demo is running: GraphQL at http://127.0.0.1:8080/graphql
+(PostgreSQL on 127.0.0.1:$PGPORT, database "demo"; logs in $DEMO).
+
+Try:
+
+  curl -s http://127.0.0.1:8080/graphql -H 'Content-Type: application/json' \\
+    -d '{"query": "{ users(limit: 3, orderBy: [{age: DESC}]) { id firstName lastName age } posts(where: {published: {eq: true}}, limit: 2) { title author { firstName } } }"}'
+
+Stop it with: make demo-stop
+MSG
+}
+
+case "${1:-start}" in
+    start) start ;;
+    stop) stop; echo "demo stopped" ;;
+    *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+esac

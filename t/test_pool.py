@@ -1,0 +1,220 @@
+"""The connection pool under load, database failures and slow clients."""
+
+import json
+import os
+import re
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+import pytest
+import requests
+
+from conftest import ROOT, Postgres
+
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = %s
+"""
+
+
+def wrk(url, query, connections, seconds):
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(WRK_SCRIPT % json.dumps(json.dumps({"query": query})))
+    try:
+        out = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d",
+                              "%ds" % seconds, "-s", f.name, url],
+                             capture_output=True, text=True, check=True,
+                             timeout=seconds + 30).stdout
+    finally:
+        os.unlink(f.name)
+    return out
+
+
+def test_load_64_clients_pool_4(make_nginx, pg):
+    n = make_nginx(pool=4, workers=2).start()
+    out = wrk(n.url, "{ things(limit: 2) { id name } users(limit: 3)"
+              " { email } }", 64, 10)
+    requests_done = int(re.search(r"(\d+) requests in", out).group(1))
+    assert requests_done > 1000, out
+    assert "Non-2xx" not in out, out
+    assert "Socket errors" not in out, out
+    # the pools hold 4 connections per worker, no more
+    assert pg.module_backends() <= 8
+    # every response was a complete GraphQL answer
+    r = n.post("{ things(limit: 2) { id } }")
+    assert r.json() == {"data": {"things": [{"id": 1}, {"id": 2}]}}
+
+
+def test_concurrent_slow_queries_queue_for_the_pool(make_nginx, pg):
+    n = make_nginx(pool=2).start()
+    results = []
+
+    def one():
+        r = n.post("{ slow { id label } }")
+        results.append((r.status_code, r.json()))
+
+    threads = [threading.Thread(target=one) for _ in range(10)]
+    t0 = time.time()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.time() - t0
+    assert all(r == (200, {"data": {"slow": [{"id": 1, "label": "slow"}]}})
+               for r in results), results
+    # ten 0.2 s queries on two connections: queued, not refused
+    assert elapsed >= 0.9
+    assert pg.module_backends() <= 2
+
+
+def test_several_root_fields_run_concurrently(make_nginx):
+    n = make_nginx(pool=4).start()
+    n.post("{ slow { id } }")   # warm the pool
+    t0 = time.time()
+    r = n.post("{ a: slow { id } b: slow { id } c: slow { id } }")
+    elapsed = time.time() - t0
+    assert r.json() == {"data": {"a": [{"id": 1}], "b": [{"id": 1}],
+                                 "c": [{"id": 1}]}}
+    assert elapsed < 0.55, elapsed
+
+
+def _own_cluster():
+    p = Postgres()
+    p.load(os.path.join(ROOT, "conf-examples", "demo.sql"))
+    p.load(os.path.join(ROOT, "t", "fixtures.sql"))
+    return p
+
+
+def test_database_down_fails_fast_and_recovers(make_nginx):
+    own = _own_cluster()
+    try:
+        n = make_nginx(pg=own, pool=2).start()
+        q = "{ things(limit: 1) { id } }"
+        assert n.post(q).json() == {"data": {"things": [{"id": 1}]}}
+
+        own.stop()
+        t0 = time.time()
+        r = n.post(q)
+        assert r.status_code == 503
+        assert r.headers.get("retry-after")
+        body = r.json()
+        assert "data" not in body
+        assert body["errors"][0]["extensions"]["code"] == \
+            "DATABASE_UNAVAILABLE"
+        for _ in range(5):
+            r = n.post(q)
+            assert r.status_code == 503
+        assert time.time() - t0 < 2.0
+        h = requests.get("http://127.0.0.1:%d/health" % n.port, timeout=1)
+        assert h.text == "ok\n"
+
+        own.start()
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            r = n.post(q)
+            if r.status_code == 200:
+                break
+            time.sleep(0.2)
+        assert r.json() == {"data": {"things": [{"id": 1}]}}
+        assert "cannot connect to postgresql" in n.log()
+    finally:
+        own.destroy()
+
+
+def test_unresponsive_database_does_not_block_the_worker(make_nginx, pg):
+    """A server that accepts and never answers: only GraphQL waits."""
+    lsn = socket.socket()
+    lsn.bind(("127.0.0.1", 0))
+    lsn.listen(64)
+    port = lsn.getsockname()[1]
+    held = []
+
+    def accept():
+        try:
+            while True:
+                c, _ = lsn.accept()
+                held.append(c)
+        except OSError:
+            pass
+
+    threading.Thread(target=accept, daemon=True).start()
+
+    class Fake:
+        conninfo = "host=127.0.0.1 port=%d dbname=x user=x " \
+                   "connect_timeout=1" % port
+
+    try:
+        n = make_nginx(pg=Fake(), pool=2).start()
+        result = {}
+
+        def slow():
+            t0 = time.time()
+            r = n.post("{ things { id } }")
+            result["status"] = r.status_code
+            result["time"] = time.time() - t0
+
+        t = threading.Thread(target=slow)
+        t.start()
+        time.sleep(0.3)
+        # the worker is waiting on PostgreSQL, yet answers at once
+        for _ in range(20):
+            t0 = time.time()
+            h = requests.get("http://127.0.0.1:%d/health" % n.port,
+                             timeout=2)
+            assert h.status_code == 200
+            assert time.time() - t0 < 0.2
+        t.join(30)
+        assert result["status"] == 503
+        # the module's connect timeout (5 s) ends the wait
+        assert 4 <= result["time"] < 10
+    finally:
+        lsn.close()
+        for c in held:
+            c.close()
+
+
+def _rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def _worker_pid(n):
+    out = subprocess.run(["pgrep", "-P", str(n.pid())], capture_output=True,
+                         text=True).stdout.split()
+    return int(out[0])
+
+
+def test_large_answer_streams_with_flat_memory(make_nginx):
+    """100,000 rows to a slow reader: the worker holds no whole answer."""
+    n = make_nginx(pool=2).start()
+    n.post("{ items(limit: 10) { id } }")
+    worker = _worker_pid(n)
+    base = _rss_kb(worker)
+    body = json.dumps({"query": "{ items { id label price groupNo } }"})
+    req = ("POST /graphql HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+           "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+           % (len(body), body)).encode()
+    peak = base
+    total = 0
+    with socket.create_connection(("127.0.0.1", n.port), 30) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+        s.sendall(req)
+        while True:
+            chunk = s.recv(16384)
+            if not chunk:
+                break
+            total += len(chunk)
+            if total % 10 == 0 or total < 200000:
+                time.sleep(0.0005)
+            peak = max(peak, _rss_kb(worker))
+    assert total > 6000000
+    growth = peak - base
+    # the answer is over 6 MB; the worker grows by far less
+    assert growth < 3000, (base, peak)
