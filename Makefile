@@ -111,7 +111,8 @@ fuzz: deps $(FUZZERS)
 	    mkdir -p $(BUILD)/fuzz/corpus-$$n; \
 	    echo "== $$f ($(FUZZ_TIME)s)"; \
 	    $$f -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
-	        $$( [ -f t/fuzz/$$n.dict ] && echo -dict=t/fuzz/$$n.dict ) \
+	        -dict=$$( [ -f t/fuzz/$$n.dict ] && echo t/fuzz/$$n.dict \
+	                  || echo t/fuzz/graphql.dict ) \
 	        $(BUILD)/fuzz/corpus-$$n t/fuzz/corpus/$$n 2>&1 | tail -12; \
 	done
 

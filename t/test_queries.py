@@ -306,3 +306,21 @@ def test_data_column_that_is_not_json(ngx):
     body = r.json()
     assert body["data"] == {"broken": [None]}
     assert body["errors"][0]["path"] == ["broken", 0]
+
+
+def test_nul_in_a_string_is_refused(ngx):
+    r = ngx.post('query ($n: String) { things(where: {name: {eq: $n}})'
+                 ' { id } }', {"n": "a\u0000b"})
+    body = r.json()
+    assert "data" not in body
+    assert "NUL" in body["errors"][0]["message"]
+    r = ngx.post('{ things(where: {name: {eq: "a\\u0000b"}}) { id } }')
+    assert "NUL" in r.json()["errors"][0]["message"]
+
+
+def test_invalid_utf8_in_variables_is_400(ngx):
+    body = (b'{"query": "query ($n: String) { things(where: {name: {eq: $n}})'
+            b' { id } }", "variables": {"n": "\xc3\x28"}}')
+    r = requests.post(ngx.url, data=body,
+                      headers={"content-type": "application/json"})
+    assert r.status_code == 400

@@ -352,6 +352,11 @@ fql_coerce_scalar(fql_vctx_t *v, const fql_type_t *t,
             return -1;
         }
 
+        if (memchr(in->str.data, '\0', in->str.len) != NULL) {
+            *why = "strings must not contain NUL (\\u0000)";
+            return -1;
+        }
+
         break;
 
     case FQL_SCALAR_JSON:
@@ -362,6 +367,12 @@ fql_coerce_scalar(fql_vctx_t *v, const fql_type_t *t,
     default:
         if (in->kind != FQL_VAL_STRING) {
             *why = "String cannot represent a non string value";
+            return -1;
+        }
+
+        /* text parameters end at NUL: refuse it rather than truncate */
+        if (memchr(in->str.data, '\0', in->str.len) != NULL) {
+            *why = "strings must not contain NUL (\\u0000)";
             return -1;
         }
 
