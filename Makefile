@@ -100,7 +100,8 @@ test-asan: deps $(ASAN_MODULE)
 $(BUILD)/fuzz/%: t/fuzz/%.c $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(BUILD)/fuzz
 	clang -std=gnu11 -g -O1 -Isrc/core \
-	    -fsanitize=fuzzer,address,undefined -o $@ $< $(CORE_SRCS) \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	    -o $@ $< $(CORE_SRCS) \
 	    $(LIBS_CORE)
 
 # Each fuzzer runs FUZZ_TIME seconds on a scratch copy of its seed corpus.

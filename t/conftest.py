@@ -150,7 +150,9 @@ class Nginx:
         with open(self.conf_path, "w") as f:
             f.write(text % dict(module=MODULE, prefix=self.prefix,
                                 workers=workers, schema=schema,
-                                conninfo=pg.conninfo if pg else "",
+                                conninfo=(pg.conninfo if pg else "")
+                                + " application_name=fraiseql-%d"
+                                % self.port,
                                 pool=pool, port=self.port, extra=extra,
                                 log_level=log_level))
         self.env = dict(os.environ)
@@ -164,6 +166,12 @@ class Nginx:
                 ":detect_odr_violation=0" % self.prefix)
             self.env["LSAN_OPTIONS"] = "suppressions=%s" % os.path.join(
                 ROOT, "t", "lsan.supp")
+
+    def backends(self, pg):
+        """This instance's connections as PostgreSQL sees them."""
+        return pg.query("SELECT count(*) FROM pg_stat_activity"
+                        " WHERE application_name = %s",
+                        "fraiseql-%d" % self.port)[0][0]
 
     def cmd(self, *args):
         return subprocess.run([NGINX, "-p", self.prefix, "-e", self.error_log,

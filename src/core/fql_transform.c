@@ -1,0 +1,1679 @@
+/*
+ * Row transform.  Two steps per row:
+ *
+ *  1. scan: the row is validated as strict JSON in one pass; on the way the
+ *     value spans of the row's keys that the projection selects are
+ *     recorded (nested values are only validated);
+ *  2. emit: the selected spans are written out, coerced; nested objects
+ *     selected by the projection are scanned again, trusted this time.
+ *
+ * Nothing is written before the whole row is known to be valid, nothing is
+ * copied but the output and no memory is allocated: spans live on the
+ * stack, FQL_WIN fields at a time.
+ */
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+#include <sys/types.h>
+
+#include "fql_transform.h"
+
+
+/* containers nested in a row, the row's own object included */
+#define FQL_MAX_DEPTH    512
+
+/* fields looked up per scan of an object: bounds the stack frames */
+#define FQL_WIN          32
+#define FQL_HASH_SIZE    64
+
+/* how much of a bad value an error message quotes */
+#define FQL_MSG_VALUE    80
+
+/* canonical integers of Int and ID values: 2^53 needs 16 digits */
+#define FQL_INT_BUF      64
+
+
+typedef struct {
+    const u_char  *p;            /* NULL: key absent */
+    size_t         len;
+} fql_span_t;
+
+
+/* key -> fields of a window of a projection, hashed on length and ends */
+typedef struct {
+    const fql_proj_field_t  *fields;
+    unsigned                 n;
+    unsigned                 nkeyed;     /* fields other than __typename */
+    uint8_t                  head[FQL_HASH_SIZE];    /* 1 + field index */
+    uint8_t                  next[FQL_WIN];
+} fql_lookup_t;
+
+
+typedef struct {
+    fql_wbuf_t          *out;
+    fql_field_error_pt   on_error;
+    void                *ctx;
+} fql_tr_t;
+
+
+/* a JSON number split up: value = 0.D[k0..k1) * 10^pos, D = int . frac */
+typedef struct {
+    const u_char  *ip;
+    const u_char  *fp;
+    size_t         il;
+    size_t         fl;
+    size_t         k0;
+    size_t         k1;
+    long           pos;
+    int            neg;
+} fql_num_t;
+
+
+static const u_char *fql_scan_string(const u_char *p, const u_char *end,
+    int *esc);
+static const u_char *fql_scan_number(const u_char *p, const u_char *end);
+static const u_char *fql_valid_value(const u_char *p, const u_char *end,
+    unsigned depth);
+static const u_char *fql_skip_string(const u_char *p, const u_char *end,
+    int *esc);
+static const u_char *fql_skip_value(const u_char *p, const u_char *end);
+static void fql_lookup_init(fql_lookup_t *lk, const fql_proj_field_t *fields,
+    unsigned n);
+static const u_char *fql_scan_object(const fql_lookup_t *lk, fql_span_t *sp,
+    const u_char *p, const u_char *end, int validate);
+static int fql_key_eq_escaped(const u_char *k, size_t klen, fql_str_t key);
+static int fql_emit_object(fql_tr_t *t, const fql_proj_t *proj,
+    const u_char *p, const u_char *end, const fql_path_t *path,
+    const fql_span_t *pre, const fql_lookup_t *lk);
+static int fql_emit_value(fql_tr_t *t, const fql_proj_t *proj,
+    const fql_proj_field_t *f, const u_char *v, const u_char *vend,
+    unsigned level, const fql_path_t *path, const fql_lookup_t *lk);
+static int fql_emit_scalar(fql_tr_t *t, const fql_proj_field_t *f,
+    const u_char *v, size_t len, const fql_path_t *path);
+static int fql_put_compact(fql_wbuf_t *w, const u_char *p, const u_char *end);
+static void fql_num_parse(fql_num_t *n, const u_char *p, const u_char *end);
+static int fql_num_int(const fql_num_t *n, char *buf, size_t size);
+static int fql_num_finite(const fql_num_t *n);
+static int fql_error(fql_tr_t *t, const fql_path_t *path, const char *fmt,
+    ...);
+static int fql_bad_value(fql_tr_t *t, const fql_path_t *path,
+    const char *what, const u_char *v, size_t len);
+static int fql_bad_field(fql_tr_t *t, const fql_proj_t *proj,
+    const fql_proj_field_t *f, const fql_path_t *path, const char *what);
+
+
+#define fql_is_ws(c)  ((c) == ' ' || (c) == '\n' || (c) == '\r' || (c) == '\t')
+#define fql_is_digit(c)  ((u_char) ((c) - '0') < 10)
+
+/* bit `level` of a field's non_null_mask, levels past the mask nullable */
+#define fql_non_null(f, level)                                               \
+    ((level) < sizeof(unsigned) * 8 && ((f)->non_null_mask >> (level)) & 1)
+
+#define fql_hash(p, len)                                                     \
+    ((len) ? ((len) * 7 + (p)[0] * 3 + (p)[(len) - 1]) & (FQL_HASH_SIZE - 1)  \
+           : 0)
+
+/* digit k of a number's digits, integer and fraction parts together */
+#define fql_digit(n, k)  ((k) < (n)->il ? (n)->ip[k] : (n)->fp[(k) - (n)->il])
+
+#define fql_is_plain(c)                                                      \
+    ((c) >= 0x20 && (c) < 0x80 && (c) != '"' && (c) != '\\')
+
+#define FQL_ONES  0x0101010101010101ULL
+#define FQL_HIGH  0x8080808080808080ULL
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* the first flagged byte of an 8-byte word read with memcpy */
+#define fql_first8(m)  ((unsigned) __builtin_ctzll(m) >> 3)
+#endif
+
+
+static inline const u_char *
+fql_skip_ws(const u_char *p, const u_char *end)
+{
+    while (p < end && fql_is_ws(*p)) {
+        p++;
+    }
+
+    return p;
+}
+
+
+static inline int
+fql_put(fql_wbuf_t *w, const void *p, size_t n)
+{
+    return n ? fql_wbuf_put(w, p, n) : 0;
+}
+
+
+/* `"s"`, s needing no escaping */
+static inline int
+fql_put_quoted(fql_wbuf_t *w, const void *s, size_t n)
+{
+    char  *p;
+
+    if ((size_t) (w->end - w->pos) < n + 2 && w->reserve(w, n + 2) != 0) {
+        return -1;
+    }
+
+    p = w->pos;
+    *p++ = '"';
+
+    if (n) {
+        memcpy(p, s, n);
+        p += n;
+    }
+
+    *p++ = '"';
+    w->pos = p;
+
+    return 0;
+}
+
+
+/* `,"key":` in one reservation: the hot path of every field */
+static inline int
+fql_put_key(fql_wbuf_t *w, int comma, fql_str_t key)
+{
+    size_t   need;
+    char    *p;
+
+    need = key.len + 4;
+
+    if ((size_t) (w->end - w->pos) < need && w->reserve(w, need) != 0) {
+        return -1;
+    }
+
+    p = w->pos;
+
+    if (comma) {
+        *p++ = ',';
+    }
+
+    *p++ = '"';
+
+    if (key.len) {
+        memcpy(p, key.data, key.len);
+        p += key.len;
+    }
+
+    *p++ = '"';
+    *p++ = ':';
+    w->pos = p;
+
+    return 0;
+}
+
+
+int
+fql_transform_row(const fql_proj_t *proj, const char *json, size_t len,
+    fql_wbuf_t *out, const fql_path_t *path, fql_field_error_pt on_error,
+    void *ctx)
+{
+    const u_char  *p, *e, *end;
+    fql_span_t     spans[FQL_WIN];
+    fql_lookup_t   lk;
+    fql_tr_t       t;
+    unsigned       n;
+
+    p = (const u_char *) json;
+    end = p + len;
+
+    p = fql_skip_ws(p, end);
+
+    if (p == end) {
+        return -1;
+    }
+
+    if (*p == 'n') {
+        if (end - p < 4 || memcmp(p, "null", 4) != 0
+            || fql_skip_ws(p + 4, end) != end)
+        {
+            return -1;
+        }
+
+        return fql_wbuf_lit(out, "null");
+    }
+
+    if (*p != '{') {
+        return -1;
+    }
+
+    n = proj->nfields < FQL_WIN ? proj->nfields : FQL_WIN;
+
+    fql_lookup_init(&lk, proj->fields, n);
+    memset(spans, 0, n * sizeof(fql_span_t));
+
+    /* the one validating pass; later windows and nested objects trust it */
+    e = fql_scan_object(&lk, spans, p + 1, end, 1);
+
+    if (e == NULL || fql_skip_ws(e, end) != end) {
+        return -1;
+    }
+
+    t.out = out;
+    t.on_error = on_error;
+    t.ctx = ctx;
+
+    return fql_emit_object(&t, proj, p + 1, end, path, spans, &lk);
+}
+
+
+/*
+ * Validation.
+ */
+
+
+/*
+ * Flags (high bit) the bytes of v that end a run of plain string bytes:
+ * '"', '\', < 0x20, >= 0x80.  A borrow can flag bytes after a flagged one,
+ * never before: the first flag is exact.
+ */
+static inline uint64_t
+fql_special8(uint64_t v)
+{
+    uint64_t  q, b;
+
+    q = v ^ (FQL_ONES * '"');
+    b = v ^ (FQL_ONES * '\\');
+
+    return (((q - FQL_ONES) & ~q) | ((b - FQL_ONES) & ~b)
+            | ((v - FQL_ONES * 0x20) & ~v) | v)
+           & FQL_HIGH;
+}
+
+
+static inline int
+fql_hex4(const u_char *p)
+{
+    int     v, i;
+    u_char  c;
+
+    v = 0;
+
+    for (i = 0; i < 4; i++) {
+        c = p[i];
+
+        if (fql_is_digit(c)) {
+            v = v * 16 + c - '0';
+
+        } else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') {
+            v = v * 16 + (c | 0x20) - 'a' + 10;
+
+        } else {
+            return -1;
+        }
+    }
+
+    return v;
+}
+
+
+/*
+ * Validates a string from after its opening quote, returns the byte past
+ * the closing quote, or NULL.  Escapes must be RFC 8259's, \u surrogates
+ * paired (jsonb refuses lone ones too), and UTF-8 well formed: no
+ * overlongs, no encoded surrogates, nothing past U+10FFFF.
+ */
+static const u_char *
+fql_scan_string(const u_char *p, const u_char *end, int *esc)
+{
+    uint64_t  v, m;
+    u_char    c, lo, hi;
+    int       cp, n, i;
+
+    for ( ;; ) {
+
+        /* plain bytes, 8 at a time */
+
+        for ( ;; ) {
+            if (end - p < 8) {
+                while (p < end && fql_is_plain(*p)) {
+                    p++;
+                }
+
+                break;
+            }
+
+            memcpy(&v, p, 8);
+            m = fql_special8(v);
+
+            if (m) {
+#ifdef fql_first8
+                p += fql_first8(m);
+#else
+                while (fql_is_plain(*p)) {
+                    p++;
+                }
+#endif
+                break;
+            }
+
+            p += 8;
+        }
+
+        if (p == end) {
+            return NULL;
+        }
+
+        c = *p;
+
+        if (c == '"') {
+            return p + 1;
+        }
+
+        if (c == '\\') {
+            *esc = 1;
+
+            if (end - p < 2) {
+                return NULL;
+            }
+
+            switch (p[1]) {
+            case '"': case '\\': case '/': case 'b':
+            case 'f': case 'n': case 'r': case 't':
+                p += 2;
+                continue;
+
+            case 'u':
+                if (end - p < 6 || (cp = fql_hex4(p + 2)) < 0) {
+                    return NULL;
+                }
+
+                p += 6;
+
+                if (cp < 0xd800 || cp > 0xdfff) {
+                    continue;
+                }
+
+                if (cp >= 0xdc00 || end - p < 6 || p[0] != '\\'
+                    || p[1] != 'u')
+                {
+                    return NULL;
+                }
+
+                cp = fql_hex4(p + 2);
+
+                if (cp < 0xdc00 || cp > 0xdfff) {
+                    return NULL;
+                }
+
+                p += 6;
+                continue;
+
+            default:
+                return NULL;
+            }
+        }
+
+        if (c < 0x20) {
+            return NULL;
+        }
+
+        /* c >= 0x80 */
+
+        if (c >= 0xc2 && c <= 0xdf) {
+            n = 2;
+
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 3;
+
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 4;
+
+        } else {
+            return NULL;
+        }
+
+        if (end - p < n) {
+            return NULL;
+        }
+
+        lo = (c == 0xe0) ? 0xa0 : (c == 0xf0) ? 0x90 : 0x80;
+        hi = (c == 0xed) ? 0x9f : (c == 0xf4) ? 0x8f : 0xbf;
+
+        for (i = 1; i < n; i++) {
+            if (p[i] < lo || p[i] > hi) {
+                return NULL;
+            }
+
+            lo = 0x80;
+            hi = 0xbf;
+        }
+
+        p += n;
+    }
+}
+
+
+/* -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? at p < end, or NULL */
+static const u_char *
+fql_scan_number(const u_char *p, const u_char *end)
+{
+    if (*p == '-' && ++p == end) {
+        return NULL;
+    }
+
+    if (*p == '0') {
+        p++;
+
+    } else if (fql_is_digit(*p)) {
+        do {
+            p++;
+        } while (p < end && fql_is_digit(*p));
+
+    } else {
+        return NULL;
+    }
+
+    if (p < end && *p == '.') {
+        if (++p == end || !fql_is_digit(*p)) {
+            return NULL;
+        }
+
+        do {
+            p++;
+        } while (p < end && fql_is_digit(*p));
+    }
+
+    if (p < end && (*p | 0x20) == 'e') {
+        if (++p < end && (*p == '+' || *p == '-')) {
+            p++;
+        }
+
+        if (p == end || !fql_is_digit(*p)) {
+            return NULL;
+        }
+
+        do {
+            p++;
+        } while (p < end && fql_is_digit(*p));
+    }
+
+    return p;
+}
+
+
+static inline const u_char *
+fql_scan_literal(const u_char *p, const u_char *end, const char *lit,
+    size_t n)
+{
+    if ((size_t) (end - p) < n || memcmp(p, lit, n) != 0) {
+        return NULL;
+    }
+
+    return p + n;
+}
+
+
+/*
+ * Validates the value at p (not whitespace) nested in `depth` containers;
+ * returns the byte past it, or NULL.  Iterative: a bit per open container
+ * says object or array.
+ */
+static const u_char *
+fql_valid_value(const u_char *p, const u_char *end, unsigned depth)
+{
+    uint64_t  stack[FQL_MAX_DEPTH / 64];
+    unsigned  level, obj;
+    int       esc;
+
+    level = 0;
+
+value:
+
+    if (p == end) {
+        return NULL;
+    }
+
+    switch (*p) {
+
+    case '{':
+        if (depth + level >= FQL_MAX_DEPTH) {
+            return NULL;
+        }
+
+        stack[level / 64] |= (uint64_t) 1 << (level % 64);
+        level++;
+
+        p = fql_skip_ws(p + 1, end);
+
+        if (p < end && *p == '}') {
+            p++;
+            level--;
+            goto close;
+        }
+
+        goto key;
+
+    case '[':
+        if (depth + level >= FQL_MAX_DEPTH) {
+            return NULL;
+        }
+
+        stack[level / 64] &= ~((uint64_t) 1 << (level % 64));
+        level++;
+
+        p = fql_skip_ws(p + 1, end);
+
+        if (p < end && *p == ']') {
+            p++;
+            level--;
+            goto close;
+        }
+
+        goto value;
+
+    case '"':
+        p = fql_scan_string(p + 1, end, &esc);
+        break;
+
+    case 't':
+        p = fql_scan_literal(p, end, "true", 4);
+        break;
+
+    case 'f':
+        p = fql_scan_literal(p, end, "false", 5);
+        break;
+
+    case 'n':
+        p = fql_scan_literal(p, end, "null", 4);
+        break;
+
+    default:
+        p = fql_scan_number(p, end);
+        break;
+    }
+
+    if (p == NULL) {
+        return NULL;
+    }
+
+close:
+
+    if (level == 0) {
+        return p;
+    }
+
+    p = fql_skip_ws(p, end);
+
+    if (p == end) {
+        return NULL;
+    }
+
+    obj = (stack[(level - 1) / 64] >> ((level - 1) % 64)) & 1;
+
+    if (*p == ',') {
+        p = fql_skip_ws(p + 1, end);
+
+        if (obj) {
+            goto key;
+        }
+
+        goto value;
+    }
+
+    if (*p != (obj ? '}' : ']')) {
+        return NULL;
+    }
+
+    p++;
+    level--;
+    goto close;
+
+key:
+
+    if (p == end || *p != '"') {
+        return NULL;
+    }
+
+    p = fql_scan_string(p + 1, end, &esc);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    p = fql_skip_ws(p, end);
+
+    if (p == end || *p != ':') {
+        return NULL;
+    }
+
+    p = fql_skip_ws(p + 1, end);
+    goto value;
+}
+
+
+/*
+ * Skipping values already validated.
+ */
+
+
+/*
+ * From after the opening quote of a valid string to past its closing one;
+ * *esc (if esc) is set when the string has escapes.
+ */
+static const u_char *
+fql_skip_string(const u_char *p, const u_char *end, int *esc)
+{
+    uint64_t  v, q, b, m;
+
+    for ( ;; ) {
+        if (end - p >= 8) {
+            memcpy(&v, p, 8);
+
+            q = v ^ (FQL_ONES * '"');
+            b = v ^ (FQL_ONES * '\\');
+            m = (((q - FQL_ONES) & ~q) | ((b - FQL_ONES) & ~b)) & FQL_HIGH;
+
+            if (m == 0) {
+                p += 8;
+                continue;
+            }
+
+#ifdef fql_first8
+            p += fql_first8(m);
+#else
+            while (*p != '"' && *p != '\\') {
+                p++;
+            }
+#endif
+
+        } else {
+            while (p < end && *p != '"' && *p != '\\') {
+                p++;
+            }
+
+            if (p == end) {
+                return end;
+            }
+        }
+
+        if (*p == '"') {
+            return p + 1;
+        }
+
+        if (esc) {
+            *esc = 1;
+        }
+
+        p += 2;
+
+        if (p > end) {
+            return end;
+        }
+    }
+}
+
+
+static const u_char *
+fql_skip_value(const u_char *p, const u_char *end)
+{
+    unsigned  depth;
+    u_char    c;
+
+    switch (*p) {
+
+    case '"':
+        return fql_skip_string(p + 1, end, NULL);
+
+    case '{':
+    case '[':
+        depth = 0;
+
+        while (p < end) {
+            c = *p++;
+
+            if (c == '"') {
+                p = fql_skip_string(p, end, NULL);
+
+            } else if (c == '{' || c == '[') {
+                depth++;
+
+            } else if ((c == '}' || c == ']') && --depth == 0) {
+                break;
+            }
+        }
+
+        return p;
+
+    default:
+        while (p < end && *p != ',' && *p != '}' && *p != ']'
+               && !fql_is_ws(*p))
+        {
+            p++;
+        }
+
+        return p;
+    }
+}
+
+
+/*
+ * Key lookup.
+ */
+
+
+static void
+fql_lookup_init(fql_lookup_t *lk, const fql_proj_field_t *fields, unsigned n)
+{
+    const fql_proj_field_t  *f;
+    unsigned                 i, h;
+
+    lk->fields = fields;
+    lk->n = n;
+    lk->nkeyed = 0;
+
+    memset(lk->head, 0, sizeof(lk->head));
+
+    for (i = n; i-- > 0; ) {
+        f = &fields[i];
+
+        if (f->kind == FQL_PF_TYPENAME) {
+            continue;
+        }
+
+        h = fql_hash((const u_char *) f->json_key.data, f->json_key.len);
+
+        lk->next[i] = lk->head[h];
+        lk->head[h] = (uint8_t) (i + 1);
+        lk->nkeyed++;
+    }
+}
+
+
+/* keys are short: cheaper than a call to memcmp */
+static inline int
+fql_key_eq(const u_char *a, const char *b, size_t n)
+{
+    uint64_t  x, y;
+
+    while (n >= 8) {
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+
+        if (x != y) {
+            return 0;
+        }
+
+        a += 8;
+        b += 8;
+        n -= 8;
+    }
+
+    while (n--) {
+        if (*a++ != (u_char) *b++) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/*
+ * Scans an object from after its '{' to past its '}', recording in sp[]
+ * the value span of each window field whose json_key it has (the first
+ * occurrence of a key wins; jsonb has no duplicates).  With `validate`,
+ * everything is checked and the whole object read; otherwise it stops as
+ * soon as every field is found.
+ */
+static const u_char *
+fql_scan_object(const fql_lookup_t *lk, fql_span_t *sp, const u_char *p,
+    const u_char *end, int validate)
+{
+    const fql_proj_field_t  *f;
+    const u_char            *k, *v;
+    size_t                   klen;
+    unsigned                 i, found;
+    int                      esc, vesc;
+
+    found = 0;
+
+    p = fql_skip_ws(p, end);
+
+    if (p < end && *p == '}') {
+        return p + 1;
+    }
+
+    for ( ;; ) {
+        if (p == end || *p != '"') {
+            return NULL;
+        }
+
+        k = p + 1;
+        esc = 0;
+
+        if (validate) {
+            p = fql_scan_string(k, end, &esc);
+            if (p == NULL) {
+                return NULL;
+            }
+
+        } else {
+            p = fql_skip_string(k, end, &esc);
+        }
+
+        klen = p - 1 - k;
+
+        p = fql_skip_ws(p, end);
+
+        if (p == end || *p != ':') {
+            return NULL;
+        }
+
+        p = fql_skip_ws(p + 1, end);
+
+        if (p == end) {
+            return NULL;
+        }
+
+        v = p;
+
+        if (!validate) {
+            p = fql_skip_value(p, end);
+
+        } else if (*p == '"') {
+            p = fql_scan_string(p + 1, end, &vesc);
+            if (p == NULL) {
+                return NULL;
+            }
+
+        } else if (*p == '-' || fql_is_digit(*p)) {
+            p = fql_scan_number(p, end);
+            if (p == NULL) {
+                return NULL;
+            }
+
+        } else {
+            p = fql_valid_value(p, end, 1);
+            if (p == NULL) {
+                return NULL;
+            }
+        }
+
+        if (!esc) {
+            for (i = lk->head[fql_hash(k, klen)]; i; i = lk->next[i - 1]) {
+                f = &lk->fields[i - 1];
+
+                if (f->json_key.len == klen && sp[i - 1].p == NULL
+                    && fql_key_eq(k, f->json_key.data, klen))
+                {
+                    sp[i - 1].p = v;
+                    sp[i - 1].len = p - v;
+                    found++;
+                }
+            }
+
+        } else {
+            for (i = 0; i < lk->n; i++) {
+                f = &lk->fields[i];
+
+                if (f->kind != FQL_PF_TYPENAME && sp[i].p == NULL
+                    && fql_key_eq_escaped(k, klen, f->json_key))
+                {
+                    sp[i].p = v;
+                    sp[i].len = p - v;
+                    found++;
+                }
+            }
+        }
+
+        if (!validate && found == lk->nkeyed) {
+            return p;
+        }
+
+        p = fql_skip_ws(p, end);
+
+        if (p == end) {
+            return NULL;
+        }
+
+        if (*p == '}') {
+            return p + 1;
+        }
+
+        if (*p != ',') {
+            return NULL;
+        }
+
+        p = fql_skip_ws(p + 1, end);
+    }
+}
+
+
+/* compares a (valid) escaped JSON string body to a key, decoding on the fly */
+static int
+fql_key_eq_escaped(const u_char *k, size_t klen, fql_str_t key)
+{
+    const u_char  *p, *end, *q, *qend;
+    u_char         buf[4];
+    unsigned       cp, lo;
+    size_t         n;
+
+    p = k;
+    end = k + klen;
+    q = (const u_char *) key.data;
+    qend = q + key.len;
+
+    while (p < end) {
+        if (*p != '\\') {
+            if (q == qend || *q != *p) {
+                return 0;
+            }
+
+            p++;
+            q++;
+            continue;
+        }
+
+        n = 1;
+
+        switch (p[1]) {
+        case 'b':
+            buf[0] = '\b';
+            break;
+        case 'f':
+            buf[0] = '\f';
+            break;
+        case 'n':
+            buf[0] = '\n';
+            break;
+        case 'r':
+            buf[0] = '\r';
+            break;
+        case 't':
+            buf[0] = '\t';
+            break;
+        case 'u':
+            cp = fql_hex4(p + 2);
+            p += 4;
+
+            if (cp >= 0xd800 && cp <= 0xdbff) {
+                lo = fql_hex4(p + 4);
+                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+                p += 6;
+            }
+
+            if (cp < 0x80) {
+                buf[0] = (u_char) cp;
+
+            } else if (cp < 0x800) {
+                buf[0] = (u_char) (0xc0 | (cp >> 6));
+                buf[1] = (u_char) (0x80 | (cp & 0x3f));
+                n = 2;
+
+            } else if (cp < 0x10000) {
+                buf[0] = (u_char) (0xe0 | (cp >> 12));
+                buf[1] = (u_char) (0x80 | ((cp >> 6) & 0x3f));
+                buf[2] = (u_char) (0x80 | (cp & 0x3f));
+                n = 3;
+
+            } else {
+                buf[0] = (u_char) (0xf0 | (cp >> 18));
+                buf[1] = (u_char) (0x80 | ((cp >> 12) & 0x3f));
+                buf[2] = (u_char) (0x80 | ((cp >> 6) & 0x3f));
+                buf[3] = (u_char) (0x80 | (cp & 0x3f));
+                n = 4;
+            }
+
+            break;
+        default:
+            buf[0] = p[1];     /* " \ / */
+            break;
+        }
+
+        p += 2;
+
+        if ((size_t) (qend - q) < n || memcmp(q, buf, n) != 0) {
+            return 0;
+        }
+
+        q += n;
+    }
+
+    return q == qend;
+}
+
+
+/*
+ * Emitting.
+ */
+
+
+/*
+ * Writes the projection of the object starting after its '{'.  `pre` and
+ * `lk`, when given, are the spans and lookup of the first window.
+ */
+static int
+fql_emit_object(fql_tr_t *t, const fql_proj_t *proj, const u_char *p,
+    const u_char *end, const fql_path_t *path, const fql_span_t *pre,
+    const fql_lookup_t *lk)
+{
+    const fql_proj_field_t  *f;
+    const fql_span_t        *sp;
+    const fql_lookup_t      *cur;
+    const u_char            *v;
+    fql_span_t               spans[FQL_WIN];
+    fql_lookup_t             local;
+    fql_path_t               node;
+    unsigned                 base, i, n;
+
+    if (fql_wbuf_putc(t->out, '{') != 0) {
+        return -1;
+    }
+
+    for (base = 0; base < proj->nfields; base += FQL_WIN) {
+        n = proj->nfields - base;
+        n = n < FQL_WIN ? n : FQL_WIN;
+
+        if (base == 0 && pre != NULL) {
+            sp = pre;
+
+        } else {
+            cur = lk;
+
+            if (base != 0 || cur == NULL) {
+                fql_lookup_init(&local, proj->fields + base, n);
+                cur = &local;
+            }
+
+            memset(spans, 0, n * sizeof(fql_span_t));
+
+            if (cur->nkeyed) {
+                (void) fql_scan_object(cur, spans, p, end, 0);
+            }
+
+            sp = spans;
+        }
+
+        for (i = 0; i < n; i++) {
+            f = &proj->fields[base + i];
+
+            /* response keys and type names are GraphQL names: no escaping */
+
+            if (fql_put_key(t->out, base + i != 0, f->out_key) != 0) {
+                return -1;
+            }
+
+            if (f->kind == FQL_PF_TYPENAME) {
+                if (fql_put_quoted(t->out, proj->type_name.data,
+                                   proj->type_name.len)
+                    != 0)
+                {
+                    return -1;
+                }
+
+                continue;
+            }
+
+            node.parent = path;
+            node.key = f->out_key;
+            node.index = -1;
+
+            v = sp[i].p;
+
+            if (fql_emit_value(t, proj, f, v, v ? v + sp[i].len : NULL, 0,
+                               &node, NULL)
+                != 0)
+            {
+                return -1;
+            }
+        }
+    }
+
+    return fql_wbuf_putc(t->out, '}');
+}
+
+
+/*
+ * Writes the value v..vend (v NULL: absent) of field f at list level
+ * `level`; `lk` is the lookup of f->sub, built once for all the objects
+ * of a list.
+ */
+static int
+fql_emit_value(fql_tr_t *t, const fql_proj_t *proj, const fql_proj_field_t *f,
+    const u_char *v, const u_char *vend, unsigned level,
+    const fql_path_t *path, const fql_lookup_t *lk)
+{
+    const u_char  *p, *e;
+    fql_lookup_t   local;
+    fql_path_t     node;
+    long           index;
+
+    if (v == NULL || *v == 'n') {
+        if (fql_non_null(f, level)) {
+            return fql_bad_field(t, proj, f, path,
+                                 "Cannot return null for non-nullable field");
+        }
+
+        return fql_wbuf_lit(t->out, "null");
+    }
+
+    if (level < f->list_depth) {
+        if (*v != '[') {
+            return fql_bad_field(t, proj, f, path,
+                          "Expected Iterable, but did not find one for field");
+        }
+
+        if (f->kind == FQL_PF_OBJECT && lk == NULL
+            && f->sub->nfields <= FQL_WIN)
+        {
+            fql_lookup_init(&local, f->sub->fields, f->sub->nfields);
+            lk = &local;
+        }
+
+        if (fql_wbuf_putc(t->out, '[') != 0) {
+            return -1;
+        }
+
+        p = fql_skip_ws(v + 1, vend);
+
+        if (*p != ']') {
+            for (index = 0; /* void */; index++) {
+                e = fql_skip_value(p, vend);
+
+                if (index && fql_wbuf_putc(t->out, ',') != 0) {
+                    return -1;
+                }
+
+                node.parent = path;
+                node.key.data = NULL;
+                node.key.len = 0;
+                node.index = index;
+
+                if (fql_emit_value(t, proj, f, p, e, level + 1, &node, lk)
+                    != 0)
+                {
+                    return -1;
+                }
+
+                p = fql_skip_ws(e, vend);
+
+                if (*p != ',') {
+                    break;
+                }
+
+                p = fql_skip_ws(p + 1, vend);
+            }
+        }
+
+        return fql_wbuf_putc(t->out, ']');
+    }
+
+    if (f->kind == FQL_PF_OBJECT) {
+        if (*v != '{') {
+            return fql_bad_value(t, path, "Expected an object, found",
+                                 v, vend - v);
+        }
+
+        return fql_emit_object(t, f->sub, v + 1, vend, path, NULL, lk);
+    }
+
+    return fql_emit_scalar(t, f, v, vend - v, path);
+}
+
+
+static const char *
+fql_scalar_name(fql_scalar_t s)
+{
+    switch (s) {
+    case FQL_SCALAR_INT:
+        return "Int";
+    case FQL_SCALAR_FLOAT:
+        return "Float";
+    case FQL_SCALAR_BOOLEAN:
+        return "Boolean";
+    case FQL_SCALAR_ID:
+        return "ID";
+    case FQL_SCALAR_JSON:
+        return "JSON";
+    case FQL_SCALAR_ENUM:
+        return "Enum";
+    case FQL_SCALAR_DATETIME:
+        return "DateTime";
+    case FQL_SCALAR_DATE:
+        return "Date";
+    case FQL_SCALAR_UUID:
+        return "UUID";
+    default:
+        return "String";
+    }
+}
+
+
+/*
+ * Leaf values, coerced as graphql-js serializes results: v is a valid JSON
+ * value other than null.
+ */
+static int
+fql_emit_scalar(fql_tr_t *t, const fql_proj_field_t *f, const u_char *v,
+    size_t len, const fql_path_t *path)
+{
+    const u_char  *num;
+    fql_wbuf_t    *w;
+    fql_num_t      n;
+    size_t         nlen, i;
+    char           buf[FQL_INT_BUF], msg[64];
+    u_char         c;
+    int            r;
+
+    w = t->out;
+    c = v[0];
+
+    if (f->scalar == FQL_SCALAR_JSON) {
+        return fql_put_compact(w, v, v + len);
+    }
+
+    /* the number a value stands for: itself or a numeric string's content */
+
+    num = NULL;
+    nlen = 0;
+
+    if (c == '-' || fql_is_digit(c)) {
+        num = v;
+        nlen = len;
+
+    } else if (c == '"' && len > 2
+               && fql_scan_number(v + 1, v + len - 1) == v + len - 1)
+    {
+        num = v + 1;
+        nlen = len - 2;
+    }
+
+    switch (f->scalar) {
+
+    case FQL_SCALAR_INT:
+        if (c == 't' || c == 'f') {
+            return fql_wbuf_putc(w, c == 't' ? '1' : '0');
+        }
+
+        if (num == NULL) {
+            return fql_bad_value(t, path,
+                                 "Int cannot represent non-integer value",
+                                 v, len);
+        }
+
+        /* fast path: a plain integer of up to 9 digits, but "-0" */
+
+        i = (num[0] == '-');
+
+        if (nlen <= 9 + i && !(i && num[1] == '0')) {
+            while (i < nlen && fql_is_digit(num[i])) {
+                i++;
+            }
+
+            if (i == nlen) {
+                return fql_wbuf_put(w, num, nlen);
+            }
+        }
+
+        fql_num_parse(&n, num, num + nlen);
+        r = fql_num_int(&n, buf, sizeof(buf));
+
+        if (r == 0) {
+            return fql_bad_value(t, path,
+                                 "Int cannot represent non-integer value",
+                                 v, len);
+        }
+
+        i = (buf[0] == '-');
+
+        if (r < 0 || r - i > 10
+            || (r - i == 10
+                && memcmp(buf + i, i ? "2147483648" : "2147483647", 10) > 0))
+        {
+            return fql_bad_value(t, path,
+                        "Int cannot represent non 32-bit signed integer value",
+                        v, len);
+        }
+
+        return fql_wbuf_put(w, buf, r);
+
+    case FQL_SCALAR_FLOAT:
+        if (c == 't' || c == 'f') {
+            return fql_wbuf_putc(w, c == 't' ? '1' : '0');
+        }
+
+        if (num != NULL) {
+            /* fewer than 309 digits and no exponent: finite */
+
+            for (i = 0; i < nlen && i < 309 && (num[i] | 0x20) != 'e'; i++) {
+                /* void */
+            }
+
+            if (i == nlen) {
+                return fql_wbuf_put(w, num, nlen);
+            }
+
+            fql_num_parse(&n, num, num + nlen);
+
+            if (fql_num_finite(&n)) {
+                return fql_wbuf_put(w, num, nlen);
+            }
+        }
+
+        return fql_bad_value(t, path,
+                             "Float cannot represent non numeric value",
+                             v, len);
+
+    case FQL_SCALAR_BOOLEAN:
+        if (c == 't' || c == 'f') {
+            return fql_wbuf_put(w, v, len);
+        }
+
+        if (num == v) {
+            fql_num_parse(&n, v, v + len);
+
+            if (n.k0 == n.k1) {
+                return fql_wbuf_lit(w, "false");
+            }
+
+            return fql_wbuf_lit(w, "true");
+        }
+
+        return fql_bad_value(t, path,
+                             "Boolean cannot represent a non boolean value",
+                             v, len);
+
+    case FQL_SCALAR_ID:
+        if (c == '"') {
+            return fql_wbuf_put(w, v, len);
+        }
+
+        if (num == v) {
+            /* a plain integer is canonical as it is, but "-0" */
+
+            i = (c == '-');
+
+            if (!(i && v[1] == '0')) {
+                while (i < len && fql_is_digit(v[i])) {
+                    i++;
+                }
+
+                if (i == len) {
+                    return fql_put_quoted(w, v, len);
+                }
+            }
+
+            fql_num_parse(&n, v, v + len);
+            r = fql_num_int(&n, buf, sizeof(buf));
+
+            if (r > 0) {
+                return fql_put_quoted(w, buf, r);
+            }
+        }
+
+        return fql_bad_value(t, path, "ID cannot represent value", v, len);
+
+    default:
+        /* String, Enum, DateTime, Date, UUID: strings */
+
+        if (c == '"') {
+            return fql_wbuf_put(w, v, len);
+        }
+
+        if (c != '{' && c != '[') {
+            return fql_put_quoted(w, v, len);
+        }
+
+        snprintf(msg, sizeof(msg), "%s cannot represent value",
+                 fql_scalar_name(f->scalar));
+
+        return fql_bad_value(t, path, msg, v, len);
+    }
+}
+
+
+/* copies a JSON value without its insignificant whitespace */
+static int
+fql_put_compact(fql_wbuf_t *w, const u_char *p, const u_char *end)
+{
+    const u_char  *s;
+
+    s = p;
+
+    while (p < end) {
+        if (*p == '"') {
+            p = fql_skip_string(p + 1, end, NULL);
+            continue;
+        }
+
+        if (!fql_is_ws(*p)) {
+            p++;
+            continue;
+        }
+
+        if (fql_put(w, s, p - s) != 0) {
+            return -1;
+        }
+
+        p = fql_skip_ws(p, end);
+        s = p;
+    }
+
+    return fql_put(w, s, p - s);
+}
+
+
+/*
+ * Numbers.
+ */
+
+
+/* p..end is a valid JSON number */
+static void
+fql_num_parse(fql_num_t *n, const u_char *p, const u_char *end)
+{
+    size_t  total;
+    long    exp;
+    int     eneg;
+
+    n->neg = (*p == '-');
+    p += n->neg;
+
+    n->ip = p;
+
+    while (p < end && fql_is_digit(*p)) {
+        p++;
+    }
+
+    n->il = p - n->ip;
+    n->fp = p;
+    n->fl = 0;
+
+    if (p < end && *p == '.') {
+        n->fp = ++p;
+
+        while (p < end && fql_is_digit(*p)) {
+            p++;
+        }
+
+        n->fl = p - n->fp;
+    }
+
+    exp = 0;
+    eneg = 0;
+
+    if (p < end) {
+        p++;
+
+        if (*p == '+' || *p == '-') {
+            eneg = (*p++ == '-');
+        }
+
+        /* saturated: 10^100000000 is past anything we can represent */
+        for ( /* void */ ; p < end; p++) {
+            if (exp < 100000000) {
+                exp = exp * 10 + *p - '0';
+            }
+        }
+    }
+
+    total = n->il + n->fl;
+
+    for (n->k0 = 0; n->k0 < total && fql_digit(n, n->k0) == '0'; n->k0++) {
+        /* void */
+    }
+
+    for (n->k1 = total; n->k1 > n->k0 && fql_digit(n, n->k1 - 1) == '0';
+         n->k1--)
+    {
+        /* void */
+    }
+
+    n->pos = (long) n->il - (long) n->k0 + (eneg ? -exp : exp);
+}
+
+
+/*
+ * Writes the canonical decimal integer of a number ("-0" is "0"); returns
+ * its length, 0 when the number is not an integer, -1 when it needs more
+ * than `size` bytes.
+ */
+static int
+fql_num_int(const fql_num_t *n, char *buf, size_t size)
+{
+    size_t  m, k, i, len;
+
+    if (n->k0 == n->k1) {
+        buf[0] = '0';
+        return 1;
+    }
+
+    m = n->k1 - n->k0;
+
+    if (n->pos < (long) m) {
+        return 0;
+    }
+
+    if ((unsigned long) n->pos > size - 1) {
+        return -1;
+    }
+
+    len = n->neg + (size_t) n->pos;
+    i = 0;
+
+    if (n->neg) {
+        buf[i++] = '-';
+    }
+
+    for (k = n->k0; k < n->k1; k++) {
+        buf[i++] = fql_digit(n, k);
+    }
+
+    while (i < len) {
+        buf[i++] = '0';
+    }
+
+    return (int) len;
+}
+
+
+/* whether a number is within the range of a double (JavaScript's number) */
+static int
+fql_num_finite(const fql_num_t *n)
+{
+    char    buf[64];
+    size_t  k, i;
+
+    /* DBL_MAX is 0.17976931348623157e309 */
+
+    if (n->k0 == n->k1 || n->pos < 309) {
+        return 1;
+    }
+
+    if (n->pos > 309) {
+        return 0;
+    }
+
+    /* the edge: let strtod round; a mantissa of 40 digits is plenty */
+
+    i = 0;
+
+    for (k = n->k0; k < n->k1 && i < 40; k++) {
+        buf[i++] = fql_digit(n, k);
+    }
+
+    snprintf(buf + i, sizeof(buf) - i, "e%d", (int) (309 - i));
+
+    return !isinf(strtod(buf, NULL));
+}
+
+
+/*
+ * Errors.
+ */
+
+
+static int
+fql_error(fql_tr_t *t, const fql_path_t *path, const char *fmt, ...)
+{
+    va_list  args;
+    char     msg[512];
+
+    if (t->on_error == NULL) {
+        return 0;
+    }
+
+    va_start(args, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, args);
+    va_end(args);
+
+    return t->on_error(t->ctx, path, msg) == 0 ? 0 : -1;
+}
+
+
+/*
+ * Reports "what: value", the value's JSON text cut at a character
+ * boundary, and writes null in its place.
+ */
+static int
+fql_bad_value(fql_tr_t *t, const fql_path_t *path, const char *what,
+    const u_char *v, size_t len)
+{
+    size_t  n;
+
+    n = len;
+
+    if (n > FQL_MSG_VALUE) {
+        n = FQL_MSG_VALUE;
+
+        while (n && (v[n] & 0xc0) == 0x80) {
+            n--;
+        }
+    }
+
+    if (fql_error(t, path, "%s: %.*s%s", what, (int) n, v,
+                  n < len ? "..." : "")
+        != 0)
+    {
+        return -1;
+    }
+
+    return fql_wbuf_lit(t->out, "null");
+}
+
+
+/* reports "what Type.field." and writes null in the field's place */
+static int
+fql_bad_field(fql_tr_t *t, const fql_proj_t *proj,
+    const fql_proj_field_t *f, const fql_path_t *path, const char *what)
+{
+    int  tl, fl;
+
+    tl = proj->type_name.len > 128 ? 128 : (int) proj->type_name.len;
+    fl = f->out_key.len > 128 ? 128 : (int) f->out_key.len;
+
+    if (fql_error(t, path, "%s %.*s.%.*s.", what, tl, proj->type_name.data,
+                  fl, f->out_key.data)
+        != 0)
+    {
+        return -1;
+    }
+
+    return fql_wbuf_lit(t->out, "null");
+}
