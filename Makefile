@@ -87,10 +87,15 @@ unit: $(UNIT_TESTS)
 integration: $(MODULE)
 	$(PYTEST) -q t/
 
+# Everything a change must pass: unit tests, the integration suite on the
+# regular build and again under AddressSanitizer, and a short fuzz of each
+# parser (`make fuzz` runs them longer).
 test: deps
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) integration
+	$(MAKE) test-asan
+	$(MAKE) fuzz FUZZ_TIME=20
 
 # The integration suite with the module built under AddressSanitizer and
 # LeakSanitizer (libasan preloaded into the stock nginx binary).
@@ -106,7 +111,7 @@ $(BUILD)/fuzz/%: t/fuzz/%.c $(CORE_SRCS) $(CORE_HDRS)
 
 # Each fuzzer runs FUZZ_TIME seconds on a scratch copy of its seed corpus.
 fuzz: deps $(FUZZERS)
-	@set -e; for f in $(FUZZERS); do \
+	@set -eo pipefail; for f in $(FUZZERS); do \
 	    n=$$(basename $$f | sed 's/^fuzz_//'); \
 	    rm -rf $(BUILD)/fuzz/corpus-$$n; \
 	    mkdir -p $(BUILD)/fuzz/corpus-$$n; \
