@@ -15,6 +15,8 @@ static char *ngx_http_fraiseql_schema(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_fraiseql_database(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_fraiseql_pool_queue(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static void ngx_http_fraiseql_exit_process(ngx_cycle_t *cycle);
 
 
@@ -56,6 +58,13 @@ static ngx_command_t  ngx_http_fraiseql_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_fraiseql_loc_conf_t, pool_size),
       &ngx_http_fraiseql_pool_bounds },
+
+    { ngx_string("fraiseql_pool_queue"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_fraiseql_pool_queue,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
 
     { ngx_string("fraiseql_max_depth"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -120,6 +129,8 @@ ngx_http_fraiseql_create_loc_conf(ngx_conf_t *cf)
     conf->db = NGX_CONF_UNSET_PTR;
     conf->pool_size = NGX_CONF_UNSET_UINT;
     conf->max_depth = NGX_CONF_UNSET_UINT;
+    conf->queue_size = NGX_CONF_UNSET_UINT;
+    conf->queue_timeout = NGX_CONF_UNSET_MSEC;
 
     return conf;
 }
@@ -136,6 +147,10 @@ ngx_http_fraiseql_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->db, prev->db, NULL);
     ngx_conf_merge_uint_value(conf->pool_size, prev->pool_size, 8);
     ngx_conf_merge_uint_value(conf->max_depth, prev->max_depth, 15);
+    ngx_conf_merge_uint_value(conf->queue_size, prev->queue_size,
+                              NGX_CONF_UNSET_UINT);
+    ngx_conf_merge_msec_value(conf->queue_timeout, prev->queue_timeout,
+                              10000);
 
     if (conf->schema_file.data == NULL) {
         conf->schema_file = prev->schema_file;
@@ -162,8 +177,17 @@ ngx_http_fraiseql_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->db->pool_size = conf->pool_size;
     }
 
-    if (conf->db->queue_size < conf->pool_size * 64) {
-        conf->db->queue_size = conf->pool_size * 64;
+    /* the queue is the database's too: the largest asked for wins */
+    if (conf->queue_size == NGX_CONF_UNSET_UINT) {
+        conf->queue_size = conf->pool_size * 64;
+    }
+
+    if (conf->db->queue_size < conf->queue_size) {
+        conf->db->queue_size = conf->queue_size;
+    }
+
+    if (conf->db->queue_timeout < conf->queue_timeout) {
+        conf->db->queue_timeout = conf->queue_timeout;
     }
 
     return NGX_CONF_OK;
@@ -299,7 +323,6 @@ ngx_http_fraiseql_database(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     db->conninfo = value[1];
-    db->queue_timeout = 10000;
     db->connect_timeout = 5000;
 
     if (ngx_http_fraiseql_db_init(cf, db) != NGX_OK) {
@@ -307,6 +330,55 @@ ngx_http_fraiseql_database(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     flcf->db = db;
+
+    return NGX_CONF_OK;
+}
+
+
+/* fraiseql_pool_queue N [timeout=T]; */
+static char *
+ngx_http_fraiseql_pool_queue(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_fraiseql_loc_conf_t  *flcf = conf;
+
+    ngx_int_t    n;
+    ngx_str_t   *value, s;
+    ngx_msec_t   t;
+
+    if (flcf->queue_size != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    n = ngx_atoi(value[1].data, value[1].len);
+    if (n == NGX_ERROR || n > 1000000) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid queue size \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    flcf->queue_size = n;
+
+    if (cf->args->nelts == 3) {
+        if (ngx_strncmp(value[2].data, "timeout=", 8) != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+
+        s.data = value[2].data + 8;
+        s.len = value[2].len - 8;
+
+        t = ngx_parse_time(&s, 0);
+        if (t == (ngx_msec_t) NGX_ERROR || t == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid timeout \"%V\"", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+
+        flcf->queue_timeout = t;
+    }
 
     return NGX_CONF_OK;
 }

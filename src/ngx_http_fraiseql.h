@@ -43,6 +43,8 @@ typedef struct {
     ngx_http_fraiseql_db_t     *db;
     ngx_uint_t                  pool_size;
     ngx_uint_t                  max_depth;
+    ngx_uint_t                  queue_size;
+    ngx_msec_t                  queue_timeout;
 } ngx_http_fraiseql_loc_conf_t;
 
 
@@ -119,7 +121,8 @@ struct ngx_http_fraiseql_ctx_s {
     ngx_uint_t                       pending;   /* slots not DONE */
     ngx_chain_t                     *free;
     ngx_chain_t                     *busy;
-    ngx_uint_t                       status;
+    ngx_int_t                        rc;        /* to finalize with */
+    ngx_event_t                      fin;       /* posted finalization */
     unsigned                         header_sent:1;
     unsigned                         blocked:1;   /* client is slow */
     unsigned                         finished:1;

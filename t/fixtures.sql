@@ -50,3 +50,7 @@ FROM slow_rows(0.2);
 
 -- a view whose data column is not JSON
 CREATE VIEW v_broken AS SELECT 1 AS id, 'not json'::text AS data;
+
+CREATE VIEW v_slower AS
+SELECT 1 AS id, jsonb_build_object('id', 1, 'label', 'slower') AS data
+FROM slow_rows(1.5);

@@ -220,3 +220,38 @@ def test_large_answer_streams_with_flat_memory(make_nginx):
     growth = peak - base
     # the answer is over 6 MB; the worker grows by far less
     assert growth < 3000, (base, peak)
+
+
+def test_queue_full_and_queue_timeout_are_503(make_nginx, pg):
+    n = make_nginx(pool=1, extra="fraiseql_pool_queue 1 timeout=500ms;")
+    n.start()
+    results = {}
+
+    def one(name):
+        t0 = time.time()
+        r = n.post("{ slower { id } }")
+        results[name] = (r.status_code, r.headers.get("retry-after"),
+                         r.json(), time.time() - t0)
+
+    threads = []
+    for name in ("served", "waits", "refused"):
+        t = threading.Thread(target=one, args=(name,))
+        t.start()
+        threads.append(t)
+        time.sleep(0.15)
+    for t in threads:
+        t.join(10)
+
+    assert results["served"][0] == 200
+    assert results["served"][2] == {"data": {"slower": [{"id": 1}]}}
+    status, retry, body, took = results["waits"]
+    assert (status, retry) == (503, "1")
+    assert "in time" in body["errors"][0]["message"]
+    assert 0.4 < took < 1.4
+    status, retry, body, took = results["refused"]
+    assert (status, retry) == (503, "1")
+    assert "Too many requests" in body["errors"][0]["message"]
+    assert took < 0.3
+    assert "connection queue is full" in n.log()
+    # the pool recovers and serves again
+    assert n.post("{ slow { id } }").json() == {"data": {"slow": [{"id": 1}]}}
