@@ -103,13 +103,13 @@ fql_jparse_bool(void *ctx, int b)
 }
 
 
+/* numbers keep their lexeme, strings their decoded text, NUL-ended */
 static int
-fql_jparse_number(void *ctx, const char *s, size_t len)
+fql_jparse_text(fql_jparse_t *p, fql_jkind_t kind, const char *s, size_t len)
 {
-    fql_jparse_t  *p = ctx;
-    fql_jval_t    *v;
+    fql_jval_t  *v;
 
-    v = fql_jparse_add(p, FQL_J_NUMBER);
+    v = fql_jparse_add(p, kind);
     if (v == NULL) {
         return 0;
     }
@@ -127,25 +127,16 @@ fql_jparse_number(void *ctx, const char *s, size_t len)
 
 
 static int
+fql_jparse_number(void *ctx, const char *s, size_t len)
+{
+    return fql_jparse_text(ctx, FQL_J_NUMBER, s, len);
+}
+
+
+static int
 fql_jparse_string(void *ctx, const unsigned char *s, size_t len)
 {
-    fql_jparse_t  *p = ctx;
-    fql_jval_t    *v;
-
-    v = fql_jparse_add(p, FQL_J_STRING);
-    if (v == NULL) {
-        return 0;
-    }
-
-    v->str.data = fql_strndup(p->arena, (const char *) s, len);
-    v->str.len = len;
-
-    if (v->str.data == NULL) {
-        p->nomem = 1;
-        return 0;
-    }
-
-    return 1;
+    return fql_jparse_text(ctx, FQL_J_STRING, (const char *) s, len);
 }
 
 
