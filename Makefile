@@ -57,7 +57,9 @@ $(MODULE): $(BUILD)/nginx/objs/Makefile $(NGX_SRCS) $(CORE_SRCS) $(CORE_HDRS)
 	@$(MAKE) -s -C $(BUILD)/nginx -f objs/Makefile modules \
 	    > $(BUILD)/module-build.log 2>&1 \
 	    || (grep -E "error|warning" -A3 $(BUILD)/module-build.log; exit 1)
-	@cp $(BUILD)/nginx/objs/ngx_http_fraiseql_module.so $@
+	@# a running nginx maps the old file: replace it, never overwrite it
+	@cp $(BUILD)/nginx/objs/ngx_http_fraiseql_module.so $@.tmp
+	@mv -f $@.tmp $@
 
 $(BUILD)/asan/nginx/objs/Makefile: config
 	rm -rf $(BUILD)/asan/nginx && mkdir -p $(BUILD)/asan
@@ -75,7 +77,8 @@ $(ASAN_MODULE): $(BUILD)/asan/nginx/objs/Makefile $(NGX_SRCS) $(CORE_SRCS) \
 	    > $(BUILD)/asan/module-build.log 2>&1 \
 	    || (grep -E "error|warning" -A3 $(BUILD)/asan/module-build.log; \
 	        exit 1)
-	@cp $(BUILD)/asan/nginx/objs/ngx_http_fraiseql_module.so $@
+	@cp $(BUILD)/asan/nginx/objs/ngx_http_fraiseql_module.so $@.tmp
+	@mv -f $@.tmp $@
 
 $(BUILD)/unit/%: t/unit/%.c $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(BUILD)/unit

@@ -60,6 +60,7 @@ struct ngx_http_fraiseql_pgc_s {
     ngx_http_fraiseql_pool_t      *pool;
     PGconn                        *pg;
     ngx_connection_t              *c;
+    ino_t                          ino;       /* of the registered socket */
     ngx_http_fraiseql_pgc_state_e  state;
     ngx_http_fraiseql_slot_t      *owner;     /* BUSY */
     unsigned                       flushing:1;

@@ -24,6 +24,8 @@ static void ngx_http_fraiseql_advance(ngx_http_fraiseql_ctx_t *ctx);
 static void ngx_http_fraiseql_abort(ngx_http_fraiseql_ctx_t *ctx,
     ngx_int_t rc);
 static void ngx_http_fraiseql_cleanup(void *data);
+static void ngx_http_fraiseql_finalize(ngx_http_fraiseql_ctx_t *ctx,
+    ngx_int_t rc);
 static void ngx_http_fraiseql_write_handler(ngx_http_request_t *r);
 static void ngx_http_fraiseql_start(ngx_http_fraiseql_slot_t *slot);
 static int ngx_http_fraiseql_field_error(void *data, const fql_path_t *path,
@@ -692,7 +694,7 @@ ngx_http_fraiseql_slot_unavailable(ngx_http_fraiseql_slot_t *slot,
         if (fql_error_add(&errs, NULL, FQL_CODE_UNAVAILABLE, "%s", reason)
             == NULL)
         {
-            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            ngx_http_fraiseql_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
             return;
         }
 
@@ -700,7 +702,7 @@ ngx_http_fraiseql_slot_unavailable(ngx_http_fraiseql_slot_t *slot,
 
         rc = ngx_http_fraiseql_send_errors(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                            &errs, ctx->graphql_response);
-        ngx_http_finalize_request(r, rc);
+        ngx_http_fraiseql_finalize(ctx, rc);
         return;
     }
 
@@ -733,6 +735,8 @@ ngx_http_fraiseql_slot_reserve(fql_wbuf_t *w, size_t need)
 
         if (s->streaming) {
             if (ngx_http_fraiseql_flush_slot(s, 0) == NGX_ERROR) {
+                /* the client is gone: stop here, quietly */
+                ngx_http_fraiseql_abort(ctx, NGX_ERROR);
                 return -1;
             }
 
@@ -949,7 +953,7 @@ ngx_http_fraiseql_advance(ngx_http_fraiseql_ctx_t *ctx)
     ctx->finished = 1;
     ctx->head = ctx->nslots;
 
-    ngx_http_finalize_request(ctx->r, ngx_http_fraiseql_flush_slot(s, 1));
+    ngx_http_fraiseql_finalize(ctx, ngx_http_fraiseql_flush_slot(s, 1));
 }
 
 
@@ -962,7 +966,46 @@ ngx_http_fraiseql_abort(ngx_http_fraiseql_ctx_t *ctx, ngx_int_t rc)
 
     ctx->finished = 1;
     ngx_http_fraiseql_cleanup(ctx);
-    ngx_http_finalize_request(ctx->r, rc);
+    ngx_http_fraiseql_finalize(ctx, rc);
+}
+
+
+static void
+ngx_http_fraiseql_finalize_handler(ngx_event_t *ev)
+{
+    ngx_http_fraiseql_ctx_t  *ctx = ev->data;
+
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = ctx->r;
+    c = r->connection;
+
+    ngx_http_finalize_request(r, ctx->rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+/*
+ * Finalizes the request from the event loop, not from deep inside a
+ * handler: a connection handed over or a slot failing may be several
+ * frames above, all still using the context that finalizing frees.
+ */
+static void
+ngx_http_fraiseql_finalize(ngx_http_fraiseql_ctx_t *ctx, ngx_int_t rc)
+{
+    ctx->finished = 1;
+
+    if (ctx->fin.posted || ctx->fin.handler != NULL) {
+        return;
+    }
+
+    ctx->rc = rc;
+    ctx->fin.handler = ngx_http_fraiseql_finalize_handler;
+    ctx->fin.data = ctx;
+    ctx->fin.log = ctx->r->connection->log;
+
+    ngx_post_event(&ctx->fin, &ngx_posted_events);
 }
 
 
@@ -977,6 +1020,11 @@ ngx_http_fraiseql_cleanup(void *data)
     ngx_http_fraiseql_slot_t  *s;
 
     ctx->finished = 1;
+
+    /* the request is going away before the posted finalization ran */
+    if (ctx->fin.posted) {
+        ngx_delete_posted_event(&ctx->fin);
+    }
 
     for (i = 0; i < ctx->nslots; i++) {
         s = &ctx->slots[i];

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <poll.h>
+#include <sys/stat.h>
 
 #include "ngx_http_fraiseql.h"
 
@@ -409,6 +410,7 @@ static ngx_int_t
 ngx_http_fraiseql_register(ngx_http_fraiseql_pgc_t *pgc)
 {
     int                fd;
+    struct stat        st;
     ngx_connection_t  *c;
 
     fd = PQsocket(pgc->pg);
@@ -420,6 +422,13 @@ ngx_http_fraiseql_register(ngx_http_fraiseql_pgc_t *pgc)
     if (c == NULL) {
         return NGX_ERROR;
     }
+
+    if (fstat(fd, &st) == -1) {
+        ngx_free_connection(c);
+        return NGX_ERROR;
+    }
+
+    pgc->ino = st.st_ino;
 
     c->data = pgc;
     c->read->handler = ngx_http_fraiseql_pg_handler;
@@ -599,6 +608,31 @@ ngx_http_fraiseql_pg_handler(ngx_event_t *ev)
 }
 
 
+/*
+ * libpq may close its socket and open another while connecting (next
+ * host or address, SSL retried without SSL); the new one often gets the
+ * same descriptor number, so the socket's inode tells them apart.
+ */
+static ngx_uint_t
+ngx_http_fraiseql_socket_changed(ngx_http_fraiseql_pgc_t *pgc)
+{
+    int          fd;
+    struct stat  st;
+
+    fd = PQsocket(pgc->pg);
+
+    if (fd != pgc->c->fd) {
+        return 1;
+    }
+
+    if (fd == -1 || fstat(fd, &st) == -1) {
+        return 0;
+    }
+
+    return st.st_ino != pgc->ino;
+}
+
+
 static void
 ngx_http_fraiseql_connect_poll(ngx_http_fraiseql_pgc_t *pgc)
 {
@@ -623,7 +657,7 @@ ngx_http_fraiseql_connect_poll(ngx_http_fraiseql_pgc_t *pgc)
         }
 
         /* the socket can change while connecting (several hosts, SSL) */
-        if (PQsocket(pgc->pg) != pgc->c->fd) {
+        if (ngx_http_fraiseql_socket_changed(pgc)) {
             break;
         }
 
@@ -636,7 +670,9 @@ ngx_http_fraiseql_connect_poll(ngx_http_fraiseql_pgc_t *pgc)
         }
     }
 
-    if (PQsocket(pgc->pg) != pgc->c->fd && st != PGRES_POLLING_FAILED) {
+    if (st != PGRES_POLLING_FAILED
+        && ngx_http_fraiseql_socket_changed(pgc))
+    {
         ngx_http_fraiseql_unregister(pgc);
 
         if (ngx_http_fraiseql_register(pgc) != NGX_OK) {

@@ -255,3 +255,42 @@ def test_queue_full_and_queue_timeout_are_503(make_nginx, pg):
     assert "connection queue is full" in n.log()
     # the pool recovers and serves again
     assert n.post("{ slow { id } }").json() == {"data": {"slow": [{"id": 1}]}}
+
+
+def test_second_host_of_a_list_is_reached(make_nginx, pg):
+    """libpq replaces its socket to try the next host: it is re-registered."""
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    dead_port = closed.getsockname()[1]
+    closed.close()
+
+    class Multi:
+        conninfo = ("host=127.0.0.1,127.0.0.1 port=%d,%d dbname=%s "
+                    "user=postgres" % (dead_port, pg.port, pg.dbname))
+
+    n = make_nginx(pg=Multi(), pool=2).start()
+    for _ in range(3):
+        r = n.post("{ things(limit: 1) { id } }")
+        assert r.json() == {"data": {"things": [{"id": 1}]}}, r.text
+
+
+def test_client_gone_mid_stream(make_nginx, pg):
+    """The reader leaves halfway: the connection is let go, nothing leaks."""
+    n = make_nginx(pool=2).start()
+    body = json.dumps({"query": "{ items { id label price } }"})
+    req = ("POST /graphql HTTP/1.1\r\nHost: x\r\n"
+           "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+           % (len(body), body)).encode()
+    for _ in range(5):
+        with socket.create_connection(("127.0.0.1", n.port), 10) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+            s.sendall(req)
+            got = s.recv(8192)
+            assert got.startswith(b"HTTP/1.1 200")
+            time.sleep(0.1)
+    time.sleep(0.5)
+    for _ in range(3):
+        assert n.post("{ things(limit: 1) { id } }").json() == {
+            "data": {"things": [{"id": 1}]}}
+    assert n.backends(pg) <= 2
+    assert "not a JSON object" not in n.log()
