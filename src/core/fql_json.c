@@ -8,12 +8,10 @@
 #include <sys/types.h>
 
 #include "fql_json.h"
+#include "fql_jscan.h"
 
 
 #define FQL_HEAPBUF_MIN  256
-
-#define FQL_ONES  0x0101010101010101ULL
-#define FQL_HIGH  0x8080808080808080ULL
 
 
 /* 1: a byte copied into a JSON string as is (printable ASCII) */
@@ -27,64 +25,6 @@ static const u_char  fql_json_plain[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,     /* 0x60 */
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,     /* 0x70 */
 };
-
-
-/* flags bytes of v that are '"', '\\', < 0x20 or >= 0x80 (high bits) */
-static inline uint64_t
-fql_json_special8(uint64_t v)
-{
-    uint64_t  q, b;
-
-    q = v ^ (FQL_ONES * '"');
-    b = v ^ (FQL_ONES * '\\');
-
-    return (((q - FQL_ONES) & ~q) | ((b - FQL_ONES) & ~b)
-            | ((v - FQL_ONES * 0x20) & ~v) | v)
-           & FQL_HIGH;
-}
-
-
-/*
- * Length of the well-formed UTF-8 sequence at p (lead byte >= 0x80), or,
- * negated, the length of its maximal ill-formed subpart (at least 1): the
- * unit replaced by one U+FFFD, as Unicode recommends.
- */
-static int
-fql_utf8_seq(const u_char *p, const u_char *end)
-{
-    u_char  c, lo, hi;
-    int     n, i;
-
-    c = p[0];
-
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 2;
-
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-
-    } else {
-        return -1;
-    }
-
-    /* the second byte's range excludes overlongs, surrogates, > U+10FFFF */
-    lo = (c == 0xe0) ? 0xa0 : (c == 0xf0) ? 0x90 : 0x80;
-    hi = (c == 0xed) ? 0x9f : (c == 0xf4) ? 0x8f : 0xbf;
-
-    for (i = 1; i < n; i++) {
-        if (p + i == end || p[i] < lo || p[i] > hi) {
-            return -i;
-        }
-
-        lo = 0x80;
-        hi = 0xbf;
-    }
-
-    return n;
-}
 
 
 int
@@ -115,7 +55,7 @@ fql_json_string(fql_wbuf_t *w, const char *s, size_t len)
         while (end - q >= 8) {
             memcpy(&v, q, 8);
 
-            if (fql_json_special8(v)) {
+            if (fql_special8(v)) {
                 break;
             }
 
