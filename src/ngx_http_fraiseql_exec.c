@@ -537,6 +537,14 @@ ngx_http_fraiseql_slot_rows(ngx_http_fraiseql_slot_t *slot)
             state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
             msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
 
+            /* the server is dropping the connection (57P01, 57P02...) */
+            if (state != NULL && ngx_strncmp(state, "57P0", 4) == 0) {
+                ngx_http_fraiseql_slot_fail(slot, FQL_CODE_UNAVAILABLE,
+                                            NULL, msg ? msg : state);
+                PQclear(res);
+                return;
+            }
+
             ngx_log_error(NGX_LOG_ERR, ctx->r->connection->log, 0,
                           "fraiseql: query failed: %s: %s (statement: %s)",
                           state ? state : "-", msg ? msg : "-",
@@ -643,6 +651,20 @@ ngx_http_fraiseql_slot_fail(ngx_http_fraiseql_slot_t *slot,
     if (pgc != NULL) {
         slot->pgc = NULL;
         ngx_http_fraiseql_release(pgc, 0);
+    }
+
+    /*
+     * A connection that died while idle (a restart, pg_terminate_backend)
+     * shows it only when used: a query that has produced nothing yet runs
+     * once more on another connection.  Queries are safe to repeat.
+     */
+    if (!slot->retried && slot->nrows == 0 && !slot->failed
+        && ctx->plan->op == FQL_OP_QUERY)
+    {
+        slot->retried = 1;
+        slot->state = NGX_HTTP_FRAISEQL_SLOT_NEW;
+        ngx_http_fraiseql_start(slot);
+        return;
     }
 
     if (!ctx->header_sent) {

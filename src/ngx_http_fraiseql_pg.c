@@ -253,6 +253,42 @@ ngx_http_fraiseql_pgc_alloc(ngx_http_fraiseql_pool_t *pool)
 }
 
 
+static ngx_uint_t
+ngx_http_fraiseql_peek_eof(ngx_http_fraiseql_pgc_t *pgc)
+{
+    char  b;
+
+    return recv(PQsocket(pgc->pg), &b, 1, MSG_PEEK|MSG_DONTWAIT) == 0;
+}
+
+
+/*
+ * An idle connection has nothing to say unless the server is dropping it
+ * (shutdown, pg_terminate_backend): bytes or EOF waiting on the socket,
+ * which the event loop may not have reported yet, mean it is going.
+ */
+static ngx_uint_t
+ngx_http_fraiseql_idle_alive(ngx_http_fraiseql_pgc_t *pgc)
+{
+    char     b;
+    ssize_t  n;
+
+    n = recv(PQsocket(pgc->pg), &b, 1, MSG_PEEK|MSG_DONTWAIT);
+
+    if (n == -1) {
+        return ngx_socket_errno == NGX_EAGAIN;
+    }
+
+    if (n == 0) {
+        return 0;
+    }
+
+    /* a notice is harmless; a fatal message leaves the connection bad */
+    return PQconsumeInput(pgc->pg) && PQstatus(pgc->pg) == CONNECTION_OK
+           && !ngx_http_fraiseql_peek_eof(pgc);
+}
+
+
 ngx_int_t
 ngx_http_fraiseql_acquire(ngx_http_fraiseql_db_t *db,
     ngx_http_fraiseql_slot_t *slot, ngx_log_t *log)
@@ -266,11 +302,17 @@ ngx_http_fraiseql_acquire(ngx_http_fraiseql_db_t *db,
         return NGX_ERROR;
     }
 
-    if (!ngx_queue_empty(&pool->idle)) {
+    while (!ngx_queue_empty(&pool->idle)) {
         q = ngx_queue_head(&pool->idle);
+        pgc = ngx_queue_data(q, ngx_http_fraiseql_pgc_t, queue);
+
+        if (!ngx_http_fraiseql_idle_alive(pgc)) {
+            ngx_http_fraiseql_close(pgc);
+            continue;
+        }
+
         ngx_queue_remove(q);
 
-        pgc = ngx_queue_data(q, ngx_http_fraiseql_pgc_t, queue);
         pgc->state = NGX_HTTP_FRAISEQL_PGC_BUSY;
         pgc->owner = slot;
         slot->pgc = pgc;

@@ -294,3 +294,85 @@ def test_client_gone_mid_stream(make_nginx, pg):
             "data": {"things": [{"id": 1}]}}
     assert n.backends(pg) <= 2
     assert "not a JSON object" not in n.log()
+
+
+def test_terminated_backends_are_replaced(make_nginx, pg):
+    """pg_terminate_backend on the pool's connections: clients see nothing."""
+    n = make_nginx(pool=2).start()
+    q = "{ a: things(limit: 1) { id } b: things(limit: 1) { id } }"
+    want = {"data": {"a": [{"id": 1}], "b": [{"id": 1}]}}
+    for _ in range(3):
+        assert n.post(q).json() == want
+        assert n.backends(pg) == 2
+        pg.query("SELECT count(pg_terminate_backend(pid))"
+                 " FROM pg_stat_activity WHERE application_name = %s",
+                 "fraiseql-%d" % n.port)
+        r = n.post(q)
+        assert r.status_code == 200 and r.json() == want, r.text
+
+
+def _kill_active(pg, n, timeout=5):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        killed = pg.query("SELECT count(pg_terminate_backend(pid))"
+                          " FROM pg_stat_activity WHERE application_name = %s"
+                          " AND state = 'active'", "fraiseql-%d" % n.port)
+        if killed[0][0]:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_backend_killed_before_any_row_is_retried(make_nginx, pg):
+    """Nothing was sent yet: the query runs again on a new connection."""
+    n = make_nginx(pool=1).start()
+    n.post("{ things(limit: 1) { id } }")
+    result = {}
+
+    def slow():
+        result["r"] = n.post("{ slower { id } }")
+
+    t = threading.Thread(target=slow)
+    t.start()
+    assert _kill_active(pg, n)
+    t.join(10)
+    assert result["r"].json() == {"data": {"slower": [{"id": 1}]}}
+    assert "terminating connection" in n.log()
+    assert n.backends(pg) <= 1
+
+
+def test_backend_killed_mid_stream(make_nginx, pg):
+    """Rows were already sent: the list ends, valid, with an error."""
+    n = make_nginx(pool=1).start()
+    body = json.dumps({"query": "{ items { id label price groupNo } }"})
+    req = ("POST /graphql HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+           "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+           % (len(body), body)).encode()
+    data = b""
+    with socket.create_connection(("127.0.0.1", n.port), 30) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+        s.sendall(req)
+        data += s.recv(8192)
+        assert _kill_active(pg, n)
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    head, _, payload = data.partition(b"\r\n\r\n")
+    assert b"200 OK" in head and b"chunked" in head
+    text = b""
+    while payload:
+        size, _, rest = payload.partition(b"\r\n")
+        size = int(size, 16)
+        if size == 0:
+            break
+        text += rest[:size]
+        payload = rest[size + 2:]
+    answer = json.loads(text)
+    assert 0 < len(answer["data"]["items"]) < 100000
+    err = answer["errors"][0]
+    assert err["extensions"]["code"] == "DATABASE_UNAVAILABLE"
+    assert n.post("{ things(limit: 1) { id } }").json() == {
+        "data": {"things": [{"id": 1}]}}
+    assert n.backends(pg) <= 1
