@@ -66,6 +66,13 @@ static ngx_command_t  ngx_http_fraiseql_commands[] = {
       0,
       NULL },
 
+    { ngx_string("fraiseql_introspection"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, introspection),
+      NULL },
+
     { ngx_string("fraiseql_max_depth"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
@@ -129,6 +136,7 @@ ngx_http_fraiseql_create_loc_conf(ngx_conf_t *cf)
     conf->db = NGX_CONF_UNSET_PTR;
     conf->pool_size = NGX_CONF_UNSET_UINT;
     conf->max_depth = NGX_CONF_UNSET_UINT;
+    conf->introspection = NGX_CONF_UNSET;
     conf->queue_size = NGX_CONF_UNSET_UINT;
     conf->queue_timeout = NGX_CONF_UNSET_MSEC;
 
@@ -147,6 +155,7 @@ ngx_http_fraiseql_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->db, prev->db, NULL);
     ngx_conf_merge_uint_value(conf->pool_size, prev->pool_size, 8);
     ngx_conf_merge_uint_value(conf->max_depth, prev->max_depth, 15);
+    ngx_conf_merge_value(conf->introspection, prev->introspection, 1);
     ngx_conf_merge_uint_value(conf->queue_size, prev->queue_size,
                               NGX_CONF_UNSET_UINT);
     ngx_conf_merge_msec_value(conf->queue_timeout, prev->queue_timeout,

@@ -113,10 +113,8 @@ ngx_http_fraiseql_execute(ngx_http_fraiseql_ctx_t *ctx)
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        if (rp->kind == FQL_RF_TYPENAME) {
-            if (fql_json_string(&s->w, rp->type_name.data,
-                                rp->type_name.len) != 0)
-            {
+        if (rp->kind == FQL_RF_STATIC) {
+            if (fql_wbuf_put(&s->w, rp->value.data, rp->value.len) != 0) {
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
             }
 

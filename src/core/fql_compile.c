@@ -1,51 +1,12 @@
 #include <stdio.h>
 
-#include "fql_validate.h"
+#include "fql_compile_int.h"
 
-
-#define fql_pstr(s)  (int) (s).len, (s).data
 
 #define FQL_MAX_PARAMS  65535
 
 
-/* SQL text grows in the arena; a grown buffer leaves the old one behind */
-typedef struct {
-    char      *data;
-    size_t     len;
-    size_t     cap;
-} fql_sql_t;
-
-typedef struct fql_cfield_s  fql_cfield_t;
-typedef struct fql_node_s    fql_node_t;
-
-/* one field node of a merged response key */
-struct fql_node_s {
-    const fql_selection_t  *sel;
-    fql_node_t             *next;
-};
-
-/* fields collected under one response key (CollectFields) */
-struct fql_cfield_s {
-    fql_str_t        key;
-    fql_node_t      *nodes;
-    fql_node_t     **tail;
-    fql_cfield_t    *next;
-};
-
-typedef struct {
-    fql_vctx_t                   v;
-    const fql_compile_limits_t  *limits;
-    /* fragments being expanded, to refuse cycles */
-    const fql_definition_t      *active[64];
-    unsigned                     nactive;
-    fql_sql_t                    sql;
-    const char                 **params;
-    unsigned                     nparams;
-    unsigned                     params_cap;
-} fql_cctx_t;
-
-
-static int
+int
 fql_c_nomem(fql_cctx_t *c)
 {
     fql_error_add(c->v.errs, NULL, FQL_CODE_INTERNAL, "Out of memory");
@@ -891,7 +852,7 @@ fql_collect(fql_cctx_t *c, const fql_type_t *type,
 
 
 /* the merged sub-selections of all nodes of a response key */
-static int
+int
 fql_collect_sub(fql_cctx_t *c, const fql_type_t *type, fql_cfield_t *cf,
     fql_cfield_t **fields, unsigned depth)
 {
@@ -1074,17 +1035,11 @@ fql_compile_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
     rp->response_key = cf->key;
     rp->loc = s->loc;
 
-    if (fql_str_eqz(s->name, "__typename")) {
-        rp->kind = FQL_RF_TYPENAME;
-        rp->type_name = root->name;
-        return 0;
-    }
-
-    if (fql_str_eqz(s->name, "__schema") || fql_str_eqz(s->name, "__type")) {
-        fql_error_add(c->v.errs, &s->loc, FQL_CODE_VALIDATION,
-                      "Introspection (\"%.*s\") is not available yet.",
-                      fql_pstr(s->name));
-        return -1;
+    if (fql_str_eqz(s->name, "__typename")
+        || fql_str_eqz(s->name, "__schema") || fql_str_eqz(s->name, "__type"))
+    {
+        rp->kind = FQL_RF_STATIC;
+        return fql_introspect_root(c, root, cf, &rp->value);
     }
 
     f = fql_type_field(root, s->name);
@@ -1305,7 +1260,7 @@ fql_compile(fql_arena_t *a, const fql_schema_t *schema,
         tail = &rp->next;
         pl->nroots++;
 
-        if (rp->kind != FQL_RF_TYPENAME) {
+        if (rp->kind != FQL_RF_STATIC) {
             pl->nqueries++;
         }
     }

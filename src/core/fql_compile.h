@@ -16,7 +16,7 @@
 typedef enum {
     FQL_RF_OBJECT = 0,    /* one row or null */
     FQL_RF_LIST,          /* a list of rows */
-    FQL_RF_TYPENAME       /* __typename of the root type: no SQL */
+    FQL_RF_STATIC         /* known at compile time: __typename, __schema */
 } fql_root_field_kind_t;
 
 typedef struct fql_root_plan_s  fql_root_plan_t;
@@ -24,7 +24,7 @@ typedef struct fql_root_plan_s  fql_root_plan_t;
 struct fql_root_plan_s {
     fql_root_field_kind_t   kind;
     fql_str_t               response_key;
-    fql_str_t               type_name;       /* TYPENAME: the constant */
+    fql_str_t               value;           /* STATIC: JSON text */
     unsigned                non_null:1;      /* the field's type is T! */
     unsigned                items_non_null:1;
     const char             *sql;             /* NUL-terminated */
@@ -44,6 +44,7 @@ typedef struct {
 
 typedef struct {
     unsigned   max_depth;            /* selection depth; 0: unlimited */
+    unsigned   no_introspection:1;   /* __schema and __type refused */
 } fql_compile_limits_t;
 
 

@@ -32,7 +32,53 @@ typedef struct {
     fql_arena_t         *arena;
     fql_schema_t        *schema;
     fql_parse_error_t   *err;
+    unsigned             builtin;   /* loading fql_builtin_sdl */
 } fql_sb_t;
+
+
+/*
+ * What every schema has besides the user's types: the introspection
+ * types of the spec (section 4.5) and its directives.  Loaded like user
+ * SDL, marked built-in.
+ */
+static const char  fql_builtin_sdl[] =
+    "directive @skip(if: Boolean!)"
+    " on FIELD | FRAGMENT_SPREAD | INLINE_FRAGMENT\n"
+    "directive @include(if: Boolean!)"
+    " on FIELD | FRAGMENT_SPREAD | INLINE_FRAGMENT\n"
+    "directive @deprecated(reason: String = \"No longer supported\")"
+    " on FIELD_DEFINITION | ARGUMENT_DEFINITION | INPUT_FIELD_DEFINITION"
+    " | ENUM_VALUE\n"
+    "directive @specifiedBy(url: String!) on SCALAR\n"
+    "type __Schema { description: String types: [__Type!]!"
+    " queryType: __Type! mutationType: __Type subscriptionType: __Type"
+    " directives: [__Directive!]! }\n"
+    "type __Type { kind: __TypeKind! name: String description: String"
+    " specifiedByURL: String"
+    " fields(includeDeprecated: Boolean = false): [__Field!]"
+    " interfaces: [__Type!] possibleTypes: [__Type!]"
+    " enumValues(includeDeprecated: Boolean = false): [__EnumValue!]"
+    " inputFields(includeDeprecated: Boolean = false): [__InputValue!]"
+    " ofType: __Type }\n"
+    "enum __TypeKind { SCALAR OBJECT INTERFACE UNION ENUM INPUT_OBJECT"
+    " LIST NON_NULL }\n"
+    "type __Field { name: String! description: String"
+    " args(includeDeprecated: Boolean = false): [__InputValue!]!"
+    " type: __Type! isDeprecated: Boolean! deprecationReason: String }\n"
+    "type __InputValue { name: String! description: String type: __Type!"
+    " defaultValue: String isDeprecated: Boolean!"
+    " deprecationReason: String }\n"
+    "type __EnumValue { name: String! description: String"
+    " isDeprecated: Boolean! deprecationReason: String }\n"
+    "type __Directive { name: String! description: String"
+    " locations: [__DirectiveLocation!]!"
+    " args(includeDeprecated: Boolean = false): [__InputValue!]!"
+    " isRepeatable: Boolean! }\n"
+    "enum __DirectiveLocation { QUERY MUTATION SUBSCRIPTION FIELD"
+    " FRAGMENT_DEFINITION FRAGMENT_SPREAD INLINE_FRAGMENT"
+    " VARIABLE_DEFINITION SCHEMA SCALAR OBJECT FIELD_DEFINITION"
+    " ARGUMENT_DEFINITION INTERFACE UNION ENUM ENUM_VALUE INPUT_OBJECT"
+    " INPUT_FIELD_DEFINITION }\n";
 
 
 static const struct {
@@ -492,7 +538,7 @@ fql_sb_fields(fql_sb_t *sb, fql_type_t *t, fql_field_def_t *defs)
                                 (int) d->name.len, d->name.data);
         }
 
-        if (d->name.len >= 2 && d->name.data[0] == '_'
+        if (!sb->builtin && d->name.len >= 2 && d->name.data[0] == '_'
             && d->name.data[1] == '_')
         {
             return fql_sb_error(sb, d->loc,
@@ -616,7 +662,9 @@ fql_sb_declare(fql_sb_t *sb, fql_definition_t *d)
                             (int) d->name.len, d->name.data);
     }
 
-    if (d->name.len >= 2 && d->name.data[0] == '_' && d->name.data[1] == '_') {
+    if (!sb->builtin && d->name.len >= 2 && d->name.data[0] == '_'
+        && d->name.data[1] == '_')
+    {
         return fql_sb_error(sb, d->loc,
                             "Name \"%.*s\" must not begin with \"__\".",
                             (int) d->name.len, d->name.data);
@@ -629,10 +677,54 @@ fql_sb_declare(fql_sb_t *sb, fql_definition_t *d)
 
     t->description = d->description;
     t->scalar = kind == FQL_T_ENUM ? FQL_SCALAR_ENUM : FQL_SCALAR_JSON;
+    t->builtin = sb->builtin;
 
     if (kind == FQL_T_OBJECT && fql_find_directive(d->directives, "view")) {
         return fql_sb_where_order_declare(sb, t, d->loc);
     }
+
+    return 0;
+}
+
+
+static int
+fql_sb_directive(fql_sb_t *sb, fql_definition_t *d)
+{
+    fql_directive_def_t  *dd, **tail;
+
+    for (tail = &sb->schema->directives; *tail; tail = &(*tail)->next) {
+        if (fql_str_eq((*tail)->name, d->name)) {
+            /* the module's own directives may be declared for tools */
+            if ((*tail)->builtin && !sb->builtin
+                && !fql_str_eqz(d->name, "skip")
+                && !fql_str_eqz(d->name, "include"))
+            {
+                return 0;
+            }
+
+            return fql_sb_error(sb, d->loc,
+                                "There can be only one directive named "
+                                "\"@%.*s\".", (int) d->name.len,
+                                d->name.data);
+        }
+    }
+
+    dd = fql_calloc(sb->arena, sizeof(fql_directive_def_t));
+    if (dd == NULL) {
+        return fql_sb_error(sb, d->loc, "Out of memory");
+    }
+
+    dd->name = d->name;
+    dd->description = d->description;
+    dd->locations = d->locations;
+    dd->repeatable = d->repeatable;
+    dd->builtin = sb->builtin;
+
+    if (fql_sb_args(sb, d->input_fields, &dd->args) != 0) {
+        return -1;
+    }
+
+    *tail = dd;
 
     return 0;
 }
@@ -646,12 +738,16 @@ fql_sb_define(fql_sb_t *sb, fql_definition_t *d)
     fql_enum_value_def_t  *ev;
     fql_enum_value_t      *v, **vtail;
 
-    if (d->kind == FQL_DEF_SCHEMA || d->kind == FQL_DEF_DIRECTIVE) {
+    if (d->kind == FQL_DEF_SCHEMA) {
         return 0;
     }
 
+    if (d->kind == FQL_DEF_DIRECTIVE) {
+        return fql_sb_directive(sb, d);
+    }
+
     t = fql_schema_type(sb->schema, d->name);
-    if (t == NULL || (t->builtin && !d->extension)) {
+    if (t == NULL || (t->builtin && !sb->builtin && !d->extension)) {
         return 0;
     }
 
@@ -1094,6 +1190,28 @@ fql_sb_builtins(fql_sb_t *sb)
 }
 
 
+/* declares every type first so that definitions may refer to any */
+static int
+fql_sb_load(fql_sb_t *sb, fql_document_t *doc)
+{
+    fql_definition_t  *d;
+
+    for (d = doc->definitions; d; d = d->next) {
+        if (fql_sb_declare(sb, d) != 0) {
+            return -1;
+        }
+    }
+
+    for (d = doc->definitions; d; d = d->next) {
+        if (fql_sb_define(sb, d) != 0) {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
 int
 fql_schema_build(fql_arena_t *a, const char *sdl, size_t len,
     fql_schema_t **schema, fql_parse_error_t *err)
@@ -1110,10 +1228,6 @@ fql_schema_build(fql_arena_t *a, const char *sdl, size_t len,
 
     memset(err, 0, sizeof(fql_parse_error_t));
 
-    if (fql_parse_document(a, sdl, len, &limits, &doc, err) != 0) {
-        return -1;
-    }
-
     s = fql_calloc(a, sizeof(fql_schema_t));
     if (s == NULL) {
         snprintf(err->message, sizeof(err->message), "Out of memory");
@@ -1124,21 +1238,32 @@ fql_schema_build(fql_arena_t *a, const char *sdl, size_t len,
     sb.arena = a;
     sb.schema = s;
     sb.err = err;
+    sb.builtin = 1;
 
     if (fql_sb_builtins(&sb) != 0) {
         return fql_sb_error(&sb, noloc, "Out of memory");
     }
 
-    for (d = doc->definitions; d; d = d->next) {
-        if (fql_sb_declare(&sb, d) != 0) {
-            return -1;
-        }
+    if (fql_parse_document(a, fql_builtin_sdl, sizeof(fql_builtin_sdl) - 1,
+                           &limits, &doc, err) != 0
+        || fql_sb_load(&sb, doc) != 0)
+    {
+        /* a bug, not a user error: say so */
+        char  msg[sizeof(err->message)];
+
+        memcpy(msg, err->message, sizeof(msg));
+        snprintf(err->message, sizeof(err->message),
+                 "built-in schema: %.200s", msg);
+        err->loc = noloc;
+        return -1;
     }
 
-    for (d = doc->definitions; d; d = d->next) {
-        if (fql_sb_define(&sb, d) != 0) {
-            return -1;
-        }
+    sb.builtin = 0;
+
+    if (fql_parse_document(a, sdl, len, &limits, &doc, err) != 0
+        || fql_sb_load(&sb, doc) != 0)
+    {
+        return -1;
     }
 
     for (d = doc->definitions; d; d = d->next) {

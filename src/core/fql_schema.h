@@ -121,9 +121,22 @@ typedef struct fql_operator_s {
 extern const fql_operator_t  fql_operators[];
 
 
+/* a directive definition (built-in or declared in the SDL) */
+typedef struct fql_directive_def_s {
+    fql_str_t                     name;
+    fql_str_t                     description;
+    fql_arg_t                    *args;
+    fql_name_list_t              *locations;
+    unsigned                      repeatable:1;
+    unsigned                      builtin:1;
+    struct fql_directive_def_s   *next;
+} fql_directive_def_t;
+
+
 typedef struct {
     fql_arena_t   *arena;
     fql_type_t    *types;          /* all named types, builtins included */
+    fql_directive_def_t  *directives;
     fql_type_t    *query;
     fql_type_t    *mutation;
     fql_type_t    *subscription;

@@ -1,0 +1,61 @@
+/*
+ * The compiler's working state, shared with the introspection resolver
+ * (fql_introspect.c), which walks selection sets the same way.
+ */
+
+#ifndef FQL_COMPILE_INT_H
+#define FQL_COMPILE_INT_H
+
+#include "fql_validate.h"
+
+
+#define fql_pstr(s)  (int) (s).len, (s).data
+
+/* SQL text grows in the arena; a grown buffer leaves the old one behind */
+typedef struct {
+    char      *data;
+    size_t     len;
+    size_t     cap;
+} fql_sql_t;
+
+typedef struct fql_cfield_s  fql_cfield_t;
+typedef struct fql_node_s    fql_node_t;
+
+/* one field node of a merged response key */
+struct fql_node_s {
+    const fql_selection_t  *sel;
+    fql_node_t             *next;
+};
+
+/* fields collected under one response key (CollectFields) */
+struct fql_cfield_s {
+    fql_str_t        key;
+    fql_node_t      *nodes;
+    fql_node_t     **tail;
+    fql_cfield_t    *next;
+};
+
+typedef struct {
+    fql_vctx_t                   v;
+    const fql_compile_limits_t  *limits;
+    /* fragments being expanded, to refuse cycles */
+    const fql_definition_t      *active[64];
+    unsigned                     nactive;
+    fql_sql_t                    sql;
+    const char                 **params;
+    unsigned                     nparams;
+    unsigned                     params_cap;
+} fql_cctx_t;
+
+
+int fql_c_nomem(fql_cctx_t *c);
+
+/* the merged sub-selections of all nodes of a response key, on type */
+int fql_collect_sub(fql_cctx_t *c, const fql_type_t *type,
+    fql_cfield_t *cf, fql_cfield_t **fields, unsigned depth);
+
+/* __typename, __schema or __type of the root: JSON text in *value */
+int fql_introspect_root(fql_cctx_t *c, const fql_type_t *root,
+    fql_cfield_t *cf, fql_str_t *value);
+
+#endif /* FQL_COMPILE_INT_H */

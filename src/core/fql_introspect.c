@@ -1,0 +1,826 @@
+/*
+ * Introspection (__schema, __type, __typename) answered at compile time:
+ * the schema does not change while nginx runs, so the answer is JSON text
+ * in the plan, written out like any root field but with no SQL.
+ */
+
+#include <stdio.h>
+
+#include "fql_compile_int.h"
+
+
+typedef enum {
+    FQL_IO_SCHEMA = 0,
+    FQL_IO_TYPE,
+    FQL_IO_FIELD,
+    FQL_IO_INPUT,
+    FQL_IO_ENUM_VALUE,
+    FQL_IO_DIRECTIVE
+} fql_io_kind_t;
+
+/* an object of the introspection model */
+typedef struct {
+    fql_io_kind_t                kind;
+    const fql_type_t            *type;    /* TYPE: a named type, or NULL */
+    const fql_tref_t            *wrap;    /* TYPE: a LIST or NON_NULL */
+    const fql_field_t           *field;
+    const fql_arg_t             *input;
+    const fql_enum_value_t      *value;
+    const fql_directive_def_t   *dir;
+} fql_io_t;
+
+/* JSON text growing in the arena */
+typedef struct {
+    fql_wbuf_t    w;
+    fql_arena_t  *arena;
+    char         *start;
+} fql_abuf_t;
+
+typedef struct {
+    fql_cctx_t   *c;
+    fql_abuf_t    out;
+} fql_ictx_t;
+
+
+static int fql_io_object(fql_ictx_t *ic, const fql_io_t *o,
+    const fql_type_t *otype, fql_cfield_t *fields, unsigned depth);
+
+
+static int
+fql_abuf_reserve(fql_wbuf_t *w, size_t need)
+{
+    fql_abuf_t  *b = (fql_abuf_t *) w;
+    size_t       used, cap;
+    char        *p;
+
+    used = b->start ? (size_t) (w->pos - b->start) : 0;
+    cap = b->start ? (size_t) (w->end - b->start) * 2 : 1024;
+
+    while (cap < used + need) {
+        cap *= 2;
+    }
+
+    p = fql_alloc(b->arena, cap);
+    if (p == NULL) {
+        return -1;
+    }
+
+    if (used) {
+        memcpy(p, b->start, used);
+    }
+
+    b->start = p;
+    w->pos = p + used;
+    w->end = p + cap;
+
+    return 0;
+}
+
+
+static void
+fql_abuf_init(fql_abuf_t *b, fql_arena_t *a)
+{
+    memset(b, 0, sizeof(fql_abuf_t));
+    b->w.reserve = fql_abuf_reserve;
+    b->w.ctx = b;
+    b->arena = a;
+}
+
+
+static int
+fql_io_str(fql_ictx_t *ic, fql_str_t s)
+{
+    if (s.data == NULL) {
+        return fql_wbuf_lit(&ic->out.w, "null");
+    }
+
+    return fql_json_string(&ic->out.w, s.data, s.len);
+}
+
+
+static int
+fql_io_strz(fql_ictx_t *ic, const char *z)
+{
+    return fql_json_string(&ic->out.w, z, strlen(z));
+}
+
+
+/* a default value in GraphQL syntax, for __InputValue.defaultValue */
+static int
+fql_print_value(fql_wbuf_t *w, const fql_value_t *v)
+{
+    const fql_value_t         *it;
+    const fql_object_field_t  *f;
+
+    switch (v->kind) {
+
+    case FQL_VAL_VARIABLE:
+        return fql_wbuf_putc(w, '$') || fql_wbuf_put(w, v->str.data,
+                                                     v->str.len);
+
+    case FQL_VAL_STRING:
+        return fql_json_string(w, v->str.data, v->str.len);
+
+    case FQL_VAL_BOOLEAN:
+        return v->boolean ? fql_wbuf_lit(w, "true")
+                          : fql_wbuf_lit(w, "false");
+
+    case FQL_VAL_NULL:
+        return fql_wbuf_lit(w, "null");
+
+    case FQL_VAL_LIST:
+        if (fql_wbuf_putc(w, '[') != 0) {
+            return -1;
+        }
+
+        for (it = v->items; it; it = it->next) {
+            if ((it != v->items && fql_wbuf_lit(w, ", ") != 0)
+                || fql_print_value(w, it) != 0)
+            {
+                return -1;
+            }
+        }
+
+        return fql_wbuf_putc(w, ']');
+
+    case FQL_VAL_OBJECT:
+        if (fql_wbuf_putc(w, '{') != 0) {
+            return -1;
+        }
+
+        for (f = v->fields; f; f = f->next) {
+            if ((f != v->fields && fql_wbuf_lit(w, ", ") != 0)
+                || fql_wbuf_put(w, f->name.data, f->name.len) != 0
+                || fql_wbuf_lit(w, ": ") != 0
+                || fql_print_value(w, f->value) != 0)
+            {
+                return -1;
+            }
+        }
+
+        return fql_wbuf_putc(w, '}');
+
+    default: /* INT, FLOAT, ENUM: as written */
+        return fql_wbuf_put(w, v->str.data, v->str.len);
+    }
+}
+
+
+static const char *
+fql_type_kind_name(const fql_io_t *o)
+{
+    if (o->wrap != NULL) {
+        return o->wrap->kind == FQL_TYPE_LIST ? "LIST" : "NON_NULL";
+    }
+
+    switch (o->type->kind) {
+    case FQL_T_SCALAR:    return "SCALAR";
+    case FQL_T_OBJECT:    return "OBJECT";
+    case FQL_T_INTERFACE: return "INTERFACE";
+    case FQL_T_UNION:     return "UNION";
+    case FQL_T_ENUM:      return "ENUM";
+    default:              return "INPUT_OBJECT";
+    }
+}
+
+
+/* the introspection object for a type reference (named or wrapper) */
+static void
+fql_io_tref(fql_io_t *o, const fql_tref_t *t)
+{
+    memset(o, 0, sizeof(fql_io_t));
+    o->kind = FQL_IO_TYPE;
+
+    if (t->kind == FQL_TYPE_NAMED) {
+        o->type = t->type;
+
+    } else {
+        o->wrap = t;
+    }
+}
+
+
+static const fql_type_t *
+fql_itype(fql_ictx_t *ic, const char *name)
+{
+    fql_str_t  s;
+
+    s.data = name;
+    s.len = strlen(name);
+
+    return fql_schema_type(ic->c->v.schema, s);
+}
+
+
+/*
+ * A list of introspection objects.  `next` steps through the source list
+ * and `make` fills the object for one element; both are small switches
+ * on the kind, which keeps every list in one place.
+ */
+typedef enum {
+    FQL_IL_TYPES = 0,       /* fql_type_t via ->next */
+    FQL_IL_TYPE_LIST,       /* fql_type_list_t */
+    FQL_IL_IMPLEMENTORS,    /* object types implementing an interface */
+    FQL_IL_FIELDS,          /* fql_field_t */
+    FQL_IL_ARGS,            /* fql_arg_t */
+    FQL_IL_ENUM_VALUES,     /* fql_enum_value_t */
+    FQL_IL_DIRECTIVES       /* fql_directive_def_t */
+} fql_il_kind_t;
+
+
+static int
+fql_implements(const fql_type_t *t, const fql_type_t *iface)
+{
+    const fql_type_list_t  *l;
+
+    for (l = t->interfaces; l; l = l->next) {
+        if (l->type == iface) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+fql_io_list(fql_ictx_t *ic, fql_il_kind_t kind, const void *first,
+    const fql_type_t *iface, int deprecated, const char *otype_name,
+    fql_cfield_t *cf, unsigned depth)
+{
+    int                 n;
+    fql_io_t            o;
+    const void         *p;
+    fql_cfield_t       *sub;
+    const fql_type_t   *otype;
+
+    otype = fql_itype(ic, otype_name);
+
+    if (fql_collect_sub(ic->c, otype, cf, &sub, depth + 1) != 0
+        || fql_wbuf_putc(&ic->out.w, '[') != 0)
+    {
+        return -1;
+    }
+
+    n = 0;
+
+    for (p = first; p != NULL; /* below */ ) {
+        memset(&o, 0, sizeof(fql_io_t));
+
+        switch (kind) {
+
+        case FQL_IL_TYPES:
+        case FQL_IL_IMPLEMENTORS:
+            o.kind = FQL_IO_TYPE;
+            o.type = p;
+            p = o.type->next;
+
+            if (kind == FQL_IL_IMPLEMENTORS
+                && (o.type->kind != FQL_T_OBJECT
+                    || !fql_implements(o.type, iface)))
+            {
+                continue;
+            }
+            break;
+
+        case FQL_IL_TYPE_LIST:
+            o.kind = FQL_IO_TYPE;
+            o.type = ((const fql_type_list_t *) p)->type;
+            p = ((const fql_type_list_t *) p)->next;
+            break;
+
+        case FQL_IL_FIELDS:
+            o.kind = FQL_IO_FIELD;
+            o.field = p;
+            p = o.field->next;
+
+            if (!deprecated && o.field->deprecation.data != NULL) {
+                continue;
+            }
+            break;
+
+        case FQL_IL_ARGS:
+            o.kind = FQL_IO_INPUT;
+            o.input = p;
+            p = o.input->next;
+            break;
+
+        case FQL_IL_ENUM_VALUES:
+            o.kind = FQL_IO_ENUM_VALUE;
+            o.value = p;
+            p = o.value->next;
+
+            if (!deprecated && o.value->deprecation.data != NULL) {
+                continue;
+            }
+            break;
+
+        default: /* FQL_IL_DIRECTIVES */
+            o.kind = FQL_IO_DIRECTIVE;
+            o.dir = p;
+            p = o.dir->next;
+            break;
+        }
+
+        if ((n++ && fql_wbuf_putc(&ic->out.w, ',') != 0)
+            || fql_io_object(ic, &o, otype, sub, depth + 1) != 0)
+        {
+            return -1;
+        }
+    }
+
+    return fql_wbuf_putc(&ic->out.w, ']');
+}
+
+
+/* a single object-valued field: o, or null when o is NULL */
+static int
+fql_io_one(fql_ictx_t *ic, const fql_io_t *o, const char *otype_name,
+    fql_cfield_t *cf, unsigned depth)
+{
+    fql_cfield_t      *sub;
+    const fql_type_t  *otype;
+
+    if (o == NULL) {
+        return fql_wbuf_lit(&ic->out.w, "null");
+    }
+
+    otype = fql_itype(ic, otype_name);
+
+    if (fql_collect_sub(ic->c, otype, cf, &sub, depth + 1) != 0) {
+        return -1;
+    }
+
+    return fql_io_object(ic, o, otype, sub, depth + 1);
+}
+
+
+static int
+fql_io_include_deprecated(fql_ictx_t *ic, const fql_field_t *f,
+    const fql_selection_t *s, int *include)
+{
+    fql_jval_t  *args, *v;
+
+    if (fql_coerce_arguments(&ic->c->v, f->args, s->args, &f->name, s->loc,
+                             &args) != 0)
+    {
+        return -1;
+    }
+
+    v = fql_jval_member(args, "includeDeprecated");
+    *include = v != NULL && v->kind == FQL_J_BOOL && v->boolean;
+
+    return 0;
+}
+
+
+/* one field of an introspection object */
+static int
+fql_io_field(fql_ictx_t *ic, const fql_io_t *o, fql_cfield_t *cf,
+    const fql_field_t *f, unsigned depth)
+{
+    int                    dep;
+    fql_io_t               child;
+    fql_abuf_t             tmp;
+    const fql_type_t      *t;
+    const fql_schema_t    *s = ic->c->v.schema;
+    const fql_selection_t *sel = cf->nodes->sel;
+    fql_str_t              name = f->name, none = { NULL, 0 };
+
+    dep = 0;
+
+    if (f->args != NULL
+        && fql_io_include_deprecated(ic, f, sel, &dep) != 0)
+    {
+        return -1;
+    }
+
+#define is(z)  fql_str_eqz(name, z)
+
+    switch (o->kind) {
+
+    case FQL_IO_SCHEMA:
+        if (is("description")) {
+            return fql_io_str(ic, none);
+        }
+
+        if (is("types")) {
+            return fql_io_list(ic, FQL_IL_TYPES, s->types, NULL, 0,
+                               "__Type", cf, depth);
+        }
+
+        if (is("directives")) {
+            return fql_io_list(ic, FQL_IL_DIRECTIVES, s->directives, NULL, 0,
+                               "__Directive", cf, depth);
+        }
+
+        memset(&child, 0, sizeof(fql_io_t));
+        child.kind = FQL_IO_TYPE;
+        child.type = is("queryType") ? s->query
+                     : is("mutationType") ? s->mutation : s->subscription;
+
+        return fql_io_one(ic, child.type ? &child : NULL, "__Type", cf,
+                          depth);
+
+    case FQL_IO_TYPE:
+        t = o->type;
+
+        if (is("kind")) {
+            return fql_io_strz(ic, fql_type_kind_name(o));
+        }
+
+        if (is("ofType")) {
+            if (o->wrap == NULL) {
+                return fql_io_one(ic, NULL, "__Type", cf, depth);
+            }
+
+            fql_io_tref(&child, o->wrap->of);
+            return fql_io_one(ic, &child, "__Type", cf, depth);
+        }
+
+        if (t == NULL || is("specifiedByURL")) {
+            /* wrappers have no name, fields, ... */
+            return fql_wbuf_lit(&ic->out.w, "null");
+        }
+
+        if (is("name")) {
+            return fql_io_str(ic, t->name);
+        }
+
+        if (is("description")) {
+            return fql_io_str(ic, t->description.len ? t->description
+                                                     : none);
+        }
+
+        if (is("fields")) {
+            if (t->kind != FQL_T_OBJECT && t->kind != FQL_T_INTERFACE) {
+                return fql_wbuf_lit(&ic->out.w, "null");
+            }
+
+            return fql_io_list(ic, FQL_IL_FIELDS, t->fields, NULL, dep,
+                               "__Field", cf, depth);
+        }
+
+        if (is("interfaces")) {
+            if (t->kind != FQL_T_OBJECT && t->kind != FQL_T_INTERFACE) {
+                return fql_wbuf_lit(&ic->out.w, "null");
+            }
+
+            return fql_io_list(ic, FQL_IL_TYPE_LIST, t->interfaces, NULL, 0,
+                               "__Type", cf, depth);
+        }
+
+        if (is("possibleTypes")) {
+            if (t->kind == FQL_T_UNION) {
+                return fql_io_list(ic, FQL_IL_TYPE_LIST, t->members, NULL,
+                                   0, "__Type", cf, depth);
+            }
+
+            if (t->kind == FQL_T_INTERFACE) {
+                return fql_io_list(ic, FQL_IL_IMPLEMENTORS, s->types, t, 0,
+                                   "__Type", cf, depth);
+            }
+
+            return fql_wbuf_lit(&ic->out.w, "null");
+        }
+
+        if (is("enumValues")) {
+            if (t->kind != FQL_T_ENUM) {
+                return fql_wbuf_lit(&ic->out.w, "null");
+            }
+
+            return fql_io_list(ic, FQL_IL_ENUM_VALUES, t->values, NULL, dep,
+                               "__EnumValue", cf, depth);
+        }
+
+        /* inputFields */
+        if (t->kind != FQL_T_INPUT) {
+            return fql_wbuf_lit(&ic->out.w, "null");
+        }
+
+        return fql_io_list(ic, FQL_IL_ARGS, t->input_fields, NULL, dep,
+                           "__InputValue", cf, depth);
+
+    case FQL_IO_FIELD:
+        if (is("name")) {
+            return fql_io_str(ic, o->field->name);
+        }
+
+        if (is("description")) {
+            return fql_io_str(ic, o->field->description);
+        }
+
+        if (is("args")) {
+            return fql_io_list(ic, FQL_IL_ARGS, o->field->args, NULL, dep,
+                               "__InputValue", cf, depth);
+        }
+
+        if (is("type")) {
+            fql_io_tref(&child, o->field->type);
+            return fql_io_one(ic, &child, "__Type", cf, depth);
+        }
+
+        if (is("isDeprecated")) {
+            return o->field->deprecation.data
+                   ? fql_wbuf_lit(&ic->out.w, "true")
+                   : fql_wbuf_lit(&ic->out.w, "false");
+        }
+
+        return fql_io_str(ic, o->field->deprecation);
+
+    case FQL_IO_INPUT:
+        if (is("name")) {
+            return fql_io_str(ic, o->input->name);
+        }
+
+        if (is("description")) {
+            return fql_io_str(ic, o->input->description);
+        }
+
+        if (is("type")) {
+            fql_io_tref(&child, o->input->type);
+            return fql_io_one(ic, &child, "__Type", cf, depth);
+        }
+
+        if (is("defaultValue")) {
+            if (o->input->default_value == NULL) {
+                return fql_wbuf_lit(&ic->out.w, "null");
+            }
+
+            fql_abuf_init(&tmp, ic->c->v.arena);
+
+            if (fql_print_value(&tmp.w, o->input->default_value) != 0) {
+                return -1;
+            }
+
+            return fql_json_string(&ic->out.w, tmp.start,
+                                   tmp.w.pos - tmp.start);
+        }
+
+        if (is("isDeprecated")) {
+            return fql_wbuf_lit(&ic->out.w, "false");
+        }
+
+        return fql_wbuf_lit(&ic->out.w, "null");
+
+    case FQL_IO_ENUM_VALUE:
+        if (is("name")) {
+            return fql_io_str(ic, o->value->name);
+        }
+
+        if (is("description")) {
+            return fql_io_str(ic, o->value->description);
+        }
+
+        if (is("isDeprecated")) {
+            return o->value->deprecation.data
+                   ? fql_wbuf_lit(&ic->out.w, "true")
+                   : fql_wbuf_lit(&ic->out.w, "false");
+        }
+
+        return fql_io_str(ic, o->value->deprecation);
+
+    default: /* FQL_IO_DIRECTIVE */
+        if (is("name")) {
+            return fql_io_str(ic, o->dir->name);
+        }
+
+        if (is("description")) {
+            return fql_io_str(ic, o->dir->description);
+        }
+
+        if (is("args")) {
+            return fql_io_list(ic, FQL_IL_ARGS, o->dir->args, NULL, dep,
+                               "__InputValue", cf, depth);
+        }
+
+        if (is("isRepeatable")) {
+            return o->dir->repeatable ? fql_wbuf_lit(&ic->out.w, "true")
+                                      : fql_wbuf_lit(&ic->out.w, "false");
+        }
+
+        /* locations */
+        {
+        const fql_name_list_t  *l;
+
+        if (fql_wbuf_putc(&ic->out.w, '[') != 0) {
+            return -1;
+        }
+
+        for (l = o->dir->locations; l; l = l->next) {
+            if ((l != o->dir->locations && fql_wbuf_putc(&ic->out.w, ',')
+                 != 0)
+                || fql_io_str(ic, l->name) != 0)
+            {
+                return -1;
+            }
+        }
+
+        return fql_wbuf_putc(&ic->out.w, ']');
+        }
+    }
+
+#undef is
+}
+
+
+static int
+fql_io_object(fql_ictx_t *ic, const fql_io_t *o, const fql_type_t *otype,
+    fql_cfield_t *fields, unsigned depth)
+{
+    fql_cfield_t           *cf;
+    const fql_field_t      *f;
+    const fql_type_t       *ft;
+    const fql_selection_t  *s;
+
+    if (ic->c->limits && ic->c->limits->max_depth
+        && depth > ic->c->limits->max_depth)
+    {
+        fql_error_add(ic->c->v.errs,
+                      fields ? &fields->nodes->sel->loc : NULL,
+                      FQL_CODE_VALIDATION,
+                      "The query is nested deeper than %u levels.",
+                      ic->c->limits->max_depth);
+        return -1;
+    }
+
+    if (fql_wbuf_putc(&ic->out.w, '{') != 0) {
+        return -1;
+    }
+
+    for (cf = fields; cf; cf = cf->next) {
+        s = cf->nodes->sel;
+
+        if ((cf != fields && fql_wbuf_putc(&ic->out.w, ',') != 0)
+            || fql_json_string(&ic->out.w, cf->key.data, cf->key.len) != 0
+            || fql_wbuf_putc(&ic->out.w, ':') != 0)
+        {
+            return -1;
+        }
+
+        if (fql_str_eqz(s->name, "__typename")) {
+            if (fql_io_str(ic, otype->name) != 0) {
+                return -1;
+            }
+            continue;
+        }
+
+        f = fql_type_field(otype, s->name);
+        if (f == NULL) {
+            fql_error_add(ic->c->v.errs, &s->loc, FQL_CODE_VALIDATION,
+                          "Cannot query field \"%.*s\" on type \"%.*s\".",
+                          fql_pstr(s->name), fql_pstr(otype->name));
+            return -1;
+        }
+
+        ft = fql_tref_named(f->type);
+
+        if (ft->kind == FQL_T_OBJECT && s->selections == NULL) {
+            fql_error_add(ic->c->v.errs, &s->loc, FQL_CODE_VALIDATION,
+                          "Field \"%.*s\" of type \"%.*s\" must have a "
+                          "selection of subfields.", fql_pstr(s->name),
+                          fql_pstr(ft->name));
+            return -1;
+        }
+
+        if (ft->kind != FQL_T_OBJECT && s->selections != NULL) {
+            fql_error_add(ic->c->v.errs, &s->loc, FQL_CODE_VALIDATION,
+                          "Field \"%.*s\" must not have a selection since "
+                          "type \"%.*s\" has no subfields.",
+                          fql_pstr(s->name), fql_pstr(ft->name));
+            return -1;
+        }
+
+        if (f->args == NULL && s->args != NULL) {
+            fql_error_add(ic->c->v.errs, &s->args->loc, FQL_CODE_VALIDATION,
+                          "Unknown argument \"%.*s\" on field "
+                          "\"%.*s.%.*s\".", fql_pstr(s->args->name),
+                          fql_pstr(otype->name), fql_pstr(f->name));
+            return -1;
+        }
+
+        if (fql_io_field(ic, o, cf, f, depth) != 0) {
+            return -1;
+        }
+    }
+
+    return fql_wbuf_putc(&ic->out.w, '}');
+}
+
+
+int
+fql_introspect_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
+    fql_str_t *value)
+{
+    fql_io_t                o;
+    fql_ictx_t              ic;
+    fql_jval_t             *args, *name;
+    fql_type_t             *t;
+    const fql_type_t       *otype;
+    fql_cfield_t           *sub;
+    const fql_selection_t  *s = cf->nodes->sel;
+    fql_arg_t               name_arg;
+    fql_tref_t              string_tref, name_tref;
+
+    memset(&ic, 0, sizeof(fql_ictx_t));
+    ic.c = c;
+    fql_abuf_init(&ic.out, c->v.arena);
+
+    if (fql_str_eqz(s->name, "__typename")) {
+        if (s->selections != NULL || s->args != NULL) {
+            fql_error_add(c->v.errs, &s->loc, FQL_CODE_VALIDATION,
+                          "Field \"__typename\" takes no arguments and no "
+                          "selection.");
+            return -1;
+        }
+
+        if (fql_json_string(&ic.out.w, root->name.data, root->name.len)
+            != 0)
+        {
+            return fql_c_nomem(c);
+        }
+
+        goto done;
+    }
+
+    if (c->limits != NULL && c->limits->no_introspection) {
+        fql_error_add(c->v.errs, &s->loc, FQL_CODE_VALIDATION,
+                      "GraphQL introspection is not allowed here, but the "
+                      "query contained \"%.*s\".", fql_pstr(s->name));
+        return -1;
+    }
+
+    if (s->selections == NULL) {
+        fql_error_add(c->v.errs, &s->loc, FQL_CODE_VALIDATION,
+                      "Field \"%.*s\" must have a selection of subfields.",
+                      fql_pstr(s->name));
+        return -1;
+    }
+
+    memset(&o, 0, sizeof(fql_io_t));
+
+    if (fql_str_eqz(s->name, "__schema")) {
+        if (s->args != NULL) {
+            fql_error_add(c->v.errs, &s->args->loc, FQL_CODE_VALIDATION,
+                          "Unknown argument \"%.*s\" on field "
+                          "\"Query.__schema\".", fql_pstr(s->args->name));
+            return -1;
+        }
+
+        o.kind = FQL_IO_SCHEMA;
+        otype = fql_itype(&ic, "__Schema");
+
+    } else {
+        /* __type(name: String!): __Type */
+        memset(&name_arg, 0, sizeof(fql_arg_t));
+        memset(&string_tref, 0, sizeof(fql_tref_t));
+        memset(&name_tref, 0, sizeof(fql_tref_t));
+
+        string_tref.kind = FQL_TYPE_NAMED;
+        string_tref.type = c->v.schema->string_type;
+        name_tref.kind = FQL_TYPE_NON_NULL;
+        name_tref.of = &string_tref;
+        name_arg.name.data = "name";
+        name_arg.name.len = 4;
+        name_arg.type = &name_tref;
+
+        if (fql_coerce_arguments(&c->v, &name_arg, s->args, &s->name, s->loc,
+                                 &args) != 0)
+        {
+            return -1;
+        }
+
+        name = fql_jval_member(args, "name");
+        t = fql_schema_type(c->v.schema, name->str);
+
+        o.kind = FQL_IO_TYPE;
+        o.type = t;
+        otype = fql_itype(&ic, "__Type");
+
+        if (t == NULL) {
+            /* still validate the selection against __Type */
+            if (fql_collect_sub(c, otype, cf, &sub, 1) != 0) {
+                return -1;
+            }
+
+            if (fql_wbuf_lit(&ic.out.w, "null") != 0) {
+                return fql_c_nomem(c);
+            }
+
+            goto done;
+        }
+    }
+
+    if (fql_collect_sub(c, otype, cf, &sub, 1) != 0
+        || fql_io_object(&ic, &o, otype, sub, 1) != 0)
+    {
+        return c->v.errs->count ? -1 : fql_c_nomem(c);
+    }
+
+done:
+
+    value->data = ic.out.start;
+    value->len = ic.out.w.pos - ic.out.start;
+
+    return 0;
+}
