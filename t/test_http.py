@@ -144,8 +144,6 @@ def test_unknown_field_is_error_without_data(ngx):
     ("{ things(limit: $n) { id } }", 'Variable "$n" is not defined'),
     ("{ things(limit: -1) { id } }", "must not be negative"),
     ("{ a: things { id } a: items { id } }", "conflict"),
-    ("mutation { x }", "Mutations are not supported yet"),
-    ("subscription { x }", "Subscriptions are not supported"),
     ("type T { a: Int }", "is not executable"),
     ("{ things { id @nope } }", 'Unknown directive "@nope"'),
 ])
@@ -158,6 +156,21 @@ def test_validation_errors(ngx, query, message):
     assert all(e["extensions"]["code"] in ("GRAPHQL_VALIDATION_FAILED",
                                            "BAD_USER_INPUT")
                for e in body["errors"])
+
+
+@pytest.mark.parametrize("query,kind", [
+    ("mutation { x }", "mutation"),
+    ("subscription { x }", "subscription"),
+])
+def test_operations_without_a_root_type(ngx, query, kind):
+    """Valid documents (as graphql-js validates them) that cannot run."""
+    r = ngx.post(query)
+    body = r.json()
+    assert "data" not in body
+    assert body["errors"][0]["message"] == \
+        "Schema is not configured to execute %s operation." % kind
+    assert body["errors"][0]["extensions"]["code"] == \
+        "OPERATION_NOT_SUPPORTED"
 
 
 def test_graphql_response_media_type(ngx):

@@ -1217,14 +1217,12 @@ fql_compile(fql_arena_t *a, const fql_schema_t *schema,
         root = schema->query;
         break;
 
-    case FQL_OP_MUTATION:
-        fql_error_add(errs, &c->v.op->loc, FQL_CODE_VALIDATION,
-                      "Mutations are not supported yet.");
-        return -1;
-
     default:
-        fql_error_add(errs, &c->v.op->loc, FQL_CODE_VALIDATION,
-                      "Subscriptions are not supported.");
+        /* valid, but nothing here can run it (yet) */
+        fql_error_add(errs, &c->v.op->loc, FQL_CODE_NOT_SUPPORTED,
+                      "Schema is not configured to execute %s operation.",
+                      c->v.op->op == FQL_OP_MUTATION ? "mutation"
+                                                     : "subscription");
         return -1;
     }
 

@@ -21,6 +21,7 @@
 #define FQL_CODE_DATABASE         "DATABASE_ERROR"
 #define FQL_CODE_UNAVAILABLE      "DATABASE_UNAVAILABLE"
 #define FQL_CODE_RESULT           "RESULT_COERCION_FAILED"
+#define FQL_CODE_NOT_SUPPORTED    "OPERATION_NOT_SUPPORTED"
 
 
 typedef struct fql_error_s  fql_error_t;

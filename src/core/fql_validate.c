@@ -38,44 +38,6 @@ fql_type_name(const fql_tref_t *t, char *buf, size_t size)
 }
 
 
-int
-fql_validate_document(fql_vctx_t *v)
-{
-    const fql_definition_t  *d, *e;
-    static const char       *what[] = {
-        "operation", "fragment", "schema", "scalar", "type", "interface",
-        "union", "enum", "input", "directive"
-    };
-
-    for (d = v->doc->definitions; d; d = d->next) {
-        if (d->kind != FQL_DEF_OPERATION && d->kind != FQL_DEF_FRAGMENT) {
-            fql_error_add(v->errs, &d->loc, FQL_CODE_VALIDATION,
-                          "The \"%s\" definition is not executable.",
-                          what[d->kind]);
-            continue;
-        }
-
-        if (d->name.len == 0) {
-            continue;
-        }
-
-        for (e = d->next; e; e = e->next) {
-            if (e->kind == d->kind && fql_str_eq(e->name, d->name)) {
-                fql_error_add(v->errs, &e->loc, FQL_CODE_VALIDATION,
-                              d->kind == FQL_DEF_OPERATION
-                              ? "There can be only one operation named "
-                                "\"%.*s\"."
-                              : "There can be only one fragment named "
-                                "\"%.*s\".", fql_pstr(d->name));
-                break;
-            }
-        }
-    }
-
-    return v->errs->count ? -1 : 0;
-}
-
-
 const fql_definition_t *
 fql_select_operation(const fql_document_t *doc, fql_str_t name,
     fql_errors_t *errs)
@@ -928,6 +890,16 @@ fql_coerce_literal(fql_vctx_t *v, const fql_tref_t *type,
     *out = NULL;
 
     if (value->kind == FQL_VAL_VARIABLE) {
+        if (v->on_variable != NULL) {
+            /* no values yet: a placeholder stands for the variable */
+            *out = fql_jnew(v, FQL_J_NULL);
+            if (*out == NULL) {
+                return fql_nomem(v);
+            }
+
+            return v->on_variable(v, value, type);
+        }
+
         if (fql_find_var_def(v, value->str) == NULL) {
             fql_error_add(v->errs, &value->loc, FQL_CODE_VALIDATION,
                           "Variable \"$%.*s\" is not defined%s%.*s.",

@@ -11,17 +11,34 @@
 #include "fql_compile.h"
 
 
-typedef struct {
+typedef struct fql_vctx_s  fql_vctx_t;
+
+/* static validation: a variable used where a value of `type` goes */
+typedef int (*fql_var_usage_pt)(fql_vctx_t *v, const fql_value_t *var,
+    const fql_tref_t *type);
+
+struct fql_vctx_s {
     fql_arena_t              *arena;
     const fql_schema_t       *schema;
     const fql_document_t     *doc;
     const fql_definition_t   *op;
     fql_jval_t               *vars;     /* coerced: an OBJECT */
     fql_errors_t             *errs;
-} fql_vctx_t;
+    /*
+     * Set while validating the document statically: variables have no
+     * values yet, their uses are reported here instead.
+     */
+    fql_var_usage_pt          on_variable;
+    void                     *data;
+};
 
 
-/* checks the document holds only executable definitions, unique names */
+
+/*
+ * Every validation rule of the spec's section 5 over the whole document:
+ * all operations and fragments, whatever operationName and the variables
+ * say.  Returns 0, or -1 with errors added.
+ */
 int fql_validate_document(fql_vctx_t *v);
 
 /* coerces the request's variables against op's definitions into v->vars */

@@ -393,12 +393,32 @@ test_errors(void **state)
                  "\"author\" is not defined");
     expect_error(f, "{ thing { id } }", NULL, "is required");
     expect_error(f, "{ thing(id: null) { id } }", NULL, "null");
-    expect_error(f, "query ($x: Int) { __typename }", "{\"x\": \"1\"}",
-                 "Int cannot represent");
-    expect_error(f, "query ($x: Code) { __typename }", "{\"x\": \"Z\"}",
-                 "not a value of the enum");
-    expect_error(f, "query ($x: ThingWhereInput) { __typename }",
-                 "{\"x\": {\"zz\": 1}}", "\"zz\" is not defined");
+    expect_error(f, "query ($x: Int) { things(limit: $x) { id } }",
+                 "{\"x\": \"1\"}", "Int cannot represent");
+    expect_error(f, "query ($x: Code) { things(where: {code: {eq: $x}})"
+                 " { id } }", "{\"x\": \"Z\"}", "not a value of the enum");
+    expect_error(f, "query ($x: ThingWhereInput) { things(where: $x) "
+                 "{ id } }", "{\"x\": {\"zz\": 1}}",
+                 "\"zz\" is not defined");
+    expect_error(f, "query ($x: Int) { __typename }", NULL,
+                 "Variable \"$x\" is never used.");
+    expect_error(f, "query ($x: Int) { thing(id: $x) { id } }", NULL,
+                 "of type \"Int\" used in position expecting type "
+                 "\"ID!\"");
+    expect_error(f, "{ things { id @skip(if: true) @skip(if: false) } }",
+                 NULL, "can only be used once");
+    expect_error(f, "query @skip(if: true) { __typename }", NULL,
+                 "may not be used on QUERY");
+    expect_error(f, "{ a: things(limit: 1) { id } a: things(limit: 2) "
+                 "{ id } }", NULL, "differing arguments");
+    expect_error(f, "{ things { id } } fragment U on Thing { id }", NULL,
+                 "Fragment \"U\" is never used.");
+    expect_error(f, "query A { __typename } { __typename }", NULL,
+                 "anonymous operation must be the only");
+    expect_error(f, "query A { things { nope } } query B { __typename }",
+                 NULL, "Cannot query field \"nope\"");
+    expect_error(f, "{ things { nope @skip(if: true) } }", NULL,
+                 "Cannot query field \"nope\"");
     expect_error(f, "query A { __typename } query A { __typename }", NULL,
                  "only one operation named \"A\"");
     expect_error(f, "{ things(limit: -2) { id } }", NULL, "negative");

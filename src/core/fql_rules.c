@@ -1,0 +1,1162 @@
+/*
+ * The validation rules of the spec's section 5, checked statically over
+ * the whole document: every operation and every fragment, whichever one
+ * is run, whatever the variables and @skip/@include will say.  Values are
+ * checked by the coercion code in fql_validate.c running in a mode where
+ * variables have no values and their uses are recorded instead.
+ */
+
+#include <stdio.h>
+
+#include "fql_validate.h"
+
+
+#define fql_pstr(s)  (int) (s).len, (s).data
+
+#define FQL_MERGE_MAX  2000     /* field pairs compared per selection set */
+
+
+typedef struct fql_usage_s {
+    const fql_value_t     *var;
+    const fql_tref_t      *type;
+    struct fql_usage_s    *next;
+} fql_usage_t;
+
+typedef struct fql_spread_s {
+    const fql_definition_t  *frag;
+    struct fql_spread_s     *next;
+} fql_spread_t;
+
+/* what one operation or fragment uses */
+typedef struct {
+    const fql_definition_t  *def;
+    fql_usage_t             *usages;
+    fql_spread_t            *spreads;
+    unsigned                 state;     /* DFS: 0 new, 1 open, 2 done */
+    unsigned                 used:1;
+    unsigned                 mark:1;
+    unsigned                 unchecked:1;   /* no root type to walk */
+} fql_dinfo_t;
+
+typedef struct {
+    fql_vctx_t    *v;
+    fql_dinfo_t   *defs;
+    unsigned       ndefs;
+    fql_dinfo_t   *cur;
+    unsigned       pairs;
+} fql_rctx_t;
+
+/* a field reached from a selection set, for the merging rule */
+typedef struct fql_ofield_s {
+    fql_str_t                key;
+    const fql_type_t        *parent;
+    const fql_selection_t   *sel;
+    const fql_field_t       *def;      /* NULL: __typename or unknown */
+    struct fql_ofield_s     *next;
+} fql_ofield_t;
+
+
+#define fql_err(r, loc, ...)                                                  \
+    fql_error_add((r)->v->errs, loc, FQL_CODE_VALIDATION, __VA_ARGS__)
+
+
+static int fql_walk_set(fql_rctx_t *r, const fql_type_t *parent,
+    const fql_selection_t *sels);
+
+
+static fql_dinfo_t *
+fql_dinfo(fql_rctx_t *r, const fql_definition_t *d)
+{
+    unsigned  i;
+
+    for (i = 0; i < r->ndefs; i++) {
+        if (r->defs[i].def == d) {
+            return &r->defs[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+static const fql_definition_t *
+fql_find_fragment(fql_rctx_t *r, fql_str_t name)
+{
+    const fql_definition_t  *d;
+
+    for (d = r->v->doc->definitions; d; d = d->next) {
+        if (d->kind == FQL_DEF_FRAGMENT && fql_str_eq(d->name, name)) {
+            return d;
+        }
+    }
+
+    return NULL;
+}
+
+
+static int
+fql_on_variable(fql_vctx_t *v, const fql_value_t *var,
+    const fql_tref_t *type)
+{
+    fql_rctx_t   *r = v->data;
+    fql_usage_t  *u;
+
+    u = fql_calloc(v->arena, sizeof(fql_usage_t));
+    if (u == NULL) {
+        fql_error_add(v->errs, NULL, FQL_CODE_INTERNAL, "Out of memory");
+        return -1;
+    }
+
+    u->var = var;
+    u->type = type;
+    u->next = r->cur->usages;
+    r->cur->usages = u;
+
+    return 0;
+}
+
+
+/* a type reference of the document resolved against the schema */
+static fql_tref_t *
+fql_resolve_ref(fql_rctx_t *r, const fql_type_ref_t *ref)
+{
+    fql_tref_t  *t;
+
+    t = fql_calloc(r->v->arena, sizeof(fql_tref_t));
+    if (t == NULL) {
+        return NULL;
+    }
+
+    t->kind = ref->kind;
+
+    if (ref->kind != FQL_TYPE_NAMED) {
+        t->of = fql_resolve_ref(r, ref->of);
+        return t->of ? t : NULL;
+    }
+
+    t->type = fql_schema_type(r->v->schema, ref->name);
+
+    return t->type ? t : NULL;
+}
+
+
+static const fql_type_ref_t *
+fql_ref_named(const fql_type_ref_t *ref)
+{
+    while (ref->kind != FQL_TYPE_NAMED) {
+        ref = ref->of;
+    }
+
+    return ref;
+}
+
+
+/* AreTypesCompatible: may a variable of type v go where type l goes */
+static int
+fql_types_compatible(const fql_tref_t *v, const fql_tref_t *l)
+{
+    if (l->kind == FQL_TYPE_NON_NULL) {
+        return v->kind == FQL_TYPE_NON_NULL
+               && fql_types_compatible(v->of, l->of);
+    }
+
+    if (v->kind == FQL_TYPE_NON_NULL) {
+        return fql_types_compatible(v->of, l);
+    }
+
+    if (l->kind == FQL_TYPE_LIST) {
+        return v->kind == FQL_TYPE_LIST
+               && fql_types_compatible(v->of, l->of);
+    }
+
+    return v->kind == FQL_TYPE_NAMED && v->type == l->type;
+}
+
+
+static const char *
+fql_location_name(fql_definition_kind_t kind, fql_op_type_t op)
+{
+    if (kind == FQL_DEF_FRAGMENT) {
+        return "FRAGMENT_DEFINITION";
+    }
+
+    return op == FQL_OP_QUERY ? "QUERY"
+           : op == FQL_OP_MUTATION ? "MUTATION" : "SUBSCRIPTION";
+}
+
+
+/* Directives Are Defined, In Valid Locations, Unique Per Location */
+static int
+fql_check_directives(fql_rctx_t *r, fql_directive_t *dirs,
+    const char *location)
+{
+    fql_jval_t                 *args;
+    fql_directive_t            *d, *e;
+    fql_name_list_t            *l;
+    const fql_directive_def_t  *def;
+
+    for (d = dirs; d; d = d->next) {
+        for (def = r->v->schema->directives; def; def = def->next) {
+            if (fql_str_eq(def->name, d->name)) {
+                break;
+            }
+        }
+
+        if (def == NULL) {
+            fql_err(r, &d->loc, "Unknown directive \"@%.*s\".",
+                    fql_pstr(d->name));
+            continue;
+        }
+
+        for (l = def->locations; l; l = l->next) {
+            if (fql_str_eqz(l->name, location)) {
+                break;
+            }
+        }
+
+        if (l == NULL) {
+            fql_err(r, &d->loc, "Directive \"@%.*s\" may not be used on %s.",
+                    fql_pstr(d->name), location);
+        }
+
+        if (!def->repeatable) {
+            for (e = d->next; e; e = e->next) {
+                if (fql_str_eq(e->name, d->name)) {
+                    fql_err(r, &e->loc, "The directive \"@%.*s\" can only "
+                            "be used once at this location.",
+                            fql_pstr(d->name));
+                    break;
+                }
+            }
+        }
+
+        if (fql_coerce_arguments(r->v, def->args, d->args, &d->name, d->loc,
+                                 &args) != 0
+            && r->v->errs->count == 0)
+        {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* the object types a composite type may be at run time */
+static int
+fql_possible(const fql_type_t *t, const fql_type_t *obj)
+{
+    const fql_type_list_t  *l;
+
+    if (t == obj) {
+        return 1;
+    }
+
+    if (t->kind == FQL_T_UNION) {
+        for (l = t->members; l; l = l->next) {
+            if (l->type == obj) {
+                return 1;
+            }
+        }
+    }
+
+    if (t->kind == FQL_T_INTERFACE && obj->kind == FQL_T_OBJECT) {
+        for (l = obj->interfaces; l; l = l->next) {
+            if (l->type == t) {
+                return 1;
+            }
+        }
+    }
+
+    return 0;
+}
+
+
+/* Fragment Spread Is Possible: the two types' possible sets meet */
+static int
+fql_spread_possible(fql_rctx_t *r, const fql_type_t *a, const fql_type_t *b)
+{
+    const fql_type_t  *t;
+
+    if (a == b) {
+        return 1;
+    }
+
+    for (t = r->v->schema->types; t; t = t->next) {
+        if (t->kind == FQL_T_OBJECT && fql_possible(a, t)
+            && fql_possible(b, t))
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+fql_walk_field(fql_rctx_t *r, const fql_type_t *parent,
+    const fql_selection_t *s)
+{
+    fql_arg_t              name_arg;
+    fql_tref_t             str, nn;
+    fql_jval_t            *args;
+    fql_type_t            *ft;
+    const fql_field_t     *f;
+    const fql_schema_t    *schema = r->v->schema;
+    fql_str_t              z;
+
+    if (fql_str_eqz(s->name, "__typename")) {
+        if (s->args != NULL) {
+            fql_err(r, &s->args->loc, "Unknown argument \"%.*s\" on field "
+                    "\"%.*s.__typename\".", fql_pstr(s->args->name),
+                    fql_pstr(parent->name));
+        }
+
+        if (s->selections != NULL) {
+            fql_err(r, &s->loc, "Field \"__typename\" must not have a "
+                    "selection since type \"String!\" has no subfields.");
+        }
+
+        return 0;
+    }
+
+    if (parent == schema->query && (fql_str_eqz(s->name, "__schema")
+                                    || fql_str_eqz(s->name, "__type")))
+    {
+        memset(&name_arg, 0, sizeof(fql_arg_t));
+        memset(&str, 0, sizeof(fql_tref_t));
+        memset(&nn, 0, sizeof(fql_tref_t));
+
+        str.kind = FQL_TYPE_NAMED;
+        str.type = schema->string_type;
+        nn.kind = FQL_TYPE_NON_NULL;
+        nn.of = &str;
+        name_arg.name.data = "name";
+        name_arg.name.len = 4;
+        name_arg.type = &nn;
+
+        if (fql_coerce_arguments(r->v, s->name.data[2] == 's' ? NULL
+                                                              : &name_arg,
+                                 s->args, &s->name, s->loc, &args) != 0
+            && r->v->errs->count == 0)
+        {
+            return -1;
+        }
+
+        z.data = s->name.data[2] == 's' ? "__Schema" : "__Type";
+        z.len = strlen(z.data);
+        ft = fql_schema_type(schema, z);
+
+        if (s->selections == NULL) {
+            fql_err(r, &s->loc, "Field \"%.*s\" of type \"%.*s\" must have "
+                    "a selection of subfields. Did you mean \"%.*s { ... }"
+                    "\"?", fql_pstr(s->name), fql_pstr(ft->name),
+                    fql_pstr(s->name));
+            return 0;
+        }
+
+        return fql_walk_set(r, ft, s->selections);
+    }
+
+    f = (parent->kind == FQL_T_UNION) ? NULL : fql_type_field(parent, s->name);
+
+    if (f == NULL) {
+        fql_err(r, &s->loc, "Cannot query field \"%.*s\" on type \"%.*s\".",
+                fql_pstr(s->name), fql_pstr(parent->name));
+        return 0;
+    }
+
+    if (fql_coerce_arguments(r->v, f->args, s->args, &f->name, s->loc, &args)
+        != 0 && r->v->errs->count == 0)
+    {
+        return -1;
+    }
+
+    ft = fql_tref_named(f->type);
+
+    if (ft->kind == FQL_T_SCALAR || ft->kind == FQL_T_ENUM) {
+        if (s->selections != NULL) {
+            char  tn[128];
+
+            fql_tref_print(f->type, tn, sizeof(tn));
+            fql_err(r, &s->loc, "Field \"%.*s\" must not have a selection "
+                    "since type \"%s\" has no subfields.",
+                    fql_pstr(s->name), tn);
+        }
+
+        return 0;
+    }
+
+    if (s->selections == NULL) {
+        char  tn[128];
+
+        fql_tref_print(f->type, tn, sizeof(tn));
+        fql_err(r, &s->loc, "Field \"%.*s\" of type \"%s\" must have a "
+                "selection of subfields. Did you mean \"%.*s { ... }\"?",
+                fql_pstr(s->name), tn, fql_pstr(s->name));
+        return 0;
+    }
+
+    return fql_walk_set(r, ft, s->selections);
+}
+
+
+/* ---- Overlapping Fields Can Be Merged ---- */
+
+
+static int
+fql_collect_ofields(fql_rctx_t *r, const fql_type_t *parent,
+    const fql_selection_t *sels, fql_ofield_t **list, unsigned depth)
+{
+    fql_ofield_t             *o;
+    const fql_type_t         *t;
+    const fql_definition_t   *frag;
+    const fql_selection_t    *s;
+
+    /* fragment cycles are reported elsewhere: do not follow them here */
+    if (depth > 32) {
+        return 0;
+    }
+
+    for (s = sels; s; s = s->next) {
+        switch (s->kind) {
+
+        case FQL_SEL_FIELD:
+            o = fql_calloc(r->v->arena, sizeof(fql_ofield_t));
+            if (o == NULL) {
+                return -1;
+            }
+
+            o->key = s->alias.len ? s->alias : s->name;
+            o->parent = parent;
+            o->sel = s;
+            o->def = (parent->kind == FQL_T_OBJECT
+                      || parent->kind == FQL_T_INTERFACE)
+                     ? fql_type_field(parent, s->name) : NULL;
+            o->next = *list;
+            *list = o;
+            break;
+
+        case FQL_SEL_INLINE:
+            t = s->type_condition.len
+                ? fql_schema_type(r->v->schema, s->type_condition) : parent;
+
+            if (t != NULL && fql_type_is_composite(t)
+                && fql_collect_ofields(r, t, s->selections, list, depth + 1)
+                   != 0)
+            {
+                return -1;
+            }
+            break;
+
+        default: /* FQL_SEL_SPREAD */
+            frag = fql_find_fragment(r, s->name);
+            if (frag == NULL) {
+                break;
+            }
+
+            t = fql_schema_type(r->v->schema, frag->type_condition);
+
+            if (t != NULL && fql_type_is_composite(t)
+                && fql_collect_ofields(r, t, frag->selections, list,
+                                       depth + 1) != 0)
+            {
+                return -1;
+            }
+            break;
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+fql_values_equal(const fql_value_t *a, const fql_value_t *b)
+{
+    const fql_value_t         *x, *y;
+    const fql_object_field_t  *f, *g;
+
+    if (a->kind != b->kind) {
+        return 0;
+    }
+
+    switch (a->kind) {
+
+    case FQL_VAL_BOOLEAN:
+        return a->boolean == b->boolean;
+
+    case FQL_VAL_NULL:
+        return 1;
+
+    case FQL_VAL_LIST:
+        for (x = a->items, y = b->items; x && y; x = x->next, y = y->next) {
+            if (!fql_values_equal(x, y)) {
+                return 0;
+            }
+        }
+
+        return x == NULL && y == NULL;
+
+    case FQL_VAL_OBJECT:
+        for (f = a->fields, g = b->fields; f && g; f = f->next, g = g->next)
+        {
+            if (!fql_str_eq(f->name, g->name)
+                || !fql_values_equal(f->value, g->value))
+            {
+                return 0;
+            }
+        }
+
+        return f == NULL && g == NULL;
+
+    default:
+        /* a string and a block string with one value print the same */
+        return fql_str_eq(a->str, b->str);
+    }
+}
+
+
+static int
+fql_same_arguments(const fql_argument_t *a, const fql_argument_t *b)
+{
+    unsigned               na, nb;
+    const fql_argument_t  *x, *y;
+
+    na = 0;
+    nb = 0;
+
+    for (x = a; x; x = x->next) {
+        na++;
+    }
+
+    for (y = b; y; y = y->next) {
+        nb++;
+    }
+
+    if (na != nb) {
+        return 0;
+    }
+
+    for (x = a; x; x = x->next) {
+        for (y = b; y; y = y->next) {
+            if (fql_str_eq(x->name, y->name)) {
+                break;
+            }
+        }
+
+        if (y == NULL || !fql_values_equal(x->value, y->value)) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+static int
+fql_types_conflict(const fql_tref_t *a, const fql_tref_t *b)
+{
+    if (a->kind == FQL_TYPE_LIST || b->kind == FQL_TYPE_LIST) {
+        return a->kind != b->kind || fql_types_conflict(a->of, b->of);
+    }
+
+    if (a->kind == FQL_TYPE_NON_NULL || b->kind == FQL_TYPE_NON_NULL) {
+        return a->kind != b->kind || fql_types_conflict(a->of, b->of);
+    }
+
+    if (!fql_type_is_composite(a->type) || !fql_type_is_composite(b->type)) {
+        return a->type != b->type;
+    }
+
+    return 0;
+}
+
+
+static int fql_check_merge(fql_rctx_t *r, fql_ofield_t *list, int excl,
+    unsigned depth);
+
+
+/* why fields a and b under one response key cannot be merged, or NULL */
+static const char *
+fql_find_conflict(fql_rctx_t *r, fql_ofield_t *a, fql_ofield_t *b,
+    int excl, unsigned depth)
+{
+    fql_ofield_t  *sub;
+
+    excl = excl || (a->parent != b->parent && a->parent->kind == FQL_T_OBJECT
+                    && b->parent->kind == FQL_T_OBJECT);
+
+    if (!excl) {
+        if (!fql_str_eq(a->sel->name, b->sel->name)) {
+            return "they are different fields";
+        }
+
+        if (!fql_same_arguments(a->sel->args, b->sel->args)) {
+            return "they have differing arguments";
+        }
+    }
+
+    if (a->def != NULL && b->def != NULL
+        && fql_types_conflict(a->def->type, b->def->type))
+    {
+        return "they return conflicting types";
+    }
+
+    if (a->sel->selections == NULL || b->sel->selections == NULL
+        || a->def == NULL || b->def == NULL || depth > 32)
+    {
+        return NULL;
+    }
+
+    /* the two sub-selections are merged: check them as one set */
+    sub = NULL;
+
+    if (fql_collect_ofields(r, fql_tref_named(a->def->type),
+                            a->sel->selections, &sub, 0) != 0
+        || fql_collect_ofields(r, fql_tref_named(b->def->type),
+                               b->sel->selections, &sub, 0) != 0)
+    {
+        return NULL;
+    }
+
+    if (fql_check_merge(r, sub, excl, depth + 1) != 0) {
+        return "subfields are in conflict";
+    }
+
+    return NULL;
+}
+
+
+/* returns -1 after reporting the first conflict of the set */
+static int
+fql_check_merge(fql_rctx_t *r, fql_ofield_t *list, int excl, unsigned depth)
+{
+    const char    *why;
+    fql_ofield_t  *a, *b;
+
+    for (a = list; a; a = a->next) {
+        for (b = a->next; b; b = b->next) {
+            if (!fql_str_eq(a->key, b->key)) {
+                continue;
+            }
+
+            if (++r->pairs > FQL_MERGE_MAX * 16) {
+                return 0;
+            }
+
+            why = fql_find_conflict(r, a, b, excl, depth);
+            if (why == NULL) {
+                continue;
+            }
+
+            /* the deepest conflict was reported already */
+            if (why[0] == 's') {
+                return -1;
+            }
+
+            fql_err(r, &b->sel->loc, "Fields \"%.*s\" conflict because %s. "
+                    "Use different aliases on the fields to fetch both if "
+                    "this was intentional.", fql_pstr(a->key), why);
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+fql_walk_set(fql_rctx_t *r, const fql_type_t *parent,
+    const fql_selection_t *sels)
+{
+    fql_ofield_t            *list;
+    fql_spread_t            *sp;
+    const fql_type_t        *t;
+    const fql_definition_t  *frag;
+    const fql_selection_t   *s;
+
+    for (s = sels; s; s = s->next) {
+
+        if (fql_check_directives(r, s->directives,
+                                 s->kind == FQL_SEL_FIELD ? "FIELD"
+                                 : s->kind == FQL_SEL_SPREAD
+                                   ? "FRAGMENT_SPREAD" : "INLINE_FRAGMENT")
+            != 0)
+        {
+            return -1;
+        }
+
+        switch (s->kind) {
+
+        case FQL_SEL_FIELD:
+            if (fql_walk_field(r, parent, s) != 0) {
+                return -1;
+            }
+            break;
+
+        case FQL_SEL_INLINE:
+            t = parent;
+
+            if (s->type_condition.len) {
+                t = fql_schema_type(r->v->schema, s->type_condition);
+
+                if (t == NULL) {
+                    fql_err(r, &s->loc, "Unknown type \"%.*s\".",
+                            fql_pstr(s->type_condition));
+                    break;
+                }
+
+                if (!fql_type_is_composite(t)) {
+                    fql_err(r, &s->loc, "Fragment cannot condition on non "
+                            "composite type \"%.*s\".", fql_pstr(t->name));
+                    break;
+                }
+
+                if (!fql_spread_possible(r, parent, t)) {
+                    fql_err(r, &s->loc, "Fragment cannot be spread here as "
+                            "objects of type \"%.*s\" can never be of type "
+                            "\"%.*s\".", fql_pstr(parent->name),
+                            fql_pstr(t->name));
+                    break;
+                }
+            }
+
+            if (fql_walk_set(r, t, s->selections) != 0) {
+                return -1;
+            }
+            break;
+
+        default: /* FQL_SEL_SPREAD */
+            frag = fql_find_fragment(r, s->name);
+
+            if (frag == NULL) {
+                fql_err(r, &s->loc, "Unknown fragment \"%.*s\".",
+                        fql_pstr(s->name));
+                break;
+            }
+
+            sp = fql_calloc(r->v->arena, sizeof(fql_spread_t));
+            if (sp == NULL) {
+                return -1;
+            }
+
+            sp->frag = frag;
+            sp->next = r->cur->spreads;
+            r->cur->spreads = sp;
+
+            t = fql_schema_type(r->v->schema, frag->type_condition);
+
+            if (t != NULL && fql_type_is_composite(t)
+                && !fql_spread_possible(r, parent, t))
+            {
+                fql_err(r, &s->loc, "Fragment \"%.*s\" cannot be spread "
+                        "here as objects of type \"%.*s\" can never be of "
+                        "type \"%.*s\".", fql_pstr(s->name),
+                        fql_pstr(parent->name), fql_pstr(t->name));
+            }
+            break;
+        }
+    }
+
+    list = NULL;
+
+    if (fql_collect_ofields(r, parent, sels, &list, 0) != 0) {
+        return -1;
+    }
+
+    (void) fql_check_merge(r, list, 0, 0);
+
+    return 0;
+}
+
+
+/* ---- per definition ---- */
+
+
+static int
+fql_walk_operation(fql_rctx_t *r, const fql_definition_t *op)
+{
+    fql_jval_t                *val;
+    fql_tref_t                *type;
+    const fql_type_t          *root, *t;
+    const fql_type_ref_t      *named;
+    fql_variable_def_t        *vd, *other;
+    const fql_schema_t        *s = r->v->schema;
+
+    if (fql_check_directives(r, op->directives,
+                             fql_location_name(op->kind, op->op)) != 0)
+    {
+        return -1;
+    }
+
+    for (vd = op->variables; vd; vd = vd->next) {
+        for (other = op->variables; other != vd; other = other->next) {
+            if (fql_str_eq(other->name, vd->name)) {
+                fql_err(r, &vd->loc, "There can be only one variable named "
+                        "\"$%.*s\".", fql_pstr(vd->name));
+                break;
+            }
+        }
+
+        if (fql_check_directives(r, vd->directives, "VARIABLE_DEFINITION")
+            != 0)
+        {
+            return -1;
+        }
+
+        named = fql_ref_named(vd->type);
+        t = fql_schema_type(s, named->name);
+
+        if (t == NULL) {
+            fql_err(r, &named->loc, "Unknown type \"%.*s\".",
+                    fql_pstr(named->name));
+            continue;
+        }
+
+        if (!fql_type_is_input(t)) {
+            char  tn[128];
+
+            type = fql_resolve_ref(r, vd->type);
+            if (type == NULL) {
+                return -1;
+            }
+
+            fql_tref_print(type, tn, sizeof(tn));
+            fql_err(r, &vd->loc, "Variable \"$%.*s\" cannot be non-input "
+                    "type \"%s\".", fql_pstr(vd->name), tn);
+            continue;
+        }
+
+        if (vd->default_value != NULL) {
+            type = fql_resolve_ref(r, vd->type);
+            if (type == NULL) {
+                return -1;
+            }
+
+            if (fql_coerce_literal(r->v, type, vd->default_value, &val) != 0
+                && r->v->errs->count == 0)
+            {
+                return -1;
+            }
+        }
+    }
+
+    root = op->op == FQL_OP_QUERY ? s->query
+           : op->op == FQL_OP_MUTATION ? s->mutation : s->subscription;
+
+    /* no such root type: refused when run, as graphql-js does */
+    if (root == NULL) {
+        r->cur->unchecked = 1;
+        return 0;
+    }
+
+    return fql_walk_set(r, root, op->selections);
+}
+
+
+/* the fragments an operation reaches, marked, for the variable rules */
+static void
+fql_mark_reached(fql_rctx_t *r, fql_dinfo_t *d)
+{
+    fql_spread_t  *sp;
+    fql_dinfo_t   *f;
+
+    for (sp = d->spreads; sp; sp = sp->next) {
+        f = fql_dinfo(r, sp->frag);
+
+        if (f != NULL && !f->mark) {
+            f->mark = 1;
+            f->used = 1;
+            fql_mark_reached(r, f);
+        }
+    }
+}
+
+
+static void
+fql_check_variables(fql_rctx_t *r, fql_dinfo_t *op)
+{
+    char                  vt[128], lt[128];
+    unsigned              i;
+    fql_tref_t           *type;
+    fql_usage_t          *u;
+    fql_dinfo_t          *d;
+    fql_variable_def_t   *vd;
+    const fql_definition_t  *o = op->def;
+
+    for (i = 0; i < r->ndefs; i++) {
+        r->defs[i].mark = 0;
+    }
+
+    op->mark = 1;
+    fql_mark_reached(r, op);
+
+    /* All Variable Uses Defined, All Variable Usages Are Allowed */
+    for (i = 0; i < r->ndefs; i++) {
+        d = &r->defs[i];
+
+        if (!d->mark) {
+            continue;
+        }
+
+        for (u = d->usages; u; u = u->next) {
+            for (vd = o->variables; vd; vd = vd->next) {
+                if (fql_str_eq(vd->name, u->var->str)) {
+                    break;
+                }
+            }
+
+            if (vd == NULL) {
+                if (o->name.len) {
+                    fql_err(r, &u->var->loc, "Variable \"$%.*s\" is not "
+                            "defined by operation \"%.*s\".",
+                            fql_pstr(u->var->str), fql_pstr(o->name));
+                } else {
+                    fql_err(r, &u->var->loc, "Variable \"$%.*s\" is not "
+                            "defined.", fql_pstr(u->var->str));
+                }
+                continue;
+            }
+
+            type = fql_resolve_ref(r, vd->type);
+            if (type == NULL || !fql_type_is_input(fql_tref_named(type))) {
+                continue;
+            }
+
+            /* a nullable variable with a default may fill a non-null spot */
+            if (u->type->kind == FQL_TYPE_NON_NULL
+                && type->kind != FQL_TYPE_NON_NULL
+                && vd->default_value != NULL
+                && vd->default_value->kind != FQL_VAL_NULL
+                && fql_types_compatible(type, u->type->of))
+            {
+                continue;
+            }
+
+            if (!fql_types_compatible(type, u->type)) {
+                fql_tref_print(type, vt, sizeof(vt));
+                fql_tref_print(u->type, lt, sizeof(lt));
+                fql_err(r, &u->var->loc, "Variable \"$%.*s\" of type \"%s\" "
+                        "used in position expecting type \"%s\".",
+                        fql_pstr(u->var->str), vt, lt);
+            }
+        }
+    }
+
+    /* All Variables Used */
+    for (vd = o->variables; vd; vd = vd->next) {
+        for (i = 0; i < r->ndefs; i++) {
+            d = &r->defs[i];
+
+            if (!d->mark) {
+                continue;
+            }
+
+            for (u = d->usages; u; u = u->next) {
+                if (fql_str_eq(u->var->str, vd->name)) {
+                    goto used;
+                }
+            }
+        }
+
+        if (o->name.len) {
+            fql_err(r, &vd->loc, "Variable \"$%.*s\" is never used in "
+                    "operation \"%.*s\".", fql_pstr(vd->name),
+                    fql_pstr(o->name));
+        } else {
+            fql_err(r, &vd->loc, "Variable \"$%.*s\" is never used.",
+                    fql_pstr(vd->name));
+        }
+
+    used:
+
+        continue;
+    }
+}
+
+
+/* Fragment spreads must not form cycles */
+static void
+fql_check_cycles(fql_rctx_t *r, fql_dinfo_t *d)
+{
+    fql_spread_t  *sp;
+    fql_dinfo_t   *f;
+
+    d->state = 1;
+
+    for (sp = d->spreads; sp; sp = sp->next) {
+        f = fql_dinfo(r, sp->frag);
+        if (f == NULL) {
+            continue;
+        }
+
+        if (f->state == 1) {
+            fql_err(r, &f->def->loc, "Cannot spread fragment \"%.*s\" "
+                    "within itself.", fql_pstr(f->def->name));
+            continue;
+        }
+
+        if (f->state == 0) {
+            fql_check_cycles(r, f);
+        }
+    }
+
+    d->state = 2;
+}
+
+
+int
+fql_validate_document(fql_vctx_t *v)
+{
+    unsigned                 n, i, anonymous, ops;
+    fql_rctx_t               r;
+    fql_dinfo_t             *d;
+    const fql_type_t        *t;
+    const fql_definition_t  *def, *e;
+    static const char       *what[] = {
+        "operation", "fragment", "schema", "scalar", "type", "interface",
+        "union", "enum", "input", "directive"
+    };
+
+    memset(&r, 0, sizeof(fql_rctx_t));
+    r.v = v;
+
+    n = 0;
+    ops = 0;
+    anonymous = 0;
+
+    for (def = v->doc->definitions; def; def = def->next) {
+        n++;
+
+        if (def->kind == FQL_DEF_OPERATION) {
+            ops++;
+            anonymous += def->name.len == 0;
+        }
+    }
+
+    r.defs = fql_calloc(v->arena, (n ? n : 1) * sizeof(fql_dinfo_t));
+    if (r.defs == NULL) {
+        fql_error_add(v->errs, NULL, FQL_CODE_INTERNAL, "Out of memory");
+        return -1;
+    }
+
+    for (def = v->doc->definitions; def; def = def->next) {
+        if (def->kind != FQL_DEF_OPERATION && def->kind != FQL_DEF_FRAGMENT) {
+            fql_err(&r, &def->loc, "The \"%s\" definition is not "
+                    "executable.", what[def->kind]);
+            continue;
+        }
+
+        r.defs[r.ndefs++].def = def;
+
+        if (def->kind == FQL_DEF_OPERATION && def->name.len == 0
+            && ops > 1)
+        {
+            fql_err(&r, &def->loc, "This anonymous operation must be the "
+                    "only defined operation.");
+        }
+
+        if (def->name.len == 0) {
+            continue;
+        }
+
+        for (e = v->doc->definitions; e != def; e = e->next) {
+            if (e->kind == def->kind && fql_str_eq(e->name, def->name)) {
+                fql_err(&r, &def->loc, def->kind == FQL_DEF_OPERATION
+                        ? "There can be only one operation named \"%.*s\"."
+                        : "There can be only one fragment named \"%.*s\".",
+                        fql_pstr(def->name));
+                break;
+            }
+        }
+    }
+
+    v->on_variable = fql_on_variable;
+    v->data = &r;
+
+    for (i = 0; i < r.ndefs; i++) {
+        d = &r.defs[i];
+        r.cur = d;
+        def = d->def;
+
+        if (def->kind == FQL_DEF_OPERATION) {
+            v->op = def;
+
+            if (fql_walk_operation(&r, def) != 0) {
+                goto failed;
+            }
+
+            continue;
+        }
+
+        v->op = NULL;
+
+        if (fql_check_directives(&r, def->directives,
+                                 "FRAGMENT_DEFINITION") != 0)
+        {
+            goto failed;
+        }
+
+        t = fql_schema_type(v->schema, def->type_condition);
+
+        if (t == NULL) {
+            fql_err(&r, &def->loc, "Unknown type \"%.*s\".",
+                    fql_pstr(def->type_condition));
+            continue;
+        }
+
+        if (!fql_type_is_composite(t)) {
+            fql_err(&r, &def->loc, "Fragment \"%.*s\" cannot condition on "
+                    "non composite type \"%.*s\".", fql_pstr(def->name),
+                    fql_pstr(t->name));
+            continue;
+        }
+
+        if (fql_walk_set(&r, t, def->selections) != 0) {
+            goto failed;
+        }
+    }
+
+    for (i = 0; i < r.ndefs; i++) {
+        d = &r.defs[i];
+
+        if (d->def->kind == FQL_DEF_OPERATION && !d->unchecked) {
+            fql_check_variables(&r, d);
+        }
+    }
+
+    for (i = 0; i < r.ndefs; i++) {
+        d = &r.defs[i];
+
+        if (d->def->kind == FQL_DEF_FRAGMENT) {
+            if (d->state == 0) {
+                fql_check_cycles(&r, d);
+            }
+
+            if (!d->used) {
+                fql_err(&r, &d->def->loc, "Fragment \"%.*s\" is never used.",
+                        fql_pstr(d->def->name));
+            }
+        }
+    }
+
+    v->on_variable = NULL;
+    v->data = NULL;
+    v->op = NULL;
+
+    return v->errs->count ? -1 : 0;
+
+failed:
+
+    v->on_variable = NULL;
+    v->data = NULL;
+    v->op = NULL;
+
+    if (v->errs->count == 0) {
+        fql_error_add(v->errs, NULL, FQL_CODE_INTERNAL, "Out of memory");
+    }
+
+    return -1;
+}
