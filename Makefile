@@ -131,7 +131,15 @@ demo: deps all
 demo-stop:
 	@sh conf-examples/demo.sh stop
 
+# C microbenchmarks of the core, then the HTTP benchmark (bench/README.md)
 bench: deps all
+	@mkdir -p $(BUILD)
+	$(CC) -O2 -Isrc/core -o $(BUILD)/bench_transform \
+	    bench/bench_transform.c $(CORE_SRCS) $(LIBS_CORE)
+	$(CC) -O2 -Isrc/core -o $(BUILD)/bench_parse \
+	    bench/bench_parse.c $(CORE_SRCS) $(LIBS_CORE)
+	$(BUILD)/bench_transform
+	$(BUILD)/bench_parse t/schema.graphql t/introspection_query.graphql
 	@sh bench/run.sh
 
 clean:
