@@ -13,7 +13,13 @@
 
 #define fql_pstr(s)  (int) (s).len, (s).data
 
-#define FQL_MERGE_MAX  2000     /* field pairs compared per selection set */
+/*
+ * Fields gathered for the merging rule over the whole document: fragments
+ * spread several times in several places multiply, so the work is capped
+ * and a document past the cap is refused as too complex.
+ */
+#define FQL_FIELDS_MAX  50000
+#define FQL_PAIRS_MAX   200000
 
 
 typedef struct fql_usage_s {
@@ -44,6 +50,11 @@ typedef struct {
     unsigned       ndefs;
     fql_dinfo_t   *cur;
     unsigned       pairs;
+    unsigned       fields;      /* gathered so far, up to FQL_FIELDS_MAX */
+    unsigned       too_complex:1;
+    /* fragments being expanded while gathering, to skip cycles */
+    const fql_definition_t  *path[32];
+    unsigned       npath;
 } fql_rctx_t;
 
 /* a field reached from a selection set, for the merging rule */
@@ -409,17 +420,22 @@ static int
 fql_collect_ofields(fql_rctx_t *r, const fql_type_t *parent,
     const fql_selection_t *sels, fql_ofield_t **list, unsigned depth)
 {
+    unsigned                  i;
     fql_ofield_t             *o;
     const fql_type_t         *t;
     const fql_definition_t   *frag;
     const fql_selection_t    *s;
 
-    /* fragment cycles are reported elsewhere: do not follow them here */
     if (depth > 32) {
         return 0;
     }
 
     for (s = sels; s; s = s->next) {
+        if (++r->fields > FQL_FIELDS_MAX) {
+            r->too_complex = 1;
+            return 0;
+        }
+
         switch (s->kind) {
 
         case FQL_SEL_FIELD:
@@ -452,17 +468,33 @@ fql_collect_ofields(fql_rctx_t *r, const fql_type_t *parent,
 
         default: /* FQL_SEL_SPREAD */
             frag = fql_find_fragment(r, s->name);
-            if (frag == NULL) {
+            if (frag == NULL || r->npath == 32) {
+                break;
+            }
+
+            /* fragment cycles are reported elsewhere: do not follow them */
+            for (i = 0; i < r->npath; i++) {
+                if (r->path[i] == frag) {
+                    break;
+                }
+            }
+
+            if (i < r->npath) {
                 break;
             }
 
             t = fql_schema_type(r->v->schema, frag->type_condition);
 
-            if (t != NULL && fql_type_is_composite(t)
-                && fql_collect_ofields(r, t, frag->selections, list,
-                                       depth + 1) != 0)
-            {
-                return -1;
+            if (t != NULL && fql_type_is_composite(t)) {
+                r->path[r->npath++] = frag;
+
+                if (fql_collect_ofields(r, t, frag->selections, list,
+                                        depth + 1) != 0)
+                {
+                    return -1;
+                }
+
+                r->npath--;
             }
             break;
         }
@@ -642,7 +674,11 @@ fql_check_merge(fql_rctx_t *r, fql_ofield_t *list, int excl, unsigned depth)
                 continue;
             }
 
-            if (++r->pairs > FQL_MERGE_MAX * 16) {
+            if (++r->pairs > FQL_PAIRS_MAX) {
+                r->too_complex = 1;
+            }
+
+            if (r->too_complex) {
                 return 0;
             }
 
@@ -921,7 +957,9 @@ fql_check_variables(fql_rctx_t *r, fql_dinfo_t *op)
             }
 
             type = fql_resolve_ref(r, vd->type);
-            if (type == NULL || !fql_type_is_input(fql_tref_named(type))) {
+            if (type == NULL || !fql_type_is_input(fql_tref_named(type))
+                || u->type == NULL)
+            {
                 continue;
             }
 
@@ -1140,6 +1178,10 @@ fql_validate_document(fql_vctx_t *v)
                         fql_pstr(d->def->name));
             }
         }
+    }
+
+    if (r.too_complex) {
+        fql_err(&r, NULL, "The document is too complex to validate.");
     }
 
     v->on_variable = NULL;

@@ -769,7 +769,16 @@ fql_literal_json(fql_vctx_t *v, const fql_value_t *value, fql_jval_t **out)
     switch (value->kind) {
 
     case FQL_VAL_VARIABLE:
-        for (var = v->vars->items; var; var = var->next) {
+        if (v->on_variable != NULL) {
+            /* inside a JSON value a variable may be of any type */
+            j = fql_jnew(v, FQL_J_NULL);
+            if (j != NULL && v->on_variable(v, value, NULL) != 0) {
+                return -1;
+            }
+            break;
+        }
+
+        for (var = v->vars ? v->vars->items : NULL; var; var = var->next) {
             if (fql_str_eq(var->key, value->str)) {
                 break;
             }

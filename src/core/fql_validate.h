@@ -13,7 +13,10 @@
 
 typedef struct fql_vctx_s  fql_vctx_t;
 
-/* static validation: a variable used where a value of `type` goes */
+/*
+ * Static validation: a variable used where a value of `type` goes (NULL:
+ * anywhere, inside a JSON literal).
+ */
 typedef int (*fql_var_usage_pt)(fql_vctx_t *v, const fql_value_t *var,
     const fql_tref_t *type);
 
