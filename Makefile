@@ -41,6 +41,14 @@ deps:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	        --no-install-recommends $(DEB_PKGS) >/dev/null; \
 	fi
+	@# node runs the graphql-js and graphql-http checks; a machine that
+	@# has one from elsewhere keeps it
+	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+	    echo "installing: nodejs npm"; \
+	    apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	        --no-install-recommends nodejs npm >/dev/null; \
+	fi
 
 # nginx's configure runs once per build tree; the module is rebuilt by
 # nginx's own Makefile when a source changes.

@@ -309,8 +309,8 @@ static int
 fql_walk_field(fql_rctx_t *r, const fql_type_t *parent,
     const fql_selection_t *s)
 {
-    fql_arg_t              name_arg;
-    fql_tref_t             str, nn;
+    fql_arg_t             *name_arg;
+    fql_tref_t            *str, *nn;
     fql_jval_t            *args;
     fql_type_t            *ft;
     const fql_field_t     *f;
@@ -335,20 +335,25 @@ fql_walk_field(fql_rctx_t *r, const fql_type_t *parent,
     if (parent == schema->query && (fql_str_eqz(s->name, "__schema")
                                     || fql_str_eqz(s->name, "__type")))
     {
-        memset(&name_arg, 0, sizeof(fql_arg_t));
-        memset(&str, 0, sizeof(fql_tref_t));
-        memset(&nn, 0, sizeof(fql_tref_t));
+        /* __type(name: String!); variable uses keep pointing at it */
+        name_arg = fql_calloc(r->v->arena, sizeof(fql_arg_t));
+        str = fql_calloc(r->v->arena, sizeof(fql_tref_t));
+        nn = fql_calloc(r->v->arena, sizeof(fql_tref_t));
 
-        str.kind = FQL_TYPE_NAMED;
-        str.type = schema->string_type;
-        nn.kind = FQL_TYPE_NON_NULL;
-        nn.of = &str;
-        name_arg.name.data = "name";
-        name_arg.name.len = 4;
-        name_arg.type = &nn;
+        if (name_arg == NULL || str == NULL || nn == NULL) {
+            return -1;
+        }
+
+        str->kind = FQL_TYPE_NAMED;
+        str->type = schema->string_type;
+        nn->kind = FQL_TYPE_NON_NULL;
+        nn->of = str;
+        name_arg->name.data = "name";
+        name_arg->name.len = 4;
+        name_arg->type = nn;
 
         if (fql_coerce_arguments(r->v, s->name.data[2] == 's' ? NULL
-                                                              : &name_arg,
+                                                              : name_arg,
                                  s->args, &s->name, s->loc, &args) != 0
             && r->v->errs->count == 0)
         {
@@ -532,16 +537,29 @@ fql_values_equal(const fql_value_t *a, const fql_value_t *b)
         return x == NULL && y == NULL;
 
     case FQL_VAL_OBJECT:
+        /* field order does not matter: graphql-js compares them sorted */
         for (f = a->fields, g = b->fields; f && g; f = f->next, g = g->next)
         {
-            if (!fql_str_eq(f->name, g->name)
-                || !fql_values_equal(f->value, g->value))
-            {
+            /* void: count both */
+        }
+
+        if (f != NULL || g != NULL) {
+            return 0;
+        }
+
+        for (f = a->fields; f; f = f->next) {
+            for (g = b->fields; g; g = g->next) {
+                if (fql_str_eq(f->name, g->name)) {
+                    break;
+                }
+            }
+
+            if (g == NULL || !fql_values_equal(f->value, g->value)) {
                 return 0;
             }
         }
 
-        return f == NULL && g == NULL;
+        return 1;
 
     default:
         /* a string and a block string with one value print the same */
@@ -812,6 +830,40 @@ fql_walk_set(fql_rctx_t *r, const fql_type_t *parent,
 
 
 static int
+fql_note_spreads(fql_rctx_t *r, const fql_selection_t *sels, unsigned depth)
+{
+    fql_spread_t             *sp;
+    const fql_definition_t   *frag;
+    const fql_selection_t    *s;
+
+    for (s = sels; s && depth < 64; s = s->next) {
+        if (s->kind != FQL_SEL_SPREAD) {
+            if (fql_note_spreads(r, s->selections, depth + 1) != 0) {
+                return -1;
+            }
+            continue;
+        }
+
+        frag = fql_find_fragment(r, s->name);
+        if (frag == NULL) {
+            continue;
+        }
+
+        sp = fql_calloc(r->v->arena, sizeof(fql_spread_t));
+        if (sp == NULL) {
+            return -1;
+        }
+
+        sp->frag = frag;
+        sp->next = r->cur->spreads;
+        r->cur->spreads = sp;
+    }
+
+    return 0;
+}
+
+
+static int
 fql_walk_operation(fql_rctx_t *r, const fql_definition_t *op)
 {
     fql_jval_t                *val;
@@ -882,10 +934,13 @@ fql_walk_operation(fql_rctx_t *r, const fql_definition_t *op)
     root = op->op == FQL_OP_QUERY ? s->query
            : op->op == FQL_OP_MUTATION ? s->mutation : s->subscription;
 
-    /* no such root type: refused when run, as graphql-js does */
+    /*
+     * No such root type: refused when run, as graphql-js does; the
+     * fragments it spreads still count as used.
+     */
     if (root == NULL) {
         r->cur->unchecked = 1;
-        return 0;
+        return fql_note_spreads(r, op->selections, 0);
     }
 
     return fql_walk_set(r, root, op->selections);
@@ -1160,9 +1215,17 @@ fql_validate_document(fql_vctx_t *v)
     for (i = 0; i < r.ndefs; i++) {
         d = &r.defs[i];
 
-        if (d->def->kind == FQL_DEF_OPERATION && !d->unchecked) {
-            fql_check_variables(&r, d);
+        if (d->def->kind != FQL_DEF_OPERATION) {
+            continue;
         }
+
+        if (d->unchecked) {
+            /* its fragments are used; its variables were not walked */
+            fql_mark_reached(&r, d);
+            continue;
+        }
+
+        fql_check_variables(&r, d);
     }
 
     for (i = 0; i < r.ndefs; i++) {

@@ -211,6 +211,7 @@ typedef struct {
     fql_value_kind_t   kind;      /* as a literal kind */
     fql_str_t          str;
     int                boolean;
+    int                json;      /* from a JSON variable, not a literal */
 } fql_scalar_in_t;
 
 
@@ -255,7 +256,10 @@ fql_coerce_scalar(fql_vctx_t *v, const fql_type_t *t,
     switch (t->scalar) {
 
     case FQL_SCALAR_INT:
-        if (in->kind != FQL_VAL_INT && in->kind != FQL_VAL_FLOAT) {
+        /* JSON has one number type: 1.0 is an integer there, not here */
+        if (in->kind != FQL_VAL_INT
+            && !(in->json && in->kind == FQL_VAL_FLOAT))
+        {
             *why = "Int cannot represent a non-integer value";
             return -1;
         }
@@ -581,6 +585,7 @@ fql_coerce_json(fql_vctx_t *v, const fql_tref_t *type, const fql_jval_t *in,
 
     memset(&si, 0, sizeof(si));
     si.str = in->str;
+    si.json = 1;
 
     switch (in->kind) {
     case FQL_J_BOOL:

@@ -1,0 +1,94 @@
+"""The module against the reference implementation (issue 3, points 1-2).
+
+Three Node scripts in t/graphql_js/ run against the shared nginx:
+
+- schema_diff.js: the module's introspection, through graphql-js's
+  buildClientSchema, describes t/schema.graphql and the generated types;
+- validate_corpus.js: the module and graphql-js's validate() agree on
+  which documents of t/graphql_js/corpus/ are valid, but for the files in
+  known_gaps.txt;
+- audit.js: graphql-http's GraphQL-over-HTTP audits: every MUST passes,
+  but for the ids in known_audit_gaps.txt.
+
+The npm packages (graphql, graphql-http, pinned in package-lock.json) are
+installed once with `npm ci` when node_modules is missing or the lock
+file changed.  Without Node.js the tests are skipped.
+"""
+
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+
+import pytest
+
+HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "graphql_js")
+NODE_MODULES = os.path.join(HERE, "node_modules")
+STAMP = os.path.join(NODE_MODULES, ".fraiseql-lock-sha256")
+
+
+def lock_digest():
+    h = hashlib.sha256()
+    for name in ("package.json", "package-lock.json"):
+        with open(os.path.join(HERE, name), "rb") as f:
+            h.update(f.read())
+    return h.hexdigest()
+
+
+def report(r):
+    return "exit %d\n--- stdout\n%s\n--- stderr\n%s" % (
+        r.returncode, r.stdout, r.stderr)
+
+
+@pytest.fixture(scope="session")
+def node():
+    """node, with graphql and graphql-http installed in t/graphql_js."""
+    path = shutil.which("node")
+    if path is None:
+        pytest.skip("node is not installed: these tests run graphql-js "
+                    "(apt-get install nodejs npm)")
+
+    # one npm ci at a time, should two runs share the work tree
+    with open(os.path.join(HERE, ".npm-ci.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        want = lock_digest()
+        try:
+            with open(STAMP) as f:
+                have = f.read().strip()
+        except OSError:
+            have = None
+
+        if have != want:
+            npm = shutil.which("npm")
+            assert npm, "node is installed but npm is not (apt-get install npm)"
+            r = subprocess.run([npm, "ci", "--no-audit", "--no-fund"],
+                               cwd=HERE, capture_output=True, text=True,
+                               timeout=600)
+            assert r.returncode == 0, "npm ci failed:\n" + report(r)
+            with open(STAMP, "w") as f:
+                f.write(want + "\n")
+
+    return path
+
+
+def run(node, script, url, *args):
+    return subprocess.run([node, os.path.join(HERE, script), url]
+                          + list(args), cwd=HERE, capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_introspection_matches_the_schema_file(ngx, node):
+    r = run(node, "schema_diff.js", ngx.url)
+    assert r.returncode == 0, report(r)
+
+
+def test_validation_agrees_with_graphql_js(ngx, node):
+    # strict: the list of known gaps must shrink as they are fixed
+    r = run(node, "validate_corpus.js", ngx.url, "--strict")
+    assert r.returncode == 0, report(r)
+
+
+def test_graphql_over_http_audits(ngx, node):
+    r = run(node, "audit.js", ngx.url)
+    assert r.returncode == 0, report(r)
