@@ -411,6 +411,11 @@ fql_var_error(fql_vctx_t *v, const char *var, const char *path,
         }
     }
 
+    /* the path starts with the variable's name, as graphql-js has it */
+    if (strcmp(path, var) == 0) {
+        path = "";
+    }
+
     fql_error_add(v->errs, loc, FQL_CODE_BAD_INPUT,
                   "Variable \"$%s\" got invalid value%s%s%s; %s", var,
                   *path ? " at \"" : "", path, *path ? "\"" : "", why);
@@ -710,7 +715,7 @@ fql_coerce_variables(fql_vctx_t *v, const fql_jval_t *given)
         val = NULL;
 
         if (in != NULL) {
-            path[0] = '\0';
+            snprintf(path, sizeof(path), "%s", name);
             if (fql_coerce_json(v, type, in, &val, name, path, sizeof(path))
                 != 0)
             {
