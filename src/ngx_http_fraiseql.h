@@ -155,7 +155,7 @@ void ngx_http_fraiseql_pool_exit(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_fraiseql_execute(ngx_http_fraiseql_ctx_t *ctx);
 void ngx_http_fraiseql_slot_ready(ngx_http_fraiseql_slot_t *slot);
 void ngx_http_fraiseql_slot_unavailable(ngx_http_fraiseql_slot_t *slot,
-    const char *reason, ngx_uint_t busy);
+    const char *reason);
 void ngx_http_fraiseql_pgc_process(ngx_http_fraiseql_pgc_t *pgc);
 
 #endif /* NGX_HTTP_FRAISEQL_H */

@@ -19,7 +19,7 @@ static ngx_int_t ngx_http_fraiseql_flush_slot(ngx_http_fraiseql_slot_t *s,
 static void ngx_http_fraiseql_slot_rows(ngx_http_fraiseql_slot_t *slot);
 static void ngx_http_fraiseql_slot_done(ngx_http_fraiseql_slot_t *slot);
 static void ngx_http_fraiseql_slot_fail(ngx_http_fraiseql_slot_t *slot,
-    const char *code, const char *fmt, const char *detail);
+    const char *detail);
 static void ngx_http_fraiseql_advance(ngx_http_fraiseql_ctx_t *ctx);
 static void ngx_http_fraiseql_abort(ngx_http_fraiseql_ctx_t *ctx,
     ngx_int_t rc);
@@ -167,12 +167,12 @@ ngx_http_fraiseql_start(ngx_http_fraiseql_slot_t *slot)
                       "fraiseql: connection queue is full");
         ngx_http_fraiseql_slot_unavailable(slot,
                                            "Too many requests are waiting "
-                                           "for a database connection", 1);
+                                           "for a database connection");
         return;
 
     default:
         ngx_http_fraiseql_slot_unavailable(slot,
-                                           "The database is unavailable", 0);
+                                           "The database is unavailable");
         return;
     }
 }
@@ -216,7 +216,7 @@ ngx_http_fraiseql_slot_ready(ngx_http_fraiseql_slot_t *slot)
 
         ngx_http_fraiseql_slot_unavailable(slot,
                                            "The database connection "
-                                           "failed", 0);
+                                           "failed");
         return;
     }
 
@@ -229,9 +229,7 @@ ngx_http_fraiseql_slot_ready(ngx_http_fraiseql_slot_t *slot)
     rc = PQflush(pg);
 
     if (rc == -1) {
-        ngx_http_fraiseql_slot_fail(slot, FQL_CODE_UNAVAILABLE,
-                                    "The database connection failed: %s",
-                                    PQerrorMessage(pg));
+        ngx_http_fraiseql_slot_fail(slot, PQerrorMessage(pg));
         return;
     }
 
@@ -253,9 +251,7 @@ ngx_http_fraiseql_pgc_process(ngx_http_fraiseql_pgc_t *pgc)
         rc = PQflush(pgc->pg);
 
         if (rc == -1) {
-            ngx_http_fraiseql_slot_fail(slot, FQL_CODE_UNAVAILABLE,
-                                        "The database connection failed: "
-                                        "%s", PQerrorMessage(pgc->pg));
+            ngx_http_fraiseql_slot_fail(slot, PQerrorMessage(pgc->pg));
             goto done;
         }
 
@@ -495,10 +491,7 @@ ngx_http_fraiseql_slot_rows(ngx_http_fraiseql_slot_t *slot)
 
         if (PQisBusy(pgc->pg)) {
             if (!PQconsumeInput(pgc->pg)) {
-                ngx_http_fraiseql_slot_fail(slot, FQL_CODE_UNAVAILABLE,
-                                            "The database connection "
-                                            "failed: %s",
-                                            PQerrorMessage(pgc->pg));
+                ngx_http_fraiseql_slot_fail(slot, PQerrorMessage(pgc->pg));
                 return;
             }
 
@@ -537,8 +530,7 @@ ngx_http_fraiseql_slot_rows(ngx_http_fraiseql_slot_t *slot)
 
             /* the server is dropping the connection (57P01, 57P02...) */
             if (state != NULL && ngx_strncmp(state, "57P0", 4) == 0) {
-                ngx_http_fraiseql_slot_fail(slot, FQL_CODE_UNAVAILABLE,
-                                            NULL, msg ? msg : state);
+                ngx_http_fraiseql_slot_fail(slot, msg ? msg : state);
                 PQclear(res);
                 return;
             }
@@ -629,7 +621,7 @@ ngx_http_fraiseql_slot_done(ngx_http_fraiseql_slot_t *slot)
 
 static void
 ngx_http_fraiseql_slot_fail(ngx_http_fraiseql_slot_t *slot,
-    const char *code, const char *fmt, const char *detail)
+    const char *detail)
 {
     size_t                    len;
     ngx_http_fraiseql_ctx_t  *ctx = slot->ctx;
@@ -667,16 +659,14 @@ ngx_http_fraiseql_slot_fail(ngx_http_fraiseql_slot_t *slot,
 
     if (!ctx->header_sent) {
         ngx_http_fraiseql_slot_unavailable(slot, "The database connection "
-                                           "failed", 0);
+                                           "failed");
         return;
     }
 
     slot->failed = 1;
 
     /* details stay in the log: the client learns what failed, not how */
-    (void) fmt;
-
-    if (fql_error_add(&ctx->errs, &slot->plan->loc, code,
+    if (fql_error_add(&ctx->errs, &slot->plan->loc, FQL_CODE_UNAVAILABLE,
                       "The database connection failed while running "
                       "\"%.*s\"", (int) slot->plan->response_key.len,
                       slot->plan->response_key.data) == NULL)
@@ -695,7 +685,7 @@ ngx_http_fraiseql_slot_fail(ngx_http_fraiseql_slot_t *slot,
  */
 void
 ngx_http_fraiseql_slot_unavailable(ngx_http_fraiseql_slot_t *slot,
-    const char *reason, ngx_uint_t busy)
+    const char *reason)
 {
     ngx_int_t                 rc;
     fql_errors_t              errs;
@@ -717,8 +707,6 @@ ngx_http_fraiseql_slot_unavailable(ngx_http_fraiseql_slot_t *slot,
             ngx_http_fraiseql_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
             return;
         }
-
-        (void) busy;
 
         rc = ngx_http_fraiseql_send_errors(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                            &errs, ctx->graphql_response);

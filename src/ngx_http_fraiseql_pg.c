@@ -398,7 +398,7 @@ ngx_http_fraiseql_wait_timeout(ngx_event_t *ev)
     ngx_http_fraiseql_cancel_wait(slot);
     ngx_http_fraiseql_slot_unavailable(slot,
                                        "No database connection became "
-                                       "free in time", 1);
+                                       "free in time");
 }
 
 
@@ -606,7 +606,7 @@ ngx_http_fraiseql_connect_failed(ngx_http_fraiseql_pool_t *pool,
 
         ngx_http_fraiseql_cancel_wait(slot);
         ngx_http_fraiseql_slot_unavailable(slot,
-                                           "The database is unavailable", 0);
+                                           "The database is unavailable");
     }
 }
 
