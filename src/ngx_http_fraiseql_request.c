@@ -344,20 +344,16 @@ ngx_http_fraiseql_arg(ngx_http_request_t *r, const char *name,
         return NGX_ERROR;
     }
 
-    p = ngx_pnalloc(r->pool, raw.len + 1);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
     /* '+' means space in a query string; ngx_unescape_uri keeps it */
-    ngx_memcpy(p, raw.data, raw.len);
-    for (dst = p; dst < p + raw.len; dst++) {
-        if (*dst == '+') {
-            *dst = ' ';
+    ngx_memcpy(start, raw.data, raw.len);
+    for (p = start; p < start + raw.len; p++) {
+        if (*p == '+') {
+            *p = ' ';
         }
     }
 
-    src = p;
+    /* decoding never writes ahead of where it reads: in place is fine */
+    src = start;
     dst = start;
     ngx_unescape_uri(&dst, &src, raw.len, 0);
     *dst = '\0';
