@@ -54,3 +54,13 @@ CREATE VIEW v_broken AS SELECT 1 AS id, 'not json'::text AS data;
 CREATE VIEW v_slower AS
 SELECT 1 AS id, jsonb_build_object('id', 1, 'label', 'slower') AS data
 FROM slow_rows(1.5);
+
+-- text with LIKE's wildcards and its escape character in it
+CREATE TABLE tb_word (id int PRIMARY KEY, word text);
+CREATE VIEW v_word AS
+SELECT id, jsonb_build_object('id', id, 'word', word) AS data FROM tb_word;
+INSERT INTO tb_word VALUES
+  (1, 'apple'), (2, 'Apricot'), (3, '100% pure'), (4, '100 pure'),
+  (5, 'snake_case'), (6, 'snakeXcase'), (7, 'back\slash'),
+  (8, 'backXslash'), (9, 'GRAPE'), (10, 'grapefruit'), (11, NULL),
+  (12, 'it''s'), (13, '日本語'), (14, '');

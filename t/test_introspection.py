@@ -57,10 +57,14 @@ def test_full_introspection_query(ngx):
     assert _unwrap(where["AND"]["type"]) == "LN:UserWhereInput"
     assert _unwrap(where["NOT"]["type"]) == ":UserWhereInput"
     ops = {f["name"] for f in types["IntFilter"]["inputFields"]}
-    assert ops == {"eq", "neq", "in", "nin", "gt", "gte", "lt", "lte",
-                   "isnull"}
+    assert ops == {"eq", "neq", "in", "nin", "notin", "gt", "gte", "lt",
+                   "lte", "isnull"}
     ops = {f["name"] for f in types["BooleanFilter"]["inputFields"]}
-    assert ops == {"eq", "neq", "in", "nin", "isnull"}
+    assert ops == {"eq", "neq", "in", "nin", "notin", "isnull"}
+    ops = {f["name"] for f in types["StringFilter"]["inputFields"]}
+    assert {"contains", "icontains", "startswith", "istartswith",
+            "endswith", "iendswith", "like", "ilike", "matches",
+            "imatches", "not_matches"} <= ops
     assert [v["name"] for v in types["OrderDirection"]["enumValues"]] == [
         "ASC", "DESC"]
     dirs = {d["name"]: d for d in schema["directives"]}

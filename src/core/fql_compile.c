@@ -351,6 +351,51 @@ fql_param_array(fql_cctx_t *c, fql_scalar_t sc, const fql_jval_t *list,
 }
 
 
+/*
+ * A LIKE pattern that matches the value as text: %, _ and the escape
+ * character \ are escaped, then % added where the value may sit.
+ */
+static int
+fql_param_pattern(fql_cctx_t *c, const fql_jval_t *v, unsigned wild,
+    const char **out)
+{
+    size_t      i;
+    fql_text_t  t;
+    char        esc[2];
+
+    memset(&t, 0, sizeof(t));
+    t.c = c;
+
+    if ((wild & FQL_OP_PREFIX) && fql_text_put(&t, "%", 1) != 0) {
+        return -1;
+    }
+
+    for (i = 0; i < v->str.len; i++) {
+        esc[0] = '\\';
+        esc[1] = v->str.data[i];
+
+        if (esc[1] == '%' || esc[1] == '_' || esc[1] == '\\') {
+            if (fql_text_put(&t, esc, 2) != 0) {
+                return -1;
+            }
+
+        } else if (fql_text_put(&t, &esc[1], 1) != 0) {
+            return -1;
+        }
+    }
+
+    if (((wild & FQL_OP_SUFFIX) && fql_text_put(&t, "%", 1) != 0)
+        || fql_text_put(&t, "", 0) != 0)
+    {
+        return -1;
+    }
+
+    *out = t.b.data;
+
+    return 0;
+}
+
+
 /* SQL type a JSON text value is cast to before comparing */
 static const char *
 fql_scalar_cast(fql_scalar_t sc)
@@ -492,6 +537,18 @@ fql_sql_ops(fql_cctx_t *c, const fql_arg_t *in, const fql_jval_t *ops,
                 || fql_sql_param(c, p) != 0
                 || fql_sql_cast_suffix(c, f, sc, 1) != 0
                 || fql_sql_lit(c, "))") != 0)
+            {
+                return -1;
+            }
+            break;
+
+        case FQL_OPS_PATTERN:
+            if (fql_param_pattern(c, op, o->wild, &p) != 0
+                || fql_sql_field(c, f, sc) != 0
+                || fql_sql_lit(c, " ") != 0
+                || fql_sql_z(c, o->sql) != 0
+                || fql_sql_lit(c, " ") != 0
+                || fql_sql_param(c, p) != 0)
             {
                 return -1;
             }

@@ -5,6 +5,7 @@
 
 
 #define FQL_ALL_SCALARS  0xffffu
+#define FQL_TEXT         (1u << FQL_SCALAR_STRING)
 #define FQL_ORDERED                                                           \
     ((1u << FQL_SCALAR_STRING) | (1u << FQL_SCALAR_INT)                       \
      | (1u << FQL_SCALAR_FLOAT) | (1u << FQL_SCALAR_DATETIME)                 \
@@ -15,16 +16,39 @@
  * SQL shape, a case in fql_compile.c).
  */
 const fql_operator_t  fql_operators[] = {
-    { "eq",     FQL_ALL_SCALARS, FQL_OPV_SAME, FQL_OPS_BINARY, "=" },
-    { "neq",    FQL_ALL_SCALARS, FQL_OPV_SAME, FQL_OPS_BINARY, "<>" },
-    { "in",     FQL_ALL_SCALARS, FQL_OPV_LIST, FQL_OPS_ANY, NULL },
-    { "nin",    FQL_ALL_SCALARS, FQL_OPV_LIST, FQL_OPS_NOT_ANY, NULL },
-    { "gt",     FQL_ORDERED, FQL_OPV_SAME, FQL_OPS_BINARY, ">" },
-    { "gte",    FQL_ORDERED, FQL_OPV_SAME, FQL_OPS_BINARY, ">=" },
-    { "lt",     FQL_ORDERED, FQL_OPV_SAME, FQL_OPS_BINARY, "<" },
-    { "lte",    FQL_ORDERED, FQL_OPV_SAME, FQL_OPS_BINARY, "<=" },
-    { "isnull", FQL_ALL_SCALARS, FQL_OPV_BOOLEAN, FQL_OPS_ISNULL, NULL },
-    { NULL, 0, 0, 0, NULL }
+    { "eq",     FQL_ALL_SCALARS, FQL_OPV_SAME, FQL_OPS_BINARY, "=", 0 },
+    { "neq",    FQL_ALL_SCALARS, FQL_OPV_SAME, FQL_OPS_BINARY, "<>", 0 },
+    { "in",     FQL_ALL_SCALARS, FQL_OPV_LIST, FQL_OPS_ANY, NULL, 0 },
+    { "nin",    FQL_ALL_SCALARS, FQL_OPV_LIST, FQL_OPS_NOT_ANY, NULL, 0 },
+    { "notin",  FQL_ALL_SCALARS, FQL_OPV_LIST, FQL_OPS_NOT_ANY, NULL, 0 },
+    { "gt",     FQL_ORDERED, FQL_OPV_SAME, FQL_OPS_BINARY, ">", 0 },
+    { "gte",    FQL_ORDERED, FQL_OPV_SAME, FQL_OPS_BINARY, ">=", 0 },
+    { "lt",     FQL_ORDERED, FQL_OPV_SAME, FQL_OPS_BINARY, "<", 0 },
+    { "lte",    FQL_ORDERED, FQL_OPV_SAME, FQL_OPS_BINARY, "<=", 0 },
+    { "isnull", FQL_ALL_SCALARS, FQL_OPV_BOOLEAN, FQL_OPS_ISNULL, NULL, 0 },
+
+    /* strings: the value is text, its %, _ and \ match themselves */
+    { "contains", FQL_TEXT, FQL_OPV_SAME, FQL_OPS_PATTERN, "LIKE",
+      FQL_OP_PREFIX | FQL_OP_SUFFIX },
+    { "icontains", FQL_TEXT, FQL_OPV_SAME, FQL_OPS_PATTERN, "ILIKE",
+      FQL_OP_PREFIX | FQL_OP_SUFFIX },
+    { "startswith", FQL_TEXT, FQL_OPV_SAME, FQL_OPS_PATTERN, "LIKE",
+      FQL_OP_SUFFIX },
+    { "istartswith", FQL_TEXT, FQL_OPV_SAME, FQL_OPS_PATTERN, "ILIKE",
+      FQL_OP_SUFFIX },
+    { "endswith", FQL_TEXT, FQL_OPV_SAME, FQL_OPS_PATTERN, "LIKE",
+      FQL_OP_PREFIX },
+    { "iendswith", FQL_TEXT, FQL_OPV_SAME, FQL_OPS_PATTERN, "ILIKE",
+      FQL_OP_PREFIX },
+
+    /* strings: the value is the user's pattern or POSIX regex */
+    { "like",   FQL_TEXT, FQL_OPV_SAME, FQL_OPS_BINARY, "LIKE", 0 },
+    { "ilike",  FQL_TEXT, FQL_OPV_SAME, FQL_OPS_BINARY, "ILIKE", 0 },
+    { "matches", FQL_TEXT, FQL_OPV_SAME, FQL_OPS_BINARY, "~", 0 },
+    { "imatches", FQL_TEXT, FQL_OPV_SAME, FQL_OPS_BINARY, "~*", 0 },
+    { "not_matches", FQL_TEXT, FQL_OPV_SAME, FQL_OPS_BINARY, "!~", 0 },
+
+    { NULL, 0, 0, 0, NULL, 0 }
 };
 
 

@@ -107,15 +107,21 @@ typedef enum {
     FQL_OPS_BINARY = 0,   /* expr <sql> $n */
     FQL_OPS_ANY,          /* expr = ANY($n) */
     FQL_OPS_NOT_ANY,      /* NOT (expr = ANY($n)) */
-    FQL_OPS_ISNULL        /* (expr IS NULL) = $n */
+    FQL_OPS_ISNULL,       /* (expr IS NULL) = $n */
+    FQL_OPS_PATTERN       /* expr LIKE $n, the value's wildcards escaped */
 } fql_op_sql_t;
+
+/* PATTERN: where the value may sit inside the text */
+#define FQL_OP_PREFIX   1     /* "%value": the text ends with it */
+#define FQL_OP_SUFFIX   2     /* "value%": the text starts with it */
 
 typedef struct fql_operator_s {
     const char       *name;
     unsigned          scalars;   /* bit (1 << fql_scalar_t) per type */
     fql_op_value_t    value;
     fql_op_sql_t      sql_kind;
-    const char       *sql;       /* BINARY: the SQL operator */
+    const char       *sql;       /* BINARY, PATTERN: the SQL operator */
+    unsigned          wild;      /* PATTERN: FQL_OP_PREFIX | FQL_OP_SUFFIX */
 } fql_operator_t;
 
 extern const fql_operator_t  fql_operators[];

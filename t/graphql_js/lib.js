@@ -143,12 +143,20 @@ function moduleSDL(sdlText, full) {
       where.push(`  ${f.name.value}: ${n}Filter`);
       order.push(`  ${f.name.value}: OrderDirection`);
       if (!filters.has(n)) {
+        /* the rows of fql_operators[] (src/core/fql_schema.c), in order */
         const ops = [`  eq: ${n}`, `  neq: ${n}`, `  in: [${n}!]`,
-                     `  nin: [${n}!]`];
+                     `  nin: [${n}!]`, `  notin: [${n}!]`];
         if (ORDERED.has(n)) {
           ops.push(`  gt: ${n}`, `  gte: ${n}`, `  lt: ${n}`, `  lte: ${n}`);
         }
         ops.push('  isnull: Boolean');
+        if (n === 'String') {
+          for (const op of ['contains', 'icontains', 'startswith',
+                            'istartswith', 'endswith', 'iendswith', 'like',
+                            'ilike', 'matches', 'imatches', 'not_matches']) {
+            ops.push(`  ${op}: String`);
+          }
+        }
         filters.set(n, `"${n} comparison operators."\ninput ${n}Filter {\n`
                        + ops.join('\n') + '\n}');
       }

@@ -269,6 +269,54 @@ test_in_nin_isnull(void **state)
 
 
 static void
+test_string_operators(void **state)
+{
+    fixture_t  *f = *state;
+
+#define NAME  "((\"data\"->>'name'))"
+
+    expect_sql(f, "{ things(where: {name: {contains: \"a%b_c\\\\d\"}}) "
+               "{ id } }", NULL, FROM " WHERE " NAME " LIKE $1",
+               "%a\\%b\\_c\\\\d%", NULL);
+    expect_sql(f, "{ things(where: {name: {icontains: \"x\"}}) { id } }",
+               NULL, FROM " WHERE " NAME " ILIKE $1", "%x%", NULL);
+    expect_sql(f, "{ things(where: {name: {startswith: \"x\"}}) { id } }",
+               NULL, FROM " WHERE " NAME " LIKE $1", "x%", NULL);
+    expect_sql(f, "{ things(where: {name: {istartswith: \"x\"}}) { id } }",
+               NULL, FROM " WHERE " NAME " ILIKE $1", "x%", NULL);
+    expect_sql(f, "{ things(where: {name: {endswith: \"x\"}}) { id } }",
+               NULL, FROM " WHERE " NAME " LIKE $1", "%x", NULL);
+    expect_sql(f, "{ things(where: {name: {iendswith: \"_\"}}) { id } }",
+               NULL, FROM " WHERE " NAME " ILIKE $1", "%\\_", NULL);
+    expect_sql(f, "{ things(where: {name: {like: \"a%\"}}) { id } }",
+               NULL, FROM " WHERE " NAME " LIKE $1", "a%", NULL);
+    expect_sql(f, "{ things(where: {name: {ilike: \"a_\"}}) { id } }",
+               NULL, FROM " WHERE " NAME " ILIKE $1", "a_", NULL);
+    expect_sql(f, "{ things(where: {name: {matches: \"^a\"}}) { id } }",
+               NULL, FROM " WHERE " NAME " ~ $1", "^a", NULL);
+    expect_sql(f, "{ things(where: {name: {imatches: \"^a\"}}) { id } }",
+               NULL, FROM " WHERE " NAME " ~* $1", "^a", NULL);
+    expect_sql(f, "{ things(where: {name: {not_matches: \"^a\"}}) "
+               "{ id } }", NULL, FROM " WHERE " NAME " !~ $1", "^a", NULL);
+    expect_sql(f, "{ things(where: {name: {notin: [\"a\"]}}) { id } }",
+               NULL, FROM " WHERE NOT (" NAME " = ANY($1::text[]))",
+               "{\"a\"}", NULL);
+    expect_sql(f, "{ things(where: {status: {contains: \"x\"}}) { id } }",
+               NULL, FROM " WHERE \"status\" LIKE $1", "%x%", NULL);
+
+#undef NAME
+
+    /* string operators are for strings only */
+    expect_error(f, "{ things(where: {score: {contains: 1}}) { id } }", NULL,
+                 "\"contains\" is not defined by type \"IntFilter\"");
+    expect_error(f, "{ things(where: {uid: {like: \"x\"}}) { id } }", NULL,
+                 "\"like\" is not defined by type \"UUIDFilter\"");
+    expect_error(f, "{ things(where: {code: {matches: \"A\"}}) { id } }",
+                 NULL, "\"matches\" is not defined by type \"CodeFilter\"");
+}
+
+
+static void
 test_columns(void **state)
 {
     fixture_t  *f = *state;
@@ -509,6 +557,7 @@ main(void)
         cmocka_unit_test(test_list_plain),
         cmocka_unit_test(test_operators_per_type),
         cmocka_unit_test(test_in_nin_isnull),
+        cmocka_unit_test(test_string_operators),
         cmocka_unit_test(test_columns),
         cmocka_unit_test(test_logic),
         cmocka_unit_test(test_order),
