@@ -17,6 +17,12 @@
 
 #define NGX_HTTP_FRAISEQL_BUF_SIZE  16384
 
+/* how long PostgreSQL may stay silent while a statement runs */
+#define NGX_HTTP_FRAISEQL_QUERY_TIMEOUT  60000
+
+/* named statements kept per connection; past that, unnamed ones */
+#define NGX_HTTP_FRAISEQL_PREPARED_MAX  256
+
 typedef struct ngx_http_fraiseql_pool_s  ngx_http_fraiseql_pool_t;
 typedef struct ngx_http_fraiseql_pgc_s   ngx_http_fraiseql_pgc_t;
 typedef struct ngx_http_fraiseql_slot_s  ngx_http_fraiseql_slot_t;
@@ -64,6 +70,8 @@ struct ngx_http_fraiseql_pgc_s {
     ino_t                          ino;       /* of the registered socket */
     ngx_http_fraiseql_pgc_state_e  state;
     ngx_http_fraiseql_slot_t      *owner;     /* BUSY */
+    uint64_t                      *prepared;  /* statements' SQL hashes */
+    ngx_uint_t                     nprepared;
     unsigned                       flushing:1;
 };
 
@@ -105,6 +113,8 @@ struct ngx_http_fraiseql_slot_s {
     ngx_chain_t                     *out;      /* held until streaming */
     ngx_chain_t                    **last;
     ngx_uint_t                       nrows;
+    uint64_t                         stmt;         /* hash of the SQL */
+    unsigned                         preparing:1;
     unsigned                         streaming:1;  /* head: straight out */
     unsigned                         value_sent:1;  /* partly sent */
     unsigned                         failed:1;

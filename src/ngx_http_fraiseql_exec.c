@@ -28,6 +28,9 @@ static void ngx_http_fraiseql_finalize(ngx_http_fraiseql_ctx_t *ctx,
     ngx_int_t rc);
 static void ngx_http_fraiseql_write_handler(ngx_http_request_t *r);
 static void ngx_http_fraiseql_start(ngx_http_fraiseql_slot_t *slot);
+static ngx_int_t ngx_http_fraiseql_send_statement(
+    ngx_http_fraiseql_slot_t *slot);
+static ngx_int_t ngx_http_fraiseql_prepared(ngx_http_fraiseql_slot_t *slot);
 static int ngx_http_fraiseql_field_error(void *data, const fql_path_t *path,
     const char *message);
 
@@ -196,9 +199,7 @@ ngx_http_fraiseql_slot_ready(ngx_http_fraiseql_slot_t *slot)
                    "fraiseql: run \"%s\" with %ui params", rp->sql,
                    (ngx_uint_t) rp->nparams);
 
-    if (!PQsendQueryParams(pg, rp->sql, rp->nparams, NULL, rp->params,
-                           NULL, NULL, 0))
-    {
+    if (ngx_http_fraiseql_send_statement(slot) != NGX_OK) {
         ngx_log_error(NGX_LOG_ERR, hc->log, 0,
                       "fraiseql: cannot send query: %s",
                       PQerrorMessage(pg));
@@ -220,12 +221,6 @@ ngx_http_fraiseql_slot_ready(ngx_http_fraiseql_slot_t *slot)
         return;
     }
 
-    /* rows come one result each: nothing is buffered whole */
-    if (!PQsetSingleRowMode(pg)) {
-        ngx_log_error(NGX_LOG_WARN, hc->log, 0,
-                      "fraiseql: single-row mode refused");
-    }
-
     rc = PQflush(pg);
 
     if (rc == -1) {
@@ -234,6 +229,105 @@ ngx_http_fraiseql_slot_ready(ngx_http_fraiseql_slot_t *slot)
     }
 
     pgc->flushing = (rc == 1);
+
+    ngx_add_timer(pgc->c->read, NGX_HTTP_FRAISEQL_QUERY_TIMEOUT);
+}
+
+
+static uint64_t
+ngx_http_fraiseql_hash(const char *s)
+{
+    uint64_t  h = 14695981039346656037ULL;
+
+    /* FNV-1a: the statement's name on every connection */
+    while (*s) {
+        h ^= (u_char) *s++;
+        h *= 1099511628211ULL;
+    }
+
+    return h;
+}
+
+
+/*
+ * Sends the slot's statement.  A statement this connection has prepared
+ * runs by name: PostgreSQL neither parses nor plans it again.  One it has
+ * not is prepared first (its rows follow in a second step, see
+ * ngx_http_fraiseql_slot_rows); a connection that holds too many already
+ * runs it unnamed.
+ */
+static ngx_int_t
+ngx_http_fraiseql_send_statement(ngx_http_fraiseql_slot_t *slot)
+{
+    char                      name[24];
+    ngx_uint_t                i;
+    PGconn                   *pg;
+    fql_root_plan_t          *rp = slot->plan;
+    ngx_http_fraiseql_pgc_t  *pgc = slot->pgc;
+
+    pg = pgc->pg;
+    slot->preparing = 0;
+    slot->stmt = ngx_http_fraiseql_hash(rp->sql);
+
+    ngx_sprintf((u_char *) name, "fq_%016uxL%Z", slot->stmt);
+
+    for (i = 0; i < pgc->nprepared; i++) {
+        if (pgc->prepared[i] == slot->stmt) {
+            break;
+        }
+    }
+
+    if (i == pgc->nprepared && i < NGX_HTTP_FRAISEQL_PREPARED_MAX) {
+        slot->preparing = 1;
+
+        return PQsendPrepare(pg, name, rp->sql, rp->nparams, NULL)
+               ? NGX_OK : NGX_ERROR;
+    }
+
+    if (i < pgc->nprepared) {
+        if (!PQsendQueryPrepared(pg, name, rp->nparams, rp->params, NULL,
+                                 NULL, 0))
+        {
+            return NGX_ERROR;
+        }
+
+    } else if (!PQsendQueryParams(pg, rp->sql, rp->nparams, NULL,
+                                  rp->params, NULL, NULL, 0))
+    {
+        return NGX_ERROR;
+    }
+
+    /* rows come one result each: nothing is buffered whole */
+    if (!PQsetSingleRowMode(pg)) {
+        ngx_log_error(NGX_LOG_WARN, slot->ctx->r->connection->log, 0,
+                      "fraiseql: single-row mode refused");
+    }
+
+    return NGX_OK;
+}
+
+
+/* the statement is prepared on this connection: now run it */
+static ngx_int_t
+ngx_http_fraiseql_prepared(ngx_http_fraiseql_slot_t *slot)
+{
+    int                       rc;
+    ngx_http_fraiseql_pgc_t  *pgc = slot->pgc;
+
+    pgc->prepared[pgc->nprepared++] = slot->stmt;
+
+    if (ngx_http_fraiseql_send_statement(slot) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    rc = PQflush(pgc->pg);
+    if (rc == -1) {
+        return NGX_ERROR;
+    }
+
+    pgc->flushing = (rc == 1);
+
+    return NGX_OK;
 }
 
 
@@ -246,6 +340,16 @@ ngx_http_fraiseql_pgc_process(ngx_http_fraiseql_pgc_t *pgc)
     ngx_http_fraiseql_slot_t  *slot = pgc->owner;
 
     hc = slot->ctx->r->connection;
+
+    if (pgc->c->read->timedout) {
+        pgc->c->read->timedout = 0;
+
+        /* a statement that took too long is not run again */
+        slot->retried = 1;
+        ngx_http_fraiseql_slot_fail(slot, "no answer from PostgreSQL "
+                                    "within the query timeout");
+        goto done;
+    }
 
     if (pgc->flushing) {
         rc = PQflush(pgc->pg);
@@ -486,6 +590,11 @@ ngx_http_fraiseql_slot_rows(ngx_http_fraiseql_slot_t *slot)
 
         /* a slow client: leave the rows in the socket, PostgreSQL waits */
         if (ctx->blocked && slot->streaming) {
+            /* PostgreSQL waits for us now, not we for it */
+            if (pgc->c->read->timer_set) {
+                ngx_del_timer(pgc->c->read);
+            }
+
             return;
         }
 
@@ -500,6 +609,12 @@ ngx_http_fraiseql_slot_rows(ngx_http_fraiseql_slot_t *slot)
                     continue;
                 }
 
+                /*
+                 * Waiting for PostgreSQL: bounded in time, and a pending
+                 * timer is also what keeps a gracefully exiting worker
+                 * alive until the statement is over.
+                 */
+                ngx_add_timer(pgc->c->read, NGX_HTTP_FRAISEQL_QUERY_TIMEOUT);
                 return;
             }
         }
@@ -507,6 +622,16 @@ ngx_http_fraiseql_slot_rows(ngx_http_fraiseql_slot_t *slot)
         res = PQgetResult(pgc->pg);
 
         if (res == NULL) {
+            if (slot->preparing && !slot->failed) {
+                if (ngx_http_fraiseql_prepared(slot) != NGX_OK) {
+                    ngx_http_fraiseql_slot_fail(slot,
+                                                PQerrorMessage(pgc->pg));
+                    return;
+                }
+
+                continue;
+            }
+
             ngx_http_fraiseql_slot_done(slot);
             return;
         }

@@ -241,15 +241,34 @@ ngx_http_fraiseql_pgc_alloc(ngx_http_fraiseql_pool_t *pool)
     ngx_queue_t              *q;
     ngx_http_fraiseql_pgc_t  *pgc;
 
+    uint64_t                 *prepared;
+
     if (!ngx_queue_empty(&pool->free)) {
         q = ngx_queue_head(&pool->free);
         ngx_queue_remove(q);
         pgc = ngx_queue_data(q, ngx_http_fraiseql_pgc_t, queue);
+
+        /* a new session: its statements are yet to be prepared */
+        prepared = pgc->prepared;
         ngx_memzero(pgc, sizeof(ngx_http_fraiseql_pgc_t));
+        pgc->prepared = prepared;
+
         return pgc;
     }
 
-    return ngx_pcalloc(ngx_cycle->pool, sizeof(ngx_http_fraiseql_pgc_t));
+    pgc = ngx_pcalloc(ngx_cycle->pool, sizeof(ngx_http_fraiseql_pgc_t));
+    if (pgc == NULL) {
+        return NULL;
+    }
+
+    pgc->prepared = ngx_palloc(ngx_cycle->pool,
+                               NGX_HTTP_FRAISEQL_PREPARED_MAX
+                               * sizeof(uint64_t));
+    if (pgc->prepared == NULL) {
+        return NULL;
+    }
+
+    return pgc;
 }
 
 
@@ -783,6 +802,10 @@ ngx_http_fraiseql_hand_over(ngx_http_fraiseql_pgc_t *pgc)
 
     pgc->owner = NULL;
     pgc->flushing = 0;
+
+    if (pgc->c->read->timer_set) {
+        ngx_del_timer(pgc->c->read);
+    }
 
     if (ngx_exiting || ngx_terminate) {
         ngx_http_fraiseql_close(pgc);

@@ -98,10 +98,9 @@ class Postgres:
         with self.connect() as c:
             return c.execute(sql, params).fetchall()
 
-    def module_backends(self):
-        return self.query(
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE application_name = 'fraiseql-nginx'")[0][0]
+    def execute(self, sql, *params):
+        with self.connect() as c:
+            c.execute(sql, params)
 
     def destroy(self):
         try:

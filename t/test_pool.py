@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import tempfile
@@ -376,3 +377,58 @@ def test_backend_killed_mid_stream(make_nginx, pg):
     assert n.post("{ things(limit: 1) { id } }").json() == {
         "data": {"things": [{"id": 1}]}}
     assert n.backends(pg) <= 1
+
+
+def test_statements_are_prepared_once_per_connection(make_nginx, pg):
+    """The second run of a statement on a connection skips parse and plan;
+    a new connection (after pg_terminate_backend) prepares it again."""
+    n = make_nginx(pool=1).start()
+    q = 'query ($n: Int) { things(where: {score: {gt: $n}}) { id } }'
+    log = os.path.join(pg.dir, "log")
+    pg.execute("ALTER SYSTEM SET log_statement = 'all'")
+    pg.query("SELECT pg_reload_conf()")
+    try:
+        time.sleep(0.3)
+        start = os.path.getsize(log)
+        for v in (0, 10, 20):
+            assert n.post(q, {"n": v}).status_code == 200
+        pg.query("SELECT count(pg_terminate_backend(pid)) FROM"
+                 " pg_stat_activity WHERE application_name = %s",
+                 "fraiseql-%d" % n.port)
+        time.sleep(0.2)
+        for v in (0, 10):
+            r = n.post(q, {"n": v})
+            assert "errors" not in r.json(), r.text
+        time.sleep(0.3)
+        with open(log) as f:
+            f.seek(start)
+            lines = [l for l in f.read().splitlines() if "v_thing" in l]
+    finally:
+        pg.execute("ALTER SYSTEM RESET log_statement")
+        pg.query("SELECT pg_reload_conf()")
+    named = [l for l in lines if re.search(r"execute fq_[0-9a-f]{16}", l)]
+    unnamed = [l for l in lines if "execute <unnamed>" in l]
+    assert len(named) == 5, lines
+    assert unnamed == [], lines
+
+
+def test_graceful_shutdown_finishes_running_statements(make_nginx, pg):
+    """nginx -s quit while a statement runs: the answer still arrives."""
+    n = make_nginx(pool=1).start()
+    n.post("{ things(limit: 1) { id } }")
+    result = {}
+
+    def slow():
+        result["r"] = n.post("{ slower { id label } }")
+
+    t = threading.Thread(target=slow)
+    t.start()
+    time.sleep(0.4)
+    os.kill(n.pid(), signal.SIGQUIT)      # nginx -s quit
+    t.join(15)
+    assert result["r"].json() == {
+        "data": {"slower": [{"id": 1, "label": "slower"}]}}
+    deadline = time.time() + 10
+    while time.time() < deadline and "exit\n" not in n.log():
+        time.sleep(0.1)
+    assert "open socket" not in n.log()
