@@ -28,6 +28,10 @@ static ngx_conf_num_bounds_t  ngx_http_fraiseql_depth_bounds = {
     ngx_conf_check_num_bounds, 1, 1000
 };
 
+static ngx_conf_num_bounds_t  ngx_http_fraiseql_limit_bounds = {
+    ngx_conf_check_num_bounds, 0, 100000000
+};
+
 
 static ngx_command_t  ngx_http_fraiseql_commands[] = {
 
@@ -65,6 +69,20 @@ static ngx_command_t  ngx_http_fraiseql_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
+
+    { ngx_string("fraiseql_default_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, default_limit),
+      &ngx_http_fraiseql_limit_bounds },
+
+    { ngx_string("fraiseql_max_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, max_limit),
+      &ngx_http_fraiseql_limit_bounds },
 
     { ngx_string("fraiseql_introspection"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
@@ -137,6 +155,8 @@ ngx_http_fraiseql_create_loc_conf(ngx_conf_t *cf)
     conf->pool_size = NGX_CONF_UNSET_UINT;
     conf->max_depth = NGX_CONF_UNSET_UINT;
     conf->introspection = NGX_CONF_UNSET;
+    conf->default_limit = NGX_CONF_UNSET_UINT;
+    conf->max_limit = NGX_CONF_UNSET_UINT;
     conf->queue_size = NGX_CONF_UNSET_UINT;
     conf->queue_timeout = NGX_CONF_UNSET_MSEC;
 
@@ -156,6 +176,16 @@ ngx_http_fraiseql_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->pool_size, prev->pool_size, 8);
     ngx_conf_merge_uint_value(conf->max_depth, prev->max_depth, 15);
     ngx_conf_merge_value(conf->introspection, prev->introspection, 1);
+    ngx_conf_merge_uint_value(conf->default_limit, prev->default_limit, 0);
+    ngx_conf_merge_uint_value(conf->max_limit, prev->max_limit, 0);
+
+    if (conf->max_limit && conf->default_limit > conf->max_limit) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"fraiseql_default_limit\" %ui is over "
+                           "\"fraiseql_max_limit\" %ui",
+                           conf->default_limit, conf->max_limit);
+        return NGX_CONF_ERROR;
+    }
     ngx_conf_merge_uint_value(conf->queue_size, prev->queue_size,
                               NGX_CONF_UNSET_UINT);
     ngx_conf_merge_msec_value(conf->queue_timeout, prev->queue_timeout,

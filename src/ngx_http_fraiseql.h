@@ -50,6 +50,8 @@ typedef struct {
     ngx_uint_t                  pool_size;
     ngx_uint_t                  max_depth;
     ngx_flag_t                  introspection;
+    ngx_uint_t                  default_limit;
+    ngx_uint_t                  max_limit;
     ngx_uint_t                  queue_size;
     ngx_msec_t                  queue_timeout;
 } ngx_http_fraiseql_loc_conf_t;

@@ -483,6 +483,8 @@ ngx_http_fraiseql_process(ngx_http_request_t *r, u_char *body, size_t len)
     ngx_memzero(&climits, sizeof(fql_compile_limits_t));
     climits.max_depth = flcf->max_depth;
     climits.no_introspection = !flcf->introspection;
+    climits.default_limit = flcf->default_limit;
+    climits.max_limit = flcf->max_limit;
 
     if (fql_compile(&ctx->arena, flcf->schema, doc, opname, req.variables,
                     &climits, &ctx->plan, &ctx->errs) != 0)

@@ -82,3 +82,12 @@ def test_pool_size_bounds(pg):
     r = Nginx(pg, SCHEMA, pool=0).cmd("-t")
     assert r.returncode != 0
     assert "value must be between 1 and 1024" in r.stderr
+
+
+def test_default_limit_over_max_limit(pg):
+    n = Nginx(pg, SCHEMA,
+              extra="fraiseql_default_limit 10; fraiseql_max_limit 3;")
+    r = n.cmd("-t")
+    assert r.returncode != 0
+    assert '"fraiseql_default_limit" 10 is over "fraiseql_max_limit" 3' in \
+        r.stderr

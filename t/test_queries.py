@@ -324,3 +324,26 @@ def test_invalid_utf8_in_variables_is_400(ngx):
     r = requests.post(ngx.url, data=body,
                       headers={"content-type": "application/json"})
     assert r.status_code == 400
+
+
+def test_default_and_max_limit(make_nginx):
+    n = make_nginx(extra="fraiseql_default_limit 2; fraiseql_max_limit 3;")
+    n.start()
+    q = 'query ($n: Int) { items(limit: $n, orderBy: [{id: ASC}]) { id } }'
+    assert n.gql(q)["data"]["items"] == [{"id": 1}, {"id": 2}]
+    assert len(n.gql(q, {"n": 3})["data"]["items"]) == 3
+    assert len(n.gql(q, {"n": 0})["data"]["items"]) == 0
+    r = n.post(q, {"n": 4})
+    body = r.json()
+    assert "data" not in body
+    assert body["errors"][0]["message"] == \
+        '"limit" is 4, over the maximum of 3.'
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    # lists without a limit argument get the default too
+    assert n.gql("{ slow { id } }")["data"]["slow"] == [{"id": 1}]
+
+
+def test_max_limit_alone_caps_unlimited_lists(make_nginx):
+    n = make_nginx(extra="fraiseql_max_limit 5;").start()
+    assert len(n.gql("{ items { id } }")["data"]["items"]) == 5
+

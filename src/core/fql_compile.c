@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "fql_compile_int.h"
 
@@ -1075,6 +1076,62 @@ fql_project(fql_cctx_t *c, const fql_type_t *type, fql_cfield_t *fields,
 }
 
 
+/*
+ * LIMIT of a list: the request's, which may not pass fraiseql_max_limit
+ * (refused, not clamped: a client asking for more than it gets would not
+ * know), else fraiseql_default_limit, else the maximum.
+ */
+static int
+fql_sql_limit(fql_cctx_t *c, const fql_selection_t *s, const fql_jval_t *a)
+{
+    long         n;
+    char        *p;
+    unsigned     max, dflt;
+
+    max = c->limits ? c->limits->max_limit : 0;
+    dflt = c->limits ? c->limits->default_limit : 0;
+
+    if (a != NULL && a->kind == FQL_J_NUMBER) {
+        n = strtol(a->str.data, NULL, 10);
+
+        if (n < 0) {
+            fql_error_add(c->v.errs, &s->loc, FQL_CODE_BAD_INPUT,
+                          "\"limit\" must not be negative.");
+            return -1;
+        }
+
+        if (max && n > (long) max) {
+            fql_error_add(c->v.errs, &s->loc, FQL_CODE_BAD_INPUT,
+                          "\"limit\" is %ld, over the maximum of %u.",
+                          n, max);
+            return -1;
+        }
+
+    } else if (dflt || max) {
+        n = (long) (dflt ? dflt : max);
+
+    } else {
+        return 0;
+    }
+
+    p = fql_alloc(c->v.arena, 24);
+    if (p == NULL) {
+        return fql_c_nomem(c);
+    }
+
+    snprintf(p, 24, "%ld", n);
+
+    if (fql_sql_lit(c, " LIMIT ") != 0
+        || fql_sql_param(c, p) != 0
+        || fql_sql_lit(c, "::bigint") != 0)
+    {
+        return -1;
+    }
+
+    return 0;
+}
+
+
 static int
 fql_compile_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
     fql_root_plan_t *rp)
@@ -1192,21 +1249,8 @@ fql_compile_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
             return -1;
         }
 
-        a = fql_jval_member(args, "limit");
-        if (a != NULL && a->kind == FQL_J_NUMBER) {
-            if (a->str.data[0] == '-') {
-                fql_error_add(c->v.errs, &s->loc, FQL_CODE_BAD_INPUT,
-                              "\"limit\" must not be negative.");
-                return -1;
-            }
-
-            if (fql_sql_lit(c, " LIMIT ") != 0
-                || fql_param_text(c, FQL_SCALAR_INT, a, &p) != 0
-                || fql_sql_param(c, p) != 0
-                || fql_sql_lit(c, "::bigint") != 0)
-            {
-                return -1;
-            }
+        if (fql_sql_limit(c, s, fql_jval_member(args, "limit")) != 0) {
+            return -1;
         }
 
         a = fql_jval_member(args, "offset");
