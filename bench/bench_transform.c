@@ -6,7 +6,8 @@
  * best of several runs, one line per case.
  *
  *   gcc -O2 -Isrc/core bench/bench_transform.c src/core/fql_arena.c \
- *       src/core/fql_json.c src/core/fql_jscan.c src/core/fql_transform.c -o bench_transform
+ *       src/core/fql_json.c src/core/fql_jscan.c src/core/fql_transform.c \
+ *       -o bench_transform      (or: make bench)
  */
 
 #include <stdarg.h>
