@@ -178,6 +178,15 @@ def test_unresponsive_database_does_not_block_the_worker(make_nginx, pg):
             c.close()
 
 
+def _raw_post(query, close=True):
+    """The bytes of a POST, for tests that read the answer at their pace."""
+    body = json.dumps({"query": query})
+    return ("POST /graphql HTTP/1.1\r\nHost: x\r\n%s"
+            "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+            % ("Connection: close\r\n" if close else "", len(body),
+               body)).encode()
+
+
 def _rss_kb(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -200,10 +209,7 @@ def test_large_answer_streams_with_flat_memory(make_nginx):
     n.post("{ items(limit: 10) { id } }")
     worker = _worker_pid(n)
     base = _rss_kb(worker)
-    body = json.dumps({"query": "{ items { id label price groupNo } }"})
-    req = ("POST /graphql HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-           "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
-           % (len(body), body)).encode()
+    req = _raw_post("{ items { id label price groupNo } }")
     peak = base
     total = 0
     with socket.create_connection(("127.0.0.1", n.port), 30) as s:
@@ -278,10 +284,7 @@ def test_second_host_of_a_list_is_reached(make_nginx, pg):
 def test_client_gone_mid_stream(make_nginx, pg):
     """The reader leaves halfway: the connection is let go, nothing leaks."""
     n = make_nginx(pool=2).start()
-    body = json.dumps({"query": "{ items { id label price } }"})
-    req = ("POST /graphql HTTP/1.1\r\nHost: x\r\n"
-           "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
-           % (len(body), body)).encode()
+    req = _raw_post("{ items { id label price } }", close=False)
     for _ in range(5):
         with socket.create_connection(("127.0.0.1", n.port), 10) as s:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
@@ -345,10 +348,7 @@ def test_backend_killed_before_any_row_is_retried(make_nginx, pg):
 def test_backend_killed_mid_stream(make_nginx, pg):
     """Rows were already sent: the list ends, valid, with an error."""
     n = make_nginx(pool=1).start()
-    body = json.dumps({"query": "{ items { id label price groupNo } }"})
-    req = ("POST /graphql HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-           "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
-           % (len(body), body)).encode()
+    req = _raw_post("{ items { id label price groupNo } }")
     data = b""
     with socket.create_connection(("127.0.0.1", n.port), 30) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
