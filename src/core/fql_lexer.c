@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "fql_lexer.h"
+#include "fql_utf8.h"
 
 
 #define FQL_C_NAME_START  0x01
@@ -60,8 +61,8 @@ static const char  *fql_token_names[] = {
 
 static fql_loc_t fql_lexer_loc(fql_lexer_t *lx, const unsigned char *p);
 static void fql_lexer_newline(fql_lexer_t *lx, const unsigned char *p);
-static size_t fql_utf8_seq(const unsigned char *p, const unsigned char *end,
-    uint32_t *cp);
+static size_t fql_utf8_decode(const unsigned char *p,
+    const unsigned char *end, uint32_t *cp);
 static size_t fql_utf8_encode(uint32_t cp, unsigned char *out);
 static void fql_lexer_describe_char(fql_lexer_t *lx, const unsigned char *p,
     char *buf, size_t size);
@@ -367,74 +368,30 @@ fql_lexer_newline(fql_lexer_t *lx, const unsigned char *p)
  */
 
 static size_t
-fql_utf8_seq(const unsigned char *p, const unsigned char *end, uint32_t *cp)
+fql_utf8_decode(const unsigned char *p, const unsigned char *end,
+    uint32_t *cp)
 {
-    unsigned char  c, lo, hi;
-    size_t         n, i;
-    uint32_t       v;
+    int       n, i;
+    uint32_t  v;
 
-    c = p[0];
-
-    if (c < 0x80) {
-        v = c;
-        n = 1;
-        goto done;
+    if (p[0] < 0x80) {
+        *cp = p[0];
+        return 1;
     }
 
-    lo = 0x80;
-    hi = 0xBF;
-
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-        v = c & 0x1F;
-
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        v = c & 0x0F;
-
-        if (c == 0xE0) {
-            lo = 0xA0;
-
-        } else if (c == 0xED) {
-            hi = 0x9F;
-        }
-
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        v = c & 0x07;
-
-        if (c == 0xF0) {
-            lo = 0x90;
-
-        } else if (c == 0xF4) {
-            hi = 0x8F;
-        }
-
-    } else {
+    /* the check is fql_utf8.h's, shared with the JSON code */
+    n = fql_utf8_seq(p, end);
+    if (n < 0) {
         return 0;
     }
 
-    if ((size_t) (end - p) < n) {
-        return 0;
-    }
-
-    if (p[1] < lo || p[1] > hi) {
-        return 0;
-    }
+    v = p[0] & (0x7F >> n);
 
     for (i = 1; i < n; i++) {
-        if ((p[i] & 0xC0) != 0x80) {
-            return 0;
-        }
-
         v = (v << 6) | (p[i] & 0x3F);
     }
 
-done:
-
-    if (cp) {
-        *cp = v;
-    }
+    *cp = v;
 
     return n;
 }
@@ -487,7 +444,7 @@ fql_lexer_describe_char(fql_lexer_t *lx, const unsigned char *p, char *buf,
     } else if (*p >= 0x20 && *p < 0x7F) {
         snprintf(buf, size, "\"%c\"", *p);
 
-    } else if (fql_utf8_seq(p, lx->end, &cp)) {
+    } else if (fql_utf8_decode(p, lx->end, &cp)) {
         snprintf(buf, size, "U+%04X", (unsigned) cp);
 
     } else {
@@ -508,7 +465,7 @@ fql_lexer_bad_char(fql_lexer_t *lx, const unsigned char *p,
 
     loc = fql_lexer_loc(lx, p);
 
-    if (*p >= 0x80 && fql_utf8_seq(p, lx->end, &cp) == 0) {
+    if (*p >= 0x80 && fql_utf8_decode(p, lx->end, &cp) == 0) {
         fql_lexer_error(lx, loc, "Invalid UTF-8 byte 0x%02X.", *p);
         return;
     }
@@ -537,7 +494,7 @@ static const unsigned char *
 fql_lexer_comment(fql_lexer_t *lx, const unsigned char *p)
 {
     const unsigned char  *end;
-    size_t                n;
+    int                   n;
 
     end = lx->end;
 
@@ -552,8 +509,8 @@ fql_lexer_comment(fql_lexer_t *lx, const unsigned char *p)
             break;
         }
 
-        n = (*p >= 0x80) ? fql_utf8_seq(p, end, NULL) : 0;
-        if (n == 0) {
+        n = (*p >= 0x80) ? fql_utf8_seq(p, end) : 0;
+        if (n <= 0) {
             fql_lexer_bad_char(lx, p, NULL);
             return NULL;
         }
@@ -849,7 +806,7 @@ fql_lexer_string(fql_lexer_t *lx, const unsigned char *p)
     const unsigned char  *q, *end;
     unsigned char        *buf, *w;
     int                   escapes;
-    size_t                n;
+    int                   n;
     uint32_t              cp;
 
     end = lx->end;
@@ -884,8 +841,8 @@ fql_lexer_string(fql_lexer_t *lx, const unsigned char *p)
             continue;
         }
 
-        n = (*q >= 0x80) ? fql_utf8_seq(q, end, NULL) : 0;
-        if (n == 0) {
+        n = (*q >= 0x80) ? fql_utf8_seq(q, end) : 0;
+        if (n <= 0) {
             fql_lexer_bad_char(lx, q, " within String");
             return NULL;
         }
@@ -934,7 +891,7 @@ static const unsigned char *
 fql_lexer_block_string(fql_lexer_t *lx, const unsigned char *p)
 {
     const unsigned char  *q, *end;
-    size_t                n;
+    int                   n;
 
     end = lx->end;
 
@@ -978,8 +935,8 @@ fql_lexer_block_string(fql_lexer_t *lx, const unsigned char *p)
             continue;
         }
 
-        n = (*q >= 0x80) ? fql_utf8_seq(q, end, NULL) : 0;
-        if (n == 0) {
+        n = (*q >= 0x80) ? fql_utf8_seq(q, end) : 0;
+        if (n <= 0) {
             fql_lexer_bad_char(lx, q, " within String");
             return NULL;
         }
