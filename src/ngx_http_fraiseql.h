@@ -152,6 +152,8 @@ ngx_int_t ngx_http_fraiseql_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_fraiseql_send_errors(ngx_http_request_t *r,
     ngx_uint_t status, fql_errors_t *errs, ngx_uint_t graphql_response);
 void ngx_http_fraiseql_arena_init(fql_arena_t *a, ngx_pool_t *pool);
+void ngx_http_fraiseql_set_content_type(ngx_http_request_t *r,
+    ngx_uint_t graphql_response);
 
 /* ngx_http_fraiseql_pg.c */
 ngx_int_t ngx_http_fraiseql_db_init(ngx_conf_t *cf,

@@ -35,12 +35,6 @@ static int ngx_http_fraiseql_field_error(void *data, const fql_path_t *path,
     const char *message);
 
 
-static ngx_str_t  ngx_http_fraiseql_json_type =
-    ngx_string("application/json");
-static ngx_str_t  ngx_http_fraiseql_gql_type =
-    ngx_string("application/graphql-response+json");
-
-
 ngx_int_t
 ngx_http_fraiseql_execute(ngx_http_fraiseql_ctx_t *ctx)
 {
@@ -991,11 +985,7 @@ ngx_http_fraiseql_send(ngx_http_fraiseql_ctx_t *ctx, ngx_chain_t *out)
 
         r->headers_out.status = NGX_HTTP_OK;
         r->headers_out.content_length_n = -1;
-        r->headers_out.content_type = ctx->graphql_response
-                                      ? ngx_http_fraiseql_gql_type
-                                      : ngx_http_fraiseql_json_type;
-        r->headers_out.content_type_len = r->headers_out.content_type.len;
-        r->headers_out.content_type_lowcase = NULL;
+        ngx_http_fraiseql_set_content_type(r, ctx->graphql_response);
 
         rc = ngx_http_send_header(r);
 

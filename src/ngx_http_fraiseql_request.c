@@ -35,6 +35,19 @@ ngx_http_fraiseql_arena_init(fql_arena_t *a, ngx_pool_t *pool)
 }
 
 
+/* the answer's media type, chosen from Accept by the function below */
+void
+ngx_http_fraiseql_set_content_type(ngx_http_request_t *r,
+    ngx_uint_t graphql_response)
+{
+    r->headers_out.content_type = graphql_response
+                                  ? ngx_http_fraiseql_gql_type
+                                  : ngx_http_fraiseql_json_type;
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+}
+
+
 /*
  * application/graphql-response+json when the client asks for it, else
  * application/json: what the GraphQL-over-HTTP spec prescribes.
@@ -151,11 +164,7 @@ ngx_http_fraiseql_send_errors(ngx_http_request_t *r, ngx_uint_t status,
 
     r->headers_out.status = status;
     r->headers_out.content_length_n = len;
-    r->headers_out.content_type = graphql_response
-                                  ? ngx_http_fraiseql_gql_type
-                                  : ngx_http_fraiseql_json_type;
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
+    ngx_http_fraiseql_set_content_type(r, graphql_response);
 
     if (status == NGX_HTTP_NOT_ALLOWED) {
         ngx_table_elt_t  *h;
