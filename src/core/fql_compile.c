@@ -264,7 +264,7 @@ fql_param_text(fql_cctx_t *c, fql_scalar_t sc, const fql_jval_t *j,
         return 0;
     }
 
-    if (sc == FQL_SCALAR_JSON) {
+    if (sc == FQL_SCALAR_JSON || sc == FQL_SCALAR_VECTOR) {
         memset(&t, 0, sizeof(t));
         t.c = c;
 
@@ -403,41 +403,76 @@ fql_scalar_cast(fql_scalar_t sc)
 {
     switch (sc) {
     case FQL_SCALAR_INT:
-    case FQL_SCALAR_FLOAT:    return "numeric";
-    case FQL_SCALAR_BOOLEAN:  return "boolean";
-    case FQL_SCALAR_DATETIME: return "timestamptz";
-    case FQL_SCALAR_DATE:     return "date";
-    case FQL_SCALAR_UUID:     return "uuid";
-    case FQL_SCALAR_JSON:     return "jsonb";
-    default:                  return NULL;
+    case FQL_SCALAR_FLOAT:
+    case FQL_SCALAR_DECIMAL:    return "numeric";
+    case FQL_SCALAR_BOOLEAN:    return "boolean";
+    case FQL_SCALAR_DATETIME:   return "timestamptz";
+    case FQL_SCALAR_DATE:       return "date";
+    case FQL_SCALAR_UUID:       return "uuid";
+    case FQL_SCALAR_JSON:       return "jsonb";
+    case FQL_SCALAR_IPADDRESS:  return "inet";
+    case FQL_SCALAR_MACADDRESS: return "macaddr";
+    case FQL_SCALAR_LTREE:      return "ltree";
+    case FQL_SCALAR_DATERANGE:  return "daterange";
+    case FQL_SCALAR_TSVECTOR:   return "tsvector";
+    case FQL_SCALAR_VECTOR:     return "vector";
+    case FQL_SCALAR_POINT:      return "point";
+    default:                    return NULL;
     }
 }
 
 
-/* the SQL expression of a filterable field */
+/* JSON values keep their structure in the JSON column (no ->> and cast) */
+#define fql_scalar_is_json(sc)                                                \
+    ((sc) == FQL_SCALAR_JSON)
+
+
+/*
+ * The SQL expression of a filterable field: its real column at the top
+ * level, else its JSON path through the enclosing objects (c->path).
+ */
 static int
-fql_sql_field(fql_cctx_t *c, const fql_field_t *f, fql_scalar_t sc)
+fql_sql_field(fql_cctx_t *c, const fql_field_t *f, fql_scalar_t sc,
+    int array)
 {
+    unsigned     i;
     const char  *cast;
 
-    if (f->column.len) {
+    if (f->column.len && c->npath == 0) {
         return fql_sql_ident(c, f->column);
     }
 
-    cast = fql_scalar_cast(sc);
+    /* JSON stays jsonb: ("data"->'a'->'k'); else (("data"->>'k')::t) */
+    if (!array && !fql_scalar_is_json(sc) && fql_sql_lit(c, "(") != 0) {
+        return -1;
+    }
 
-    if (sc == FQL_SCALAR_JSON) {
-        return fql_sql_lit(c, "(\"data\"->") != 0
+    if (fql_sql_lit(c, "(\"data\"") != 0) {
+        return -1;
+    }
+
+    for (i = 0; i < c->npath; i++) {
+        if (fql_sql_lit(c, "->") != 0
+            || fql_sql_string(c, c->path[i]->json_key) != 0)
+        {
+            return -1;
+        }
+    }
+
+    if (array || fql_scalar_is_json(sc)) {
+        return fql_sql_lit(c, "->") != 0
                || fql_sql_string(c, f->json_key) != 0
                || fql_sql_lit(c, ")") != 0 ? -1 : 0;
     }
 
-    if (fql_sql_lit(c, "((\"data\"->>") != 0
+    if (fql_sql_lit(c, "->>") != 0
         || fql_sql_string(c, f->json_key) != 0
         || fql_sql_lit(c, ")") != 0)
     {
         return -1;
     }
+
+    cast = fql_scalar_cast(sc);
 
     if (cast != NULL
         && (fql_sql_lit(c, "::") != 0 || fql_sql_z(c, cast) != 0))
@@ -465,7 +500,7 @@ fql_sql_cast_suffix(fql_cctx_t *c, const fql_field_t *f, fql_scalar_t sc,
     }
 
     /* a real column gives the parameter its type */
-    if (f->column.len && !array) {
+    if (f->column.len && c->npath == 0 && !array) {
         return 0;
     }
 
@@ -481,21 +516,175 @@ static int fql_sql_where(fql_cctx_t *c, const fql_type_t *where,
     const fql_jval_t *obj, int *empty);
 
 
+/* the scalar of an operator's value, for its text */
+static fql_scalar_t
+fql_op_value_scalar(const fql_operator_t *o, fql_scalar_t field)
+{
+    switch (o->value) {
+    case FQL_OPV_BOOLEAN:      return FQL_SCALAR_BOOLEAN;
+    case FQL_OPV_INT:          return FQL_SCALAR_INT;
+    case FQL_OPV_STRING:
+    case FQL_OPV_STRING_LIST:  return FQL_SCALAR_STRING;
+    case FQL_OPV_DATE:         return FQL_SCALAR_DATE;
+    default:                   return field;
+    }
+}
+
+
+/* the parameters an operator's value stands for */
+static int
+fql_op_values(fql_cctx_t *c, const fql_arg_t *a, fql_scalar_t sc,
+    const fql_jval_t *op, const char **val, unsigned *nval)
+{
+    fql_text_t             t;
+    const fql_arg_t       *in;
+    const fql_jval_t      *m;
+    const fql_operator_t  *o = a->op;
+
+    *nval = 1;
+
+    switch (o->xf) {
+
+    case FQL_OPX_ARRAY:
+        return fql_param_array(c, fql_op_value_scalar(o, sc), op, &val[0]);
+
+    case FQL_OPX_JSON:
+        memset(&t, 0, sizeof(t));
+        t.c = c;
+
+        if (fql_text_json(&t, op) != 0 || fql_text_put(&t, "", 0) != 0) {
+            return -1;
+        }
+
+        val[0] = t.b.data;
+        return 0;
+
+    case FQL_OPX_PATTERN:
+        return fql_param_pattern(c, op, o->wild, &val[0]);
+
+    case FQL_OPX_MEMBERS:
+        /* one parameter per member, in the input type's order */
+        *nval = 0;
+        in = fql_tref_named(a->type)->input_fields;
+
+        for ( /* void */ ; in && *nval < 3; in = in->next) {
+            for (m = op->items; m; m = m->next) {
+                if (fql_str_eq(m->key, in->name)) {
+                    break;
+                }
+            }
+
+            if (m == NULL) {
+                /* required members: coercion made sure they are here */
+                return fql_c_nomem(c);
+            }
+
+            if (m->kind == FQL_J_ARRAY) {
+                memset(&t, 0, sizeof(t));
+                t.c = c;
+
+                if (fql_text_json(&t, m) != 0
+                    || fql_text_put(&t, "", 0) != 0)
+                {
+                    return -1;
+                }
+
+                val[(*nval)++] = t.b.data;
+                continue;
+            }
+
+            if (fql_param_text(c, FQL_SCALAR_FLOAT, m, &val[*nval]) != 0) {
+                return -1;
+            }
+
+            (*nval)++;
+        }
+
+        return 0;
+
+    default: /* FQL_OPX_TEXT */
+        return fql_param_text(c, fql_op_value_scalar(o, sc), op, &val[0]);
+    }
+}
+
+
+/* writes an operator's SQL template (fql_schema.h) */
+static int
+fql_sql_op(fql_cctx_t *c, const fql_operator_t *o, const fql_field_t *f,
+    fql_scalar_t sc, int array, const char **val, unsigned nval)
+{
+    char         buf[16];
+    unsigned     k, pnum[3];
+    const char  *p, *s;
+
+    pnum[0] = pnum[1] = pnum[2] = 0;
+
+    for (p = o->sql; *p; p++) {
+        if (*p != '%') {
+            for (s = p; p[1] && p[1] != '%'; p++) { /* void */ }
+
+            if (fql_sql_put(c, s, p - s + 1) != 0) {
+                return -1;
+            }
+            continue;
+        }
+
+        p++;
+
+        if (*p == 'e') {
+            if (fql_sql_field(c, f, sc, array) != 0) {
+                return -1;
+            }
+            continue;
+        }
+
+        k = (*p == 'v' || *p == 'a') ? 0 : (unsigned) (*p - '1');
+        if (k >= nval) {
+            /* an operator's input object always has its members */
+            return fql_c_nomem(c);
+        }
+
+        if (pnum[k] == 0) {
+            if (fql_sql_param(c, val[k]) != 0) {
+                return -1;
+            }
+            pnum[k] = c->nparams;
+
+        } else if (fql_sql_put(c, buf, snprintf(buf, sizeof(buf), "$%u",
+                                                pnum[k])) != 0)
+        {
+            return -1;
+        }
+
+        if ((*p == 'v' && fql_sql_cast_suffix(c, f, sc, 0) != 0)
+            || (*p == 'a' && fql_sql_cast_suffix(c, f, sc, 1) != 0))
+        {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
 static int
 fql_sql_ops(fql_cctx_t *c, const fql_arg_t *in, const fql_jval_t *ops,
     int *first)
 {
-    const char            *p;
+    int                    array;
+    unsigned               nval;
     fql_arg_t             *a;
     fql_type_t            *filter;
     fql_scalar_t           sc;
     const fql_jval_t      *op;
     const fql_field_t     *f;
     const fql_operator_t  *o;
+    const char            *val[3];
 
     f = in->filter_field;
     filter = fql_tref_named(in->type);
-    sc = fql_tref_named(f->type)->scalar;
+    sc = filter->scalar;
+    array = fql_tref_scalar_list(f->type) != NULL;
 
     for (op = ops->items; op; op = op->next) {
         /* an operator given null is left out, as FraiseQL does */
@@ -512,63 +701,63 @@ fql_sql_ops(fql_cctx_t *c, const fql_arg_t *in, const fql_jval_t *ops,
 
         *first = 0;
 
-        switch (o->sql_kind) {
+        if (sc == FQL_SCALAR_VECTOR) {
+            c->uses_vector = 1;
+        }
 
-        case FQL_OPS_BINARY:
-            if (fql_param_text(c, sc, op, &p) != 0
-                || fql_sql_field(c, f, sc) != 0
-                || fql_sql_lit(c, " ") != 0
-                || fql_sql_z(c, o->sql) != 0
-                || fql_sql_lit(c, " ") != 0
-                || fql_sql_param(c, p) != 0
-                || fql_sql_cast_suffix(c, f, sc, 0) != 0)
-            {
-                return -1;
-            }
-            break;
-
-        case FQL_OPS_ANY:
-        case FQL_OPS_NOT_ANY:
-            if (fql_param_array(c, sc, op, &p) != 0
-                || (o->sql_kind == FQL_OPS_NOT_ANY
-                    && fql_sql_lit(c, "NOT ") != 0)
-                || fql_sql_lit(c, "(") != 0
-                || fql_sql_field(c, f, sc) != 0
-                || fql_sql_lit(c, " = ANY(") != 0
-                || fql_sql_param(c, p) != 0
-                || fql_sql_cast_suffix(c, f, sc, 1) != 0
-                || fql_sql_lit(c, "))") != 0)
-            {
-                return -1;
-            }
-            break;
-
-        case FQL_OPS_PATTERN:
-            if (fql_param_pattern(c, op, o->wild, &p) != 0
-                || fql_sql_field(c, f, sc) != 0
-                || fql_sql_lit(c, " ") != 0
-                || fql_sql_z(c, o->sql) != 0
-                || fql_sql_lit(c, " ") != 0
-                || fql_sql_param(c, p) != 0)
-            {
-                return -1;
-            }
-            break;
-
-        default: /* FQL_OPS_ISNULL */
-            if (fql_sql_lit(c, "((") != 0
-                || fql_sql_field(c, f, sc) != 0
-                || fql_sql_lit(c, " IS NULL) = ") != 0
-                || fql_sql_param(c, op->boolean ? "true" : "false") != 0
-                || fql_sql_lit(c, "::boolean)") != 0)
-            {
-                return -1;
-            }
-            break;
+        if (fql_op_values(c, a, sc, op, val, &nval) != 0
+            || fql_sql_op(c, o, f, sc, array, val, nval) != 0)
+        {
+            return -1;
         }
     }
 
     return 0;
+}
+
+
+/* a nested object's filter: its fields through the object's JSON */
+static int
+fql_sql_nested(fql_cctx_t *c, const fql_arg_t *in, const fql_jval_t *obj,
+    int *first)
+{
+    int   sub_empty;
+    size_t  mark;
+
+    if (c->npath == FQL_MAX_PATH) {
+        fql_error_add(c->v.errs, NULL, FQL_CODE_BAD_INPUT,
+                      "Filters nest more than %d objects deep.",
+                      FQL_MAX_PATH);
+        return -1;
+    }
+
+    mark = c->sql.len;
+
+    if (!*first && fql_sql_lit(c, " AND ") != 0) {
+        return -1;
+    }
+
+    if (fql_sql_lit(c, "(") != 0) {
+        return -1;
+    }
+
+    c->path[c->npath++] = in->filter_field;
+
+    if (fql_sql_where(c, fql_tref_named(in->type), obj, &sub_empty) != 0) {
+        return -1;
+    }
+
+    c->npath--;
+
+    if (sub_empty) {
+        c->sql.len = mark;
+        c->sql.data[mark] = '\0';
+        return 0;
+    }
+
+    *first = 0;
+
+    return fql_sql_lit(c, ")");
 }
 
 
@@ -643,7 +832,12 @@ fql_sql_where(fql_cctx_t *c, const fql_type_t *where, const fql_jval_t *obj,
 
         in = fql_arg_find(where->input_fields, m->key);
 
-        if (fql_sql_ops(c, in, m, &first) != 0) {
+        if (fql_tref_named(in->type)->filter) {
+            if (fql_sql_ops(c, in, m, &first) != 0) {
+                return -1;
+            }
+
+        } else if (fql_sql_nested(c, in, m, &first) != 0) {
             return -1;
         }
     }
@@ -655,37 +849,68 @@ fql_sql_where(fql_cctx_t *c, const fql_type_t *where, const fql_jval_t *obj,
 
 
 static int
-fql_sql_order(fql_cctx_t *c, const fql_type_t *order, const fql_jval_t *list)
+fql_sql_order(fql_cctx_t *c, const fql_type_t *order, const fql_jval_t *obj,
+    int *first)
 {
-    int                first;
     fql_arg_t         *in;
     const fql_field_t *f;
-    const fql_jval_t  *it, *m;
+    const fql_jval_t  *m;
+
+    for (m = obj->items; m; m = m->next) {
+        in = fql_arg_find(order->input_fields, m->key);
+        f = in->filter_field;
+
+        if (m->kind == FQL_J_OBJECT) {
+            if (c->npath == FQL_MAX_PATH) {
+                fql_error_add(c->v.errs, NULL, FQL_CODE_BAD_INPUT,
+                              "Orderings nest more than %d objects deep.",
+                              FQL_MAX_PATH);
+                return -1;
+            }
+
+            c->path[c->npath++] = f;
+
+            if (fql_sql_order(c, fql_tref_named(in->type), m, first) != 0) {
+                return -1;
+            }
+
+            c->npath--;
+            continue;
+        }
+
+        if (m->kind != FQL_J_STRING) {
+            continue;
+        }
+
+        if (fql_sql_z(c, *first ? " ORDER BY " : ", ") != 0
+            || fql_sql_field(c, f, fql_tref_named(f->type)->scalar, 0) != 0
+            || fql_sql_z(c, fql_str_eqz(m->str, "DESC") ? " DESC"
+                                                        : " ASC") != 0)
+        {
+            return -1;
+        }
+
+        *first = 0;
+    }
+
+    return 0;
+}
+
+
+static int
+fql_sql_order_list(fql_cctx_t *c, const fql_type_t *order,
+    const fql_jval_t *list)
+{
+    int                first;
+    const fql_jval_t  *it;
 
     first = 1;
 
     for (it = list->items; it; it = it->next) {
-        if (it->kind != FQL_J_OBJECT) {
-            continue;
-        }
-
-        for (m = it->items; m; m = m->next) {
-            if (m->kind != FQL_J_STRING) {
-                continue;
-            }
-
-            in = fql_arg_find(order->input_fields, m->key);
-            f = in->filter_field;
-
-            if (fql_sql_z(c, first ? " ORDER BY " : ", ") != 0
-                || fql_sql_field(c, f, fql_tref_named(f->type)->scalar) != 0
-                || fql_sql_z(c, fql_str_eqz(m->str, "DESC") ? " DESC"
-                                                            : " ASC") != 0)
-            {
-                return -1;
-            }
-
-            first = 0;
+        if (it->kind == FQL_J_OBJECT
+            && fql_sql_order(c, order, it, &first) != 0)
+        {
+            return -1;
         }
     }
 
@@ -1244,7 +1469,7 @@ fql_compile_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
 
         a = fql_jval_member(args, "orderBy");
         if (a != NULL && a->kind == FQL_J_ARRAY
-            && fql_sql_order(c, t->order_input, a) != 0)
+            && fql_sql_order_list(c, t->order_input, a) != 0)
         {
             return -1;
         }
@@ -1271,6 +1496,8 @@ fql_compile_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
         }
     }
 
+    rp->uses_vector = c->uses_vector;
+    c->uses_vector = 0;
     rp->sql = c->sql.data;
     rp->params = c->params;
     rp->nparams = c->nparams;

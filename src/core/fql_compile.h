@@ -27,6 +27,7 @@ struct fql_root_plan_s {
     fql_str_t               value;           /* STATIC: JSON text */
     unsigned                non_null:1;      /* the field's type is T! */
     unsigned                items_non_null:1;
+    unsigned                uses_vector:1;   /* needs pgvector */
     const char             *sql;             /* NUL-terminated */
     unsigned                nparams;
     const char            **params;          /* text values, NULL: SQL null */

@@ -11,6 +11,8 @@
 
 #define fql_pstr(s)  (int) (s).len, (s).data
 
+#define FQL_MAX_PATH  16
+
 /* SQL text grows in the arena; a grown buffer leaves the old one behind */
 typedef struct {
     char      *data;
@@ -45,6 +47,10 @@ typedef struct {
     const char                 **params;
     unsigned                     nparams;
     unsigned                     params_cap;
+    /* the object fields a nested filter or ordering goes through */
+    const fql_field_t           *path[FQL_MAX_PATH];
+    unsigned                     npath;
+    unsigned                     uses_vector:1;
 } fql_cctx_t;
 
 

@@ -4,52 +4,230 @@
 #include "fql_schema.h"
 
 
-#define FQL_ALL_SCALARS  0xffffu
-#define FQL_TEXT         (1u << FQL_SCALAR_STRING)
+#define FQL_B(s)         (1u << FQL_SCALAR_ ## s)
+/* eq, neq, in: every scalar PostgreSQL can compare with = (not point) */
+#define FQL_ALL_SCALARS  (~FQL_OP_ARRAYS & ~FQL_B(POINT))
+#define FQL_ANY          0xffffffffu
+#define FQL_TEXT         FQL_B(STRING)
 #define FQL_ORDERED                                                           \
-    ((1u << FQL_SCALAR_STRING) | (1u << FQL_SCALAR_INT)                       \
-     | (1u << FQL_SCALAR_FLOAT) | (1u << FQL_SCALAR_DATETIME)                 \
-     | (1u << FQL_SCALAR_DATE))
+    (FQL_B(STRING) | FQL_B(INT) | FQL_B(FLOAT) | FQL_B(DECIMAL)               \
+     | FQL_B(DATETIME) | FQL_B(DATE))
+#define FQL_INET         FQL_B(IPADDRESS)
+#define FQL_RANGE        FQL_B(DATERANGE)
+#define FQL_LTREE        FQL_B(LTREE)
+#define FQL_TSV          FQL_B(TSVECTOR)
+#define FQL_JSONB        FQL_B(JSON)
+#define FQL_VEC          FQL_B(VECTOR)
+
+/* what "private" means for isprivate/ispublic: RFC 1918, loopback, */
+/* link-local and their IPv6 counterparts */
+#define FQL_PRIVATE_NETS                                                      \
+    "'{10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,127.0.0.0/8,169.254.0.0/16,"   \
+    "fc00::/7,fe80::/10,::1/128}'::inet[]"
+
+/* a list field's JSON, null unless it is an array (length, elements) */
+#define FQL_ARR  "(CASE jsonb_typeof(%e) WHEN 'array' THEN %e END)"
+
+#define FQL_OP(n, sc, val, xf, sql)  { n, sc, val, xf, sql, 0, NULL }
 
 /*
- * The where operators.  Adding one is adding a row here (and, for a new
- * SQL shape, a case in fql_compile.c).
+ * The where operators.  Adding one is adding a row here: its name, the
+ * scalars it applies to, the type of its value and its SQL template.
  */
 const fql_operator_t  fql_operators[] = {
-    { "eq",     FQL_ALL_SCALARS, FQL_OPV_SAME, FQL_OPS_BINARY, "=", 0 },
-    { "neq",    FQL_ALL_SCALARS, FQL_OPV_SAME, FQL_OPS_BINARY, "<>", 0 },
-    { "in",     FQL_ALL_SCALARS, FQL_OPV_LIST, FQL_OPS_ANY, NULL, 0 },
-    { "nin",    FQL_ALL_SCALARS, FQL_OPV_LIST, FQL_OPS_NOT_ANY, NULL, 0 },
-    { "notin",  FQL_ALL_SCALARS, FQL_OPV_LIST, FQL_OPS_NOT_ANY, NULL, 0 },
-    { "gt",     FQL_ORDERED, FQL_OPV_SAME, FQL_OPS_BINARY, ">", 0 },
-    { "gte",    FQL_ORDERED, FQL_OPV_SAME, FQL_OPS_BINARY, ">=", 0 },
-    { "lt",     FQL_ORDERED, FQL_OPV_SAME, FQL_OPS_BINARY, "<", 0 },
-    { "lte",    FQL_ORDERED, FQL_OPV_SAME, FQL_OPS_BINARY, "<=", 0 },
-    { "isnull", FQL_ALL_SCALARS, FQL_OPV_BOOLEAN, FQL_OPS_ISNULL, NULL, 0 },
+    FQL_OP("eq", FQL_ALL_SCALARS, FQL_OPV_SAME, FQL_OPX_TEXT, "%e = %v"),
+    FQL_OP("neq", FQL_ALL_SCALARS, FQL_OPV_SAME, FQL_OPX_TEXT, "%e <> %v"),
+    FQL_OP("in", FQL_ALL_SCALARS, FQL_OPV_LIST, FQL_OPX_ARRAY,
+           "(%e = ANY(%a))"),
+    FQL_OP("nin", FQL_ALL_SCALARS, FQL_OPV_LIST, FQL_OPX_ARRAY,
+           "NOT (%e = ANY(%a))"),
+    FQL_OP("notin", FQL_ALL_SCALARS, FQL_OPV_LIST, FQL_OPX_ARRAY,
+           "NOT (%e = ANY(%a))"),
+    FQL_OP("gt", FQL_ORDERED, FQL_OPV_SAME, FQL_OPX_TEXT, "%e > %v"),
+    FQL_OP("gte", FQL_ORDERED, FQL_OPV_SAME, FQL_OPX_TEXT, "%e >= %v"),
+    FQL_OP("lt", FQL_ORDERED, FQL_OPV_SAME, FQL_OPX_TEXT, "%e < %v"),
+    FQL_OP("lte", FQL_ORDERED, FQL_OPV_SAME, FQL_OPX_TEXT, "%e <= %v"),
+    FQL_OP("isnull", FQL_ANY, FQL_OPV_BOOLEAN, FQL_OPX_TEXT,
+           "((%e IS NULL) = %1::boolean)"),
 
     /* strings: the value is text, its %, _ and \ match themselves */
-    { "contains", FQL_TEXT, FQL_OPV_SAME, FQL_OPS_PATTERN, "LIKE",
-      FQL_OP_PREFIX | FQL_OP_SUFFIX },
-    { "icontains", FQL_TEXT, FQL_OPV_SAME, FQL_OPS_PATTERN, "ILIKE",
-      FQL_OP_PREFIX | FQL_OP_SUFFIX },
-    { "startswith", FQL_TEXT, FQL_OPV_SAME, FQL_OPS_PATTERN, "LIKE",
-      FQL_OP_SUFFIX },
-    { "istartswith", FQL_TEXT, FQL_OPV_SAME, FQL_OPS_PATTERN, "ILIKE",
-      FQL_OP_SUFFIX },
-    { "endswith", FQL_TEXT, FQL_OPV_SAME, FQL_OPS_PATTERN, "LIKE",
-      FQL_OP_PREFIX },
-    { "iendswith", FQL_TEXT, FQL_OPV_SAME, FQL_OPS_PATTERN, "ILIKE",
-      FQL_OP_PREFIX },
+    { "contains", FQL_TEXT, FQL_OPV_SAME, FQL_OPX_PATTERN, "%e LIKE %1",
+      FQL_OP_PREFIX | FQL_OP_SUFFIX, NULL },
+    { "icontains", FQL_TEXT, FQL_OPV_SAME, FQL_OPX_PATTERN, "%e ILIKE %1",
+      FQL_OP_PREFIX | FQL_OP_SUFFIX, NULL },
+    { "startswith", FQL_TEXT, FQL_OPV_SAME, FQL_OPX_PATTERN, "%e LIKE %1",
+      FQL_OP_SUFFIX, NULL },
+    { "istartswith", FQL_TEXT, FQL_OPV_SAME, FQL_OPX_PATTERN,
+      "%e ILIKE %1", FQL_OP_SUFFIX, NULL },
+    { "endswith", FQL_TEXT, FQL_OPV_SAME, FQL_OPX_PATTERN, "%e LIKE %1",
+      FQL_OP_PREFIX, NULL },
+    { "iendswith", FQL_TEXT, FQL_OPV_SAME, FQL_OPX_PATTERN, "%e ILIKE %1",
+      FQL_OP_PREFIX, NULL },
 
     /* strings: the value is the user's pattern or POSIX regex */
-    { "like",   FQL_TEXT, FQL_OPV_SAME, FQL_OPS_BINARY, "LIKE", 0 },
-    { "ilike",  FQL_TEXT, FQL_OPV_SAME, FQL_OPS_BINARY, "ILIKE", 0 },
-    { "matches", FQL_TEXT, FQL_OPV_SAME, FQL_OPS_BINARY, "~", 0 },
-    { "imatches", FQL_TEXT, FQL_OPV_SAME, FQL_OPS_BINARY, "~*", 0 },
-    { "not_matches", FQL_TEXT, FQL_OPV_SAME, FQL_OPS_BINARY, "!~", 0 },
+    FQL_OP("like", FQL_TEXT, FQL_OPV_SAME, FQL_OPX_TEXT, "%e LIKE %v"),
+    FQL_OP("ilike", FQL_TEXT, FQL_OPV_SAME, FQL_OPX_TEXT, "%e ILIKE %v"),
+    FQL_OP("matches", FQL_TEXT, FQL_OPV_SAME, FQL_OPX_TEXT, "%e ~ %v"),
+    FQL_OP("imatches", FQL_TEXT, FQL_OPV_SAME, FQL_OPX_TEXT, "%e ~* %v"),
+    FQL_OP("not_matches", FQL_TEXT, FQL_OPV_SAME, FQL_OPX_TEXT,
+           "%e !~ %v"),
 
-    { NULL, 0, 0, 0, NULL, 0 }
+    /* inet */
+    FQL_OP("insubnet", FQL_INET, FQL_OPV_SAME, FQL_OPX_TEXT, "%e <<= %v"),
+    FQL_OP("inrange", FQL_INET, FQL_OPV_SAME, FQL_OPX_TEXT, "%e <<= %v"),
+    FQL_OP("overlaps", FQL_INET, FQL_OPV_SAME, FQL_OPX_TEXT, "%e && %v"),
+    FQL_OP("strictleft", FQL_INET, FQL_OPV_SAME, FQL_OPX_TEXT, "%e << %v"),
+    FQL_OP("strictright", FQL_INET, FQL_OPV_SAME, FQL_OPX_TEXT,
+           "%e >> %v"),
+    FQL_OP("isprivate", FQL_INET, FQL_OPV_BOOLEAN, FQL_OPX_TEXT,
+           "((%e <<= ANY (" FQL_PRIVATE_NETS ")) = %1::boolean)"),
+    FQL_OP("ispublic", FQL_INET, FQL_OPV_BOOLEAN, FQL_OPX_TEXT,
+           "((%e <<= ANY (" FQL_PRIVATE_NETS ")) <> %1::boolean)"),
+    FQL_OP("isipv4", FQL_INET, FQL_OPV_BOOLEAN, FQL_OPX_TEXT,
+           "((family(%e) = 4) = %1::boolean)"),
+    FQL_OP("isipv6", FQL_INET, FQL_OPV_BOOLEAN, FQL_OPX_TEXT,
+           "((family(%e) = 6) = %1::boolean)"),
+
+    /* daterange */
+    FQL_OP("contains_date", FQL_RANGE, FQL_OPV_DATE, FQL_OPX_TEXT,
+           "%e @> %1::date"),
+    FQL_OP("overlaps", FQL_RANGE, FQL_OPV_SAME, FQL_OPX_TEXT, "%e && %v"),
+    FQL_OP("adjacent", FQL_RANGE, FQL_OPV_SAME, FQL_OPX_TEXT, "%e -|- %v"),
+    FQL_OP("strictly_left", FQL_RANGE, FQL_OPV_SAME, FQL_OPX_TEXT,
+           "%e << %v"),
+    FQL_OP("strictly_right", FQL_RANGE, FQL_OPV_SAME, FQL_OPX_TEXT,
+           "%e >> %v"),
+    FQL_OP("not_left", FQL_RANGE, FQL_OPV_SAME, FQL_OPX_TEXT, "%e &> %v"),
+    FQL_OP("not_right", FQL_RANGE, FQL_OPV_SAME, FQL_OPX_TEXT, "%e &< %v"),
+
+    /* ltree */
+    FQL_OP("ancestor_of", FQL_LTREE, FQL_OPV_SAME, FQL_OPX_TEXT,
+           "%e @> %v"),
+    FQL_OP("descendant_of", FQL_LTREE, FQL_OPV_SAME, FQL_OPX_TEXT,
+           "%e <@ %v"),
+    FQL_OP("matches_lquery", FQL_LTREE, FQL_OPV_STRING, FQL_OPX_TEXT,
+           "%e ~ %1::lquery"),
+    FQL_OP("matches_ltxtquery", FQL_LTREE, FQL_OPV_STRING, FQL_OPX_TEXT,
+           "%e @ %1::ltxtquery"),
+    FQL_OP("matches_any_lquery", FQL_LTREE, FQL_OPV_STRING_LIST,
+           FQL_OPX_ARRAY, "%e ? %1::lquery[]"),
+    FQL_OP("depth_eq", FQL_LTREE, FQL_OPV_INT, FQL_OPX_TEXT,
+           "nlevel(%e) = %1::integer"),
+    FQL_OP("depth_neq", FQL_LTREE, FQL_OPV_INT, FQL_OPX_TEXT,
+           "nlevel(%e) <> %1::integer"),
+    FQL_OP("depth_gt", FQL_LTREE, FQL_OPV_INT, FQL_OPX_TEXT,
+           "nlevel(%e) > %1::integer"),
+    FQL_OP("depth_gte", FQL_LTREE, FQL_OPV_INT, FQL_OPX_TEXT,
+           "nlevel(%e) >= %1::integer"),
+    FQL_OP("depth_lt", FQL_LTREE, FQL_OPV_INT, FQL_OPX_TEXT,
+           "nlevel(%e) < %1::integer"),
+    FQL_OP("depth_lte", FQL_LTREE, FQL_OPV_INT, FQL_OPX_TEXT,
+           "nlevel(%e) <= %1::integer"),
+
+    /* full text: the query in the server's default text search config */
+    FQL_OP("matches", FQL_TSV, FQL_OPV_STRING, FQL_OPX_TEXT,
+           "%e @@ to_tsquery(%1)"),
+    FQL_OP("plain_query", FQL_TSV, FQL_OPV_STRING, FQL_OPX_TEXT,
+           "%e @@ plainto_tsquery(%1)"),
+    FQL_OP("phrase_query", FQL_TSV, FQL_OPV_STRING, FQL_OPX_TEXT,
+           "%e @@ phraseto_tsquery(%1)"),
+    FQL_OP("websearch_query", FQL_TSV, FQL_OPV_STRING, FQL_OPX_TEXT,
+           "%e @@ websearch_to_tsquery(%1)"),
+    { "rank_gt", FQL_TSV, FQL_OPV_INPUT, FQL_OPX_MEMBERS,
+      "ts_rank(%e, to_tsquery(%1)) > %2::real", 0, "TextRankInput" },
+    { "rank_lt", FQL_TSV, FQL_OPV_INPUT, FQL_OPX_MEMBERS,
+      "ts_rank(%e, to_tsquery(%1)) < %2::real", 0, "TextRankInput" },
+
+    /* jsonb */
+    FQL_OP("contains", FQL_JSONB, FQL_OPV_SAME, FQL_OPX_TEXT, "%e @> %v"),
+    FQL_OP("overlaps", FQL_JSONB, FQL_OPV_STRING_LIST, FQL_OPX_ARRAY,
+           "%e ?| %1::text[]"),
+    FQL_OP("strictly_contains", FQL_JSONB, FQL_OPV_SAME, FQL_OPX_TEXT,
+           "(%e @> %v AND %e <> %v)"),
+    FQL_OP("has_key", FQL_JSONB, FQL_OPV_STRING, FQL_OPX_TEXT, "%e ? %1"),
+
+    /* pgvector: distance under a threshold */
+    { "cosine_distance", FQL_VEC, FQL_OPV_INPUT, FQL_OPX_MEMBERS,
+      "(%e <=> %1::vector) < %2::float8", 0, "VectorDistanceInput" },
+    { "l2_distance", FQL_VEC, FQL_OPV_INPUT, FQL_OPX_MEMBERS,
+      "(%e <-> %1::vector) < %2::float8", 0, "VectorDistanceInput" },
+    { "l1_distance", FQL_VEC, FQL_OPV_INPUT, FQL_OPX_MEMBERS,
+      "(%e <+> %1::vector) < %2::float8", 0, "VectorDistanceInput" },
+
+    /* point (x longitude, y latitude): great-circle distance in metres */
+    { "distance_within", FQL_B(POINT), FQL_OPV_INPUT, FQL_OPX_MEMBERS,
+      "(2 * 6371008.8 * asin(sqrt(power(sin(radians((%e)[1] - %1::float8)"
+      " / 2), 2) + cos(radians(%1::float8)) * cos(radians((%e)[1]))"
+      " * power(sin(radians((%e)[0] - %2::float8) / 2), 2))) <= %3::float8)",
+      0, "PointDistanceInput" },
+
+    /* lists (JSON arrays) */
+    FQL_OP("eq", FQL_OP_ARRAYS, FQL_OPV_LIST, FQL_OPX_JSON,
+           "%e = %1::jsonb"),
+    FQL_OP("neq", FQL_OP_ARRAYS, FQL_OPV_LIST, FQL_OPX_JSON,
+           "%e <> %1::jsonb"),
+    FQL_OP("contains", FQL_OP_ARRAYS, FQL_OPV_LIST, FQL_OPX_JSON,
+           "%e @> %1::jsonb"),
+    FQL_OP("contained_by", FQL_OP_ARRAYS, FQL_OPV_LIST, FQL_OPX_JSON,
+           "%e <@ %1::jsonb"),
+    FQL_OP("overlaps", FQL_OP_ARRAYS, FQL_OPV_LIST, FQL_OPX_JSON,
+           "EXISTS (SELECT FROM jsonb_array_elements(" FQL_ARR ") AS x(v)"
+           " WHERE %1::jsonb @> jsonb_build_array(x.v))"),
+    FQL_OP("len_eq", FQL_OP_ARRAYS, FQL_OPV_INT, FQL_OPX_TEXT,
+           "jsonb_array_length(" FQL_ARR ") = %1::integer"),
+    FQL_OP("len_neq", FQL_OP_ARRAYS, FQL_OPV_INT, FQL_OPX_TEXT,
+           "jsonb_array_length(" FQL_ARR ") <> %1::integer"),
+    FQL_OP("len_gt", FQL_OP_ARRAYS, FQL_OPV_INT, FQL_OPX_TEXT,
+           "jsonb_array_length(" FQL_ARR ") > %1::integer"),
+    FQL_OP("len_gte", FQL_OP_ARRAYS, FQL_OPV_INT, FQL_OPX_TEXT,
+           "jsonb_array_length(" FQL_ARR ") >= %1::integer"),
+    FQL_OP("len_lt", FQL_OP_ARRAYS, FQL_OPV_INT, FQL_OPX_TEXT,
+           "jsonb_array_length(" FQL_ARR ") < %1::integer"),
+    FQL_OP("len_lte", FQL_OP_ARRAYS, FQL_OPV_INT, FQL_OPX_TEXT,
+           "jsonb_array_length(" FQL_ARR ") <= %1::integer"),
+    FQL_OP("any_eq", FQL_OP_ARRAYS, FQL_OPV_SAME, FQL_OPX_JSON,
+           "%e @> jsonb_build_array(%1::jsonb)"),
+    FQL_OP("all_eq", FQL_OP_ARRAYS, FQL_OPV_SAME, FQL_OPX_JSON,
+           "(jsonb_array_length(" FQL_ARR ") > 0 AND NOT EXISTS (SELECT FROM"
+           " jsonb_array_elements(" FQL_ARR ") AS x(v)"
+           " WHERE x.v <> %1::jsonb))"),
+
+    { NULL, 0, 0, 0, NULL, 0, NULL }
 };
+
+
+/* the input objects some operators take, as SDL */
+static const struct {
+    const char  *name;
+    const char  *sdl;
+} fql_op_inputs[] = {
+    { "TextRankInput",
+      "\"Rank of the document for a text search query, above or below a "
+      "threshold.\" input TextRankInput { query: String! threshold: Float! }"
+    },
+    { "VectorDistanceInput",
+      "\"Distance to a vector, under a threshold.\" input "
+      "VectorDistanceInput { vector: [Float!]! threshold: Float! }" },
+    { "PointDistanceInput",
+      "\"A circle on the Earth: centre and radius in metres.\" input "
+      "PointDistanceInput { lat: Float! lng: Float! meters: Float! }" },
+    { NULL, NULL }
+};
+
+
+const fql_operator_t *
+fql_operator_named(fql_str_t name)
+{
+    const fql_operator_t  *op;
+
+    for (op = fql_operators; op->name; op++) {
+        if (fql_str_eqz(name, op->name)) {
+            return op;
+        }
+    }
+
+    return NULL;
+}
 
 
 typedef struct {
@@ -129,12 +307,31 @@ static const struct {
     { "Date", FQL_SCALAR_DATE, "An ISO 8601 calendar date." },
     { "UUID", FQL_SCALAR_UUID, "A UUID in its canonical text form." },
     { "JSON", FQL_SCALAR_JSON, "Any JSON value." },
+    { "Decimal", FQL_SCALAR_DECIMAL,
+      "An exact decimal number (PostgreSQL numeric), as a number or a "
+      "string." },
+    { "IpAddress", FQL_SCALAR_IPADDRESS,
+      "An IPv4 or IPv6 address or network (PostgreSQL inet)." },
+    { "MacAddress", FQL_SCALAR_MACADDRESS,
+      "A MAC address (PostgreSQL macaddr)." },
+    { "LTree", FQL_SCALAR_LTREE,
+      "A label path such as \"top.science.physics\" (PostgreSQL ltree)." },
+    { "DateRange", FQL_SCALAR_DATERANGE,
+      "A range of dates such as \"[2024-01-01,2024-02-01)\" (PostgreSQL "
+      "daterange)." },
+    { "TSVector", FQL_SCALAR_TSVECTOR,
+      "A document for full text search (PostgreSQL tsvector)." },
+    { "Vector", FQL_SCALAR_VECTOR,
+      "A list of numbers (pgvector's vector)." },
+    { "Point", FQL_SCALAR_POINT,
+      "A point \"(x,y)\": x is the longitude, y the latitude." },
     { NULL, 0, NULL }
 };
 
 
 static int fql_sb_where_order_declare(fql_sb_t *sb, fql_type_t *t,
     fql_loc_t loc);
+static int fql_sb_load(fql_sb_t *sb, fql_document_t *doc);
 static int fql_sb_error(fql_sb_t *sb, fql_loc_t loc, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
@@ -209,6 +406,34 @@ fql_arg_find(fql_arg_t *args, fql_str_t name)
     }
 
     return NULL;
+}
+
+
+fql_type_t *
+fql_tref_scalar_list(const fql_tref_t *t)
+{
+    fql_type_t  *it;
+
+    if (t->kind == FQL_TYPE_NON_NULL) {
+        t = t->of;
+    }
+
+    if (t->kind != FQL_TYPE_LIST) {
+        return NULL;
+    }
+
+    t = t->of;
+    if (t->kind == FQL_TYPE_NON_NULL) {
+        t = t->of;
+    }
+
+    if (t->kind != FQL_TYPE_NAMED) {
+        return NULL;
+    }
+
+    it = t->type;
+
+    return it->kind == FQL_T_SCALAR || it->kind == FQL_T_ENUM ? it : NULL;
 }
 
 
@@ -890,17 +1115,65 @@ fql_sb_concat(fql_sb_t *sb, fql_str_t a, const char *b)
 }
 
 
-/* the operator input of a scalar or enum type: StringFilter, ... */
+/* the input object an operator takes, declared on first use */
 static fql_type_t *
-fql_sb_filter_type(fql_sb_t *sb, fql_type_t *scalar)
+fql_sb_op_input(fql_sb_t *sb, const char *name)
 {
+    int                 i;
+    fql_type_t         *t;
+    fql_loc_t           noloc = { 0, 0 };
+    fql_document_t     *doc;
+    fql_parse_limits_t  limits = { 0, 0 };
+
+    t = fql_schema_type(sb->schema, fql_str_z(name));
+    if (t != NULL) {
+        if (!t->generated) {
+            fql_sb_error(sb, noloc, "\"%s\" is generated by the "
+                         "module for its operators; rename the type", name);
+            return NULL;
+        }
+        return t;
+    }
+
+    for (i = 0; fql_op_inputs[i].name; i++) {
+        if (strcmp(fql_op_inputs[i].name, name) == 0) {
+            break;
+        }
+    }
+
+    if (fql_op_inputs[i].name == NULL
+        || fql_parse_document(sb->arena, fql_op_inputs[i].sdl,
+                              strlen(fql_op_inputs[i].sdl), &limits, &doc,
+                              sb->err) != 0
+        || fql_sb_load(sb, doc) != 0)
+    {
+        return NULL;
+    }
+
+    t = fql_schema_type(sb->schema, fql_str_z(name));
+    if (t != NULL) {
+        t->generated = 1;
+    }
+
+    return t;
+}
+
+
+/*
+ * The operator input of a scalar or enum type (StringFilter, ...) or of
+ * a list of them (StringArrayFilter, ...).
+ */
+static fql_type_t *
+fql_sb_filter_type(fql_sb_t *sb, fql_type_t *scalar, int array)
+{
+    unsigned               mask;
     fql_str_t              name;
-    fql_type_t            *t;
+    fql_type_t            *t, *vt;
     fql_tref_t            *tr;
     const fql_operator_t  *op;
     fql_arg_t             *a;
 
-    name = fql_sb_concat(sb, scalar->name, "Filter");
+    name = fql_sb_concat(sb, scalar->name, array ? "ArrayFilter" : "Filter");
     if (name.data == NULL) {
         return NULL;
     }
@@ -916,11 +1189,17 @@ fql_sb_filter_type(fql_sb_t *sb, fql_type_t *scalar)
     }
 
     t->generated = 1;
-    t->description = fql_sb_concat(sb, scalar->name,
-                                   " comparison operators.");
+    t->filter = 1;
+    t->scalar = scalar->scalar;
+    t->description = array
+                     ? fql_sb_concat(sb, scalar->name, " list operators.")
+                     : fql_sb_concat(sb, scalar->name,
+                                     " comparison operators.");
+
+    mask = array ? FQL_OP_ARRAYS : 1u << scalar->scalar;
 
     for (op = fql_operators; op->name; op++) {
-        if (!(op->scalars & (1u << scalar->scalar))) {
+        if (!(op->scalars & mask)) {
             continue;
         }
 
@@ -931,8 +1210,31 @@ fql_sb_filter_type(fql_sb_t *sb, fql_type_t *scalar)
             break;
 
         case FQL_OPV_LIST:
-            tr = fql_sb_named(sb, scalar, 1);
+        case FQL_OPV_STRING_LIST:
+            vt = op->value == FQL_OPV_LIST ? scalar : sb->schema->string_type;
+            tr = fql_sb_named(sb, vt, 1);
             tr = tr ? fql_sb_wrap(sb, FQL_TYPE_LIST, tr) : NULL;
+            break;
+
+        case FQL_OPV_INT:
+            tr = fql_sb_named(sb, sb->schema->int_type, 0);
+            break;
+
+        case FQL_OPV_STRING:
+            tr = fql_sb_named(sb, sb->schema->string_type, 0);
+            break;
+
+        case FQL_OPV_DATE:
+            tr = fql_sb_named(sb, fql_schema_type(sb->schema,
+                                                  fql_str_z("Date")), 0);
+            break;
+
+        case FQL_OPV_INPUT:
+            vt = fql_sb_op_input(sb, op->input);
+            if (vt == NULL) {
+                return NULL;
+            }
+            tr = fql_sb_named(sb, vt, 0);
             break;
 
         default: /* FQL_OPV_BOOLEAN */
@@ -993,34 +1295,66 @@ fql_sb_where_order_declare(fql_sb_t *sb, fql_type_t *t, fql_loc_t loc)
 static int
 fql_sb_where_order(fql_sb_t *sb, fql_type_t *t)
 {
+    int          array;
     fql_type_t  *where, *order, *ft, *filter;
     fql_field_t *f;
     fql_arg_t   *a;
     fql_tref_t  *tr;
     fql_loc_t    noloc = { 0, 0 };
 
+    if (t->where_done) {
+        return 0;
+    }
+
+    /* set first: a type may reach itself through its object fields */
+    t->where_done = 1;
+
     where = t->where_input;
     order = t->order_input;
 
     where->description = fql_sb_concat(sb, t->name, " filter.");
     order->description = fql_sb_concat(sb, t->name, " ordering.");
+
     for (f = t->fields; f; f = f->next) {
-        if (f->type->kind == FQL_TYPE_LIST
-            || (f->type->kind == FQL_TYPE_NON_NULL
-                && f->type->of->kind == FQL_TYPE_LIST))
-        {
+        ft = fql_tref_scalar_list(f->type);
+        array = ft != NULL;
+
+        if (!array) {
+            tr = f->type->kind == FQL_TYPE_NON_NULL ? f->type->of : f->type;
+            if (tr->kind != FQL_TYPE_NAMED) {
+                continue;   /* lists of objects */
+            }
+            ft = tr->type;
+        }
+
+        if (ft->kind == FQL_T_OBJECT) {
+            /* nested objects filter and order through their JSON */
+            if (ft->where_input == NULL
+                && fql_sb_where_order_declare(sb, ft, f->loc) != 0)
+            {
+                return -1;
+            }
+
+            if (fql_sb_where_order(sb, ft) != 0) {
+                return -1;
+            }
+
+            filter = ft->where_input;
+
+        } else if (ft->kind == FQL_T_SCALAR || ft->kind == FQL_T_ENUM) {
+            sb->err->message[0] = '\0';
+            filter = fql_sb_filter_type(sb, ft, array);
+            if (filter == NULL) {
+                return sb->err->message[0] ? -1
+                       : fql_sb_error(sb, noloc, "Out of memory");
+            }
+
+        } else {
             continue;
         }
 
-        ft = fql_tref_named(f->type);
-        if (ft->kind != FQL_T_SCALAR && ft->kind != FQL_T_ENUM) {
-            continue;
-        }
-
-        filter = fql_sb_filter_type(sb, ft);
-        a = filter ? fql_sb_add_input(sb, where, (const char *) f->name.data,
-                                      fql_sb_named(sb, filter, 0))
-                   : NULL;
+        a = fql_sb_add_input(sb, where, (const char *) f->name.data,
+                             fql_sb_named(sb, filter, 0));
         if (a == NULL) {
             return fql_sb_error(sb, noloc, "Out of memory");
         }
@@ -1028,9 +1362,18 @@ fql_sb_where_order(fql_sb_t *sb, fql_type_t *t)
         a->name = f->name;
         a->filter_field = f;
 
+        /* lists do not sort; neither do points */
+        if (array || (ft->kind == FQL_T_SCALAR
+                      && ft->scalar == FQL_SCALAR_POINT))
+        {
+            continue;
+        }
+
         a = fql_sb_add_input(sb, order, "",
-                             fql_sb_named(sb, sb->schema->order_direction,
-                                          0));
+                             ft->kind == FQL_T_OBJECT
+                             ? fql_sb_named(sb, ft->order_input, 0)
+                             : fql_sb_named(sb, sb->schema->order_direction,
+                                            0));
         if (a == NULL) {
             return fql_sb_error(sb, noloc, "Out of memory");
         }

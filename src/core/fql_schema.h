@@ -83,6 +83,8 @@ struct fql_type_s {
     fql_scalar_t       scalar;        /* SCALAR; ENUM uses FQL_SCALAR_ENUM */
     unsigned           builtin:1;
     unsigned           generated:1;   /* where/orderBy/filter inputs */
+    unsigned           filter:1;      /* generated operators of a scalar */
+    unsigned           where_done:1;  /* where/orderBy inputs filled */
     fql_field_t       *fields;        /* OBJECT, INTERFACE */
     fql_arg_t         *input_fields;  /* INPUT */
     fql_enum_value_t  *values;        /* ENUM */
@@ -98,30 +100,45 @@ struct fql_type_s {
 
 /* where operators: one row each in fql_operators[] */
 typedef enum {
-    FQL_OPV_SAME = 0,     /* a value of the field's type */
-    FQL_OPV_LIST,         /* a list of values of the field's type */
-    FQL_OPV_BOOLEAN       /* a Boolean flag */
+    FQL_OPV_SAME = 0,     /* the field's type (a list field's: its items') */
+    FQL_OPV_LIST,         /* [T!] */
+    FQL_OPV_BOOLEAN,      /* a flag */
+    FQL_OPV_INT,
+    FQL_OPV_STRING,
+    FQL_OPV_STRING_LIST,
+    FQL_OPV_DATE,
+    FQL_OPV_INPUT         /* the generated input object named by input */
 } fql_op_value_t;
 
+/* how the value becomes parameters */
 typedef enum {
-    FQL_OPS_BINARY = 0,   /* expr <sql> $n */
-    FQL_OPS_ANY,          /* expr = ANY($n) */
-    FQL_OPS_NOT_ANY,      /* NOT (expr = ANY($n)) */
-    FQL_OPS_ISNULL,       /* (expr IS NULL) = $n */
-    FQL_OPS_PATTERN       /* expr LIKE $n, the value's wildcards escaped */
-} fql_op_sql_t;
+    FQL_OPX_TEXT = 0,     /* its text */
+    FQL_OPX_ARRAY,        /* a PostgreSQL array literal of its items */
+    FQL_OPX_JSON,         /* its JSON text */
+    FQL_OPX_PATTERN,      /* a LIKE pattern, its wildcards escaped */
+    FQL_OPX_MEMBERS       /* an input object: one parameter per member */
+} fql_op_xf_t;
 
 /* PATTERN: where the value may sit inside the text */
 #define FQL_OP_PREFIX   1     /* "%value": the text ends with it */
 #define FQL_OP_SUFFIX   2     /* "value%": the text starts with it */
 
+/* scalars: bit (1 << fql_scalar_t) per type, or this for list fields */
+#define FQL_OP_ARRAYS   0x80000000u
+
+/*
+ * sql is a template: %e is the field's expression, %v the value as a
+ * parameter cast to the field's type, %a the value as an array of it,
+ * %1..%3 the value's parameters as they are (the same $n each time).
+ */
 typedef struct fql_operator_s {
     const char       *name;
-    unsigned          scalars;   /* bit (1 << fql_scalar_t) per type */
+    unsigned          scalars;
     fql_op_value_t    value;
-    fql_op_sql_t      sql_kind;
-    const char       *sql;       /* BINARY, PATTERN: the SQL operator */
+    fql_op_xf_t       xf;
+    const char       *sql;
     unsigned          wild;      /* PATTERN: FQL_OP_PREFIX | FQL_OP_SUFFIX */
+    const char       *input;     /* INPUT: the input object's name */
 } fql_operator_t;
 
 extern const fql_operator_t  fql_operators[];
@@ -167,6 +184,12 @@ fql_arg_t *fql_arg_find(fql_arg_t *args, fql_str_t name);
 
 /* innermost named type of a reference */
 fql_type_t *fql_tref_named(const fql_tref_t *t);
+
+/* a list of scalars or enums, as where: filters it (or NULL) */
+fql_type_t *fql_tref_scalar_list(const fql_tref_t *t);
+
+/* the operator called name in any row, or NULL */
+const fql_operator_t *fql_operator_named(fql_str_t name);
 
 /* writes the GraphQL notation of a type reference, e.g. "[User!]!" */
 size_t fql_tref_print(const fql_tref_t *t, char *buf, size_t size);

@@ -695,6 +695,16 @@ fql_scalar_name(fql_scalar_t s)
         return "Date";
     case FQL_SCALAR_UUID:
         return "UUID";
+    case FQL_SCALAR_IPADDRESS:
+        return "IpAddress";
+    case FQL_SCALAR_MACADDRESS:
+        return "MacAddress";
+    case FQL_SCALAR_LTREE:
+        return "LTree";
+    case FQL_SCALAR_DATERANGE:
+        return "DateRange";
+    case FQL_SCALAR_TSVECTOR:
+        return "TSVector";
     default:
         return "String";
     }
@@ -720,7 +730,9 @@ fql_emit_scalar(fql_tr_t *t, const fql_proj_field_t *f, const u_char *v,
     w = t->out;
     c = v[0];
 
-    if (f->scalar == FQL_SCALAR_JSON) {
+    if (f->scalar == FQL_SCALAR_JSON || f->scalar == FQL_SCALAR_DECIMAL
+        || f->scalar == FQL_SCALAR_VECTOR || f->scalar == FQL_SCALAR_POINT)
+    {
         return fql_put_compact(w, v, v + len);
     }
 

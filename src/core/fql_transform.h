@@ -22,7 +22,15 @@ typedef enum {
     FQL_SCALAR_ENUM,         /* a string */
     FQL_SCALAR_DATETIME,     /* strings */
     FQL_SCALAR_DATE,
-    FQL_SCALAR_UUID
+    FQL_SCALAR_UUID,
+    FQL_SCALAR_DECIMAL,      /* numeric: copied as is */
+    FQL_SCALAR_IPADDRESS,    /* strings: inet, macaddr, ltree, daterange, */
+    FQL_SCALAR_MACADDRESS,   /* tsvector */
+    FQL_SCALAR_LTREE,
+    FQL_SCALAR_DATERANGE,
+    FQL_SCALAR_TSVECTOR,
+    FQL_SCALAR_VECTOR,       /* pgvector: a list of numbers, copied as is */
+    FQL_SCALAR_POINT         /* copied as is */
 } fql_scalar_t;
 
 typedef enum {

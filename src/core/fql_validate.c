@@ -2,8 +2,11 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
+#include <arpa/inet.h>
 
 #include "fql_validate.h"
+#include "fql_jscan.h"
 
 
 #define fql_pstr(s)  (int) (s).len, (s).data
@@ -136,12 +139,200 @@ fql_is_hex(char c)
 }
 
 
+/* inet's input: an IPv4 or IPv6 address, optionally /prefix */
+static int
+fql_check_inet(const fql_str_t *s)
+{
+    char         buf[64];
+    size_t       n, i;
+    unsigned     bits, max;
+    const char  *slash;
+    u_char       addr[16];
+
+    slash = memchr(s->data, '/', s->len);
+    n = slash ? (size_t) (slash - s->data) : s->len;
+
+    if (n == 0 || n >= sizeof(buf)) {
+        return -1;
+    }
+
+    memcpy(buf, s->data, n);
+    buf[n] = '\0';
+
+    if (inet_pton(AF_INET, buf, addr) == 1) {
+        max = 32;
+
+    } else if (inet_pton(AF_INET6, buf, addr) == 1) {
+        max = 128;
+
+    } else {
+        return -1;
+    }
+
+    if (slash == NULL) {
+        return 0;
+    }
+
+    bits = 0;
+
+    for (i = n + 1; i < s->len; i++) {
+        if (s->data[i] < '0' || s->data[i] > '9' || bits > max) {
+            return -1;
+        }
+        bits = bits * 10 + (s->data[i] - '0');
+    }
+
+    return (i > n + 1 && bits <= max) ? 0 : -1;
+}
+
+
+/* a number as PostgreSQL's numeric reads it */
+static int
+fql_check_decimal(const fql_str_t *s)
+{
+    size_t  i, digits;
+
+    i = (s->len && (s->data[0] == '-' || s->data[0] == '+'));
+    digits = 0;
+
+    for ( /* void */ ; i < s->len && fql_is_digit(s->data[i]); i++) {
+        digits++;
+    }
+
+    if (i < s->len && s->data[i] == '.') {
+        for (i++; i < s->len && fql_is_digit(s->data[i]); i++) {
+            digits++;
+        }
+    }
+
+    if (digits == 0) {
+        return -1;
+    }
+
+    if (i < s->len && (s->data[i] == 'e' || s->data[i] == 'E')) {
+        i++;
+        i += (i < s->len && (s->data[i] == '-' || s->data[i] == '+'));
+
+        if (i == s->len || !fql_is_digit(s->data[i])) {
+            return -1;
+        }
+
+        while (i < s->len && fql_is_digit(s->data[i])) {
+            i++;
+        }
+    }
+
+    return i == s->len ? 0 : -1;
+}
+
+
+/*
+ * An input field the type does not have; for a where filter, an operator
+ * that does not fit the field's type says so.
+ */
+static void
+fql_unknown_field(fql_vctx_t *v, const fql_type_t *t, fql_str_t name,
+    char *why, size_t size)
+{
+    int               n;
+    char              tn[128];
+    const fql_arg_t  *in = v->in_arg;
+
+    n = snprintf(why, size, "Field \"%.*s\" is not defined by type "
+                 "\"%.*s\".", fql_pstr(name), fql_pstr(t->name));
+
+    if (!t->filter || in == NULL || in->filter_field == NULL
+        || fql_operator_named(name) == NULL || n < 0 || (size_t) n >= size)
+    {
+        return;
+    }
+
+    fql_tref_print(in->filter_field->type, tn, sizeof(tn));
+
+    snprintf(why + n, size - n, " Operator \"%.*s\" does not apply to "
+             "field \"%.*s\" of type %s.", fql_pstr(name),
+             fql_pstr(in->name), tn);
+}
+
+
+#define FQL_VECTOR_WHY  "a vector is a non-empty list of numbers"
+
+static int
+fql_is_vector(const fql_jval_t *j)
+{
+    const fql_jval_t  *it;
+
+    if (j->kind != FQL_J_ARRAY || j->items == NULL) {
+        return 0;
+    }
+
+    for (it = j->items; it; it = it->next) {
+        if (it->kind != FQL_J_NUMBER) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
 static int
 fql_check_format(fql_scalar_t sc, const fql_str_t *s)
 {
-    size_t  i;
+    size_t  i, hex;
 
     switch (sc) {
+
+    case FQL_SCALAR_IPADDRESS:
+        return fql_check_inet(s);
+
+    case FQL_SCALAR_MACADDRESS:
+        /* 12 hex digits, separated by : - or . as PostgreSQL allows */
+        hex = 0;
+
+        for (i = 0; i < s->len; i++) {
+            if (fql_is_hex(s->data[i])) {
+                hex++;
+
+            } else if (s->data[i] != ':' && s->data[i] != '-'
+                       && s->data[i] != '.')
+            {
+                return -1;
+            }
+        }
+
+        return hex == 12 && s->len <= 17 ? 0 : -1;
+
+    case FQL_SCALAR_LTREE:
+        /* labels of letters, digits, _ and - joined by dots */
+        for (i = 0; i < s->len; i++) {
+            u_char  ch = s->data[i];
+
+            if (ch == '.') {
+                if (i == 0 || i + 1 == s->len || s->data[i - 1] == '.') {
+                    return -1;
+                }
+
+            } else if (!(fql_is_digit(ch) || ch == '_' || ch == '-'
+                         || ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z')))
+            {
+                return -1;
+            }
+        }
+
+        return 0;
+
+    case FQL_SCALAR_DATERANGE:
+        if (s->len == 5 && strncasecmp(s->data, "empty", 5) == 0) {
+            return 0;
+        }
+
+        return (s->len >= 3 && (s->data[0] == '[' || s->data[0] == '(')
+                && (s->data[s->len - 1] == ']' || s->data[s->len - 1] == ')')
+                && memchr(s->data, ',', s->len) != NULL) ? 0 : -1;
+
+    case FQL_SCALAR_DECIMAL:
+        return fql_check_decimal(s);
 
     case FQL_SCALAR_UUID:
         if (s->len != 36) {
@@ -198,6 +389,15 @@ fql_scalar_desc(fql_scalar_t sc)
     case FQL_SCALAR_UUID:     return "a UUID";
     case FQL_SCALAR_DATE:     return "a date (YYYY-MM-DD)";
     case FQL_SCALAR_DATETIME: return "an ISO 8601 date-time";
+    case FQL_SCALAR_IPADDRESS:
+        return "an IPv4 or IPv6 address, optionally with /prefix";
+    case FQL_SCALAR_MACADDRESS:
+        return "a MAC address such as 08:00:2b:01:02:03";
+    case FQL_SCALAR_LTREE:
+        return "a label path such as top.science (letters, digits, _ and -)";
+    case FQL_SCALAR_DATERANGE:
+        return "a date range such as [2024-01-01,2024-02-01)";
+    case FQL_SCALAR_DECIMAL:  return "a decimal number";
     default:                  return "a value";
     }
 }
@@ -326,9 +526,37 @@ fql_coerce_scalar(fql_vctx_t *v, const fql_type_t *t,
         break;
 
     case FQL_SCALAR_JSON:
+    case FQL_SCALAR_VECTOR:
         /* handled by the caller, which keeps the structure */
         *why = "JSON";
         return -1;
+
+    case FQL_SCALAR_DECIMAL:
+        if (in->kind == FQL_VAL_INT || in->kind == FQL_VAL_FLOAT) {
+            j = fql_jnew(v, FQL_J_NUMBER);
+            if (j == NULL) {
+                return fql_nomem(v);
+            }
+
+            j->str = in->str;
+            *out = j;
+            return 0;
+        }
+
+        if (in->kind != FQL_VAL_STRING || fql_check_decimal(&in->str) != 0)
+        {
+            *why = "Decimal cannot represent a non numeric value";
+            return -1;
+        }
+
+        j = fql_jnew(v, FQL_J_NUMBER);
+        if (j == NULL) {
+            return fql_nomem(v);
+        }
+
+        j->str = in->str;
+        *out = j;
+        return 0;
 
     default:
         if (in->kind != FQL_VAL_STRING) {
@@ -442,9 +670,7 @@ fql_coerce_input_json(fql_vctx_t *v, const fql_type_t *t,
 
     for (m = in->items; m; m = m->next) {
         if (fql_arg_find(t->input_fields, m->key) == NULL) {
-            snprintf(why, sizeof(why),
-                     "Field \"%.*s\" is not defined by type \"%.*s\".",
-                     fql_pstr(m->key), fql_pstr(t->name));
+            fql_unknown_field(v, t, m->key, why, sizeof(why));
             return fql_var_error(v, var, path, why);
         }
     }
@@ -469,6 +695,8 @@ fql_coerce_input_json(fql_vctx_t *v, const fql_type_t *t,
         if (m != NULL) {
             snprintf(path + n, plen - n, "%s%.*s", n ? "." : "",
                      fql_pstr(f->name));
+
+            v->in_arg = f;
 
             if (fql_coerce_json(v, f->type, m, &fv, var, path, plen) != 0) {
                 return -1;
@@ -584,6 +812,17 @@ fql_coerce_json(fql_vctx_t *v, const fql_tref_t *type, const fql_jval_t *in,
     }
 
     if (t->kind == FQL_T_SCALAR && t->scalar == FQL_SCALAR_JSON) {
+        *out = fql_jval_copy(v, in);
+        return *out ? 0 : fql_nomem(v);
+    }
+
+    if (t->kind == FQL_T_SCALAR && t->scalar == FQL_SCALAR_VECTOR) {
+        if (!fql_is_vector(in)) {
+            snprintf(why, sizeof(why), "expected type \"%.*s\": %s",
+                     fql_pstr(t->name), FQL_VECTOR_WHY);
+            return fql_var_error(v, var, path, why);
+        }
+
         *out = fql_jval_copy(v, in);
         return *out ? 0 : fql_nomem(v);
     }
@@ -1035,10 +1274,11 @@ fql_coerce_literal(fql_vctx_t *v, const fql_tref_t *type,
 
         for (of = value->fields; of; of = of->next) {
             if (fql_arg_find(t->input_fields, of->name) == NULL) {
-                fql_error_add(v->errs, &of->loc, FQL_CODE_VALIDATION,
-                              "Field \"%.*s\" is not defined by type "
-                              "\"%.*s\".", fql_pstr(of->name),
-                              fql_pstr(t->name));
+                char  why[256];
+
+                fql_unknown_field(v, t, of->name, why, sizeof(why));
+                fql_error_add(v->errs, &of->loc, FQL_CODE_VALIDATION, "%s",
+                              why);
                 return -1;
             }
 
@@ -1062,6 +1302,7 @@ fql_coerce_literal(fql_vctx_t *v, const fql_tref_t *type,
         /* members keep the order the client wrote them in (orderBy) */
         for (of = value->fields; of; of = of->next) {
             f = fql_arg_find(t->input_fields, of->name);
+            v->in_arg = f;
 
             if (fql_coerce_literal(v, f->type, of->value, &item) != 0) {
                 return -1;
@@ -1129,6 +1370,18 @@ fql_coerce_literal(fql_vctx_t *v, const fql_tref_t *type,
 
     if (t->kind == FQL_T_SCALAR && t->scalar == FQL_SCALAR_JSON) {
         return fql_literal_json(v, value, out);
+    }
+
+    if (t->kind == FQL_T_SCALAR && t->scalar == FQL_SCALAR_VECTOR) {
+        if (fql_literal_json(v, value, out) != 0) {
+            return -1;
+        }
+
+        if (*out != NULL && !fql_is_vector(*out)) {
+            return fql_lit_error(v, value, type, FQL_VECTOR_WHY);
+        }
+
+        return 0;
     }
 
     memset(&si, 0, sizeof(si));

@@ -33,6 +33,8 @@ struct fql_vctx_s {
      */
     fql_var_usage_pt          on_variable;
     void                     *data;
+    /* the input field whose value is being coerced, for messages */
+    const fql_arg_t          *in_arg;
 };
 
 

@@ -32,6 +32,16 @@ static const char  sdl[] =
     "  tenantId: UUID @column(name: \"tenant\")\n"
     "  author: Author\n"
     "  tags: [String!]\n"
+    "  scores: [Int]\n"
+    "  price: Decimal\n"
+    "  ip: IpAddress\n"
+    "  mac: MacAddress\n"
+    "  path: LTree\n"
+    "  period: DateRange\n"
+    "  body: TSVector\n"
+    "  search: TSVector @column\n"
+    "  embedding: Vector\n"
+    "  place: Point\n"
     "}\n"
     "type Query {\n"
     "  thing(id: ID!): Thing\n"
@@ -316,6 +326,330 @@ test_string_operators(void **state)
 }
 
 
+#define F(k, cast)  "((\"data\"->>'" k "')::" cast ")"
+
+static void
+test_numeric_mac_operators(void **state)
+{
+    fixture_t  *f = *state;
+
+    expect_sql(f, "{ things(where: {price: {gt: \"10.50\", lte: 99}}) "
+               "{ id } }", NULL,
+               FROM " WHERE " F("price", "numeric") " > $1::numeric AND "
+               F("price", "numeric") " <= $2::numeric", "10.50", "99", NULL);
+    expect_sql(f, "{ things(where: {price: {in: [1.5, \"2\"]}}) { id } }",
+               NULL, FROM " WHERE (" F("price", "numeric")
+               " = ANY($1::numeric[]))", "{\"1.5\",\"2\"}", NULL);
+    expect_sql(f, "{ things(where: {mac: {eq: \"08:00:2b:01:02:03\"}}) "
+               "{ id } }", NULL,
+               FROM " WHERE " F("mac", "macaddr") " = $1::macaddr",
+               "08:00:2b:01:02:03", NULL);
+    expect_sql(f, "{ things(where: {mac: {nin: [\"08-00-2b-01-02-03\"]}}) "
+               "{ id } }", NULL,
+               FROM " WHERE NOT (" F("mac", "macaddr")
+               " = ANY($1::macaddr[]))", "{\"08-00-2b-01-02-03\"}", NULL);
+    expect_sql(f, "{ things(where: {mac: {isnull: true}}) { id } }", NULL,
+               FROM " WHERE ((" F("mac", "macaddr") " IS NULL) = "
+               "$1::boolean)", "true", NULL);
+
+    expect_error(f, "{ things(where: {price: {eq: \"1,5\"}}) { id } }", NULL,
+                 "Decimal cannot represent");
+    expect_error(f, "{ things(where: {mac: {eq: \"08:00\"}}) { id } }", NULL,
+                 "a MAC address");
+    expect_error(f, "{ things(where: {mac: {gt: \"08:00:2b:01:02:03\"}}) "
+                 "{ id } }", NULL, "Operator \"gt\" does not apply to "
+                 "field \"mac\" of type MacAddress");
+}
+
+
+static void
+test_inet_operators(void **state)
+{
+    fixture_t  *f = *state;
+
+#define IP  F("ip", "inet")
+
+    expect_sql(f, "{ things(where: {ip: {eq: \"10.0.0.1\"}}) { id } }",
+               NULL, FROM " WHERE " IP " = $1::inet", "10.0.0.1", NULL);
+    expect_sql(f, "{ things(where: {ip: {insubnet: \"10.0.0.0/8\"}}) "
+               "{ id } }", NULL, FROM " WHERE " IP " <<= $1::inet",
+               "10.0.0.0/8", NULL);
+    expect_sql(f, "{ things(where: {ip: {inrange: \"::1/128\"}}) { id } }",
+               NULL, FROM " WHERE " IP " <<= $1::inet", "::1/128", NULL);
+    expect_sql(f, "{ things(where: {ip: {overlaps: \"192.168.0.0/16\"}}) "
+               "{ id } }", NULL, FROM " WHERE " IP " && $1::inet",
+               "192.168.0.0/16", NULL);
+    expect_sql(f, "{ things(where: {ip: {strictleft: \"10.0.0.5\", "
+               "strictright: \"10.0.0.1\"}}) { id } }", NULL,
+               FROM " WHERE " IP " << $1::inet AND " IP " >> $2::inet",
+               "10.0.0.5", "10.0.0.1", NULL);
+    expect_sql(f, "{ things(where: {ip: {isprivate: true}}) { id } }", NULL,
+               FROM " WHERE ((" IP " <<= ANY ('{10.0.0.0/8,172.16.0.0/12,"
+               "192.168.0.0/16,127.0.0.0/8,169.254.0.0/16,fc00::/7,"
+               "fe80::/10,::1/128}'::inet[])) = $1::boolean)", "true", NULL);
+    expect_sql(f, "{ things(where: {ip: {ispublic: true}}) { id } }", NULL,
+               FROM " WHERE ((" IP " <<= ANY ('{10.0.0.0/8,172.16.0.0/12,"
+               "192.168.0.0/16,127.0.0.0/8,169.254.0.0/16,fc00::/7,"
+               "fe80::/10,::1/128}'::inet[])) <> $1::boolean)", "true",
+               NULL);
+    expect_sql(f, "{ things(where: {ip: {isipv4: true, isipv6: false}}) "
+               "{ id } }", NULL,
+               FROM " WHERE ((family(" IP ") = 4) = $1::boolean) AND "
+               "((family(" IP ") = 6) = $2::boolean)", "true", "false", NULL);
+
+#undef IP
+
+    expect_error(f, "{ things(where: {ip: {eq: \"10.0.0.256\"}}) { id } }",
+                 NULL, "an IPv4 or IPv6 address");
+    expect_error(f, "{ things(where: {ip: {eq: \"10.0.0.0/33\"}}) { id } }",
+                 NULL, "an IPv4 or IPv6 address");
+    expect_error(f, "{ things(where: {ip: {contains: \"10\"}}) { id } }",
+                 NULL, "Operator \"contains\" does not apply to field \"ip\"");
+    expect_error(f, "{ things(where: {name: {insubnet: \"10.0.0.0/8\"}}) "
+                 "{ id } }", NULL, "Operator \"insubnet\" does not apply to "
+                 "field \"name\" of type String");
+}
+
+
+static void
+test_range_ltree_operators(void **state)
+{
+    fixture_t  *f = *state;
+
+#define R  F("period", "daterange")
+#define L  F("path", "ltree")
+
+    expect_sql(f, "{ things(where: {period: {contains_date: \"2024-01-05\"}})"
+               " { id } }", NULL, FROM " WHERE " R " @> $1::date",
+               "2024-01-05", NULL);
+    expect_sql(f, "{ things(where: {period: {overlaps: "
+               "\"[2024-01-01,2024-02-01)\", adjacent: \"[2024-02-01,)\"}}) "
+               "{ id } }", NULL,
+               FROM " WHERE " R " && $1::daterange AND " R
+               " -|- $2::daterange", "[2024-01-01,2024-02-01)",
+               "[2024-02-01,)", NULL);
+    expect_sql(f, "{ things(where: {period: {strictly_left: \"empty\", "
+               "strictly_right: \"(,2024-01-01]\", not_left: \"[,)\", "
+               "not_right: \"[,)\"}}) { id } }", NULL,
+               FROM " WHERE " R " << $1::daterange AND " R " >> "
+               "$2::daterange AND " R " &> $3::daterange AND " R
+               " &< $4::daterange", "empty", "(,2024-01-01]", "[,)", "[,)",
+               NULL);
+
+    expect_sql(f, "{ things(where: {path: {ancestor_of: \"a.b.c\", "
+               "descendant_of: \"a\"}}) { id } }", NULL,
+               FROM " WHERE " L " @> $1::ltree AND " L " <@ $2::ltree",
+               "a.b.c", "a", NULL);
+    expect_sql(f, "{ things(where: {path: {matches_lquery: \"*.b.*\", "
+               "matches_ltxtquery: \"b & c\"}}) { id } }", NULL,
+               FROM " WHERE " L " ~ $1::lquery AND " L " @ $2::ltxtquery",
+               "*.b.*", "b & c", NULL);
+    expect_sql(f, "{ things(where: {path: {matches_any_lquery: "
+               "[\"a.*\", \"*.z\"]}}) { id } }", NULL,
+               FROM " WHERE " L " ? $1::lquery[]", "{\"a.*\",\"*.z\"}",
+               NULL);
+    expect_sql(f, "{ things(where: {path: {depth_eq: 2, depth_neq: 3, "
+               "depth_gt: 1, depth_gte: 1, depth_lt: 9, depth_lte: 9}}) "
+               "{ id } }", NULL,
+               FROM " WHERE nlevel(" L ") = $1::integer AND nlevel(" L
+               ") <> $2::integer AND nlevel(" L ") > $3::integer AND nlevel("
+               L ") >= $4::integer AND nlevel(" L ") < $5::integer AND "
+               "nlevel(" L ") <= $6::integer", "2", "3", "1", "1", "9", "9",
+               NULL);
+
+#undef R
+#undef L
+
+    expect_error(f, "{ things(where: {path: {eq: \"a..b\"}}) { id } }", NULL,
+                 "a label path");
+    expect_error(f, "{ things(where: {period: {eq: \"2024\"}}) { id } }",
+                 NULL, "a date range");
+    expect_error(f, "{ things(where: {period: {contains_date: \"x\"}}) "
+                 "{ id } }", NULL, "a date (YYYY-MM-DD)");
+    expect_error(f, "{ things(where: {path: {depth_eq: \"2\"}}) { id } }",
+                 NULL, "Int cannot represent");
+}
+
+
+static void
+test_text_json_operators(void **state)
+{
+    fixture_t  *f = *state;
+
+#define T  F("body", "tsvector")
+#define J  "(\"data\"->'meta')"
+
+    expect_sql(f, "{ things(where: {body: {matches: \"fox & dog\", "
+               "plain_query: \"fox dog\"}}) { id } }", NULL,
+               FROM " WHERE " T " @@ to_tsquery($1) AND " T
+               " @@ plainto_tsquery($2)", "fox & dog", "fox dog", NULL);
+    expect_sql(f, "{ things(where: {body: {phrase_query: \"a b\", "
+               "websearch_query: \"a -b\"}}) { id } }", NULL,
+               FROM " WHERE " T " @@ phraseto_tsquery($1) AND " T
+               " @@ websearch_to_tsquery($2)", "a b", "a -b", NULL);
+    expect_sql(f, "{ things(where: {body: {rank_gt: {threshold: 0.1, "
+               "query: \"fox\"}, rank_lt: {query: \"dog\", threshold: 1}}})"
+               " { id } }", NULL,
+               FROM " WHERE ts_rank(" T ", to_tsquery($1)) > $2::real AND "
+               "ts_rank(" T ", to_tsquery($3)) < $4::real", "fox", "0.1",
+               "dog", "1", NULL);
+    expect_sql(f, "{ things(where: {search: {websearch_query: \"x\"}}) "
+               "{ id } }", NULL,
+               FROM " WHERE \"search\" @@ websearch_to_tsquery($1)", "x",
+               NULL);
+
+    expect_sql(f, "{ things(where: {meta: {contains: {a: 1}}}) { id } }",
+               NULL, FROM " WHERE " J " @> $1::jsonb", "{\"a\":1}", NULL);
+    expect_sql(f, "{ things(where: {meta: {strictly_contains: [1]}}) "
+               "{ id } }", NULL,
+               FROM " WHERE (" J " @> $1::jsonb AND " J " <> $1::jsonb)",
+               "[1]", NULL);
+    expect_sql(f, "{ things(where: {meta: {overlaps: [\"a\", \"b\"], "
+               "has_key: \"c'\"}}) { id } }", NULL,
+               FROM " WHERE " J " ?| $1::text[] AND " J " ? $2",
+               "{\"a\",\"b\"}", "c'", NULL);
+
+#undef T
+#undef J
+
+    expect_error(f, "{ things(where: {body: {rank_gt: {query: \"x\"}}}) "
+                 "{ id } }", NULL, "threshold");
+}
+
+
+static void
+test_vector_point_operators(void **state)
+{
+    fixture_t         *f = *state;
+    fql_errors_t       errs;
+    fql_root_plan_t   *rp;
+
+#define V  F("embedding", "vector")
+#define P  F("place", "point")
+
+    expect_sql(f, "{ things(where: {embedding: {cosine_distance: "
+               "{vector: [1, 0.5], threshold: 0.2}}}) { id } }", NULL,
+               FROM " WHERE (" V " <=> $1::vector) < $2::float8",
+               "[1,0.5]", "0.2", NULL);
+    expect_sql(f, "{ things(where: {embedding: {l2_distance: "
+               "{threshold: 3, vector: [1]}, l1_distance: {vector: [2], "
+               "threshold: 4}}}) { id } }", NULL,
+               FROM " WHERE (" V " <-> $1::vector) < $2::float8 AND (" V
+               " <+> $3::vector) < $4::float8", "[1]", "3", "[2]", "4",
+               NULL);
+    expect_sql(f, "{ things(where: {embedding: {eq: [1, 2]}}) { id } }",
+               NULL, FROM " WHERE " V " = $1::vector", "[1,2]", NULL);
+
+    rp = compile(f, "{ things(where: {embedding: {eq: [1]}}) { id } }",
+                 NULL, &errs);
+    assert_non_null(rp);
+    assert_true(rp->uses_vector);
+
+    expect_sql(f, "{ things(where: {place: {distance_within: "
+               "{lat: 48.85, lng: 2.35, meters: 1000}}}) { id } }", NULL,
+               FROM " WHERE (2 * 6371008.8 * asin(sqrt(power(sin(radians(("
+               P ")[1] - $1::float8) / 2), 2) + cos(radians($1::float8)) * "
+               "cos(radians((" P ")[1])) * power(sin(radians((" P ")[0] - "
+               "$2::float8) / 2), 2))) <= $3::float8)", "48.85", "2.35",
+               "1000", NULL);
+
+#undef V
+#undef P
+
+    expect_error(f, "{ things(where: {embedding: {eq: [\"a\"]}}) { id } }",
+                 NULL, "a vector is a non-empty list of numbers");
+    expect_error(f, "{ things(where: {place: {eq: \"(1,2)\"}}) { id } }",
+                 NULL, "Operator \"eq\" does not apply to field \"place\"");
+    expect_error(f, "{ things(orderBy: [{place: ASC}]) { id } }", NULL,
+                 "\"place\" is not defined by type \"ThingOrderByInput\"");
+}
+
+
+static void
+test_array_operators(void **state)
+{
+    fixture_t  *f = *state;
+
+#define A  "(\"data\"->'tags')"
+#define G  "(CASE jsonb_typeof(" A ") WHEN 'array' THEN " A " END)"
+
+    expect_sql(f, "{ things(where: {tags: {eq: [\"a\", \"b\"], "
+               "neq: []}}) { id } }", NULL,
+               FROM " WHERE " A " = $1::jsonb AND " A " <> $2::jsonb",
+               "[\"a\",\"b\"]", "[]", NULL);
+    expect_sql(f, "{ things(where: {tags: {contains: [\"a\"], "
+               "contained_by: [\"a\", \"b\"]}}) { id } }", NULL,
+               FROM " WHERE " A " @> $1::jsonb AND " A " <@ $2::jsonb",
+               "[\"a\"]", "[\"a\",\"b\"]", NULL);
+    expect_sql(f, "{ things(where: {tags: {overlaps: [\"x\"]}}) { id } }",
+               NULL, FROM " WHERE EXISTS (SELECT FROM jsonb_array_elements("
+               G ") AS x(v) WHERE $1::jsonb @> jsonb_build_array(x.v))",
+               "[\"x\"]", NULL);
+    expect_sql(f, "{ things(where: {tags: {len_eq: 1, len_neq: 2, "
+               "len_gt: 0, len_gte: 1, len_lt: 5, len_lte: 4}}) { id } }",
+               NULL,
+               FROM " WHERE jsonb_array_length(" G ") = $1::integer AND "
+               "jsonb_array_length(" G ") <> $2::integer AND "
+               "jsonb_array_length(" G ") > $3::integer AND "
+               "jsonb_array_length(" G ") >= $4::integer AND "
+               "jsonb_array_length(" G ") < $5::integer AND "
+               "jsonb_array_length(" G ") <= $6::integer",
+               "1", "2", "0", "1", "5", "4", NULL);
+    expect_sql(f, "{ things(where: {tags: {any_eq: \"a\\\"\"}}) { id } }",
+               NULL, FROM " WHERE " A " @> jsonb_build_array($1::jsonb)",
+               "\"a\\\"\"", NULL);
+    expect_sql(f, "{ things(where: {scores: {all_eq: 3}}) { id } }", NULL,
+               FROM " WHERE (jsonb_array_length((CASE jsonb_typeof("
+               "(\"data\"->'scores')) WHEN 'array' THEN (\"data\"->'scores')"
+               " END)) > 0 AND NOT EXISTS (SELECT FROM jsonb_array_elements("
+               "(CASE jsonb_typeof((\"data\"->'scores')) WHEN 'array' THEN "
+               "(\"data\"->'scores') END)) AS x(v) WHERE x.v <> $1::jsonb))",
+               "3", NULL);
+    expect_sql(f, "{ things(where: {tags: {isnull: true}}) { id } }", NULL,
+               FROM " WHERE ((" A " IS NULL) = $1::boolean)", "true", NULL);
+
+#undef A
+#undef G
+
+    expect_error(f, "{ things(where: {tags: {len_eq: \"1\"}}) { id } }", NULL,
+                 "Int cannot represent");
+    expect_error(f, "{ things(where: {tags: {startswith: \"a\"}}) { id } }",
+                 NULL, "Operator \"startswith\" does not apply to field "
+                 "\"tags\" of type [String!]");
+    expect_error(f, "{ things(orderBy: [{tags: ASC}]) { id } }", NULL,
+                 "\"tags\" is not defined by type \"ThingOrderByInput\"");
+}
+
+
+static void
+test_nested_fields(void **state)
+{
+    fixture_t  *f = *state;
+
+    expect_sql(f, "{ things(where: {author: {lastName: {eq: \"x\"}}}) "
+               "{ id } }", NULL,
+               FROM " WHERE (((\"data\"->'author'->>'last_name')) = $1)",
+               "x", NULL);
+    expect_sql(f, "{ things(where: {author: {firstName: {eq: \"a\"}, "
+               "OR: [{lastName: {eq: \"b\"}}, {lastName: {isnull: true}}]},"
+               " status: {eq: \"on\"}}) { id } }", NULL,
+               FROM " WHERE (((\"data\"->'author'->>'first_name')) = $1 AND "
+               "((((\"data\"->'author'->>'last_name')) = $2) OR "
+               "(((((\"data\"->'author'->>'last_name')) IS NULL) = "
+               "$3::boolean)))) AND \"status\" = $4",
+               "a", "b", "true", "on", NULL);
+    expect_sql(f, "{ things(where: {author: {}}) { id } }", NULL, FROM,
+               NULL);
+    expect_sql(f, "{ things(orderBy: [{author: {lastName: ASC, "
+               "firstName: DESC}}, {score: DESC}]) { id } }", NULL,
+               FROM " ORDER BY ((\"data\"->'author'->>'last_name')) ASC, "
+               "((\"data\"->'author'->>'first_name')) DESC, "
+               "((\"data\"->>'score')::numeric) DESC", NULL);
+}
+
+#undef F
+
+
 static void
 test_columns(void **state)
 {
@@ -438,7 +772,7 @@ test_errors(void **state)
     expect_error(f, "{ things(where: {day: {eq: \"2024-1-1\"}}) { id } }",
                  NULL, "a date");
     expect_error(f, "{ things(where: {author: {eq: 1}}) { id } }", NULL,
-                 "\"author\" is not defined");
+                 "\"eq\" is not defined by type \"AuthorWhereInput\"");
     expect_error(f, "{ thing { id } }", NULL, "is required");
     expect_error(f, "{ thing(id: null) { id } }", NULL, "null");
     expect_error(f, "query ($x: Int) { things(limit: $x) { id } }",
@@ -558,6 +892,13 @@ main(void)
         cmocka_unit_test(test_operators_per_type),
         cmocka_unit_test(test_in_nin_isnull),
         cmocka_unit_test(test_string_operators),
+        cmocka_unit_test(test_numeric_mac_operators),
+        cmocka_unit_test(test_inet_operators),
+        cmocka_unit_test(test_range_ltree_operators),
+        cmocka_unit_test(test_text_json_operators),
+        cmocka_unit_test(test_vector_point_operators),
+        cmocka_unit_test(test_array_operators),
+        cmocka_unit_test(test_nested_fields),
         cmocka_unit_test(test_columns),
         cmocka_unit_test(test_logic),
         cmocka_unit_test(test_order),
