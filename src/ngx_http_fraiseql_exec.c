@@ -642,7 +642,8 @@ ngx_http_fraiseql_slot_rows(ngx_http_fraiseql_slot_t *slot)
 
         default:
             {
-            char  *state, *msg;
+            char        *state, *msg;
+            const char  *fmt;
 
             state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
             msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
@@ -661,10 +662,22 @@ ngx_http_fraiseql_slot_rows(ngx_http_fraiseql_slot_t *slot)
 
             if (!slot->failed) {
                 slot->failed = 1;
+
+                /* undefined_object: type "vector" is unknown there */
+                if (slot->plan->uses_vector && state != NULL
+                    && ngx_strcmp(state, "42704") == 0)
+                {
+                    fmt = "The vector operators of \"%.*s\" need the "
+                          "pgvector extension, which the database does not "
+                          "have (SQLSTATE %s)";
+
+                } else {
+                    fmt = "The database could not run the query for "
+                          "\"%.*s\" (SQLSTATE %s)";
+                }
+
                 if (fql_error_add(&ctx->errs, &slot->plan->loc,
-                                  FQL_CODE_DATABASE,
-                                  "The database could not run the query "
-                                  "for \"%.*s\" (SQLSTATE %s)",
+                                  FQL_CODE_DATABASE, fmt,
                                   (int) slot->plan->response_key.len,
                                   slot->plan->response_key.data,
                                   state ? state : "unknown") == NULL)
