@@ -18,6 +18,14 @@ static char *ngx_http_fraiseql_database(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_fraiseql_pool_queue(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static void ngx_http_fraiseql_exit_process(ngx_cycle_t *cycle);
+static ngx_int_t ngx_http_fraiseql_init_process(ngx_cycle_t *cycle);
+static ngx_int_t ngx_http_fraiseql_add_variables(ngx_conf_t *cf);
+static void *ngx_http_fraiseql_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_fraiseql_init_main_conf(ngx_conf_t *cf, void *conf);
+static char *ngx_http_fraiseql_plan_cache(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_http_fraiseql_cache_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 
 
 static ngx_conf_num_bounds_t  ngx_http_fraiseql_pool_bounds = {
@@ -34,6 +42,13 @@ static ngx_conf_num_bounds_t  ngx_http_fraiseql_limit_bounds = {
 
 
 static ngx_command_t  ngx_http_fraiseql_commands[] = {
+
+    { ngx_string("fraiseql_plan_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_fraiseql_plan_cache,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
 
     { ngx_string("fraiseql"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
@@ -103,11 +118,11 @@ static ngx_command_t  ngx_http_fraiseql_commands[] = {
 
 
 static ngx_http_module_t  ngx_http_fraiseql_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_http_fraiseql_add_variables,       /* preconfiguration */
     NULL,                                  /* postconfiguration */
 
-    NULL,                                  /* create main configuration */
-    NULL,                                  /* init main configuration */
+    ngx_http_fraiseql_create_main_conf,    /* create main configuration */
+    ngx_http_fraiseql_init_main_conf,      /* init main configuration */
 
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
@@ -124,7 +139,7 @@ ngx_module_t  ngx_http_fraiseql_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_fraiseql_init_process,        /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     ngx_http_fraiseql_exit_process,        /* exit process */
@@ -426,5 +441,142 @@ ngx_http_fraiseql_pool_queue(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static void
 ngx_http_fraiseql_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_http_fraiseql_main_conf_t  *fmcf;
+
     ngx_http_fraiseql_pool_exit(cycle);
+
+    fmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_fraiseql_module);
+
+    /* requests are over: plans in use are gone with them */
+    if (fmcf != NULL && fmcf->cache != NULL) {
+        fql_cache_destroy(fmcf->cache);
+        fmcf->cache = NULL;
+    }
+}
+
+
+static ngx_int_t
+ngx_http_fraiseql_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_fraiseql_main_conf_t  *fmcf;
+
+    fmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_fraiseql_module);
+
+    if (fmcf == NULL || fmcf->plan_cache == 0) {
+        return NGX_OK;
+    }
+
+    fmcf->cache = fql_cache_create(fmcf->plan_cache);
+    if (fmcf->cache == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                      "fraiseql: no memory for the plan cache");
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_fraiseql_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_fraiseql_main_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_fraiseql_main_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    conf->plan_cache = NGX_CONF_UNSET_UINT;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_fraiseql_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_fraiseql_main_conf_t  *fmcf = conf;
+
+    ngx_conf_init_uint_value(fmcf->plan_cache, 1024);
+
+    return NGX_CONF_OK;
+}
+
+
+/* fraiseql_plan_cache N | off */
+static char *
+ngx_http_fraiseql_plan_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_fraiseql_main_conf_t  *fmcf = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value;
+
+    if (fmcf->plan_cache != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        fmcf->plan_cache = 0;
+        return NGX_CONF_OK;
+    }
+
+    n = ngx_atoi(value[1].data, value[1].len);
+    if (n == NGX_ERROR || n < 1 || n > 1000000) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"fraiseql_plan_cache\" takes \"off\" or a "
+                           "number of plans from 1 to 1000000, not \"%V\"",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    fmcf->plan_cache = n;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_fraiseql_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var;
+    ngx_str_t             name = ngx_string("fraiseql_plan_cache");
+
+    var = ngx_http_add_variable(cf, &name, NGX_HTTP_VAR_NOCACHEABLE);
+    if (var == NULL) {
+        return NGX_ERROR;
+    }
+
+    var->get_handler = ngx_http_fraiseql_cache_variable;
+
+    return NGX_OK;
+}
+
+
+/* $fraiseql_plan_cache: HIT or MISS; empty when no plan was looked up */
+static ngx_int_t
+ngx_http_fraiseql_cache_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_fraiseql_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_fraiseql_module);
+
+    if (ctx == NULL || !ctx->cache.cached) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->data = (u_char *) (ctx->cache.hit ? "HIT" : "MISS");
+    v->len = ctx->cache.hit ? 3 : 4;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
 }

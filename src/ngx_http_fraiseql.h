@@ -12,6 +12,7 @@
 #include <libpq-fe.h>
 
 #include "fql_compile.h"
+#include "fql_cache.h"
 #include "fql_transform.h"
 
 
@@ -40,6 +41,13 @@ typedef struct {
     ngx_msec_t                  connect_timeout;
     ngx_http_fraiseql_pool_t   *pool;        /* this worker's, lazily */
 } ngx_http_fraiseql_db_t;
+
+
+/* http{} level */
+typedef struct {
+    ngx_uint_t                  plan_cache;  /* plans per worker; 0: off */
+    fql_cache_t                *cache;       /* this worker's */
+} ngx_http_fraiseql_main_conf_t;
 
 
 typedef struct {
@@ -128,6 +136,7 @@ struct ngx_http_fraiseql_ctx_s {
     fql_arena_t                      arena;
     fql_errors_t                     errs;
     fql_plan_t                      *plan;
+    fql_cache_result_t               cache;
     ngx_http_fraiseql_loc_conf_t    *lcf;
     ngx_http_fraiseql_slot_t        *slots;
     ngx_uint_t                       nslots;

@@ -228,21 +228,6 @@ ngx_http_fraiseql_slot_ready(ngx_http_fraiseql_slot_t *slot)
 }
 
 
-static uint64_t
-ngx_http_fraiseql_hash(const char *s)
-{
-    uint64_t  h = 14695981039346656037ULL;
-
-    /* FNV-1a: the statement's name on every connection */
-    while (*s) {
-        h ^= (u_char) *s++;
-        h *= 1099511628211ULL;
-    }
-
-    return h;
-}
-
-
 /*
  * Sends the slot's statement.  A statement this connection has prepared
  * runs by name: PostgreSQL neither parses nor plans it again.  One it has
@@ -261,7 +246,7 @@ ngx_http_fraiseql_send_statement(ngx_http_fraiseql_slot_t *slot)
 
     pg = pgc->pg;
     slot->preparing = 0;
-    slot->stmt = ngx_http_fraiseql_hash(rp->sql);
+    slot->stmt = rp->sql_hash;
 
     ngx_sprintf((u_char *) name, "fq_%016uxL%Z", slot->stmt);
 

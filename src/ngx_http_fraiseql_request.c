@@ -403,19 +403,28 @@ ngx_http_fraiseql_get_params(ngx_http_request_t *r, fql_request_t *req,
 
 /* parse, validate, compile, then hand over to the executor */
 static void
+ngx_http_fraiseql_cache_cleanup(void *data)
+{
+    ngx_http_fraiseql_ctx_t  *ctx = data;
+
+    fql_cache_release(ctx->cache.entry);
+    ctx->cache.entry = NULL;
+}
+
+
+static void
 ngx_http_fraiseql_process(ngx_http_request_t *r, u_char *body, size_t len)
 {
-    ngx_int_t                      rc;
-    ngx_uint_t                     gql, status;
-    fql_str_t                      opname;
-    fql_request_t                  req;
-    fql_document_t                *doc;
-    fql_parse_error_t              perr;
-    fql_parse_limits_t             limits;
-    fql_compile_limits_t           climits;
-    const fql_definition_t        *op;
-    ngx_http_fraiseql_ctx_t       *ctx;
-    ngx_http_fraiseql_loc_conf_t  *flcf;
+    int                             crc;
+    ngx_int_t                       rc;
+    ngx_uint_t                      gql, status;
+    fql_request_t                   req;
+    ngx_pool_cleanup_t             *cln;
+    fql_parse_limits_t              limits;
+    fql_compile_limits_t            climits;
+    ngx_http_fraiseql_ctx_t        *ctx;
+    ngx_http_fraiseql_loc_conf_t   *flcf;
+    ngx_http_fraiseql_main_conf_t  *fmcf;
 
     flcf = ngx_http_get_module_loc_conf(r, ngx_http_fraiseql_module);
 
@@ -455,12 +464,32 @@ ngx_http_fraiseql_process(ngx_http_request_t *r, u_char *body, size_t len)
     limits.max_depth = 0;
     limits.max_tokens = 100000;
 
-    if (fql_parse_document(&ctx->arena, req.query.data, req.query.len,
-                           &limits, &doc, &perr) != 0)
-    {
-        fql_error_add(&ctx->errs, perr.loc.line ? &perr.loc : NULL,
-                      FQL_CODE_PARSE, "%s", perr.message);
+    ngx_memzero(&climits, sizeof(fql_compile_limits_t));
+    climits.max_depth = flcf->max_depth;
+    climits.no_introspection = !flcf->introspection;
+    climits.default_limit = flcf->default_limit;
+    climits.max_limit = flcf->max_limit;
 
+    fmcf = ngx_http_get_module_main_conf(r, ngx_http_fraiseql_module);
+
+    /* the plan may be the cache's: hold it while the request lives */
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    cln->handler = ngx_http_fraiseql_cache_cleanup;
+    cln->data = ctx;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_fraiseql_module);
+
+    crc = fql_cache_plan(fmcf->cache, &ctx->arena, flcf->schema, &climits,
+                         &limits, req.query,
+                         req.operation_name, req.variables, &ctx->plan,
+                         &ctx->errs, &ctx->cache);
+
+    if (ctx->cache.parse_failed) {
         /* a document error is 200 with application/json, 400 otherwise */
         ngx_http_finalize_request(r,
             ngx_http_fraiseql_send_errors(r, gql ? NGX_HTTP_BAD_REQUEST
@@ -469,35 +498,21 @@ ngx_http_fraiseql_process(ngx_http_request_t *r, u_char *body, size_t len)
         return;
     }
 
-    opname = req.operation_name;
-
-    if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
-        fql_errors_t  tmp;
-
-        fql_errors_init(&tmp, &ctx->arena);
-        op = fql_select_operation(doc, opname, &tmp);
-
-        if (op != NULL && op->op != FQL_OP_QUERY) {
-            fql_error_add(&ctx->errs, &op->loc, FQL_CODE_BAD_REQUEST,
-                          "Only queries can be sent with GET; use POST "
-                          "for a %s.", op->op == FQL_OP_MUTATION
-                                       ? "mutation" : "subscription");
-            ngx_http_finalize_request(r,
-                ngx_http_fraiseql_send_errors(r, NGX_HTTP_NOT_ALLOWED,
-                                              &ctx->errs, gql));
-            return;
-        }
+    if ((r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))
+        && ctx->cache.op != -1 && ctx->cache.op != FQL_OP_QUERY)
+    {
+        fql_errors_init(&ctx->errs, &ctx->arena);
+        fql_error_add(&ctx->errs, NULL, FQL_CODE_BAD_REQUEST,
+                      "Only queries can be sent with GET; use POST "
+                      "for a %s.", ctx->cache.op == FQL_OP_MUTATION
+                                   ? "mutation" : "subscription");
+        ngx_http_finalize_request(r,
+            ngx_http_fraiseql_send_errors(r, NGX_HTTP_NOT_ALLOWED,
+                                          &ctx->errs, gql));
+        return;
     }
 
-    ngx_memzero(&climits, sizeof(fql_compile_limits_t));
-    climits.max_depth = flcf->max_depth;
-    climits.no_introspection = !flcf->introspection;
-    climits.default_limit = flcf->default_limit;
-    climits.max_limit = flcf->max_limit;
-
-    if (fql_compile(&ctx->arena, flcf->schema, doc, opname, req.variables,
-                    &climits, &ctx->plan, &ctx->errs) != 0)
-    {
+    if (crc != 0) {
         status = gql ? NGX_HTTP_BAD_REQUEST : NGX_HTTP_OK;
 
         /* out of memory is ours, not the client's */
@@ -511,8 +526,6 @@ ngx_http_fraiseql_process(ngx_http_request_t *r, u_char *body, size_t len)
             ngx_http_fraiseql_send_errors(r, status, &ctx->errs, gql));
         return;
     }
-
-    ngx_http_set_ctx(r, ctx, ngx_http_fraiseql_module);
 
     rc = ngx_http_fraiseql_execute(ctx);
 

@@ -129,6 +129,7 @@ http {
     fraiseql_schema %(schema)s;
     fraiseql_database "%(conninfo)s";
     fraiseql_pool_size %(pool)d;
+    %(http_extra)s
     server {
         listen 127.0.0.1:%(port)d;
         location /graphql { fraiseql; }
@@ -149,7 +150,7 @@ http {
 
 class Nginx:
     def __init__(self, pg, schema, pool=4, workers=1, extra="", conf=None,
-                 log_level="info"):
+                 log_level="info", http_extra=""):
         self.prefix = tempfile.mkdtemp(prefix="fraiseql-ngx-")
         self.port = free_port()
         self.conf_path = os.path.join(self.prefix, "nginx.conf")
@@ -162,7 +163,8 @@ class Nginx:
                                 + " application_name=fraiseql-%d"
                                 % self.port,
                                 pool=pool, port=self.port, extra=extra,
-                                log_level=log_level))
+                                log_level=log_level,
+                                http_extra=http_extra))
         self.env = dict(os.environ)
         if ASAN:
             libasan = subprocess.run(["gcc", "-print-file-name=libasan.so"],

@@ -164,3 +164,18 @@ fql_str_eqz(fql_str_t a, const char *z)
 
     return a.len == n && (n == 0 || memcmp(a.data, z, n) == 0);
 }
+
+
+uint64_t
+fql_hash(const char *s, size_t len)
+{
+    size_t    i;
+    uint64_t  h = 14695981039346656037ULL;
+
+    for (i = 0; i < len; i++) {
+        h ^= (unsigned char) s[i];
+        h *= 1099511628211ULL;
+    }
+
+    return h;
+}

@@ -32,6 +32,9 @@ char *fql_strndup(fql_arena_t *a, const char *s, size_t len);
 int fql_str_eq(fql_str_t a, fql_str_t b);
 int fql_str_eqz(fql_str_t a, const char *z);
 
+/* FNV-1a, 64 bits */
+uint64_t fql_hash(const char *s, size_t len);
+
 /* malloc-backed arena: chunks freed together by fql_arena_heap_destroy */
 fql_arena_t *fql_arena_heap_create(void);
 void fql_arena_heap_destroy(fql_arena_t *a);

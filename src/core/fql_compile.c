@@ -108,6 +108,7 @@ fql_sql_param(fql_cctx_t *c, const char *value)
     char          buf[16];
     int           n;
     const char  **p;
+    fql_slot_t   *sl;
 
     if (c->nparams == FQL_MAX_PARAMS) {
         fql_error_add(c->v.errs, NULL, FQL_CODE_BAD_INPUT,
@@ -120,22 +121,134 @@ fql_sql_param(fql_cctx_t *c, const char *value)
         c->params_cap = c->params_cap ? c->params_cap * 2 : 8;
 
         p = fql_alloc(c->v.arena, c->params_cap * sizeof(char *));
-        if (p == NULL) {
+        sl = fql_alloc(c->v.arena, c->params_cap * sizeof(fql_slot_t));
+        if (p == NULL || sl == NULL) {
             return fql_c_nomem(c);
         }
 
         if (c->nparams) {
             memcpy(p, c->params, c->nparams * sizeof(char *));
+            memcpy(sl, c->slots, c->nparams * sizeof(fql_slot_t));
         }
 
         c->params = p;
+        c->slots = sl;
     }
 
+    c->slots[c->nparams] = c->next_slot;
+    c->next_slot.kind = FQL_SLOT_LITERAL;
     c->params[c->nparams++] = value;
 
     n = snprintf(buf, sizeof(buf), "$%u", c->nparams);
 
     return fql_sql_put(c, buf, n);
+}
+
+
+/* does a value hold a part copied from a variable? */
+static int
+fql_has_var(const fql_jval_t *j)
+{
+    const fql_jval_t  *it;
+
+    if (j->var_src != NULL) {
+        return 1;
+    }
+
+    for (it = j->items; it; it = it->next) {
+        if (fql_has_var(it)) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+void
+fql_c_static_value(fql_cctx_t *c, const fql_jval_t *j)
+{
+    if (j != NULL && fql_has_var(j)) {
+        c->uncacheable = 1;
+    }
+}
+
+
+/* the indexes that lead from the variables object to node */
+static int
+fql_var_path(const fql_jval_t *from, const fql_jval_t *node,
+    unsigned short *path, unsigned depth, unsigned *n)
+{
+    unsigned           i;
+    const fql_jval_t  *it;
+
+    if (from == node) {
+        *n = depth;
+        return 1;
+    }
+
+    if (depth == FQL_JSON_MAX_DEPTH + 2) {
+        return 0;
+    }
+
+    for (i = 0, it = from->items; it; it = it->next, i++) {
+        path[depth] = (unsigned short) i;
+
+        if (fql_var_path(it, node, path, depth + 1, n)) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * The next parameter is computed from src as kind says: a value copied
+ * from a variable becomes a slot the plan fills again for new variables;
+ * a literal stays as it is.  A literal with variables inside (a list
+ * [$a, "b"]) cannot be refilled: such a plan is not cached.
+ */
+static int
+fql_slot_from(fql_cctx_t *c, const fql_jval_t *src, fql_slot_kind_t kind,
+    fql_scalar_t sc, unsigned wild)
+{
+    unsigned         n;
+    unsigned short   path[FQL_JSON_MAX_DEPTH + 2], *p;
+    fql_slot_t      *sl = &c->next_slot;
+
+    sl->kind = FQL_SLOT_LITERAL;
+
+    if (src == NULL) {
+        return 0;
+    }
+
+    if (src->var_src == NULL) {
+        fql_c_static_value(c, src);
+        return 0;
+    }
+
+    if (c->v.vars == NULL
+        || !fql_var_path(c->v.vars, src->var_src, path, 0, &n))
+    {
+        c->uncacheable = 1;
+        return 0;
+    }
+
+    p = fql_alloc(c->v.arena, (n ? n : 1) * sizeof(unsigned short));
+    if (p == NULL) {
+        return fql_c_nomem(c);
+    }
+
+    memcpy(p, path, n * sizeof(unsigned short));
+
+    sl->kind = (unsigned char) kind;
+    sl->sc = (unsigned char) sc;
+    sl->wild = (unsigned char) wild;
+    sl->npath = (unsigned short) n;
+    sl->path = p;
+
+    return 0;
 }
 
 
@@ -285,6 +398,25 @@ fql_param_text(fql_cctx_t *c, fql_scalar_t sc, const fql_jval_t *j,
         *out = fql_strndup(c->v.arena, j->str.data, j->str.len);
         return *out ? 0 : fql_c_nomem(c);
     }
+}
+
+
+/* the JSON text of a value */
+static int
+fql_param_json(fql_cctx_t *c, const fql_jval_t *j, const char **out)
+{
+    fql_text_t  t;
+
+    memset(&t, 0, sizeof(t));
+    t.c = c;
+
+    if (fql_text_json(&t, j) != 0 || fql_text_put(&t, "", 0) != 0) {
+        return -1;
+    }
+
+    *out = t.b.data;
+
+    return 0;
 }
 
 
@@ -442,12 +574,16 @@ fql_sql_field(fql_cctx_t *c, const fql_field_t *f, fql_scalar_t sc,
         return fql_sql_ident(c, f->column);
     }
 
-    /* JSON stays jsonb: ("data"->'a'->'k'); else (("data"->>'k')::t) */
-    if (!array && !fql_scalar_is_json(sc) && fql_sql_lit(c, "(") != 0) {
-        return -1;
-    }
+    /*
+     * JSON stays jsonb: NULLIF("data"->'a'->'k', 'null');
+     * the rest is text cast to its type: (("data"->>'k')::t)
+     */
+    if (array || fql_scalar_is_json(sc)) {
+        if (fql_sql_lit(c, "NULLIF(\"data\"") != 0) {
+            return -1;
+        }
 
-    if (fql_sql_lit(c, "(\"data\"") != 0) {
+    } else if (fql_sql_lit(c, "((\"data\"") != 0) {
         return -1;
     }
 
@@ -460,9 +596,10 @@ fql_sql_field(fql_cctx_t *c, const fql_field_t *f, fql_scalar_t sc,
     }
 
     if (array || fql_scalar_is_json(sc)) {
+        /* a JSON null is SQL's NULL, as ->> makes it for the others */
         return fql_sql_lit(c, "->") != 0
                || fql_sql_string(c, f->json_key) != 0
-               || fql_sql_lit(c, ")") != 0 ? -1 : 0;
+               || fql_sql_lit(c, ", 'null')") != 0 ? -1 : 0;
     }
 
     if (fql_sql_lit(c, "->>") != 0
@@ -499,8 +636,8 @@ fql_sql_cast_suffix(fql_cctx_t *c, const fql_field_t *f, fql_scalar_t sc,
         cast = "text";
     }
 
-    /* a real column gives the parameter its type */
-    if (f->column.len && c->npath == 0 && !array) {
+    /* a real column gives the parameter its type, lists' too */
+    if (f->column.len && c->npath == 0) {
         return 0;
     }
 
@@ -531,36 +668,49 @@ fql_op_value_scalar(const fql_operator_t *o, fql_scalar_t field)
 }
 
 
+/* records where val[k] comes from in sl[k] */
+static int
+fql_op_slot(fql_cctx_t *c, const fql_jval_t *src, fql_slot_kind_t kind,
+    fql_scalar_t sc, unsigned wild, fql_slot_t *sl)
+{
+    if (fql_slot_from(c, src, kind, sc, wild) != 0) {
+        return -1;
+    }
+
+    *sl = c->next_slot;
+    c->next_slot.kind = FQL_SLOT_LITERAL;
+
+    return 0;
+}
+
+
 /* the parameters an operator's value stands for */
 static int
 fql_op_values(fql_cctx_t *c, const fql_arg_t *a, fql_scalar_t sc,
-    const fql_jval_t *op, const char **val, unsigned *nval)
+    const fql_jval_t *op, const char **val, fql_slot_t *sl, unsigned *nval)
 {
-    fql_text_t             t;
+    fql_scalar_t           vsc;
     const fql_arg_t       *in;
     const fql_jval_t      *m;
     const fql_operator_t  *o = a->op;
 
     *nval = 1;
+    vsc = fql_op_value_scalar(o, sc);
 
     switch (o->xf) {
 
     case FQL_OPX_ARRAY:
-        return fql_param_array(c, fql_op_value_scalar(o, sc), op, &val[0]);
+        return fql_op_slot(c, op, FQL_SLOT_ARRAY, vsc, 0, &sl[0]) != 0
+               || fql_param_array(c, vsc, op, &val[0]) != 0 ? -1 : 0;
 
     case FQL_OPX_JSON:
-        memset(&t, 0, sizeof(t));
-        t.c = c;
-
-        if (fql_text_json(&t, op) != 0 || fql_text_put(&t, "", 0) != 0) {
-            return -1;
-        }
-
-        val[0] = t.b.data;
-        return 0;
+        return fql_op_slot(c, op, FQL_SLOT_JSON, vsc, 0, &sl[0]) != 0
+               || fql_param_json(c, op, &val[0]) != 0 ? -1 : 0;
 
     case FQL_OPX_PATTERN:
-        return fql_param_pattern(c, op, o->wild, &val[0]);
+        return fql_op_slot(c, op, FQL_SLOT_PATTERN, vsc, o->wild, &sl[0])
+               != 0
+               || fql_param_pattern(c, op, o->wild, &val[0]) != 0 ? -1 : 0;
 
     case FQL_OPX_MEMBERS:
         /* one parameter per member, in the input type's order */
@@ -580,20 +730,17 @@ fql_op_values(fql_cctx_t *c, const fql_arg_t *a, fql_scalar_t sc,
             }
 
             if (m->kind == FQL_J_ARRAY) {
-                memset(&t, 0, sizeof(t));
-                t.c = c;
-
-                if (fql_text_json(&t, m) != 0
-                    || fql_text_put(&t, "", 0) != 0)
+                if (fql_op_slot(c, m, FQL_SLOT_JSON, vsc, 0, &sl[*nval]) != 0
+                    || fql_param_json(c, m, &val[*nval]) != 0)
                 {
                     return -1;
                 }
 
-                val[(*nval)++] = t.b.data;
-                continue;
-            }
-
-            if (fql_param_text(c, FQL_SCALAR_FLOAT, m, &val[*nval]) != 0) {
+            } else if (fql_op_slot(c, m, FQL_SLOT_TEXT, FQL_SCALAR_FLOAT, 0,
+                                   &sl[*nval]) != 0
+                       || fql_param_text(c, FQL_SCALAR_FLOAT, m, &val[*nval])
+                          != 0)
+            {
                 return -1;
             }
 
@@ -603,7 +750,8 @@ fql_op_values(fql_cctx_t *c, const fql_arg_t *a, fql_scalar_t sc,
         return 0;
 
     default: /* FQL_OPX_TEXT */
-        return fql_param_text(c, fql_op_value_scalar(o, sc), op, &val[0]);
+        return fql_op_slot(c, op, FQL_SLOT_TEXT, vsc, 0, &sl[0]) != 0
+               || fql_param_text(c, vsc, op, &val[0]) != 0 ? -1 : 0;
     }
 }
 
@@ -611,7 +759,8 @@ fql_op_values(fql_cctx_t *c, const fql_arg_t *a, fql_scalar_t sc,
 /* writes an operator's SQL template (fql_schema.h) */
 static int
 fql_sql_op(fql_cctx_t *c, const fql_operator_t *o, const fql_field_t *f,
-    fql_scalar_t sc, int array, const char **val, unsigned nval)
+    fql_scalar_t sc, int array, const char **val, const fql_slot_t *sl,
+    unsigned nval)
 {
     char         buf[16];
     unsigned     k, pnum[3];
@@ -645,6 +794,8 @@ fql_sql_op(fql_cctx_t *c, const fql_operator_t *o, const fql_field_t *f,
         }
 
         if (pnum[k] == 0) {
+            c->next_slot = sl[k];
+
             if (fql_sql_param(c, val[k]) != 0) {
                 return -1;
             }
@@ -680,6 +831,7 @@ fql_sql_ops(fql_cctx_t *c, const fql_arg_t *in, const fql_jval_t *ops,
     const fql_field_t     *f;
     const fql_operator_t  *o;
     const char            *val[3];
+    fql_slot_t             sl[3];
 
     f = in->filter_field;
     filter = fql_tref_named(in->type);
@@ -705,8 +857,8 @@ fql_sql_ops(fql_cctx_t *c, const fql_arg_t *in, const fql_jval_t *ops,
             c->uses_vector = 1;
         }
 
-        if (fql_op_values(c, a, sc, op, val, &nval) != 0
-            || fql_sql_op(c, o, f, sc, array, val, nval) != 0)
+        if (fql_op_values(c, a, sc, op, val, sl, &nval) != 0
+            || fql_sql_op(c, o, f, sc, array, val, sl, nval) != 0)
         {
             return -1;
         }
@@ -880,6 +1032,10 @@ fql_sql_order(fql_cctx_t *c, const fql_type_t *order, const fql_jval_t *obj,
 
         if (m->kind != FQL_J_STRING) {
             continue;
+        }
+
+        if (fql_tref_named(f->type)->scalar == FQL_SCALAR_VECTOR) {
+            c->uses_vector = 1;
         }
 
         if (fql_sql_z(c, *first ? " ORDER BY " : ", ") != 0
@@ -1306,8 +1462,10 @@ fql_project(fql_cctx_t *c, const fql_type_t *type, fql_cfield_t *fields,
  * (refused, not clamped: a client asking for more than it gets would not
  * know), else fraiseql_default_limit, else the maximum.
  */
+/* the text of a page size: checked, or the default (NULL: none) */
 static int
-fql_sql_limit(fql_cctx_t *c, const fql_selection_t *s, const fql_jval_t *a)
+fql_limit_text(fql_cctx_t *c, const fql_loc_t *loc, const fql_jval_t *a,
+    const char **out)
 {
     long         n;
     char        *p;
@@ -1320,13 +1478,13 @@ fql_sql_limit(fql_cctx_t *c, const fql_selection_t *s, const fql_jval_t *a)
         n = strtol(a->str.data, NULL, 10);
 
         if (n < 0) {
-            fql_error_add(c->v.errs, &s->loc, FQL_CODE_BAD_INPUT,
+            fql_error_add(c->v.errs, loc, FQL_CODE_BAD_INPUT,
                           "\"limit\" must not be negative.");
             return -1;
         }
 
         if (max && n > (long) max) {
-            fql_error_add(c->v.errs, &s->loc, FQL_CODE_BAD_INPUT,
+            fql_error_add(c->v.errs, loc, FQL_CODE_BAD_INPUT,
                           "\"limit\" is %ld, over the maximum of %u.",
                           n, max);
             return -1;
@@ -1336,6 +1494,7 @@ fql_sql_limit(fql_cctx_t *c, const fql_selection_t *s, const fql_jval_t *a)
         n = (long) (dflt ? dflt : max);
 
     } else {
+        *out = NULL;
         return 0;
     }
 
@@ -1345,6 +1504,44 @@ fql_sql_limit(fql_cctx_t *c, const fql_selection_t *s, const fql_jval_t *a)
     }
 
     snprintf(p, 24, "%ld", n);
+    *out = p;
+
+    return 0;
+}
+
+
+static int
+fql_offset_text(fql_cctx_t *c, const fql_loc_t *loc, const fql_jval_t *a,
+    const char **out)
+{
+    if (a->str.data[0] == '-') {
+        fql_error_add(c->v.errs, loc, FQL_CODE_BAD_INPUT,
+                      "\"offset\" must not be negative.");
+        return -1;
+    }
+
+    return fql_param_text(c, FQL_SCALAR_INT, a, out);
+}
+
+
+static int
+fql_sql_limit(fql_cctx_t *c, const fql_selection_t *s, const fql_jval_t *a)
+{
+    const char  *p;
+
+    if (fql_limit_text(c, &s->loc, a, &p) != 0) {
+        return -1;
+    }
+
+    if (p == NULL) {
+        return 0;
+    }
+
+    if (a != NULL && a->kind == FQL_J_NUMBER
+        && fql_slot_from(c, a, FQL_SLOT_LIMIT, FQL_SCALAR_INT, 0) != 0)
+    {
+        return -1;
+    }
 
     if (fql_sql_lit(c, " LIMIT ") != 0
         || fql_sql_param(c, p) != 0
@@ -1367,6 +1564,7 @@ fql_compile_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
     fql_type_t             *t;
     fql_tref_t             *tr;
     fql_cfield_t           *sub;
+    fql_scalar_t            sc;
     const fql_selection_t  *s;
     const char             *p;
 
@@ -1429,8 +1627,10 @@ fql_compile_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
     c->sql.len = 0;
     c->sql.cap = 0;
     c->params = NULL;
+    c->slots = NULL;
     c->nparams = 0;
     c->params_cap = 0;
+    c->next_slot.kind = FQL_SLOT_LITERAL;
 
     if (fql_sql_from(c, t) != 0) {
         return -1;
@@ -1440,8 +1640,10 @@ fql_compile_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
         rp->kind = FQL_RF_OBJECT;
         a = fql_jval_member(args, "id");
 
-        if (fql_param_text(c, fql_tref_named(f->args->type)->scalar, a, &p)
-            != 0
+        sc = fql_tref_named(f->args->type)->scalar;
+
+        if (fql_param_text(c, sc, a, &p) != 0
+            || fql_slot_from(c, a, FQL_SLOT_TEXT, sc, 0) != 0
             || fql_sql_lit(c, " WHERE \"id\" = ") != 0
             || fql_sql_param(c, p) != 0)
         {
@@ -1480,14 +1682,10 @@ fql_compile_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
 
         a = fql_jval_member(args, "offset");
         if (a != NULL && a->kind == FQL_J_NUMBER) {
-            if (a->str.data[0] == '-') {
-                fql_error_add(c->v.errs, &s->loc, FQL_CODE_BAD_INPUT,
-                              "\"offset\" must not be negative.");
-                return -1;
-            }
-
-            if (fql_sql_lit(c, " OFFSET ") != 0
-                || fql_param_text(c, FQL_SCALAR_INT, a, &p) != 0
+            if (fql_offset_text(c, &s->loc, a, &p) != 0
+                || fql_slot_from(c, a, FQL_SLOT_OFFSET, FQL_SCALAR_INT, 0)
+                   != 0
+                || fql_sql_lit(c, " OFFSET ") != 0
                 || fql_sql_param(c, p) != 0
                 || fql_sql_lit(c, "::bigint") != 0)
             {
@@ -1499,18 +1697,20 @@ fql_compile_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
     rp->uses_vector = c->uses_vector;
     c->uses_vector = 0;
     rp->sql = c->sql.data;
+    rp->sql_hash = fql_hash(rp->sql, strlen(rp->sql));
     rp->params = c->params;
+    rp->slots = c->slots;
     rp->nparams = c->nparams;
 
     return 0;
 }
 
 
-int
-fql_compile(fql_arena_t *a, const fql_schema_t *schema,
+static int
+fql_compile_doc(fql_arena_t *a, const fql_schema_t *schema,
     const fql_document_t *doc, fql_str_t operation_name,
     const fql_jval_t *variables, const fql_compile_limits_t *limits,
-    fql_plan_t **plan, fql_errors_t *errs)
+    fql_plan_t **plan, fql_errors_t *errs, int validated)
 {
     fql_cctx_t        *c;
     fql_plan_t        *pl;
@@ -1530,7 +1730,7 @@ fql_compile(fql_arena_t *a, const fql_schema_t *schema,
     c->v.errs = errs;
     c->limits = limits;
 
-    if (fql_validate_document(&c->v) != 0) {
+    if (!validated && fql_validate_document(&c->v) != 0) {
         return -1;
     }
 
@@ -1595,6 +1795,137 @@ fql_compile(fql_arena_t *a, const fql_schema_t *schema,
         return -1;
     }
 
+    pl->uncacheable = c->uncacheable;
+    *plan = pl;
+
+    return 0;
+}
+
+
+int
+fql_compile(fql_arena_t *a, const fql_schema_t *schema,
+    const fql_document_t *doc, fql_str_t operation_name,
+    const fql_jval_t *variables, const fql_compile_limits_t *limits,
+    fql_plan_t **plan, fql_errors_t *errs)
+{
+    return fql_compile_doc(a, schema, doc, operation_name, variables, limits,
+                           plan, errs, 0);
+}
+
+
+int
+fql_compile_validated(fql_arena_t *a, const fql_schema_t *schema,
+    const fql_document_t *doc, fql_str_t operation_name,
+    const fql_jval_t *variables, const fql_compile_limits_t *limits,
+    fql_plan_t **plan, fql_errors_t *errs)
+{
+    return fql_compile_doc(a, schema, doc, operation_name, variables, limits,
+                           plan, errs, 1);
+}
+
+
+/* a slot's value for the new variables */
+static int
+fql_bind_slot(fql_cctx_t *c, const fql_root_plan_t *rp, const fql_slot_t *sl,
+    const fql_jval_t *vars, const char **out)
+{
+    unsigned           i, k;
+    const fql_jval_t  *j;
+
+    j = vars;
+
+    for (i = 0; j != NULL && i < sl->npath; i++) {
+        for (k = 0, j = j->items; j && k < sl->path[i]; k++) {
+            j = j->next;
+        }
+    }
+
+    if (j == NULL) {
+        /* the shape matched the plan's: this cannot happen */
+        return fql_c_nomem(c);
+    }
+
+    switch (sl->kind) {
+    case FQL_SLOT_ARRAY:
+        return fql_param_array(c, sl->sc, j, out);
+    case FQL_SLOT_JSON:
+        return fql_param_json(c, j, out);
+    case FQL_SLOT_PATTERN:
+        return fql_param_pattern(c, j, sl->wild, out);
+    case FQL_SLOT_LIMIT:
+        return fql_limit_text(c, &rp->loc, j, out);
+    case FQL_SLOT_OFFSET:
+        return fql_offset_text(c, &rp->loc, j, out);
+    default:
+        return fql_param_text(c, sl->sc, j, out);
+    }
+}
+
+
+int
+fql_plan_bind(fql_arena_t *a, const fql_plan_t *tmpl, const fql_jval_t *vars,
+    const fql_compile_limits_t *limits, fql_plan_t **plan, fql_errors_t *errs)
+{
+    unsigned                i;
+    fql_cctx_t              c;
+    fql_plan_t             *pl;
+    const char            **params;
+    fql_root_plan_t        *rp, **tail;
+    const fql_root_plan_t  *t;
+
+    memset(&c, 0, sizeof(c));
+    c.v.arena = a;
+    c.v.errs = errs;
+    c.limits = limits;
+
+    pl = fql_alloc(a, sizeof(fql_plan_t));
+    if (pl == NULL) {
+        return fql_c_nomem(&c);
+    }
+
+    *pl = *tmpl;
+    tail = &pl->roots;
+
+    for (t = tmpl->roots; t; t = t->next) {
+        rp = fql_alloc(a, sizeof(fql_root_plan_t));
+        if (rp == NULL) {
+            return fql_c_nomem(&c);
+        }
+
+        *rp = *t;
+
+        for (i = 0; i < t->nparams; i++) {
+            if (t->slots[i].kind != FQL_SLOT_LITERAL) {
+                break;
+            }
+        }
+
+        /* literals only: the template's parameters serve as they are */
+        if (i < t->nparams) {
+            params = fql_alloc(a, t->nparams * sizeof(char *));
+            if (params == NULL) {
+                return fql_c_nomem(&c);
+            }
+
+            for (i = 0; i < t->nparams; i++) {
+                if (t->slots[i].kind == FQL_SLOT_LITERAL) {
+                    params[i] = t->params[i];
+
+                } else if (fql_bind_slot(&c, t, &t->slots[i], vars,
+                                         &params[i]) != 0)
+                {
+                    return -1;
+                }
+            }
+
+            rp->params = params;
+        }
+
+        *tail = rp;
+        tail = &rp->next;
+    }
+
+    *tail = NULL;
     *plan = pl;
 
     return 0;

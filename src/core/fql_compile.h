@@ -21,6 +21,25 @@ typedef enum {
 
 typedef struct fql_root_plan_s  fql_root_plan_t;
 
+/* where a parameter's value comes from in a cached plan */
+typedef enum {
+    FQL_SLOT_LITERAL = 0,  /* the plan's own text */
+    FQL_SLOT_TEXT,         /* a variable's value: its text */
+    FQL_SLOT_ARRAY,        /* ... a PostgreSQL array of its items */
+    FQL_SLOT_JSON,         /* ... its JSON text */
+    FQL_SLOT_PATTERN,      /* ... a LIKE pattern, wildcards escaped */
+    FQL_SLOT_LIMIT,        /* ... a page size, checked against the limits */
+    FQL_SLOT_OFFSET
+} fql_slot_kind_t;
+
+typedef struct {
+    unsigned char          kind;
+    unsigned char          sc;         /* fql_scalar_t of the value */
+    unsigned char          wild;       /* PATTERN */
+    unsigned short         npath;
+    const unsigned short  *path;       /* member/item indexes in variables */
+} fql_slot_t;
+
 struct fql_root_plan_s {
     fql_root_field_kind_t   kind;
     fql_str_t               response_key;
@@ -31,6 +50,8 @@ struct fql_root_plan_s {
     const char             *sql;             /* NUL-terminated */
     unsigned                nparams;
     const char            **params;          /* text values, NULL: SQL null */
+    const fql_slot_t       *slots;           /* nparams of them */
+    uint64_t                sql_hash;        /* FNV-1a of sql */
     fql_proj_t             *proj;
     fql_loc_t               loc;
     fql_root_plan_t        *next;
@@ -41,6 +62,7 @@ typedef struct {
     fql_root_plan_t    *roots;       /* in document order, keys merged */
     unsigned            nroots;
     unsigned            nqueries;    /* roots that run SQL */
+    unsigned            uncacheable:1;  /* values shaped more than SQL */
 } fql_plan_t;
 
 typedef struct {
@@ -58,6 +80,24 @@ typedef struct {
 int fql_compile(fql_arena_t *a, const fql_schema_t *schema,
     const fql_document_t *doc, fql_str_t operation_name,
     const fql_jval_t *variables, const fql_compile_limits_t *limits,
+    fql_plan_t **plan, fql_errors_t *errs);
+
+/*
+ * fql_compile on a document that fql_validate_document has accepted
+ * (a cached one): the rules are not run again.
+ */
+int fql_compile_validated(fql_arena_t *a, const fql_schema_t *schema,
+    const fql_document_t *doc, fql_str_t operation_name,
+    const fql_jval_t *variables, const fql_compile_limits_t *limits,
+    fql_plan_t **plan, fql_errors_t *errs);
+
+/*
+ * A cached plan for new variables, already coerced (vars as fql_vctx_t
+ * holds them): the parameters that come from variables are computed
+ * again, the rest is shared with tmpl.
+ */
+int fql_plan_bind(fql_arena_t *a, const fql_plan_t *tmpl,
+    const fql_jval_t *vars, const fql_compile_limits_t *limits,
     fql_plan_t **plan, fql_errors_t *errs);
 
 /* the operation chosen by name (or the lone one), or NULL with an error */

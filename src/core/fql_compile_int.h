@@ -51,7 +51,14 @@ typedef struct {
     const fql_field_t           *path[FQL_MAX_PATH];
     unsigned                     npath;
     unsigned                     uses_vector:1;
+    unsigned                     uncacheable:1;
+    /* where the next parameter comes from; parallel to params */
+    fql_slot_t                   next_slot;
+    fql_slot_t                  *slots;
 } fql_cctx_t;
+
+/* marks the plan uncacheable when a value came from a variable */
+void fql_c_static_value(fql_cctx_t *c, const fql_jval_t *j);
 
 
 int fql_c_nomem(fql_cctx_t *c);

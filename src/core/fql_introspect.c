@@ -793,6 +793,9 @@ fql_introspect_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
         name = fql_jval_member(args, "name");
         t = fql_schema_type(c->v.schema, name->str);
 
+        /* the answer depends on the name: a plan per name is no plan */
+        fql_c_static_value(c, name);
+
         o.kind = FQL_IO_TYPE;
         o.type = t;
         otype = fql_itype(&ic, "__Type");

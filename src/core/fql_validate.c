@@ -590,8 +590,13 @@ fql_coerce_scalar(fql_vctx_t *v, const fql_type_t *t,
 }
 
 
+/*
+ * A deep copy; a variable's value copied where it is used remembers its
+ * origin (var_src), so that a cached plan knows which parameters come
+ * from which variables.
+ */
 static fql_jval_t *
-fql_jval_copy(fql_vctx_t *v, const fql_jval_t *src)
+fql_jval_copy_from(fql_vctx_t *v, const fql_jval_t *src, int var)
 {
     fql_jval_t        *j, **tail;
     const fql_jval_t  *it;
@@ -604,10 +609,11 @@ fql_jval_copy(fql_vctx_t *v, const fql_jval_t *src)
     j->boolean = src->boolean;
     j->str = src->str;
     j->key = src->key;
+    j->var_src = var ? src : NULL;
     tail = &j->items;
 
     for (it = src->items; it; it = it->next) {
-        *tail = fql_jval_copy(v, it);
+        *tail = fql_jval_copy_from(v, it, var);
         if (*tail == NULL) {
             return NULL;
         }
@@ -617,6 +623,13 @@ fql_jval_copy(fql_vctx_t *v, const fql_jval_t *src)
     }
 
     return j;
+}
+
+
+static fql_jval_t *
+fql_jval_copy(fql_vctx_t *v, const fql_jval_t *src)
+{
+    return fql_jval_copy_from(v, src, 0);
 }
 
 
@@ -682,6 +695,44 @@ fql_coerce_input_json(fql_vctx_t *v, const fql_type_t *t,
 
     tail = &j->items;
 
+    /* given members keep the client's order (orderBy), defaults follow */
+    for (m = in->items; m; m = m->next) {
+        const fql_jval_t  *d;
+
+        /* a repeated JSON key: the first one counts */
+        for (d = in->items; d != m && !fql_str_eq(d->key, m->key);
+             d = d->next)
+        { /* void */ }
+
+        if (d != m) {
+            continue;
+        }
+
+        f = fql_arg_find(t->input_fields, m->key);
+        n = strlen(path);
+
+        snprintf(path + n, plen - n, "%s%.*s", n ? "." : "",
+                 fql_pstr(f->name));
+
+        v->in_arg = f;
+        fv = NULL;
+
+        if (fql_coerce_json(v, f->type, m, &fv, var, path, plen) != 0) {
+            return -1;
+        }
+
+        path[n] = '\0';
+
+        if (fv == NULL) {
+            continue;
+        }
+
+        fv->key = f->name;
+        *tail = fv;
+        tail = &fv->next;
+        j->count++;
+    }
+
     for (f = t->input_fields; f; f = f->next) {
         for (m = in->items; m; m = m->next) {
             if (fql_str_eq(m->key, f->name)) {
@@ -690,19 +741,9 @@ fql_coerce_input_json(fql_vctx_t *v, const fql_type_t *t,
         }
 
         fv = NULL;
-        n = strlen(path);
 
         if (m != NULL) {
-            snprintf(path + n, plen - n, "%s%.*s", n ? "." : "",
-                     fql_pstr(f->name));
-
-            v->in_arg = f;
-
-            if (fql_coerce_json(v, f->type, m, &fv, var, path, plen) != 0) {
-                return -1;
-            }
-
-            path[n] = '\0';
+            continue;
 
         } else if (f->default_value != NULL) {
             if (fql_coerce_literal(v, f->type, f->default_value, &fv) != 0) {
@@ -1036,7 +1077,7 @@ fql_literal_json(fql_vctx_t *v, const fql_value_t *value, fql_jval_t **out)
         if (var == NULL) {
             j = fql_jnew(v, FQL_J_NULL);
         } else {
-            j = fql_jval_copy(v, var);
+            j = fql_jval_copy_from(v, var, 1);
         }
 
         break;
@@ -1184,7 +1225,7 @@ fql_coerce_literal(fql_vctx_t *v, const fql_tref_t *type,
             return -1;
         }
 
-        j = fql_jval_copy(v, var);
+        j = fql_jval_copy_from(v, var, 1);
         if (j == NULL) {
             return fql_nomem(v);
         }
