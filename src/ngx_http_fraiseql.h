@@ -71,6 +71,13 @@ typedef enum {
     NGX_HTTP_FRAISEQL_PGC_BUSY
 } ngx_http_fraiseql_pgc_state_e;
 
+/* a statement prepared on a connection, named fq_<hash> */
+typedef struct {
+    uint64_t                       hash;
+    u_char                        *sql;       /* its text, to compare */
+    size_t                         len;
+} ngx_http_fraiseql_stmt_t;
+
 /* one libpq connection of a worker's pool */
 struct ngx_http_fraiseql_pgc_s {
     ngx_queue_t                    queue;     /* idle or free list */
@@ -80,8 +87,9 @@ struct ngx_http_fraiseql_pgc_s {
     ino_t                          ino;       /* of the registered socket */
     ngx_http_fraiseql_pgc_state_e  state;
     ngx_http_fraiseql_slot_t      *owner;     /* BUSY */
-    uint64_t                      *prepared;  /* statements' SQL hashes */
+    ngx_http_fraiseql_stmt_t      *prepared;
     ngx_uint_t                     nprepared;
+    ngx_pool_t                    *stmt_pool; /* texts of prepared[] */
     unsigned                       flushing:1;
 };
 

@@ -239,7 +239,8 @@ static ngx_int_t
 ngx_http_fraiseql_send_statement(ngx_http_fraiseql_slot_t *slot)
 {
     char                      name[24];
-    ngx_uint_t                i;
+    size_t                    len;
+    ngx_uint_t                i, collision;
     PGconn                   *pg;
     fql_root_plan_t          *rp = slot->plan;
     ngx_http_fraiseql_pgc_t  *pgc = slot->pgc;
@@ -250,13 +251,23 @@ ngx_http_fraiseql_send_statement(ngx_http_fraiseql_slot_t *slot)
 
     ngx_sprintf((u_char *) name, "fq_%016uxL%Z", slot->stmt);
 
+    len = ngx_strlen(rp->sql);
+    collision = 0;
+
     for (i = 0; i < pgc->nprepared; i++) {
-        if (pgc->prepared[i] == slot->stmt) {
+        if (pgc->prepared[i].hash == slot->stmt) {
+            /* a name stands for one text: another one runs unnamed */
+            collision = pgc->prepared[i].len != len
+                        || ngx_memcmp(pgc->prepared[i].sql, rp->sql, len)
+                           != 0;
             break;
         }
     }
 
-    if (i == pgc->nprepared && i < NGX_HTTP_FRAISEQL_PREPARED_MAX) {
+    if (collision) {
+        i = NGX_HTTP_FRAISEQL_PREPARED_MAX;
+
+    } else if (i == pgc->nprepared && i < NGX_HTTP_FRAISEQL_PREPARED_MAX) {
         slot->preparing = 1;
 
         return PQsendPrepare(pg, name, rp->sql, rp->nparams, NULL)
@@ -290,10 +301,28 @@ ngx_http_fraiseql_send_statement(ngx_http_fraiseql_slot_t *slot)
 static ngx_int_t
 ngx_http_fraiseql_prepared(ngx_http_fraiseql_slot_t *slot)
 {
-    int                       rc;
-    ngx_http_fraiseql_pgc_t  *pgc = slot->pgc;
+    int                        rc;
+    ngx_http_fraiseql_pgc_t   *pgc = slot->pgc;
+    ngx_http_fraiseql_stmt_t  *stmt;
 
-    pgc->prepared[pgc->nprepared++] = slot->stmt;
+    stmt = &pgc->prepared[pgc->nprepared];
+    stmt->hash = slot->stmt;
+    stmt->len = ngx_strlen(slot->plan->sql);
+
+    if (pgc->stmt_pool == NULL) {
+        pgc->stmt_pool = ngx_create_pool(4096, ngx_cycle->log);
+        if (pgc->stmt_pool == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    stmt->sql = ngx_pnalloc(pgc->stmt_pool, stmt->len);
+    if (stmt->sql == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(stmt->sql, slot->plan->sql, stmt->len);
+    pgc->nprepared++;
 
     if (ngx_http_fraiseql_send_statement(slot) != NGX_OK) {
         return NGX_ERROR;

@@ -238,10 +238,9 @@ ngx_http_fraiseql_pool_get(ngx_http_fraiseql_db_t *db, ngx_log_t *log)
 static ngx_http_fraiseql_pgc_t *
 ngx_http_fraiseql_pgc_alloc(ngx_http_fraiseql_pool_t *pool)
 {
-    ngx_queue_t              *q;
-    ngx_http_fraiseql_pgc_t  *pgc;
-
-    uint64_t                 *prepared;
+    ngx_queue_t               *q;
+    ngx_http_fraiseql_pgc_t   *pgc;
+    ngx_http_fraiseql_stmt_t  *prepared;
 
     if (!ngx_queue_empty(&pool->free)) {
         q = ngx_queue_head(&pool->free);
@@ -263,7 +262,7 @@ ngx_http_fraiseql_pgc_alloc(ngx_http_fraiseql_pool_t *pool)
 
     pgc->prepared = ngx_palloc(ngx_cycle->pool,
                                NGX_HTTP_FRAISEQL_PREPARED_MAX
-                               * sizeof(uint64_t));
+                               * sizeof(ngx_http_fraiseql_stmt_t));
     if (pgc->prepared == NULL) {
         return NULL;
     }
@@ -585,6 +584,13 @@ ngx_http_fraiseql_close(ngx_http_fraiseql_pgc_t *pgc)
         pgc->pg = NULL;
     }
 
+    /* the session's statements die with it */
+    if (pgc->stmt_pool != NULL) {
+        ngx_destroy_pool(pgc->stmt_pool);
+        pgc->stmt_pool = NULL;
+    }
+
+    pgc->nprepared = 0;
     pool->nconns--;
     pgc->owner = NULL;
 

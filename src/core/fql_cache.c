@@ -26,6 +26,11 @@ struct fql_cache_entry_s {
     fql_compile_limits_t      limits;
     char                     *text;       /* normalised document */
     size_t                    len;
+    /* the text as first sent: clients resend it byte for byte */
+    uint64_t                  raw_hash;
+    char                     *raw;
+    size_t                    raw_len;
+    fql_cache_entry_t        *rnext;
     fql_arena_t              *arena;      /* the document's AST */
     fql_document_t           *doc;
     fql_variant_t            *variants;
@@ -41,7 +46,8 @@ struct fql_cache_s {
     unsigned             max;
     unsigned             count;
     unsigned             nbuckets;    /* a power of two */
-    fql_cache_entry_t  **buckets;
+    fql_cache_entry_t  **buckets;     /* by normal form */
+    fql_cache_entry_t  **raw_buckets;  /* by text as sent */
     fql_cache_entry_t   *head;
     fql_cache_entry_t   *tail;
     fql_cache_stats_t    stats;
@@ -411,7 +417,11 @@ fql_cache_create(unsigned max)
     }
 
     c->buckets = calloc(c->nbuckets, sizeof(fql_cache_entry_t *));
-    if (c->buckets == NULL) {
+    c->raw_buckets = calloc(c->nbuckets, sizeof(fql_cache_entry_t *));
+
+    if (c->buckets == NULL || c->raw_buckets == NULL) {
+        free(c->buckets);
+        free(c->raw_buckets);
         free(c);
         return NULL;
     }
@@ -450,6 +460,7 @@ fql_cache_destroy(fql_cache_t *c)
     }
 
     free(c->buckets);
+    free(c->raw_buckets);
     free(c);
 }
 
@@ -503,6 +514,15 @@ fql_cache_unlink(fql_cache_t *c, fql_cache_entry_t *e)
         }
     }
 
+    for (pp = &c->raw_buckets[e->raw_hash & (c->nbuckets - 1)]; *pp;
+         pp = &(*pp)->rnext)
+    {
+        if (*pp == e) {
+            *pp = e->rnext;
+            break;
+        }
+    }
+
     fql_lru_remove(c, e);
     c->count--;
     c->stats.plans -= e->nvariants;
@@ -541,6 +561,25 @@ fql_cache_get_stats(const fql_cache_t *c, fql_cache_stats_t *st)
 
 
 static fql_cache_entry_t *
+fql_cache_find_raw(fql_cache_t *c, uint64_t hash, const fql_schema_t *schema,
+    const fql_compile_limits_t *limits, fql_str_t q)
+{
+    fql_cache_entry_t  *e;
+
+    for (e = c->raw_buckets[hash & (c->nbuckets - 1)]; e; e = e->rnext) {
+        if (e->raw_hash == hash && e->schema == schema && e->raw_len == q.len
+            && memcmp(&e->limits, limits, sizeof(fql_compile_limits_t)) == 0
+            && memcmp(e->raw, q.data, q.len) == 0)
+        {
+            return e;
+        }
+    }
+
+    return NULL;
+}
+
+
+static fql_cache_entry_t *
 fql_cache_find(fql_cache_t *c, uint64_t hash, const fql_schema_t *schema,
     const fql_compile_limits_t *limits, const char *text, size_t len)
 {
@@ -562,6 +601,7 @@ fql_cache_find(fql_cache_t *c, uint64_t hash, const fql_schema_t *schema,
 /* a validated document in its own arena, held by the cache */
 static fql_cache_entry_t *
 fql_cache_add(fql_cache_t *c, fql_arena_t *ta, uint64_t hash,
+    uint64_t raw_hash,
     const fql_schema_t *schema, const fql_compile_limits_t *limits,
     const fql_parse_limits_t *plimits, fql_str_t query,
     fql_str_t query_opname, const char *text, size_t len,
@@ -626,7 +666,7 @@ fql_cache_add(fql_cache_t *c, fql_arena_t *ta, uint64_t hash,
     }
 
     e->text = fql_alloc(a, len ? len : 1);
-    if (e->text == NULL) {
+    if (e->text == NULL || src == NULL) {
         fql_error_add(errs, NULL, FQL_CODE_INTERNAL, "Out of memory");
         fql_arena_heap_destroy(a);
         return NULL;
@@ -635,6 +675,9 @@ fql_cache_add(fql_cache_t *c, fql_arena_t *ta, uint64_t hash,
     memcpy(e->text, text, len);
     e->len = len;
     e->hash = hash;
+    e->raw = src;
+    e->raw_len = query.len;
+    e->raw_hash = raw_hash;
     e->schema = schema;
     e->limits = *limits;
     e->arena = a;
@@ -648,6 +691,8 @@ fql_cache_add(fql_cache_t *c, fql_arena_t *ta, uint64_t hash,
 
     e->hnext = c->buckets[hash & (c->nbuckets - 1)];
     c->buckets[hash & (c->nbuckets - 1)] = e;
+    e->rnext = c->raw_buckets[raw_hash & (c->nbuckets - 1)];
+    c->raw_buckets[raw_hash & (c->nbuckets - 1)] = e;
     fql_lru_push_front(c, e);
     c->count++;
 
@@ -692,7 +737,7 @@ fql_cache_plan(fql_cache_t *c, fql_arena_t *a, const fql_schema_t *schema,
 {
     char               *text;
     size_t              len;
-    uint64_t            hash;
+    uint64_t            hash, raw_hash;
     fql_str_t           shape;
     fql_vctx_t          v;
     fql_variant_t      *var;
@@ -708,20 +753,26 @@ fql_cache_plan(fql_cache_t *c, fql_arena_t *a, const fql_schema_t *schema,
 
     res->cached = 1;
 
-    text = fql_alloc(a, query.len ? query.len : 1);
-    if (text == NULL) {
-        fql_error_add(errs, NULL, FQL_CODE_INTERNAL, "Out of memory");
-        return -1;
-    }
-
-    len = fql_normalize(query.data, query.len, text);
-    hash = fql_hash(text, len);
-
-    e = fql_cache_find(c, hash, schema, limits, text, len);
+    /* the same bytes again (the common case), else the same tokens */
+    raw_hash = fql_hash(query.data, query.len);
+    e = fql_cache_find_raw(c, raw_hash, schema, limits, query);
 
     if (e == NULL) {
-        e = fql_cache_add(c, a, hash, schema, limits, plimits, query,
-                          opname, text, len, errs, res);
+        text = fql_alloc(a, query.len ? query.len : 1);
+        if (text == NULL) {
+            fql_error_add(errs, NULL, FQL_CODE_INTERNAL, "Out of memory");
+            return -1;
+        }
+
+        len = fql_normalize(query.data, query.len, text);
+        hash = fql_hash(text, len);
+
+        e = fql_cache_find(c, hash, schema, limits, text, len);
+    }
+
+    if (e == NULL) {
+        e = fql_cache_add(c, a, hash, raw_hash, schema, limits, plimits,
+                          query, opname, text, len, errs, res);
         if (e == NULL) {
             c->stats.misses++;
             return -1;
