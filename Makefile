@@ -146,8 +146,11 @@ bench: deps all
 	    bench/bench_transform.c $(CORE_SRCS) $(LIBS_CORE)
 	$(CC) -O2 -Isrc/core -o $(BUILD)/bench_parse \
 	    bench/bench_parse.c $(CORE_SRCS) $(LIBS_CORE)
+	$(CC) -O2 -Isrc/core -o $(BUILD)/bench_cache \
+	    bench/bench_cache.c $(CORE_SRCS) $(LIBS_CORE)
 	$(BUILD)/bench_transform
 	$(BUILD)/bench_parse t/schema.graphql t/introspection_query.graphql
+	$(BUILD)/bench_cache t/schema.graphql t/introspection_query.graphql
 	@sh bench/run.sh
 
 clean:
