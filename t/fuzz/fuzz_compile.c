@@ -1,14 +1,16 @@
 /*
  * libFuzzer target: a request body (JSON with query, variables,
  * operationName) through request parsing, GraphQL parsing, validation,
- * variable coercion and compilation against a fixed schema.
+ * variable coercion and compilation against a fixed schema; then the
+ * same request twice through the plan cache (a miss, then a hit), whose
+ * plans must be the plain compile's to the byte.
  */
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "fql_compile.h"
+#include "fql_cache.h"
 
 
 static const char  sdl[] =
@@ -18,6 +20,9 @@ static const char  sdl[] =
     "  id: ID! name: String score: Int ratio: Float flag: Boolean\n"
     "  code: Code meta: JSON when: DateTime day: Date uid: UUID\n"
     "  status: String @column author: Author list: [[Int]]\n"
+    "  ip: IpAddress path: LTree period: DateRange doc: TSVector\n"
+    "  price: Decimal mac: MacAddress emb: Vector place: Point\n"
+    "  scores: [Int] codes: [Code!]\n"
     "}\n"
     "type Query {\n"
     "  thing(id: ID!): Thing\n"
@@ -27,6 +32,69 @@ static const char  sdl[] =
 
 static fql_arena_t   *schema_arena;
 static fql_schema_t  *schema;
+static fql_cache_t   *cache;
+
+
+static void
+same_plans(const fql_plan_t *p, const fql_plan_t *q)
+{
+    unsigned                i;
+    const fql_root_plan_t  *a, *b;
+
+    if (p->nroots != q->nroots) {
+        abort();
+    }
+
+    for (a = p->roots, b = q->roots; a && b; a = a->next, b = b->next) {
+        if (a->kind != b->kind || a->nparams != b->nparams
+            || !fql_str_eq(a->response_key, b->response_key)
+            || (a->sql == NULL) != (b->sql == NULL)
+            || (a->sql && strcmp(a->sql, b->sql) != 0)
+            || (a->kind == FQL_RF_STATIC && !fql_str_eq(a->value, b->value)))
+        {
+            abort();
+        }
+
+        for (i = 0; i < a->nparams; i++) {
+            if ((a->params[i] == NULL) != (b->params[i] == NULL)
+                || (a->params[i] && strcmp(a->params[i], b->params[i]) != 0))
+            {
+                abort();
+            }
+        }
+    }
+}
+
+
+/* through the cache, in a request arena of its own */
+static void
+cached(const fql_request_t *req, const fql_parse_limits_t *limits,
+    const fql_compile_limits_t *climits, const fql_plan_t *want)
+{
+    int                  rc;
+    fql_arena_t         *a;
+    fql_plan_t          *plan;
+    fql_errors_t         errs;
+    fql_cache_result_t   res;
+
+    a = fql_arena_heap_create();
+    fql_errors_init(&errs, a);
+
+    rc = fql_cache_plan(cache, a, schema, climits, limits, req->query,
+                        req->operation_name, req->variables, &plan, &errs,
+                        &res);
+
+    if ((rc == 0) != (want != NULL)) {
+        abort();
+    }
+
+    if (rc == 0) {
+        same_plans(want, plan);
+    }
+
+    fql_cache_release(res.entry);
+    fql_arena_heap_destroy(a);
+}
 
 
 int
@@ -51,16 +119,29 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
 
+    if (cache == NULL) {
+        cache = fql_cache_create(4);
+    }
+
     a = fql_arena_heap_create();
     fql_errors_init(&errs, a);
 
     if (fql_request_from_json(a, (const char *) data, size, &req, &errs)
-        == 0
-        && fql_parse_document(a, req.query.data, req.query.len, &limits,
-                              &doc, &perr) == 0)
+        == 0)
     {
-        (void) fql_compile(a, schema, doc, req.operation_name,
-                           req.variables, &climits, &plan, &errs);
+        plan = NULL;
+
+        if (fql_parse_document(a, req.query.data, req.query.len, &limits,
+                               &doc, &perr) == 0
+            && fql_compile(a, schema, doc, req.operation_name,
+                           req.variables, &climits, &plan, &errs) != 0)
+        {
+            plan = NULL;
+        }
+
+        /* a miss (or a hit from an earlier input), then surely a hit */
+        cached(&req, &limits, &climits, plan);
+        cached(&req, &limits, &climits, plan);
     }
 
     fql_arena_heap_destroy(a);
