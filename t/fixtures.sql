@@ -1,5 +1,8 @@
 -- Test-only objects on top of the demo schema.
 
+-- LTree fields (v_spot below); the test cluster loads this as a superuser
+CREATE EXTENSION IF NOT EXISTS ltree;
+
 -- rows with awkward values: quotes, unicode, nulls, numbers as strings
 CREATE TABLE tb_thing (
     id      int PRIMARY KEY,
@@ -64,3 +67,142 @@ INSERT INTO tb_word VALUES
   (5, 'snake_case'), (6, 'snakeXcase'), (7, 'back\slash'),
   (8, 'backXslash'), (9, 'GRAPE'), (10, 'grapefruit'), (11, NULL),
   (12, 'it''s'), (13, '日本語'), (14, '');
+
+-- Every operator family of fql_operators[] (src/core/fql_schema.c) on
+-- typed columns: tb_spot holds the values in their PostgreSQL types (the
+-- hand-written SQL of t/test_filters.py filters it), v_spot is the
+-- FraiseQL view the module reads, its data built from those columns.
+CREATE TABLE tb_spot (
+    id           int PRIMARY KEY,
+    name         text NOT NULL,
+    price        numeric,
+    ip           inet,
+    mac          macaddr,
+    path         ltree,
+    period       daterange,
+    body         tsvector,
+    search       tsvector,
+    meta         jsonb,
+    tags         text[],
+    scores       int[],
+    amounts      numeric[],
+    place        point,           -- (longitude, latitude)
+    embedding    float8[],
+    owner_first  text,
+    owner_last   text,
+    owner_city   text             -- owner_first and owner_last null: no owner
+);
+
+INSERT INTO tb_spot (id, name, price, ip, mac, path, period, body, meta,
+                     tags, scores, place, embedding, owner_first,
+                     owner_last, owner_city) VALUES
+  (1, 'Paris office', 10.50, '10.0.0.1', '08:00:2b:01:02:03',
+   'top.science.physics', '[2024-01-01,2024-02-01)',
+   to_tsvector('english', 'The quick brown fox jumps over the lazy dog'),
+   '{"kind": "office", "floors": 3, "tags": ["a", "b"]}',
+   '{wifi,parking}', '{1,2,3}', '(2.3522,48.8566)', '{1,2,3}',
+   'Ada', 'Lovelace', 'London'),
+  (2, 'Versailles palace', 99.99, '192.168.1.10', '08:00:2b:01:02:04',
+   'top.science.chemistry', '[2024-02-01,2024-03-01)',
+   to_tsvector('english', 'A fox and a hound, then a fox hunt: the fox ran'),
+   '{"kind": "palace", "floors": 2}',
+   '{garden}', '{5}', '(2.1301,48.8049)', '{0,1,0}',
+   'Louis', 'Capet', 'Versailles'),
+  (3, 'London office', 100, '172.16.5.4', '0a:1b:2c:3d:4e:5f',
+   'top.arts', '[2023-12-01,2024-01-01)',
+   to_tsvector('english', 'Lazy afternoons by the river'),
+   '{"kind": "office", "open": true}',
+   '{wifi}', '{3,3}', '(-0.1276,51.5072)', '{3,2,1}',
+   'Grace', 'Hopper', 'New York'),
+  (4, 'Berlin club', 0, '8.8.8.8', 'ff:ff:ff:ff:ff:ff',
+   'top.arts.music.jazz', '[2024-01-15,2024-01-20]',
+   to_tsvector('english', 'Jazz clubs and late night music'),
+   '{}',
+   '{}', '{}', '(13.405,52.52)', NULL,
+   'Alan', 'Turing', 'London'),
+  (5, 'New York loft', -5.25, '2001:db8::1', '00:00:00:00:00:00',
+   'top', '(,2024-01-01)',
+   to_tsvector('english', 'Quick lunch near the station'),
+   '[1, 2]',
+   '{parking,wifi,rooftop}', '{NULL,4}', '(-74.006,40.7128)', NULL,
+   'Marie', 'Curie', 'Paris'),
+  (6, 'Tokyo shop', 12345678901234567890.123456789, '::1', NULL,
+   'science.physics', '[2024-06-01,)',
+   to_tsvector('english', 'The fox watched the brown bear'),
+   '{"kind": "shop", "tags": ["b"]}',
+   '{wifi,wifi}', '{7,8,9,10}', '(139.6917,35.6895)', NULL,
+   'Ada', 'Byron', NULL),
+  (7, 'Sydney harbour office', 1000, 'fe80::1', NULL,
+   'top.science', 'empty', NULL,
+   NULL,
+   NULL, NULL, '(151.2093,-33.8688)', NULL,
+   NULL, NULL, NULL),
+  (8, 'Lyon "bouchon"', NULL, '127.0.0.1', NULL,
+   NULL, NULL, to_tsvector('english', 'Brown bread and a fox-red wine'),
+   '"text"',
+   '{"O''Hara \"quoted\""}', '{3}', NULL, NULL,
+   NULL, 'Nobody', 'Paris'),
+  (9, 'Nice kiosk', 10.5, '1.1.1.1', '08:00:2b:aa:bb:cc',
+   'top.science.physics.quantum', '[2024-01-10,2024-01-12)',
+   to_tsvector('english', 'Dogs sleep'),
+   '{"kind": "office", "floors": 3}',
+   '{rooftop}', '{1,1}', '(7.262,43.7102)', NULL,
+   'Grace', 'Kelly', 'Nice'),
+  (10, 'Network ten', 42, '10.1.0.0/16', NULL, NULL, NULL, NULL,
+   '{"kind": "net"}', NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+  (11, 'Home LAN', 7.5, '192.168.0.0/24', NULL, NULL, NULL, NULL,
+   NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+  (12, 'Cloudflare', 3, '2606:4700::1111', NULL, NULL, NULL, NULL,
+   NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+  (13, 'ULA host', 4, 'fd00::5', NULL, NULL, NULL, NULL,
+   NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+  (14, 'Link-local host', 5, '169.254.1.1', NULL, NULL, NULL, NULL,
+   NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+  (15, 'Nowhere', NULL, NULL, NULL, NULL, NULL, NULL,
+   NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+  (16, 'Docs host', 6, '203.0.113.7', NULL, NULL, NULL, NULL,
+   NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+  (17, 'Host in ten', 8, '10.1.2.3', NULL, NULL, NULL, NULL,
+   NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+
+-- a real tsvector column beside the JSON copy: @column filters use it
+UPDATE tb_spot SET search = to_tsvector('english', name) WHERE id <> 15;
+
+-- exact decimals in a list: JSON numbers in the view
+UPDATE tb_spot SET amounts = a.v
+FROM (VALUES (1, '{0.5,2}'::numeric[]), (2, '{1}'), (3, '{}'),
+             (4, '{10.50,10.5}'), (5, '{-5.25,0,1e3}'),
+             (6, '{12345678901234567890.123456789}'), (8, '{1.0}'),
+             (9, '{2,0.5}')) AS a (id, v)
+WHERE tb_spot.id = a.id;
+
+CREATE VIEW v_spot AS
+SELECT s.id,
+       s.search,
+       jsonb_build_object(
+           'id', s.id,
+           'name', s.name,
+           'price', s.price,
+           'ip', s.ip,
+           'mac', s.mac,
+           'path', s.path,
+           'period', s.period,
+           'body', s.body,
+           'search', s.search,
+           'meta', s.meta,
+           'tags', to_jsonb(s.tags),
+           'scores', to_jsonb(s.scores),
+           'amounts', to_jsonb(s.amounts),
+           'place', s.place,
+           'embedding', to_jsonb(s.embedding),
+           'owner', CASE WHEN s.owner_first IS NOT NULL
+                           OR s.owner_last IS NOT NULL
+                    THEN jsonb_build_object(
+                        'first_name', s.owner_first,
+                        'last_name', s.owner_last,
+                        'city', CASE WHEN s.owner_city IS NOT NULL
+                                THEN jsonb_build_object('name', s.owner_city)
+                                END)
+                    END
+       ) AS data
+FROM tb_spot s;

@@ -241,7 +241,9 @@ fql_unknown_field(fql_vctx_t *v, const fql_type_t *t, fql_str_t name,
     n = snprintf(why, size, "Field \"%.*s\" is not defined by type "
                  "\"%.*s\".", fql_pstr(name), fql_pstr(t->name));
 
+    /* in_arg is the field whose value this is only if its type is t */
     if (!t->filter || in == NULL || in->filter_field == NULL
+        || fql_tref_named(in->type) != t
         || fql_operator_named(name) == NULL || n < 0 || (size_t) n >= size)
     {
         return;
@@ -273,6 +275,69 @@ fql_is_vector(const fql_jval_t *j)
     }
 
     return 1;
+}
+
+
+/*
+ * A numeric string PostgreSQL reads ("+2", ".5", "1.", "007") as a JSON
+ * number ("2", "0.5", "1", "7"), for the JSON some operators send.
+ */
+static int
+fql_decimal_json(fql_vctx_t *v, const fql_str_t *s, fql_str_t *out)
+{
+    char    *p, *o;
+    size_t   i, mark;
+
+    p = fql_alloc(v->arena, s->len + 3);
+    if (p == NULL) {
+        return -1;
+    }
+
+    o = p;
+    i = 0;
+
+    if (s->data[i] == '+' || s->data[i] == '-') {
+        if (s->data[i++] == '-') {
+            *o++ = '-';
+        }
+    }
+
+    while (i + 1 < s->len && s->data[i] == '0' && fql_is_digit(s->data[i + 1]))
+    {
+        i++;
+    }
+
+    if (i == s->len || !fql_is_digit(s->data[i])) {
+        *o++ = '0';
+    }
+
+    while (i < s->len && fql_is_digit(s->data[i])) {
+        *o++ = s->data[i++];
+    }
+
+    if (i < s->len && s->data[i] == '.') {
+        i++;
+        mark = o - p;
+        *o++ = '.';
+
+        while (i < s->len && fql_is_digit(s->data[i])) {
+            *o++ = s->data[i++];
+        }
+
+        if ((size_t) (o - p) == mark + 1) {
+            o--;    /* "1." */
+        }
+    }
+
+    /* the exponent, as it is: JSON reads e, E, signs and zeros alike */
+    while (i < s->len) {
+        *o++ = s->data[i++];
+    }
+
+    out->data = p;
+    out->len = o - p;
+
+    return 0;
 }
 
 
@@ -550,11 +615,10 @@ fql_coerce_scalar(fql_vctx_t *v, const fql_type_t *t,
         }
 
         j = fql_jnew(v, FQL_J_NUMBER);
-        if (j == NULL) {
+        if (j == NULL || fql_decimal_json(v, &in->str, &j->str) != 0) {
             return fql_nomem(v);
         }
 
-        j->str = in->str;
         *out = j;
         return 0;
 

@@ -7,6 +7,7 @@
  */
 
 const fs = require('fs');
+const net = require('net');
 const path = require('path');
 const {
   Kind,
@@ -21,11 +22,93 @@ const HERE = __dirname;
 const DEFAULT_SDL = path.resolve(HERE, '..', 'schema.graphql');
 
 /* the module's scalars besides the spec's, declared by nobody */
-const MODULE_SCALARS = ['DateTime', 'Date', 'UUID', 'JSON'];
+const MODULE_SCALARS = ['DateTime', 'Date', 'UUID', 'JSON', 'Decimal',
+                        'IpAddress', 'MacAddress', 'LTree', 'DateRange',
+                        'TSVector', 'Vector', 'Point'];
 const SPEC_SCALARS = ['String', 'Int', 'Float', 'Boolean', 'ID'];
 
-/* fql_operators[]: which scalars get the ordering operators */
-const ORDERED = new Set(['String', 'Int', 'Float', 'DateTime', 'Date']);
+/*
+ * fql_operators[] (src/core/fql_schema.c), row by row and in its order:
+ * the operator's name, the scalars it applies to (a predicate on the
+ * field's scalar kind: the scalar's name, 'ENUM' for an enum, 'JSON' for
+ * a scalar the SDL declares, LIST_KIND for a list of scalars or enums)
+ * and the type of its value (fql_op_value_t, FQL_OPV_*).
+ */
+const LIST_KIND = '[list]';
+const ALL = (k) => k !== LIST_KIND && k !== 'Point';    /* FQL_ALL_SCALARS */
+const ANY = () => true;
+const only = (...kinds) => (k) => kinds.includes(k);
+const ORDERED = only('String', 'Int', 'Float', 'Decimal', 'DateTime',
+                     'Date');
+const TEXT = only('String');
+const INET = only('IpAddress');
+const RANGE = only('DateRange');
+const LTREE = only('LTree');
+const TSV = only('TSVector');
+const JSONB = only('JSON');
+const LISTS = only(LIST_KIND);
+
+const OPERATORS = [
+  ['eq', ALL, 'SAME'], ['neq', ALL, 'SAME'], ['in', ALL, 'LIST'],
+  ['nin', ALL, 'LIST'], ['notin', ALL, 'LIST'],
+  ['gt', ORDERED, 'SAME'], ['gte', ORDERED, 'SAME'], ['lt', ORDERED, 'SAME'],
+  ['lte', ORDERED, 'SAME'],
+  ['isnull', ANY, 'BOOLEAN'],
+  ...['contains', 'icontains', 'startswith', 'istartswith', 'endswith',
+      'iendswith', 'like', 'ilike', 'matches', 'imatches', 'not_matches']
+    .map((n) => [n, TEXT, 'SAME']),
+  ...['insubnet', 'inrange', 'overlaps', 'strictleft', 'strictright']
+    .map((n) => [n, INET, 'SAME']),
+  ...['isprivate', 'ispublic', 'isipv4', 'isipv6']
+    .map((n) => [n, INET, 'BOOLEAN']),
+  ['contains_date', RANGE, 'DATE'],
+  ...['overlaps', 'adjacent', 'strictly_left', 'strictly_right', 'not_left',
+      'not_right'].map((n) => [n, RANGE, 'SAME']),
+  ['ancestor_of', LTREE, 'SAME'], ['descendant_of', LTREE, 'SAME'],
+  ['matches_lquery', LTREE, 'STRING'], ['matches_ltxtquery', LTREE, 'STRING'],
+  ['matches_any_lquery', LTREE, 'STRING_LIST'],
+  ...['depth_eq', 'depth_neq', 'depth_gt', 'depth_gte', 'depth_lt',
+      'depth_lte'].map((n) => [n, LTREE, 'INT']),
+  ...['matches', 'plain_query', 'phrase_query', 'websearch_query']
+    .map((n) => [n, TSV, 'STRING']),
+  ['rank_gt', TSV, 'TextRankInput'], ['rank_lt', TSV, 'TextRankInput'],
+  ['contains', JSONB, 'SAME'], ['overlaps', JSONB, 'STRING_LIST'],
+  ['strictly_contains', JSONB, 'SAME'], ['has_key', JSONB, 'STRING'],
+  ...['cosine_distance', 'l2_distance', 'l1_distance']
+    .map((n) => [n, only('Vector'), 'VectorDistanceInput']),
+  ['distance_within', only('Point'), 'PointDistanceInput'],
+  ...['eq', 'neq', 'contains', 'contained_by', 'overlaps']
+    .map((n) => [n, LISTS, 'LIST']),
+  ...['len_eq', 'len_neq', 'len_gt', 'len_gte', 'len_lt', 'len_lte']
+    .map((n) => [n, LISTS, 'INT']),
+  ['any_eq', LISTS, 'SAME'], ['all_eq', LISTS, 'SAME'],
+];
+
+/* fql_op_inputs[]: the input objects some operators take */
+const OP_INPUTS = {
+  TextRankInput: '"Rank of the document for a text search query, above or '
+    + 'below a threshold."\ninput TextRankInput { query: String! '
+    + 'threshold: Float! }',
+  VectorDistanceInput: '"Distance to a vector, under a threshold."\n'
+    + 'input VectorDistanceInput { vector: [Float!]! threshold: Float! }',
+  PointDistanceInput: '"A circle on the Earth: centre and radius in '
+    + 'metres."\ninput PointDistanceInput { lat: Float! lng: Float! '
+    + 'meters: Float! }',
+};
+
+/* the type of an operator's value for a field of type t (FQL_OPV_*) */
+function operatorValueType(value, t) {
+  switch (value) {
+    case 'SAME': return t;
+    case 'LIST': return `[${t}!]`;
+    case 'BOOLEAN': return 'Boolean';
+    case 'INT': return 'Int';
+    case 'STRING': return 'String';
+    case 'STRING_LIST': return '[String!]';
+    case 'DATE': return 'Date';
+    default: return value;      /* FQL_OPV_INPUT: the input object */
+  }
+}
 
 /* the module's own directives of the schema language */
 const MODULE_DIRECTIVES = `
@@ -75,13 +158,17 @@ function namedTypeName(typeNode) {
  *                 file uses and does not declare, the module's directives,
  *                 and empty shells of the generated input types);
  *   full = true:  the generated types with every field, as
- *                 fql_sb_where_order() and fql_sb_filter_type() build them.
+ *                 fql_sb_where_order() and fql_sb_filter_type() build them:
+ *                 XWhereInput and XOrderByInput for every @view type and
+ *                 every object type its fields reach, <S>Filter for each
+ *                 scalar or enum S a where input uses, <S>ArrayFilter for
+ *                 lists of them, the input objects of fql_op_inputs[].
  */
 function moduleSDL(sdlText, full) {
   const doc = parse(sdlText);
   const declared = new Set();
   const directives = new Set();
-  const enums = new Set();
+  const objects = new Map();    /* object type name -> definition */
   for (const d of doc.definitions) {
     if (d.name && d.kind !== Kind.DIRECTIVE_DEFINITION) {
       declared.add(d.name.value);
@@ -89,8 +176,8 @@ function moduleSDL(sdlText, full) {
     if (d.kind === Kind.DIRECTIVE_DEFINITION) {
       directives.add(d.name.value);
     }
-    if (d.kind === Kind.ENUM_TYPE_DEFINITION) {
-      enums.add(d.name.value);
+    if (d.kind === Kind.OBJECT_TYPE_DEFINITION) {
+      objects.set(d.name.value, d);
     }
   }
 
@@ -110,75 +197,118 @@ function moduleSDL(sdlText, full) {
       : 'enum OrderDirection { ASC DESC }');
   }
 
-  const scalarLike = new Set([...SPEC_SCALARS, ...MODULE_SCALARS]);
+  /*
+   * The kind of a scalar or enum as fql_operators[] sees it: built-in
+   * scalars are themselves, enums ENUM, scalars the SDL declares JSON
+   * (fql_sb_declare() gives them FQL_SCALAR_JSON); null for the rest.
+   */
+  const kinds = new Map();
+  for (const s of [...SPEC_SCALARS, ...MODULE_SCALARS]) {
+    kinds.set(s, s);
+  }
   for (const d of doc.definitions) {
-    if (d.kind === Kind.SCALAR_TYPE_DEFINITION
-        || d.kind === Kind.ENUM_TYPE_DEFINITION) {
-      scalarLike.add(d.name.value);
+    if (d.kind === Kind.SCALAR_TYPE_DEFINITION && !kinds.has(d.name.value)) {
+      kinds.set(d.name.value, 'JSON');
+    }
+    if (d.kind === Kind.ENUM_TYPE_DEFINITION) {
+      kinds.set(d.name.value, 'ENUM');
     }
   }
 
-  const filters = new Map();   /* scalar name -> SDL of <Scalar>Filter */
-  for (const d of doc.definitions) {
-    if (d.kind !== Kind.OBJECT_TYPE_DEFINITION
-        || !(d.directives || []).some((x) => x.name.value === 'view')) {
-      continue;
+  const generated = [];         /* where and order inputs, in order */
+  const filters = new Map();    /* filter name -> its SDL */
+  const inputs = new Set();     /* fql_op_inputs[] the filters use */
+
+  const filterType = (n, array) => {
+    const name = `${n}${array ? 'ArrayFilter' : 'Filter'}`;
+    if (filters.has(name)) {
+      return name;
     }
+    const kind = array ? LIST_KIND : kinds.get(n);
+    const ops = [];
+    for (const [op, applies, value] of OPERATORS) {
+      if (!applies(kind)) {
+        continue;
+      }
+      const vt = operatorValueType(value, n);
+      if (OP_INPUTS[vt]) {
+        inputs.add(vt);
+      }
+      ops.push(`  ${op}: ${vt}`);
+    }
+    filters.set(name, `"${n} ${array ? 'list' : 'comparison'} operators."\n`
+                      + `input ${name} {\n${ops.join('\n')}\n}`);
+    return name;
+  };
+
+  const done = new Set();
+  const whereOrder = (d) => {
     const t = d.name.value;
+    if (done.has(t)) {
+      return;
+    }
+    /* first: a type may reach itself through its object fields */
+    done.add(t);
     const where = [];
     const order = [];
+    const text = [];
     for (const f of d.fields || []) {
-      /* lists (nullable or not) are left out; so are object fields */
       let ft = f.type;
       if (ft.kind === Kind.NON_NULL_TYPE) {
         ft = ft.type;
       }
+      let array = false;
       if (ft.kind === Kind.LIST_TYPE) {
-        continue;
-      }
-      const n = namedTypeName(ft);
-      if (!scalarLike.has(n)) {
-        continue;
-      }
-      where.push(`  ${f.name.value}: ${n}Filter`);
-      order.push(`  ${f.name.value}: OrderDirection`);
-      if (!filters.has(n)) {
-        /* the rows of fql_operators[] (src/core/fql_schema.c), in order */
-        const ops = [`  eq: ${n}`, `  neq: ${n}`, `  in: [${n}!]`,
-                     `  nin: [${n}!]`, `  notin: [${n}!]`];
-        if (ORDERED.has(n)) {
-          ops.push(`  gt: ${n}`, `  gte: ${n}`, `  lt: ${n}`, `  lte: ${n}`);
+        /* a list of scalars or enums filters as a list; others not */
+        ft = ft.type;
+        if (ft.kind === Kind.NON_NULL_TYPE) {
+          ft = ft.type;
         }
-        ops.push('  isnull: Boolean');
-        if (n === 'String') {
-          for (const op of ['contains', 'icontains', 'startswith',
-                            'istartswith', 'endswith', 'iendswith', 'like',
-                            'ilike', 'matches', 'imatches', 'not_matches']) {
-            ops.push(`  ${op}: String`);
-          }
+        if (ft.kind !== Kind.NAMED_TYPE || !kinds.has(ft.name.value)) {
+          continue;
         }
-        filters.set(n, `"${n} comparison operators."\ninput ${n}Filter {\n`
-                       + ops.join('\n') + '\n}');
+        array = true;
+      }
+      const n = ft.name.value;
+      const fn = f.name.value;
+      if (objects.has(n)) {
+        /* nested objects filter and order through their JSON */
+        whereOrder(objects.get(n));
+        where.push(`  ${fn}: ${n}WhereInput`);
+        order.push(`  ${fn}: ${n}OrderByInput`);
+      } else if (kinds.has(n)) {
+        where.push(`  ${fn}: ${filterType(n, array)}`);
+        /* lists do not sort; neither do points */
+        if (!array && kinds.get(n) !== 'Point') {
+          order.push(`  ${fn}: OrderDirection`);
+        }
       }
     }
     where.push(`  AND: [${t}WhereInput!]`, `  OR: [${t}WhereInput!]`,
                `  NOT: ${t}WhereInput`);
+    text.push(`"${t} filter."\ninput ${t}WhereInput {\n`
+              + `${where.join('\n')}\n}`);
+    text.push(order.length
+      ? `"${t} ordering."\ninput ${t}OrderByInput {\n${order.join('\n')}\n}`
+      : `"${t} ordering."\ninput ${t}OrderByInput`);
+    generated.push(...text);
+  };
+
+  for (const d of objects.values()) {
+    if (!(d.directives || []).some((x) => x.name.value === 'view')) {
+      continue;
+    }
     if (full) {
-      extra.push(`"${t} filter."\ninput ${t}WhereInput {\n`
-                 + where.join('\n') + '\n}');
-      if (order.length) {
-        extra.push(`"${t} ordering."\ninput ${t}OrderByInput {\n`
-                   + order.join('\n') + '\n}');
-      } else {
-        extra.push(`"${t} ordering."\ninput ${t}OrderByInput`);
-      }
+      whereOrder(d);
     } else {
-      extra.push(`input ${t}WhereInput`, `input ${t}OrderByInput`);
+      extra.push(`input ${d.name.value}WhereInput`,
+                 `input ${d.name.value}OrderByInput`);
     }
   }
   if (full) {
-    for (const f of filters.values()) {
-      extra.push(f);
+    extra.push(...generated, ...filters.values());
+    for (const name of inputs) {
+      extra.push(OP_INPUTS[name]);
     }
   }
 
@@ -204,26 +334,57 @@ function sdlSchema(sdlText, full) {
  * The module's built-in scalars, as a graphql-js server implementing them
  * would parse literals (docs/schema.md: "An ISO 8601 date and time",
  * "An ISO 8601 calendar date", "A UUID in its canonical text form", "Any
- * JSON value").  A client schema's custom scalars accept any literal,
- * which would make every malformed literal look valid.
+ * JSON value"; the checks of fql_check_format() and fql_coerce_scalar()
+ * in src/core/fql_validate.c for the others).  A client schema's custom
+ * scalars accept any literal, which would make every malformed literal
+ * look valid.
  */
 const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
 const DATETIME_RE =
   /^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}(:?\d{2})?)?)?$/;
 const UUID_RE =
   /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+/* numeric's input: digits with an optional point, then an exponent */
+const DECIMAL_RE = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+/* labels of letters, digits, _ and - joined by dots (or no label) */
+const LTREE_RE = /^([A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*)?$/;
+/* "empty", or bounds in brackets with a comma */
+const DATERANGE_RE = /^(empty|[[(][^]*,[^]*[\])])$/i;
+const ANY_STRING_RE = /^/;
 
-function stringScalar(name, re, what) {
+/* inet: an IPv4 or IPv6 address (inet_pton), optionally /prefix */
+function isInet(v) {
+  const slash = v.indexOf('/');
+  const addr = slash < 0 ? v : v.slice(0, slash);
+  const family = addr.includes('%') ? 0 : net.isIP(addr);
+  if (!family) {
+    return false;
+  }
+  if (slash < 0) {
+    return true;
+  }
+  const bits = v.slice(slash + 1);
+  return /^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+/* macaddr: 12 hex digits, separated by : - or . anywhere */
+function isMacAddress(v) {
+  return v.length <= 17 && /^[0-9a-fA-F:.-]*$/.test(v)
+         && v.replace(/[:.-]/g, '').length === 12;
+}
+
+function stringScalar(name, test, what) {
+  const ok = typeof test === 'function' ? test : (v) => test.test(v);
   return {
     parseValue(v) {
-      if (typeof v !== 'string' || !re.test(v)) {
+      if (typeof v !== 'string' || !ok(v)) {
         throw new GraphQLError(`${name} cannot represent ${JSON.stringify(v)}: `
                                + `${what} is expected`);
       }
       return v;
     },
     parseLiteral(ast) {
-      if (ast.kind !== Kind.STRING || !re.test(ast.value)) {
+      if (ast.kind !== Kind.STRING || !ok(ast.value)) {
         throw new GraphQLError(`${name} cannot represent a non-${what} `
                                + 'value', { nodes: ast });
       }
@@ -232,10 +393,61 @@ function stringScalar(name, re, what) {
   };
 }
 
+/* Decimal: a number, or a string numeric reads */
+const DECIMAL_IMPL = {
+  parseValue(v) {
+    if (typeof v === 'number'
+        || (typeof v === 'string' && DECIMAL_RE.test(v))) {
+      return v;
+    }
+    throw new GraphQLError('Decimal cannot represent a non numeric value: '
+                           + JSON.stringify(v));
+  },
+  parseLiteral(ast) {
+    if (ast.kind === Kind.INT || ast.kind === Kind.FLOAT
+        || (ast.kind === Kind.STRING && DECIMAL_RE.test(ast.value))) {
+      return ast.value;
+    }
+    throw new GraphQLError('Decimal cannot represent a non numeric value',
+                           { nodes: ast });
+  },
+};
+
+/* Vector: a non-empty list of numbers (a variable stands for one) */
+const VECTOR_IMPL = {
+  parseValue(v) {
+    if (Array.isArray(v) && v.length
+        && v.every((x) => typeof x === 'number')) {
+      return v;
+    }
+    throw new GraphQLError('Vector cannot represent '
+                           + `${JSON.stringify(v)}: a vector is a non-empty `
+                           + 'list of numbers');
+  },
+  parseLiteral(ast) {
+    if (ast.kind === Kind.LIST && ast.values.length
+        && ast.values.every((x) => x.kind === Kind.INT
+                                   || x.kind === Kind.FLOAT
+                                   || x.kind === Kind.VARIABLE)) {
+      return ast.values.map((x) => Number(x.value));
+    }
+    throw new GraphQLError('a vector is a non-empty list of numbers',
+                           { nodes: ast });
+  },
+};
+
 const SCALAR_IMPL = {
   DateTime: stringScalar('DateTime', DATETIME_RE, 'ISO 8601 date-time'),
   Date: stringScalar('Date', DATE_RE, 'YYYY-MM-DD date'),
   UUID: stringScalar('UUID', UUID_RE, 'UUID'),
+  Decimal: DECIMAL_IMPL,
+  IpAddress: stringScalar('IpAddress', isInet, 'IPv4 or IPv6 address'),
+  MacAddress: stringScalar('MacAddress', isMacAddress, 'MAC address'),
+  LTree: stringScalar('LTree', LTREE_RE, 'label path'),
+  DateRange: stringScalar('DateRange', DATERANGE_RE, 'date range'),
+  TSVector: stringScalar('TSVector', ANY_STRING_RE, 'string'),
+  Point: stringScalar('Point', ANY_STRING_RE, 'string'),
+  Vector: VECTOR_IMPL,
 };
 
 function withModuleScalars(schema) {

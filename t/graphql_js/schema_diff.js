@@ -14,11 +14,15 @@
  *     same description, fields (and no others), field types, arguments
  *     (types and defaults), deprecations, interfaces, enum values, input
  *     fields, union members;
- *   - the root types are the same; the module's scalars DateTime, Date,
- *     UUID, JSON are there; @skip, @include and @deprecated are there;
- *   - the generated input types (XWhereInput, XOrderByInput, <T>Filter,
- *     OrderDirection) have the fields docs/schema.md and
- *     src/core/fql_schema.c give them (skipped with --sdl-only).
+ *   - the root types are the same; the module's scalars (DateTime, Date,
+ *     UUID, JSON, Decimal, IpAddress, MacAddress, LTree, DateRange,
+ *     TSVector, Vector, Point) are there; @skip, @include and @deprecated
+ *     are there;
+ *   - the generated input types (XWhereInput, XOrderByInput of @view types
+ *     and of the object types their fields reach, <S>Filter,
+ *     <S>ArrayFilter, TextRankInput, VectorDistanceInput,
+ *     PointDistanceInput, OrderDirection) have the fields docs/schema.md
+ *     and src/core/fql_schema.c give them (skipped with --sdl-only).
  *
  * Types the module adds beyond these are fine.  Prints one JSON line per
  * difference and exits 1 if there is any (2 on a usage error).

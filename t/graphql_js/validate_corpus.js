@@ -11,10 +11,12 @@
  *   graphql-js: parse + validate against the client schema built from the
  *     module's introspection answer when there is one, else against
  *     buildSchema of the SDL file plus the declarations the module
- *     generates (lib.js mirrors them).  Either way DateTime, Date and UUID
- *     get the literal parsing docs/schema.md gives them (lib.js), as a
- *     graphql-js server implementing those scalars would: a client
- *     schema's custom scalars take any literal.
+ *     generates (lib.js mirrors them).  Either way the module's scalars
+ *     (DateTime, Date, UUID, Decimal, IpAddress, MacAddress, LTree,
+ *     DateRange, Vector...) get the literal parsing docs/schema.md and
+ *     src/core/fql_validate.c give them (lib.js), as a graphql-js server
+ *     implementing those scalars would: a client schema's custom scalars
+ *     take any literal.
  *
  *   the module: the same document POSTed to URL, with operationName set
  *     to the first named operation when there are several, and the

@@ -352,6 +352,17 @@ test_numeric_mac_operators(void **state)
                FROM " WHERE ((" F("mac", "macaddr") " IS NULL) = "
                "$1::boolean)", "true", NULL);
 
+    /* strings PostgreSQL reads as numbers become JSON numbers */
+    expect_sql(f, "{ things(where: {price: {eq: \"+.5\"}}) { id } }", NULL,
+               FROM " WHERE " F("price", "numeric") " = $1::numeric", "0.5",
+               NULL);
+    expect_sql(f, "{ things(where: {price: {eq: \"-007.e1\"}}) { id } }",
+               NULL, FROM " WHERE " F("price", "numeric") " = $1::numeric",
+               "-7e1", NULL);
+    expect_sql(f, "{ things(where: {price: {eq: \"000\"}}) { id } }", NULL,
+               FROM " WHERE " F("price", "numeric") " = $1::numeric", "0",
+               NULL);
+
     expect_error(f, "{ things(where: {price: {eq: \"1,5\"}}) { id } }", NULL,
                  "Decimal cannot represent");
     expect_error(f, "{ things(where: {mac: {eq: \"08:00\"}}) { id } }", NULL,
