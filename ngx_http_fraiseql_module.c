@@ -20,6 +20,7 @@ static char *ngx_http_fraiseql_pool_queue(ngx_conf_t *cf, ngx_command_t *cmd,
 static void ngx_http_fraiseql_exit_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_fraiseql_init_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_fraiseql_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_http_fraiseql_postconfiguration(ngx_conf_t *cf);
 static void *ngx_http_fraiseql_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_fraiseql_init_main_conf(ngx_conf_t *cf, void *conf);
 static char *ngx_http_fraiseql_plan_cache(ngx_conf_t *cf,
@@ -30,6 +31,10 @@ static ngx_int_t ngx_http_fraiseql_cache_variable(ngx_http_request_t *r,
 
 static ngx_conf_num_bounds_t  ngx_http_fraiseql_pool_bounds = {
     ngx_conf_check_num_bounds, 1, 1024
+};
+
+static ngx_conf_num_bounds_t  ngx_http_fraiseql_pool_min_bounds = {
+    ngx_conf_check_num_bounds, 0, 1024
 };
 
 static ngx_conf_num_bounds_t  ngx_http_fraiseql_depth_bounds = {
@@ -65,10 +70,45 @@ static ngx_command_t  ngx_http_fraiseql_commands[] = {
       NULL },
 
     { ngx_string("fraiseql_database"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
       ngx_http_fraiseql_database,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("fraiseql_pool_min"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, pool_min),
+      &ngx_http_fraiseql_pool_min_bounds },
+
+    { ngx_string("fraiseql_pool_idle_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, idle_timeout),
+      NULL },
+
+    { ngx_string("fraiseql_pool_lifetime"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, lifetime),
+      NULL },
+
+    { ngx_string("fraiseql_connect_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, connect_timeout),
+      NULL },
+
+    { ngx_string("fraiseql_query_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, query_timeout),
       NULL },
 
     { ngx_string("fraiseql_pool_size"),
@@ -119,7 +159,7 @@ static ngx_command_t  ngx_http_fraiseql_commands[] = {
 
 static ngx_http_module_t  ngx_http_fraiseql_module_ctx = {
     ngx_http_fraiseql_add_variables,       /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_http_fraiseql_postconfiguration,   /* postconfiguration */
 
     ngx_http_fraiseql_create_main_conf,    /* create main configuration */
     ngx_http_fraiseql_init_main_conf,      /* init main configuration */
@@ -166,8 +206,13 @@ ngx_http_fraiseql_create_loc_conf(ngx_conf_t *cf)
 
     conf->enable = NGX_CONF_UNSET;
     conf->schema = NGX_CONF_UNSET_PTR;
-    conf->db = NGX_CONF_UNSET_PTR;
+    conf->group = NGX_CONF_UNSET_PTR;
     conf->pool_size = NGX_CONF_UNSET_UINT;
+    conf->pool_min = NGX_CONF_UNSET_UINT;
+    conf->idle_timeout = NGX_CONF_UNSET_MSEC;
+    conf->lifetime = NGX_CONF_UNSET_MSEC;
+    conf->connect_timeout = NGX_CONF_UNSET_MSEC;
+    conf->query_timeout = NGX_CONF_UNSET_MSEC;
     conf->max_depth = NGX_CONF_UNSET_UINT;
     conf->introspection = NGX_CONF_UNSET;
     conf->default_limit = NGX_CONF_UNSET_UINT;
@@ -185,10 +230,36 @@ ngx_http_fraiseql_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_fraiseql_loc_conf_t *prev = parent;
     ngx_http_fraiseql_loc_conf_t *conf = child;
 
+    ngx_uint_t                i;
+    ngx_http_fraiseql_db_t   *db, **dbs;
+
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
     ngx_conf_merge_ptr_value(conf->schema, prev->schema, NULL);
-    ngx_conf_merge_ptr_value(conf->db, prev->db, NULL);
+    ngx_conf_merge_ptr_value(conf->group, prev->group, NULL);
     ngx_conf_merge_uint_value(conf->pool_size, prev->pool_size, 8);
+    ngx_conf_merge_uint_value(conf->pool_min, prev->pool_min, 0);
+    ngx_conf_merge_msec_value(conf->idle_timeout, prev->idle_timeout,
+                              600000);
+    ngx_conf_merge_msec_value(conf->lifetime, prev->lifetime, 3600000);
+    ngx_conf_merge_msec_value(conf->connect_timeout, prev->connect_timeout,
+                              5000);
+    ngx_conf_merge_msec_value(conf->query_timeout, prev->query_timeout,
+                              60000);
+
+    if (conf->query_timeout == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"fraiseql_query_timeout\" must be more "
+                           "than 0");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->pool_min > conf->pool_size) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"fraiseql_pool_min\" %ui is over "
+                           "\"fraiseql_pool_size\" %ui",
+                           conf->pool_min, conf->pool_size);
+        return NGX_CONF_ERROR;
+    }
     ngx_conf_merge_uint_value(conf->max_depth, prev->max_depth, 15);
     ngx_conf_merge_value(conf->introspection, prev->introspection, 1);
     ngx_conf_merge_uint_value(conf->default_limit, prev->default_limit, 0);
@@ -220,28 +291,43 @@ ngx_http_fraiseql_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-    if (conf->db == NULL) {
+    if (conf->group == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"fraiseql\" needs a \"fraiseql_database\"");
         return NGX_CONF_ERROR;
     }
 
-    /* a database's pool is shared by its locations: the largest size wins */
-    if (conf->db->pool_size < conf->pool_size) {
-        conf->db->pool_size = conf->pool_size;
-    }
-
-    /* the queue is the database's too: the largest asked for wins */
     if (conf->queue_size == NGX_CONF_UNSET_UINT) {
         conf->queue_size = conf->pool_size * 64;
     }
 
-    if (conf->db->queue_size < conf->queue_size) {
-        conf->db->queue_size = conf->queue_size;
-    }
+    /* a server's pool is shared by its locations: the largest wins */
+    dbs = conf->group->servers.elts;
 
-    if (conf->db->queue_timeout < conf->queue_timeout) {
-        conf->db->queue_timeout = conf->queue_timeout;
+    for (i = 0; i < conf->group->servers.nelts; i++) {
+        db = dbs[i];
+
+        db->pool_size = ngx_max(db->pool_size, conf->pool_size);
+        db->pool_min = ngx_max(db->pool_min, conf->pool_min);
+        db->queue_size = ngx_max(db->queue_size, conf->queue_size);
+        db->queue_timeout = ngx_max(db->queue_timeout, conf->queue_timeout);
+        db->connect_timeout = ngx_max(db->connect_timeout,
+                                      conf->connect_timeout);
+        db->statement_timeout = ngx_max(db->statement_timeout,
+                                        conf->query_timeout);
+
+        /* 0 is "never": it wins over any other */
+        db->idle_timeout = (db->idle_timeout == NGX_CONF_UNSET_MSEC
+                            || conf->idle_timeout == 0)
+                           ? conf->idle_timeout
+                           : (db->idle_timeout == 0 ? 0
+                              : ngx_max(db->idle_timeout,
+                                        conf->idle_timeout));
+        db->lifetime = (db->lifetime == NGX_CONF_UNSET_MSEC
+                        || conf->lifetime == 0)
+                       ? conf->lifetime
+                       : (db->lifetime == 0 ? 0
+                          : ngx_max(db->lifetime, conf->lifetime));
     }
 
     return NGX_CONF_OK;
@@ -357,17 +443,15 @@ ngx_http_fraiseql_schema(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* fraiseql_database "conninfo" [role=primary|replica]; once per server */
 static char *
 ngx_http_fraiseql_database(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_fraiseql_loc_conf_t  *flcf = conf;
 
-    ngx_str_t               *value;
-    ngx_http_fraiseql_db_t  *db;
-
-    if (flcf->db != NGX_CONF_UNSET_PTR) {
-        return "is duplicate";
-    }
+    ngx_str_t                      *value;
+    ngx_http_fraiseql_db_t         *db, **dbp;
+    ngx_http_fraiseql_main_conf_t  *fmcf;
 
     value = cf->args->elts;
 
@@ -377,13 +461,52 @@ ngx_http_fraiseql_database(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     db->conninfo = value[1];
-    db->connect_timeout = 5000;
+    db->idle_timeout = NGX_CONF_UNSET_MSEC;
+    db->lifetime = NGX_CONF_UNSET_MSEC;
+
+    if (cf->args->nelts == 3) {
+        if (ngx_strcmp(value[2].data, "role=replica") == 0) {
+            db->replica = 1;
+
+        } else if (ngx_strcmp(value[2].data, "role=primary") != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "fraiseql_database: \"%V\" is not "
+                               "\"role=primary\" or \"role=replica\"",
+                               &value[2]);
+            return NGX_CONF_ERROR;
+        }
+    }
 
     if (ngx_http_fraiseql_db_init(cf, db) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
-    flcf->db = db;
+    if (flcf->group == NGX_CONF_UNSET_PTR) {
+        flcf->group = ngx_pcalloc(cf->pool,
+                                  sizeof(ngx_http_fraiseql_group_t));
+        if (flcf->group == NULL
+            || ngx_array_init(&flcf->group->servers, cf->pool, 2,
+                              sizeof(ngx_http_fraiseql_db_t *)) != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    dbp = ngx_array_push(&flcf->group->servers);
+    if (dbp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *dbp = db;
+
+    fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_fraiseql_module);
+
+    dbp = ngx_array_push(&fmcf->dbs);
+    if (dbp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *dbp = db;
 
     return NGX_CONF_OK;
 }
@@ -459,12 +582,26 @@ ngx_http_fraiseql_exit_process(ngx_cycle_t *cycle)
 static ngx_int_t
 ngx_http_fraiseql_init_process(ngx_cycle_t *cycle)
 {
+    ngx_uint_t                      i;
+    ngx_http_fraiseql_db_t        **dbs;
     ngx_http_fraiseql_main_conf_t  *fmcf;
 
     fmcf = ngx_http_cycle_get_module_main_conf(cycle,
                                                ngx_http_fraiseql_module);
 
-    if (fmcf == NULL || fmcf->plan_cache == 0) {
+    if (fmcf == NULL) {
+        return NGX_OK;
+    }
+
+    dbs = fmcf->dbs.elts;
+
+    for (i = 0; i < fmcf->dbs.nelts; i++) {
+        if (dbs[i]->pool_min) {
+            ngx_http_fraiseql_pool_init(cycle, dbs[i]);
+        }
+    }
+
+    if (fmcf->plan_cache == 0) {
         return NGX_OK;
     }
 
@@ -490,6 +627,12 @@ ngx_http_fraiseql_create_main_conf(ngx_conf_t *cf)
     }
 
     conf->plan_cache = NGX_CONF_UNSET_UINT;
+
+    if (ngx_array_init(&conf->dbs, cf->pool, 4,
+                       sizeof(ngx_http_fraiseql_db_t *)) != NGX_OK)
+    {
+        return NULL;
+    }
 
     return conf;
 }
@@ -538,6 +681,27 @@ ngx_http_fraiseql_plan_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     fmcf->plan_cache = n;
 
     return NGX_CONF_OK;
+}
+
+
+/* the locations are merged: the servers' settings are final */
+static ngx_int_t
+ngx_http_fraiseql_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_uint_t                      i;
+    ngx_http_fraiseql_db_t        **dbs;
+    ngx_http_fraiseql_main_conf_t  *fmcf;
+
+    fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_fraiseql_module);
+    dbs = fmcf->dbs.elts;
+
+    for (i = 0; i < fmcf->dbs.nelts; i++) {
+        if (ngx_http_fraiseql_db_finalize(cf, dbs[i]) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
 }
 
 

@@ -19,7 +19,8 @@
 #define NGX_HTTP_FRAISEQL_BUF_SIZE  16384
 
 /* how long PostgreSQL may stay silent while a statement runs */
-#define NGX_HTTP_FRAISEQL_QUERY_TIMEOUT  60000
+/* the nginx timer's margin over the server's statement_timeout */
+#define NGX_HTTP_FRAISEQL_TIMEOUT_GRACE  1000
 
 /* named statements kept per connection; past that, unnamed ones */
 #define NGX_HTTP_FRAISEQL_PREPARED_MAX  256
@@ -30,23 +31,40 @@ typedef struct ngx_http_fraiseql_slot_s  ngx_http_fraiseql_slot_t;
 typedef struct ngx_http_fraiseql_ctx_s   ngx_http_fraiseql_ctx_t;
 
 
-/* one `fraiseql_database` directive: parsed once, shared by workers */
+/*
+ * One `fraiseql_database` directive, a server: parsed once, shared by
+ * workers.  The pool settings are the largest its locations ask for.
+ */
 typedef struct {
     ngx_str_t                   conninfo;
     const char                **keywords;    /* for PQconnectStartParams */
     const char                **values;
-    ngx_uint_t                  pool_size;   /* the largest asked for */
+    ngx_uint_t                  options;     /* index of "options" */
+    ngx_uint_t                  replica;     /* role=replica */
+    ngx_uint_t                  pool_size;
+    ngx_uint_t                  pool_min;
     ngx_uint_t                  queue_size;
     ngx_msec_t                  queue_timeout;
     ngx_msec_t                  connect_timeout;
+    ngx_msec_t                  statement_timeout;  /* sent at connect */
+    ngx_msec_t                  idle_timeout;       /* 0: none */
+    ngx_msec_t                  lifetime;           /* 0: none */
     ngx_http_fraiseql_pool_t   *pool;        /* this worker's, lazily */
 } ngx_http_fraiseql_db_t;
+
+
+/* the servers of a location: primaries and replicas */
+typedef struct {
+    ngx_array_t                 servers;     /* ngx_http_fraiseql_db_t * */
+    ngx_uint_t                  rr;          /* this worker's turn */
+} ngx_http_fraiseql_group_t;
 
 
 /* http{} level */
 typedef struct {
     ngx_uint_t                  plan_cache;  /* plans per worker; 0: off */
     fql_cache_t                *cache;       /* this worker's */
+    ngx_array_t                 dbs;         /* every server */
 } ngx_http_fraiseql_main_conf_t;
 
 
@@ -54,8 +72,13 @@ typedef struct {
     ngx_flag_t                  enable;
     fql_schema_t               *schema;
     ngx_str_t                   schema_file;
-    ngx_http_fraiseql_db_t     *db;
+    ngx_http_fraiseql_group_t  *group;
     ngx_uint_t                  pool_size;
+    ngx_uint_t                  pool_min;
+    ngx_msec_t                  idle_timeout;
+    ngx_msec_t                  lifetime;
+    ngx_msec_t                  connect_timeout;
+    ngx_msec_t                  query_timeout;
     ngx_uint_t                  max_depth;
     ngx_flag_t                  introspection;
     ngx_uint_t                  default_limit;
@@ -89,6 +112,7 @@ struct ngx_http_fraiseql_pgc_s {
     ngx_http_fraiseql_slot_t      *owner;     /* BUSY */
     ngx_http_fraiseql_stmt_t      *prepared;
     ngx_uint_t                     nprepared;
+    ngx_msec_t                     born;      /* connect started */
     ngx_pool_t                    *stmt_pool; /* texts of prepared[] */
     unsigned                       flushing:1;
 };
@@ -105,6 +129,8 @@ struct ngx_http_fraiseql_pool_s {
     ngx_msec_t                backoff;      /* after a failed connect */
     ngx_msec_t                retry_at;
     ngx_uint_t                failures;     /* in a row */
+    ngx_uint_t                nidle;
+    ngx_event_t               warm;         /* keeps pool_min open */
 };
 
 
@@ -123,6 +149,7 @@ struct ngx_http_fraiseql_slot_s {
     ngx_uint_t                       index;
     ngx_http_fraiseql_slot_state_e   state;
     ngx_http_fraiseql_pgc_t         *pgc;
+    ngx_http_fraiseql_pool_t        *pool;     /* WAITING: in its queue */
     ngx_event_t                      wait;     /* queue timeout */
     fql_wbuf_t                       w;
     ngx_buf_t                       *buf;      /* being written */
@@ -175,8 +202,12 @@ void ngx_http_fraiseql_set_content_type(ngx_http_request_t *r,
 /* ngx_http_fraiseql_pg.c */
 ngx_int_t ngx_http_fraiseql_db_init(ngx_conf_t *cf,
     ngx_http_fraiseql_db_t *db);
-ngx_int_t ngx_http_fraiseql_acquire(ngx_http_fraiseql_db_t *db,
-    ngx_http_fraiseql_slot_t *slot, ngx_log_t *log);
+ngx_int_t ngx_http_fraiseql_db_finalize(ngx_conf_t *cf,
+    ngx_http_fraiseql_db_t *db);
+ngx_int_t ngx_http_fraiseql_acquire(ngx_http_fraiseql_group_t *group,
+    ngx_uint_t write, ngx_http_fraiseql_slot_t *slot, ngx_log_t *log);
+void ngx_http_fraiseql_pool_init(ngx_cycle_t *cycle,
+    ngx_http_fraiseql_db_t *db);
 void ngx_http_fraiseql_release(ngx_http_fraiseql_pgc_t *pgc,
     ngx_uint_t reusable);
 void ngx_http_fraiseql_cancel_wait(ngx_http_fraiseql_slot_t *slot);

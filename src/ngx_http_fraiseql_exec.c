@@ -148,7 +148,9 @@ ngx_http_fraiseql_start(ngx_http_fraiseql_slot_t *slot)
     ngx_int_t                 rc;
     ngx_http_fraiseql_ctx_t  *ctx = slot->ctx;
 
-    rc = ngx_http_fraiseql_acquire(ctx->lcf->db, slot, ctx->r->connection->log);
+    rc = ngx_http_fraiseql_acquire(ctx->lcf->group,
+                                   ctx->plan->op != FQL_OP_QUERY, slot,
+                                   ctx->r->connection->log);
 
     switch (rc) {
 
@@ -224,7 +226,8 @@ ngx_http_fraiseql_slot_ready(ngx_http_fraiseql_slot_t *slot)
 
     pgc->flushing = (rc == 1);
 
-    ngx_add_timer(pgc->c->read, NGX_HTTP_FRAISEQL_QUERY_TIMEOUT);
+    ngx_add_timer(pgc->c->read, slot->ctx->lcf->query_timeout
+                                + NGX_HTTP_FRAISEQL_TIMEOUT_GRACE);
 }
 
 
@@ -622,7 +625,8 @@ ngx_http_fraiseql_slot_rows(ngx_http_fraiseql_slot_t *slot)
                  * timer is also what keeps a gracefully exiting worker
                  * alive until the statement is over.
                  */
-                ngx_add_timer(pgc->c->read, NGX_HTTP_FRAISEQL_QUERY_TIMEOUT);
+                ngx_add_timer(pgc->c->read, ctx->lcf->query_timeout
+                                            + NGX_HTTP_FRAISEQL_TIMEOUT_GRACE);
                 return;
             }
         }
@@ -677,9 +681,14 @@ ngx_http_fraiseql_slot_rows(ngx_http_fraiseql_slot_t *slot)
             if (!slot->failed) {
                 slot->failed = 1;
 
+                /* query_canceled: the server's statement_timeout */
+                if (state != NULL && ngx_strcmp(state, "57014") == 0) {
+                    fmt = "The query for \"%.*s\" ran longer than the "
+                          "query timeout (SQLSTATE %s)";
+
                 /* undefined_object: type "vector" is unknown there */
-                if (slot->plan->uses_vector && state != NULL
-                    && ngx_strcmp(state, "42704") == 0)
+                } else if (slot->plan->uses_vector && state != NULL
+                           && ngx_strcmp(state, "42704") == 0)
                 {
                     fmt = "The vector operators of \"%.*s\" need the "
                           "pgvector extension, which the database does not "

@@ -147,7 +147,8 @@ ngx_http_fraiseql_db_init(ngx_conf_t *cf, ngx_http_fraiseql_db_t *db)
         freeaddrinfo(res);
     }
 
-    k = n + (addr[0] ? 1 : 0) + (app ? 0 : 1) + 1;
+    /* + hostaddr, application_name, options (statement_timeout), end */
+    k = n + (addr[0] ? 1 : 0) + (app ? 0 : 1) + 2;
 
     db->keywords = ngx_pcalloc(cf->pool, k * sizeof(char *));
     db->values = ngx_pcalloc(cf->pool, k * sizeof(char *));
@@ -180,6 +181,21 @@ ngx_http_fraiseql_db_init(ngx_conf_t *cf, ngx_http_fraiseql_db_t *db)
         i++;
     }
 
+    /* the statement timeout joins the user's options when known */
+    for (k = 0; k < i; k++) {
+        if (ngx_strcmp(db->keywords[k], "options") == 0) {
+            break;
+        }
+    }
+
+    if (k == i) {
+        db->keywords[i] = "options";
+        db->values[i] = "";
+        i++;
+    }
+
+    db->options = k;
+
     PQconninfoFree(opts);
 
     for (k = 0; k < i; k++) {
@@ -187,6 +203,51 @@ ngx_http_fraiseql_db_init(ngx_conf_t *cf, ngx_http_fraiseql_db_t *db)
             return NGX_ERROR;
         }
     }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The server's settings are final (the locations are merged): the
+ * statement timeout goes to the server with every connection.
+ */
+ngx_int_t
+ngx_http_fraiseql_db_finalize(ngx_conf_t *cf, ngx_http_fraiseql_db_t *db)
+{
+    u_char  *p;
+    size_t   len;
+
+    if (db->connect_timeout == 0) {
+        db->connect_timeout = 5000;
+    }
+
+    if (db->idle_timeout == NGX_CONF_UNSET_MSEC) {
+        db->idle_timeout = 600000;
+    }
+
+    if (db->lifetime == NGX_CONF_UNSET_MSEC) {
+        db->lifetime = 3600000;
+    }
+
+    if (db->statement_timeout == 0) {
+        return NGX_OK;
+    }
+
+    len = ngx_strlen(db->values[db->options])
+          + sizeof(" -c statement_timeout=") + NGX_INT_T_LEN;
+
+    p = ngx_pnalloc(cf->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_snprintf(p, len, "%s%s-c statement_timeout=%M%Z",
+                 db->values[db->options],
+                 db->values[db->options][0] ? " " : "",
+                 db->statement_timeout);
+
+    db->values[db->options] = (char *) p;
 
     return NGX_OK;
 }
@@ -307,8 +368,8 @@ ngx_http_fraiseql_idle_alive(ngx_http_fraiseql_pgc_t *pgc)
 }
 
 
-ngx_int_t
-ngx_http_fraiseql_acquire(ngx_http_fraiseql_db_t *db,
+static ngx_int_t
+ngx_http_fraiseql_acquire_db(ngx_http_fraiseql_db_t *db,
     ngx_http_fraiseql_slot_t *slot, ngx_log_t *log)
 {
     ngx_queue_t               *q;
@@ -330,7 +391,13 @@ ngx_http_fraiseql_acquire(ngx_http_fraiseql_db_t *db,
         }
 
         ngx_queue_remove(q);
+        pool->nidle--;
 
+        if (pgc->c->read->timer_set) {
+            ngx_del_timer(pgc->c->read);   /* the idle timeout */
+        }
+
+        pgc->c->read->cancelable = 0;
         pgc->state = NGX_HTTP_FRAISEQL_PGC_BUSY;
         pgc->owner = slot;
         slot->pgc = pgc;
@@ -372,6 +439,7 @@ ngx_http_fraiseql_acquire(ngx_http_fraiseql_db_t *db,
     ngx_queue_insert_tail(&pool->waiters, &slot->queue);
     pool->nwaiters++;
     slot->state = NGX_HTTP_FRAISEQL_SLOT_WAITING;
+    slot->pool = pool;
 
     slot->wait.handler = ngx_http_fraiseql_wait_timeout;
     slot->wait.data = slot;
@@ -379,6 +447,114 @@ ngx_http_fraiseql_acquire(ngx_http_fraiseql_db_t *db,
     ngx_add_timer(&slot->wait, db->queue_timeout);
 
     return NGX_AGAIN;
+}
+
+
+/* a server recently found down waits out its backoff */
+static ngx_uint_t
+ngx_http_fraiseql_db_healthy(ngx_http_fraiseql_db_t *db)
+{
+    ngx_http_fraiseql_pool_t  *pool = db->pool;
+
+    return pool == NULL || pool->failures == 0 || pool->nconns > 0
+           || ngx_current_msec >= pool->retry_at;
+}
+
+
+/* the work a server has: statements running and waiting */
+static ngx_uint_t
+ngx_http_fraiseql_db_load(ngx_http_fraiseql_db_t *db)
+{
+    ngx_http_fraiseql_pool_t  *pool = db->pool;
+
+    if (pool == NULL) {
+        return 0;
+    }
+
+    return pool->nconns - pool->nidle + pool->nwaiters;
+}
+
+
+/*
+ * Picks a server for a statement: reads go to a healthy replica, else to
+ * a healthy primary; writes to a primary.  Among equals the least busy
+ * wins, ties taken in turn.  A server that cannot take it (down, queue
+ * full) passes it on to the next.
+ */
+ngx_int_t
+ngx_http_fraiseql_acquire(ngx_http_fraiseql_group_t *group, ngx_uint_t write,
+    ngx_http_fraiseql_slot_t *slot, ngx_log_t *log)
+{
+    ngx_int_t                 rc, last;
+    ngx_uint_t                i, j, n, pass, best_load, load, tried;
+    ngx_http_fraiseql_db_t  **dbs, *db, *best;
+
+    dbs = group->servers.elts;
+    n = group->servers.nelts;
+
+    if (n == 1) {
+        return ngx_http_fraiseql_acquire_db(dbs[0], slot, log);
+    }
+
+    group->rr++;
+    last = NGX_DECLINED;
+    tried = 0;
+
+    /* pass 0: replicas (reads); 1: primaries; 2: anything left, down */
+    for (pass = write ? 1 : 0; pass < 3; pass++) {
+
+        for ( ;; ) {
+            best = NULL;
+            best_load = 0;
+
+            for (j = 0; j < n && j < 64; j++) {
+                i = (group->rr + j) % n;
+                db = dbs[i];
+
+                if (tried & ((ngx_uint_t) 1 << i)) {
+                    continue;
+                }
+
+                if (pass < 2) {
+                    if (db->replica != (pass == 0)
+                        || !ngx_http_fraiseql_db_healthy(db))
+                    {
+                        continue;
+                    }
+
+                } else if (write && db->replica) {
+                    continue;
+                }
+
+                load = ngx_http_fraiseql_db_load(db);
+
+                if (best == NULL || load < best_load) {
+                    best = db;
+                    best_load = load;
+                }
+            }
+
+            if (best == NULL) {
+                break;
+            }
+
+            for (i = 0; dbs[i] != best; i++) { /* void */ }
+            tried |= (ngx_uint_t) 1 << i;
+
+            rc = ngx_http_fraiseql_acquire_db(best, slot, log);
+
+            if (rc != NGX_DECLINED && rc != NGX_BUSY) {
+                return rc;
+            }
+
+            /* busy beats down: a full queue says 503, not unavailable */
+            if (rc == NGX_BUSY || last == NGX_DECLINED) {
+                last = rc;
+            }
+        }
+    }
+
+    return last;
 }
 
 
@@ -391,7 +567,7 @@ ngx_http_fraiseql_cancel_wait(ngx_http_fraiseql_slot_t *slot)
         return;
     }
 
-    pool = slot->ctx->lcf->db->pool;
+    pool = slot->pool;
 
     ngx_queue_remove(&slot->queue);
     pool->nwaiters--;
@@ -449,6 +625,7 @@ ngx_http_fraiseql_connect(ngx_http_fraiseql_pool_t *pool)
     pgc->pool = pool;
     pgc->pg = pg;
     pgc->state = NGX_HTTP_FRAISEQL_PGC_CONNECTING;
+    pgc->born = ngx_current_msec;
 
     pool->nconns++;
     pool->nconnecting++;
@@ -573,6 +750,7 @@ ngx_http_fraiseql_close(ngx_http_fraiseql_pgc_t *pgc)
 
     if (pgc->state == NGX_HTTP_FRAISEQL_PGC_IDLE) {
         ngx_queue_remove(&pgc->queue);
+        pool->nidle--;
     }
 
     if (pgc->state == NGX_HTTP_FRAISEQL_PGC_CONNECTING) {
@@ -655,6 +833,21 @@ ngx_http_fraiseql_pg_handler(ngx_event_t *ev)
         return;
 
     case NGX_HTTP_FRAISEQL_PGC_IDLE:
+        if (ev->timedout) {
+            ev->timedout = 0;
+
+            /* idle too long: closed, but the warm minimum stays */
+            if (pgc->pool->nconns > pgc->pool->db->pool_min) {
+                ngx_log_debug0(NGX_LOG_DEBUG_HTTP, pgc->pool->log, 0,
+                               "fraiseql: idle timeout, closing");
+                ngx_http_fraiseql_close(pgc);
+                return;
+            }
+
+            ngx_add_timer(ev, pgc->pool->db->idle_timeout);
+            return;
+        }
+
         if (!ev->write) {
             /* an idle connection speaks only when it is going away */
             if (!PQconsumeInput(pgc->pg)
@@ -821,6 +1014,14 @@ ngx_http_fraiseql_hand_over(ngx_http_fraiseql_pgc_t *pgc)
     if (ngx_queue_empty(&pool->waiters)) {
         pgc->state = NGX_HTTP_FRAISEQL_PGC_IDLE;
         ngx_queue_insert_head(&pool->idle, &pgc->queue);
+        pool->nidle++;
+
+        /* an idle connection does not keep an exiting worker alive */
+        if (pool->db->idle_timeout) {
+            pgc->c->read->cancelable = 1;
+            ngx_add_timer(pgc->c->read, pool->db->idle_timeout);
+        }
+
         return;
     }
 
@@ -846,6 +1047,15 @@ ngx_http_fraiseql_release(ngx_http_fraiseql_pgc_t *pgc, ngx_uint_t reusable)
 {
     ngx_http_fraiseql_pool_t  *pool = pgc->pool;
 
+    /* an old connection makes way for a new one (server-side memory) */
+    if (pool->db->lifetime
+        && ngx_current_msec - pgc->born >= pool->db->lifetime)
+    {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, pool->log, 0,
+                       "fraiseql: connection lifetime over, closing");
+        reusable = 0;
+    }
+
     if (!reusable || PQstatus(pgc->pg) != CONNECTION_OK
         || PQtransactionStatus(pgc->pg) != PQTRANS_IDLE)
     {
@@ -863,6 +1073,47 @@ ngx_http_fraiseql_release(ngx_http_fraiseql_pgc_t *pgc, ngx_uint_t reusable)
     }
 
     ngx_http_fraiseql_hand_over(pgc);
+}
+
+
+/* keeps pool_min connections open, retrying with the backoff */
+static void
+ngx_http_fraiseql_warm(ngx_event_t *ev)
+{
+    ngx_http_fraiseql_pool_t  *pool = ev->data;
+
+    if (ngx_exiting || ngx_terminate) {
+        return;
+    }
+
+    while (pool->nconns < pool->db->pool_min
+           && (pool->failures == 0 || ngx_current_msec >= pool->retry_at))
+    {
+        if (ngx_http_fraiseql_connect(pool) != NGX_OK) {
+            break;
+        }
+    }
+
+    ngx_add_timer(ev, 1000);
+}
+
+
+void
+ngx_http_fraiseql_pool_init(ngx_cycle_t *cycle, ngx_http_fraiseql_db_t *db)
+{
+    ngx_http_fraiseql_pool_t  *pool;
+
+    pool = ngx_http_fraiseql_pool_get(db, cycle->log);
+    if (pool == NULL) {
+        return;
+    }
+
+    pool->warm.handler = ngx_http_fraiseql_warm;
+    pool->warm.data = pool;
+    pool->warm.log = cycle->log;
+    pool->warm.cancelable = 1;
+
+    ngx_http_fraiseql_warm(&pool->warm);
 }
 
 
