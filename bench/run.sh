@@ -274,6 +274,10 @@ ret_body=${BY_ID_RESP//\\/\\\\}
 ret_body=${ret_body//\'/\\\'}
 ret_body=${ret_body//$'\n'/\\n}
 write_nginx_conf warn "
+        location /graphql-unprepared {
+            fraiseql;
+            fraiseql_prepared_statements off;
+        }
         location = /static {
             default_type application/json;
             return 200 '$ret_body';
@@ -549,6 +553,8 @@ fi
 for (( round = 1; round <= ROUNDS; round++ )); do
     log "round $round/$ROUNDS: module by id (${#USER_IDS[@]} ids, round robin)"
     wrk_run mod_by_id "$TMP/work/by_id.lua" /graphql
+    log "round $round/$ROUNDS: module by id, fraiseql_prepared_statements off"
+    wrk_run mod_by_id_unprepared "$TMP/work/by_id.lua" /graphql-unprepared
     log "round $round/$ROUNDS: pgbench -M prepared, by id ($NIDS ids)"
     pgbench_run pg_prepared_by_id prepared "${PGB_BY_ID[@]}"
     log "round $round/$ROUNDS: pgbench -M extended, by id"
@@ -611,6 +617,7 @@ TABLE=$(
     echo '| workload | module req/s | pgbench -M prepared tps | module ÷ prepared | pgbench -M extended tps | module ÷ extended | HTTP ceiling req/s | module ÷ ceiling | module bad answers / socket errors |'
     echo '|---|---:|---:|---:|---:|---:|---:|---:|---:|'
     row "one user by id (${BY_ID_BYTES} B)" mod_by_id by_id ceil_by_id
+    row "one user by id, \`fraiseql_prepared_statements off\`" mod_by_id_unprepared by_id ceil_by_id
     row "1,000-row list (${LIST_BYTES} B)" mod_list list ceil_list
     echo
     echo '| latency p50 / p99, ms | module (wrk) | pgbench -M prepared | pgbench -M extended | HTTP ceiling (wrk) |'
@@ -621,6 +628,7 @@ TABLE=$(
     echo "| CPU per request, µs (best round) | nginx worker | PostgreSQL | load generator | total | cores used by these | cores busy, whole machine (of $(nproc)) |"
     echo '|---|---:|---:|---:|---:|---:|---:|'
     cpu_row "module by id (wrk)" mod_by_id
+    cpu_row "module by id, unprepared (wrk)" mod_by_id_unprepared
     cpu_row "pgbench -M prepared, by id" pg_prepared_by_id
     cpu_row "pgbench -M extended, by id" pg_extended_by_id
     cpu_row "HTTP ceiling, by-id size (wrk)" ceil_by_id

@@ -81,6 +81,7 @@ typedef struct {
     ngx_msec_t                  query_timeout;
     ngx_uint_t                  max_depth;
     ngx_flag_t                  introspection;
+    ngx_flag_t                  prepared;    /* named prepared statements */
     ngx_uint_t                  default_limit;
     ngx_uint_t                  max_limit;
     ngx_uint_t                  queue_size;

@@ -267,7 +267,7 @@ ngx_http_fraiseql_send_statement(ngx_http_fraiseql_slot_t *slot)
         }
     }
 
-    if (collision) {
+    if (collision || !slot->ctx->lcf->prepared) {
         i = NGX_HTTP_FRAISEQL_PREPARED_MAX;
 
     } else if (i == pgc->nprepared && i < NGX_HTTP_FRAISEQL_PREPARED_MAX) {
