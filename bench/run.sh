@@ -613,6 +613,12 @@ lat_row() {
         "$(lat "pg_prepared_$3")" "$(lat "pg_extended_$3")" "$(lat "$4")"
 }
 
+# what the pipeline saves, with libpq alone (bench/bench_pipeline.c)
+log "pipeline: libpq, Prepare + Execute and two statements, sequential vs pipelined"
+PIPELINE_TABLE=$("$ROOT/build/bench_pipeline" "$CONNINFO" 2000) \
+    || die "bench_pipeline failed"
+printf '%s\n' "$PIPELINE_TABLE" | sed 's/^/    /' >&2
+
 TABLE=$(
     echo '| workload | module req/s | pgbench -M prepared tps | module ÷ prepared | pgbench -M extended tps | module ÷ extended | HTTP ceiling req/s | module ÷ ceiling | module bad answers / socket errors |'
     echo '|---|---:|---:|---:|---:|---:|---:|---:|---:|'
@@ -712,6 +718,7 @@ EOF
         printf -- '- Set-up: %s connections, %s s warm-up then %s s measured, best of %s rounds; nginx `worker_processes 1`, `fraiseql_pool_size %s`, `access_log off`; PostgreSQL `shared_buffers = 256MB`, `fsync = off`; loopback TCP; the nginx worker, PostgreSQL and the load generator share the %s cores.\n\n' \
             "$CONNS" "$WARMUP" "$DURATION" "$ROUNDS" "$POOL" "$(nproc)"
         printf '%s\n\n%s\n\n' "$TABLE" "$NOTES"
+        printf 'Round trips the module saves with `fraiseql_pipeline on` (the default), measured with libpq alone on one connection (`build/bench_pipeline CONNINFO 2000`):\n\n%s\n\n' "$PIPELINE_TABLE"
         cat <<EOF
 Commands (\`make bench\` runs \`bench/run.sh\`, which writes the scripts):
 

@@ -82,6 +82,7 @@ typedef struct {
     ngx_uint_t                  max_depth;
     ngx_flag_t                  introspection;
     ngx_flag_t                  prepared;    /* named prepared statements */
+    ngx_flag_t                  pipeline;    /* prepare + run at once */
     ngx_uint_t                  default_limit;
     ngx_uint_t                  max_limit;
     ngx_uint_t                  queue_size;
@@ -161,6 +162,8 @@ struct ngx_http_fraiseql_slot_s {
     ngx_uint_t                       nrows;
     uint64_t                         stmt;         /* hash of the SQL */
     unsigned                         preparing:1;
+    unsigned                         pipeline:1;   /* prepare + run */
+    unsigned                         synced:1;
     unsigned                         streaming:1;  /* head: straight out */
     unsigned                         value_sent:1;  /* partly sent */
     unsigned                         failed:1;

@@ -250,6 +250,7 @@ ngx_http_fraiseql_send_statement(ngx_http_fraiseql_slot_t *slot)
 
     pg = pgc->pg;
     slot->preparing = 0;
+    slot->pipeline = 0;
     slot->stmt = rp->sql_hash;
 
     ngx_sprintf((u_char *) name, "fq_%016uxL%Z", slot->stmt);
@@ -273,7 +274,23 @@ ngx_http_fraiseql_send_statement(ngx_http_fraiseql_slot_t *slot)
     } else if (i == pgc->nprepared && i < NGX_HTTP_FRAISEQL_PREPARED_MAX) {
         slot->preparing = 1;
 
-        return PQsendPrepare(pg, name, rp->sql, rp->nparams, NULL)
+        if (!slot->ctx->lcf->pipeline) {
+            return PQsendPrepare(pg, name, rp->sql, rp->nparams, NULL)
+                   ? NGX_OK : NGX_ERROR;
+        }
+
+        /*
+         * Prepare and run in one round trip: the results come in order,
+         * the Prepare's, the rows, then the Sync's (see slot_rows).
+         */
+        slot->pipeline = 1;
+        slot->synced = 0;
+
+        return PQenterPipelineMode(pg)
+               && PQsendPrepare(pg, name, rp->sql, rp->nparams, NULL)
+               && PQsendQueryPrepared(pg, name, rp->nparams, rp->params,
+                                      NULL, NULL, 0)
+               && PQpipelineSync(pg)
                ? NGX_OK : NGX_ERROR;
     }
 
@@ -300,11 +317,10 @@ ngx_http_fraiseql_send_statement(ngx_http_fraiseql_slot_t *slot)
 }
 
 
-/* the statement is prepared on this connection: now run it */
+/* the connection knows the slot's statement by name from now on */
 static ngx_int_t
-ngx_http_fraiseql_prepared(ngx_http_fraiseql_slot_t *slot)
+ngx_http_fraiseql_remember(ngx_http_fraiseql_slot_t *slot)
 {
-    int                        rc;
     ngx_http_fraiseql_pgc_t   *pgc = slot->pgc;
     ngx_http_fraiseql_stmt_t  *stmt;
 
@@ -327,7 +343,20 @@ ngx_http_fraiseql_prepared(ngx_http_fraiseql_slot_t *slot)
     ngx_memcpy(stmt->sql, slot->plan->sql, stmt->len);
     pgc->nprepared++;
 
-    if (ngx_http_fraiseql_send_statement(slot) != NGX_OK) {
+    return NGX_OK;
+}
+
+
+/* the statement is prepared on this connection: now run it */
+static ngx_int_t
+ngx_http_fraiseql_prepared(ngx_http_fraiseql_slot_t *slot)
+{
+    int                        rc;
+    ngx_http_fraiseql_pgc_t   *pgc = slot->pgc;
+
+    if (ngx_http_fraiseql_remember(slot) != NGX_OK
+        || ngx_http_fraiseql_send_statement(slot) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -633,6 +662,29 @@ ngx_http_fraiseql_slot_rows(ngx_http_fraiseql_slot_t *slot)
 
         res = PQgetResult(pgc->pg);
 
+        if (res == NULL && slot->pipeline && !slot->synced) {
+            if (slot->preparing) {
+                /* the Prepare's results are over; the rows come next */
+                slot->preparing = 0;
+
+                if (!slot->failed) {
+                    if (ngx_http_fraiseql_remember(slot) != NGX_OK) {
+                        ngx_http_fraiseql_slot_fail(slot, "no memory");
+                        return;
+                    }
+
+                    if (!PQsetSingleRowMode(pgc->pg)) {
+                        ngx_log_error(NGX_LOG_WARN,
+                                      ctx->r->connection->log, 0,
+                                      "fraiseql: single-row mode refused");
+                    }
+                }
+            }
+
+            /* then the Sync's result */
+            continue;
+        }
+
         if (res == NULL) {
             if (slot->preparing && !slot->failed) {
                 if (ngx_http_fraiseql_prepared(slot) != NGX_OK) {
@@ -656,6 +708,22 @@ ngx_http_fraiseql_slot_rows(ngx_http_fraiseql_slot_t *slot)
 
         case PGRES_TUPLES_OK:
         case PGRES_COMMAND_OK:
+            break;
+
+        case PGRES_PIPELINE_SYNC:
+            /* the pipeline is over: what follows is the end, NULL */
+            slot->synced = 1;
+
+            if (!PQexitPipelineMode(pgc->pg)) {
+                PQclear(res);
+                ngx_http_fraiseql_slot_fail(slot, PQerrorMessage(pgc->pg));
+                return;
+            }
+
+            break;
+
+        case PGRES_PIPELINE_ABORTED:
+            /* the Prepare failed: its error is already reported */
             break;
 
         default:

@@ -1057,7 +1057,8 @@ ngx_http_fraiseql_release(ngx_http_fraiseql_pgc_t *pgc, ngx_uint_t reusable)
     }
 
     if (!reusable || PQstatus(pgc->pg) != CONNECTION_OK
-        || PQtransactionStatus(pgc->pg) != PQTRANS_IDLE)
+        || PQtransactionStatus(pgc->pg) != PQTRANS_IDLE
+        || PQpipelineStatus(pgc->pg) != PQ_PIPELINE_OFF)
     {
         ngx_http_fraiseql_close(pgc);
 
