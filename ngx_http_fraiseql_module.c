@@ -90,6 +90,13 @@ static ngx_command_t  ngx_http_fraiseql_commands[] = {
       offsetof(ngx_http_fraiseql_loc_conf_t, pipeline),
       NULL },
 
+    { ngx_string("fraiseql_debug"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, debug),
+      NULL },
+
     { ngx_string("fraiseql_pool_min"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
@@ -231,6 +238,7 @@ ngx_http_fraiseql_create_loc_conf(ngx_conf_t *cf)
     conf->introspection = NGX_CONF_UNSET;
     conf->prepared = NGX_CONF_UNSET;
     conf->pipeline = NGX_CONF_UNSET;
+    conf->debug = NGX_CONF_UNSET;
     conf->default_limit = NGX_CONF_UNSET_UINT;
     conf->max_limit = NGX_CONF_UNSET_UINT;
     conf->queue_size = NGX_CONF_UNSET_UINT;
@@ -280,6 +288,7 @@ ngx_http_fraiseql_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->introspection, prev->introspection, 1);
     ngx_conf_merge_value(conf->prepared, prev->prepared, 1);
     ngx_conf_merge_value(conf->pipeline, prev->pipeline, 1);
+    ngx_conf_merge_value(conf->debug, prev->debug, 0);
     ngx_conf_merge_uint_value(conf->default_limit, prev->default_limit, 0);
     ngx_conf_merge_uint_value(conf->max_limit, prev->max_limit, 0);
 

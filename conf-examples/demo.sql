@@ -87,4 +87,111 @@ SELECT demo_uuid('post', n),
        timestamptz '2024-06-01 00:00:00+00' + n * interval '1 minute'
 FROM generate_series(1, 2000) AS n;
 
+
+-- Writes go through functions (FraiseQL's mutations): each takes its input
+-- as JSON with snake_case keys and answers a mutation_response; errors the
+-- caller can act on are a status, not an exception.
+CREATE SCHEMA app;
+
+CREATE TYPE app.mutation_response AS (
+    status          text,
+    message         text,
+    entity_id       text,
+    entity_type     text,
+    entity          jsonb,
+    updated_fields  text[],
+    cascade         jsonb,
+    metadata        jsonb
+);
+
+CREATE FUNCTION app.fn_create_user(input jsonb)
+RETURNS app.mutation_response
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_id  uuid := gen_random_uuid();
+BEGIN
+    IF coalesce(input->>'email', '') !~ '^[^@[:space:]]+@[^@[:space:]]+$' THEN
+        RETURN ROW('validation:email', 'The email address is not valid',
+                   NULL, 'User', NULL, NULL, NULL,
+                   jsonb_build_object('errors', jsonb_build_array(
+                       jsonb_build_object('field', 'email',
+                                          'message', 'is not an email address'))))::app.mutation_response;
+    END IF;
+
+    IF EXISTS (SELECT 1 FROM tb_user WHERE email = input->>'email') THEN
+        RETURN ROW('conflict:email_taken', 'The email address is taken',
+                   NULL, 'User', NULL, NULL, NULL, NULL)::app.mutation_response;
+    END IF;
+
+    INSERT INTO tb_user (id, email, first_name, last_name, age)
+    VALUES (v_id, input->>'email', input->>'first_name', input->>'last_name',
+            (input->>'age')::int);
+
+    RETURN ROW('created', 'User created', v_id::text, 'User',
+               (SELECT data FROM v_user WHERE id = v_id),
+               ARRAY(SELECT jsonb_object_keys(input)), NULL, NULL)::app.mutation_response;
+END
+$$;
+
+CREATE FUNCTION app.fn_update_user(input jsonb)
+RETURNS app.mutation_response
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_old  tb_user;
+    v_new  tb_user;
+BEGIN
+    SELECT * INTO v_old FROM tb_user WHERE id = (input->>'id')::uuid;
+
+    IF NOT FOUND THEN
+        RETURN ROW('not_found:user', 'No user with this id', input->>'id',
+                   'User', NULL, NULL, NULL, NULL)::app.mutation_response;
+    END IF;
+
+    UPDATE tb_user
+       SET email = coalesce(input->>'email', email),
+           first_name = coalesce(input->>'first_name', first_name),
+           last_name = coalesce(input->>'last_name', last_name),
+           age = CASE WHEN input ? 'age' THEN (input->>'age')::int ELSE age END
+     WHERE id = v_old.id
+    RETURNING * INTO v_new;
+
+    IF v_new IS NOT DISTINCT FROM v_old THEN
+        RETURN ROW('noop:unchanged', 'Nothing to change', v_old.id::text,
+                   'User', (SELECT data FROM v_user WHERE id = v_old.id),
+                   NULL, NULL, NULL)::app.mutation_response;
+    END IF;
+
+    RETURN ROW('updated', 'User updated', v_new.id::text, 'User',
+               (SELECT data FROM v_user WHERE id = v_new.id),
+               ARRAY(SELECT k FROM jsonb_object_keys(input) AS k
+                     WHERE k <> 'id'), NULL, NULL)::app.mutation_response;
+END
+$$;
+
+CREATE FUNCTION app.fn_delete_user(input jsonb)
+RETURNS app.mutation_response
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_data  jsonb;
+BEGIN
+    SELECT data INTO v_data FROM v_user WHERE id = (input->>'id')::uuid;
+
+    IF v_data IS NULL THEN
+        RETURN ROW('not_found:user', 'No user with this id', input->>'id',
+                   'User', NULL, NULL, NULL, NULL)::app.mutation_response;
+    END IF;
+
+    IF EXISTS (SELECT 1 FROM tb_post WHERE author_id = (input->>'id')::uuid)
+    THEN
+        RETURN ROW('conflict:has_posts', 'The user has posts', input->>'id',
+                   'User', v_data, NULL, NULL, NULL)::app.mutation_response;
+    END IF;
+
+    DELETE FROM tb_user WHERE id = (input->>'id')::uuid;
+
+    RETURN ROW('deleted', 'User deleted', input->>'id', 'User', v_data,
+               NULL, NULL, NULL)::app.mutation_response;
+END
+$$;
+
 ANALYZE;

@@ -83,6 +83,7 @@ typedef struct {
     ngx_flag_t                  introspection;
     ngx_flag_t                  prepared;    /* named prepared statements */
     ngx_flag_t                  pipeline;    /* prepare + run at once */
+    ngx_flag_t                  debug;       /* database messages shown */
     ngx_uint_t                  default_limit;
     ngx_uint_t                  max_limit;
     ngx_uint_t                  queue_size;

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "ngx_http_fraiseql.h"
+#include "fql_mutation.h"
 
 
 static int ngx_http_fraiseql_slot_reserve(fql_wbuf_t *w, size_t need);
@@ -124,12 +125,25 @@ ngx_http_fraiseql_execute(ngx_http_fraiseql_ctx_t *ctx)
 
     ctx->slots[0].streaming = 1;
 
-    /* the request stays open until the last slot is done */
+    /*
+     * The request stays open until the last slot is done.  Queries run
+     * at once, side by side; mutations one after the other, in document
+     * order, each in its own transaction (see slot_done).
+     */
     for (i = 0; i < ctx->nslots && !ctx->finished; i++) {
         s = &ctx->slots[i];
 
         if (s->state == NGX_HTTP_FRAISEQL_SLOT_NEW) {
+            if (s->plan->kind == FQL_RF_MUTATION) {
+                /* a mutation may have run: it is never sent twice */
+                s->retried = 1;
+            }
+
             ngx_http_fraiseql_start(s);
+
+            if (ctx->plan->op == FQL_OP_MUTATION) {
+                break;
+            }
         }
     }
 
@@ -464,6 +478,65 @@ ngx_http_fraiseql_value_rewind(ngx_http_fraiseql_slot_t *slot)
 }
 
 
+/* the error is about the slot's root field: its path says so */
+static ngx_int_t
+ngx_http_fraiseql_root_path(ngx_http_fraiseql_slot_t *slot, fql_error_t *err)
+{
+    u_char     *p;
+    fql_str_t   key = slot->plan->response_key;
+
+    /* a response key is a GraphQL name: nothing to escape */
+    p = ngx_pnalloc(slot->ctx->r->pool, key.len + 5);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(p, "[\"%*s\"]%Z", key.len, key.data);
+    err->path_json = (char *) p;
+
+    return NGX_OK;
+}
+
+
+/* a mutation's row: Success or Error, shaped, then projected */
+static void
+ngx_http_fraiseql_mutation_row(ngx_http_fraiseql_slot_t *slot, char *data,
+    size_t len, fql_path_t *pp)
+{
+    int                       rc;
+    fql_heapbuf_t             hb;
+    const fql_proj_t         *proj;
+    ngx_http_fraiseql_ctx_t  *ctx = slot->ctx;
+
+    fql_heapbuf_init(&hb);
+
+    rc = fql_mutation_row(slot->plan, &ctx->arena, data, len, &proj, &hb);
+
+    if (rc == 0) {
+        rc = fql_transform_row(proj, hb.data, fql_heapbuf_len(&hb),
+                               &slot->w, pp, ngx_http_fraiseql_field_error,
+                               ctx);
+    }
+
+    fql_heapbuf_free(&hb);
+
+    if (rc == 0 || ctx->finished) {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, ctx->r->connection->log, 0,
+                  "fraiseql: the function of \"%s\" answered something "
+                  "that is not a JSON object", slot->plan->sql);
+
+    if (ngx_http_fraiseql_field_error(ctx, pp, "The mutation's function "
+                                      "did not answer a JSON object") != 0
+        || fql_wbuf_lit(&slot->w, "null") != 0)
+    {
+        ngx_http_fraiseql_abort(ctx, NGX_ERROR);
+    }
+}
+
+
 static void
 ngx_http_fraiseql_row(ngx_http_fraiseql_slot_t *slot, PGresult *res)
 {
@@ -473,7 +546,7 @@ ngx_http_fraiseql_row(ngx_http_fraiseql_slot_t *slot, PGresult *res)
     fql_root_plan_t          *rp = slot->plan;
     ngx_http_fraiseql_ctx_t  *ctx = slot->ctx;
 
-    if (rp->kind == FQL_RF_OBJECT && slot->nrows > 0) {
+    if (rp->kind != FQL_RF_LIST && slot->nrows > 0) {
         /* by id: a second row means a non-unique id; keep the first */
         slot->nrows++;
         return;
@@ -514,6 +587,11 @@ ngx_http_fraiseql_row(ngx_http_fraiseql_slot_t *slot, PGresult *res)
 
     data = PQgetvalue(res, 0, 0);
     len = PQgetlength(res, 0, 0);
+
+    if (rp->kind == FQL_RF_MUTATION) {
+        ngx_http_fraiseql_mutation_row(slot, data, len, pp);
+        return;
+    }
 
     if (fql_transform_row(rp->proj, data, len, &slot->w, pp,
                           ngx_http_fraiseql_field_error, ctx) == 0)
@@ -728,8 +806,9 @@ ngx_http_fraiseql_slot_rows(ngx_http_fraiseql_slot_t *slot)
 
         default:
             {
-            char        *state, *msg;
-            const char  *fmt;
+            char         *state, *msg;
+            const char   *fmt;
+            fql_error_t  *err;
 
             state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
             msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
@@ -762,16 +841,28 @@ ngx_http_fraiseql_slot_rows(ngx_http_fraiseql_slot_t *slot)
                           "pgvector extension, which the database does not "
                           "have (SQLSTATE %s)";
 
+                } else if (slot->plan->kind == FQL_RF_MUTATION) {
+                    /* raised by the function: its text only when asked */
+                    fmt = ctx->lcf->debug
+                          ? "The database refused the mutation \"%.*s\" "
+                            "(SQLSTATE %s): %s"
+                          : "The database refused the mutation \"%.*s\" "
+                            "(SQLSTATE %s)";
+
                 } else {
                     fmt = "The database could not run the query for "
                           "\"%.*s\" (SQLSTATE %s)";
                 }
 
-                if (fql_error_add(&ctx->errs, &slot->plan->loc,
-                                  FQL_CODE_DATABASE, fmt,
-                                  (int) slot->plan->response_key.len,
-                                  slot->plan->response_key.data,
-                                  state ? state : "unknown") == NULL)
+                err = fql_error_add(&ctx->errs, &slot->plan->loc,
+                                    FQL_CODE_DATABASE, fmt,
+                                    (int) slot->plan->response_key.len,
+                                    slot->plan->response_key.data,
+                                    state ? state : "unknown",
+                                    msg ? msg : "");
+
+                if (err == NULL
+                    || ngx_http_fraiseql_root_path(slot, err) != NGX_OK)
                 {
                     PQclear(res);
                     ngx_http_fraiseql_abort(ctx, NGX_ERROR);
@@ -797,6 +888,7 @@ ngx_http_fraiseql_slot_done(ngx_http_fraiseql_slot_t *slot)
 {
     ngx_http_fraiseql_ctx_t  *ctx = slot->ctx;
     ngx_http_fraiseql_pgc_t  *pgc = slot->pgc;
+    ngx_http_fraiseql_slot_t *next;
     int                       rc;
 
     if (pgc != NULL) {
@@ -835,6 +927,21 @@ ngx_http_fraiseql_slot_done(ngx_http_fraiseql_slot_t *slot)
 
     slot->state = NGX_HTTP_FRAISEQL_SLOT_DONE;
     ctx->pending--;
+
+    /* the next mutation starts when this one has committed (or failed) */
+    if (ctx->plan->op == FQL_OP_MUTATION) {
+        for (next = slot + 1; next < ctx->slots + ctx->nslots; next++) {
+            if (next->state == NGX_HTTP_FRAISEQL_SLOT_NEW) {
+                next->retried = 1;
+                ngx_http_fraiseql_start(next);
+                break;
+            }
+        }
+
+        if (ctx->finished) {
+            return;
+        }
+    }
 
     if (slot->streaming) {
         ngx_http_fraiseql_advance(ctx);

@@ -173,7 +173,14 @@ ngx_http_fraiseql_send_errors(ngx_http_request_t *r, ngx_uint_t status,
         if (h != NULL) {
             h->hash = 1;
             ngx_str_set(&h->key, "Allow");
-            ngx_str_set(&h->value, "GET, POST");
+
+            /* refused to GET: a mutation, which only POST may carry */
+            if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
+                ngx_str_set(&h->value, "POST");
+
+            } else {
+                ngx_str_set(&h->value, "GET, POST");
+            }
         }
     }
 

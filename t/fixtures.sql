@@ -206,3 +206,85 @@ SELECT s.id,
                     END
        ) AS data
 FROM tb_spot s;
+
+-- Mutations of t/test_mutations.py: notes, written through functions.
+CREATE TABLE tb_note (
+    id        serial PRIMARY KEY,
+    body      text NOT NULL,
+    position  int NOT NULL,
+    tags      text[]
+);
+
+CREATE VIEW v_note AS
+SELECT n.id,
+       jsonb_build_object('id', n.id, 'body', n.body,
+                          'position', n.position, 'tags', n.tags) AS data
+FROM tb_note n;
+
+CREATE FUNCTION app.fn_create_note(input jsonb)
+RETURNS app.mutation_response
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_id  int;
+BEGIN
+    IF input->>'body' = '' THEN
+        RETURN ROW('validation:body', 'The body is empty', NULL, 'Note',
+                   NULL, NULL, NULL,
+                   jsonb_build_object('errors', jsonb_build_array(
+                       jsonb_build_object('field', 'body',
+                                          'message', 'must not be empty'))))::app.mutation_response;
+    END IF;
+
+    INSERT INTO tb_note (body, position, tags)
+    VALUES (input->>'body', (SELECT count(*) FROM tb_note),
+            ARRAY(SELECT jsonb_array_elements_text(
+                coalesce(input->'tags', '[]'))))
+    RETURNING id INTO v_id;
+
+    RETURN ROW('created', 'Note created', v_id::text, 'Note',
+               (SELECT data FROM v_note WHERE id = v_id),
+               ARRAY['body'], jsonb_build_object('count',
+                   (SELECT count(*) FROM tb_note)), NULL)::app.mutation_response;
+END
+$$;
+
+CREATE FUNCTION app.fn_echo_status(input jsonb)
+RETURNS app.mutation_response
+LANGUAGE sql AS $$
+    SELECT ROW(input->>'status', input->>'message', NULL, 'Note', NULL,
+               NULL, NULL, jsonb_build_object('errors', jsonb_build_array(
+                   jsonb_build_object('field', 'status',
+                                      'message', input->>'status'))))
+           ::app.mutation_response
+$$;
+
+CREATE FUNCTION app.fn_create_note_plain(input jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_id  int;
+BEGIN
+    INSERT INTO tb_note (body, position)
+    VALUES (input->>'body', (SELECT count(*) FROM tb_note))
+    RETURNING id INTO v_id;
+
+    RETURN (SELECT data FROM v_note WHERE id = v_id);
+END
+$$;
+
+CREATE FUNCTION app.fn_fail_note(input jsonb)
+RETURNS app.mutation_response
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO tb_note (body, position) VALUES (input->>'body', -1);
+    RAISE EXCEPTION 'secret internal detail: %', input->>'body'
+        USING ERRCODE = 'P0001';
+END
+$$;
+
+CREATE FUNCTION app.fn_echo_input(input jsonb)
+RETURNS app.mutation_response
+LANGUAGE sql AS $$
+    SELECT ROW('ok', input::text, NULL, 'Note', NULL, NULL, input, NULL)
+           ::app.mutation_response
+$$;

@@ -159,7 +159,6 @@ def test_validation_errors(ngx, query, message):
 
 
 @pytest.mark.parametrize("query,kind", [
-    ("mutation { x }", "mutation"),
     ("subscription { x }", "subscription"),
 ])
 def test_operations_without_a_root_type(ngx, query, kind):

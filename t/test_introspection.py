@@ -26,7 +26,7 @@ def _unwrap(t):
 def test_full_introspection_query(ngx):
     schema, types = _types(ngx)
     assert schema["queryType"] == {"name": "Query"}
-    assert schema["mutationType"] is None
+    assert schema["mutationType"] == {"name": "Mutation"}
     assert schema["subscriptionType"] is None
     for name in ("Query", "User", "Post", "Thing", "String", "Int", "Float",
                  "Boolean", "ID", "DateTime", "Date", "UUID", "JSON",

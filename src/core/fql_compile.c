@@ -420,6 +420,69 @@ fql_param_json(fql_cctx_t *c, const fql_jval_t *j, const char **out)
 }
 
 
+/*
+ * A mutation's input as the function receives it: JSON with the input
+ * types' field names in snake_case, at every level.
+ */
+static int
+fql_text_input(fql_text_t *t, const fql_tref_t *type, const fql_jval_t *j)
+{
+    fql_arg_t         *f;
+    fql_type_t        *named;
+    fql_jval_t         k;
+    const fql_jval_t  *it;
+
+    if (type->kind == FQL_TYPE_NON_NULL) {
+        type = type->of;
+    }
+
+    named = fql_tref_named(type);
+
+    if (j->kind == FQL_J_ARRAY && type->kind == FQL_TYPE_LIST) {
+        if (fql_text_put(t, "[", 1) != 0) {
+            return -1;
+        }
+
+        for (it = j->items; it; it = it->next) {
+            if ((it != j->items && fql_text_put(t, ",", 1) != 0)
+                || fql_text_input(t, type->of, it) != 0)
+            {
+                return -1;
+            }
+        }
+
+        return fql_text_put(t, "]", 1);
+    }
+
+    if (j->kind != FQL_J_OBJECT || named->kind != FQL_T_INPUT) {
+        return fql_text_json(t, j);
+    }
+
+    if (fql_text_put(t, "{", 1) != 0) {
+        return -1;
+    }
+
+    for (it = j->items; it; it = it->next) {
+        f = fql_arg_find(named->input_fields, it->key);
+
+        memset(&k, 0, sizeof(k));
+        k.kind = FQL_J_STRING;
+        k.str = f ? f->json_key : it->key;
+
+        if ((it != j->items && fql_text_put(t, ",", 1) != 0)
+            || fql_text_json(t, &k) != 0
+            || fql_text_put(t, ":", 1) != 0
+            || (f ? fql_text_input(t, f->type, it) : fql_text_json(t, it))
+               != 0)
+        {
+            return -1;
+        }
+    }
+
+    return fql_text_put(t, "}", 1);
+}
+
+
 /* a PostgreSQL array literal: {"a","b\"c",NULL} */
 static int
 fql_param_array(fql_cctx_t *c, fql_scalar_t sc, const fql_jval_t *list,
@@ -1140,14 +1203,10 @@ fql_type_applies(fql_cctx_t *c, const fql_type_t *type, fql_str_t cond,
         }
     }
 
-    if (!*applies) {
-        fql_error_add(c->v.errs, &loc, FQL_CODE_VALIDATION,
-                      "Fragment cannot be spread here as objects of type "
-                      "\"%.*s\" can never be of type \"%.*s\".",
-                      fql_pstr(type->name), fql_pstr(cond));
-        return -1;
-    }
-
+    /*
+     * Not this type: skipped.  Whether the fragment may be spread at all
+     * was checked by the rules (on a union, it is for another member).
+     */
     return 0;
 }
 
@@ -1554,6 +1613,96 @@ fql_sql_limit(fql_cctx_t *c, const fql_selection_t *s, const fql_jval_t *a)
 }
 
 
+/*
+ * A mutation field: one call of its SQL function with the input as
+ * JSON, "SELECT to_jsonb(r) FROM schema.fn($1::jsonb) AS r", whose row
+ * (a mutation_response or plain JSON) the Success or the Error
+ * projection shapes (fql_mutation.c).
+ */
+static int
+fql_compile_mutation(fql_cctx_t *c, const fql_field_t *f, fql_cfield_t *cf,
+    fql_root_plan_t *rp)
+{
+    fql_text_t              t;
+    fql_jval_t             *args, *input;
+    fql_cfield_t           *sub;
+    const fql_selection_t  *s = cf->nodes->sel;
+
+    rp->kind = FQL_RF_MUTATION;
+    rp->non_null = f->type->kind == FQL_TYPE_NON_NULL;
+
+    if (s->selections == NULL) {
+        fql_error_add(c->v.errs, &s->loc, FQL_CODE_VALIDATION,
+                      "Field \"%.*s\" of type \"%.*s\" must have a "
+                      "selection of subfields.", fql_pstr(s->name),
+                      fql_pstr(fql_tref_named(f->type)->name));
+        return -1;
+    }
+
+    if (fql_coerce_arguments(&c->v, f->args, s->args, &f->name, s->loc,
+                             &args) != 0)
+    {
+        return -1;
+    }
+
+    if (fql_collect_sub(c, f->success, cf, &sub, 1) != 0
+        || (rp->proj = fql_project(c, f->success, sub, 1)) == NULL
+        || fql_collect_sub(c, f->failure, cf, &sub, 1) != 0
+        || (rp->proj_error = fql_project(c, f->failure, sub, 1)) == NULL)
+    {
+        return -1;
+    }
+
+    if (f->entity != NULL) {
+        rp->entity_key = f->entity->json_key;
+    }
+
+    input = fql_jval_member(args, "input");
+
+    memset(&t, 0, sizeof(t));
+    t.c = c;
+
+    if (input == NULL
+        || fql_text_input(&t, f->args->type, input) != 0
+        || fql_text_put(&t, "", 0) != 0)
+    {
+        return input ? -1 : fql_c_nomem(c);
+    }
+
+    c->sql.data = NULL;
+    c->sql.len = 0;
+    c->sql.cap = 0;
+    c->params = NULL;
+    c->slots = NULL;
+    c->nparams = 0;
+    c->params_cap = 0;
+    c->next_slot.kind = FQL_SLOT_LITERAL;
+
+    /* the input's keys are renamed: its variables are not a plain slot */
+    c->uncacheable = 1;
+
+    if (fql_sql_lit(c, "SELECT to_jsonb(r) FROM ") != 0
+        || (f->fn_schema.len
+            && (fql_sql_ident(c, f->fn_schema) != 0
+                || fql_sql_lit(c, ".") != 0))
+        || fql_sql_ident(c, f->fn_name) != 0
+        || fql_sql_lit(c, "(") != 0
+        || fql_sql_param(c, t.b.data) != 0
+        || fql_sql_lit(c, "::jsonb) AS r") != 0)
+    {
+        return -1;
+    }
+
+    rp->sql = c->sql.data;
+    rp->sql_hash = fql_hash(rp->sql, strlen(rp->sql));
+    rp->params = c->params;
+    rp->slots = c->slots;
+    rp->nparams = c->nparams;
+
+    return 0;
+}
+
+
 static int
 fql_compile_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
     fql_root_plan_t *rp)
@@ -1585,6 +1734,10 @@ fql_compile_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
                       "Cannot query field \"%.*s\" on type \"%.*s\".",
                       fql_pstr(s->name), fql_pstr(root->name));
         return -1;
+    }
+
+    if (f->root == FQL_ROOT_FUNCTION) {
+        return fql_compile_mutation(c, f, cf, rp);
     }
 
     tr = f->type;
@@ -1744,6 +1897,14 @@ fql_compile_doc(fql_arena_t *a, const fql_schema_t *schema,
     case FQL_OP_QUERY:
         root = schema->query;
         break;
+
+    case FQL_OP_MUTATION:
+        if (schema->mutation != NULL) {
+            root = schema->mutation;
+            break;
+        }
+
+        /* fall through */
 
     default:
         /* valid, but nothing here can run it (yet) */

@@ -16,7 +16,8 @@
 typedef enum {
     FQL_RF_OBJECT = 0,    /* one row or null */
     FQL_RF_LIST,          /* a list of rows */
-    FQL_RF_STATIC         /* known at compile time: __typename, __schema */
+    FQL_RF_STATIC,        /* known at compile time: __typename, __schema */
+    FQL_RF_MUTATION       /* a function's one row: Success or Error */
 } fql_root_field_kind_t;
 
 typedef struct fql_root_plan_s  fql_root_plan_t;
@@ -53,6 +54,8 @@ struct fql_root_plan_s {
     const fql_slot_t       *slots;           /* nparams of them */
     uint64_t                sql_hash;        /* FNV-1a of sql */
     fql_proj_t             *proj;
+    fql_proj_t             *proj_error;      /* MUTATION: the Error type's */
+    fql_str_t               entity_key;      /* MUTATION: Success's entity */
     fql_loc_t               loc;
     fql_root_plan_t        *next;
 };

@@ -762,6 +762,11 @@ fql_sb_args(fql_sb_t *sb, fql_input_value_def_t *defs, fql_arg_t **out)
             return -1;
         }
 
+        a->json_key = fql_snake_case(sb->arena, d->name);
+        if (a->json_key.data == NULL) {
+            return fql_sb_error(sb, d->loc, "Out of memory");
+        }
+
         *tail = a;
         tail = &a->next;
     }
@@ -775,7 +780,7 @@ fql_sb_fields(fql_sb_t *sb, fql_type_t *t, fql_field_def_t *defs)
 {
     fql_field_t      *f, **tail;
     fql_field_def_t  *d;
-    fql_directive_t  *col;
+    fql_directive_t  *col, *fn;
 
     for (tail = &t->fields; *tail; tail = &(*tail)->next) { /* void */ }
 
@@ -815,6 +820,21 @@ fql_sb_fields(fql_sb_t *sb, fql_type_t *t, fql_field_def_t *defs)
 
         if (fql_sb_args(sb, d->args, &f->args) != 0) {
             return -1;
+        }
+
+        fn = fql_find_directive(d->directives, "function");
+        if (fn != NULL) {
+            if (fql_sb_ident_arg(sb, fn, "name", &f->fn_name) != 0
+                || fql_sb_ident_arg(sb, fn, "schema", &f->fn_schema) != 0)
+            {
+                return -1;
+            }
+
+            if (f->fn_name.len == 0) {
+                return fql_sb_error(sb, d->loc,
+                                    "@function on \"%.*s\" needs a name",
+                                    (int) d->name.len, d->name.data);
+            }
         }
 
         col = fql_find_directive(d->directives, "column");
@@ -1498,6 +1518,106 @@ fql_sb_root_field(fql_sb_t *sb, fql_field_t *f)
 }
 
 
+/* the Error member of a mutation's result: named *Error, or with code */
+static int
+fql_sb_is_error_type(const fql_type_t *t)
+{
+    fql_str_t  code = fql_str_lit("code");
+
+    if (t->name.len > 5
+        && memcmp(t->name.data + t->name.len - 5, "Error", 5) == 0)
+    {
+        return 1;
+    }
+
+    return fql_type_field(t, code) != NULL;
+}
+
+
+/*
+ * A mutation field calls a SQL function (@function) with one input
+ * object and answers a union of a Success and an Error object type.
+ */
+static int
+fql_sb_mutation_field(fql_sb_t *sb, fql_field_t *f)
+{
+    fql_type_t       *t, *a, *b;
+    fql_tref_t       *tr;
+    fql_field_t      *g;
+    fql_type_list_t  *m;
+
+    if (f->fn_name.len == 0) {
+        return fql_sb_error(sb, f->loc,
+                            "Mutation field \"%.*s\" needs @function(name: "
+                            "\"...\") naming the SQL function it calls",
+                            (int) f->name.len, f->name.data);
+    }
+
+    if (f->args == NULL || f->args->next != NULL
+        || !fql_str_eqz(f->args->name, "input")
+        || f->args->type->kind != FQL_TYPE_NON_NULL
+        || f->args->type->of->kind != FQL_TYPE_NAMED
+        || f->args->type->of->type->kind != FQL_T_INPUT)
+    {
+        return fql_sb_error(sb, f->loc,
+                            "Mutation field \"%.*s\" takes exactly one "
+                            "argument, input: SomeInput! (an input object)",
+                            (int) f->name.len, f->name.data);
+    }
+
+    tr = f->type->kind == FQL_TYPE_NON_NULL ? f->type->of : f->type;
+    t = tr->kind == FQL_TYPE_NAMED ? tr->type : NULL;
+
+    m = t && t->kind == FQL_T_UNION ? t->members : NULL;
+
+    if (m == NULL || m->next == NULL || m->next->next != NULL) {
+        return fql_sb_error(sb, f->loc,
+                            "Mutation field \"%.*s\" must return a union of "
+                            "two object types, a Success and an Error (e.g. "
+                            "union CreateUserResult = CreateUserSuccess | "
+                            "CreateUserError)",
+                            (int) f->name.len, f->name.data);
+    }
+
+    a = m->type;
+    b = m->next->type;
+
+    if (fql_sb_is_error_type(a) == fql_sb_is_error_type(b)) {
+        return fql_sb_error(sb, f->loc,
+                            "Mutation field \"%.*s\": one member of \"%.*s\" "
+                            "must be the Error type (named ...Error, or with "
+                            "a code field), the other the Success type",
+                            (int) f->name.len, f->name.data,
+                            (int) t->name.len, t->name.data);
+    }
+
+    f->failure = fql_sb_is_error_type(a) ? a : b;
+    f->success = f->failure == a ? b : a;
+    f->root = FQL_ROOT_FUNCTION;
+
+    /* the entity: the Success type's field of an object type */
+    for (g = f->success->fields; g; g = g->next) {
+        tr = g->type->kind == FQL_TYPE_NON_NULL ? g->type->of : g->type;
+
+        if (tr->kind != FQL_TYPE_NAMED || tr->type->kind != FQL_T_OBJECT) {
+            continue;
+        }
+
+        if (f->entity != NULL) {
+            return fql_sb_error(sb, g->loc,
+                                "\"%.*s\" has two object fields; the "
+                                "entity a mutation returns must be one",
+                                (int) f->success->name.len,
+                                f->success->name.data);
+        }
+
+        f->entity = g;
+    }
+
+    return 0;
+}
+
+
 static int
 fql_sb_builtins(fql_sb_t *sb)
 {
@@ -1683,6 +1803,19 @@ fql_schema_build(fql_arena_t *a, const char *sdl, size_t len,
     for (f = s->query->fields; f; f = f->next) {
         if (fql_sb_root_field(&sb, f) != 0) {
             return -1;
+        }
+    }
+
+    if (s->mutation != NULL) {
+        if (s->mutation->kind != FQL_T_OBJECT) {
+            return fql_sb_error(&sb, noloc, "\"Mutation\" must be an "
+                                "object type");
+        }
+
+        for (f = s->mutation->fields; f; f = f->next) {
+            if (fql_sb_mutation_field(&sb, f) != 0) {
+                return -1;
+            }
         }
     }
 

@@ -39,6 +39,7 @@ struct fql_arg_s {
     fql_str_t       description;
     fql_tref_t     *type;
     fql_value_t    *default_value;    /* NULL: none */
+    fql_str_t       json_key;         /* input fields: snake_case */
     /* generated filter inputs: the operator this field stands for */
     const struct fql_operator_s  *op;
     fql_field_t    *filter_field;     /* generated where/orderBy inputs */
@@ -48,7 +49,8 @@ struct fql_arg_s {
 typedef enum {
     FQL_ROOT_NONE = 0,
     FQL_ROOT_BY_ID,
-    FQL_ROOT_LIST
+    FQL_ROOT_LIST,
+    FQL_ROOT_FUNCTION       /* a mutation: a call of a SQL function */
 } fql_root_kind_t;
 
 struct fql_field_s {
@@ -59,8 +61,14 @@ struct fql_field_s {
     fql_str_t        deprecation;     /* data NULL: not deprecated */
     fql_tref_t      *type;
     fql_arg_t       *args;
-    fql_root_kind_t  root;            /* fields of the query type */
+    fql_root_kind_t  root;            /* fields of the root types */
     fql_loc_t        loc;
+    /* @function(name:, schema:) of a mutation */
+    fql_str_t        fn_schema;       /* len 0: search_path */
+    fql_str_t        fn_name;
+    fql_type_t      *success;         /* members of its result union */
+    fql_type_t      *failure;
+    fql_field_t     *entity;          /* success's object field, or NULL */
     fql_field_t     *next;
 };
 

@@ -113,6 +113,7 @@ function operatorValueType(value, t) {
 /* the module's own directives of the schema language */
 const MODULE_DIRECTIVES = `
 directive @view(name: String!, schema: String) on OBJECT
+directive @function(name: String!, schema: String) on FIELD_DEFINITION
 directive @column(name: String) on FIELD_DEFINITION
 `;
 

@@ -1,0 +1,239 @@
+/*
+ * A mutation function's answer to the GraphQL result: FraiseQL's status
+ * taxonomy picks the Success or the Error member of the result union, and
+ * the row is given the keys their fields read (the entity under the
+ * entity field's name; code, identifier and errors for the Error type).
+ */
+
+#include <stdio.h>
+#include <strings.h>
+
+#include "fql_mutation.h"
+
+
+static const char  *fql_success_statuses[] = {
+    "success", "created", "new", "updated", "deleted", "completed", "ok",
+    NULL
+};
+
+static const struct {
+    const char  *prefix;
+    int          code;
+} fql_error_statuses[] = {
+    { "validation", 422 },
+    { "noop", 422 },
+    { "not_found", 404 },
+    { "conflict", 409 },
+    { "unauthorized", 401 },
+    { "forbidden", 403 },
+    { "timeout", 408 },
+    { "failed", 500 },
+    { NULL, 0 }
+};
+
+
+int
+fql_mutation_status(fql_str_t status, int *code, fql_str_t *identifier)
+{
+    size_t       i, n;
+    const char  *colon;
+
+    colon = memchr(status.data, ':', status.len);
+    n = colon ? (size_t) (colon - status.data) : status.len;
+
+    identifier->data = NULL;
+    identifier->len = 0;
+
+    if (colon != NULL && (size_t) (colon - status.data) + 1 < status.len) {
+        identifier->data = colon + 1;
+        identifier->len = status.len - n - 1;
+    }
+
+    for (i = 0; fql_success_statuses[i]; i++) {
+        if (strlen(fql_success_statuses[i]) == n
+            && strncasecmp(status.data, fql_success_statuses[i], n) == 0)
+        {
+            *code = 200;
+            return 1;
+        }
+    }
+
+    for (i = 0; fql_error_statuses[i].prefix; i++) {
+        if (strlen(fql_error_statuses[i].prefix) == n
+            && strncasecmp(status.data, fql_error_statuses[i].prefix, n) == 0)
+        {
+            *code = fql_error_statuses[i].code;
+            return 0;
+        }
+    }
+
+    /* a status nobody knows is a failure, named by itself */
+    *code = 500;
+    *identifier = status;
+
+    return 0;
+}
+
+
+static int
+fql_jval_write(fql_wbuf_t *w, const fql_jval_t *j)
+{
+    const fql_jval_t  *it;
+
+    switch (j->kind) {
+
+    case FQL_J_NULL:
+        return fql_wbuf_lit(w, "null");
+
+    case FQL_J_BOOL:
+        return j->boolean ? fql_wbuf_lit(w, "true") : fql_wbuf_lit(w, "false");
+
+    case FQL_J_NUMBER:
+        return fql_wbuf_put(w, j->str.data, j->str.len);
+
+    case FQL_J_STRING:
+        return fql_json_string(w, j->str.data, j->str.len);
+
+    case FQL_J_ARRAY:
+        if (fql_wbuf_putc(w, '[') != 0) {
+            return -1;
+        }
+
+        for (it = j->items; it; it = it->next) {
+            if ((it != j->items && fql_wbuf_putc(w, ',') != 0)
+                || fql_jval_write(w, it) != 0)
+            {
+                return -1;
+            }
+        }
+
+        return fql_wbuf_putc(w, ']');
+
+    default: /* FQL_J_OBJECT */
+        if (fql_wbuf_putc(w, '{') != 0) {
+            return -1;
+        }
+
+        for (it = j->items; it; it = it->next) {
+            if ((it != j->items && fql_wbuf_putc(w, ',') != 0)
+                || fql_json_string(w, it->key.data, it->key.len) != 0
+                || fql_wbuf_putc(w, ':') != 0
+                || fql_jval_write(w, it) != 0)
+            {
+                return -1;
+            }
+        }
+
+        return fql_wbuf_putc(w, '}');
+    }
+}
+
+
+static int
+fql_member(fql_wbuf_t *w, int *first, const char *key, size_t len)
+{
+    if (!*first && fql_wbuf_putc(w, ',') != 0) {
+        return -1;
+    }
+
+    *first = 0;
+
+    return fql_json_string(w, key, len) != 0 || fql_wbuf_putc(w, ':') != 0
+           ? -1 : 0;
+}
+
+
+int
+fql_mutation_row(const fql_root_plan_t *rp, fql_arena_t *a, const char *row,
+    size_t len, const fql_proj_t **proj, fql_heapbuf_t *out)
+{
+    int                first, code, success;
+    char               num[16];
+    fql_str_t          ident;
+    fql_jval_t        *j, *status, *meta, *errors, *entity;
+    fql_errors_t       errs;
+    const fql_jval_t  *it;
+    fql_wbuf_t        *w = &out->w;
+
+    fql_errors_init(&errs, a);
+
+    j = fql_json_parse(a, row, len, &errs);
+    if (j == NULL || j->kind != FQL_J_OBJECT) {
+        return -1;
+    }
+
+    status = fql_jval_member(j, "status");
+    code = 200;
+    ident.data = NULL;
+    ident.len = 0;
+
+    if (status == NULL) {
+        /* plain JSON without a status: a success, the object its entity */
+        success = 1;
+        entity = j;
+
+    } else {
+        success = status->kind != FQL_J_STRING
+                  || fql_mutation_status(status->str, &code, &ident);
+        entity = fql_jval_member(j, "entity");
+    }
+
+    *proj = success ? rp->proj : rp->proj_error;
+    first = 1;
+
+    if (fql_wbuf_putc(w, '{') != 0) {
+        return -1;
+    }
+
+    /* the function's own keys, but those the answer sets */
+    if (status != NULL) {
+        for (it = j->items; it; it = it->next) {
+            if (fql_str_eq(it->key, rp->entity_key)
+                || (!success && (fql_str_eqz(it->key, "code")
+                                 || fql_str_eqz(it->key, "identifier")
+                                 || fql_str_eqz(it->key, "errors"))))
+            {
+                continue;
+            }
+
+            if (fql_member(w, &first, it->key.data, it->key.len) != 0
+                || fql_jval_write(w, it) != 0)
+            {
+                return -1;
+            }
+        }
+    }
+
+    if (success) {
+        if (rp->entity_key.len
+            && (fql_member(w, &first, rp->entity_key.data,
+                           rp->entity_key.len) != 0
+                || (entity ? fql_jval_write(w, entity)
+                           : fql_wbuf_lit(w, "null")) != 0))
+        {
+            return -1;
+        }
+
+        return fql_wbuf_putc(w, '}');
+    }
+
+    meta = fql_jval_member(j, "metadata");
+    errors = meta && meta->kind == FQL_J_OBJECT
+             ? fql_jval_member(meta, "errors") : NULL;
+
+    snprintf(num, sizeof(num), "%d", code);
+
+    if (fql_member(w, &first, "code", 4) != 0
+        || fql_wbuf_put(w, num, strlen(num)) != 0
+        || fql_member(w, &first, "identifier", 10) != 0
+        || (ident.data ? fql_json_string(w, ident.data, ident.len)
+                       : fql_wbuf_lit(w, "null")) != 0
+        || fql_member(w, &first, "errors", 6) != 0
+        || (errors && errors->kind == FQL_J_ARRAY
+            ? fql_jval_write(w, errors) : fql_wbuf_lit(w, "[]")) != 0)
+    {
+        return -1;
+    }
+
+    return fql_wbuf_putc(w, '}');
+}
