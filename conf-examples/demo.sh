@@ -59,6 +59,12 @@ Try:
   curl -s http://127.0.0.1:8080/graphql -H 'Content-Type: application/json' \\
     -d '{"query": "{ users(limit: 3, orderBy: [{age: DESC}]) { id firstName lastName age } posts(where: {published: {eq: true}}, limit: 2) { title author { firstName } } }"}'
 
+A mutation (it calls app.fn_create_user; run it twice to see the Error
+member of the result union answer "conflict"):
+
+  curl -s http://127.0.0.1:8080/graphql -H 'Content-Type: application/json' \\
+    -d '{"query": "mutation { createUser(input: {email: \\"new@example.com\\", firstName: \\"New\\", lastName: \\"User\\"}) { __typename ... on CreateUserSuccess { message user { id email } } ... on CreateUserError { message code identifier } } }"}'
+
 Stop it with: make demo-stop
 MSG
 }
