@@ -1,0 +1,346 @@
+/*
+ * Mutations: the schema's rules, the statement and its JSON input, the
+ * status taxonomy and the shaping of a function's row.
+ */
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "fql_mutation.h"
+#include "fql_transform.h"
+
+
+static const char  sdl[] =
+    "type User @view(name: \"v_user\") { id: ID! firstName: String }\n"
+    "input Extra { sourceUrl: String tries: [Int!] }\n"
+    "input CreateUserInput { firstName: String! extraInfo: Extra\n"
+    "  list: [Extra!] }\n"
+    "type FieldError { field: String message: String }\n"
+    "type CreateUserSuccess { message: String user: User\n"
+    "  updatedFields: [String] }\n"
+    "type CreateUserError { message: String code: Int identifier: String\n"
+    "  errors: [FieldError] }\n"
+    "union CreateUserResult = CreateUserSuccess | CreateUserError\n"
+    "type Query { user(id: ID!): User }\n"
+    "type Mutation {\n"
+    "  createUser(input: CreateUserInput!): CreateUserResult\n"
+    "    @function(name: \"fn_create_user\", schema: \"app\")\n"
+    "  plain(input: CreateUserInput!): CreateUserResult!\n"
+    "    @function(name: \"fn_plain\")\n"
+    "}\n";
+
+
+typedef struct {
+    fql_arena_t   *arena;
+    fql_schema_t  *schema;
+} fixture_t;
+
+
+static int
+setup(void **state)
+{
+    fixture_t          *f;
+    fql_parse_error_t   err;
+
+    f = calloc(1, sizeof(fixture_t));
+    f->arena = fql_arena_heap_create();
+
+    if (fql_schema_build(f->arena, sdl, sizeof(sdl) - 1, &f->schema, &err)
+        != 0)
+    {
+        fprintf(stderr, "schema: %s\n", err.message);
+        return -1;
+    }
+
+    *state = f;
+    return 0;
+}
+
+
+static int
+teardown(void **state)
+{
+    fixture_t  *f = *state;
+
+    fql_arena_heap_destroy(f->arena);
+    free(f);
+    return 0;
+}
+
+
+static fql_plan_t *
+compile(fixture_t *f, const char *q, const char *vars, fql_errors_t *errs)
+{
+    fql_plan_t         *plan;
+    fql_jval_t         *v = NULL;
+    fql_document_t     *doc;
+    fql_parse_error_t   perr;
+    fql_str_t           op = { NULL, 0 };
+
+    fql_errors_init(errs, f->arena);
+    assert_int_equal(fql_parse_document(f->arena, q, strlen(q), NULL, &doc,
+                                        &perr), 0);
+
+    if (vars != NULL) {
+        v = fql_json_parse(f->arena, vars, strlen(vars), errs);
+    }
+
+    if (fql_compile(f->arena, f->schema, doc, op, v, NULL, &plan, errs)
+        != 0)
+    {
+        return NULL;
+    }
+
+    return plan;
+}
+
+
+static void
+test_statement_and_input(void **state)
+{
+    fixture_t     *f = *state;
+    fql_plan_t    *p;
+    fql_errors_t   errs;
+
+    p = compile(f, "mutation ($i: CreateUserInput!) { a: createUser(input: "
+                "$i) { __typename } b: plain(input: {firstName: \"x'\\\"\", "
+                "extraInfo: {sourceUrl: \"u\"}}) { __typename } }",
+                "{\"i\": {\"firstName\": \"Ada\", \"extraInfo\": "
+                "{\"tries\": [1, 2], \"sourceUrl\": null}, \"list\": "
+                "[{\"sourceUrl\": \"s\"}]}}", &errs);
+
+    if (p == NULL) {
+        fail_msg("%s", errs.head->message);
+    }
+
+    assert_int_equal(p->op, FQL_OP_MUTATION);
+    assert_int_equal(p->roots->kind, FQL_RF_MUTATION);
+    assert_string_equal(p->roots->sql, "SELECT to_jsonb(r) FROM \"app\"."
+                        "\"fn_create_user\"($1::jsonb) AS r");
+    assert_int_equal(p->roots->nparams, 1);
+    assert_string_equal(p->roots->params[0],
+                        "{\"first_name\":\"Ada\",\"extra_info\":{\"tries\":"
+                        "[1,2],\"source_url\":null},\"list\":[{\"source_url\""
+                        ":\"s\"}]}");
+    assert_true(fql_str_eqz(p->roots->entity_key, "user"));
+    assert_true(p->uncacheable);
+
+    assert_string_equal(p->roots->next->sql, "SELECT to_jsonb(r) FROM "
+                        "\"fn_plain\"($1::jsonb) AS r");
+    assert_string_equal(p->roots->next->params[0],
+                        "{\"first_name\":\"x'\\\"\",\"extra_info\":"
+                        "{\"source_url\":\"u\"}}");
+    assert_true(p->roots->next->non_null);
+}
+
+
+static void
+test_coercion_before_sql(void **state)
+{
+    fixture_t     *f = *state;
+    fql_errors_t   errs;
+
+    assert_null(compile(f, "mutation { createUser(input: {}) { __typename } "
+                        "}", NULL, &errs));
+    assert_non_null(strstr(errs.head->message, "firstName"));
+
+    assert_null(compile(f, "mutation ($i: CreateUserInput!) { createUser("
+                        "input: $i) { __typename } }",
+                        "{\"i\": {\"firstName\": 1}}", &errs));
+    assert_non_null(strstr(errs.head->message, "String cannot represent"));
+}
+
+
+#define Q                                                                     \
+    "type V @view(name: \"v\") { id: ID! } type Query { v(id: ID!): V }\n"
+
+static void
+test_schema_rules(void **state)
+{
+    unsigned            i;
+    fql_arena_t        *a;
+    fql_schema_t       *s;
+    fql_parse_error_t   err;
+    static const struct {
+        const char  *sdl;
+        const char  *message;
+    } cases[] = {
+        { Q "input I { a: Int }\n"
+          "type S { m: String } type E { code: Int } union R = S | E\n"
+          "type Mutation { m(input: I!): R }", "needs @function" },
+        { Q "input I { a: Int }\n"
+          "type S { m: String } type E { code: Int } union R = S | E\n"
+          "type Mutation { m(input: I): R @function(name: \"f\") }",
+          "exactly one argument" },
+        { Q "input I { a: Int }\n"
+          "type S { m: String }\n"
+          "type Mutation { m(input: I!): S @function(name: \"f\") }",
+          "must return a union" },
+        { Q "input I { a: Int }\n"
+          "type S { m: String } type T { n: Int } union R = S | T\n"
+          "type Mutation { m(input: I!): R @function(name: \"f\") }",
+          "must be the Error type" },
+        { Q "input I { a: Int }\n"
+          "type S { m: String } type E { code: Int } union R = S | E\n"
+          "type Mutation { m(input: I!): R @function(name: \"f\\\"\") }",
+          "not a valid SQL identifier" },
+    };
+
+    (void) state;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        a = fql_arena_heap_create();
+        assert_int_equal(fql_schema_build(a, cases[i].sdl,
+                                          strlen(cases[i].sdl), &s, &err),
+                         -1);
+        if (strstr(err.message, cases[i].message) == NULL) {
+            fail_msg("case %u: %s", i, err.message);
+        }
+        fql_arena_heap_destroy(a);
+    }
+}
+
+
+static void
+test_status_taxonomy(void **state)
+{
+    int        code;
+    unsigned   i;
+    fql_str_t  id, st;
+    static const struct {
+        const char  *status;
+        int          success;
+        int          code;
+        const char  *identifier;
+    } cases[] = {
+        { "success", 1, 200, NULL }, { "created", 1, 200, NULL },
+        { "new", 1, 200, NULL }, { "updated", 1, 200, NULL },
+        { "deleted", 1, 200, NULL }, { "completed", 1, 200, NULL },
+        { "OK", 1, 200, NULL }, { "created:user", 1, 200, "user" },
+        { "validation:email", 0, 422, "email" },
+        { "noop:same", 0, 422, "same" },
+        { "not_found:user", 0, 404, "user" },
+        { "conflict:x:y", 0, 409, "x:y" },
+        { "unauthorized", 0, 401, NULL }, { "forbidden:r", 0, 403, "r" },
+        { "timeout:", 0, 408, NULL }, { "failed:io", 0, 500, "io" },
+        { "weird", 0, 500, "weird" }, { "", 0, 500, "" },
+    };
+
+    (void) state;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        st.data = cases[i].status;
+        st.len = strlen(cases[i].status);
+
+        assert_int_equal(fql_mutation_status(st, &code, &id),
+                         cases[i].success);
+        assert_int_equal(code, cases[i].code);
+
+        if (cases[i].identifier == NULL) {
+            assert_null(id.data);
+        } else {
+            assert_int_equal(id.len, strlen(cases[i].identifier));
+            assert_memory_equal(id.data, cases[i].identifier, id.len);
+        }
+    }
+}
+
+
+/* the row shaped, then projected by the chosen member's projection */
+static void
+expect_row(fixture_t *f, const fql_root_plan_t *rp, const char *row,
+    const char *want)
+{
+    fql_heapbuf_t      hb, out;
+    const fql_proj_t  *proj;
+
+    fql_heapbuf_init(&hb);
+    fql_heapbuf_init(&out);
+
+    assert_int_equal(fql_mutation_row(rp, f->arena, row, strlen(row), &proj,
+                                      &hb), 0);
+    assert_int_equal(fql_transform_row(proj, hb.data, fql_heapbuf_len(&hb),
+                                       &out.w, NULL, NULL, NULL), 0);
+    assert_int_equal(fql_heapbuf_len(&out), strlen(want));
+    assert_memory_equal(out.data, want, strlen(want));
+
+    fql_heapbuf_free(&hb);
+    fql_heapbuf_free(&out);
+}
+
+
+static void
+test_rows(void **state)
+{
+    fixture_t         *f = *state;
+    fql_plan_t        *p;
+    fql_errors_t       errs;
+    fql_heapbuf_t      hb;
+    const fql_proj_t  *proj;
+
+    p = compile(f, "mutation { createUser(input: {firstName: \"a\"}) { "
+                "__typename ... on CreateUserSuccess { message user { id "
+                "firstName } updatedFields } ... on CreateUserError { "
+                "message code identifier errors { field message } } } }",
+                NULL, &errs);
+    assert_non_null(p);
+
+    expect_row(f, p->roots,
+               "{\"status\": \"created\", \"message\": \"ok\", \"entity\": "
+               "{\"id\": 7, \"first_name\": \"A\"}, \"updated_fields\": "
+               "[\"first_name\"], \"metadata\": null}",
+               "{\"__typename\":\"CreateUserSuccess\",\"message\":\"ok\","
+               "\"user\":{\"id\":\"7\",\"firstName\":\"A\"},"
+               "\"updatedFields\":[\"first_name\"]}");
+
+    expect_row(f, p->roots,
+               "{\"status\": \"validation:first_name\", \"message\": \"m\", "
+               "\"entity\": null, \"code\": \"spoofed\", \"metadata\": "
+               "{\"errors\": [{\"field\": \"first_name\", \"message\": "
+               "\"empty\"}]}}",
+               "{\"__typename\":\"CreateUserError\",\"message\":\"m\","
+               "\"code\":422,\"identifier\":\"first_name\",\"errors\":"
+               "[{\"field\":\"first_name\",\"message\":\"empty\"}]}");
+
+    expect_row(f, p->roots, "{\"status\": \"not_found\", \"message\": null}",
+               "{\"__typename\":\"CreateUserError\",\"message\":null,"
+               "\"code\":404,\"identifier\":null,\"errors\":[]}");
+
+    /* plain JSON: the object is the entity */
+    expect_row(f, p->roots, "{\"id\": 3, \"first_name\": \"P\"}",
+               "{\"__typename\":\"CreateUserSuccess\",\"message\":null,"
+               "\"user\":{\"id\":\"3\",\"firstName\":\"P\"},"
+               "\"updatedFields\":null}");
+
+    /* a NULL composite: a success without an entity */
+    expect_row(f, p->roots, "{\"status\": null, \"entity\": null}",
+               "{\"__typename\":\"CreateUserSuccess\",\"message\":null,"
+               "\"user\":null,\"updatedFields\":null}");
+
+    fql_heapbuf_init(&hb);
+    assert_int_equal(fql_mutation_row(p->roots, f->arena, "[1]", 3, &proj,
+                                      &hb), -1);
+    assert_int_equal(fql_mutation_row(p->roots, f->arena, "{\"a\"", 4,
+                                      &proj, &hb), -1);
+    fql_heapbuf_free(&hb);
+}
+
+
+int
+main(void)
+{
+    const struct CMUnitTest  tests[] = {
+        cmocka_unit_test(test_statement_and_input),
+        cmocka_unit_test(test_coercion_before_sql),
+        cmocka_unit_test(test_schema_rules),
+        cmocka_unit_test(test_status_taxonomy),
+        cmocka_unit_test(test_rows),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
