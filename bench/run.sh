@@ -391,6 +391,15 @@ PG_SQL_LIST=${PG_SQL_LIST//\$2/:lim}
 printf '\\set pub true\n\\set lim 1000\n%s;\n' "$PG_SQL_LIST" >"$TMP/work/list.sql"
 PGB_LIST=(-f "$TMP/work/list.sql")
 
+# a create mutation (bench/create.lua: a new user each request, checked
+# to answer the Success member); pgbench calls the same function with the
+# module's statement, its input JSON made from a random number
+SQL_CREATE='SELECT to_jsonb(r) FROM "app"."fn_create_user"($1::jsonb) AS r'
+CREATE_ARG="('{\"email\": \"pgb' || :client_id || '-' || :n || '@example.com\", \"first_name\": \"Bench\", \"last_name\": \"Mark\", \"age\": 30}')"
+printf '\\set n random(1, 2000000000)\n%s;\n' \
+    "${SQL_CREATE//\$1/$CREATE_ARG}" >"$TMP/work/create.sql"
+PGB_CREATE=(-f "$TMP/work/create.sql")
+
 # the same statements with those values return what the module returned
 n=$(psql_q -d "$DBNAME" -At -c "PREPARE q AS $SQL_BY_ID" \
         -c "EXECUTE q('${USER_IDS[$MID]}')" | wc -l)
@@ -567,6 +576,13 @@ for (( round = 1; round <= ROUNDS; round++ )); do
     log "round $round/$ROUNDS: pgbench -M extended, 1,000-row list"
     pgbench_run pg_extended_list extended "${PGB_LIST[@]}"
 
+    log "round $round/$ROUNDS: module create mutation (a new user each)"
+    wrk_run mod_create "$ROOT/bench/create.lua" /graphql
+    log "round $round/$ROUNDS: pgbench -M prepared, the same function"
+    pgbench_run pg_prepared_create prepared "${PGB_CREATE[@]}"
+    log "round $round/$ROUNDS: pgbench -M extended, the same function"
+    pgbench_run pg_extended_create extended "${PGB_CREATE[@]}"
+
     log "round $round/$ROUNDS: HTTP ceiling, by-id-sized body ($BY_ID_BYTES bytes, return 200)"
     wrk_run ceil_by_id "$TMP/work/static.lua" /static
     log "round $round/$ROUNDS: HTTP ceiling, list-sized body ($LIST_BYTES bytes, static file)"
@@ -625,11 +641,13 @@ TABLE=$(
     row "one user by id (${BY_ID_BYTES} B)" mod_by_id by_id ceil_by_id
     row "one user by id, \`fraiseql_prepared_statements off\`" mod_by_id_unprepared by_id ceil_by_id
     row "1,000-row list (${LIST_BYTES} B)" mod_list list ceil_list
+    row "create mutation (fn_create_user, a new user each)" mod_create create ceil_by_id
     echo
     echo '| latency p50 / p99, ms | module (wrk) | pgbench -M prepared | pgbench -M extended | HTTP ceiling (wrk) |'
     echo '|---|---:|---:|---:|---:|'
     lat_row "one user by id" mod_by_id by_id ceil_by_id
     lat_row "1,000-row list" mod_list list ceil_list
+    lat_row "create mutation" mod_create create ceil_by_id
     echo
     echo "| CPU per request, µs (best round) | nginx worker | PostgreSQL | load generator | total | cores used by these | cores busy, whole machine (of $(nproc)) |"
     echo '|---|---:|---:|---:|---:|---:|---:|'
@@ -642,6 +660,8 @@ TABLE=$(
     cpu_row "pgbench -M prepared, list" pg_prepared_list
     cpu_row "pgbench -M extended, list" pg_extended_list
     cpu_row "HTTP ceiling, list size (wrk)" ceil_list
+    cpu_row "module create mutation (wrk)" mod_create
+    cpu_row "pgbench -M prepared, create" pg_prepared_create
 )
 
 notes() {
