@@ -241,3 +241,24 @@ def test_demo_user_mutations(ngx, pg):
                                     "code": 404}}}
     finally:
         pg.execute("DELETE FROM tb_user WHERE email = 'new@example.com'")
+
+
+def test_cached_mutation_binds_its_input_again(make_nginx, notes):
+    n = make_nginx(extra="add_header X-Plan-Cache $fraiseql_plan_cache "
+                         "always;").start()
+    q = ("mutation ($i: NoteInput!) { createNote(input: $i) { ... on "
+         "NoteSuccess { note { body tags } } } }")
+    seen = []
+    for body, tags in (("one", ["a"]), ("two", ["b", "c"]), ("3'", [])):
+        r = n.post(q, {"i": {"body": body, "tags": tags}})
+        seen.append(r.headers.get("X-Plan-Cache"))
+        assert r.json() == {"data": {"createNote": {
+            "note": {"body": body, "tags": tags}}}}
+    assert seen == ["MISS", "HIT", "HIT"]
+    assert [x[1] for x in notes()] == ["one", "two", "3'"]
+    # a literal input with a variable inside: compiled each time, right
+    q2 = ('mutation ($b: String!) { createNote(input: {body: $b}) '
+          '{ __typename } }')
+    for b in ("x", "y"):
+        n.post(q2, {"b": b})
+    assert [x[1] for x in notes()][-2:] == ["x", "y"]

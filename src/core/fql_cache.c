@@ -800,12 +800,6 @@ fql_cache_plan(fql_cache_t *c, fql_arena_t *a, const fql_schema_t *schema,
 
     res->op = (int) v.op->op;
 
-    if (v.op->op != FQL_OP_QUERY) {
-        /* compile says why it cannot run it */
-        return fql_compile_validated(a, schema, e->doc, opname, variables,
-                                     limits, plan, errs);
-    }
-
     if (fql_coerce_variables(&v, variables) != 0
         || fql_vars_shape(&v, &shape) != 0)
     {

@@ -1613,6 +1613,20 @@ fql_sql_limit(fql_cctx_t *c, const fql_selection_t *s, const fql_jval_t *a)
 }
 
 
+/* a variable given as the whole input is refilled on a cache hit */
+static int
+fql_input_slot(fql_cctx_t *c, const fql_jval_t *input, const fql_tref_t *type)
+{
+    if (fql_slot_from(c, input, FQL_SLOT_INPUT, FQL_SCALAR_JSON, 0) != 0) {
+        return -1;
+    }
+
+    c->next_slot.type = type;
+
+    return 0;
+}
+
+
 /*
  * A mutation field: one call of its SQL function with the input as
  * JSON, "SELECT to_jsonb(r) FROM schema.fn($1::jsonb) AS r", whose row
@@ -1678,15 +1692,13 @@ fql_compile_mutation(fql_cctx_t *c, const fql_field_t *f, fql_cfield_t *cf,
     c->params_cap = 0;
     c->next_slot.kind = FQL_SLOT_LITERAL;
 
-    /* the input's keys are renamed: its variables are not a plain slot */
-    c->uncacheable = 1;
-
     if (fql_sql_lit(c, "SELECT to_jsonb(r) FROM ") != 0
         || (f->fn_schema.len
             && (fql_sql_ident(c, f->fn_schema) != 0
                 || fql_sql_lit(c, ".") != 0))
         || fql_sql_ident(c, f->fn_name) != 0
         || fql_sql_lit(c, "(") != 0
+        || fql_input_slot(c, input, f->args->type) != 0
         || fql_sql_param(c, t.b.data) != 0
         || fql_sql_lit(c, "::jsonb) AS r") != 0)
     {
@@ -2017,6 +2029,23 @@ fql_bind_slot(fql_cctx_t *c, const fql_root_plan_t *rp, const fql_slot_t *sl,
         return fql_limit_text(c, &rp->loc, j, out);
     case FQL_SLOT_OFFSET:
         return fql_offset_text(c, &rp->loc, j, out);
+
+    case FQL_SLOT_INPUT:
+        {
+        fql_text_t  t;
+
+        memset(&t, 0, sizeof(t));
+        t.c = c;
+
+        if (fql_text_input(&t, sl->type, j) != 0
+            || fql_text_put(&t, "", 0) != 0)
+        {
+            return -1;
+        }
+
+        *out = t.b.data;
+        return 0;
+        }
     default:
         return fql_param_text(c, sl->sc, j, out);
     }

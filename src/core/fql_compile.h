@@ -30,7 +30,8 @@ typedef enum {
     FQL_SLOT_JSON,         /* ... its JSON text */
     FQL_SLOT_PATTERN,      /* ... a LIKE pattern, wildcards escaped */
     FQL_SLOT_LIMIT,        /* ... a page size, checked against the limits */
-    FQL_SLOT_OFFSET
+    FQL_SLOT_OFFSET,
+    FQL_SLOT_INPUT         /* ... a mutation's input: JSON, snake_case */
 } fql_slot_kind_t;
 
 typedef struct {
@@ -39,6 +40,7 @@ typedef struct {
     unsigned char          wild;       /* PATTERN */
     unsigned short         npath;
     const unsigned short  *path;       /* member/item indexes in variables */
+    const struct fql_tref_s  *type;    /* INPUT: the input's type */
 } fql_slot_t;
 
 struct fql_root_plan_s {

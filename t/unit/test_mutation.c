@@ -128,7 +128,10 @@ test_statement_and_input(void **state)
                         "[1,2],\"source_url\":null},\"list\":[{\"source_url\""
                         ":\"s\"}]}");
     assert_true(fql_str_eqz(p->roots->entity_key, "user"));
-    assert_true(p->uncacheable);
+    /* the input variable is a slot, the literal input a literal */
+    assert_false(p->uncacheable);
+    assert_int_equal(p->roots->slots[0].kind, FQL_SLOT_INPUT);
+    assert_int_equal(p->roots->next->slots[0].kind, FQL_SLOT_LITERAL);
 
     assert_string_equal(p->roots->next->sql, "SELECT to_jsonb(r) FROM "
                         "\"fn_plain\"($1::jsonb) AS r");
