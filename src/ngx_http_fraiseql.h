@@ -221,6 +221,7 @@ void ngx_http_fraiseql_pool_exit(ngx_cycle_t *cycle);
 /* ngx_http_fraiseql_exec.c */
 ngx_int_t ngx_http_fraiseql_execute(ngx_http_fraiseql_ctx_t *ctx);
 void ngx_http_fraiseql_slot_ready(ngx_http_fraiseql_slot_t *slot);
+void ngx_http_fraiseql_slot_reroute(ngx_http_fraiseql_slot_t *slot);
 void ngx_http_fraiseql_slot_unavailable(ngx_http_fraiseql_slot_t *slot,
     const char *reason);
 void ngx_http_fraiseql_pgc_process(ngx_http_fraiseql_pgc_t *pgc);

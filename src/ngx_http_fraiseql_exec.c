@@ -1013,6 +1013,19 @@ ngx_http_fraiseql_slot_fail(ngx_http_fraiseql_slot_t *slot,
  * No connection for a slot.  Before anything was sent the whole request
  * is answered 503; later, the field becomes null with an error.
  */
+/* its server went down while it waited: the slot chooses again */
+void
+ngx_http_fraiseql_slot_reroute(ngx_http_fraiseql_slot_t *slot)
+{
+    if (slot->ctx->finished) {
+        return;
+    }
+
+    slot->state = NGX_HTTP_FRAISEQL_SLOT_NEW;
+    ngx_http_fraiseql_start(slot);
+}
+
+
 void
 ngx_http_fraiseql_slot_unavailable(ngx_http_fraiseql_slot_t *slot,
     const char *reason)

@@ -432,7 +432,8 @@ ngx_http_fraiseql_acquire_db(ngx_http_fraiseql_db_t *db,
         return NGX_DECLINED;
     }
 
-    if (pool->nwaiters >= db->queue_size) {
+    /* the first waiters take the connections being opened, not places */
+    if (pool->nwaiters >= db->queue_size + pool->nconnecting) {
         return NGX_BUSY;
     }
 
@@ -802,14 +803,17 @@ ngx_http_fraiseql_connect_failed(ngx_http_fraiseql_pool_t *pool,
         return;
     }
 
-    /* nobody is left to serve the waiters: they fail now, not later */
+    /*
+     * Nobody is left here to serve the waiters: they choose again now
+     * (another server of their location, or an error at once, since this
+     * one is now waiting out its backoff), not later.
+     */
     while (!ngx_queue_empty(&pool->waiters)) {
         q = ngx_queue_head(&pool->waiters);
         slot = ngx_queue_data(q, ngx_http_fraiseql_slot_t, queue);
 
         ngx_http_fraiseql_cancel_wait(slot);
-        ngx_http_fraiseql_slot_unavailable(slot,
-                                           "The database is unavailable");
+        ngx_http_fraiseql_slot_reroute(slot);
     }
 }
 
@@ -850,8 +854,10 @@ ngx_http_fraiseql_pg_handler(ngx_event_t *ev)
 
         if (!ev->write) {
             /* an idle connection speaks only when it is going away */
+            /* a message and the EOF after it may come in one edge */
             if (!PQconsumeInput(pgc->pg)
-                || PQstatus(pgc->pg) == CONNECTION_BAD)
+                || PQstatus(pgc->pg) == CONNECTION_BAD
+                || ngx_http_fraiseql_peek_eof(pgc))
             {
                 ngx_log_error(NGX_LOG_INFO, pgc->pool->log, 0,
                               "fraiseql: idle connection closed: %s",
@@ -1006,7 +1012,8 @@ ngx_http_fraiseql_hand_over(ngx_http_fraiseql_pgc_t *pgc)
         ngx_del_timer(pgc->c->read);
     }
 
-    if (ngx_exiting || ngx_terminate) {
+    /* an exiting worker still serves the requests it has queued */
+    if ((ngx_exiting || ngx_terminate) && ngx_queue_empty(&pool->waiters)) {
         ngx_http_fraiseql_close(pgc);
         return;
     }
@@ -1065,7 +1072,7 @@ ngx_http_fraiseql_release(ngx_http_fraiseql_pgc_t *pgc, ngx_uint_t reusable)
         /* a waiter must not starve behind a closed connection */
         if (!ngx_queue_empty(&pool->waiters)
             && pool->nconns < pool->db->pool_size
-            && !ngx_exiting && !ngx_terminate)
+            && !ngx_terminate)
         {
             (void) ngx_http_fraiseql_connect(pool);
         }
