@@ -311,3 +311,24 @@ def no_new_alerts(request):
     yield
     after = n.problems()
     assert len(after) == before, "\n".join(after[before:])
+
+
+@pytest.fixture
+def make_pg():
+    """Dedicated clusters for tests that stop, reconfigure or break them
+    (demo.sql and fixtures.sql loaded unless load=False); each is
+    destroyed after the test.  Ask for it before make_nginx, so that
+    nginx stops first."""
+    made = []
+
+    def make(load=True):
+        p = Postgres()
+        made.append(p)
+        if load:
+            p.load(os.path.join(ROOT, "conf-examples", "demo.sql"))
+            p.load(os.path.join(ROOT, "t", "fixtures.sql"))
+        return p
+
+    yield make
+    for p in made:
+        p.destroy()
