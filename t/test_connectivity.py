@@ -1163,22 +1163,3 @@ def test_connectivity_directives_pass_nginx_t():
         "fraiseql_pool_queue 16 timeout=3s;")).cmd("-t")
     assert r.returncode == 0, r.stderr
 
-
-def test_mutations_go_to_the_primary(replica, make_nginx, pg):
-    """Writes never reach a replica: the mutation's row lands on the
-    primary, reads keep coming from the replica."""
-    n = _with_replica(make_nginx, pg, replica, pool=2)
-    pg.execute("DELETE FROM tb_note WHERE body = 'primary-only'")
-    try:
-        for _ in range(3):
-            r = n.post('mutation { createNote(input: {body: "primary-only"})'
-                       ' { __typename } }')
-            assert r.json() == {"data": {"createNote": {
-                "__typename": "NoteSuccess"}}}
-        assert pg.query("SELECT count(*) FROM tb_note WHERE body ="
-                        " 'primary-only'")[0][0] == 3
-        assert replica.query("SELECT count(*) FROM tb_note WHERE body ="
-                             " 'primary-only'")[0][0] == 0
-        assert _name(n.post(Q_NAME)) == "replica"
-    finally:
-        pg.execute("DELETE FROM tb_note WHERE body = 'primary-only'")
