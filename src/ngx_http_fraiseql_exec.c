@@ -269,7 +269,7 @@ ngx_http_fraiseql_send_statement(ngx_http_fraiseql_slot_t *slot)
 
     ngx_sprintf((u_char *) name, "fq_%016uxL%Z", slot->stmt);
 
-    len = ngx_strlen(rp->sql);
+    len = rp->sql_len;
     collision = 0;
 
     for (i = 0; i < pgc->nprepared; i++) {
@@ -340,7 +340,7 @@ ngx_http_fraiseql_remember(ngx_http_fraiseql_slot_t *slot)
 
     stmt = &pgc->prepared[pgc->nprepared];
     stmt->hash = slot->stmt;
-    stmt->len = ngx_strlen(slot->plan->sql);
+    stmt->len = slot->plan->sql_len;
 
     if (pgc->stmt_pool == NULL) {
         pgc->stmt_pool = ngx_create_pool(4096, ngx_cycle->log);

@@ -1706,7 +1706,8 @@ fql_compile_mutation(fql_cctx_t *c, const fql_field_t *f, fql_cfield_t *cf,
     }
 
     rp->sql = c->sql.data;
-    rp->sql_hash = fql_hash(rp->sql, strlen(rp->sql));
+    rp->sql_len = c->sql.len;
+    rp->sql_hash = fql_hash(rp->sql, rp->sql_len);
     rp->params = c->params;
     rp->slots = c->slots;
     rp->nparams = c->nparams;
@@ -1862,7 +1863,8 @@ fql_compile_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
     rp->uses_vector = c->uses_vector;
     c->uses_vector = 0;
     rp->sql = c->sql.data;
-    rp->sql_hash = fql_hash(rp->sql, strlen(rp->sql));
+    rp->sql_len = c->sql.len;
+    rp->sql_hash = fql_hash(rp->sql, rp->sql_len);
     rp->params = c->params;
     rp->slots = c->slots;
     rp->nparams = c->nparams;

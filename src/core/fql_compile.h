@@ -51,6 +51,7 @@ struct fql_root_plan_s {
     unsigned                items_non_null:1;
     unsigned                uses_vector:1;   /* needs pgvector */
     const char             *sql;             /* NUL-terminated */
+    size_t                  sql_len;
     unsigned                nparams;
     const char            **params;          /* text values, NULL: SQL null */
     const fql_slot_t       *slots;           /* nparams of them */
