@@ -118,6 +118,8 @@ struct ngx_http_fraiseql_pgc_s {
     ngx_msec_t                     born;      /* connect started */
     ngx_pool_t                    *stmt_pool; /* texts of prepared[] */
     unsigned                       flushing:1;
+    /* has served a statement: may have been killed since (a restart) */
+    unsigned                       reused:1;
 };
 
 struct ngx_http_fraiseql_pool_s {
@@ -169,6 +171,7 @@ struct ngx_http_fraiseql_slot_s {
     unsigned                         value_sent:1;  /* partly sent */
     unsigned                         failed:1;
     unsigned                         retried:1;
+    unsigned                         nstale:2;  /* retries after those */
 };
 
 struct ngx_http_fraiseql_ctx_s {

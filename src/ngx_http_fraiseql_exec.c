@@ -197,6 +197,7 @@ ngx_http_fraiseql_slot_ready(ngx_http_fraiseql_slot_t *slot)
 {
     int                       rc;
     PGconn                   *pg;
+    ngx_uint_t                stale;
     fql_root_plan_t          *rp = slot->plan;
     ngx_connection_t         *hc;
     ngx_http_fraiseql_pgc_t  *pgc = slot->pgc;
@@ -215,10 +216,16 @@ ngx_http_fraiseql_slot_ready(ngx_http_fraiseql_slot_t *slot)
                       PQerrorMessage(pg));
 
         slot->pgc = NULL;
+        stale = pgc->reused && slot->plan->kind != FQL_RF_MUTATION;
         ngx_http_fraiseql_release(pgc, 0);
 
-        /* a connection that died while idle gets one replacement */
-        if (!slot->retried) {
+        /*
+         * A connection that died while idle gets a replacement; one that
+         * had served before may have been killed with its neighbours
+         * (a restart), so a few more.
+         */
+        if (!slot->retried || (stale && slot->nstale < 3)) {
+            slot->nstale += slot->retried;
             slot->retried = 1;
             slot->state = NGX_HTTP_FRAISEQL_SLOT_NEW;
             ngx_http_fraiseql_start(slot);
@@ -400,6 +407,7 @@ ngx_http_fraiseql_pgc_process(ngx_http_fraiseql_pgc_t *pgc)
 
         /* a statement that took too long is not run again */
         slot->retried = 1;
+        pgc->reused = 0;
         ngx_http_fraiseql_slot_fail(slot, "no answer from PostgreSQL "
                                     "within the query timeout");
         goto done;
@@ -954,6 +962,7 @@ ngx_http_fraiseql_slot_fail(ngx_http_fraiseql_slot_t *slot,
     const char *detail)
 {
     size_t                    len;
+    ngx_uint_t                stale;
     ngx_http_fraiseql_ctx_t  *ctx = slot->ctx;
     ngx_http_fraiseql_pgc_t  *pgc = slot->pgc;
 
@@ -968,7 +977,10 @@ ngx_http_fraiseql_slot_fail(ngx_http_fraiseql_slot_t *slot,
                                  (u_char *) slot->plan->response_key.data },
                   len, detail);
 
+    stale = 0;
+
     if (pgc != NULL) {
+        stale = pgc->reused;
         slot->pgc = NULL;
         ngx_http_fraiseql_release(pgc, 0);
     }
@@ -976,11 +988,16 @@ ngx_http_fraiseql_slot_fail(ngx_http_fraiseql_slot_t *slot,
     /*
      * A connection that died while idle (a restart, pg_terminate_backend)
      * shows it only when used: a query that has produced nothing yet runs
-     * once more on another connection.  Queries are safe to repeat.
+     * once more on another connection.  Queries are safe to repeat.  When
+     * the one that failed had served before, its neighbours may have
+     * been killed with it (a restart): a few more tries, not more, in
+     * case it is the query that brings the server down.
      */
-    if (!slot->retried && slot->nrows == 0 && !slot->failed
+    if ((!slot->retried || (stale && slot->nstale < 3))
+        && slot->nrows == 0 && !slot->failed
         && ctx->plan->op == FQL_OP_QUERY)
     {
+        slot->nstale += slot->retried;
         slot->retried = 1;
         slot->state = NGX_HTTP_FRAISEQL_SLOT_NEW;
         ngx_http_fraiseql_start(slot);

@@ -21,7 +21,7 @@ static ngx_int_t ngx_http_fraiseql_register(ngx_http_fraiseql_pgc_t *pgc);
 static void ngx_http_fraiseql_close(ngx_http_fraiseql_pgc_t *pgc);
 static void ngx_http_fraiseql_hand_over(ngx_http_fraiseql_pgc_t *pgc);
 static void ngx_http_fraiseql_connect_failed(ngx_http_fraiseql_pool_t *pool,
-    const char *reason);
+    ngx_uint_t answered, const char *reason);
 static void ngx_http_fraiseql_wait_timeout(ngx_event_t *ev);
 
 
@@ -609,8 +609,9 @@ ngx_http_fraiseql_connect(ngx_http_fraiseql_pool_t *pool)
     pg = PQconnectStartParams(db->keywords, db->values, 0);
 
     if (pg == NULL || PQstatus(pg) == CONNECTION_BAD) {
-        ngx_http_fraiseql_connect_failed(pool, pg ? PQerrorMessage(pg)
-                                                  : "out of memory");
+        ngx_http_fraiseql_connect_failed(pool, 0,
+                                         pg ? PQerrorMessage(pg)
+                                            : "out of memory");
         if (pg) {
             PQfinish(pg);
         }
@@ -633,7 +634,8 @@ ngx_http_fraiseql_connect(ngx_http_fraiseql_pool_t *pool)
 
     if (ngx_http_fraiseql_register(pgc) != NGX_OK) {
         ngx_http_fraiseql_close(pgc);
-        ngx_http_fraiseql_connect_failed(pool, "cannot register socket");
+        ngx_http_fraiseql_connect_failed(pool, 0,
+                                         "cannot register socket");
         return NGX_ERROR;
     }
 
@@ -779,7 +781,7 @@ ngx_http_fraiseql_close(ngx_http_fraiseql_pgc_t *pgc)
 
 static void
 ngx_http_fraiseql_connect_failed(ngx_http_fraiseql_pool_t *pool,
-    const char *reason)
+    ngx_uint_t answered, const char *reason)
 {
     size_t                     len;
     ngx_queue_t               *q;
@@ -794,10 +796,33 @@ ngx_http_fraiseql_connect_failed(ngx_http_fraiseql_pool_t *pool,
                   "fraiseql: cannot connect to postgresql: %*s",
                   len, reason);
 
-    /* exponential backoff from 100ms to 5s */
+    /*
+     * Exponential backoff from 100ms to 5s, grown once per round of
+     * attempts: the connections that were opening side by side when the
+     * server went away fail together, and count as one failure.
+     */
     pool->failures++;
-    pool->backoff = pool->backoff ? ngx_min(pool->backoff * 2, 5000) : 100;
-    pool->retry_at = ngx_current_msec + pool->backoff;
+
+    if (ngx_current_msec >= pool->retry_at) {
+        pool->backoff = pool->backoff ? ngx_min(pool->backoff * 2, 5000)
+                                      : 100;
+        pool->retry_at = ngx_current_msec + pool->backoff;
+    }
+
+    /*
+     * The first failure after a good spell, the server's own answer, may
+     * be a connection caught by a restart or pg_terminate_backend as it
+     * started: one more attempt at once, and the waiters wait for it (if
+     * it fails too, this runs again and they learn).  Not after a
+     * timeout: that would double the wait.
+     */
+    if (answered && pool->failures == 1 && !ngx_queue_empty(&pool->waiters)
+        && pool->nconns < pool->db->pool_size
+        && !ngx_exiting && !ngx_terminate
+        && ngx_http_fraiseql_connect(pool) == NGX_OK)
+    {
+        return;
+    }
 
     if (pool->nconns > 0) {
         return;
@@ -829,7 +854,8 @@ ngx_http_fraiseql_pg_handler(ngx_event_t *ev)
     case NGX_HTTP_FRAISEQL_PGC_CONNECTING:
         if (ev->timedout) {
             ngx_http_fraiseql_close(pgc);
-            ngx_http_fraiseql_connect_failed(pgc->pool, "connect timed out");
+            ngx_http_fraiseql_connect_failed(pgc->pool, 0,
+                                             "connect timed out");
             return;
         }
 
@@ -943,7 +969,7 @@ ngx_http_fraiseql_connect_poll(ngx_http_fraiseql_pgc_t *pgc)
 
         if (ngx_http_fraiseql_register(pgc) != NGX_OK) {
             ngx_http_fraiseql_close(pgc);
-            ngx_http_fraiseql_connect_failed(pgc->pool,
+            ngx_http_fraiseql_connect_failed(pgc->pool, 0,
                                              "cannot register socket");
             return;
         }
@@ -964,7 +990,7 @@ ngx_http_fraiseql_connect_poll(ngx_http_fraiseql_pgc_t *pgc)
         ngx_cpystrn((u_char *) msg, (u_char *) PQerrorMessage(pgc->pg),
                     sizeof(msg));
         ngx_http_fraiseql_close(pgc);
-        ngx_http_fraiseql_connect_failed(pool, msg);
+        ngx_http_fraiseql_connect_failed(pool, 1, msg);
         return;
         }
 
@@ -979,7 +1005,7 @@ ngx_http_fraiseql_connect_poll(ngx_http_fraiseql_pgc_t *pgc)
 
     if (PQsetnonblocking(pgc->pg, 1) != 0) {
         ngx_http_fraiseql_close(pgc);
-        ngx_http_fraiseql_connect_failed(pgc->pool,
+        ngx_http_fraiseql_connect_failed(pgc->pool, 0,
                                          "cannot set nonblocking mode");
         return;
     }
@@ -989,6 +1015,7 @@ ngx_http_fraiseql_connect_poll(ngx_http_fraiseql_pgc_t *pgc)
     pgc->pool->nconnecting--;
     pgc->pool->failures = 0;
     pgc->pool->backoff = 0;
+    pgc->reused = 0;
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, pgc->pool->log, 0,
                    "fraiseql: connected, fd:%d", PQsocket(pgc->pg));
@@ -1080,6 +1107,7 @@ ngx_http_fraiseql_release(ngx_http_fraiseql_pgc_t *pgc, ngx_uint_t reusable)
         return;
     }
 
+    pgc->reused = 1;
     ngx_http_fraiseql_hand_over(pgc);
 }
 

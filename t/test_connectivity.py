@@ -1163,3 +1163,84 @@ def test_connectivity_directives_pass_nginx_t():
         "fraiseql_pool_queue 16 timeout=3s;")).cmd("-t")
     assert r.returncode == 0, r.stderr
 
+
+
+# 10. Faults under load (what `make bench` measures, as checks) -------------
+
+def _load(n, threads, query, want):
+    """Clients posting query in a loop until stopped; returns (stop,
+    join): join() gives the list of answers that were not `want`."""
+    stop = threading.Event()
+    bad = []
+
+    def loop():
+        while not stop.is_set():
+            try:
+                r = requests.post(n.url, json={"query": query}, timeout=15)
+                if r.status_code != 200 or r.json() != want:
+                    bad.append((time.time(), r.status_code, r.text[:200]))
+            except requests.RequestException as e:
+                bad.append((time.time(), 0, repr(e)))
+
+    ts = [threading.Thread(target=loop) for _ in range(threads)]
+    for t in ts:
+        t.start()
+
+    def join():
+        stop.set()
+        for t in ts:
+            t.join(30)
+        return bad
+
+    return stop, join
+
+
+def test_backends_killed_under_load_lose_no_request(make_nginx, pg):
+    """Every backend of a busy pool terminated at once, five times: the
+    queries caught on a dead connection run again on another (a
+    connection that had served may have died with its neighbours), and
+    no client sees an error."""
+    n = make_nginx(pool=4).start()
+    _, join = _load(n, 8, Q_THING1, THING1)
+    killed = 0
+    try:
+        for _ in range(5):
+            time.sleep(0.4)
+            killed += pg.query("SELECT count(pg_terminate_backend(pid))"
+                               " FROM pg_stat_activity"
+                               " WHERE application_name = %s", app(n))[0][0]
+    finally:
+        bad = join()
+    assert killed >= 10
+    assert bad == []
+    assert "terminating connection" in n.log()
+    assert wait_for(lambda: n.backends(pg) <= 4, 5)
+    assert_health(n)
+
+
+def test_restart_under_load_backoff_counts_one_round(make_pg, make_nginx):
+    """PostgreSQL restarts while 8 clients keep 4 connections busy: the
+    connections that were opening side by side when it went away fail
+    together and grow the backoff once, not once each (which took it to
+    its 5 s ceiling), so the pool is back soon after the server."""
+    own = make_pg()
+    n = make_nginx(pg=own, pool=4).start()
+    _, join = _load(n, 8, Q_THING1, THING1)
+    try:
+        time.sleep(0.5)
+        own.stop()
+        time.sleep(0.3)
+        own.start()
+        up = time.time()
+        back = wait_for(lambda: n.post(Q_THING1).status_code == 200, 10,
+                        0.02)
+        delay = time.time() - up
+    finally:
+        bad = join()
+    assert back
+    # 100 + 200 + 400 ms of backoff at most while it was down
+    assert delay < 2.5, delay
+    # the failures were quick 503s while it was down, then none
+    assert bad and all(code == 503 for _, code, _ in bad), bad[:3]
+    assert bad[-1][0] < up + delay + 0.5
+    assert_health(n)
