@@ -52,12 +52,14 @@ deps:
 
 # nginx's configure runs once per build tree; the module is rebuilt by
 # nginx's own Makefile when a source changes.
-$(BUILD)/nginx/objs/Makefile: config
+# -O2 as Debian builds nginx itself (configure's own default is -O).
+$(BUILD)/nginx/objs/Makefile: config Makefile
 	@echo "configuring nginx for the module in $(BUILD)/nginx"
 	@rm -rf $(BUILD)/nginx && mkdir -p $(BUILD)
 	@cp -r $(NGX_SRC) $(BUILD)/nginx
 	@cd $(BUILD)/nginx && . ./conf_flags && \
 	    ./configure "$${NGX_CONF_FLAGS[@]}" --add-dynamic-module=$(ROOT) \
+	    --with-cc-opt="-g -O2" \
 	    > configure.log 2>&1 || (tail -30 configure.log; exit 1)
 
 $(MODULE): $(BUILD)/nginx/objs/Makefile $(NGX_SRCS) $(CORE_SRCS) $(CORE_HDRS)

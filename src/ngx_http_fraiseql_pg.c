@@ -385,7 +385,13 @@ ngx_http_fraiseql_acquire_db(ngx_http_fraiseql_db_t *db,
         q = ngx_queue_head(&pool->idle);
         pgc = ngx_queue_data(q, ngx_http_fraiseql_pgc_t, queue);
 
-        if (!ngx_http_fraiseql_idle_alive(pgc)) {
+        /*
+         * A mutation is never sent twice, so it makes sure first (a
+         * syscall); a query finds out by failing and runs again.
+         */
+        if (slot->plan->kind == FQL_RF_MUTATION
+            && !ngx_http_fraiseql_idle_alive(pgc))
+        {
             ngx_http_fraiseql_close(pgc);
             continue;
         }

@@ -1,3 +1,5 @@
+#include <string.h>
+
 #include <yajl/yajl_parse.h>
 
 #include "fql_request.h"
@@ -186,23 +188,89 @@ static const yajl_callbacks  fql_jparse_callbacks = {
 };
 
 
+/*
+ * yajl allocates from the request's arena: its handle, lexer and buffers
+ * go with the request, and a request costs no malloc/free pairs.  Each
+ * block keeps its size in front of it, for realloc.
+ */
+static void *
+fql_yajl_malloc(void *ctx, size_t size)
+{
+    size_t  *p;
+
+    p = fql_alloc(ctx, sizeof(size_t) + size);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    *p = size;
+
+    return p + 1;
+}
+
+
+static void *
+fql_yajl_realloc(void *ctx, void *ptr, size_t size)
+{
+    size_t   old;
+    void    *p;
+
+    if (ptr == NULL) {
+        return fql_yajl_malloc(ctx, size);
+    }
+
+    old = ((size_t *) ptr)[-1];
+    if (size <= old) {
+        return ptr;
+    }
+
+    p = fql_yajl_malloc(ctx, size);
+    if (p != NULL) {
+        memcpy(p, ptr, old);
+    }
+
+    return p;
+}
+
+
+static void
+fql_yajl_free(void *ctx, void *ptr)
+{
+    (void) ctx;
+    (void) ptr;
+}
+
+
 fql_jval_t *
 fql_json_parse(fql_arena_t *a, const char *text, size_t len,
     fql_errors_t *errs)
 {
-    yajl_handle     h;
-    yajl_status     st;
-    fql_jparse_t   *p;
-    unsigned char  *msg;
+    yajl_handle        h;
+    yajl_status        st;
+    fql_jparse_t      *p;
+    unsigned char     *msg;
+    yajl_alloc_funcs   funcs;
 
-    p = fql_calloc(a, sizeof(fql_jparse_t));
+    /* the stacks are written before they are read: not cleared */
+    p = fql_alloc(a, sizeof(fql_jparse_t));
     if (p == NULL) {
         return NULL;
     }
 
     p->arena = a;
+    p->root = NULL;
+    p->depth = 0;
+    p->key.data = NULL;
+    p->key.len = 0;
+    p->too_deep = 0;
+    p->nomem = 0;
 
-    h = yajl_alloc(&fql_jparse_callbacks, NULL, p);
+    funcs.malloc = fql_yajl_malloc;
+    funcs.realloc = fql_yajl_realloc;
+    funcs.free = fql_yajl_free;
+    funcs.ctx = a;
+
+    h = yajl_alloc(&fql_jparse_callbacks, &funcs, p);
     if (h == NULL) {
         return NULL;
     }
