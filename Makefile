@@ -142,7 +142,20 @@ demo-stop:
 	@sh conf-examples/demo.sh stop
 
 # C microbenchmarks of the core, then the HTTP benchmark (bench/README.md)
+# gnuplot draws bench/results/throughput.png; PostGraphile 4 (the GraphQL
+# server compared with) comes from npm, pinned by bench/postgraphile's lock
+BENCH_PKGS := gnuplot-nox
+
 bench: deps all
+	@if ! dpkg -s $(BENCH_PKGS) >/dev/null 2>&1; then \
+	    echo "installing: $(BENCH_PKGS)"; \
+	    apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	        --no-install-recommends $(BENCH_PKGS) >/dev/null; \
+	fi
+	@test -d bench/postgraphile/node_modules/postgraphile || \
+	    npm ci --prefix bench/postgraphile --no-audit --no-fund \
+	        --loglevel=error
 	@mkdir -p $(BUILD)
 	$(CC) -O2 -Isrc/core -o $(BUILD)/bench_transform \
 	    bench/bench_transform.c $(CORE_SRCS) $(LIBS_CORE)
@@ -155,7 +168,7 @@ bench: deps all
 	$(BUILD)/bench_transform
 	$(BUILD)/bench_parse t/schema.graphql t/introspection_query.graphql
 	$(BUILD)/bench_cache t/schema.graphql t/introspection_query.graphql
-	@sh bench/run.sh
+	@/usr/bin/python3 bench/suite.py
 
 clean:
 	rm -rf $(BUILD)

@@ -1,0 +1,1603 @@
+#!/usr/bin/env python3
+"""fraiseql-nginx benchmark and reliability suite (`make bench`).
+
+One run, one machine, one data set (bench/dataset.sql: 10,000 users,
+100,000 posts): every workload goes to three servers in turn, interleaved
+so that a neighbour's burst of CPU hits all of them alike:
+
+  pgbench       -M prepared, the exact SQL the module sends (the limit)
+  module        nginx + the module, driven by wrk with a Lua script
+  PostGraphile  4, on the same database, the equivalent GraphQL query
+
+then the scaling runs (10 .. 100,000 rows, worker RSS), throughput against
+concurrency up to 1,000 clients, a 1,000,000-request soak and fault
+injection under load.  Writes bench/results/latest.{md,json} and
+throughput.png, refreshes the table in docs/benchmarks.md, prints the
+Markdown.  See bench/README.md.  Python standard library only.
+"""
+
+import http.client
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.join(ROOT, "bench")
+RESULTS = os.path.join(BENCH, "results")
+DOC = os.path.join(ROOT, "docs", "benchmarks.md")
+NGINX = "/usr/sbin/nginx"
+
+
+def env_int(name, default):
+    return int(os.environ.get(name, default))
+
+
+def env_list(name, default):
+    return [int(x) for x in os.environ.get(name, default).split(",") if x]
+
+
+DURATION = env_int("BENCH_DURATION", 4)
+WARMUP = env_int("BENCH_WARMUP", 1)
+CONCURRENCY = env_list("BENCH_CONCURRENCY", "1,16,256")
+SWEEP = env_list("BENCH_SWEEP", "1,4,16,64,256,1000")
+SOAK = env_int("BENCH_SOAK", 1000000)
+POOL = env_int("BENCH_POOL", 16)
+PHASES = os.environ.get("BENCH_PHASES",
+                        "matrix,sweep,scaling,soak,faults").split(",")
+RECORD = os.environ.get("BENCH_RECORD", "1") == "1"
+KEEP = os.environ.get("BENCH_KEEP", "0") == "1"
+WITH_PGL = os.environ.get("BENCH_POSTGRAPHILE", "1") == "1"
+MODULE = os.environ.get("FRAISEQL_MODULE",
+                        os.path.join(ROOT, "build",
+                                     "ngx_http_fraiseql_module.so"))
+SCALE_ROWS = env_list("BENCH_SCALE", "10,100,1000,10000,100000")
+PGBENCH_MAX = 256       # pgbench clients are backends: no more than this
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def log(msg):
+    print("== " + msg, file=sys.stderr, flush=True)
+
+
+class BenchError(Exception):
+    pass
+
+
+def die(msg):
+    raise BenchError(msg)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(cmd, **kw):
+    kw.setdefault("check", True)
+    kw.setdefault("stdout", subprocess.PIPE)
+    kw.setdefault("stderr", subprocess.PIPE)
+    kw.setdefault("text", True)
+    try:
+        return subprocess.run(cmd, **kw)
+    except subprocess.CalledProcessError as e:
+        die("%s failed (%d): %s%s" % (cmd[0], e.returncode,
+                                      (e.stdout or "")[-2000:],
+                                      (e.stderr or "")[-2000:]))
+
+
+# ------------------------------------------------------------- processes
+
+def proc_ticks(pid, children=False):
+    """utime + stime (+ reaped children's) of a process, in clock ticks."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    t = int(fields[11]) + int(fields[12])
+    if children:
+        t += int(fields[13]) + int(fields[14])
+    return t
+
+
+def child_pids(pid):
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def rss_kb(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def fd_links(pid):
+    """What a process's descriptors point at (sockets by inode)."""
+    out = []
+    try:
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                out.append(os.readlink("/proc/%d/fd/%s" % (pid, fd)))
+            except OSError:
+                pass
+    except OSError:
+        pass
+    return out
+
+
+def fd_count(pid):
+    try:
+        return len(os.listdir("/proc/%d/fd" % pid))
+    except OSError:
+        return -1
+
+
+class RssSampler:
+    """Peak RSS of a process while a run goes on, sampled every 10 ms."""
+
+    def __init__(self, pid):
+        self.pid, self.peak, self.stop = pid, rss_kb(pid), False
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+
+    def loop(self):
+        while not self.stop:
+            self.peak = max(self.peak, rss_kb(self.pid))
+            time.sleep(0.01)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *a):
+        self.stop = True
+        self.thread.join()
+
+
+# ------------------------------------------------------------ PostgreSQL
+
+class Postgres:
+    def __init__(self, tmp):
+        bins = sorted(d for d in os.listdir("/usr/lib/postgresql"))
+        if not bins:
+            die("no PostgreSQL under /usr/lib/postgresql")
+        self.bin = "/usr/lib/postgresql/%s/bin" % bins[-1]
+        self.version = bins[-1]
+        self.dir = os.path.join(tmp, "pg")
+        self.data = os.path.join(self.dir, "data")
+        self.port = free_port()
+        self.started = False
+        self.db = "fraiseql"
+
+    def as_pg(self, cmd, **kw):
+        return run(["runuser", "-u", "postgres", "--"] + cmd, **kw)
+
+    def pg_ctl(self, *args):
+        return self.as_pg([self.bin + "/pg_ctl", "-D", self.data,
+                           "-l", os.path.join(self.dir, "log"), "-w",
+                           "-t", "60"] + list(args))
+
+    def start(self):
+        os.makedirs(self.dir)
+        shutil.chown(self.dir, "postgres")
+        self.as_pg([self.bin + "/initdb", "-D", self.data, "-A", "trust",
+                    "-U", "postgres", "--no-sync", "-E", "UTF8",
+                    "--locale=C.UTF-8"])
+        with open(os.path.join(self.data, "postgresql.auto.conf"), "a") as f:
+            f.write("listen_addresses = '127.0.0.1'\n"
+                    "port = %d\n"
+                    "unix_socket_directories = '%s'\n"
+                    "max_connections = %d\n"
+                    "shared_buffers = 256MB\n"
+                    "fsync = off\n"
+                    "synchronous_commit = off\n"
+                    "full_page_writes = off\n"
+                    "autovacuum_naptime = 10s\n"
+                    % (self.port, self.dir, PGBENCH_MAX + 3 * POOL + 40))
+        self.pg_ctl("start")
+        self.started = True
+
+    def restart(self):
+        self.pg_ctl("-m", "fast", "restart")
+
+    def stop(self):
+        if self.started:
+            try:
+                self.pg_ctl("-m", "immediate", "stop")
+            except BenchError:
+                pass
+            self.started = False
+
+    def postmaster(self):
+        with open(os.path.join(self.data, "postmaster.pid")) as f:
+            return int(f.readline())
+
+    def args(self):
+        return ["-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres"]
+
+    def psql(self, sql=None, file=None, db=None, variables=()):
+        cmd = [self.bin + "/psql"] + self.args() + [
+            "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", db or self.db]
+        for v in variables:
+            cmd += ["-v", v]
+        cmd += ["-f", file] if file else ["-c", sql]
+        return run(cmd).stdout
+
+    def conninfo(self):
+        return "host=127.0.0.1 port=%d dbname=%s user=postgres" % (
+            self.port, self.db)
+
+    def url(self):
+        return "postgres://postgres@127.0.0.1:%d/%s" % (self.port, self.db)
+
+    def cpu_snapshot(self):
+        pm = self.postmaster()
+        return (proc_ticks(pm, children=True),
+                {c: proc_ticks(c) for c in child_pids(pm)})
+
+    @staticmethod
+    def cpu_between(a, b):
+        return b[0] - a[0] + sum(b[1].values()) - sum(a[1].values())
+
+
+# ----------------------------------------------------------------- nginx
+
+class Nginx:
+    def __init__(self, tmp, pg, schema, schema_tv):
+        self.dir = os.path.join(tmp, "nginx")
+        os.makedirs(self.dir)
+        self.module = os.path.join(tmp, "ngx_http_fraiseql_module.so")
+        # nginx maps the module: a private copy keeps a concurrent
+        # `make all` (which rewrites build/*.so in place) away from it
+        shutil.copy(MODULE, self.module)
+        self.port = free_port()
+        self.pg, self.schema, self.schema_tv = pg, schema, schema_tv
+        self.pidfile = os.path.join(self.dir, "nginx.pid")
+        self.errlog = os.path.join(self.dir, "error.log")
+        self.static = os.path.join(self.dir, "static.json")
+
+    def conf(self, level):
+        return """load_module %(module)s;
+user root;
+worker_processes 1;
+worker_rlimit_nofile 16384;
+daemon on;
+master_process on;
+pid %(dir)s/nginx.pid;
+error_log %(dir)s/error.log %(level)s;
+events { worker_connections 8192; }
+http {
+    access_log off;
+    client_body_temp_path %(dir)s/body;
+    proxy_temp_path %(dir)s/proxy;
+    fastcgi_temp_path %(dir)s/fastcgi;
+    uwsgi_temp_path %(dir)s/uwsgi;
+    scgi_temp_path %(dir)s/scgi;
+    fraiseql_database "%(conninfo)s";
+    fraiseql_pool_size %(pool)d;
+    fraiseql_pool_queue 8192 timeout=60s;
+    fraiseql_max_limit 100000;
+    server {
+        listen 127.0.0.1:%(port)d backlog=4096;
+        location /graphql { fraiseql; fraiseql_schema %(schema)s; }
+        location /graphql-tv { fraiseql; fraiseql_schema %(schema_tv)s; }
+        location = /health { return 200 "ok\\n"; }
+        location = /static {
+            default_type application/json;
+            alias %(static)s;
+        }
+    }
+}
+""" % dict(module=self.module, dir=self.dir, level=level,
+           conninfo=self.pg.conninfo(), pool=POOL, port=self.port,
+           schema=self.schema, schema_tv=self.schema_tv, static=self.static)
+
+    def start(self, level="warn"):
+        with open(os.path.join(self.dir, "nginx.conf"), "w") as f:
+            f.write(self.conf(level))
+        open(self.errlog, "w").close()
+        run([NGINX, "-p", self.dir, "-e", self.errlog,
+             "-c", os.path.join(self.dir, "nginx.conf")])
+        for _ in range(100):
+            try:
+                if get(self.port, "/health")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        die("nginx does not answer: " + open(self.errlog).read()[-2000:])
+
+    def master(self):
+        try:
+            with open(self.pidfile) as f:
+                return int(f.read())
+        except (OSError, ValueError):
+            return 0
+
+    def worker(self):
+        kids = child_pids(self.master())
+        return kids[0] if kids else 0
+
+    def stop(self):
+        pid = self.master()
+        if not pid:
+            return
+        try:
+            os.kill(pid, signal.SIGQUIT)
+        except ProcessLookupError:
+            return
+        for _ in range(100):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(pid, signal.SIGKILL)
+        try:
+            os.unlink(self.pidfile)
+        except OSError:
+            pass
+
+
+# ---------------------------------------------------------- PostGraphile
+
+PGL_DIR = os.path.join(BENCH, "postgraphile")
+
+
+class PostGraphile:
+    def __init__(self, tmp, pg):
+        self.port = free_port()
+        self.pg = pg
+        self.proc = None
+        self.logfile = os.path.join(tmp, "postgraphile.log")
+
+    def install(self):
+        if os.path.isdir(os.path.join(PGL_DIR, "node_modules",
+                                      "postgraphile")):
+            return
+        log("installing PostGraphile 4 (npm ci in bench/postgraphile)")
+        run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=PGL_DIR)
+
+    def start(self):
+        self.install()
+        env = dict(os.environ, NODE_ENV="production")
+        cmd = ["node", os.path.join(PGL_DIR, "node_modules", "postgraphile",
+                                    "cli.js"),
+               "--connection", self.pg.url(), "--schema", "public,app",
+               "--host", "127.0.0.1", "--port", str(self.port),
+               "--disable-query-log", "--max-pool-size", str(POOL),
+               "--disable-graphiql", "--no-setof-functions-contain-nulls",
+               # jsonb as JSON, not strings: the mutation's input/entity
+               "--dynamic-json"]
+        self.proc = subprocess.Popen(cmd, cwd=PGL_DIR, env=env,
+                                     stdout=open(self.logfile, "w"),
+                                     stderr=subprocess.STDOUT)
+        for _ in range(600):
+            if self.proc.poll() is not None:
+                break
+            try:
+                st, body = post(self.port, "/graphql",
+                                '{"query":"{ __typename }"}')
+                if st == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        die("PostGraphile did not start: " + open(self.logfile).read()[-2000:])
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+# ------------------------------------------------------------------ HTTP
+
+def request(port, method, path, body=None, timeout=120):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        headers = {"Content-Type": "application/json"} if body else {}
+        c.request(method, path, body=body, headers=headers)
+        r = c.getresponse()
+        return r.status, r.read()
+    finally:
+        c.close()
+
+
+def post(port, path, body, timeout=120):
+    return request(port, "POST", path, body, timeout)
+
+
+def get(port, path):
+    return request(port, "GET", path, timeout=5)
+
+
+def gql(query, variables=None):
+    d = {"query": query}
+    if variables is not None:
+        d["variables"] = variables
+    return json.dumps(d, separators=(",", ":"))
+
+
+# ------------------------------------------------------------- workloads
+#
+# Every workload is a list of bodies (sent in turn) for the module and for
+# PostGraphile, and the module's statements for pgbench.  A body may hold
+# the marker @N@, replaced by a fresh number per request (unique emails).
+
+N_IDS = 100
+# pgbench: one script per id, each client prepares each script's statement
+# at its first use, within the warm-up
+N_PGB_IDS = 20
+USER_N = [k * 100 for k in range(1, N_IDS + 1)]
+POST_N = [k * 997 for k in range(1, N_IDS + 1)]
+
+Q_BY_ID = '{ user(id: "%s") { id firstName lastName email } }'
+P_BY_ID = '{ user: tbUserById(id: "%s") { id firstName lastName email } }'
+Q_NESTED = ('{ post(id: "%s") { id title author '
+            '{ id firstName lastName email } } }')
+P_NESTED = ('{ post: tbPostById(id: "%s") { id title '
+            'author: tbUserByAuthorId { id firstName lastName email } } }')
+Q_TWO = ('{ user(id: "%s") { id firstName lastName email } '
+         'post(id: "%s") { id title author { firstName lastName } } }')
+P_TWO = ('{ user: tbUserById(id: "%s") { id firstName lastName email } '
+         'post: tbPostById(id: "%s") { id title '
+         'author: tbUserByAuthorId { firstName lastName } } }')
+Q_LIST = ('{ posts(limit: %d%s, orderBy: [{createdAt: DESC}]) '
+          '{ id title rating author { firstName lastName } } }')
+Q_LIST_WHERE = ", where: {published: {eq: true}}"
+# PostGraphile's own idiom: a Relay connection's nodes, the author
+# through the foreign key; aliases give the JSON the module's keys
+P_LIST = ('{ posts: allTbPosts(first: %d%s, orderBy: [CREATED_AT_DESC]) '
+          '{ nodes { id title rating author: tbUserByAuthorId '
+          '{ firstName lastName } } } }')
+P_LIST_WHERE = ", condition: {published: true}"
+Q_CREATE = ('mutation ($i: CreateUserInput!) { createUser(input: $i) { '
+            '__typename ... on CreateUserSuccess { user { id email } } '
+            '... on CreateUserError { code identifier } } }')
+P_CREATE = ('mutation ($i: JSON!) { fnCreateUser(input: {input: $i}) '
+            '{ mutationResponse { status entity } } }')
+
+
+def create_vars(camel):
+    first, last = ("firstName", "lastName") if camel else (
+        "first_name", "last_name")
+    return {"i": {"email": "w@N@@example.com", first: "Bench", last: "Mark",
+                  "age": 30}}
+
+
+class Workload:
+    def __init__(self, name, title, module, pgl, path="/graphql",
+                 concurrency=None, rows=None, expect=None, pgl_expect=None,
+                 unique=False, params=None):
+        self.name, self.title = name, title
+        self.params = params
+        self.module, self.pgl, self.path = module, pgl, path
+        self.concurrency = concurrency or CONCURRENCY
+        self.rows, self.unique = rows, unique
+        self.expect, self.pgl_expect = expect, pgl_expect
+        self.sql = []          # the module's statements (pgbench)
+        self.pgbench = []      # pgbench arguments (-f, -D)
+        self.lens = {"module": set(), "pgl": set()}
+        self.bytes = {}
+
+
+def list_workload(name, n, where=True, path="/graphql", concurrency=None,
+                  title=None):
+    return Workload(
+        name, title or "list of %s%s" % (format(n, ","),
+                                         ", filter + order" if where
+                                         else ", order"),
+        [gql(Q_LIST % (n, Q_LIST_WHERE if where else ""))],
+        [gql(P_LIST % (n, P_LIST_WHERE if where else ""))],
+        path=path, concurrency=concurrency, rows=n,
+        params=(["true"] if where else []) + [str(n)])
+
+
+def workloads(users, posts):
+    return [
+        Workload("by_id", "one object by id",
+                 [gql(Q_BY_ID % u) for u in users],
+                 [gql(P_BY_ID % u) for u in users], rows=1),
+        list_workload("list_20", 20),
+        list_workload("list_1k", 1000),
+        list_workload("list_10k", 10000),
+        list_workload("list_1k_tv", 1000, path="/graphql-tv",
+                      concurrency=[16],
+                      title="list of 1,000 from tv_post (stored data)"),
+        Workload("nested", "nested object (post + author)",
+                 [gql(Q_NESTED % p) for p in posts],
+                 [gql(P_NESTED % p) for p in posts], rows=1),
+        Workload("two_roots", "two root fields (user + post)",
+                 [gql(Q_TWO % (u, p)) for u, p in zip(users, posts)],
+                 [gql(P_TWO % (u, p)) for u, p in zip(users, posts)]),
+        Workload("create", "mutation: create a user",
+                 [gql(Q_CREATE, create_vars(True))],
+                 [gql(P_CREATE, create_vars(False))],
+                 expect="CreateUserSuccess", pgl_expect='"created"',
+                 unique=True),
+    ]
+
+
+# ------------------------------------------------------ wrk Lua scripts
+
+LUA = r"""
+local bodies = { %(bodies)s }
+local good_len = { %(lens)s }
+local expect = %(expect)s
+local unique = %(unique)s
+local check_len = next(good_len) ~= nil
+
+local threads, counter = {}, 0
+function setup(thread)
+  counter = counter + 1
+  thread:set("tid", counter)
+  table.insert(threads, thread)
+end
+
+local reqs, i, n = {}, 0, 0
+bad, bad_status, bad_errors, bad_len, sample = 0, 0, 0, 0, ""
+local hdr = {["Content-Type"] = "application/json"}
+
+function init(args)
+  math.randomseed(os.time() + (tid or 0))
+  for k, b in ipairs(bodies) do
+    reqs[k] = wrk.format("%(method)s", "%(path)s", hdr, b)
+  end
+end
+
+function request()
+  i = i %% #reqs + 1
+  if not unique then return reqs[i] end
+  n = n + 1
+  local tag = string.format("%%d-%%d-%%d", tid or 0, n,
+                            math.random(1, 1000000000))
+  return wrk.format("%(method)s", "%(path)s", hdr,
+                    (string.gsub(bodies[i], "@N@", tag)))
+end
+
+function response(status, headers, body)
+  local why
+  if status ~= 200 then
+    bad_status = bad_status + 1; why = "status " .. status
+  elseif string.find(body, '"errors"', 1, true) then
+    bad_errors = bad_errors + 1; why = "errors"
+  elseif check_len and not good_len[#body] then
+    bad_len = bad_len + 1; why = "length " .. #body
+  elseif expect and not string.find(body, expect, 1, true) then
+    bad_len = bad_len + 1; why = "unexpected answer"
+  end
+  if why then
+    bad = bad + 1
+    if sample == "" then
+      sample = why .. ": " .. string.sub(body, 1, 300):gsub("%%s", " ")
+    end
+  end
+end
+
+function done(s, latency, requests)
+  local b, bs, be, bl, smp = 0, 0, 0, 0, ""
+  for _, t in ipairs(threads) do
+    b, bs = b + t:get("bad"), bs + t:get("bad_status")
+    be, bl = be + t:get("bad_errors"), bl + t:get("bad_len")
+    if smp == "" then smp = t:get("sample") end
+  end
+  io.write(string.format(
+    "BENCH requests=%%d duration_us=%%d bytes=%%d p50_us=%%d p99_us=%%d " ..
+    "connect=%%d read=%%d write=%%d timeout=%%d " ..
+    "bad=%%d bad_status=%%d bad_errors=%%d bad_len=%%d\n",
+    s.requests, s.duration, s.bytes, latency:percentile(50),
+    latency:percentile(99), s.errors.connect, s.errors.read,
+    s.errors.write, s.errors.timeout, b, bs, be, bl))
+  if smp ~= "" then io.write("SAMPLE " .. smp .. "\n") end
+end
+"""
+
+
+def lua_quote(s):
+    eq = "="
+    while ("]" + eq + "]") in s:
+        eq += "="
+    return "[" + eq + "[" + s + "]" + eq + "]"
+
+
+def write_lua(path, bodies, lens=(), expect=None, unique=False,
+              method="POST", url_path="/graphql"):
+    with open(path, "w") as f:
+        f.write(LUA % dict(
+            bodies=", ".join(lua_quote(b) for b in bodies),
+            lens=" ".join("[%d] = true," % n for n in sorted(lens)),
+            expect=lua_quote(expect) if expect else "nil",
+            unique="true" if unique else "false",
+            method=method, path=url_path))
+
+
+# --------------------------------------------------------------- running
+
+class Meter:
+    """CPU (server process, PostgreSQL, load generator) around a run."""
+
+    def __init__(self, pg, server_pid):
+        self.pg, self.pid = pg, server_pid
+
+    def __enter__(self):
+        self.t0 = time.monotonic()
+        self.srv = proc_ticks(self.pid) if self.pid else 0
+        self.pgs = self.pg.cpu_snapshot()
+        self.gen = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return self
+
+    def __exit__(self, *a):
+        us = 1e6 / CLK_TCK
+        gen = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.cpu = {
+            "server": (proc_ticks(self.pid) - self.srv) * us
+            if self.pid else 0,
+            "pg": Postgres.cpu_between(self.pgs, self.pg.cpu_snapshot()) * us,
+            "gen": ((gen.ru_utime + gen.ru_stime)
+                    - (self.gen.ru_utime + self.gen.ru_stime)) * 1e6,
+        }
+        self.wall = time.monotonic() - self.t0
+
+
+def per_request(r, meter):
+    n = max(r["requests"], 1)
+    for k, v in meter.cpu.items():
+        r["cpu_" + k] = round(v / n, 1)
+
+
+def wrk(port, lua, conns, duration, timeout=60):
+    out = run(["wrk", "-t1", "-c%d" % conns, "-d%ds" % duration,
+               "--timeout", "%ds" % timeout, "--latency", "-s", lua,
+               "http://127.0.0.1:%d/" % port]).stdout
+    m = re.search(r"^BENCH (.*)$", out, re.M)
+    if not m:
+        die("wrk printed no summary:\n" + out)
+    r = {k: int(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
+    r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+    r["errors"] = (r["bad"] + r["connect"] + r["read"] + r["write"]
+                   + r["timeout"])
+    s = re.search(r"^SAMPLE (.*)$", out, re.M)
+    r["sample"] = s.group(1) if s else ""
+    return r
+
+
+def percentile(sorted_vals, p):
+    if not sorted_vals:
+        return 0
+    k = min(len(sorted_vals) - 1, int(round(p / 100 * (len(sorted_vals) - 1))))
+    return sorted_vals[k]
+
+
+class Bench:
+    def __init__(self):
+        self.tmp = tempfile.mkdtemp(prefix="fraiseql-bench.")
+        os.chmod(self.tmp, 0o755)
+        self.work = os.path.join(self.tmp, "work")
+        os.makedirs(self.work)
+        self.pg = Postgres(self.tmp)
+        self.results = {"matrix": [], "sweep": [], "scaling": [],
+                        "soak": {}, "faults": {}, "checks": [],
+                        "targets": []}
+        self.nginx = self.pgl = None
+        self.nscript = 0
+
+    # ---- set-up
+
+    def setup(self):
+        log("PostgreSQL %s on 127.0.0.1:%d" % (self.pg.version, self.pg.port))
+        self.pg.start()
+        self.pg.psql("CREATE DATABASE %s" % self.pg.db, db="postgres")
+        t = time.monotonic()
+        self.pg.psql(file=os.path.join(BENCH, "dataset.sql"))
+        nu, np_, npub = self.pg.psql(
+            "SELECT (SELECT count(*) FROM tb_user), "
+            "(SELECT count(*) FROM tb_post), "
+            "(SELECT count(*) FROM tb_post WHERE published)").split("|")
+        self.results["dataset"] = dict(users=int(nu), posts=int(np_),
+                                       published=int(npub.strip()))
+        log("data set: %s users, %s posts (%s published), loaded in %.1f s"
+            % (nu, np_, npub.strip(), time.monotonic() - t))
+
+        def ids(kind, ns):
+            return self.pg.psql(
+                "SELECT demo_uuid('%s', n) FROM unnest(ARRAY[%s]) AS n"
+                % (kind, ",".join(map(str, ns)))).split()
+        self.users, self.posts = ids("user", USER_N), ids("post", POST_N)
+
+        # the demo schema, with the columns the bench views add marked
+        src = open(os.path.join(ROOT, "conf-examples",
+                                "schema.graphql")).read()
+        src = src.replace("  published: Boolean!\n",
+                          "  published: Boolean! @column\n")
+        src = src.replace("  createdAt: DateTime!\n",
+                          "  createdAt: DateTime! @column\n")
+        schema = os.path.join(self.work, "schema.graphql")
+        schema_tv = os.path.join(self.work, "schema-tv.graphql")
+        open(schema, "w").write(src)
+        open(schema_tv, "w").write(src.replace('@view(name: "v_',
+                                               '@view(name: "tv_'))
+        self.nginx = Nginx(self.tmp, self.pg, schema, schema_tv)
+        if WITH_PGL:
+            self.pgl = PostGraphile(self.tmp, self.pg)
+            t = time.monotonic()
+            self.pgl.start()
+            log("PostGraphile on 127.0.0.1:%d, ready in %.1f s"
+                % (self.pgl.port, time.monotonic() - t))
+        self.wls = workloads(self.users, self.posts)
+        self.scale_wls = {n: list_workload("scale_%d" % n, n, where=False)
+                          for n in SCALE_ROWS}
+
+    # ---- checks: every answer once, the module's SQL from its debug log
+
+    def capture_sql(self, wl):
+        """The statements the module ran for one request of wl."""
+        with open(self.nginx.errlog) as f:
+            f.seek(0, 2)
+            start = f.tell()
+        body = wl.module[0].replace("@N@", "check")
+        st, resp = post(self.nginx.port, wl.path, body)
+        if st != 200:
+            die("%s: status %d: %s" % (wl.name, st, resp[:300]))
+        time.sleep(0.05)
+        with open(self.nginx.errlog) as f:
+            f.seek(start)
+            text = f.read()
+        return re.findall(r'fraiseql: run "(.*?)" with \d+ params', text)
+
+    def check(self):
+        log("checking every answer, capturing the module's SQL "
+            "(error_log debug)")
+        self.nginx.start("debug")
+        for wl in self.wls + list(self.scale_wls.values()):
+            wl.sql = self.capture_sql(wl)
+            if not wl.sql:
+                die("no 'fraiseql: run' line for %s: is nginx built "
+                    "--with-debug?" % wl.name)
+        self.nginx.stop()
+        self.nginx.start("warn")
+
+        for wl in self.wls:
+            for who, port, bodies in (
+                    ("module", self.nginx.port, wl.module),
+                    ("pgl", self.pgl.port if self.pgl else 0, wl.pgl)):
+                if not port:
+                    continue
+                sizes = []
+                for b in bodies:
+                    path = wl.path if who == "module" else "/graphql"
+                    st, resp = post(port, path, b.replace("@N@", "check-"
+                                                          + who))
+                    text = resp.decode()
+                    if st != 200 or '"errors"' in text:
+                        die("%s (%s): %d %s" % (wl.name, who, st, text[:400]))
+                    if wl.rows and wl.rows > 1:
+                        got = text.count('"title"')
+                        if got != wl.rows:
+                            die("%s (%s): %d rows, expected %d"
+                                % (wl.name, who, got, wl.rows))
+                    sizes.append(len(resp))
+                    if not wl.unique:
+                        wl.lens[who].add(len(resp))
+                wl.bytes[who] = round(sum(sizes) / len(sizes))
+            self.pgbench_scripts(wl)
+            self.results["checks"].append(
+                "%s: %d statement(s), %s" % (wl.name, len(wl.sql),
+                                             " / ".join(wl.sql)))
+        for wl in self.scale_wls.values():
+            self.pgbench_scripts(wl)
+        self.check_static()
+
+    def pgbench_scripts(self, wl):
+        """pgbench -f/-D arguments running wl's statements, text for text.
+
+        pgbench's \\set makes numbers only, and a uuid computed in SQL
+        costs PostgreSQL more than the lookup: each id is a -D string
+        variable with a one-line script of its own, which -M prepared
+        sends as $1 with the uuid bound (pgbench picks a script at random
+        per transaction)."""
+        d = os.path.join(self.work, "pgbench", wl.name)
+        os.makedirs(d)
+        sqls = wl.sql
+        if wl.name in ("by_id", "nested", "two_roots"):
+            args = []
+            for k in range(N_PGB_IDS):
+                vals = {"by_id": [self.users[k]], "nested": [self.posts[k]],
+                        "two_roots": [self.users[k], self.posts[k]]}[wl.name]
+                lines = []
+                for j, sql in enumerate(sqls):
+                    var = "v%d_%d" % (k, j)
+                    if "$2" in sql or "$1" not in sql:
+                        die("%s: unexpected parameters: %s" % (wl.name, sql))
+                    lines.append(sql.replace("$1", ":" + var) + ";")
+                    args += ["-D", "%s=%s" % (var, vals[j])]
+                f = os.path.join(d, "%d.sql" % k)
+                open(f, "w").write("\n".join(lines) + "\n")
+                args += ["-f", f + "@1"]
+            # the statements return what the module returned
+            for j, sql in enumerate(sqls):
+                vals = {"by_id": [self.users[0]], "nested": [self.posts[0]],
+                        "two_roots": [self.users[0], self.posts[0]]}[wl.name]
+                n = self.pg.psql("PREPARE q AS %s; EXECUTE q('%s')"
+                                 % (sql, vals[j])).count("\n")
+                if n != 1:
+                    die("%s: statement returns %d rows" % (wl.name, n))
+        elif wl.rows:
+            # a list binds constants: \set makes them, -M prepared sends
+            # them as $1, $2 (published = true, the limit)
+            if len(sqls) != 1:
+                die("%s: expected one statement: %s" % (wl.name, sqls))
+            # the module numbers parameters in the order it meets them:
+            # the filter's value, then the limit
+            sql, vals = sqls[0], wl.params
+            if sorted(set(re.findall(r"\$(\d+)", sql))) != [
+                    str(k + 1) for k in range(len(vals))]:
+                die("%s: expected %d parameters: %s" % (wl.name, len(vals),
+                                                        sql))
+            sets = ["\\set p%d %s\n" % (k + 1, v) for k, v in
+                    enumerate(vals)]
+            f = os.path.join(d, "list.sql")
+            open(f, "w").write("".join(sets) + re.sub(
+                r"\$(\d+)", r":p\1", sql) + ";\n")
+            n = self.pg.psql("PREPARE q AS %s; EXECUTE q(%s)"
+                             % (sql, ", ".join(vals))).count("\n")
+            if n != wl.rows:
+                die("%s: statement returns %d rows" % (wl.name, n))
+            args = ["-f", f]
+        elif wl.name == "create":
+            sql = sqls[0]
+            arg = ("('{\"email\": \"pgb' || :client_id || '-' || :n || "
+                   "'@example.com\", \"first_name\": \"Bench\", "
+                   "\"last_name\": \"Mark\", \"age\": 30}')")
+            f = os.path.join(d, "create.sql")
+            open(f, "w").write("\\set n random(1, 2000000000)\n%s;\n"
+                               % sql.replace("$1", arg))
+            args = ["-f", f]
+        else:
+            die("no pgbench script for " + wl.name)
+        wl.pgbench = args
+
+    def check_static(self):
+        """The HTTP ceiling: nginx serving the by-id answer from a file."""
+        st, resp = post(self.nginx.port, "/graphql", self.wls[0].module[0])
+        open(self.nginx.static, "wb").write(resp)
+        st2, resp2 = get(self.nginx.port, "/static")
+        if st2 != 200 or resp2 != resp:
+            die("/static does not return the by-id answer")
+        self.static_len = len(resp)
+
+    # ---- one measurement
+
+    def lua(self, wl, who):
+        self.nscript += 1
+        path = os.path.join(self.work, "%s-%s-%d.lua"
+                            % (wl.name, who, self.nscript))
+        write_lua(path, wl.module if who == "module" else wl.pgl,
+                  lens=wl.lens[who],
+                  expect=wl.expect if who == "module" else wl.pgl_expect,
+                  unique=wl.unique,
+                  url_path=wl.path if who == "module" else "/graphql")
+        return path
+
+    def run_wrk(self, who, port, pid, lua, conns, duration=None):
+        duration = duration or DURATION
+        probe = self.wls[0].module[0] if who == "module" \
+            else self.wls[0].pgl[0]
+        with RssSampler(pid) as rss:      # the peak, warm-up included
+            wrk(port, lua, conns, WARMUP)
+            self.settle(port, probe)
+            with Meter(self.pg, pid) as m:
+                r = wrk(port, lua, conns, duration)
+            self.settle(port, probe)
+        per_request(r, m)
+        r["rss_peak_kb"] = rss.peak
+        r["rss_kb"] = rss_kb(pid)
+        return r
+
+    def run_pgbench(self, args, conns, duration=None):
+        """One pgbench run of WARMUP + duration seconds; the figures come
+        from its per-transaction log, the warm-up's transactions left out
+        (each new client prepares its statements then, as the module's
+        pooled connections have done long before)."""
+        duration = duration or DURATION
+        for f in os.listdir(self.work):
+            if f.startswith("pgbench_log"):
+                os.unlink(os.path.join(self.work, f))
+        cmd = [self.pg.bin + "/pgbench"] + self.pg.args() + [
+            "-n", "-M", "prepared", "-c", str(conns), "-j", "1",
+            "-T", str(WARMUP + duration), "-l", "--log-prefix=pgbench_log"]
+        with Meter(self.pg, 0) as m:
+            out = run(cmd + args + [self.pg.db], cwd=self.work).stdout
+        failed = re.search(r"number of failed transactions: (\d+)", out)
+        recs = []          # (end time in s, latency in us)
+        for f in os.listdir(self.work):
+            if f.startswith("pgbench_log"):
+                with open(os.path.join(self.work, f)) as fh:
+                    for line in fh:
+                        x = line.split()
+                        recs.append((int(x[4]) + int(x[5]) / 1e6,
+                                     int(x[2])))
+                os.unlink(os.path.join(self.work, f))
+        if not recs:
+            die("pgbench ran no transaction:\n" + out)
+        recs.sort()
+        # from when the first transaction started: at 256 clients the
+        # first ones end a second or more later, all together
+        began = min(t - l / 1e6 for t, l in recs)
+        start, end = began + WARMUP, recs[-1][0]
+        lat = sorted(l for t, l in recs if t >= start)
+        if len(lat) < 2:
+            # transactions longer than the warm-up (10,000 rows at 256
+            # clients): the whole run
+            start = began
+            lat = sorted(l for t, l in recs)
+        r = {"requests": len(recs)}
+        per_request(r, m)
+        r.update({"rps": len(lat) / max(end - start, 1e-3),
+                  "requests": len(lat),
+                  "p50_us": percentile(lat, 50),
+                  "p99_us": percentile(lat, 99),
+                  "errors": int(failed.group(1)) if failed else 0})
+        return r
+
+    def settle(self, port, body, path="/graphql", limit=300):
+        """Wait until the server has drained what the last run left queued
+        (wrk hangs up at the end, a server may still work through queued
+        requests): three answers in a row under 50 ms."""
+        t_end, fast = time.monotonic() + limit, 0
+        while time.monotonic() < t_end and fast < 3:
+            t = time.monotonic()
+            try:
+                post(port, path, body, 120)
+            except OSError:
+                pass
+            fast = fast + 1 if time.monotonic() - t < 0.05 else 0
+            time.sleep(0.02)
+
+    # ---- phases
+
+    def matrix(self):
+        log("matrix: %d workloads x concurrency %s x (pgbench, module%s), "
+            "%d s each" % (len(self.wls), CONCURRENCY,
+                           ", PostGraphile" if self.pgl else "", DURATION))
+        worker = self.nginx.worker()
+        for wl in self.wls:
+            lua_m, lua_p = self.lua(wl, "module"), None
+            if self.pgl:
+                lua_p = self.lua(wl, "pgl")
+            for c in wl.concurrency:
+                row = {"workload": wl.name, "title": wl.title, "c": c,
+                       "bytes_module": wl.bytes.get("module"),
+                       "bytes_pgl": wl.bytes.get("pgl")}
+                row["pgbench"] = self.run_pgbench(wl.pgbench, c)
+                row["module"] = self.run_wrk("module", self.nginx.port,
+                                             worker, lua_m, c)
+                if self.pgl:
+                    row["pgl"] = self.run_wrk("pgl", self.pgl.port,
+                                              self.pgl.proc.pid, lua_p, c)
+                self.results["matrix"].append(row)
+                log(summary_line(row))
+        # nginx alone, a same-sized body from a file: the HTTP ceiling
+        lua = os.path.join(self.work, "static.lua")
+        write_lua(lua, [""], lens=[self.static_len], method="GET",
+                  url_path="/static")
+        r = self.run_wrk("module", self.nginx.port, worker, lua, 16)
+        self.results["static"] = r
+        log("HTTP ceiling (static by-id answer, c16): %.0f req/s" % r["rps"])
+
+    def sweep(self):
+        log("throughput vs concurrency (by id): %s" % SWEEP)
+        wl = self.wls[0]
+        have = {r["c"]: r for r in self.results["matrix"]
+                if r["workload"] == "by_id"}
+        lua_m = self.lua(wl, "module")
+        lua_p = self.lua(wl, "pgl") if self.pgl else None
+        for c in SWEEP:
+            if c in have:
+                row = dict(have[c])
+            else:
+                row = {"c": c}
+                if c <= PGBENCH_MAX:
+                    row["pgbench"] = self.run_pgbench(wl.pgbench, c)
+                row["module"] = self.run_wrk("module", self.nginx.port,
+                                             self.nginx.worker(), lua_m, c)
+                if self.pgl:
+                    row["pgl"] = self.run_wrk("pgl", self.pgl.port,
+                                              self.pgl.proc.pid, lua_p, c)
+                row["workload"] = "by_id"
+                log(summary_line(row))
+            self.results["sweep"].append(row)
+
+    def fresh_worker(self):
+        """nginx restarted: RSS from a worker that has not yet held the
+        matrix's 256 connections and 10,000-row lists."""
+        self.nginx.stop()
+        self.nginx.start("warn")
+        post(self.nginx.port, "/graphql", self.wls[0].module[0])
+        return self.nginx.worker()
+
+    def scaling(self):
+        sizes = sorted(self.scale_wls)
+        log("scaling: lists of %s rows, one client, a new worker" % sizes)
+        worker = self.fresh_worker()
+        for n in sizes:
+            wl = self.scale_wls[n]
+            rss0 = rss_kb(worker)
+            st, resp = post(self.nginx.port, wl.path, wl.module[0])
+            if st != 200 or resp.decode().count('"title"') != n:
+                die("scaling %d: bad answer %d %s" % (n, st, resp[:200]))
+            wl.lens["module"].add(len(resp))
+            dur = DURATION if n < 100000 else max(DURATION, 6)
+            row = {"rows": n, "bytes": len(resp),
+                   "rss_before_kb": rss0}
+            row["pgbench"] = self.run_pgbench(wl.pgbench, 1, dur)
+            row["module"] = self.run_wrk("module", self.nginx.port, worker,
+                                         self.lua(wl, "module"), 1, dur)
+            row["rss_after_kb"] = rss_kb(worker)
+            if self.pgl:
+                st, resp = post(self.pgl.port, "/graphql", wl.pgl[0])
+                if st == 200 and b'"errors"' not in resp:
+                    wl.lens["pgl"].add(len(resp))
+                    row["pgl_bytes"] = len(resp)
+                    row["pgl"] = self.run_wrk("pgl", self.pgl.port,
+                                              self.pgl.proc.pid,
+                                              self.lua(wl, "pgl"), 1, dur)
+                else:
+                    row["pgl_error"] = resp[:200].decode("utf-8", "replace")
+            self.results["scaling"].append(row)
+            log("  %6d rows: module p50 %.2f ms, pgbench p50 %.2f ms, "
+                "worker RSS %d -> peak %d -> %d kB"
+                % (n, row["module"]["p50_us"] / 1000,
+                   row["pgbench"]["p50_us"] / 1000, row["rss_before_kb"],
+                   row["module"]["rss_peak_kb"], row["rss_after_kb"]))
+
+    def soak(self):
+        log("soak: %s requests (by id, nested, two roots, list of 20), "
+            "worker RSS every 10 s" % format(SOAK, ","))
+        by = {w.name: w for w in self.wls}
+        bodies = (by["by_id"].module + by["nested"].module
+                  + by["two_roots"].module + by["list_20"].module * 10)
+        lens = set()
+        for n in ("by_id", "nested", "two_roots", "list_20"):
+            lens |= by[n].lens["module"]
+        lua = os.path.join(self.work, "soak.lua")
+        write_lua(lua, bodies, lens=lens)
+        worker = self.fresh_worker()
+        fds0 = fd_count(worker)
+        wrk(self.nginx.port, lua, 16, 2)          # warm: pool, caches
+        rss = [rss_kb(worker)]
+        total = errors = 0
+        t0 = time.monotonic()
+        with Meter(self.pg, worker) as m:
+            while total < SOAK:
+                left = SOAK - total
+                r = wrk(self.nginx.port, lua, 16, 10 if left > 50000 else 3)
+                total += r["requests"]
+                errors += r["errors"]
+                rss.append(rss_kb(worker))
+        s = {"requests": total, "errors": errors,
+             "seconds": round(time.monotonic() - t0, 1),
+             "rss_kb": rss, "fds_before": fds0,
+             "fds_after": fd_count(worker),
+             "worker_same": worker == self.nginx.worker()}
+        s["rps"] = total / s["seconds"]
+        per_request(s, m)
+        s["growth"] = (rss[-1] - rss[0]) / rss[0]
+        self.results["soak"] = s
+        log("  %d requests, %d errors, %.0f req/s, RSS %d -> %d kB (%+.1f%%)"
+            % (total, errors, s["rps"], rss[0], rss[-1], 100 * s["growth"]))
+
+    def faults(self):
+        """PostgreSQL faults while wrk runs by id at 16 clients: every
+        module backend terminated, PostgreSQL restarted, terminated again.
+        Each fault gets a wrk run of its own (its failed requests), and a
+        probe (one request every 20 ms) times the recovery."""
+        log("fault injection under load: backend kills, PostgreSQL restart")
+        wl = self.wls[0]
+        lua = os.path.join(self.work, "faults.lua")
+        write_lua(lua, wl.module, lens=wl.lens["module"])
+        worker = self.nginx.worker()
+        wrk(self.nginx.port, lua, 16, 1)
+        time.sleep(0.5)
+        fds0, rss0 = fd_links(worker), rss_kb(worker)
+        kill_sql = ("SELECT count(pg_terminate_backend(pid)) FROM "
+                    "pg_stat_activity WHERE application_name = "
+                    "'fraiseql-nginx'")
+
+        def kill():
+            return int(self.pg.psql(kill_sql, db="postgres"))
+
+        def restart():
+            t = time.monotonic()
+            self.pg.restart()
+            return round(time.monotonic() - t, 2)
+
+        out = []
+        for name, inject in (("backends terminated", kill),
+                             ("PostgreSQL restarted", restart),
+                             ("backends terminated again", kill)):
+            probes, at = [], {}
+            stop = threading.Event()
+
+            def probe():
+                while not stop.is_set():
+                    t = time.monotonic()
+                    try:
+                        st, resp = post(self.nginx.port, "/graphql",
+                                        wl.module[0], 5)
+                        ok = st == 200 and b'"errors"' not in resp
+                    except OSError:
+                        ok = False
+                    probes.append((t, ok))
+                    time.sleep(0.02)
+
+            def fault():
+                time.sleep(2)
+                at["t"] = time.monotonic()
+                at["what"] = inject()
+
+            threads = [threading.Thread(target=probe, daemon=True),
+                       threading.Thread(target=fault, daemon=True)]
+            for t in threads:
+                t.start()
+            r = wrk(self.nginx.port, lua, 16, 6, timeout=10)
+            stop.set()
+            for t in threads:
+                t.join()
+            bad = [t for t, ok in probes if t >= at["t"] and not ok]
+            rec = 0.0
+            if bad:
+                good = [t for t, ok in probes if t > bad[-1] and ok]
+                rec = round(good[0] - at["t"], 2) if good else None
+            out.append({"fault": name, "detail": at["what"],
+                        "requests": r["requests"], "failed": r["errors"],
+                        "failed_5xx": r["bad_status"],
+                        "probe_failures": len(bad), "recovery_s": rec,
+                        "sample": r["sample"]})
+            log("  %s (%s): %d requests, %d failed, recovery %s s"
+                % (name, at["what"], r["requests"], r["errors"], rec))
+        time.sleep(1)
+        conns = int(self.pg.psql(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name "
+            "= 'fraiseql-nginx'", db="postgres"))
+        st, _ = post(self.nginx.port, "/graphql", wl.module[0])
+        fds1 = fd_links(worker)
+        alerts = [line.strip()[:200] for line in open(self.nginx.errlog)
+                  if re.search(r"\[(alert|crit|emerg)\]|signal \d+", line)]
+        self.results["faults"] = {
+            "runs": out, "fds_before": len(fds0), "fds_after": len(fds1),
+            "rss_before_kb": rss0, "rss_after_kb": rss_kb(worker),
+            "pg_connections_after": conns, "pool_size": POOL,
+            "worker_same": worker == self.nginx.worker(),
+            "after_status": st, "alerts": alerts[:5]}
+        log("  after: fds %d -> %d, PostgreSQL connections %d (pool %d), "
+            "answer %d" % (len(fds0), len(fds1), conns, POOL, st))
+
+    # ---- all
+
+    def run(self):
+        self.setup()
+        self.check()
+        for phase in ("matrix", "scaling", "sweep", "soak", "faults"):
+            if phase in PHASES:
+                t = time.monotonic()
+                getattr(self, phase)()
+                log("%s: %.0f s" % (phase, time.monotonic() - t))
+        pipe = os.path.join(ROOT, "build", "bench_pipeline")
+        if os.path.exists(pipe):
+            # round trips fraiseql_pipeline saves, libpq alone
+            self.results["pipeline"] = run(
+                [pipe, self.pg.conninfo(), "2000"]).stdout
+        errs = open(self.nginx.errlog).read().count("[error]")
+        self.results["error_log_errors"] = errs
+
+    def cleanup(self):
+        for x in (self.pgl, self.nginx):
+            if x:
+                try:
+                    x.stop()
+                except Exception:           # noqa: BLE001 - best effort
+                    pass
+        self.pg.stop()
+        if KEEP:
+            log("kept " + self.tmp)
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def summary_line(row):
+    def f(k):
+        r = row.get(k)
+        return "%8.0f" % r["rps"] if r else "       -"
+    return "  %-10s c=%-4d pgbench %s  module %s  PostGraphile %s req/s" % (
+        row["workload"], row["c"], f("pgbench"), f("module"), f("pgl"))
+
+
+# ---------------------------------------------------------------- report
+
+def ratio(a, b):
+    if not a or not b or not b.get("rps"):
+        return None
+    return a["rps"] / b["rps"]
+
+
+def fmt_ratio(x):
+    return "%.2f×" % x if x is not None else "—"
+
+
+def fmt_rps(r):
+    if not r:
+        return "—"
+    s = "%s" % format(round(r["rps"]), ",")
+    if r.get("errors"):
+        s += " (%d err)" % r["errors"]
+    return s
+
+
+def fmt_lat(r):
+    if not r:
+        return "—"
+    return "%s / %s" % (ms(r["p50_us"]), ms(r["p99_us"]))
+
+
+def ms(us):
+    if us >= 100000:
+        return "%.0f" % (us / 1000)
+    if us >= 10000:
+        return "%.1f" % (us / 1000)
+    return "%.2f" % (us / 1000)
+
+
+def machine():
+    cpu = "?"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return "%d cores (%s), %.0f GiB, Linux %s" % (
+        os.cpu_count(), cpu, mem, os.uname().release)
+
+
+def versions(b):
+    def v(cmd):
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True)
+            return (p.stdout + p.stderr).strip().splitlines()[0]
+        except (OSError, IndexError):
+            return "?"
+    pgl = "?"
+    try:
+        pgl = json.load(open(os.path.join(
+            PGL_DIR, "node_modules", "postgraphile", "package.json")))[
+                "version"]
+    except (OSError, ValueError):
+        pass
+    return ("%s; PostgreSQL %s; %s; PostGraphile %s on Node %s; %s"
+            % (v([NGINX, "-v"]).replace("nginx version: ", ""),
+               b.pg.version, v(["wrk", "-v"]).split(" [")[0],
+               pgl, v(["node", "--version"]), v(["gnuplot", "--version"])))
+
+
+def report(b):
+    R = b.results
+    out = []
+    w = out.append
+    w("## %s — %s" % (time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                      machine()))
+    w("")
+    w("`make bench` (bench/suite.py): %s s per measurement after %s s of "
+      "warm-up; wrk `-t1`, pgbench `-M prepared -j 1`, nginx "
+      "`worker_processes 1`, pool %d (PostGraphile `--max-pool-size %d`). "
+      "Data: %s users, %s posts. %s."
+      % (DURATION, WARMUP, POOL, POOL,
+         format(R["dataset"]["users"], ","),
+         format(R["dataset"]["posts"], ","), versions(b)))
+    w("")
+    if R["matrix"]:
+        w("### Throughput (req/s) and ratios")
+        w("")
+        w("| workload | c | pgbench | module | PostGraphile | module ÷ "
+          "pgbench | module ÷ PostGraphile | bytes (module / PostGraphile) |")
+        w("|---|--:|--:|--:|--:|--:|--:|--:|")
+        for r in R["matrix"]:
+            w("| %s | %d | %s | %s | %s | %s | %s | %s / %s |" % (
+                r["title"], r["c"], fmt_rps(r.get("pgbench")),
+                fmt_rps(r.get("module")), fmt_rps(r.get("pgl")),
+                fmt_ratio(ratio(r.get("module"), r.get("pgbench"))),
+                fmt_ratio(ratio(r.get("module"), r.get("pgl"))),
+                format(r["bytes_module"] or 0, ","),
+                format(r["bytes_pgl"] or 0, ",") if r.get("bytes_pgl")
+                else "—"))
+        w("")
+        w("### Latency p50 / p99 (ms) and CPU per request (µs)")
+        w("")
+        w("CPU: the server process (nginx worker, or node) + PostgreSQL's "
+          "backends, per request; pgbench's is PostgreSQL only.")
+        w("")
+        w("| workload | c | pgbench | module | PostGraphile | CPU pgbench "
+          "| CPU module | CPU PostGraphile |")
+        w("|---|--:|--:|--:|--:|--:|--:|--:|")
+
+        def cpu(r):
+            if not r:
+                return "—"
+            if r.get("cpu_server"):
+                return "%.0f + %.0f" % (r["cpu_server"], r["cpu_pg"])
+            return "%.0f" % r["cpu_pg"]
+        for r in R["matrix"]:
+            w("| %s | %d | %s | %s | %s | %s | %s | %s |" % (
+                r["workload"], r["c"], fmt_lat(r.get("pgbench")),
+                fmt_lat(r.get("module")), fmt_lat(r.get("pgl")),
+                cpu(r.get("pgbench")), cpu(r.get("module")),
+                cpu(r.get("pgl"))))
+        w("")
+        s = R.get("static")
+        if s:
+            w("HTTP ceiling: the same nginx serving the by-id answer (%d "
+              "bytes) from a file, c16: %s req/s." % (
+                  b.static_len, fmt_rps(s)))
+            w("")
+    if R["sweep"]:
+        w("### Throughput vs concurrency (one object by id)")
+        w("")
+        w("| clients | pgbench | module | PostGraphile | module p99 (ms) | "
+          "module ÷ pgbench | module ÷ PostGraphile |")
+        w("|--:|--:|--:|--:|--:|--:|--:|")
+        for r in R["sweep"]:
+            w("| %d | %s | %s | %s | %s | %s | %s |" % (
+                r["c"], fmt_rps(r.get("pgbench")), fmt_rps(r.get("module")),
+                fmt_rps(r.get("pgl")),
+                ms(r["module"]["p99_us"]),
+                fmt_ratio(ratio(r.get("module"), r.get("pgbench"))),
+                fmt_ratio(ratio(r.get("module"), r.get("pgl")))))
+        w("")
+        w("pgbench stops at %d clients (each is a PostgreSQL backend). "
+          "Chart: `bench/results/throughput.png`." % PGBENCH_MAX)
+        w("")
+    if R["scaling"]:
+        w("### Scaling: one client, lists ordered by createdAt, no filter")
+        w("")
+        w("| rows | bytes | pgbench p50 (ms) | module p50 (ms) | module µs "
+          "per row | PostGraphile p50 (ms) | worker RSS before → peak → "
+          "after (kB) | PostGraphile peak RSS (kB) |")
+        w("|--:|--:|--:|--:|--:|--:|--:|--:|")
+        for r in R["scaling"]:
+            m, p = r["module"], r.get("pgl")
+            w("| %s | %s | %s | %s | %.2f | %s | %d → %d → %d | %s |" % (
+                format(r["rows"], ","), format(r["bytes"], ","),
+                ms(r["pgbench"]["p50_us"]), ms(m["p50_us"]),
+                m["p50_us"] / r["rows"],
+                ms(p["p50_us"]) if p and p["requests"] else
+                ("timeout" if p else "—"),
+                r["rss_before_kb"], m["rss_peak_kb"], r["rss_after_kb"],
+                format(p["rss_peak_kb"], ",") if p else "—"))
+        w("")
+    s = R.get("soak")
+    if s:
+        w("### Soak")
+        w("")
+        rs = s["rss_kb"]
+        w("%s requests at 16 clients (by id, nested, two roots, lists of 20)"
+          " in %.0f s (%.0f req/s): %d errors. Worker RSS after warm-up %d "
+          "kB, at the end %d kB (%+.1f%%), largest %d kB; open fds %d → %d."
+          % (format(s["requests"], ","), s["seconds"], s["rps"],
+             s["errors"], rs[0], rs[-1], 100 * s["growth"], max(rs),
+             s["fds_before"], s["fds_after"]))
+        w("")
+    f = R.get("faults")
+    if f:
+        w("### Fault injection under load (by id, 16 clients)")
+        w("")
+        w("Each fault 2 s into a 6-s wrk run of its own; a probe sends one "
+          "request every 20 ms and times the recovery (from the fault to "
+          "the first good answer after the last bad one).")
+        w("")
+        w("| fault | requests | failed | of which 5xx | probe failures | "
+          "recovery |")
+        w("|---|--:|--:|--:|--:|--:|")
+        for x in f["runs"]:
+            detail = ("%s backends" % x["detail"]
+                      if isinstance(x["detail"], int)
+                      else "pg_ctl restart -m fast, %.1f s" % x["detail"])
+            w("| %s (%s) | %s | %d | %d | %d | %s |" % (
+                x["fault"], detail, format(x["requests"], ","),
+                x["failed"], x["failed_5xx"], x["probe_failures"],
+                "%.2f s" % x["recovery_s"] if x["recovery_s"] is not None
+                else "never"))
+        w("")
+        w("Afterwards: the same worker (%s), open descriptors %d → %d, "
+          "%d connections in PostgreSQL (pool %d), worker RSS %d → %d kB, "
+          "a request answers %d%s." % (
+              "yes" if f["worker_same"] else "NO — it was replaced",
+              f["fds_before"], f["fds_after"], f["pg_connections_after"],
+              f["pool_size"], f["rss_before_kb"], f["rss_after_kb"],
+              f["after_status"],
+              "; error log: " + " | ".join(f["alerts"]) if f["alerts"]
+              else ""))
+        w("")
+    if R.get("pipeline"):
+        w("### Round trips saved by `fraiseql_pipeline on`")
+        w("")
+        w("libpq alone on one connection (`build/bench_pipeline CONNINFO "
+          "2000`):")
+        w("")
+        w(R["pipeline"].strip())
+        w("")
+    w("### Targets")
+    w("")
+    for t in targets(R):
+        w("- " + t)
+    R["targets"] = targets(R)
+    w("")
+    return "\n".join(out) + "\n"
+
+
+def targets(R):
+    out = []
+
+    def at(name, c):
+        for r in R["matrix"]:
+            if r["workload"] == name and r["c"] == c:
+                return r
+        return None
+    for name, want, label in (("by_id", 0.6, "by id"),
+                              ("list_1k", 0.8, "1,000-row list")):
+        r = at(name, 16)
+        x = ratio(r.get("module"), r.get("pgbench")) if r else None
+        if x is not None:
+            out.append("module ≥ %.1f× pgbench on %s at 16 clients: %.2f× — "
+                       "%s" % (want, label, x, "met" if x >= want
+                               else "NOT MET"))
+    big = [r for r in R["scaling"] if r["rows"] == 100000]
+    if big:
+        r = big[0]
+        g = (r["rss_after_kb"] - r["rss_before_kb"]) / r["rss_before_kb"]
+        pk = (r["module"]["rss_peak_kb"] - r["rss_before_kb"]) \
+            / r["rss_before_kb"]
+        out.append("worker RSS flat (±5%%) across the 100,000-row response: "
+                   "%+.1f%% after, %+.1f%% at the peak — %s"
+                   % (100 * g, 100 * pk,
+                      "met" if abs(g) <= 0.05 and pk <= 0.05 else "NOT MET"))
+    s = R.get("soak")
+    if s:
+        out.append("worker RSS flat (±5%%) across the %s-request soak: "
+                   "%+.1f%% — %s; errors: %d"
+                   % (format(s["requests"], ","), 100 * s["growth"],
+                      "met" if abs(s["growth"]) <= 0.05 else "NOT MET",
+                      s["errors"]))
+    return out
+
+
+def chart(R):
+    """throughput.png: req/s against clients, by id and 1,000-row list."""
+    if not shutil.which("gnuplot") or not R["sweep"]:
+        return None
+    os.makedirs(RESULTS, exist_ok=True)
+    dat = os.path.join(RESULTS, "throughput.dat")
+    with open(dat, "w") as f:
+        f.write("# clients pgbench module postgraphile (by id)\n")
+        for r in R["sweep"]:
+            f.write("%d %s %s %s\n" % (r["c"], *[
+                "%.0f" % r[k]["rps"] if r.get(k) else "NaN"
+                for k in ("pgbench", "module", "pgl")]))
+        f.write("\n\n# clients pgbench module postgraphile (1,000 rows)\n")
+        for r in R["matrix"]:
+            if r["workload"] == "list_1k":
+                f.write("%d %s %s %s\n" % (r["c"], *[
+                    "%.0f" % r[k]["rps"] if r.get(k) else "NaN"
+                    for k in ("pgbench", "module", "pgl")]))
+    png = os.path.join(RESULTS, "throughput.png")
+    gp = """set terminal pngcairo size 1100,450 font ",10"
+set output '%s'
+set multiplot layout 1,2 title "fraiseql-nginx: throughput vs concurrency (%s)"
+set logscale x 2
+set xtics ("1" 1, "4" 4, "16" 16, "64" 64, "256" 256, "1000" 1000)
+set xlabel "concurrent clients"
+set ylabel "requests per second"
+set grid
+set key top left
+set yrange [0:*]
+set title "one object by id"
+plot '%s' index 0 using 1:2 with linespoints title "pgbench -M prepared", \\
+     '' index 0 using 1:3 with linespoints title "module (nginx)", \\
+     '' index 0 using 1:4 with linespoints title "PostGraphile 4"
+set title "list of 1,000 rows, filter + order"
+plot '%s' index 1 using 1:2 with linespoints title "pgbench -M prepared", \\
+     '' index 1 using 1:3 with linespoints title "module (nginx)", \\
+     '' index 1 using 1:4 with linespoints title "PostGraphile 4"
+unset multiplot
+""" % (png, time.strftime("%Y-%m-%d"), dat, dat)
+    gpf = os.path.join(RESULTS, "throughput.gp")
+    open(gpf, "w").write(gp)
+    p = subprocess.run(["gnuplot", gpf], capture_output=True, text=True)
+    if p.returncode != 0:
+        log("gnuplot failed: " + p.stderr[-500:])
+        return None
+    return png
+
+
+MARK_START = "<!-- bench:latest:start -->"
+MARK_END = "<!-- bench:latest:end -->"
+
+
+def record(md):
+    """Put the latest table into docs/benchmarks.md between the markers."""
+    text = open(DOC).read()
+    if MARK_START not in text:
+        log("docs/benchmarks.md has no %s marker: not updated" % MARK_START)
+        return
+    head, rest = text.split(MARK_START, 1)
+    tail = rest.split(MARK_END, 1)[1]
+    open(DOC, "w").write(head + MARK_START + "\n" + md.replace("## ", "### ", 1)
+                         .replace("\n### ", "\n#### ") + MARK_END + tail)
+
+
+def main():
+    if os.geteuid() != 0:
+        die("run as root (PostgreSQL runs as the postgres user)")
+    for tool in ("wrk", "runuser", "node", "npm"):
+        if not shutil.which(tool):
+            die(tool + " is missing")
+    if not os.path.exists(MODULE):
+        die(MODULE + " is missing: run 'make all' first")
+    # wrk's 1,000 connections (nginx raises its own, worker_rlimit_nofile)
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    b = Bench()
+    t0 = time.monotonic()
+    try:
+        b.run()
+    finally:
+        b.cleanup()
+    b.results["seconds"] = round(time.monotonic() - t0)
+    md = report(b)
+    os.makedirs(RESULTS, exist_ok=True)
+    png = chart(b.results)
+    if png:
+        md += "![throughput vs concurrency](throughput.png)\n"
+    md += "\nWhole run: %d s.\n" % b.results["seconds"]
+    open(os.path.join(RESULTS, "latest.md"), "w").write(md)
+    with open(os.path.join(RESULTS, "latest.json"), "w") as f:
+        json.dump(b.results, f, indent=1, default=str)
+    if RECORD:
+        record(md.replace("](throughput.png)",
+                          "](../bench/results/throughput.png)"))
+    print(md)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except BenchError as e:
+        print("bench: %s" % e, file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
