@@ -1112,6 +1112,7 @@ class Bench:
         write_lua(lua, bodies, lens=lens)
         worker = self.fresh_worker()
         wrk(self.nginx.port, lua, 16, 2)          # warm: pool, caches
+        time.sleep(0.5)                # wrk's connections closed
         fds0 = fd_count(worker)
         rss = [rss_kb(worker)]
         total = errors = 0
@@ -1123,6 +1124,7 @@ class Bench:
                 total += r["requests"]
                 errors += r["errors"]
                 rss.append(rss_kb(worker))
+        time.sleep(0.5)
         s = {"requests": total, "errors": errors,
              "seconds": round(time.monotonic() - t0, 1),
              "rss_kb": rss, "fds_before": fds0,
