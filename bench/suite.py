@@ -118,15 +118,19 @@ def child_pids(pid):
         return []
 
 
-def rss_kb(pid):
+def status_kb(pid, field):
     try:
         with open("/proc/%d/status" % pid) as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field):
                     return int(line.split()[1])
     except OSError:
         pass
     return 0
+
+
+def rss_kb(pid):
+    return status_kb(pid, "VmRSS:")
 
 
 def fd_links(pid):
@@ -151,11 +155,18 @@ def fd_count(pid):
 
 
 class RssSampler:
-    """Peak RSS of a process while a run goes on, sampled every 10 ms."""
+    """Peak RSS of a process while a run goes on: the kernel's high-water
+    mark (VmHWM, reset through clear_refs first), and samples every 10 ms
+    where that reset is not allowed."""
 
     def __init__(self, pid):
         self.pid, self.peak, self.stop = pid, rss_kb(pid), False
         self.thread = threading.Thread(target=self.loop, daemon=True)
+        try:
+            with open("/proc/%d/clear_refs" % pid, "w") as f:
+                f.write("5")
+        except OSError:
+            pass
 
     def loop(self):
         while not self.stop:
@@ -169,13 +180,19 @@ class RssSampler:
     def __exit__(self, *a):
         self.stop = True
         self.thread.join()
+        self.peak = max(self.peak, status_kb(self.pid, "VmHWM:"))
 
 
 # ------------------------------------------------------------ PostgreSQL
 
 class Postgres:
     def __init__(self, tmp):
-        bins = sorted(d for d in os.listdir("/usr/lib/postgresql"))
+        try:
+            bins = sorted((d for d in os.listdir("/usr/lib/postgresql")
+                           if d.replace(".", "").isdigit()),
+                          key=lambda d: [int(x) for x in d.split(".")])
+        except OSError:
+            bins = []
         if not bins:
             die("no PostgreSQL under /usr/lib/postgresql")
         self.bin = "/usr/lib/postgresql/%s/bin" % bins[-1]
@@ -493,9 +510,10 @@ def create_vars(camel):
 class Workload:
     def __init__(self, name, title, module, pgl, path="/graphql",
                  concurrency=None, rows=None, expect=None, pgl_expect=None,
-                 unique=False, params=None):
+                 unique=False, params=None, duration=None):
         self.name, self.title = name, title
         self.params = params
+        self.duration = duration
         self.module, self.pgl, self.path = module, pgl, path
         self.concurrency = concurrency or CONCURRENCY
         self.rows, self.unique = rows, unique
@@ -507,7 +525,7 @@ class Workload:
 
 
 def list_workload(name, n, where=True, path="/graphql", concurrency=None,
-                  title=None):
+                  title=None, duration=None):
     return Workload(
         name, title or "list of %s%s" % (format(n, ","),
                                          ", filter + order" if where
@@ -515,7 +533,7 @@ def list_workload(name, n, where=True, path="/graphql", concurrency=None,
         [gql(Q_LIST % (n, Q_LIST_WHERE if where else ""))],
         [gql(P_LIST % (n, P_LIST_WHERE if where else ""))],
         path=path, concurrency=concurrency, rows=n,
-        params=(["true"] if where else []) + [str(n)])
+        params=(["true"] if where else []) + [str(n)], duration=duration)
 
 
 def workloads(users, posts):
@@ -532,7 +550,8 @@ def workloads(users, posts):
                  expect='"email"', pgl_expect='"email"'),
         list_workload("list_20", 20),
         list_workload("list_1k", 1000),
-        list_workload("list_10k", 10000),
+        # answers come in waves of `clients` every ~0.7 s: a longer count
+        list_workload("list_10k", 10000, duration=2 * DURATION),
         list_workload("list_1k_tv", 1000, path="/graphql-tv",
                       concurrency=[16],
                       title="list of 1,000 from tv_post (stored data)"),
@@ -648,8 +667,8 @@ def write_lua(path, bodies, lens=(), expect=None, unique=False,
 class Meter:
     """CPU (server process, PostgreSQL, load generator) around a run."""
 
-    def __init__(self, pg, server_pid):
-        self.pg, self.pid = pg, server_pid
+    def __init__(self, pg, server_pid, reap=False):
+        self.pg, self.pid, self.reap = pg, server_pid, reap
 
     def __enter__(self):
         self.t0 = time.monotonic()
@@ -660,9 +679,10 @@ class Meter:
 
     def __exit__(self, *a):
         self.wall = time.monotonic() - self.t0
-        # backends of closed connections exit and are reaped: their CPU
-        # is then in the postmaster's cutime, not lost between two reads
-        time.sleep(0.3)
+        if self.reap:
+            # pgbench's backends exit and are reaped: their CPU is then in
+            # the postmaster's cutime, not lost between two reads
+            time.sleep(0.3)
         us = 1e6 / CLK_TCK
         gen = resource.getrusage(resource.RUSAGE_CHILDREN)
         self.cpu = {
@@ -930,6 +950,7 @@ class Bench:
                 r = wrk(port, lua, conns, duration)
             self.settle(port, probe)
         per_request(r, m)
+        r["c"] = conns
         r["rss_peak_kb"] = rss.peak
         r["rss_kb"] = rss_kb(pid)
         return r
@@ -946,7 +967,7 @@ class Bench:
         cmd = [self.pg.bin + "/pgbench"] + self.pg.args() + [
             "-n", "-M", "prepared", "-c", str(conns), "-j", "1",
             "-T", str(WARMUP + duration), "-l", "--log-prefix=pgbench_log"]
-        with Meter(self.pg, 0) as m:
+        with Meter(self.pg, 0, reap=True) as m:
             out = run(cmd + args + [self.pg.db], cwd=self.work).stdout
         failed = re.search(r"number of failed transactions: (\d+)", out)
         recs = []          # (end time in s, latency in us)
@@ -978,14 +999,7 @@ class Bench:
                   "p50_us": percentile(lat, 50),
                   "p99_us": percentile(lat, 99),
                   "errors": int(failed.group(1)) if failed else 0})
-        # one pgbench thread reads its clock once per round over all its
-        # clients: a third of the logged times of a fast statement are
-        # 0 us, so the median is useless; the mean (Little's law) is not.
-        # Statements of many ms do not feel that, but a run of a few of
-        # them ends with many in flight: their logged mean is the right one
-        mean = sum(lat) / len(lat)
-        r["avg_us"] = round(mean) if mean >= 5000 \
-            else round(conns / max(r["rps"], 1e-9) * 1e6)
+        r["c"] = conns
         return r
 
     def settle(self, port, body, path="/graphql", limit=300):
@@ -1017,12 +1031,13 @@ class Bench:
                 row = {"workload": wl.name, "title": wl.title, "c": c,
                        "bytes_module": wl.bytes.get("module"),
                        "bytes_pgl": wl.bytes.get("pgl")}
-                row["pgbench"] = self.run_pgbench(wl.pgbench, c)
+                d = wl.duration
+                row["pgbench"] = self.run_pgbench(wl.pgbench, c, d)
                 row["module"] = self.run_wrk("module", self.nginx.port,
-                                             worker, lua_m, c)
+                                             worker, lua_m, c, d)
                 if self.pgl:
                     row["pgl"] = self.run_wrk("pgl", self.pgl.port,
-                                              self.pgl.proc.pid, lua_p, c)
+                                              self.pgl.proc.pid, lua_p, c, d)
                 self.results["matrix"].append(row)
                 log(summary_line(row))
         # nginx alone, a same-sized body from a file: the HTTP ceiling
@@ -1190,12 +1205,13 @@ class Bench:
                        threading.Thread(target=fault, daemon=True)]
             for t in threads:
                 t.start()
-            r = wrk(self.nginx.port, lua, 16, 6, timeout=10)
+            # a request stuck 2 s counts as failed (a wait that would hang)
+            r = wrk(self.nginx.port, lua, 16, 6, timeout=2)
             stop.set()
             for t in threads:
                 t.join()
             bad = [t for t, ok in probes if t >= at["t"] and not ok]
-            rec = 0.0
+            rec = 0.0 if not r["errors"] else None
             if bad:
                 good = [t for t, ok in probes if t > bad[-1] and ok]
                 rec = round(good[0] - at["t"], 2) if good else None
@@ -1285,10 +1301,17 @@ def fmt_rps(r):
 
 
 def fmt_lat(r):
-    if not r:
+    """mean / p99.  The mean is clients ÷ throughput (Little's law) for
+    all three: one pgbench thread reads its clock once per round over all
+    its clients, so a third of its logged times of a fast statement are
+    0 µs and its median means nothing.  A run that ended before each
+    client had two answers saw part of one turn of the queue: no
+    latency is given for it."""
+    if not r or not r.get("rps"):
         return "—"
-    # pgbench: the mean, see run_pgbench
-    return "%s / %s" % (ms(r.get("avg_us", r["p50_us"])), ms(r["p99_us"]))
+    if r["requests"] < 2 * r["c"]:
+        return "(too short)"
+    return "%s / %s" % (ms(r["c"] / r["rps"] * 1e6), ms(r["p99_us"]))
 
 
 def ms(us):
@@ -1364,13 +1387,13 @@ def report(b):
                 format(r["bytes_pgl"] or 0, ",") if r.get("bytes_pgl")
                 else "—"))
         w("")
-        w("### Latency p50 / p99 (ms; pgbench mean / p99) and CPU per "
-          "request (µs)")
+        w("### Latency mean / p99 (ms) and CPU per request (µs)")
         w("")
-        w("pgbench: mean / p99 — with one thread its logged times of fast "
-          "statements are often 0 µs (a clock read once per round), so its "
-          "median means nothing; the mean is clients ÷ tps under 5 ms, the "
-          "logged mean above. CPU: the server process "
+        w("Mean: clients ÷ throughput, for the three alike (pgbench's "
+          "logged times of fast statements are often 0 µs: one thread reads "
+          "its clock once per round, so its median means nothing); \"too "
+          "short\": fewer answers than twice the clients, part of one turn "
+          "of the queue. CPU: the server process "
           "(nginx worker, or node) + PostgreSQL's backends, per request; "
           "pgbench's is PostgreSQL only.")
         w("")
@@ -1463,6 +1486,7 @@ def report(b):
                 x["fault"], detail, format(x["requests"], ","),
                 x["failed"], x["failed_5xx"], x["probe_failures"],
                 "%.2f s" % x["recovery_s"] if x["recovery_s"] is not None
+                else "— (probe saw no failure)" if not x["probe_failures"]
                 else "never"))
         w("")
         w("Afterwards: the same worker (%s), open descriptors %d → %d, "
@@ -1595,7 +1619,7 @@ def record(md):
 def main():
     if os.geteuid() != 0:
         die("run as root (PostgreSQL runs as the postgres user)")
-    for tool in ("wrk", "runuser", "node", "npm"):
+    for tool in ("wrk", "runuser") + (("node", "npm") if WITH_PGL else ()):
         if not shutil.which(tool):
             die(tool + " is missing")
     if not os.path.exists(MODULE):
