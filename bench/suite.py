@@ -1582,10 +1582,12 @@ set grid
 set key top left
 set yrange [0:*]
 set title "one object by id"
+set xrange [0.8:1250]
 plot '%s' index 0 using 1:2 with linespoints title "pgbench -M prepared", \\
      '' index 0 using 1:3 with linespoints title "module (nginx)", \\
      '' index 0 using 1:4 with linespoints title "PostGraphile 4"
 set title "list of 1,000 rows, filter + order"
+set xrange [0.8:320]
 plot '%s' index 1 using 1:2 with linespoints title "pgbench -M prepared", \\
      '' index 1 using 1:3 with linespoints title "module (nginx)", \\
      '' index 1 using 1:4 with linespoints title "PostGraphile 4"
