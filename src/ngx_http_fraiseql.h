@@ -118,7 +118,7 @@ struct ngx_http_fraiseql_pgc_s {
     ngx_msec_t                     born;      /* connect started */
     ngx_pool_t                    *stmt_pool; /* texts of prepared[] */
     unsigned                       flushing:1;
-    /* has served a statement: may have been killed since (a restart) */
+    /* has served or waited idle: may have been killed since (a restart) */
     unsigned                       reused:1;
 };
 

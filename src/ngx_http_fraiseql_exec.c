@@ -221,7 +221,7 @@ ngx_http_fraiseql_slot_ready(ngx_http_fraiseql_slot_t *slot)
 
         /*
          * A connection that died while idle gets a replacement; one that
-         * had served before may have been killed with its neighbours
+         * had served or idled may have been killed with its neighbours
          * (a restart), so a few more.
          */
         if (!slot->retried || (stale && slot->nstale < 3)) {
@@ -989,7 +989,7 @@ ngx_http_fraiseql_slot_fail(ngx_http_fraiseql_slot_t *slot,
      * A connection that died while idle (a restart, pg_terminate_backend)
      * shows it only when used: a query that has produced nothing yet runs
      * once more on another connection.  Queries are safe to repeat.  When
-     * the one that failed had served before, its neighbours may have
+     * the one that failed had served or idled, its neighbours may have
      * been killed with it (a restart): a few more tries, not more, in
      * case it is the query that brings the server down.
      */

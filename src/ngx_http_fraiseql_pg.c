@@ -1056,6 +1056,9 @@ ngx_http_fraiseql_hand_over(ngx_http_fraiseql_pgc_t *pgc)
         ngx_queue_insert_head(&pool->idle, &pgc->queue);
         pool->nidle++;
 
+        /* even one never used (pool_min) may die idle, with the others */
+        pgc->reused = 1;
+
         /* an idle connection does not keep an exiting worker alive */
         if (pool->db->idle_timeout) {
             pgc->c->read->cancelable = 1;
