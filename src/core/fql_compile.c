@@ -1613,6 +1613,26 @@ fql_sql_limit(fql_cctx_t *c, const fql_selection_t *s, const fql_jval_t *a)
 }
 
 
+/* a mutation's input as the function's JSON (snake_case keys) */
+static int
+fql_input_json(fql_cctx_t *c, const fql_tref_t *type, const fql_jval_t *j,
+    const char **out)
+{
+    fql_text_t  t;
+
+    memset(&t, 0, sizeof(t));
+    t.c = c;
+
+    if (fql_text_input(&t, type, j) != 0 || fql_text_put(&t, "", 0) != 0) {
+        return -1;
+    }
+
+    *out = t.b.data;
+
+    return 0;
+}
+
+
 /* a variable given as the whole input is refilled on a cache hit */
 static int
 fql_input_slot(fql_cctx_t *c, const fql_jval_t *input, const fql_tref_t *type)
@@ -1637,7 +1657,7 @@ static int
 fql_compile_mutation(fql_cctx_t *c, const fql_field_t *f, fql_cfield_t *cf,
     fql_root_plan_t *rp)
 {
-    fql_text_t              t;
+    const char             *json;
     fql_jval_t             *args, *input;
     fql_cfield_t           *sub;
     const fql_selection_t  *s = cf->nodes->sel;
@@ -1673,12 +1693,8 @@ fql_compile_mutation(fql_cctx_t *c, const fql_field_t *f, fql_cfield_t *cf,
 
     input = fql_jval_member(args, "input");
 
-    memset(&t, 0, sizeof(t));
-    t.c = c;
-
     if (input == NULL
-        || fql_text_input(&t, f->args->type, input) != 0
-        || fql_text_put(&t, "", 0) != 0)
+        || fql_input_json(c, f->args->type, input, &json) != 0)
     {
         return input ? -1 : fql_c_nomem(c);
     }
@@ -1699,7 +1715,7 @@ fql_compile_mutation(fql_cctx_t *c, const fql_field_t *f, fql_cfield_t *cf,
         || fql_sql_ident(c, f->fn_name) != 0
         || fql_sql_lit(c, "(") != 0
         || fql_input_slot(c, input, f->args->type) != 0
-        || fql_sql_param(c, t.b.data) != 0
+        || fql_sql_param(c, json) != 0
         || fql_sql_lit(c, "::jsonb) AS r") != 0)
     {
         return -1;
@@ -2033,21 +2049,7 @@ fql_bind_slot(fql_cctx_t *c, const fql_root_plan_t *rp, const fql_slot_t *sl,
         return fql_offset_text(c, &rp->loc, j, out);
 
     case FQL_SLOT_INPUT:
-        {
-        fql_text_t  t;
-
-        memset(&t, 0, sizeof(t));
-        t.c = c;
-
-        if (fql_text_input(&t, sl->type, j) != 0
-            || fql_text_put(&t, "", 0) != 0)
-        {
-            return -1;
-        }
-
-        *out = t.b.data;
-        return 0;
-        }
+        return fql_input_json(c, sl->type, j, out);
     default:
         return fql_param_text(c, sl->sc, j, out);
     }
