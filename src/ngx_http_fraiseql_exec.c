@@ -21,6 +21,8 @@ static void ngx_http_fraiseql_slot_rows(ngx_http_fraiseql_slot_t *slot);
 static void ngx_http_fraiseql_slot_done(ngx_http_fraiseql_slot_t *slot);
 static void ngx_http_fraiseql_slot_fail(ngx_http_fraiseql_slot_t *slot,
     const char *detail);
+static ngx_int_t ngx_http_fraiseql_slot_retry(ngx_http_fraiseql_slot_t *slot,
+    ngx_uint_t stale);
 static void ngx_http_fraiseql_advance(ngx_http_fraiseql_ctx_t *ctx);
 static void ngx_http_fraiseql_abort(ngx_http_fraiseql_ctx_t *ctx,
     ngx_int_t rc);
@@ -219,16 +221,7 @@ ngx_http_fraiseql_slot_ready(ngx_http_fraiseql_slot_t *slot)
         stale = pgc->reused && slot->plan->kind != FQL_RF_MUTATION;
         ngx_http_fraiseql_release(pgc, 0);
 
-        /*
-         * A connection that died while idle gets a replacement; one that
-         * had served or idled may have been killed with its neighbours
-         * (a restart), so a few more.
-         */
-        if (!slot->retried || (stale && slot->nstale < 3)) {
-            slot->nstale += slot->retried;
-            slot->retried = 1;
-            slot->state = NGX_HTTP_FRAISEQL_SLOT_NEW;
-            ngx_http_fraiseql_start(slot);
+        if (ngx_http_fraiseql_slot_retry(slot, stale) == NGX_OK) {
             return;
         }
 
@@ -985,22 +978,10 @@ ngx_http_fraiseql_slot_fail(ngx_http_fraiseql_slot_t *slot,
         ngx_http_fraiseql_release(pgc, 0);
     }
 
-    /*
-     * A connection that died while idle (a restart, pg_terminate_backend)
-     * shows it only when used: a query that has produced nothing yet runs
-     * once more on another connection.  Queries are safe to repeat.  When
-     * the one that failed had served or idled, its neighbours may have
-     * been killed with it (a restart): a few more tries, not more, in
-     * case it is the query that brings the server down.
-     */
-    if ((!slot->retried || (stale && slot->nstale < 3))
-        && slot->nrows == 0 && !slot->failed
-        && ctx->plan->op == FQL_OP_QUERY)
+    /* a query that has produced nothing yet is safe to repeat */
+    if (slot->nrows == 0 && !slot->failed && ctx->plan->op == FQL_OP_QUERY
+        && ngx_http_fraiseql_slot_retry(slot, stale) == NGX_OK)
     {
-        slot->nstale += slot->retried;
-        slot->retried = 1;
-        slot->state = NGX_HTTP_FRAISEQL_SLOT_NEW;
-        ngx_http_fraiseql_start(slot);
         return;
     }
 
@@ -1026,10 +1007,6 @@ ngx_http_fraiseql_slot_fail(ngx_http_fraiseql_slot_t *slot,
 }
 
 
-/*
- * No connection for a slot.  Before anything was sent the whole request
- * is answered 503; later, the field becomes null with an error.
- */
 /* its server went down while it waited: the slot chooses again */
 void
 ngx_http_fraiseql_slot_reroute(ngx_http_fraiseql_slot_t *slot)
@@ -1043,6 +1020,35 @@ ngx_http_fraiseql_slot_reroute(ngx_http_fraiseql_slot_t *slot)
 }
 
 
+/*
+ * A connection that died while idle (a restart, pg_terminate_backend)
+ * shows it only when used: the slot runs once more on another
+ * connection.  When the one that failed had served or idled (stale), its
+ * neighbours may have been killed with it: a few more tries, not more, in
+ * case it is the statement that brings the server down.  NGX_DECLINED:
+ * no retry left (a mutation's slot is marked retried from the start).
+ */
+static ngx_int_t
+ngx_http_fraiseql_slot_retry(ngx_http_fraiseql_slot_t *slot,
+    ngx_uint_t stale)
+{
+    if (slot->retried && !(stale && slot->nstale < 3)) {
+        return NGX_DECLINED;
+    }
+
+    slot->nstale += slot->retried;
+    slot->retried = 1;
+    slot->state = NGX_HTTP_FRAISEQL_SLOT_NEW;
+    ngx_http_fraiseql_start(slot);
+
+    return NGX_OK;
+}
+
+
+/*
+ * No connection for a slot.  Before anything was sent the whole request
+ * is answered 503; later, the field becomes null with an error.
+ */
 void
 ngx_http_fraiseql_slot_unavailable(ngx_http_fraiseql_slot_t *slot,
     const char *reason)

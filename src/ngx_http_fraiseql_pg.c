@@ -885,8 +885,10 @@ ngx_http_fraiseql_pg_handler(ngx_event_t *ev)
         }
 
         if (!ev->write) {
-            /* an idle connection speaks only when it is going away */
-            /* a message and the EOF after it may come in one edge */
+            /*
+             * An idle connection speaks only when it is going away; the
+             * message and the EOF after it may come in one edge.
+             */
             if (!PQconsumeInput(pgc->pg)
                 || PQstatus(pgc->pg) == CONNECTION_BAD
                 || ngx_http_fraiseql_peek_eof(pgc))
