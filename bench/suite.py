@@ -147,13 +147,6 @@ def fd_links(pid):
     return out
 
 
-def fd_count(pid):
-    try:
-        return len(os.listdir("/proc/%d/fd" % pid))
-    except OSError:
-        return -1
-
-
 class RssSampler:
     """Peak RSS of a process while a run goes on: the kernel's high-water
     mark (VmHWM, reset through clear_refs first), and samples every 10 ms
@@ -671,14 +664,12 @@ class Meter:
         self.pg, self.pid, self.reap = pg, server_pid, reap
 
     def __enter__(self):
-        self.t0 = time.monotonic()
         self.srv = proc_ticks(self.pid) if self.pid else 0
         self.pgs = self.pg.cpu_snapshot()
         self.gen = resource.getrusage(resource.RUSAGE_CHILDREN)
         return self
 
     def __exit__(self, *a):
-        self.wall = time.monotonic() - self.t0
         if self.reap:
             # pgbench's backends exit and are reaped: their CPU is then in
             # the postmaster's cutime, not lost between two reads
@@ -1128,7 +1119,7 @@ class Bench:
         worker = self.fresh_worker()
         wrk(self.nginx.port, lua, 16, 2)          # warm: pool, caches
         time.sleep(0.5)                # wrk's connections closed
-        fds0 = fd_count(worker)
+        fds0 = len(fd_links(worker))
         rss = [rss_kb(worker)]
         total = errors = 0
         t0 = time.monotonic()
@@ -1143,7 +1134,7 @@ class Bench:
         s = {"requests": total, "errors": errors,
              "seconds": round(time.monotonic() - t0, 1),
              "rss_kb": rss, "fds_before": fds0,
-             "fds_after": fd_count(worker),
+             "fds_after": len(fd_links(worker)),
              "worker_same": worker == self.nginx.worker()}
         s["rps"] = total / s["seconds"]
         per_request(s, m)

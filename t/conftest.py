@@ -313,6 +313,19 @@ def no_new_alerts(request):
     assert len(after) == before, "\n".join(after[before:])
 
 
+def dechunk(payload):
+    """The body of a chunked HTTP/1.1 answer (trailers ignored)."""
+    body = b""
+    while payload:
+        size, _, rest = payload.partition(b"\r\n")
+        size = int(size, 16)
+        if size == 0:
+            break
+        body += rest[:size]
+        payload = rest[size + 2:]
+    return body
+
+
 @pytest.fixture
 def make_pg():
     """Dedicated clusters for tests that stop, reconfigure or break them

@@ -25,7 +25,7 @@ import psycopg
 import pytest
 import requests
 
-from conftest import ASAN, SCHEMA, Nginx
+from conftest import ASAN, SCHEMA, Nginx, dechunk
 
 THING1 = {"data": {"things": [{"id": 1}]}}
 Q_THING1 = "{ things(limit: 1) { id } }"
@@ -141,15 +141,7 @@ def parse_response(data):
         k, _, v = line.partition(":")
         headers[k.strip().lower()] = v.strip()
     if headers.get("transfer-encoding") == "chunked":
-        body = b""
-        while payload:
-            size, _, rest = payload.partition(b"\r\n")
-            size = int(size, 16)
-            if size == 0:
-                break
-            body += rest[:size]
-            payload = rest[size + 2:]
-        payload = body
+        payload = dechunk(payload)
     return status, headers, payload
 
 

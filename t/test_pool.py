@@ -13,7 +13,7 @@ import time
 import pytest
 import requests
 
-from conftest import ASAN, ROOT, Postgres
+from conftest import ASAN, ROOT, Postgres, dechunk
 
 WRK_SCRIPT = """
 wrk.method = "POST"
@@ -362,15 +362,7 @@ def test_backend_killed_mid_stream(make_nginx, pg):
             data += chunk
     head, _, payload = data.partition(b"\r\n\r\n")
     assert b"200 OK" in head and b"chunked" in head
-    text = b""
-    while payload:
-        size, _, rest = payload.partition(b"\r\n")
-        size = int(size, 16)
-        if size == 0:
-            break
-        text += rest[:size]
-        payload = rest[size + 2:]
-    answer = json.loads(text)
+    answer = json.loads(dechunk(payload))
     assert 0 < len(answer["data"]["items"]) < 100000
     err = answer["errors"][0]
     assert err["extensions"]["code"] == "DATABASE_UNAVAILABLE"
