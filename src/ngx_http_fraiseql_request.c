@@ -49,13 +49,97 @@ ngx_http_fraiseql_set_content_type(ngx_http_request_t *r,
 
 
 /*
- * application/graphql-response+json when the client asks for it, else
- * application/json: what the GraphQL-over-HTTP spec prescribes.
+ * Whether a header value names the media type `type` (case-insensitive):
+ * the whole type/subtype, then nothing, white space or parameters, so that
+ * application/jsonx or application/json-seq are other types.
+ */
+static ngx_uint_t
+ngx_http_fraiseql_media_is(u_char *p, u_char *end, const char *type)
+{
+    size_t  len;
+
+    len = ngx_strlen(type);
+
+    if ((size_t) (end - p) < len
+        || ngx_strncasecmp(p, (u_char *) type, len) != 0)
+    {
+        return 0;
+    }
+
+    p += len;
+
+    return p == end || *p == ';' || *p == ' ' || *p == '\t';
+}
+
+
+/* q of a media range's parameters, 0..1000; a malformed one counts as 1 */
+static ngx_uint_t
+ngx_http_fraiseql_accept_q(u_char *p, u_char *end)
+{
+    ngx_uint_t  q, scale;
+
+    for ( ;; ) {
+        while (p < end && *p != ';') {
+            p++;
+        }
+
+        if (p == end) {
+            return 1000;
+        }
+
+        p++;
+
+        while (p < end && (*p == ' ' || *p == '\t')) {
+            p++;
+        }
+
+        if (end - p >= 2 && (*p == 'q' || *p == 'Q') && p[1] == '=') {
+            break;
+        }
+    }
+
+    p += 2;
+
+    if (p == end || (*p != '0' && *p != '1')) {
+        return 1000;
+    }
+
+    q = (*p++ - '0') * 1000;
+
+    if (p < end && *p == '.') {
+        p++;
+
+        for (scale = 100; scale && p < end && *p >= '0' && *p <= '9';
+             scale /= 10)
+        {
+            q += (*p++ - '0') * scale;
+        }
+    }
+
+    return ngx_min(q, 1000);
+}
+
+
+/*
+ * application/graphql-response+json when the client prefers it, else
+ * application/json (GraphQL over HTTP).  Accept is read as RFC 9110 says:
+ * each type takes the q of the most specific range that matches it, q=0
+ * refuses it; between equals, the one listed first wins, and with nothing
+ * to choose (no Accept, only wildcards) the classic type.
  */
 static ngx_uint_t
 ngx_http_fraiseql_wants_graphql_response(ngx_http_request_t *r)
 {
+    u_char           *p, *end, *range;
+    ngx_uint_t        i, q, spec, at;
     ngx_table_elt_t  *accept;
+
+    /* [0]: application/json, [1]: application/graphql-response+json */
+    ngx_uint_t        best_q[2], best_spec[2], best_at[2];
+
+    static const char  *types[2] = {
+        "application/json", "application/graphql-response+json"
+    };
 
     accept = r->headers_in.accept;
 
@@ -63,23 +147,62 @@ ngx_http_fraiseql_wants_graphql_response(ngx_http_request_t *r)
         return 0;
     }
 
-    if (ngx_strlcasestrn(accept->value.data,
-                         accept->value.data + accept->value.len,
-                         (u_char *) "application/graphql-response+json",
-                         sizeof("application/graphql-response+json") - 2)
-        == NULL)
-    {
-        return 0;
+    for (i = 0; i < 2; i++) {
+        best_q[i] = 0;
+        best_spec[i] = 0;
+        best_at[i] = NGX_MAX_UINT32_VALUE;
     }
 
-    /* an explicit application/json listed first keeps the classic type */
-    if (ngx_strncasecmp(accept->value.data, (u_char *) "application/json",
-                        sizeof("application/json") - 1) == 0)
-    {
-        return 0;
+    p = accept->value.data;
+    end = p + accept->value.len;
+
+    for (at = 0; p < end; at++) {
+        while (p < end && (*p == ' ' || *p == '\t' || *p == ',')) {
+            p++;
+        }
+
+        range = p;
+
+        while (p < end && *p != ',') {
+            p++;
+        }
+
+        if (p == range) {
+            break;
+        }
+
+        q = ngx_http_fraiseql_accept_q(range, p);
+
+        for (i = 0; i < 2; i++) {
+            if (ngx_http_fraiseql_media_is(range, p, types[i])) {
+                spec = 3;
+
+            } else if (ngx_http_fraiseql_media_is(range, p,
+                                                  "application/*"))
+            {
+                spec = 2;
+
+            } else if (ngx_http_fraiseql_media_is(range, p, "*/*")) {
+                spec = 1;
+
+            } else {
+                continue;
+            }
+
+            if (spec > best_spec[i]) {
+                best_spec[i] = spec;
+                best_q[i] = q;
+                best_at[i] = at;
+            }
+        }
     }
 
-    return 1;
+    if (best_q[1] != best_q[0]) {
+        return best_q[1] > best_q[0];
+    }
+
+    return best_q[1] != 0 && best_spec[1] == 3
+           && (best_spec[0] < 3 || best_at[1] < best_at[0]);
 }
 
 
@@ -205,17 +328,29 @@ ngx_http_fraiseql_send_errors(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
+/*
+ * An answer before the body is read: the body is discarded first (or the
+ * connection closed), else on a keep-alive connection it would be read
+ * as the next request, one the client never sent through its proxy.
+ */
 static ngx_int_t
-ngx_http_fraiseql_fail(ngx_http_request_t *r, ngx_uint_t status,
-    const char *code, const char *msg)
+ngx_http_fraiseql_refuse(ngx_http_request_t *r, ngx_uint_t status,
+    const char *msg)
 {
+    ngx_int_t     rc;
     fql_arena_t   arena;
     fql_errors_t  errs;
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
 
     ngx_http_fraiseql_arena_init(&arena, r->pool);
     fql_errors_init(&errs, &arena);
 
-    if (fql_error_add(&errs, NULL, code, "%s", msg) == NULL) {
+    if (fql_error_add(&errs, NULL, FQL_CODE_BAD_REQUEST, "%s", msg) == NULL)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -227,14 +362,13 @@ ngx_http_fraiseql_fail(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t
 ngx_http_fraiseql_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                  rc;
-    ngx_str_t                 *ct;
+    ngx_int_t         rc;
+    ngx_table_elt_t  *ct;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_POST))) {
-        return ngx_http_fraiseql_fail(r, NGX_HTTP_NOT_ALLOWED,
-                                      FQL_CODE_BAD_REQUEST,
-                                      "GraphQL is served over GET and POST "
-                                      "only");
+        return ngx_http_fraiseql_refuse(r, NGX_HTTP_NOT_ALLOWED,
+                                        "GraphQL is served over GET and "
+                                        "POST only");
     }
 
     if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
@@ -249,28 +383,24 @@ ngx_http_fraiseql_handler(ngx_http_request_t *r)
         return NGX_DONE;
     }
 
-    if (r->headers_in.content_type == NULL) {
-        return ngx_http_fraiseql_fail(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                                      FQL_CODE_BAD_REQUEST,
-                                      "A POST request needs a Content-Type: "
-                                      "application/json");
+    ct = r->headers_in.content_type;
+
+    if (ct == NULL) {
+        return ngx_http_fraiseql_refuse(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                        "A POST request needs a "
+                                        "Content-Type: application/json");
     }
 
-    ct = &r->headers_in.content_type->value;
-
-    if (!(ct->len >= sizeof("application/json") - 1
-          && ngx_strncasecmp(ct->data, (u_char *) "application/json",
-                             sizeof("application/json") - 1) == 0)
-        && !(ct->len >= sizeof("application/graphql+json") - 1
-             && ngx_strncasecmp(ct->data,
-                                (u_char *) "application/graphql+json",
-                                sizeof("application/graphql+json") - 1)
-                == 0))
+    if (!ngx_http_fraiseql_media_is(ct->value.data,
+                                    ct->value.data + ct->value.len,
+                                    "application/json")
+        && !ngx_http_fraiseql_media_is(ct->value.data,
+                                       ct->value.data + ct->value.len,
+                                       "application/graphql+json"))
     {
-        return ngx_http_fraiseql_fail(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                                      FQL_CODE_BAD_REQUEST,
-                                      "Unsupported Content-Type: send "
-                                      "application/json");
+        return ngx_http_fraiseql_refuse(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                        "Unsupported Content-Type: send "
+                                        "application/json");
     }
 
     rc = ngx_http_read_client_request_body(r,
