@@ -45,6 +45,11 @@ static ngx_conf_num_bounds_t  ngx_http_fraiseql_limit_bounds = {
     ngx_conf_check_num_bounds, 0, 100000000
 };
 
+/* 0 turns a limit off */
+static ngx_conf_num_bounds_t  ngx_http_fraiseql_count_bounds = {
+    ngx_conf_check_num_bounds, 0, 1000000
+};
+
 
 static ngx_command_t  ngx_http_fraiseql_commands[] = {
 
@@ -174,6 +179,20 @@ static ngx_command_t  ngx_http_fraiseql_commands[] = {
       offsetof(ngx_http_fraiseql_loc_conf_t, max_depth),
       &ngx_http_fraiseql_depth_bounds },
 
+    { ngx_string("fraiseql_max_root_fields"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, max_root_fields),
+      &ngx_http_fraiseql_count_bounds },
+
+    { ngx_string("fraiseql_max_filter_conditions"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, max_conditions),
+      &ngx_http_fraiseql_count_bounds },
+
       ngx_null_command
 };
 
@@ -235,6 +254,8 @@ ngx_http_fraiseql_create_loc_conf(ngx_conf_t *cf)
     conf->connect_timeout = NGX_CONF_UNSET_MSEC;
     conf->query_timeout = NGX_CONF_UNSET_MSEC;
     conf->max_depth = NGX_CONF_UNSET_UINT;
+    conf->max_root_fields = NGX_CONF_UNSET_UINT;
+    conf->max_conditions = NGX_CONF_UNSET_UINT;
     conf->introspection = NGX_CONF_UNSET;
     conf->prepared = NGX_CONF_UNSET;
     conf->pipeline = NGX_CONF_UNSET;
@@ -285,6 +306,10 @@ ngx_http_fraiseql_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
     ngx_conf_merge_uint_value(conf->max_depth, prev->max_depth, 15);
+    ngx_conf_merge_uint_value(conf->max_root_fields, prev->max_root_fields,
+                              20);
+    ngx_conf_merge_uint_value(conf->max_conditions, prev->max_conditions,
+                              100);
     ngx_conf_merge_value(conf->introspection, prev->introspection, 1);
     ngx_conf_merge_value(conf->prepared, prev->prepared, 1);
     ngx_conf_merge_value(conf->pipeline, prev->pipeline, 1);

@@ -80,6 +80,8 @@ typedef struct {
     ngx_msec_t                  connect_timeout;
     ngx_msec_t                  query_timeout;
     ngx_uint_t                  max_depth;
+    ngx_uint_t                  max_root_fields;
+    ngx_uint_t                  max_conditions;
     ngx_flag_t                  introspection;
     ngx_flag_t                  prepared;    /* named prepared statements */
     ngx_flag_t                  pipeline;    /* prepare + run at once */

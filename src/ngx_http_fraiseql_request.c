@@ -603,6 +603,8 @@ ngx_http_fraiseql_process(ngx_http_request_t *r, u_char *body, size_t len)
 
     ngx_memzero(&climits, sizeof(fql_compile_limits_t));
     climits.max_depth = flcf->max_depth;
+    climits.max_root_fields = flcf->max_root_fields;
+    climits.max_conditions = flcf->max_conditions;
     climits.no_introspection = !flcf->introspection;
     climits.default_limit = flcf->default_limit;
     climits.max_limit = flcf->max_limit;

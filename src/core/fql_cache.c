@@ -368,11 +368,7 @@ fql_vars_shape(fql_vctx_t *v, fql_str_t *out)
     b.arena = v->arena;
 
     for (d = v->op->variables; d; d = d->next) {
-        for (j = v->vars ? v->vars->items : NULL; j; j = j->next) {
-            if (fql_str_eq(j->key, d->name)) {
-                break;
-            }
-        }
+        j = fql_find_var_value(v, d->name);
 
         if (j == NULL) {
             if (fql_sbuf_put(&b, "a", 1) != 0) {

@@ -174,10 +174,14 @@ fql_c_static_value(fql_cctx_t *c, const fql_jval_t *j)
 }
 
 
-/* the indexes that lead from the variables object to node */
+/*
+ * The indexes that lead from the variables object to node.  A search of
+ * the variables per parameter is bounded over the whole plan by *steps:
+ * past it, parameters stay literal and the plan is not cached.
+ */
 static int
 fql_var_path(const fql_jval_t *from, const fql_jval_t *node,
-    unsigned short *path, unsigned depth, unsigned *n)
+    unsigned short *path, unsigned depth, unsigned *n, unsigned *steps)
 {
     unsigned           i;
     const fql_jval_t  *it;
@@ -187,14 +191,15 @@ fql_var_path(const fql_jval_t *from, const fql_jval_t *node,
         return 1;
     }
 
-    if (depth == FQL_JSON_MAX_DEPTH + 2) {
+    if (depth == FQL_JSON_MAX_DEPTH + 2 || *steps == 0) {
         return 0;
     }
 
-    for (i = 0, it = from->items; it; it = it->next, i++) {
+    for (i = 0, it = from->items; it && *steps; it = it->next, i++) {
         path[depth] = (unsigned short) i;
+        (*steps)--;
 
-        if (fql_var_path(it, node, path, depth + 1, n)) {
+        if (fql_var_path(it, node, path, depth + 1, n, steps)) {
             return 1;
         }
     }
@@ -229,7 +234,8 @@ fql_slot_from(fql_cctx_t *c, const fql_jval_t *src, fql_slot_kind_t kind,
     }
 
     if (c->v.vars == NULL
-        || !fql_var_path(c->v.vars, src->var_src, path, 0, &n))
+        || !fql_var_path(c->v.vars, src->var_src, path, 0, &n,
+                         &c->path_steps))
     {
         c->uncacheable = 1;
         return 0;
@@ -747,33 +753,172 @@ fql_op_slot(fql_cctx_t *c, const fql_jval_t *src, fql_slot_kind_t kind,
 }
 
 
+/* the memo's place for src and how its value is made, free or taken */
+static fql_vmemo_t *
+fql_memo_slot(fql_cctx_t *c, const fql_jval_t *src, unsigned kind,
+    unsigned sc, unsigned wild)
+{
+    uintptr_t     h;
+    fql_vmemo_t  *m;
+
+    /* addresses are the arena's, not the client's: a plain mix will do */
+    h = ((uintptr_t) src >> 4) * (uintptr_t) 0x9E3779B97F4A7C15ULL;
+    h = (h >> 16) ^ (kind * 31 + sc * 7 + wild);
+
+    for ( ;; ) {
+        m = &c->memo[h & (c->memo_cap - 1)];
+
+        if (m->src == NULL
+            || (m->src == src && m->kind == kind && m->sc == sc
+                && m->wild == wild))
+        {
+            return m;
+        }
+
+        h++;
+    }
+}
+
+
+/*
+ * A parameter made before from the same variable value, or NULL (and a
+ * new one is made: fql_memo_add).
+ */
+static fql_vmemo_t *
+fql_memo_find(fql_cctx_t *c, const fql_jval_t *op, unsigned kind,
+    unsigned sc, unsigned wild)
+{
+    fql_vmemo_t  *m;
+
+    if (op->var_src == NULL || c->memo == NULL) {
+        return NULL;
+    }
+
+    m = fql_memo_slot(c, op->var_src, kind, sc, wild);
+
+    return m->src ? m : NULL;
+}
+
+
+static fql_vmemo_t *
+fql_memo_add(fql_cctx_t *c, const fql_jval_t *op, unsigned kind,
+    unsigned sc, unsigned wild, const char *val, const fql_slot_t *sl)
+{
+    unsigned      i, cap;
+    fql_vmemo_t  *m, *old;
+
+    if (op->var_src == NULL) {
+        return NULL;
+    }
+
+    /* kept at most half full; without memory, no memo (only slower) */
+    if (2 * (c->nmemo + 1) > c->memo_cap) {
+        old = c->memo;
+        cap = c->memo_cap;
+
+        c->memo_cap = cap ? cap * 2 : 16;
+        c->memo = fql_calloc(c->v.arena, c->memo_cap * sizeof(fql_vmemo_t));
+        if (c->memo == NULL) {
+            c->memo_cap = 0;
+            c->nmemo = 0;
+            return NULL;
+        }
+
+        for (i = 0; i < cap; i++) {
+            if (old[i].src != NULL) {
+                *fql_memo_slot(c, old[i].src, old[i].kind, old[i].sc,
+                               old[i].wild) = old[i];
+            }
+        }
+    }
+
+    m = fql_memo_slot(c, op->var_src, kind, sc, wild);
+
+    m->src = op->var_src;
+    m->kind = (unsigned char) kind;
+    m->sc = (unsigned char) sc;
+    m->wild = (unsigned char) wild;
+    m->val = val;
+    m->slot = *sl;
+    m->stmt = 0;
+    m->pnum = 0;
+    c->nmemo++;
+
+    return m;
+}
+
+
 /* the parameters an operator's value stands for */
 static int
 fql_op_values(fql_cctx_t *c, const fql_arg_t *a, fql_scalar_t sc,
-    const fql_jval_t *op, const char **val, fql_slot_t *sl, unsigned *nval)
+    const fql_jval_t *op, const char **val, fql_slot_t *sl,
+    fql_vmemo_t **memo, unsigned *nval)
 {
+    int                    rc;
+    unsigned               kind, wild;
     fql_scalar_t           vsc;
     const fql_arg_t       *in;
     const fql_jval_t      *m;
     const fql_operator_t  *o = a->op;
 
     *nval = 1;
+    memo[0] = memo[1] = memo[2] = NULL;
     vsc = fql_op_value_scalar(o, sc);
+    wild = 0;
 
     switch (o->xf) {
 
     case FQL_OPX_ARRAY:
-        return fql_op_slot(c, op, FQL_SLOT_ARRAY, vsc, 0, &sl[0]) != 0
-               || fql_param_array(c, vsc, op, &val[0]) != 0 ? -1 : 0;
+        kind = FQL_SLOT_ARRAY;
+        break;
 
     case FQL_OPX_JSON:
-        return fql_op_slot(c, op, FQL_SLOT_JSON, vsc, 0, &sl[0]) != 0
-               || fql_param_json(c, op, &val[0]) != 0 ? -1 : 0;
+        kind = FQL_SLOT_JSON;
+        break;
 
     case FQL_OPX_PATTERN:
-        return fql_op_slot(c, op, FQL_SLOT_PATTERN, vsc, o->wild, &sl[0])
-               != 0
-               || fql_param_pattern(c, op, o->wild, &val[0]) != 0 ? -1 : 0;
+        kind = FQL_SLOT_PATTERN;
+        wild = o->wild;
+        break;
+
+    case FQL_OPX_MEMBERS:
+        kind = 0;
+        break;
+
+    default: /* FQL_OPX_TEXT */
+        kind = FQL_SLOT_TEXT;
+        break;
+    }
+
+    if (kind) {
+        memo[0] = fql_memo_find(c, op, kind, vsc, wild);
+
+        if (memo[0] != NULL) {
+            val[0] = memo[0]->val;
+            sl[0] = memo[0]->slot;
+            return 0;
+        }
+
+        if (fql_op_slot(c, op, kind, vsc, wild, &sl[0]) != 0) {
+            return -1;
+        }
+
+        rc = kind == FQL_SLOT_ARRAY ? fql_param_array(c, vsc, op, &val[0])
+             : kind == FQL_SLOT_JSON ? fql_param_json(c, op, &val[0])
+             : kind == FQL_SLOT_PATTERN
+               ? fql_param_pattern(c, op, wild, &val[0])
+             : fql_param_text(c, vsc, op, &val[0]);
+
+        if (rc != 0) {
+            return -1;
+        }
+
+        memo[0] = fql_memo_add(c, op, kind, vsc, wild, val[0], &sl[0]);
+
+        return 0;
+    }
+
+    switch (o->xf) {
 
     case FQL_OPX_MEMBERS:
         /* one parameter per member, in the input type's order */
@@ -812,9 +957,8 @@ fql_op_values(fql_cctx_t *c, const fql_arg_t *a, fql_scalar_t sc,
 
         return 0;
 
-    default: /* FQL_OPX_TEXT */
-        return fql_op_slot(c, op, FQL_SLOT_TEXT, vsc, 0, &sl[0]) != 0
-               || fql_param_text(c, vsc, op, &val[0]) != 0 ? -1 : 0;
+    default:
+        return fql_c_nomem(c);
     }
 }
 
@@ -823,7 +967,7 @@ fql_op_values(fql_cctx_t *c, const fql_arg_t *a, fql_scalar_t sc,
 static int
 fql_sql_op(fql_cctx_t *c, const fql_operator_t *o, const fql_field_t *f,
     fql_scalar_t sc, int array, const char **val, const fql_slot_t *sl,
-    unsigned nval)
+    fql_vmemo_t **memo, unsigned nval)
 {
     char         buf[16];
     unsigned     k, pnum[3];
@@ -856,13 +1000,28 @@ fql_sql_op(fql_cctx_t *c, const fql_operator_t *o, const fql_field_t *f,
             return fql_c_nomem(c);
         }
 
-        if (pnum[k] == 0) {
+        if (pnum[k] == 0 && memo[k] != NULL && memo[k]->stmt == c->stmt) {
+            /* bound already in this statement */
+            pnum[k] = memo[k]->pnum;
+
+            if (fql_sql_put(c, buf, snprintf(buf, sizeof(buf), "$%u",
+                                             pnum[k])) != 0)
+            {
+                return -1;
+            }
+
+        } else if (pnum[k] == 0) {
             c->next_slot = sl[k];
 
             if (fql_sql_param(c, val[k]) != 0) {
                 return -1;
             }
             pnum[k] = c->nparams;
+
+            if (memo[k] != NULL) {
+                memo[k]->stmt = c->stmt;
+                memo[k]->pnum = pnum[k];
+            }
 
         } else if (fql_sql_put(c, buf, snprintf(buf, sizeof(buf), "$%u",
                                                 pnum[k])) != 0)
@@ -881,6 +1040,28 @@ fql_sql_op(fql_cctx_t *c, const fql_operator_t *o, const fql_field_t *f,
 }
 
 
+/*
+ * Each operator and each arm of AND, OR, NOT is a condition: PostgreSQL
+ * evaluates them per row, through the view's expressions, so a filter of
+ * thousands of arms costs rows times arms.  Past the limit: refused.
+ */
+static int
+fql_count_condition(fql_cctx_t *c)
+{
+    if (c->limits == NULL || c->limits->max_conditions == 0
+        || ++c->nconds <= c->limits->max_conditions)
+    {
+        return 0;
+    }
+
+    fql_error_add(c->v.errs, NULL, FQL_CODE_LIMIT,
+                  "The filter has more than %u conditions "
+                  "(fraiseql_max_filter_conditions).",
+                  c->limits->max_conditions);
+    return -1;
+}
+
+
 static int
 fql_sql_ops(fql_cctx_t *c, const fql_arg_t *in, const fql_jval_t *ops,
     int *first)
@@ -895,6 +1076,7 @@ fql_sql_ops(fql_cctx_t *c, const fql_arg_t *in, const fql_jval_t *ops,
     const fql_operator_t  *o;
     const char            *val[3];
     fql_slot_t             sl[3];
+    fql_vmemo_t           *memo[3];
 
     f = in->filter_field;
     filter = fql_tref_named(in->type);
@@ -920,8 +1102,9 @@ fql_sql_ops(fql_cctx_t *c, const fql_arg_t *in, const fql_jval_t *ops,
             c->uses_vector = 1;
         }
 
-        if (fql_op_values(c, a, sc, op, val, sl, &nval) != 0
-            || fql_sql_op(c, o, f, sc, array, val, sl, nval) != 0)
+        if (fql_count_condition(c) != 0
+            || fql_op_values(c, a, sc, op, val, sl, memo, &nval) != 0
+            || fql_sql_op(c, o, f, sc, array, val, sl, memo, nval) != 0)
         {
             return -1;
         }
@@ -1008,6 +1191,10 @@ fql_sql_where(fql_cctx_t *c, const fql_type_t *where, const fql_jval_t *obj,
             first = 0;
 
             for (it = m->items; it; it = it->next) {
+                if (fql_count_condition(c) != 0) {
+                    return -1;
+                }
+
                 if (it != m->items
                     && (and ? fql_sql_lit(c, " AND ")
                             : fql_sql_lit(c, " OR ")) != 0)
@@ -1032,7 +1219,8 @@ fql_sql_where(fql_cctx_t *c, const fql_type_t *where, const fql_jval_t *obj,
         }
 
         if (fql_str_eqz(m->key, "NOT")) {
-            if ((!first && fql_sql_lit(c, " AND ") != 0)
+            if (fql_count_condition(c) != 0
+                || (!first && fql_sql_lit(c, " AND ") != 0)
                 || fql_sql_lit(c, "NOT (") != 0
                 || fql_sql_where(c, where, m, &sub_empty) != 0
                 || (sub_empty && fql_sql_lit(c, "TRUE") != 0)
@@ -1158,8 +1346,26 @@ fql_sql_from(fql_cctx_t *c, const fql_type_t *t)
 /* ---- selections ---- */
 
 
-static int fql_collect(fql_cctx_t *c, const fql_type_t *type,
-    const fql_selection_t *sels, fql_cfield_t **fields, unsigned depth);
+/*
+ * CollectFields in two steps: the field nodes of the selections are
+ * gathered in document order (skipped ones left out, fragments spread),
+ * then grouped by response key through a sorted index: a selection set
+ * of thousands of aliases costs n log n, not n squared.
+ */
+typedef struct {
+    fql_str_t               key;
+    const fql_selection_t  *sel;
+} fql_gnode_t;
+
+typedef struct {
+    fql_gnode_t  *nodes;
+    unsigned      n;
+    unsigned      cap;
+} fql_gather_t;
+
+
+static int fql_gather(fql_cctx_t *c, const fql_type_t *type,
+    const fql_selection_t *sels, fql_gather_t *g);
 
 
 static int
@@ -1212,18 +1418,14 @@ fql_type_applies(fql_cctx_t *c, const fql_type_t *type, fql_str_t cond,
 
 
 static int
-fql_collect_spread(fql_cctx_t *c, const fql_type_t *type,
-    const fql_selection_t *s, fql_cfield_t **fields, unsigned depth)
+fql_gather_spread(fql_cctx_t *c, const fql_type_t *type,
+    const fql_selection_t *s, fql_gather_t *g)
 {
     int                      applies, rc;
     unsigned                 i;
     const fql_definition_t  *d;
 
-    for (d = c->v.doc->definitions; d; d = d->next) {
-        if (d->kind == FQL_DEF_FRAGMENT && fql_str_eq(d->name, s->name)) {
-            break;
-        }
-    }
+    d = fql_find_fragment_def(&c->v, s->name);
 
     if (d == NULL) {
         fql_error_add(c->v.errs, &s->loc, FQL_CODE_VALIDATION,
@@ -1257,7 +1459,7 @@ fql_collect_spread(fql_cctx_t *c, const fql_type_t *type,
     }
 
     c->active[c->nactive++] = d;
-    rc = fql_collect(c, type, d->selections, fields, depth);
+    rc = fql_gather(c, type, d->selections, g);
     c->nactive--;
 
     return rc;
@@ -1265,13 +1467,12 @@ fql_collect_spread(fql_cctx_t *c, const fql_type_t *type,
 
 
 static int
-fql_collect(fql_cctx_t *c, const fql_type_t *type,
-    const fql_selection_t *sels, fql_cfield_t **fields, unsigned depth)
+fql_gather(fql_cctx_t *c, const fql_type_t *type,
+    const fql_selection_t *sels, fql_gather_t *g)
 {
     int                     skip, applies;
-    fql_str_t               key;
-    fql_node_t             *n;
-    fql_cfield_t           *cf, **tail;
+    unsigned                cap;
+    fql_gnode_t            *nodes;
     const fql_selection_t  *s;
 
     for (s = sels; s; s = s->next) {
@@ -1284,7 +1485,7 @@ fql_collect(fql_cctx_t *c, const fql_type_t *type,
         }
 
         if (s->kind == FQL_SEL_SPREAD) {
-            if (fql_collect_spread(c, type, s, fields, depth) != 0) {
+            if (fql_gather_spread(c, type, s, g) != 0) {
                 return -1;
             }
             continue;
@@ -1297,40 +1498,94 @@ fql_collect(fql_cctx_t *c, const fql_type_t *type,
                 return -1;
             }
 
-            if (applies
-                && fql_collect(c, type, s->selections, fields, depth) != 0)
-            {
+            if (applies && fql_gather(c, type, s->selections, g) != 0) {
                 return -1;
             }
             continue;
         }
 
-        key = s->alias.len ? s->alias : s->name;
+        if (g->n == g->cap) {
+            cap = g->cap ? g->cap * 2 : 16;
 
-        for (tail = fields; *tail; tail = &(*tail)->next) {
-            if (fql_str_eq((*tail)->key, key)) {
-                break;
-            }
-        }
-
-        cf = *tail;
-
-        if (cf == NULL) {
-            cf = fql_calloc(c->v.arena, sizeof(fql_cfield_t));
-            if (cf == NULL) {
+            nodes = fql_alloc(c->v.arena, cap * sizeof(fql_gnode_t));
+            if (nodes == NULL) {
                 return fql_c_nomem(c);
             }
 
-            cf->key = key;
-            cf->tail = &cf->nodes;
+            if (g->n) {
+                memcpy(nodes, g->nodes, g->n * sizeof(fql_gnode_t));
+            }
+
+            g->nodes = nodes;
+            g->cap = cap;
+        }
+
+        g->nodes[g->n].key = s->alias.len ? s->alias : s->name;
+        g->nodes[g->n].sel = s;
+        g->n++;
+    }
+
+    return 0;
+}
+
+
+/* the gathered nodes merged by response key, in first-appearance order */
+static int
+fql_group(fql_cctx_t *c, const fql_gather_t *g, fql_cfield_t **fields)
+{
+    unsigned                i, j;
+    fql_node_t             *n;
+    fql_index_t             ix;
+    fql_cfield_t           *cf, **owner, **tail;
+    const fql_selection_t  *s;
+
+    *fields = NULL;
+
+    if (g->n == 0) {
+        return 0;
+    }
+
+    owner = fql_alloc(c->v.arena, g->n * sizeof(fql_cfield_t *));
+    if (owner == NULL || fql_index_init(&ix, c->v.arena, g->n) != 0) {
+        return fql_c_nomem(c);
+    }
+
+    for (i = 0; i < g->n; i++) {
+        fql_index_add(&ix, g->nodes[i].key, &g->nodes[i]);
+    }
+
+    fql_index_sort(&ix);
+
+    for (i = 0; i < ix.n; i = j) {
+        cf = fql_calloc(c->v.arena, sizeof(fql_cfield_t));
+        if (cf == NULL) {
+            return fql_c_nomem(c);
+        }
+
+        cf->key = ix.e[i].key;
+        cf->tail = &cf->nodes;
+
+        for (j = i; j < ix.n && fql_str_eq(ix.e[j].key, cf->key); j++) {
+            owner[ix.e[j].pos] = cf;
+        }
+    }
+
+    tail = fields;
+
+    for (i = 0; i < g->n; i++) {
+        s = g->nodes[i].sel;
+        cf = owner[i];
+
+        if (cf->nodes == NULL) {
             *tail = cf;
+            tail = &cf->next;
 
         } else if (!fql_str_eq(cf->nodes->sel->name, s->name)) {
             fql_error_add(c->v.errs, &s->loc, FQL_CODE_VALIDATION,
                           "Fields \"%.*s\" conflict because \"%.*s\" and "
                           "\"%.*s\" are different fields. Use different "
                           "aliases on the fields to fetch both if this was "
-                          "intentional.", fql_pstr(key),
+                          "intentional.", fql_pstr(cf->key),
                           fql_pstr(cf->nodes->sel->name), fql_pstr(s->name));
             return -1;
         }
@@ -1349,22 +1604,40 @@ fql_collect(fql_cctx_t *c, const fql_type_t *type,
 }
 
 
+static int
+fql_collect(fql_cctx_t *c, const fql_type_t *type,
+    const fql_selection_t *sels, fql_cfield_t **fields)
+{
+    fql_gather_t  g;
+
+    memset(&g, 0, sizeof(g));
+
+    if (fql_gather(c, type, sels, &g) != 0) {
+        return -1;
+    }
+
+    return fql_group(c, &g, fields);
+}
+
+
 /* the merged sub-selections of all nodes of a response key */
 int
 fql_collect_sub(fql_cctx_t *c, const fql_type_t *type, fql_cfield_t *cf,
-    fql_cfield_t **fields, unsigned depth)
+    fql_cfield_t **fields)
 {
-    fql_node_t  *n;
+    fql_node_t    *n;
+    fql_gather_t   g;
 
+    memset(&g, 0, sizeof(g));
     *fields = NULL;
 
     for (n = cf->nodes; n; n = n->next) {
-        if (fql_collect(c, type, n->sel->selections, fields, depth) != 0) {
+        if (fql_gather(c, type, n->sel->selections, &g) != 0) {
             return -1;
         }
     }
 
-    return 0;
+    return fql_group(c, &g, fields);
 }
 
 
@@ -1459,7 +1732,7 @@ fql_project_field(fql_cctx_t *c, const fql_type_t *type, fql_cfield_t *cf,
         return -1;
     }
 
-    if (fql_collect_sub(c, ft, cf, &sub, depth + 1) != 0) {
+    if (fql_collect_sub(c, ft, cf, &sub) != 0) {
         return -1;
     }
 
@@ -1679,9 +1952,9 @@ fql_compile_mutation(fql_cctx_t *c, const fql_field_t *f, fql_cfield_t *cf,
         return -1;
     }
 
-    if (fql_collect_sub(c, f->success, cf, &sub, 1) != 0
+    if (fql_collect_sub(c, f->success, cf, &sub) != 0
         || (rp->proj = fql_project(c, f->success, sub, 1)) == NULL
-        || fql_collect_sub(c, f->failure, cf, &sub, 1) != 0
+        || fql_collect_sub(c, f->failure, cf, &sub) != 0
         || (rp->proj_error = fql_project(c, f->failure, sub, 1)) == NULL)
     {
         return -1;
@@ -1706,6 +1979,8 @@ fql_compile_mutation(fql_cctx_t *c, const fql_field_t *f, fql_cfield_t *cf,
     c->slots = NULL;
     c->nparams = 0;
     c->params_cap = 0;
+    c->nconds = 0;
+    c->stmt++;
     c->next_slot.kind = FQL_SLOT_LITERAL;
 
     if (fql_sql_lit(c, "SELECT to_jsonb(r) FROM ") != 0
@@ -1796,7 +2071,7 @@ fql_compile_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
         return -1;
     }
 
-    if (fql_collect_sub(c, t, cf, &sub, 1) != 0) {
+    if (fql_collect_sub(c, t, cf, &sub) != 0) {
         return -1;
     }
 
@@ -1812,6 +2087,8 @@ fql_compile_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
     c->slots = NULL;
     c->nparams = 0;
     c->params_cap = 0;
+    c->nconds = 0;
+    c->stmt++;
     c->next_slot.kind = FQL_SLOT_LITERAL;
 
     if (fql_sql_from(c, t) != 0) {
@@ -1895,6 +2172,7 @@ fql_compile_doc(fql_arena_t *a, const fql_schema_t *schema,
     const fql_jval_t *variables, const fql_compile_limits_t *limits,
     fql_plan_t **plan, fql_errors_t *errs, int validated)
 {
+    unsigned           n;
     fql_cctx_t        *c;
     fql_plan_t        *pl;
     fql_type_t        *root;
@@ -1912,6 +2190,7 @@ fql_compile_doc(fql_arena_t *a, const fql_schema_t *schema,
     c->v.doc = doc;
     c->v.errs = errs;
     c->limits = limits;
+    c->path_steps = FQL_PATH_STEPS;
 
     if (!validated && fql_validate_document(&c->v) != 0) {
         return -1;
@@ -1949,8 +2228,21 @@ fql_compile_doc(fql_arena_t *a, const fql_schema_t *schema,
         return -1;
     }
 
-    fields = NULL;
-    if (fql_collect(c, root, c->v.op->selections, &fields, 0) != 0) {
+    if (fql_collect(c, root, c->v.op->selections, &fields) != 0) {
+        return -1;
+    }
+
+    /* each root field may hold a connection and an answer of its own */
+    n = 0;
+    for (cf = fields; cf; cf = cf->next) {
+        n++;
+    }
+
+    if (limits && limits->max_root_fields && n > limits->max_root_fields) {
+        fql_error_add(errs, &c->v.op->loc, FQL_CODE_LIMIT,
+                      "The operation has %u root fields, more than %u "
+                      "(fraiseql_max_root_fields).", n,
+                      limits->max_root_fields);
         return -1;
     }
 

@@ -75,6 +75,8 @@ typedef struct {
     unsigned   max_depth;            /* selection depth; 0: unlimited */
     unsigned   default_limit;        /* list pages without limit; 0: all */
     unsigned   max_limit;            /* larger limits refused; 0: none */
+    unsigned   max_root_fields;      /* per operation; 0: unlimited */
+    unsigned   max_conditions;       /* per filter; 0: unlimited */
     unsigned   no_introspection:1;   /* __schema and __type refused */
 } fql_compile_limits_t;
 

@@ -13,6 +13,9 @@
 
 #define FQL_MAX_PATH  16
 
+/* nodes of the variables visited to find where parameters come from */
+#define FQL_PATH_STEPS  100000
+
 /* SQL text grows in the arena; a grown buffer leaves the old one behind */
 typedef struct {
     char      *data;
@@ -37,6 +40,22 @@ struct fql_cfield_s {
     fql_cfield_t    *next;
 };
 
+/*
+ * A parameter made from a variable's value: a variable used many times
+ * (`in: $ids` in every arm of an OR) is converted once and bound once per
+ * statement, not once per use.
+ */
+typedef struct {
+    const fql_jval_t    *src;       /* the coerced value: the key */
+    unsigned char        kind;      /* fql_slot_kind_t, then sc, wild */
+    unsigned char        sc;
+    unsigned char        wild;
+    const char          *val;
+    fql_slot_t           slot;
+    unsigned             stmt;      /* pnum is $pnum in statement stmt */
+    unsigned             pnum;
+} fql_vmemo_t;
+
 typedef struct {
     fql_vctx_t                   v;
     const fql_compile_limits_t  *limits;
@@ -55,6 +74,13 @@ typedef struct {
     /* where the next parameter comes from; parallel to params */
     fql_slot_t                   next_slot;
     fql_slot_t                  *slots;
+    unsigned                     path_steps;   /* left for fql_var_path */
+    /* parameters from variables, open addressing on src; see above */
+    fql_vmemo_t                 *memo;
+    unsigned                     memo_cap;     /* a power of two */
+    unsigned                     nmemo;
+    unsigned                     stmt;         /* statements begun */
+    unsigned                     nconds;       /* in this statement's filter */
 } fql_cctx_t;
 
 /* marks the plan uncacheable when a value came from a variable */
@@ -65,7 +91,7 @@ int fql_c_nomem(fql_cctx_t *c);
 
 /* the merged sub-selections of all nodes of a response key, on type */
 int fql_collect_sub(fql_cctx_t *c, const fql_type_t *type,
-    fql_cfield_t *cf, fql_cfield_t **fields, unsigned depth);
+    fql_cfield_t *cf, fql_cfield_t **fields);
 
 /* __typename, __schema or __type of the root: JSON text in *value */
 int fql_introspect_root(fql_cctx_t *c, const fql_type_t *root,

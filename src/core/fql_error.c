@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <string.h>
 
 #include "fql_error.h"
 
@@ -10,6 +11,7 @@ fql_errors_init(fql_errors_t *e, fql_arena_t *a)
     e->head = NULL;
     e->tail = &e->head;
     e->count = 0;
+    e->full = 0;
 }
 
 
@@ -22,9 +24,22 @@ fql_error_add(fql_errors_t *e, const fql_loc_t *loc, const char *code,
     va_list       args;
     fql_error_t  *err;
 
-    va_start(args, fmt);
-    n = vsnprintf(buf, sizeof(buf), fmt, args);
-    va_end(args);
+    if (e->full) {
+        memset(&e->sink, 0, sizeof(fql_error_t));
+        return &e->sink;
+    }
+
+    if (e->count == FQL_ERRORS_MAX) {
+        e->full = 1;
+        loc = NULL;
+        n = snprintf(buf, sizeof(buf), "Too many errors: the first %d are "
+                     "listed.", FQL_ERRORS_MAX);
+
+    } else {
+        va_start(args, fmt);
+        n = vsnprintf(buf, sizeof(buf), fmt, args);
+        va_end(args);
+    }
 
     if (n < 0) {
         return NULL;
@@ -53,6 +68,11 @@ fql_error_add(fql_errors_t *e, const fql_loc_t *loc, const char *code,
     *e->tail = err;
     e->tail = &err->next;
     e->count++;
+
+    if (e->full) {
+        memset(&e->sink, 0, sizeof(fql_error_t));
+        return &e->sink;
+    }
 
     return err;
 }

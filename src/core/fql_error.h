@@ -22,6 +22,10 @@
 #define FQL_CODE_UNAVAILABLE      "DATABASE_UNAVAILABLE"
 #define FQL_CODE_RESULT           "RESULT_COERCION_FAILED"
 #define FQL_CODE_NOT_SUPPORTED    "OPERATION_NOT_SUPPORTED"
+#define FQL_CODE_LIMIT            "LIMIT_EXCEEDED"
+
+/* errors listed in one answer, as graphql-js stops at; then one more */
+#define FQL_ERRORS_MAX  100
 
 
 typedef struct fql_error_s  fql_error_t;
@@ -38,13 +42,20 @@ typedef struct {
     fql_arena_t   *arena;
     fql_error_t   *head;
     fql_error_t  **tail;
-    unsigned       count;
+    unsigned       count;       /* listed, "Too many errors" included */
+    unsigned       full:1;      /* the list is closed */
+    fql_error_t    sink;        /* what an error past the end becomes */
 } fql_errors_t;
 
 
 void fql_errors_init(fql_errors_t *e, fql_arena_t *a);
 
-/* adds an error; loc may be NULL; returns the error or NULL (no memory) */
+/*
+ * Adds an error; loc may be NULL; returns the error or NULL (no memory).
+ * The FQL_ERRORS_MAX + 1st closes the list with "Too many errors"; from
+ * then on errors are dropped (a scratch error is returned): a document
+ * cannot make an answer many times its own size.
+ */
 fql_error_t *fql_error_add(fql_errors_t *e, const fql_loc_t *loc,
     const char *code, const char *fmt, ...)
 #if defined(__GNUC__)

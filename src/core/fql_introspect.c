@@ -256,7 +256,7 @@ fql_io_list(fql_ictx_t *ic, fql_il_kind_t kind, const void *first,
 
     otype = fql_itype(ic, otype_name);
 
-    if (fql_collect_sub(ic->c, otype, cf, &sub, depth + 1) != 0
+    if (fql_collect_sub(ic->c, otype, cf, &sub) != 0
         || fql_wbuf_putc(&ic->out.w, '[') != 0)
     {
         return -1;
@@ -347,7 +347,7 @@ fql_io_one(fql_ictx_t *ic, const fql_io_t *o, const char *otype_name,
 
     otype = fql_itype(ic, otype_name);
 
-    if (fql_collect_sub(ic->c, otype, cf, &sub, depth + 1) != 0) {
+    if (fql_collect_sub(ic->c, otype, cf, &sub) != 0) {
         return -1;
     }
 
@@ -802,7 +802,7 @@ fql_introspect_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
 
         if (t == NULL) {
             /* still validate the selection against __Type */
-            if (fql_collect_sub(c, otype, cf, &sub, 1) != 0) {
+            if (fql_collect_sub(c, otype, cf, &sub) != 0) {
                 return -1;
             }
 
@@ -814,7 +814,7 @@ fql_introspect_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
         }
     }
 
-    if (fql_collect_sub(c, otype, cf, &sub, 1) != 0
+    if (fql_collect_sub(c, otype, cf, &sub) != 0
         || fql_io_object(&ic, &o, otype, sub, 1) != 0)
     {
         return c->v.errs->count ? -1 : fql_c_nomem(c);

@@ -7,8 +7,10 @@
  */
 
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "fql_validate.h"
+#include "fql_index.h"
 
 
 #define fql_pstr(s)  (int) (s).len, (s).data
@@ -20,6 +22,9 @@
  */
 #define FQL_FIELDS_MAX  50000
 #define FQL_PAIRS_MAX   200000
+
+/* fields of one selection set, fragments included; more is refused */
+#define FQL_SELECTIONS_MAX  1000
 
 
 typedef struct fql_usage_s {
@@ -39,15 +44,27 @@ typedef struct {
     fql_usage_t             *usages;
     fql_spread_t            *spreads;
     unsigned                 state;     /* DFS: 0 new, 1 open, 2 done */
+    unsigned                 mark;      /* reached in round `mark` */
     unsigned                 used:1;
-    unsigned                 mark:1;
+    unsigned                 dup:1;     /* an earlier one has its name */
     unsigned                 unchecked:1;   /* no root type to walk */
 } fql_dinfo_t;
+
+/* a record being walked by fql_check_cycles, and its next spread */
+typedef struct {
+    fql_dinfo_t   *d;
+    fql_spread_t  *sp;
+} fql_dframe_t;
 
 typedef struct {
     fql_vctx_t    *v;
     fql_dinfo_t   *defs;
     unsigned       ndefs;
+    fql_index_t    frags;       /* fragments by name: their fql_dinfo_t */
+    fql_dinfo_t  **reached;     /* what an operation reaches, this round */
+    fql_dframe_t  *stack;       /* fql_check_cycles' */
+    unsigned       nreached;
+    unsigned       round;
     fql_dinfo_t   *cur;
     unsigned       pairs;
     unsigned       fields;      /* gathered so far, up to FQL_FIELDS_MAX */
@@ -64,6 +81,7 @@ typedef struct fql_ofield_s {
     const fql_selection_t   *sel;
     const fql_field_t       *def;      /* NULL: __typename or unknown */
     struct fql_ofield_s     *next;
+    struct fql_ofield_s     *same;     /* the next one under its key */
 } fql_ofield_t;
 
 
@@ -73,35 +91,30 @@ typedef struct fql_ofield_s {
 
 static int fql_walk_set(fql_rctx_t *r, const fql_type_t *parent,
     const fql_selection_t *sels);
+static int fql_index_variables(fql_rctx_t *r, const fql_definition_t *o,
+    fql_index_t *ix);
 
 
+/* a fragment's record: the first fragment of its name, as spreads find */
 static fql_dinfo_t *
 fql_dinfo(fql_rctx_t *r, const fql_definition_t *d)
 {
-    unsigned  i;
+    const fql_ientry_t  *e;
 
-    for (i = 0; i < r->ndefs; i++) {
-        if (r->defs[i].def == d) {
-            return &r->defs[i];
-        }
-    }
+    e = fql_index_find(&r->frags, d->name);
 
-    return NULL;
+    return e ? (fql_dinfo_t *) e->item : NULL;
 }
 
 
 static const fql_definition_t *
 fql_find_fragment(fql_rctx_t *r, fql_str_t name)
 {
-    const fql_definition_t  *d;
+    const fql_ientry_t  *e;
 
-    for (d = r->v->doc->definitions; d; d = d->next) {
-        if (d->kind == FQL_DEF_FRAGMENT && fql_str_eq(d->name, name)) {
-            return d;
-        }
-    }
+    e = fql_index_find(&r->frags, name);
 
-    return NULL;
+    return e ? ((fql_dinfo_t *) e->item)->def : NULL;
 }
 
 
@@ -679,6 +692,49 @@ fql_find_conflict(fql_rctx_t *r, fql_ofield_t *a, fql_ofield_t *b,
 }
 
 
+/*
+ * Links the fields of a set that share a response key, each to the next
+ * one in the set's order: only they are compared, in the order a pairwise
+ * scan would meet them.
+ */
+static int
+fql_link_same(fql_rctx_t *r, fql_ofield_t *list)
+{
+    unsigned       n, i;
+    fql_index_t    ix;
+    fql_ofield_t  *o, *a;
+
+    n = 0;
+    for (o = list; o; o = o->next) {
+        o->same = NULL;
+        n++;
+    }
+
+    if (n < 2) {
+        return 0;
+    }
+
+    if (fql_index_init(&ix, r->v->arena, n) != 0) {
+        return -1;
+    }
+
+    for (o = list; o; o = o->next) {
+        fql_index_add(&ix, o->key, o);
+    }
+
+    fql_index_sort(&ix);
+
+    for (i = 1; i < n; i++) {
+        if (fql_str_eq(ix.e[i - 1].key, ix.e[i].key)) {
+            a = (fql_ofield_t *) ix.e[i - 1].item;
+            a->same = (fql_ofield_t *) ix.e[i].item;
+        }
+    }
+
+    return 0;
+}
+
+
 /* returns -1 after reporting the first conflict of the set */
 static int
 fql_check_merge(fql_rctx_t *r, fql_ofield_t *list, int excl, unsigned depth)
@@ -686,12 +742,13 @@ fql_check_merge(fql_rctx_t *r, fql_ofield_t *list, int excl, unsigned depth)
     const char    *why;
     fql_ofield_t  *a, *b;
 
-    for (a = list; a; a = a->next) {
-        for (b = a->next; b; b = b->next) {
-            if (!fql_str_eq(a->key, b->key)) {
-                continue;
-            }
+    if (fql_link_same(r, list) != 0) {
+        r->too_complex = 1;
+        return 0;
+    }
 
+    for (a = list; a; a = a->next) {
+        for (b = a->same; b; b = b->same) {
             if (++r->pairs > FQL_PAIRS_MAX) {
                 r->too_complex = 1;
             }
@@ -721,17 +778,47 @@ fql_check_merge(fql_rctx_t *r, fql_ofield_t *list, int excl, unsigned depth)
 }
 
 
+/* a selection set too wide to check in reasonable time is refused */
+static int
+fql_too_wide(fql_rctx_t *r, const fql_selection_t *sels, unsigned n)
+{
+    if (n <= FQL_SELECTIONS_MAX) {
+        return 0;
+    }
+
+    fql_error_add(r->v->errs, &sels->loc, FQL_CODE_LIMIT,
+                  "The selection set has more than %d fields.",
+                  FQL_SELECTIONS_MAX);
+    return 1;
+}
+
+
 static int
 fql_walk_set(fql_rctx_t *r, const fql_type_t *parent,
     const fql_selection_t *sels)
 {
-    fql_ofield_t            *list;
+    unsigned                 n;
+    fql_ofield_t            *list, *o;
     fql_spread_t            *sp;
     const fql_type_t        *t;
     const fql_definition_t  *frag;
     const fql_selection_t   *s;
 
+    n = 0;
     for (s = sels; s; s = s->next) {
+        n++;
+    }
+
+    if (fql_too_wide(r, sels, n)) {
+        return 0;
+    }
+
+    for (s = sels; s; s = s->next) {
+
+        /* enough errors for one answer: the rest is not looked at */
+        if (r->v->errs->full) {
+            return -1;
+        }
 
         if (fql_check_directives(r, s->directives,
                                  s->kind == FQL_SEL_FIELD ? "FIELD"
@@ -820,6 +907,16 @@ fql_walk_set(fql_rctx_t *r, const fql_type_t *parent,
         return -1;
     }
 
+    n = 0;
+    for (o = list; o; o = o->next) {
+        n++;
+    }
+
+    /* the same, with the fields its fragments bring */
+    if (fql_too_wide(r, sels, n)) {
+        return 0;
+    }
+
     (void) fql_check_merge(r, list, 0, 0);
 
     return 0;
@@ -870,7 +967,10 @@ fql_walk_operation(fql_rctx_t *r, const fql_definition_t *op)
     fql_tref_t                *type;
     const fql_type_t          *root, *t;
     const fql_type_ref_t      *named;
-    fql_variable_def_t        *vd, *other;
+    unsigned                   i;
+    fql_index_t                ix;
+    unsigned char             *dup;
+    fql_variable_def_t        *vd;
     const fql_schema_t        *s = r->v->schema;
 
     if (fql_check_directives(r, op->directives,
@@ -879,13 +979,26 @@ fql_walk_operation(fql_rctx_t *r, const fql_definition_t *op)
         return -1;
     }
 
-    for (vd = op->variables; vd; vd = vd->next) {
-        for (other = op->variables; other != vd; other = other->next) {
-            if (fql_str_eq(other->name, vd->name)) {
-                fql_err(r, &vd->loc, "There can be only one variable named "
-                        "\"$%.*s\".", fql_pstr(vd->name));
-                break;
-            }
+    if (fql_index_variables(r, op, &ix) != 0) {
+        return -1;
+    }
+
+    /* a definition after the first of its name is a duplicate */
+    dup = fql_calloc(r->v->arena, ix.n ? ix.n : 1);
+    if (dup == NULL) {
+        return -1;
+    }
+
+    for (i = 1; i < ix.n; i++) {
+        if (fql_str_eq(ix.e[i - 1].key, ix.e[i].key)) {
+            dup[ix.e[i].pos] = 1;
+        }
+    }
+
+    for (i = 0, vd = op->variables; vd; vd = vd->next, i++) {
+        if (dup[i]) {
+            fql_err(r, &vd->loc, "There can be only one variable named "
+                    "\"$%.*s\".", fql_pstr(vd->name));
         }
 
         if (fql_check_directives(r, vd->directives, "VARIABLE_DEFINITION")
@@ -947,59 +1060,113 @@ fql_walk_operation(fql_rctx_t *r, const fql_definition_t *op)
 }
 
 
-/* the fragments an operation reaches, marked, for the variable rules */
+/*
+ * The fragments an operation reaches, marked with a new round and listed
+ * in r->reached (the operation first), breadth first: a chain of
+ * fragments as long as the document allows takes no stack.
+ */
 static void
-fql_mark_reached(fql_rctx_t *r, fql_dinfo_t *d)
+fql_mark_reached(fql_rctx_t *r, fql_dinfo_t *op)
 {
+    unsigned       i;
     fql_spread_t  *sp;
     fql_dinfo_t   *f;
 
-    for (sp = d->spreads; sp; sp = sp->next) {
-        f = fql_dinfo(r, sp->frag);
+    r->round++;
+    r->nreached = 0;
 
-        if (f != NULL && !f->mark) {
-            f->mark = 1;
-            f->used = 1;
-            fql_mark_reached(r, f);
+    op->mark = r->round;
+    r->reached[r->nreached++] = op;
+
+    for (i = 0; i < r->nreached; i++) {
+        for (sp = r->reached[i]->spreads; sp; sp = sp->next) {
+            f = fql_dinfo(r, sp->frag);
+
+            if (f != NULL && f->mark != r->round) {
+                f->mark = r->round;
+                f->used = 1;
+                r->reached[r->nreached++] = f;
+            }
         }
     }
 }
 
 
-static void
+/* records lie in r->defs in the document's order */
+static int
+fql_dinfo_cmp(const void *x, const void *y)
+{
+    const fql_dinfo_t  *a = *(fql_dinfo_t * const *) x;
+    const fql_dinfo_t  *b = *(fql_dinfo_t * const *) y;
+
+    return a < b ? -1 : (a > b);
+}
+
+
+/* an operation's variable definitions by name */
+static int
+fql_index_variables(fql_rctx_t *r, const fql_definition_t *o,
+    fql_index_t *ix)
+{
+    unsigned             n;
+    fql_variable_def_t  *vd;
+
+    n = 0;
+    for (vd = o->variables; vd; vd = vd->next) {
+        n++;
+    }
+
+    if (fql_index_init(ix, r->v->arena, n) != 0) {
+        return -1;
+    }
+
+    for (vd = o->variables; vd; vd = vd->next) {
+        fql_index_add(ix, vd->name, vd);
+    }
+
+    fql_index_sort(ix);
+
+    return 0;
+}
+
+
+static int
 fql_check_variables(fql_rctx_t *r, fql_dinfo_t *op)
 {
     char                  vt[128], lt[128];
-    unsigned              i;
+    unsigned              i, k;
     fql_tref_t           *type;
     fql_usage_t          *u;
     fql_dinfo_t          *d;
+    fql_index_t           ix;
+    unsigned char        *used;
     fql_variable_def_t   *vd;
+    const fql_ientry_t   *e;
     const fql_definition_t  *o = op->def;
 
-    for (i = 0; i < r->ndefs; i++) {
-        r->defs[i].mark = 0;
-    }
-
-    op->mark = 1;
     fql_mark_reached(r, op);
 
-    /* All Variable Uses Defined, All Variable Usages Are Allowed */
-    for (i = 0; i < r->ndefs; i++) {
-        d = &r->defs[i];
+    if (fql_index_variables(r, o, &ix) != 0) {
+        return -1;
+    }
 
-        if (!d->mark) {
-            continue;
-        }
+    /* by position of definition: some use of its name was seen */
+    used = fql_calloc(r->v->arena, ix.n ? ix.n : 1);
+    if (used == NULL) {
+        return -1;
+    }
+
+    /* in the document's order, as the errors are listed */
+    qsort(r->reached, r->nreached, sizeof(fql_dinfo_t *), fql_dinfo_cmp);
+
+    /* All Variable Uses Defined, All Variable Usages Are Allowed */
+    for (i = 0; i < r->nreached; i++) {
+        d = r->reached[i];
 
         for (u = d->usages; u; u = u->next) {
-            for (vd = o->variables; vd; vd = vd->next) {
-                if (fql_str_eq(vd->name, u->var->str)) {
-                    break;
-                }
-            }
+            e = fql_index_find(&ix, u->var->str);
 
-            if (vd == NULL) {
+            if (e == NULL) {
                 if (o->name.len) {
                     fql_err(r, &u->var->loc, "Variable \"$%.*s\" is not "
                             "defined by operation \"%.*s\".",
@@ -1010,6 +1177,15 @@ fql_check_variables(fql_rctx_t *r, fql_dinfo_t *op)
                 }
                 continue;
             }
+
+            /* every definition of the name counts as used */
+            for (k = e - ix.e; k < ix.n && fql_str_eq(ix.e[k].key, e->key);
+                 k++)
+            {
+                used[ix.e[k].pos] = 1;
+            }
+
+            vd = (fql_variable_def_t *) e->item;
 
             type = fql_resolve_ref(r, vd->type);
             if (type == NULL || !fql_type_is_input(fql_tref_named(type))
@@ -1039,19 +1215,9 @@ fql_check_variables(fql_rctx_t *r, fql_dinfo_t *op)
     }
 
     /* All Variables Used */
-    for (vd = o->variables; vd; vd = vd->next) {
-        for (i = 0; i < r->ndefs; i++) {
-            d = &r->defs[i];
-
-            if (!d->mark) {
-                continue;
-            }
-
-            for (u = d->usages; u; u = u->next) {
-                if (fql_str_eq(u->var->str, vd->name)) {
-                    goto used;
-                }
-            }
+    for (i = 0, vd = o->variables; vd; vd = vd->next, i++) {
+        if (used[i]) {
+            continue;
         }
 
         if (o->name.len) {
@@ -1062,24 +1228,41 @@ fql_check_variables(fql_rctx_t *r, fql_dinfo_t *op)
             fql_err(r, &vd->loc, "Variable \"$%.*s\" is never used.",
                     fql_pstr(vd->name));
         }
-
-    used:
-
-        continue;
     }
+
+    return 0;
 }
 
 
-/* Fragment spreads must not form cycles */
+/*
+ * Fragment spreads must not form cycles: a depth-first walk from d, with
+ * its own stack (a record is on it at most once, while open).
+ */
 static void
 fql_check_cycles(fql_rctx_t *r, fql_dinfo_t *d)
 {
-    fql_spread_t  *sp;
+    unsigned       top;
     fql_dinfo_t   *f;
+    fql_spread_t  *sp;
+    fql_dframe_t  *fr;
 
+    top = 0;
     d->state = 1;
+    r->stack[top].d = d;
+    r->stack[top++].sp = d->spreads;
 
-    for (sp = d->spreads; sp; sp = sp->next) {
+    while (top) {
+        fr = &r->stack[top - 1];
+
+        if (fr->sp == NULL) {
+            fr->d->state = 2;
+            top--;
+            continue;
+        }
+
+        sp = fr->sp;
+        fr->sp = sp->next;
+
         f = fql_dinfo(r, sp->frag);
         if (f == NULL) {
             continue;
@@ -1092,11 +1275,11 @@ fql_check_cycles(fql_rctx_t *r, fql_dinfo_t *d)
         }
 
         if (f->state == 0) {
-            fql_check_cycles(r, f);
+            f->state = 1;
+            r->stack[top].d = f;
+            r->stack[top++].sp = f->spreads;
         }
     }
-
-    d->state = 2;
 }
 
 
@@ -1105,9 +1288,10 @@ fql_validate_document(fql_vctx_t *v)
 {
     unsigned                 n, i, anonymous, ops;
     fql_rctx_t               r;
+    fql_index_t              names;
     fql_dinfo_t             *d;
     const fql_type_t        *t;
-    const fql_definition_t  *def, *e;
+    const fql_definition_t  *def;
     static const char       *what[] = {
         "operation", "fragment", "schema", "scalar", "type", "interface",
         "union", "enum", "input", "directive"
@@ -1136,13 +1320,59 @@ fql_validate_document(fql_vctx_t *v)
     }
 
     for (def = v->doc->definitions; def; def = def->next) {
+        if (def->kind == FQL_DEF_OPERATION || def->kind == FQL_DEF_FRAGMENT) {
+            r.defs[r.ndefs++].def = def;
+        }
+    }
+
+    r.reached = fql_alloc(v->arena, (r.ndefs ? r.ndefs : 1)
+                                    * sizeof(fql_dinfo_t *));
+    r.stack = fql_alloc(v->arena, (r.ndefs ? r.ndefs : 1)
+                                  * sizeof(fql_dframe_t));
+
+    /* names of each kind, sorted: a duplicate follows the first */
+    if (r.reached == NULL || r.stack == NULL
+        || fql_index_init(&r.frags, v->arena, r.ndefs) != 0
+        || fql_index_init(&names, v->arena, r.ndefs) != 0)
+    {
+        fql_error_add(v->errs, NULL, FQL_CODE_INTERNAL, "Out of memory");
+        return -1;
+    }
+
+    for (i = 0; i < r.ndefs; i++) {
+        d = &r.defs[i];
+
+        if (d->def->kind == FQL_DEF_FRAGMENT) {
+            fql_index_add(&r.frags, d->def->name, d);
+
+        } else if (d->def->name.len) {
+            fql_index_add(&names, d->def->name, d);
+        }
+    }
+
+    fql_index_sort(&r.frags);
+    fql_index_sort(&names);
+
+    for (i = 1; i < r.frags.n; i++) {
+        if (fql_str_eq(r.frags.e[i - 1].key, r.frags.e[i].key)) {
+            ((fql_dinfo_t *) r.frags.e[i].item)->dup = 1;
+        }
+    }
+
+    for (i = 1; i < names.n; i++) {
+        if (fql_str_eq(names.e[i - 1].key, names.e[i].key)) {
+            ((fql_dinfo_t *) names.e[i].item)->dup = 1;
+        }
+    }
+
+    d = r.defs;
+
+    for (def = v->doc->definitions; def; def = def->next) {
         if (def->kind != FQL_DEF_OPERATION && def->kind != FQL_DEF_FRAGMENT) {
             fql_err(&r, &def->loc, "The \"%s\" definition is not "
                     "executable.", what[def->kind]);
             continue;
         }
-
-        r.defs[r.ndefs++].def = def;
 
         if (def->kind == FQL_DEF_OPERATION && def->name.len == 0
             && ops > 1)
@@ -1151,18 +1381,11 @@ fql_validate_document(fql_vctx_t *v)
                     "only defined operation.");
         }
 
-        if (def->name.len == 0) {
-            continue;
-        }
-
-        for (e = v->doc->definitions; e != def; e = e->next) {
-            if (e->kind == def->kind && fql_str_eq(e->name, def->name)) {
-                fql_err(&r, &def->loc, def->kind == FQL_DEF_OPERATION
-                        ? "There can be only one operation named \"%.*s\"."
-                        : "There can be only one fragment named \"%.*s\".",
-                        fql_pstr(def->name));
-                break;
-            }
+        if ((d++)->dup) {
+            fql_err(&r, &def->loc, def->kind == FQL_DEF_OPERATION
+                    ? "There can be only one operation named \"%.*s\"."
+                    : "There can be only one fragment named \"%.*s\".",
+                    fql_pstr(def->name));
         }
     }
 
@@ -1225,7 +1448,9 @@ fql_validate_document(fql_vctx_t *v)
             continue;
         }
 
-        fql_check_variables(&r, d);
+        if (fql_check_variables(&r, d) != 0) {
+            goto failed;
+        }
     }
 
     for (i = 0; i < r.ndefs; i++) {

@@ -660,7 +660,7 @@ fql_coerce_scalar(fql_vctx_t *v, const fql_type_t *t,
  * from which variables.
  */
 static fql_jval_t *
-fql_jval_copy_from(fql_vctx_t *v, const fql_jval_t *src, int var)
+fql_jval_copy(fql_vctx_t *v, const fql_jval_t *src)
 {
     fql_jval_t        *j, **tail;
     const fql_jval_t  *it;
@@ -673,11 +673,10 @@ fql_jval_copy_from(fql_vctx_t *v, const fql_jval_t *src, int var)
     j->boolean = src->boolean;
     j->str = src->str;
     j->key = src->key;
-    j->var_src = var ? src : NULL;
     tail = &j->items;
 
     for (it = src->items; it; it = it->next) {
-        *tail = fql_jval_copy_from(v, it, var);
+        *tail = fql_jval_copy(v, it);
         if (*tail == NULL) {
             return NULL;
         }
@@ -690,10 +689,44 @@ fql_jval_copy_from(fql_vctx_t *v, const fql_jval_t *src, int var)
 }
 
 
+/*
+ * A use of a variable: a node of its own (a parent sets its key and
+ * links it), over the variable's coerced items, which every use shares.
+ * A deep copy per use let a large variable used many times cost its size
+ * times the uses.  var_src leads back to the coerced value.
+ */
 static fql_jval_t *
-fql_jval_copy(fql_vctx_t *v, const fql_jval_t *src)
+fql_var_ref(fql_vctx_t *v, const fql_jval_t *var)
 {
-    return fql_jval_copy_from(v, src, 0);
+    fql_jval_t  *j;
+
+    j = fql_jnew(v, var->kind);
+    if (j == NULL) {
+        return NULL;
+    }
+
+    j->boolean = var->boolean;
+    j->str = var->str;
+    j->key = var->key;
+    j->items = var->items;
+    j->count = var->count;
+    j->var_src = var;
+
+    return j;
+}
+
+
+/* the nodes of a coerced variable lead to themselves: see fql_var_ref */
+static void
+fql_mark_var_src(fql_jval_t *j)
+{
+    fql_jval_t  *it;
+
+    j->var_src = j;
+
+    for (it = j->items; it; it = it->next) {
+        fql_mark_var_src(it);
+    }
 }
 
 
@@ -976,6 +1009,136 @@ fql_coerce_json(fql_vctx_t *v, const fql_tref_t *type, const fql_jval_t *in,
 }
 
 
+/* an index over a jval object's members, by key */
+static int
+fql_index_members(fql_vctx_t *v, const fql_jval_t *obj, fql_index_t *ix)
+{
+    const fql_jval_t  *it;
+
+    if (fql_index_init(ix, v->arena, obj->count) != 0) {
+        return -1;
+    }
+
+    for (it = obj->items; it && ix->n < obj->count; it = it->next) {
+        fql_index_add(ix, it->key, it);
+    }
+
+    fql_index_sort(ix);
+
+    return 0;
+}
+
+
+const fql_definition_t *
+fql_find_fragment_def(fql_vctx_t *v, fql_str_t name)
+{
+    unsigned                 n;
+    const fql_ientry_t      *e;
+    const fql_definition_t  *d;
+
+    if (v->frags_of != v->doc) {
+        n = 0;
+        for (d = v->doc->definitions; d; d = d->next) {
+            n += d->kind == FQL_DEF_FRAGMENT;
+        }
+
+        if (fql_index_init(&v->frags, v->arena, n) != 0) {
+            /* no memory for the index: the slow way */
+            for (d = v->doc->definitions; d; d = d->next) {
+                if (d->kind == FQL_DEF_FRAGMENT && fql_str_eq(d->name, name))
+                {
+                    return d;
+                }
+            }
+
+            return NULL;
+        }
+
+        for (d = v->doc->definitions; d; d = d->next) {
+            if (d->kind == FQL_DEF_FRAGMENT) {
+                fql_index_add(&v->frags, d->name, d);
+            }
+        }
+
+        fql_index_sort(&v->frags);
+        v->frags_of = v->doc;
+    }
+
+    e = fql_index_find(&v->frags, name);
+
+    return e ? e->item : NULL;
+}
+
+
+const fql_variable_def_t *
+fql_find_var_def(fql_vctx_t *v, fql_str_t name)
+{
+    unsigned                   n;
+    const fql_ientry_t        *e;
+    const fql_variable_def_t  *vd;
+
+    if (v->var_defs_of != v->op) {
+        n = 0;
+        for (vd = v->op->variables; vd; vd = vd->next) {
+            n++;
+        }
+
+        if (fql_index_init(&v->var_defs, v->arena, n) != 0) {
+            for (vd = v->op->variables; vd; vd = vd->next) {
+                if (fql_str_eq(vd->name, name)) {
+                    return vd;
+                }
+            }
+
+            return NULL;
+        }
+
+        for (vd = v->op->variables; vd; vd = vd->next) {
+            fql_index_add(&v->var_defs, vd->name, vd);
+        }
+
+        fql_index_sort(&v->var_defs);
+        v->var_defs_of = v->op;
+    }
+
+    e = fql_index_find(&v->var_defs, name);
+
+    return e ? e->item : NULL;
+}
+
+
+const fql_jval_t *
+fql_find_var_value(fql_vctx_t *v, fql_str_t name)
+{
+    const fql_jval_t    *it;
+    const fql_ientry_t  *e;
+
+    if (v->vars == NULL) {
+        return NULL;
+    }
+
+    if (v->var_values_of != v->vars || v->var_values.n != v->vars->count) {
+        if (fql_index_members(v, v->vars, &v->var_values) != 0) {
+            v->var_values_of = NULL;
+
+            for (it = v->vars->items; it; it = it->next) {
+                if (fql_str_eq(it->key, name)) {
+                    return it;
+                }
+            }
+
+            return NULL;
+        }
+
+        v->var_values_of = v->vars;
+    }
+
+    e = fql_index_find(&v->var_values, name);
+
+    return e ? e->item : NULL;
+}
+
+
 int
 fql_coerce_variables(fql_vctx_t *v, const fql_jval_t *given)
 {
@@ -985,7 +1148,9 @@ fql_coerce_variables(fql_vctx_t *v, const fql_jval_t *given)
     fql_tref_t                *type;
     fql_jval_t                *vars, *val, **tail;
     const fql_jval_t          *in;
-    fql_variable_def_t        *vd, *other;
+    fql_variable_def_t        *vd;
+    fql_index_t                members;
+    const fql_ientry_t        *e;
     int                        rc;
 
     vars = fql_jnew(v, FQL_J_OBJECT);
@@ -997,14 +1162,18 @@ fql_coerce_variables(fql_vctx_t *v, const fql_jval_t *given)
     tail = &vars->items;
     rc = 0;
 
+    members.n = 0;
+    if (given != NULL && fql_index_members(v, given, &members) != 0) {
+        return fql_nomem(v);
+    }
+
+
     for (vd = v->op->variables; vd; vd = vd->next) {
-        for (other = v->op->variables; other != vd; other = other->next) {
-            if (fql_str_eq(other->name, vd->name)) {
-                fql_error_add(v->errs, &vd->loc, FQL_CODE_VALIDATION,
-                              "There can be only one variable named "
-                              "\"$%.*s\".", fql_pstr(vd->name));
-                return -1;
-            }
+        if (fql_find_var_def(v, vd->name) != vd) {
+            fql_error_add(v->errs, &vd->loc, FQL_CODE_VALIDATION,
+                          "There can be only one variable named "
+                          "\"$%.*s\".", fql_pstr(vd->name));
+            return -1;
         }
 
         type = fql_calloc(v->arena, sizeof(fql_tref_t));
@@ -1047,14 +1216,8 @@ fql_coerce_variables(fql_vctx_t *v, const fql_jval_t *given)
 
         snprintf(name, sizeof(name), "%.*s", fql_pstr(vd->name));
 
-        in = NULL;
-        if (given != NULL) {
-            for (in = given->items; in; in = in->next) {
-                if (fql_str_eq(in->key, vd->name)) {
-                    break;
-                }
-            }
-        }
+        e = fql_index_find(&members, vd->name);
+        in = e ? e->item : NULL;
 
         val = NULL;
 
@@ -1087,6 +1250,7 @@ fql_coerce_variables(fql_vctx_t *v, const fql_jval_t *given)
         }
 
         val->key = vd->name;
+        fql_mark_var_src(val);
         *tail = val;
         tail = &val->next;
         vars->count++;
@@ -1132,16 +1296,12 @@ fql_literal_json(fql_vctx_t *v, const fql_value_t *value, fql_jval_t **out)
             break;
         }
 
-        for (var = v->vars ? v->vars->items : NULL; var; var = var->next) {
-            if (fql_str_eq(var->key, value->str)) {
-                break;
-            }
-        }
+        var = fql_find_var_value(v, value->str);
 
         if (var == NULL) {
             j = fql_jnew(v, FQL_J_NULL);
         } else {
-            j = fql_jval_copy_from(v, var, 1);
+            j = fql_var_ref(v, var);
         }
 
         break;
@@ -1221,21 +1381,6 @@ fql_literal_json(fql_vctx_t *v, const fql_value_t *value, fql_jval_t **out)
 }
 
 
-static const fql_variable_def_t *
-fql_find_var_def(fql_vctx_t *v, fql_str_t name)
-{
-    const fql_variable_def_t  *vd;
-
-    for (vd = v->op->variables; vd; vd = vd->next) {
-        if (fql_str_eq(vd->name, name)) {
-            return vd;
-        }
-    }
-
-    return NULL;
-}
-
-
 int
 fql_coerce_literal(fql_vctx_t *v, const fql_tref_t *type,
     const fql_value_t *value, fql_jval_t **out)
@@ -1272,11 +1417,7 @@ fql_coerce_literal(fql_vctx_t *v, const fql_tref_t *type,
             return -1;
         }
 
-        for (var = v->vars ? v->vars->items : NULL; var; var = var->next) {
-            if (fql_str_eq(var->key, value->str)) {
-                break;
-            }
-        }
+        var = fql_find_var_value(v, value->str);
 
         if (var == NULL) {
             return 0;
@@ -1289,7 +1430,7 @@ fql_coerce_literal(fql_vctx_t *v, const fql_tref_t *type,
             return -1;
         }
 
-        j = fql_jval_copy_from(v, var, 1);
+        j = fql_var_ref(v, var);
         if (j == NULL) {
             return fql_nomem(v);
         }

@@ -9,6 +9,7 @@
 #define FQL_VALIDATE_H
 
 #include "fql_compile.h"
+#include "fql_index.h"
 
 
 typedef struct fql_vctx_s  fql_vctx_t;
@@ -35,6 +36,13 @@ struct fql_vctx_s {
     void                     *data;
     /* the input field whose value is being coerced, for messages */
     const fql_arg_t          *in_arg;
+    /* lookups by name, each built on first use for its list */
+    fql_index_t               frags;
+    const fql_document_t     *frags_of;
+    fql_index_t               var_defs;
+    const fql_definition_t   *var_defs_of;
+    fql_index_t               var_values;
+    const fql_jval_t         *var_values_of;
 };
 
 
@@ -60,6 +68,15 @@ int fql_coerce_literal(fql_vctx_t *v, const fql_tref_t *type,
 int fql_coerce_arguments(fql_vctx_t *v, fql_arg_t *defs,
     fql_argument_t *given, const fql_str_t *field, fql_loc_t loc,
     fql_jval_t **out);
+
+/* doc's fragment of that name (the first), or NULL */
+const fql_definition_t *fql_find_fragment_def(fql_vctx_t *v, fql_str_t name);
+
+/* op's definition of the variable (the first), or NULL */
+const fql_variable_def_t *fql_find_var_def(fql_vctx_t *v, fql_str_t name);
+
+/* the coerced value of the variable, or NULL when it has none */
+const fql_jval_t *fql_find_var_value(fql_vctx_t *v, fql_str_t name);
 
 /* the value of @skip/@include: 1 when the node must be left out */
 int fql_skip_node(fql_vctx_t *v, fql_directive_t *dirs, int *skip);
