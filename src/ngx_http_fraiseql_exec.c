@@ -579,6 +579,15 @@ ngx_http_fraiseql_row(ngx_http_fraiseql_slot_t *slot, PGresult *res)
 
     slot->nrows++;
 
+    if (rp->kind == FQL_RF_MUTATION
+        && (PQnfields(res) < 1 || PQgetisnull(res, 0, 0)))
+    {
+        /* a function answering SQL NULL failed to do what it was asked */
+        ngx_http_fraiseql_mutation_row(slot, (char *) "{\"status\":null}",
+                                       sizeof("{\"status\":null}") - 1, pp);
+        return;
+    }
+
     if (PQnfields(res) < 1 || PQgetisnull(res, 0, 0)) {
         if (fql_wbuf_lit(&slot->w, "null") != 0) {
             goto nomem;
@@ -698,6 +707,22 @@ ngx_http_fraiseql_field_error(void *data, const fql_path_t *path,
 }
 
 
+/*
+ * Errors a parameter's text causes when PostgreSQL reads it for a column
+ * or an operator: data exceptions (class 22: an ID that is no number or
+ * UUID, a number out of range, a bad date, range or regular expression)
+ * and syntax errors in values parsed as queries (lquery, tsquery).  They
+ * are the client's errors, not the database's.
+ */
+static ngx_uint_t
+ngx_http_fraiseql_input_refused(const char *state)
+{
+    return state != NULL
+           && (ngx_strncmp(state, "22", 2) == 0
+               || ngx_strcmp(state, "42601") == 0);
+}
+
+
 static void
 ngx_http_fraiseql_slot_rows(ngx_http_fraiseql_slot_t *slot)
 {
@@ -808,8 +833,10 @@ ngx_http_fraiseql_slot_rows(ngx_http_fraiseql_slot_t *slot)
         default:
             {
             char         *state, *msg;
-            const char   *fmt;
+            const char   *fmt, *code;
             fql_error_t  *err;
+
+            code = FQL_CODE_DATABASE;
 
             state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
             msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
@@ -850,13 +877,23 @@ ngx_http_fraiseql_slot_rows(ngx_http_fraiseql_slot_t *slot)
                           : "The database refused the mutation \"%.*s\" "
                             "(SQLSTATE %s)";
 
+                } else if (slot->plan->nparams
+                           && ngx_http_fraiseql_input_refused(state))
+                {
+                    /* a bound value the column cannot take: the client's */
+                    code = FQL_CODE_BAD_INPUT;
+                    fmt = ctx->lcf->debug
+                          ? "A value given to \"%.*s\" is not valid for the "
+                            "database (SQLSTATE %s): %s"
+                          : "A value given to \"%.*s\" is not valid for the "
+                            "database (SQLSTATE %s)";
+
                 } else {
                     fmt = "The database could not run the query for "
                           "\"%.*s\" (SQLSTATE %s)";
                 }
 
-                err = fql_error_add(&ctx->errs, &slot->plan->loc,
-                                    FQL_CODE_DATABASE, fmt,
+                err = fql_error_add(&ctx->errs, &slot->plan->loc, code, fmt,
                                     (int) slot->plan->response_key.len,
                                     slot->plan->response_key.data,
                                     state ? state : "unknown",

@@ -756,7 +756,8 @@ def field_error(ngx, where):
     assert body["data"] == {"spots": None}, body
     assert len(body["errors"]) == 1, body
     err = body["errors"][0]
-    assert err["extensions"]["code"] == "DATABASE_ERROR"
+    # a value PostgreSQL cannot read is the client's error
+    assert err["extensions"]["code"] == "BAD_USER_INPUT"
     assert err.get("path", ["spots"]) == ["spots"], err
     return err
 

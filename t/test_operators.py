@@ -109,7 +109,7 @@ def test_injection_corpus_through_every_string_operator(ngx, pg, value):
             body = r.json()
             assert body["data"] == {"words": None}
             assert body["errors"][0]["extensions"]["code"] == \
-                "DATABASE_ERROR"
+                "BAD_USER_INPUT"
             continue
         got = ids(ngx, "{word: {%s: $v}}" % op, {"v": value})
         assert got == want, (op, value)

@@ -33,7 +33,7 @@ def test_by_id_bad_uuid_is_an_error_not_a_crash(ngx):
     assert r.status_code == 200
     body = r.json()
     assert body["data"] == {"user": None}
-    assert body["errors"][0]["extensions"]["code"] == "DATABASE_ERROR"
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert "22P02" in body["errors"][0]["message"]
 
 

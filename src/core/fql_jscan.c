@@ -159,7 +159,7 @@ fql_scan_literal(const u_char *p, const u_char *end, const char *lit,
 const u_char *
 fql_valid_value(const u_char *p, const u_char *end, unsigned depth)
 {
-    uint64_t  stack[FQL_MAX_DEPTH / 64];
+    uint64_t  stack[FQL_MAX_NESTING / 64];
     unsigned  level, obj;
     int       esc;
 
@@ -174,7 +174,7 @@ value:
     switch (*p) {
 
     case '{':
-        if (depth + level >= FQL_MAX_DEPTH) {
+        if (depth + level >= FQL_MAX_NESTING) {
             return NULL;
         }
 
@@ -192,7 +192,7 @@ value:
         goto key;
 
     case '[':
-        if (depth + level >= FQL_MAX_DEPTH) {
+        if (depth + level >= FQL_MAX_NESTING) {
             return NULL;
         }
 

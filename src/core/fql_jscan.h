@@ -23,8 +23,19 @@
 #include "fql_utf8.h"
 
 
-/* containers nested in a row, the row's own object included */
-#define FQL_MAX_DEPTH    512
+/*
+ * Objects the transform descends through, recursing for each: more than
+ * a projection can have (fraiseql_max_depth stops at 1000), so that only
+ * a projection that selects itself (built by hand) ever meets it.
+ */
+#define FQL_MAX_DEPTH    1024
+
+/*
+ * Containers a row's value may nest, the row's own object included:
+ * validated without recursion, so that a deep value in a field nobody
+ * selected does not spoil the row.
+ */
+#define FQL_MAX_NESTING  8192
 
 
 /* a JSON number split up: value = 0.D[k0..k1) * 10^pos, D = int . frac */

@@ -172,9 +172,14 @@ fql_mutation_row(const fql_root_plan_t *rp, fql_arena_t *a, const char *row,
         success = 1;
         entity = j;
 
+    } else if (status->kind != FQL_J_STRING) {
+        /* a NULL row or status says nothing happened as asked */
+        success = 0;
+        code = 500;
+        entity = NULL;
+
     } else {
-        success = status->kind != FQL_J_STRING
-                  || fql_mutation_status(status->str, &code, &ident);
+        success = fql_mutation_status(status->str, &code, &ident);
         entity = fql_jval_member(j, "entity");
     }
 

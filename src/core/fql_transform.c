@@ -54,6 +54,7 @@ typedef struct {
     fql_wbuf_t          *out;
     fql_field_error_pt   on_error;
     void                *ctx;
+    unsigned             depth;     /* objects being emitted */
 } fql_tr_t;
 
 
@@ -63,6 +64,9 @@ static const u_char *fql_scan_object(const fql_lookup_t *lk, fql_span_t *sp,
     const u_char *p, const u_char *end, int validate);
 static int fql_key_eq_escaped(const u_char *k, size_t klen, fql_str_t key);
 static int fql_emit_object(fql_tr_t *t, const fql_proj_t *proj,
+    const u_char *p, const u_char *end, const fql_path_t *path,
+    const fql_span_t *pre, const fql_lookup_t *lk);
+static int fql_emit_object_in(fql_tr_t *t, const fql_proj_t *proj,
     const u_char *p, const u_char *end, const fql_path_t *path,
     const fql_span_t *pre, const fql_lookup_t *lk);
 static int fql_emit_value(fql_tr_t *t, const fql_proj_t *proj,
@@ -203,6 +207,7 @@ fql_transform_row(const fql_proj_t *proj, const char *json, size_t len,
     t.out = out;
     t.on_error = on_error;
     t.ctx = ctx;
+    t.depth = 0;
 
     return fql_emit_object(&t, proj, p + 1, end, path, spans, &lk);
 }
@@ -506,6 +511,30 @@ fql_key_eq_escaped(const u_char *k, size_t klen, fql_str_t key)
  */
 static int
 fql_emit_object(fql_tr_t *t, const fql_proj_t *proj, const u_char *p,
+    const u_char *end, const fql_path_t *path, const fql_span_t *pre,
+    const fql_lookup_t *lk)
+{
+    int  rc;
+
+    /*
+     * Compiled projections are shallower than this; one that selects
+     * itself (in tests) recurses with the row and stops here, with part
+     * of the row written.
+     */
+    if (t->depth == FQL_MAX_DEPTH) {
+        return -1;
+    }
+
+    t->depth++;
+    rc = fql_emit_object_in(t, proj, p, end, path, pre, lk);
+    t->depth--;
+
+    return rc;
+}
+
+
+static int
+fql_emit_object_in(fql_tr_t *t, const fql_proj_t *proj, const u_char *p,
     const u_char *end, const fql_path_t *path, const fql_span_t *pre,
     const fql_lookup_t *lk)
 {

@@ -552,6 +552,17 @@ fql_coerce_scalar(fql_vctx_t *v, const fql_type_t *t,
             return -1;
         }
 
+        /* 1e400 is a valid lexeme, but no double: refused, not sent */
+        p = fql_strndup(v->arena, in->str.data, in->str.len);
+        if (p == NULL) {
+            return fql_nomem(v);
+        }
+
+        if (!isfinite(strtod(p, NULL))) {
+            *why = "Float cannot represent a non-finite value";
+            return -1;
+        }
+
         j = fql_jnew(v, FQL_J_NUMBER);
         if (j == NULL) {
             return fql_nomem(v);

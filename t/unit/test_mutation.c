@@ -320,10 +320,13 @@ test_rows(void **state)
                "\"user\":{\"id\":\"3\",\"firstName\":\"P\"},"
                "\"updatedFields\":null}");
 
-    /* a NULL composite: a success without an entity */
+    /* a NULL composite or status: it did not do what it was asked */
     expect_row(f, p->roots, "{\"status\": null, \"entity\": null}",
-               "{\"__typename\":\"CreateUserSuccess\",\"message\":null,"
-               "\"user\":null,\"updatedFields\":null}");
+               "{\"__typename\":\"CreateUserError\",\"message\":null,"
+               "\"code\":500,\"identifier\":null,\"errors\":[]}");
+    expect_row(f, p->roots, "{\"status\": 7, \"message\": \"m\"}",
+               "{\"__typename\":\"CreateUserError\",\"message\":\"m\","
+               "\"code\":500,\"identifier\":null,\"errors\":[]}");
 
     fql_heapbuf_init(&hb);
     assert_int_equal(fql_mutation_row(p->roots, f->arena, "[1]", 3, &proj,

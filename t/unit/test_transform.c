@@ -13,6 +13,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "fql_transform.h"
+#include "fql_jscan.h"
 
 
 #define SCALAR(out, key, sc, depth, mask)                                    \
@@ -1072,21 +1073,22 @@ test_depth(void **state)
     };
     fql_proj_t        proj = PROJ("T", fields);
     char             *json, *expected, *out;
-    size_t            n, i, k;
+    size_t            n, i, k, size;
     errs_t            e;
     int               rc;
 
     (void) state;
 
-    json = malloc(4096);
-    expected = malloc(4096);
+    size = 6 * FQL_MAX_NESTING + 64;
+    json = malloc(size);
+    expected = malloc(size);
     assert_non_null(json);
     assert_non_null(expected);
 
-    /* the row object plus 511 arrays: 512 containers, the limit */
+    /* the row object plus arrays: FQL_MAX_NESTING containers, the limit */
 
     for (k = 0; k < 2; k++) {
-        n = 511 + k;
+        n = FQL_MAX_NESTING - 1 + k;
 
         memcpy(json, "{\"a\":", 5);
         memset(json + 5, '[', n);
@@ -1106,21 +1108,30 @@ test_depth(void **state)
         }
     }
 
-    /* objects too, in an unselected key */
-    n = 0;
-    n += snprintf(json, 4096, "{\"b\":");
+    /* objects too, in an unselected key: deep is fine, too deep is not */
+    for (k = 0; k < 2; k++) {
+        n = 0;
+        n += snprintf(json, size, "{\"a\":1,\"b\":");
 
-    for (i = 0; i < 600; i++) {
-        n += snprintf(json + n, 4096 - n, "{\"b\":");
+        for (i = 0; i < FQL_MAX_NESTING - 1 + k; i++) {
+            n += snprintf(json + n, size - n, "{\"b\":");
+        }
+
+        json[n++] = '1';
+
+        for (i = 0; i < FQL_MAX_NESTING + k; i++) {
+            json[n++] = '}';
+        }
+
+        json[n] = '\0';
+
+        if (k == 0) {
+            check(&proj, json, "{\"a\":1}", NULL);
+
+        } else {
+            check_invalid(&proj, json, n);
+        }
     }
-
-    json[n++] = '1';
-
-    for (i = 0; i < 601; i++) {
-        json[n++] = '}';
-    }
-
-    check_invalid(&proj, json, n);
 
     /* a very deep array of nothing but brackets */
     memset(&e, 0, sizeof(e));
@@ -1161,9 +1172,12 @@ test_recursive_depth(void **state)
 
     (void) state;
 
-    /* 512 nested objects through a cyclic projection: the deepest allowed */
+    /*
+     * FQL_MAX_DEPTH nested objects through a cyclic projection: the
+     * deepest the transform descends
+     */
 
-    n = 512;
+    n = FQL_MAX_DEPTH;
     json = malloc(n * 8 + 16);
     expected = malloc(n * 32 + 16);
     assert_non_null(json);
@@ -1200,16 +1214,19 @@ test_recursive_depth(void **state)
     assert_string_equal(out, expected);
 
     /* at each outer level: "all" is no list, "v" is null */
-    assert_int_equal(e.n, 2 * 511);
+    assert_int_equal(e.n, 2 * (FQL_MAX_DEPTH - 1));
 
     assert_valid_json(out, strlen(out));
     free(out);
 
-    /* one more is too deep */
+    /* one more is too deep: refused, with part of it written */
     memmove(json + 6, json, jl + 1);
     memcpy(json, "{\"n\": ", 6);
     strcat(json, "}");
-    check_invalid(&node_proj, json, strlen(json));
+    memset(&e, 0, sizeof(e));
+    rc = run(&node_proj, json, &out, &e);
+    assert_int_equal(rc, -1);
+    free(out);
 
     free(json);
     free(expected);
