@@ -288,3 +288,64 @@ LANGUAGE sql AS $$
     SELECT ROW('ok', input::text, NULL, 'Note', NULL, NULL, input, NULL)
            ::app.mutation_response
 $$;
+
+-- hostile clients (test_hostile.py)
+
+-- big rows: one answer of { bulk { id title body } } is ~6.3 MB (3,000
+-- rows of ~2.1 KB), cheap for PostgreSQL to send (a table, no JSON built
+-- per query)
+CREATE TABLE tb_bulk AS
+SELECT n AS id,
+       jsonb_build_object('id', n, 'title', 'Bulk title ' || n,
+                          'body', repeat(md5(n::text), 64)) AS data
+FROM generate_series(1, 3000) AS n;
+ALTER TABLE tb_bulk ADD PRIMARY KEY (id);
+CREATE VIEW v_bulk AS SELECT id, data FROM tb_bulk;
+
+-- a statement that ignores statement_timeout: it catches the cancel that
+-- the timeout sends and sleeps on, but stops on any other cancel
+-- (pg_cancel_backend: "canceling statement due to user request"); it
+-- gives up by itself after `seconds`
+CREATE FUNCTION stubborn_rows(seconds float) RETURNS SETOF int
+LANGUAGE plpgsql AS $$
+DECLARE
+    t0  timestamptz := clock_timestamp();
+BEGIN
+    WHILE clock_timestamp() < t0 + seconds * interval '1 second' LOOP
+        BEGIN
+            PERFORM pg_sleep(0.05);
+        EXCEPTION WHEN query_canceled THEN
+            IF SQLERRM NOT LIKE '%statement timeout%' THEN
+                RAISE;
+            END IF;
+        END;
+    END LOOP;
+    RETURN QUERY SELECT 1;
+END $$;
+
+CREATE VIEW v_stubborn AS
+SELECT 1 AS id, jsonb_build_object('id', 1, 'label', 'stubborn') AS data
+FROM stubborn_rows(20);
+
+-- a row whose JSON nests 1,000 levels deep in a key nobody selects
+CREATE VIEW v_deep AS
+SELECT 1 AS id,
+       jsonb_build_object('id', 1, 'name', 'deep row',
+                          'deep', (repeat('{"a":', 1000) || '1'
+                                   || repeat('}', 1000))::jsonb) AS data
+UNION ALL
+SELECT 2, jsonb_build_object('id', 2, 'name', 'shallow row', 'deep', NULL);
+
+-- mutation functions answering a NULL status, and SQL NULL
+CREATE FUNCTION app.fn_null_status(input jsonb)
+RETURNS app.mutation_response
+LANGUAGE sql AS $$
+    SELECT ROW(NULL, 'no status', NULL, 'Note', NULL, NULL, NULL, NULL)
+           ::app.mutation_response
+$$;
+
+CREATE FUNCTION app.fn_null_row(input jsonb)
+RETURNS app.mutation_response
+LANGUAGE sql AS $$
+    SELECT NULL::app.mutation_response
+$$;
