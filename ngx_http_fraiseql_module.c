@@ -54,7 +54,7 @@ static ngx_conf_num_bounds_t  ngx_http_fraiseql_count_bounds = {
 static ngx_command_t  ngx_http_fraiseql_commands[] = {
 
     { ngx_string("fraiseql_plan_cache"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
       ngx_http_fraiseql_plan_cache,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
@@ -657,7 +657,7 @@ ngx_http_fraiseql_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    fmcf->cache = fql_cache_create(fmcf->plan_cache);
+    fmcf->cache = fql_cache_create(fmcf->plan_cache, fmcf->plan_cache_size);
     if (fmcf->cache == NULL) {
         ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
                       "fraiseql: no memory for the plan cache");
@@ -679,6 +679,7 @@ ngx_http_fraiseql_create_main_conf(ngx_conf_t *cf)
     }
 
     conf->plan_cache = NGX_CONF_UNSET_UINT;
+    conf->plan_cache_size = NGX_CONF_UNSET_SIZE;
 
     if (ngx_array_init(&conf->dbs, cf->pool, 4,
                        sizeof(ngx_http_fraiseql_db_t *)) != NGX_OK)
@@ -696,19 +697,21 @@ ngx_http_fraiseql_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_http_fraiseql_main_conf_t  *fmcf = conf;
 
     ngx_conf_init_uint_value(fmcf->plan_cache, 1024);
+    ngx_conf_init_size_value(fmcf->plan_cache_size, 16 * 1024 * 1024);
 
     return NGX_CONF_OK;
 }
 
 
-/* fraiseql_plan_cache N | off */
+/* fraiseql_plan_cache N [size=SIZE] | off */
 static char *
 ngx_http_fraiseql_plan_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_fraiseql_main_conf_t  *fmcf = conf;
 
+    ssize_t     size;
     ngx_int_t   n;
-    ngx_str_t  *value;
+    ngx_str_t  *value, s;
 
     if (fmcf->plan_cache != NGX_CONF_UNSET_UINT) {
         return "is duplicate";
@@ -717,8 +720,34 @@ ngx_http_fraiseql_plan_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     value = cf->args->elts;
 
     if (ngx_strcmp(value[1].data, "off") == 0) {
+        if (cf->args->nelts > 2) {
+            return "takes nothing after \"off\"";
+        }
+
         fmcf->plan_cache = 0;
         return NGX_CONF_OK;
+    }
+
+    if (cf->args->nelts == 3) {
+        if (ngx_strncmp(value[2].data, "size=", 5) != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+
+        s.data = value[2].data + 5;
+        s.len = value[2].len - 5;
+
+        /* room for a typical plan's share at least (FQL_CACHE_SHARE) */
+        size = ngx_parse_size(&s);
+        if (size == NGX_ERROR || size < 256 * 1024) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"fraiseql_plan_cache\" size must be at "
+                               "least 256k, not \"%V\"", &s);
+            return NGX_CONF_ERROR;
+        }
+
+        fmcf->plan_cache_size = size;
     }
 
     n = ngx_atoi(value[1].data, value[1].len);

@@ -165,7 +165,7 @@ main(int argc, char **argv)
 
         for (r = 0; r < 5; r++) {
             /* misses: a cache of one, two documents taking turns */
-            c = fql_cache_create(1);
+            c = fql_cache_create(1, 0);
             t0 = now_us();
 
             for (i = 0; i < (k == 2 ? 50 : 2000); i++) {
@@ -174,7 +174,7 @@ main(int argc, char **argv)
                     return 1;
                 }
                 fql_cache_destroy(c);
-                c = fql_cache_create(1);
+                c = fql_cache_create(1, 0);
             }
 
             dt = (now_us() - t0) / (k == 2 ? 50 : 2000);
@@ -184,7 +184,7 @@ main(int argc, char **argv)
                 best_miss = dt;
             }
 
-            c = fql_cache_create(64);
+            c = fql_cache_create(64, 0);
             one(c, schema, &cases[k]);
             t0 = now_us();
 

@@ -63,6 +63,7 @@ typedef struct {
 /* http{} level */
 typedef struct {
     ngx_uint_t                  plan_cache;  /* plans per worker; 0: off */
+    size_t                      plan_cache_size;   /* their bytes */
     fql_cache_t                *cache;       /* this worker's */
     ngx_array_t                 dbs;         /* every server */
 } ngx_http_fraiseql_main_conf_t;

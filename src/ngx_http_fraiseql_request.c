@@ -605,6 +605,9 @@ ngx_http_fraiseql_process(ngx_http_request_t *r, u_char *body, size_t len)
     climits.max_depth = flcf->max_depth;
     climits.max_root_fields = flcf->max_root_fields;
     climits.max_conditions = flcf->max_conditions;
+
+    /* the whole schema's introspection twice over: more is aliases */
+    climits.max_static = 2 * flcf->schema->introspection_size + 65536;
     climits.no_introspection = !flcf->introspection;
     climits.default_limit = flcf->default_limit;
     climits.max_limit = flcf->max_limit;

@@ -4,8 +4,10 @@
 #include "fql_arena.h"
 
 
-#define FQL_CHUNK_SIZE  16384
-#define FQL_ALIGN       16
+/* chunks grow from the first to the last size: small plans stay small */
+#define FQL_CHUNK_FIRST  1024
+#define FQL_CHUNK_SIZE   16384
+#define FQL_ALIGN        16
 
 typedef struct fql_chunk_s  fql_chunk_t;
 
@@ -19,6 +21,8 @@ struct fql_chunk_s {
 typedef struct {
     fql_arena_t   arena;
     fql_chunk_t  *chunks;
+    size_t        next;       /* the size of the next chunk */
+    size_t        size;       /* malloc'd, headers included */
 } fql_heap_arena_t;
 
 
@@ -30,6 +34,7 @@ static void *
 fql_heap_alloc(void *ctx, size_t size)
 {
     fql_heap_arena_t  *h = ctx;
+    int                big;
     fql_chunk_t       *c;
     size_t             need, csize;
     char              *p;
@@ -42,7 +47,13 @@ fql_heap_alloc(void *ctx, size_t size)
     c = h->chunks;
 
     if (c == NULL || c->size - c->used < need) {
-        csize = need > FQL_CHUNK_SIZE ? need : FQL_CHUNK_SIZE;
+        big = need > h->next;
+        csize = big ? need : h->next;
+
+        if (!big && h->next < FQL_CHUNK_SIZE) {
+            h->next *= 2;
+        }
+
         c = malloc(fql_chunk_hdr + csize);
         if (c == NULL) {
             return NULL;
@@ -50,10 +61,11 @@ fql_heap_alloc(void *ctx, size_t size)
 
         c->used = 0;
         c->size = csize;
+        h->size += fql_chunk_hdr + csize;
 
         /* a big allocation goes behind the current chunk so that the
          * current one keeps serving small requests */
-        if (need > FQL_CHUNK_SIZE && h->chunks != NULL) {
+        if (big && h->chunks != NULL) {
             c->next = h->chunks->next;
             h->chunks->next = c;
 
@@ -82,8 +94,17 @@ fql_arena_heap_create(void)
 
     h->arena.alloc = fql_heap_alloc;
     h->arena.ctx = h;
+    h->next = FQL_CHUNK_FIRST;
+    h->size = sizeof(fql_heap_arena_t);
 
     return &h->arena;
+}
+
+
+size_t
+fql_arena_heap_size(const fql_arena_t *a)
+{
+    return ((const fql_heap_arena_t *) a->ctx)->size;
 }
 
 

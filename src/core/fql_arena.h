@@ -39,4 +39,7 @@ uint64_t fql_hash(const char *s, size_t len);
 fql_arena_t *fql_arena_heap_create(void);
 void fql_arena_heap_destroy(fql_arena_t *a);
 
+/* the memory a heap arena holds, in bytes */
+size_t fql_arena_heap_size(const fql_arena_t *a);
+
 #endif /* FQL_ARENA_H */

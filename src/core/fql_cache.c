@@ -36,7 +36,8 @@ struct fql_cache_entry_s {
     fql_variant_t            *variants;
     unsigned                  nvariants;
     unsigned                  refs;       /* the cache's and requests' */
-    fql_cache_t              *cache;      /* NULL: evicted */
+    size_t                    bytes;      /* its arenas' */
+    fql_cache_t              *cache;      /* NULL: evicted or never kept */
     fql_cache_entry_t        *hnext;      /* hash chain */
     fql_cache_entry_t        *prev;       /* LRU list, most recent first */
     fql_cache_entry_t        *next;
@@ -44,6 +45,7 @@ struct fql_cache_entry_s {
 
 struct fql_cache_s {
     unsigned             max;
+    size_t               max_bytes;
     unsigned             count;
     unsigned             nbuckets;    /* a power of two */
     fql_cache_entry_t  **buckets;     /* by normal form */
@@ -396,7 +398,7 @@ fql_vars_shape(fql_vctx_t *v, fql_str_t *out)
 
 
 fql_cache_t *
-fql_cache_create(unsigned max)
+fql_cache_create(unsigned max, size_t max_bytes)
 {
     fql_cache_t  *c;
 
@@ -406,6 +408,7 @@ fql_cache_create(unsigned max)
     }
 
     c->max = max;
+    c->max_bytes = max_bytes;
     c->nbuckets = 16;
 
     while (c->nbuckets < max * 2 && c->nbuckets < (1u << 24)) {
@@ -522,6 +525,7 @@ fql_cache_unlink(fql_cache_t *c, fql_cache_entry_t *e)
     fql_lru_remove(c, e);
     c->count--;
     c->stats.plans -= e->nvariants;
+    c->stats.bytes -= e->bytes;
 }
 
 
@@ -535,16 +539,41 @@ fql_cache_release(fql_cache_entry_t *e)
 
 
 static void
-fql_cache_evict(fql_cache_t *c)
+fql_cache_drop(fql_cache_t *c, fql_cache_entry_t *e)
 {
-    fql_cache_entry_t  *e = c->tail;
-
     fql_cache_unlink(c, e);
     e->cache = NULL;
-    c->stats.evictions++;
 
     /* the cache's reference; requests running its plans keep theirs */
     fql_cache_release(e);
+}
+
+
+static void
+fql_cache_evict(fql_cache_t *c)
+{
+    c->stats.evictions++;
+    fql_cache_drop(c, c->tail);
+}
+
+
+/*
+ * Keeps the cache within its bytes after entry e (held by the request)
+ * grew to e->bytes: e is let go when it takes more than its share, else
+ * the least recently used others go.
+ */
+static void
+fql_cache_fit(fql_cache_t *c, fql_cache_entry_t *e)
+{
+    if (c->max_bytes && e->bytes > c->max_bytes / FQL_CACHE_SHARE) {
+        c->stats.too_large++;
+        fql_cache_drop(c, e);
+        return;
+    }
+
+    while (c->max_bytes && c->stats.bytes > c->max_bytes && c->tail != e) {
+        fql_cache_evict(c);
+    }
 }
 
 
@@ -680,6 +709,7 @@ fql_cache_add(fql_cache_t *c, fql_arena_t *ta, uint64_t hash,
     e->doc = doc;
     e->refs = 1;
     e->cache = c;
+    e->bytes = fql_arena_heap_size(a);
 
     if (c->count == c->max) {
         fql_cache_evict(c);
@@ -691,6 +721,7 @@ fql_cache_add(fql_cache_t *c, fql_arena_t *ta, uint64_t hash,
     c->raw_buckets[raw_hash & (c->nbuckets - 1)] = e;
     fql_lru_push_front(c, e);
     c->count++;
+    c->stats.bytes += e->bytes;
 
     return e;
 }
@@ -737,6 +768,7 @@ fql_cache_plan(fql_cache_t *c, fql_arena_t *a, const fql_schema_t *schema,
     fql_str_t           shape;
     fql_vctx_t          v;
     fql_variant_t      *var;
+    size_t              bytes;
     fql_cache_entry_t  *e;
 
     memset(res, 0, sizeof(fql_cache_result_t));
@@ -782,6 +814,10 @@ fql_cache_plan(fql_cache_t *c, fql_arena_t *a, const fql_schema_t *schema,
     /* the request holds the entry until its plan is done with */
     e->refs++;
     res->entry = e;
+
+    if (e->cache != NULL) {
+        fql_cache_fit(c, e);
+    }
 
     memset(&v, 0, sizeof(v));
     v.arena = a;
@@ -860,7 +896,16 @@ fql_cache_plan(fql_cache_t *c, fql_arena_t *a, const fql_schema_t *schema,
     var->next = e->variants;
     e->variants = var;
     e->nvariants++;
-    c->stats.plans++;
+
+    bytes = fql_arena_heap_size(var->arena);
+    e->bytes += bytes;
+
+    /* an entry no longer kept (too large) is its request's alone */
+    if (e->cache != NULL) {
+        c->stats.plans++;
+        c->stats.bytes += bytes;
+        fql_cache_fit(c, e);
+    }
 
     return 0;
 }

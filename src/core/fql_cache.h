@@ -10,6 +10,11 @@
  *
  * Plans are shared by the requests running them: an entry evicted while
  * in use is freed by its last user.
+ *
+ * The cache is bounded in entries and in bytes (the memory of the
+ * documents and plans, as their arenas hold it); an entry that would take
+ * more than FQL_CACHE_SHARE of the bytes is not kept: its request plans
+ * with it and frees it when done.
  */
 
 #ifndef FQL_CACHE_H
@@ -32,14 +37,20 @@ typedef struct {
 typedef struct {
     unsigned   entries;         /* documents held */
     unsigned   plans;           /* variants held */
+    size_t     bytes;           /* what they hold */
     uint64_t   hits;
     uint64_t   misses;
     uint64_t   evictions;
+    uint64_t   too_large;       /* entries planned with, not kept */
 } fql_cache_stats_t;
 
 
-/* max documents; 0 is a cache that holds nothing */
-fql_cache_t *fql_cache_create(unsigned max);
+/* no entry may take more than 1/FQL_CACHE_SHARE of the bytes */
+#define FQL_CACHE_SHARE  16
+
+
+/* max documents and bytes; max 0 is a cache that holds nothing */
+fql_cache_t *fql_cache_create(unsigned max, size_t max_bytes);
 
 /* frees everything, in use or not: for the end of the process */
 void fql_cache_destroy(fql_cache_t *cache);

@@ -2191,6 +2191,8 @@ fql_compile_doc(fql_arena_t *a, const fql_schema_t *schema,
     c->v.errs = errs;
     c->limits = limits;
     c->path_steps = FQL_PATH_STEPS;
+    c->static_left = limits && limits->max_static ? limits->max_static
+                                                   : (size_t) -1;
 
     if (!validated && fql_validate_document(&c->v) != 0) {
         return -1;

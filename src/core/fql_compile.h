@@ -77,6 +77,7 @@ typedef struct {
     unsigned   max_limit;            /* larger limits refused; 0: none */
     unsigned   max_root_fields;      /* per operation; 0: unlimited */
     unsigned   max_conditions;       /* per filter; 0: unlimited */
+    size_t     max_static;           /* bytes answered at compile time */
     unsigned   no_introspection:1;   /* __schema and __type refused */
 } fql_compile_limits_t;
 
@@ -107,6 +108,13 @@ int fql_compile_validated(fql_arena_t *a, const fql_schema_t *schema,
 int fql_plan_bind(fql_arena_t *a, const fql_plan_t *tmpl,
     const fql_jval_t *vars, const fql_compile_limits_t *limits,
     fql_plan_t **plan, fql_errors_t *errs);
+
+/*
+ * The length of the answer to GraphiQL's introspection query on the
+ * schema (0 if it cannot be planned): introspection beyond a few times
+ * that is aliases multiplying it.
+ */
+size_t fql_introspection_size(const fql_schema_t *schema);
 
 /* the operation chosen by name (or the lone one), or NULL with an error */
 const fql_definition_t *fql_select_operation(const fql_document_t *doc,

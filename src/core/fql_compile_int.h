@@ -81,6 +81,7 @@ typedef struct {
     unsigned                     nmemo;
     unsigned                     stmt;         /* statements begun */
     unsigned                     nconds;       /* in this statement's filter */
+    size_t                       static_left;  /* bytes; see max_static */
 } fql_cctx_t;
 
 /* marks the plan uncacheable when a value came from a variable */

@@ -29,11 +29,13 @@ typedef struct {
     const fql_directive_def_t   *dir;
 } fql_io_t;
 
-/* JSON text growing in the arena */
+/* JSON text growing in the arena, up to max bytes */
 typedef struct {
     fql_wbuf_t    w;
     fql_arena_t  *arena;
     char         *start;
+    size_t        max;
+    unsigned      over:1;       /* max was reached */
 } fql_abuf_t;
 
 typedef struct {
@@ -55,6 +57,11 @@ fql_abuf_reserve(fql_wbuf_t *w, size_t need)
 
     used = b->start ? (size_t) (w->pos - b->start) : 0;
     cap = b->start ? (size_t) (w->end - b->start) * 2 : 1024;
+
+    if (used + need > b->max) {
+        b->over = 1;
+        return -1;
+    }
 
     while (cap < used + need) {
         cap *= 2;
@@ -84,6 +91,7 @@ fql_abuf_init(fql_abuf_t *b, fql_arena_t *a)
     b->w.reserve = fql_abuf_reserve;
     b->w.ctx = b;
     b->arena = a;
+    b->max = (size_t) -1;
 }
 
 
@@ -725,6 +733,7 @@ fql_introspect_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
     memset(&ic, 0, sizeof(fql_ictx_t));
     ic.c = c;
     fql_abuf_init(&ic.out, c->v.arena);
+    ic.out.max = c->static_left;
 
     if (fql_str_eqz(s->name, "__typename")) {
         if (s->selections != NULL || s->args != NULL) {
@@ -817,6 +826,15 @@ fql_introspect_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
     if (fql_collect_sub(c, otype, cf, &sub) != 0
         || fql_io_object(&ic, &o, otype, sub, 1) != 0)
     {
+        if (ic.out.over) {
+            /* aliases can ask for the schema many times over */
+            fql_error_add(c->v.errs, &s->loc, FQL_CODE_LIMIT,
+                          "The introspection answer would be larger than "
+                          "%zu bytes: several times the whole schema.",
+                          c->limits->max_static);
+            return -1;
+        }
+
         return c->v.errs->count ? -1 : fql_c_nomem(c);
     }
 
@@ -825,5 +843,63 @@ done:
     value->data = ic.out.start;
     value->len = ic.out.w.pos - ic.out.start;
 
+    if (c->static_left != (size_t) -1) {
+        c->static_left -= value->len;
+    }
+
     return 0;
+}
+
+
+/* GraphiQL's introspection query, whole: what tools ask for at most */
+static const char  fql_full_introspection[] =
+    "query{__schema{description queryType{name}mutationType{name}"
+    "subscriptionType{name}types{...T}directives{name description "
+    "isRepeatable locations args(includeDeprecated:true){...I}}}}"
+    "fragment T on __Type{kind name description specifiedByURL "
+    "fields(includeDeprecated:true){name description "
+    "args(includeDeprecated:true){...I}type{...R}isDeprecated "
+    "deprecationReason}inputFields(includeDeprecated:true){...I}"
+    "interfaces{...R}enumValues(includeDeprecated:true){name description "
+    "isDeprecated deprecationReason}possibleTypes{...R}}"
+    "fragment I on __InputValue{name description type{...R}defaultValue "
+    "isDeprecated deprecationReason}"
+    "fragment R on __Type{kind name ofType{kind name ofType{kind name "
+    "ofType{kind name ofType{kind name ofType{kind name ofType{kind name "
+    "ofType{kind name}}}}}}}}";
+
+
+size_t
+fql_introspection_size(const fql_schema_t *schema)
+{
+    size_t                 size;
+    fql_arena_t           *a;
+    fql_plan_t            *plan;
+    fql_errors_t           errs;
+    fql_document_t        *doc;
+    fql_parse_error_t      perr;
+    fql_compile_limits_t   limits;
+    fql_str_t              op = { NULL, 0 };
+
+    a = fql_arena_heap_create();
+    if (a == NULL) {
+        return 0;
+    }
+
+    fql_errors_init(&errs, a);
+    memset(&limits, 0, sizeof(limits));
+    size = 0;
+
+    if (fql_parse_document(a, fql_full_introspection,
+                           sizeof(fql_full_introspection) - 1, NULL, &doc,
+                           &perr) == 0
+        && fql_compile(a, schema, doc, op, NULL, &limits, &plan, &errs) == 0
+        && plan->roots != NULL)
+    {
+        size = plan->roots->value.len;
+    }
+
+    fql_arena_heap_destroy(a);
+
+    return size;
 }

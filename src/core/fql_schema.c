@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "fql_schema.h"
+#include "fql_compile.h"
 
 
 #define FQL_B(s)         (1u << FQL_SCALAR_ ## s)
@@ -1818,6 +1819,9 @@ fql_schema_build(fql_arena_t *a, const char *sdl, size_t len,
             }
         }
     }
+
+    /* the measure of a sane introspection answer for this schema */
+    s->introspection_size = fql_introspection_size(s);
 
     *schema = s;
 

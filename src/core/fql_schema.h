@@ -176,6 +176,8 @@ typedef struct {
     fql_type_t    *int_type;
     fql_type_t    *id_type;
     fql_type_t    *order_direction;
+    /* bytes of the answer to GraphiQL's whole introspection query */
+    size_t         introspection_size;
 } fql_schema_t;
 
 

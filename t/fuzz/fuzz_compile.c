@@ -127,7 +127,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     if (cache == NULL) {
-        cache = fql_cache_create(4);
+        cache = fql_cache_create(4, 0);
     }
 
     a = fql_arena_heap_create();

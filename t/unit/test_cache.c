@@ -193,7 +193,7 @@ test_hits_share_plan(void **state)
     fql_cache_t  *c;
     fql_cache_stats_t  st;
 
-    c = fql_cache_create(8);
+    c = fql_cache_create(8, 0);
 
     expect(f, c, "query ($i: ID!) { thing(id: $i) { id } }", "{\"i\": 1}",
            0, FROM " WHERE \"id\" = $1", "1", NULL);
@@ -226,7 +226,7 @@ test_shapes(void **state)
     fql_cache_t  *c;
     const char   *q;
 
-    c = fql_cache_create(8);
+    c = fql_cache_create(8, 0);
     q = "query ($w: ThingWhereInput, $o: [ThingOrderByInput!], $n: Int) "
         "{ things(where: $w, orderBy: $o, limit: $n) { id } }";
 
@@ -288,7 +288,7 @@ test_values_checked_on_hit(void **state)
     run_t         r;
     const char   *q;
 
-    c = fql_cache_create(8);
+    c = fql_cache_create(8, 0);
     q = "query ($n: Int, $o: Int) { things(limit: $n, offset: $o) { id } }";
 
     expect(f, c, q, "{\"n\": 5, \"o\": 1}", 0,
@@ -322,7 +322,7 @@ test_not_cached(void **state)
     run_t         r;
     const char   *q;
 
-    c = fql_cache_create(8);
+    c = fql_cache_create(8, 0);
 
     /* a literal list with a variable inside: compiled each time */
     q = "query ($a: String!) { things(where: {name: {in: [$a, \"z\"]}}) "
@@ -368,7 +368,7 @@ test_skip_include_and_operations(void **state)
     run_t         r;
     const char   *q;
 
-    c = fql_cache_create(8);
+    c = fql_cache_create(8, 0);
     q = "query A($b: Boolean!) { x: things { id name @include(if: $b) } }"
         " query B { thing(id: 1) { id } }";
 
@@ -411,7 +411,7 @@ test_eviction_while_in_use(void **state)
     run_t               held, r;
     fql_cache_stats_t   st;
 
-    c = fql_cache_create(2);
+    c = fql_cache_create(2, 0);
 
     run(f, c, "{ thing(id: 1) { id } }", NULL, NULL, &held);
     assert_int_equal(held.rc, 0);
@@ -451,6 +451,66 @@ test_eviction_while_in_use(void **state)
 }
 
 
+/* plans of the common shapes stay small: the cache's unit of memory */
+static void
+test_bytes(void **state)
+{
+    fixture_t          *f = *state;
+    fql_cache_t        *c;
+    run_t               r;
+    fql_cache_stats_t   st;
+    char                doc[64000];
+    size_t              n, one;
+    unsigned            i, k;
+
+    c = fql_cache_create(1000, 64 * 1024 * 16);
+
+    run(f, c, "{ thing(id: 1) { id } }", NULL, NULL, &r);
+    done(&r);
+    fql_cache_get_stats(c, &st);
+    one = st.bytes;
+    assert_true(one > 0);
+    assert_true(one < 20 * 1024);
+
+    /* many distinct documents: the bytes stay under the bound */
+    for (i = 0; i < 400; i++) {
+        snprintf(doc, sizeof(doc), "{ t%u: things(limit: %u) { id name } }",
+                 i, i % 100 + 1);
+        run(f, c, doc, NULL, NULL, &r);
+        assert_int_equal(r.rc, 0);
+        done(&r);
+
+        fql_cache_get_stats(c, &st);
+        assert_true(st.bytes <= 64 * 1024 * 16);
+    }
+
+    assert_true(st.evictions > 0);
+    assert_true(st.entries < 400);
+
+    /* larger than its share (64k): planned, answered, not kept */
+    n = snprintf(doc, sizeof(doc), "{ things(limit: 1) {");
+    for (k = 0; k < 900; k++) {
+        n += snprintf(doc + n, sizeof(doc) - n, " a%u: id", k);
+    }
+    snprintf(doc + n, sizeof(doc) - n, " } }");
+
+    run(f, c, doc, NULL, NULL, &r);
+    assert_int_equal(r.rc, 0);
+    assert_int_equal(r.plan->nroots, 1);
+    done(&r);
+
+    fql_cache_get_stats(c, &st);
+    assert_int_equal(st.too_large, 1);
+
+    run(f, c, doc, NULL, NULL, &r);
+    assert_int_equal(r.rc, 0);
+    assert_int_equal(r.res.hit, 0);
+    done(&r);
+
+    fql_cache_destroy(c);
+}
+
+
 static void
 test_no_cache(void **state)
 {
@@ -476,6 +536,7 @@ main(void)
         cmocka_unit_test(test_not_cached),
         cmocka_unit_test(test_skip_include_and_operations),
         cmocka_unit_test(test_eviction_while_in_use),
+        cmocka_unit_test(test_bytes),
         cmocka_unit_test(test_no_cache),
     };
 
