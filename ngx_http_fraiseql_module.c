@@ -45,6 +45,10 @@ static ngx_conf_num_bounds_t  ngx_http_fraiseql_limit_bounds = {
     ngx_conf_check_num_bounds, 0, 100000000
 };
 
+static ngx_conf_num_bounds_t  ngx_http_fraiseql_request_bounds = {
+    ngx_conf_check_num_bounds, 1, 1024
+};
+
 /* 0 turns a limit off */
 static ngx_conf_num_bounds_t  ngx_http_fraiseql_count_bounds = {
     ngx_conf_check_num_bounds, 0, 1000000
@@ -179,6 +183,34 @@ static ngx_command_t  ngx_http_fraiseql_commands[] = {
       offsetof(ngx_http_fraiseql_loc_conf_t, max_depth),
       &ngx_http_fraiseql_depth_bounds },
 
+    { ngx_string("fraiseql_request_connections"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, request_connections),
+      &ngx_http_fraiseql_request_bounds },
+
+    { ngx_string("fraiseql_buffers"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_conf_set_bufs_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, buffers),
+      NULL },
+
+    { ngx_string("fraiseql_max_temp_file_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_off_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, max_temp_file_size),
+      NULL },
+
+    { ngx_string("fraiseql_send_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, send_timeout),
+      NULL },
+
     { ngx_string("fraiseql_max_root_fields"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
@@ -242,6 +274,7 @@ ngx_http_fraiseql_create_loc_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     conf->schema_file = { 0, NULL };
+     *     conf->buffers = { 0, 0 };
      */
 
     conf->enable = NGX_CONF_UNSET;
@@ -254,6 +287,9 @@ ngx_http_fraiseql_create_loc_conf(ngx_conf_t *cf)
     conf->connect_timeout = NGX_CONF_UNSET_MSEC;
     conf->query_timeout = NGX_CONF_UNSET_MSEC;
     conf->max_depth = NGX_CONF_UNSET_UINT;
+    conf->request_connections = NGX_CONF_UNSET_UINT;
+    conf->max_temp_file_size = NGX_CONF_UNSET;
+    conf->send_timeout = NGX_CONF_UNSET_MSEC;
     conf->max_root_fields = NGX_CONF_UNSET_UINT;
     conf->max_conditions = NGX_CONF_UNSET_UINT;
     conf->introspection = NGX_CONF_UNSET;
@@ -306,6 +342,25 @@ ngx_http_fraiseql_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
     ngx_conf_merge_uint_value(conf->max_depth, prev->max_depth, 15);
+    ngx_conf_merge_uint_value(conf->request_connections,
+                              prev->request_connections, 4);
+    ngx_conf_merge_bufs_value(conf->buffers, prev->buffers, 8, 16384);
+    ngx_conf_merge_off_value(conf->max_temp_file_size,
+                             prev->max_temp_file_size, 1024 * 1024 * 1024);
+    ngx_conf_merge_msec_value(conf->send_timeout, prev->send_timeout, 10000);
+
+    if (conf->buffers.num < 1 || conf->buffers.size < 1024) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"fraiseql_buffers\" must be at least 1 buffer "
+                           "of 1k");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->send_timeout == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"fraiseql_send_timeout\" must be more than 0");
+        return NGX_CONF_ERROR;
+    }
     ngx_conf_merge_uint_value(conf->max_root_fields, prev->max_root_fields,
                               20);
     ngx_conf_merge_uint_value(conf->max_conditions, prev->max_conditions,

@@ -16,14 +16,18 @@
 #include "fql_transform.h"
 
 
-#define NGX_HTTP_FRAISEQL_BUF_SIZE  16384
-
 /* how long PostgreSQL may stay silent while a statement runs */
 /* the nginx timer's margin over the server's statement_timeout */
 #define NGX_HTTP_FRAISEQL_TIMEOUT_GRACE  1000
 
 /* named statements kept per connection; past that, unnamed ones */
 #define NGX_HTTP_FRAISEQL_PREPARED_MAX  256
+
+/* bytes of rows a slot transforms before the event loop takes a turn */
+#define NGX_HTTP_FRAISEQL_ROWS_TURN  131072
+
+/* how long a connection whose statement overran waits for its cancel */
+#define NGX_HTTP_FRAISEQL_CANCEL_WAIT  5000
 
 typedef struct ngx_http_fraiseql_pool_s  ngx_http_fraiseql_pool_t;
 typedef struct ngx_http_fraiseql_pgc_s   ngx_http_fraiseql_pgc_t;
@@ -81,6 +85,10 @@ typedef struct {
     ngx_msec_t                  connect_timeout;
     ngx_msec_t                  query_timeout;
     ngx_uint_t                  max_depth;
+    ngx_uint_t                  request_connections;
+    ngx_bufs_t                  buffers;     /* for answers not yet sent */
+    off_t                       max_temp_file_size;
+    ngx_msec_t                  send_timeout;  /* holding a connection */
     ngx_uint_t                  max_root_fields;
     ngx_uint_t                  max_conditions;
     ngx_flag_t                  introspection;
@@ -97,7 +105,9 @@ typedef struct {
 typedef enum {
     NGX_HTTP_FRAISEQL_PGC_CONNECTING = 0,
     NGX_HTTP_FRAISEQL_PGC_IDLE,
-    NGX_HTTP_FRAISEQL_PGC_BUSY
+    NGX_HTTP_FRAISEQL_PGC_BUSY,
+    /* its statement overran: waits for its cancel, then closes */
+    NGX_HTTP_FRAISEQL_PGC_CANCELLING
 } ngx_http_fraiseql_pgc_state_e;
 
 /* a statement prepared on a connection, named fq_<hash> */
@@ -120,7 +130,11 @@ struct ngx_http_fraiseql_pgc_s {
     ngx_uint_t                     nprepared;
     ngx_msec_t                     born;      /* connect started */
     ngx_pool_t                    *stmt_pool; /* texts of prepared[] */
+    /* BUSY with no owner: cancels target's statement; and the reverse */
+    ngx_http_fraiseql_pgc_t       *cancel_target;
+    ngx_http_fraiseql_pgc_t       *canceller;
     unsigned                       flushing:1;
+    unsigned                       cancel_queued:1;  /* in pool->cancels */
     /* has served or waited idle: may have been killed since (a restart) */
     unsigned                       reused:1;
 };
@@ -133,6 +147,7 @@ struct ngx_http_fraiseql_pool_s {
     ngx_queue_t               idle;
     ngx_queue_t               free;         /* spare pgc structures */
     ngx_queue_t               waiters;      /* slots waiting for a pgc */
+    ngx_queue_t               cancels;      /* CANCELLING ones, unsent */
     ngx_uint_t                nwaiters;
     ngx_msec_t                backoff;      /* after a failed connect */
     ngx_msec_t                retry_at;
@@ -167,6 +182,9 @@ struct ngx_http_fraiseql_slot_s {
     ngx_chain_t                    **last;
     ngx_uint_t                       nrows;
     uint64_t                         stmt;         /* hash of the SQL */
+    unsigned                         opened:1;     /* its key written */
+    unsigned                         started:1;
+    unsigned                         paused:1;     /* no room: rows wait */
     unsigned                         preparing:1;
     unsigned                         pipeline:1;   /* prepare + run */
     unsigned                         synced:1;
@@ -188,6 +206,12 @@ struct ngx_http_fraiseql_ctx_s {
     ngx_uint_t                       nslots;
     ngx_uint_t                       head;
     ngx_uint_t                       pending;   /* slots not DONE */
+    ngx_uint_t                       next;      /* slot to start next */
+    ngx_uint_t                       nactive;   /* started, not DONE */
+    size_t                           mem;       /* answer buffers' bytes */
+    ngx_temp_file_t                 *temp;      /* answer past the memory */
+    ngx_event_t                      hold;      /* client stalls a pgc */
+    ngx_event_t                      wake;      /* paused slots read on */
     ngx_chain_t                     *free;
     ngx_chain_t                     *busy;
     ngx_int_t                        rc;        /* to finalize with */
@@ -222,10 +246,20 @@ void ngx_http_fraiseql_pool_init(ngx_cycle_t *cycle,
 void ngx_http_fraiseql_release(ngx_http_fraiseql_pgc_t *pgc,
     ngx_uint_t reusable);
 void ngx_http_fraiseql_cancel_wait(ngx_http_fraiseql_slot_t *slot);
+void ngx_http_fraiseql_cancel(ngx_http_fraiseql_pgc_t *pgc);
 void ngx_http_fraiseql_pool_exit(ngx_cycle_t *cycle);
+
+/* ngx_http_fraiseql_output.c */
+int ngx_http_fraiseql_slot_reserve(fql_wbuf_t *w, size_t need);
+ngx_int_t ngx_http_fraiseql_room(ngx_http_fraiseql_slot_t *slot);
+ngx_int_t ngx_http_fraiseql_flush_slot(ngx_http_fraiseql_slot_t *s,
+    ngx_uint_t last);
+ngx_int_t ngx_http_fraiseql_send(ngx_http_fraiseql_ctx_t *ctx,
+    ngx_chain_t *out);
 
 /* ngx_http_fraiseql_exec.c */
 ngx_int_t ngx_http_fraiseql_execute(ngx_http_fraiseql_ctx_t *ctx);
+void ngx_http_fraiseql_abort(ngx_http_fraiseql_ctx_t *ctx, ngx_int_t rc);
 void ngx_http_fraiseql_slot_ready(ngx_http_fraiseql_slot_t *slot);
 void ngx_http_fraiseql_slot_reroute(ngx_http_fraiseql_slot_t *slot);
 void ngx_http_fraiseql_slot_unavailable(ngx_http_fraiseql_slot_t *slot,

@@ -1,9 +1,10 @@
 /*
  * Runs a compiled plan: one slot per root field, each on its own pooled
- * connection, rows transformed as they arrive.  The slot at the head of
- * the response streams straight to the output filter; later slots hold
- * their output until they become the head, so the response keeps document
- * order while the statements run concurrently.
+ * connection (fraiseql_request_connections at a time), rows transformed
+ * as they arrive.  The slot at the head of the response streams to the
+ * output filter; later slots hold their output until they become the
+ * head, so the response keeps document order while the statements run
+ * concurrently (ngx_http_fraiseql_output.c keeps what is held bounded).
  */
 
 #include <sys/socket.h>
@@ -12,11 +13,7 @@
 #include "fql_mutation.h"
 
 
-static int ngx_http_fraiseql_slot_reserve(fql_wbuf_t *w, size_t need);
-static ngx_int_t ngx_http_fraiseql_send(ngx_http_fraiseql_ctx_t *ctx,
-    ngx_chain_t *out);
-static ngx_int_t ngx_http_fraiseql_flush_slot(ngx_http_fraiseql_slot_t *s,
-    ngx_uint_t last);
+static void ngx_http_fraiseql_start_next(ngx_http_fraiseql_ctx_t *ctx);
 static void ngx_http_fraiseql_slot_rows(ngx_http_fraiseql_slot_t *slot);
 static void ngx_http_fraiseql_slot_done(ngx_http_fraiseql_slot_t *slot);
 static void ngx_http_fraiseql_slot_fail(ngx_http_fraiseql_slot_t *slot,
@@ -24,8 +21,12 @@ static void ngx_http_fraiseql_slot_fail(ngx_http_fraiseql_slot_t *slot,
 static ngx_int_t ngx_http_fraiseql_slot_retry(ngx_http_fraiseql_slot_t *slot,
     ngx_uint_t stale);
 static void ngx_http_fraiseql_advance(ngx_http_fraiseql_ctx_t *ctx);
-static void ngx_http_fraiseql_abort(ngx_http_fraiseql_ctx_t *ctx,
-    ngx_int_t rc);
+static void ngx_http_fraiseql_wake(ngx_http_fraiseql_ctx_t *ctx);
+static void ngx_http_fraiseql_wake_handler(ngx_event_t *ev);
+static void ngx_http_fraiseql_pause(ngx_http_fraiseql_slot_t *slot);
+static void ngx_http_fraiseql_hold_timeout(ngx_event_t *ev);
+static ngx_int_t ngx_http_fraiseql_slot_open(ngx_http_fraiseql_slot_t *s);
+static void ngx_http_fraiseql_slot_timeout(ngx_http_fraiseql_slot_t *slot);
 static void ngx_http_fraiseql_cleanup(void *data);
 static void ngx_http_fraiseql_finalize(ngx_http_fraiseql_ctx_t *ctx,
     ngx_int_t rc);
@@ -46,7 +47,6 @@ ngx_http_fraiseql_execute(ngx_http_fraiseql_ctx_t *ctx)
     ngx_http_cleanup_t         *cln;
     ngx_http_fraiseql_slot_t   *s;
     fql_root_plan_t            *rp;
-    int                         rc;
 
     ctx->nslots = ctx->plan->nroots;
 
@@ -93,6 +93,13 @@ ngx_http_fraiseql_execute(ngx_http_fraiseql_ctx_t *ctx)
 
     r->write_event_handler = ngx_http_fraiseql_write_handler;
 
+    ctx->hold.handler = ngx_http_fraiseql_hold_timeout;
+    ctx->hold.data = ctx;
+    ctx->hold.log = r->connection->log;
+    ctx->wake.handler = ngx_http_fraiseql_wake_handler;
+    ctx->wake.data = ctx;
+    ctx->wake.log = r->connection->log;
+
     for (i = 0, rp = ctx->plan->roots; rp; rp = rp->next, i++) {
         s = &ctx->slots[i];
         s->ctx = ctx;
@@ -102,22 +109,8 @@ ngx_http_fraiseql_execute(ngx_http_fraiseql_ctx_t *ctx)
         s->w.reserve = ngx_http_fraiseql_slot_reserve;
         s->w.ctx = s;
 
-        rc = (i == 0) ? fql_wbuf_lit(&s->w, "{\"data\":{\"")
-                      : fql_wbuf_lit(&s->w, ",\"");
-
-        if (rc != 0
-            || fql_wbuf_put(&s->w, rp->response_key.data,
-                            rp->response_key.len) != 0
-            || fql_wbuf_lit(&s->w, "\":") != 0)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
         if (rp->kind == FQL_RF_STATIC) {
-            if (fql_wbuf_put(&s->w, rp->value.data, rp->value.len) != 0) {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-
+            /* written when it becomes the head: it holds no memory */
             s->state = NGX_HTTP_FRAISEQL_SLOT_DONE;
             continue;
         }
@@ -127,27 +120,8 @@ ngx_http_fraiseql_execute(ngx_http_fraiseql_ctx_t *ctx)
 
     ctx->slots[0].streaming = 1;
 
-    /*
-     * The request stays open until the last slot is done.  Queries run
-     * at once, side by side; mutations one after the other, in document
-     * order, each in its own transaction (see slot_done).
-     */
-    for (i = 0; i < ctx->nslots && !ctx->finished; i++) {
-        s = &ctx->slots[i];
-
-        if (s->state == NGX_HTTP_FRAISEQL_SLOT_NEW) {
-            if (s->plan->kind == FQL_RF_MUTATION) {
-                /* a mutation may have run: it is never sent twice */
-                s->retried = 1;
-            }
-
-            ngx_http_fraiseql_start(s);
-
-            if (ctx->plan->op == FQL_OP_MUTATION) {
-                break;
-            }
-        }
-    }
+    /* the request stays open until the last slot is done */
+    ngx_http_fraiseql_start_next(ctx);
 
     if (!ctx->finished && ctx->slots[0].state == NGX_HTTP_FRAISEQL_SLOT_DONE)
     {
@@ -155,6 +129,77 @@ ngx_http_fraiseql_execute(ngx_http_fraiseql_ctx_t *ctx)
     }
 
     return NGX_DONE;
+}
+
+
+/* the slot's key in the response (and a static slot's value) */
+static ngx_int_t
+ngx_http_fraiseql_slot_open(ngx_http_fraiseql_slot_t *s)
+{
+    int               rc;
+    fql_root_plan_t  *rp = s->plan;
+
+    if (s->opened) {
+        return NGX_OK;
+    }
+
+    s->opened = 1;
+
+    rc = (s->index == 0) ? fql_wbuf_lit(&s->w, "{\"data\":{\"")
+                         : fql_wbuf_lit(&s->w, ",\"");
+
+    if (rc != 0
+        || fql_wbuf_put(&s->w, rp->response_key.data,
+                        rp->response_key.len) != 0
+        || fql_wbuf_lit(&s->w, "\":") != 0
+        || (rp->kind == FQL_RF_STATIC
+            && fql_wbuf_put(&s->w, rp->value.data, rp->value.len) != 0))
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Starts the next root fields, in document order: as many at once as
+ * fraiseql_request_connections lets one request hold (each takes a
+ * connection or a place in the pool's queue), mutations one after the
+ * other, each in its own transaction.  slot_done calls it again.
+ */
+static void
+ngx_http_fraiseql_start_next(ngx_http_fraiseql_ctx_t *ctx)
+{
+    ngx_uint_t                 max;
+    ngx_http_fraiseql_slot_t  *s;
+
+    max = (ctx->plan->op == FQL_OP_MUTATION)
+          ? 1 : ctx->lcf->request_connections;
+
+    while (ctx->next < ctx->nslots && ctx->nactive < max && !ctx->finished)
+    {
+        s = &ctx->slots[ctx->next++];
+
+        if (s->state != NGX_HTTP_FRAISEQL_SLOT_NEW) {
+            continue;
+        }
+
+        s->started = 1;
+        ctx->nactive++;
+
+        if (s->plan->kind == FQL_RF_MUTATION) {
+            /* a mutation may have run: it is never sent twice */
+            s->retried = 1;
+        }
+
+        if (ngx_http_fraiseql_slot_open(s) != NGX_OK) {
+            ngx_http_fraiseql_abort(ctx, NGX_ERROR);
+            return;
+        }
+
+        ngx_http_fraiseql_start(s);
+    }
 }
 
 
@@ -397,12 +442,7 @@ ngx_http_fraiseql_pgc_process(ngx_http_fraiseql_pgc_t *pgc)
 
     if (pgc->c->read->timedout) {
         pgc->c->read->timedout = 0;
-
-        /* a statement that took too long is not run again */
-        slot->retried = 1;
-        pgc->reused = 0;
-        ngx_http_fraiseql_slot_fail(slot, "no answer from PostgreSQL "
-                                    "within the query timeout");
+        ngx_http_fraiseql_slot_timeout(slot);
         goto done;
     }
 
@@ -726,19 +766,42 @@ ngx_http_fraiseql_input_refused(const char *state)
 static void
 ngx_http_fraiseql_slot_rows(ngx_http_fraiseql_slot_t *slot)
 {
+    size_t                    taken;
+    ngx_int_t                 rc;
     PGresult                 *res;
     ngx_http_fraiseql_ctx_t  *ctx = slot->ctx;
     ngx_http_fraiseql_pgc_t  *pgc = slot->pgc;
 
+    taken = 0;
+
     for ( ;; ) {
 
-        /* a slow client: leave the rows in the socket, PostgreSQL waits */
-        if (ctx->blocked && slot->streaming) {
-            /* PostgreSQL waits for us now, not we for it */
+        /*
+         * PostgreSQL can send faster than we transform: after a share of
+         * rows the others on the event loop have their turn, and this
+         * slot goes on at the next one.
+         */
+        if (taken >= NGX_HTTP_FRAISEQL_ROWS_TURN) {
+            slot->paused = 1;
+
             if (pgc->c->read->timer_set) {
                 ngx_del_timer(pgc->c->read);
             }
 
+            ngx_http_fraiseql_wake(ctx);
+            return;
+        }
+
+        /* no room for more of the answer: the rows wait in the socket */
+        rc = ngx_http_fraiseql_room(slot);
+
+        if (rc == NGX_ERROR) {
+            ngx_http_fraiseql_abort(ctx, NGX_ERROR);
+            return;
+        }
+
+        if (rc == NGX_DECLINED) {
+            ngx_http_fraiseql_pause(slot);
             return;
         }
 
@@ -807,6 +870,7 @@ ngx_http_fraiseql_slot_rows(ngx_http_fraiseql_slot_t *slot)
         switch (PQresultStatus(res)) {
 
         case PGRES_SINGLE_TUPLE:
+            taken += PQgetlength(res, 0, 0) + 64;
             ngx_http_fraiseql_row(slot, res);
             break;
 
@@ -920,13 +984,56 @@ ngx_http_fraiseql_slot_rows(ngx_http_fraiseql_slot_t *slot)
 }
 
 
+/*
+ * PostgreSQL did not answer within the query timeout and its grace (the
+ * server's statement_timeout did not stop the statement): the field gets
+ * the query-timeout error, as when the server does stop it, never a
+ * retry; the statement is cancelled (ngx_http_fraiseql_cancel) so that it
+ * does not run on as an orphan.
+ */
+static void
+ngx_http_fraiseql_slot_timeout(ngx_http_fraiseql_slot_t *slot)
+{
+    fql_error_t              *err;
+    ngx_http_fraiseql_ctx_t  *ctx = slot->ctx;
+    ngx_http_fraiseql_pgc_t  *pgc = slot->pgc;
+
+    ngx_log_error(NGX_LOG_ERR, ctx->r->connection->log, 0,
+                  "fraiseql: no answer from PostgreSQL within the query "
+                  "timeout for \"%V\": cancelling it",
+                  &(ngx_str_t) { slot->plan->response_key.len,
+                                 (u_char *) slot->plan->response_key.data });
+
+    slot->pgc = NULL;
+    slot->retried = 1;
+    ngx_http_fraiseql_cancel(pgc);
+
+    if (!slot->failed) {
+        slot->failed = 1;
+
+        err = fql_error_add(&ctx->errs, &slot->plan->loc, FQL_CODE_DATABASE,
+                            "The query for \"%.*s\" ran longer than the "
+                            "query timeout",
+                            (int) slot->plan->response_key.len,
+                            slot->plan->response_key.data);
+
+        if (err == NULL || ngx_http_fraiseql_root_path(slot, err) != NGX_OK)
+        {
+            ngx_http_fraiseql_abort(ctx, NGX_ERROR);
+            return;
+        }
+    }
+
+    ngx_http_fraiseql_slot_done(slot);
+}
+
+
 /* the slot's statement is over: close its value, hand the connection on */
 static void
 ngx_http_fraiseql_slot_done(ngx_http_fraiseql_slot_t *slot)
 {
     ngx_http_fraiseql_ctx_t  *ctx = slot->ctx;
     ngx_http_fraiseql_pgc_t  *pgc = slot->pgc;
-    ngx_http_fraiseql_slot_t *next;
     int                       rc;
 
     if (pgc != NULL) {
@@ -964,21 +1071,15 @@ ngx_http_fraiseql_slot_done(ngx_http_fraiseql_slot_t *slot)
     }
 
     slot->state = NGX_HTTP_FRAISEQL_SLOT_DONE;
+    slot->paused = 0;
     ctx->pending--;
+    ctx->nactive--;
 
-    /* the next mutation starts when this one has committed (or failed) */
-    if (ctx->plan->op == FQL_OP_MUTATION) {
-        for (next = slot + 1; next < ctx->slots + ctx->nslots; next++) {
-            if (next->state == NGX_HTTP_FRAISEQL_SLOT_NEW) {
-                next->retried = 1;
-                ngx_http_fraiseql_start(next);
-                break;
-            }
-        }
+    /* its place goes to the next (a mutation: once this one committed) */
+    ngx_http_fraiseql_start_next(ctx);
 
-        if (ctx->finished) {
-            return;
-        }
+    if (ctx->finished) {
+        return;
     }
 
     if (slot->streaming) {
@@ -1130,192 +1231,12 @@ ngx_http_fraiseql_slot_unavailable(ngx_http_fraiseql_slot_t *slot,
 }
 
 
-static int
-ngx_http_fraiseql_slot_reserve(fql_wbuf_t *w, size_t need)
-{
-    ngx_http_fraiseql_slot_t  *s = w->ctx;
-
-    size_t                     size;
-    ngx_buf_t                 *b;
-    ngx_chain_t               *cl;
-    ngx_http_fraiseql_ctx_t   *ctx = s->ctx;
-    ngx_http_request_t        *r = ctx->r;
-
-    if (s->buf != NULL) {
-        s->buf->last = (u_char *) w->pos;
-
-        if (s->streaming) {
-            if (ngx_http_fraiseql_flush_slot(s, 0) == NGX_ERROR) {
-                /* the client is gone: stop here, quietly */
-                ngx_http_fraiseql_abort(ctx, NGX_ERROR);
-                return -1;
-            }
-
-        } else {
-            cl = ngx_alloc_chain_link(r->pool);
-            if (cl == NULL) {
-                return -1;
-            }
-
-            cl->buf = s->buf;
-            cl->next = NULL;
-            *s->last = cl;
-            s->last = &cl->next;
-            s->buf = NULL;
-        }
-    }
-
-    size = ngx_max(need, NGX_HTTP_FRAISEQL_BUF_SIZE);
-
-    /* buffers that went out come back through ctx->free */
-    cl = ngx_chain_get_free_buf(r->pool, &ctx->free);
-    if (cl == NULL) {
-        return -1;
-    }
-
-    b = cl->buf;
-
-    if (b->start == NULL || (size_t) (b->end - b->start) < size) {
-        b->start = ngx_palloc(r->pool, size);
-        if (b->start == NULL) {
-            return -1;
-        }
-
-        b->end = b->start + size;
-    }
-
-    b->pos = b->start;
-    b->last = b->start;
-    b->temporary = 1;
-    b->flush = 0;
-    b->last_buf = 0;
-    b->tag = (ngx_buf_tag_t) &ngx_http_fraiseql_module;
-
-    s->buf = b;
-    w->pos = (char *) b->pos;
-    w->end = (char *) b->end;
-
-    return 0;
-}
-
-
-/* sends what a streaming slot has: its held chain and its current buffer */
-static ngx_int_t
-ngx_http_fraiseql_flush_slot(ngx_http_fraiseql_slot_t *s, ngx_uint_t last)
-{
-    ngx_chain_t              *out, *cl;
-    ngx_http_fraiseql_ctx_t  *ctx;
-
-    if (s == NULL) {
-        return NGX_ERROR;
-    }
-
-    ctx = s->ctx;
-
-    if (s->buf != NULL) {
-        s->buf->last = (u_char *) s->w.pos;
-
-        if (s->buf->last > s->buf->pos || last) {
-            cl = ngx_alloc_chain_link(ctx->r->pool);
-            if (cl == NULL) {
-                return NGX_ERROR;
-            }
-
-            cl->buf = s->buf;
-            cl->next = NULL;
-            *s->last = cl;
-            s->last = &cl->next;
-
-            s->buf = NULL;
-            s->w.pos = NULL;
-            s->w.end = NULL;
-        }
-    }
-
-    out = s->out;
-    s->out = NULL;
-    s->last = &s->out;
-
-    if (out == NULL) {
-        return NGX_OK;
-    }
-
-    for (cl = out; cl->next; cl = cl->next) { /* void */ }
-
-    cl->buf->flush = 1;
-
-    if (last) {
-        cl->buf->last_buf = 1;
-        cl->buf->last_in_chain = 1;
-    }
-
-    if (s->nrows) {
-        s->value_sent = 1;
-    }
-
-    return ngx_http_fraiseql_send(ctx, out);
-}
-
-
-static ngx_int_t
-ngx_http_fraiseql_send(ngx_http_fraiseql_ctx_t *ctx, ngx_chain_t *out)
-{
-    ngx_int_t                  rc;
-    ngx_http_request_t        *r = ctx->r;
-    ngx_http_core_loc_conf_t  *clcf;
-
-    if (!ctx->header_sent) {
-        ctx->header_sent = 1;
-
-        r->headers_out.status = NGX_HTTP_OK;
-        r->headers_out.content_length_n = -1;
-        ngx_http_fraiseql_set_content_type(r, ctx->graphql_response);
-
-        rc = ngx_http_send_header(r);
-
-        if (rc == NGX_ERROR || rc > NGX_OK) {
-            return NGX_ERROR;
-        }
-
-        if (r->header_only) {
-            return NGX_OK;
-        }
-    }
-
-    if (r->header_only) {
-        return NGX_OK;
-    }
-
-    rc = ngx_http_output_filter(r, out);
-
-    ngx_chain_update_chains(r->pool, &ctx->free, &ctx->busy, &out,
-                            (ngx_buf_tag_t) &ngx_http_fraiseql_module);
-
-    if (rc == NGX_ERROR) {
-        return NGX_ERROR;
-    }
-
-    ctx->blocked = (ctx->busy != NULL);
-
-    if (ctx->blocked && !ctx->finished) {
-        clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
-
-        if (!r->connection->write->delayed) {
-            ngx_add_timer(r->connection->write, clcf->send_timeout);
-        }
-
-        if (ngx_handle_write_event(r->connection->write, clcf->send_lowat)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-    }
-
-    return rc;
-}
-
-
-/* the head slot is done: the next ones in order take the stream */
+/*
+ * The head slot is done, or the client can take more: what the head
+ * holds goes out, and the next slots in order take the stream.  Held
+ * output waits while the client is slow: in nginx's chain it could not
+ * go to the temporary file any more.
+ */
 static void
 ngx_http_fraiseql_advance(ngx_http_fraiseql_ctx_t *ctx)
 {
@@ -1325,15 +1246,33 @@ ngx_http_fraiseql_advance(ngx_http_fraiseql_ctx_t *ctx)
         s = &ctx->slots[ctx->head];
         s->streaming = 1;
 
+        if (ngx_http_fraiseql_slot_open(s) != NGX_OK) {
+            ngx_http_fraiseql_abort(ctx, NGX_ERROR);
+            return;
+        }
+
         if (s->state != NGX_HTTP_FRAISEQL_SLOT_DONE) {
-            if (ngx_http_fraiseql_flush_slot(s, 0) == NGX_ERROR) {
+            if (!ctx->blocked
+                && ngx_http_fraiseql_flush_slot(s, 0) == NGX_ERROR)
+            {
                 ngx_http_fraiseql_abort(ctx, NGX_ERROR);
+                return;
             }
+
+            /* it may have waited for room: the head reads on */
+            if (s->paused) {
+                ngx_http_fraiseql_wake(ctx);
+            }
+
             return;
         }
 
         if (ctx->head == ctx->nslots - 1) {
             break;
+        }
+
+        if (ctx->blocked) {
+            return;
         }
 
         if (ngx_http_fraiseql_flush_slot(s, 0) == NGX_ERROR) {
@@ -1364,7 +1303,85 @@ ngx_http_fraiseql_advance(ngx_http_fraiseql_ctx_t *ctx)
 }
 
 
+/*
+ * A slot with no room for more of the answer: PostgreSQL waits for us,
+ * not we for it.  When the client is what holds the room, it has
+ * fraiseql_send_timeout to take something.
+ */
 static void
+ngx_http_fraiseql_pause(ngx_http_fraiseql_slot_t *slot)
+{
+    ngx_http_fraiseql_ctx_t  *ctx = slot->ctx;
+
+    slot->paused = 1;
+
+    if (slot->pgc->c->read->timer_set) {
+        ngx_del_timer(slot->pgc->c->read);
+    }
+
+    if (ctx->blocked && !ctx->hold.timer_set) {
+        ngx_add_timer(&ctx->hold, ctx->lcf->send_timeout);
+    }
+}
+
+
+static void
+ngx_http_fraiseql_hold_timeout(ngx_event_t *ev)
+{
+    ngx_http_fraiseql_ctx_t  *ctx = ev->data;
+
+    ngx_connection_t  *c = ctx->r->connection;
+
+    ngx_log_error(NGX_LOG_INFO, c->log, NGX_ETIMEDOUT,
+                  "fraiseql: the client took nothing for "
+                  "fraiseql_send_timeout while a database connection waited");
+
+    c->timedout = 1;
+    ngx_http_fraiseql_abort(ctx, NGX_HTTP_REQUEST_TIME_OUT);
+    ngx_http_run_posted_requests(c);
+}
+
+
+/*
+ * Paused slots try again (room may have come back), at the next turn of
+ * the event loop: after the events that wait, not before them.
+ */
+static void
+ngx_http_fraiseql_wake(ngx_http_fraiseql_ctx_t *ctx)
+{
+    if (!ctx->wake.posted && !ctx->finished) {
+        ngx_post_event(&ctx->wake, &ngx_posted_next_events);
+    }
+}
+
+
+static void
+ngx_http_fraiseql_wake_handler(ngx_event_t *ev)
+{
+    ngx_http_fraiseql_ctx_t  *ctx = ev->data;
+
+    ngx_uint_t                 i;
+    ngx_connection_t          *c;
+    ngx_http_fraiseql_slot_t  *s;
+
+    c = ctx->r->connection;
+
+    for (i = ctx->head; i < ctx->nslots && !ctx->finished; i++) {
+        s = &ctx->slots[i];
+
+        if (s->paused && s->pgc != NULL
+            && s->state == NGX_HTTP_FRAISEQL_SLOT_RUNNING)
+        {
+            s->paused = 0;
+            ngx_http_fraiseql_slot_rows(s);
+        }
+    }
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+void
 ngx_http_fraiseql_abort(ngx_http_fraiseql_ctx_t *ctx, ngx_int_t rc)
 {
     if (ctx->finished) {
@@ -1433,6 +1450,14 @@ ngx_http_fraiseql_cleanup(void *data)
         ngx_delete_posted_event(&ctx->fin);
     }
 
+    if (ctx->wake.posted) {
+        ngx_delete_posted_event(&ctx->wake);
+    }
+
+    if (ctx->hold.timer_set) {
+        ngx_del_timer(&ctx->hold);
+    }
+
     for (i = 0; i < ctx->nslots; i++) {
         s = &ctx->slots[i];
 
@@ -1456,13 +1481,12 @@ ngx_http_fraiseql_cleanup(void *data)
 }
 
 
-/* the client can take more: send what waits, then resume the rows */
+/* the client can take more: send what waits, then the rows go on */
 static void
 ngx_http_fraiseql_write_handler(ngx_http_request_t *r)
 {
-    ngx_event_t               *wev;
-    ngx_http_fraiseql_ctx_t   *ctx;
-    ngx_http_fraiseql_slot_t  *s;
+    ngx_event_t              *wev;
+    ngx_http_fraiseql_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_fraiseql_module);
     wev = r->connection->write;
@@ -1483,18 +1507,20 @@ ngx_http_fraiseql_write_handler(ngx_http_request_t *r)
         ngx_del_timer(wev);
     }
 
+    /* it took something: a stalled connection may wait again */
+    if (ctx->hold.timer_set) {
+        ngx_del_timer(&ctx->hold);
+    }
+
     if (ngx_http_fraiseql_send(ctx, NULL) == NGX_ERROR) {
         ngx_http_fraiseql_abort(ctx, NGX_ERROR);
         return;
     }
 
-    if (ctx->blocked || ctx->head >= ctx->nslots) {
-        return;
+    /* what was held while the client was slow goes out now */
+    if (!ctx->blocked) {
+        ngx_http_fraiseql_advance(ctx);
     }
 
-    s = &ctx->slots[ctx->head];
-
-    if (s->pgc != NULL && s->state == NGX_HTTP_FRAISEQL_SLOT_RUNNING) {
-        ngx_http_fraiseql_slot_rows(s);
-    }
+    ngx_http_fraiseql_wake(ctx);
 }

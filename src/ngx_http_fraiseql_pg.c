@@ -23,6 +23,10 @@ static void ngx_http_fraiseql_hand_over(ngx_http_fraiseql_pgc_t *pgc);
 static void ngx_http_fraiseql_connect_failed(ngx_http_fraiseql_pool_t *pool,
     ngx_uint_t answered, const char *reason);
 static void ngx_http_fraiseql_wait_timeout(ngx_event_t *ev);
+static void ngx_http_fraiseql_cancel_send(ngx_http_fraiseql_pgc_t *pgc,
+    ngx_http_fraiseql_pgc_t *target);
+static void ngx_http_fraiseql_cancel_process(ngx_http_fraiseql_pgc_t *pgc);
+static void ngx_http_fraiseql_refill(ngx_http_fraiseql_pool_t *pool);
 
 
 /* every pool of this worker, for exit */
@@ -288,6 +292,7 @@ ngx_http_fraiseql_pool_get(ngx_http_fraiseql_db_t *db, ngx_log_t *log)
     ngx_queue_init(&pool->idle);
     ngx_queue_init(&pool->free);
     ngx_queue_init(&pool->waiters);
+    ngx_queue_init(&pool->cancels);
 
     db->pool = pool;
 
@@ -766,6 +771,22 @@ ngx_http_fraiseql_close(ngx_http_fraiseql_pgc_t *pgc)
         pool->nconnecting--;
     }
 
+    /* a cancel and its target forget each other */
+    if (pgc->cancel_queued) {
+        ngx_queue_remove(&pgc->queue);
+        pgc->cancel_queued = 0;
+    }
+
+    if (pgc->canceller != NULL) {
+        pgc->canceller->cancel_target = NULL;
+        pgc->canceller = NULL;
+    }
+
+    if (pgc->cancel_target != NULL) {
+        pgc->cancel_target->canceller = NULL;
+        pgc->cancel_target = NULL;
+    }
+
     if (pgc->pg) {
         PQfinish(pgc->pg);
         pgc->pg = NULL;
@@ -852,8 +873,9 @@ ngx_http_fraiseql_connect_failed(ngx_http_fraiseql_pool_t *pool,
 static void
 ngx_http_fraiseql_pg_handler(ngx_event_t *ev)
 {
-    ngx_connection_t         *c = ev->data;
-    ngx_http_fraiseql_pgc_t  *pgc = c->data;
+    ngx_connection_t          *c = ev->data;
+    ngx_http_fraiseql_pgc_t   *pgc = c->data;
+    ngx_http_fraiseql_pool_t  *pool;
 
     switch (pgc->state) {
 
@@ -901,7 +923,31 @@ ngx_http_fraiseql_pg_handler(ngx_event_t *ev)
         }
         return;
 
+    case NGX_HTTP_FRAISEQL_PGC_CANCELLING:
+        if (ev->timedout) {
+            ngx_log_error(NGX_LOG_WARN, pgc->pool->log, 0,
+                          "fraiseql: no connection free to cancel an "
+                          "overrunning statement in time: closing its "
+                          "connection");
+            pool = pgc->pool;
+            ngx_http_fraiseql_close(pgc);
+            ngx_http_fraiseql_refill(pool);
+            return;
+        }
+
+        /* what comes before the cancel is dropped with the connection */
+        if (!ev->write && !PQconsumeInput(pgc->pg)) {
+            ngx_http_fraiseql_close(pgc);
+        }
+
+        return;
+
     default: /* BUSY */
+        if (pgc->owner == NULL) {
+            ngx_http_fraiseql_cancel_process(pgc);
+            return;
+        }
+
         ngx_http_fraiseql_pgc_process(pgc);
         return;
     }
@@ -1047,6 +1093,14 @@ ngx_http_fraiseql_hand_over(ngx_http_fraiseql_pgc_t *pgc)
         ngx_del_timer(pgc->c->read);
     }
 
+    /* an overrunning statement waits for a connection to cancel it */
+    if (!ngx_queue_empty(&pool->cancels)) {
+        q = ngx_queue_head(&pool->cancels);
+        ngx_http_fraiseql_cancel_send(pgc,
+                           ngx_queue_data(q, ngx_http_fraiseql_pgc_t, queue));
+        return;
+    }
+
     /* an exiting worker still serves the requests it has queued */
     if ((ngx_exiting || ngx_terminate) && ngx_queue_empty(&pool->waiters)) {
         ngx_http_fraiseql_close(pgc);
@@ -1106,20 +1160,25 @@ ngx_http_fraiseql_release(ngx_http_fraiseql_pgc_t *pgc, ngx_uint_t reusable)
         || PQpipelineStatus(pgc->pg) != PQ_PIPELINE_OFF)
     {
         ngx_http_fraiseql_close(pgc);
-
-        /* a waiter must not starve behind a closed connection */
-        if (!ngx_queue_empty(&pool->waiters)
-            && pool->nconns < pool->db->pool_size
-            && !ngx_terminate)
-        {
-            (void) ngx_http_fraiseql_connect(pool);
-        }
-
+        ngx_http_fraiseql_refill(pool);
         return;
     }
 
     pgc->reused = 1;
     ngx_http_fraiseql_hand_over(pgc);
+}
+
+
+/* a waiter must not starve behind a closed connection */
+static void
+ngx_http_fraiseql_refill(ngx_http_fraiseql_pool_t *pool)
+{
+    if (!ngx_queue_empty(&pool->waiters)
+        && pool->nconns < pool->db->pool_size
+        && !ngx_terminate)
+    {
+        (void) ngx_http_fraiseql_connect(pool);
+    }
 }
 
 
@@ -1188,4 +1247,185 @@ ngx_http_fraiseql_pool_exit(ngx_cycle_t *cycle)
     }
 
     ngx_http_fraiseql_pools = NULL;
+}
+
+
+/*
+ * A statement overran the query timeout on pgc and the server did not
+ * stop it (PostgreSQL checks for interrupts only so often).  libpq's
+ * PQcancel opens a blocking socket, so the cancel goes as a statement,
+ * pg_cancel_backend(pid), on another connection of the pool: an idle one
+ * now, or the next one free (before any waiting request).  pgc stays open
+ * until then, so that its backend has a name to be cancelled by; then it
+ * is closed.  With no connection free within NGX_HTTP_FRAISEQL_CANCEL_WAIT,
+ * it is closed anyway.
+ */
+void
+ngx_http_fraiseql_cancel(ngx_http_fraiseql_pgc_t *pgc)
+{
+    ngx_queue_t               *q;
+    ngx_http_fraiseql_pgc_t   *idle;
+    ngx_http_fraiseql_pool_t  *pool = pgc->pool;
+
+    pgc->owner = NULL;
+    pgc->state = NGX_HTTP_FRAISEQL_PGC_CANCELLING;
+    pgc->reused = 0;
+
+    if (pgc->c->read->timer_set) {
+        ngx_del_timer(pgc->c->read);
+    }
+
+    ngx_add_timer(pgc->c->read, NGX_HTTP_FRAISEQL_CANCEL_WAIT);
+
+    if (ngx_queue_empty(&pool->idle)) {
+        ngx_queue_insert_tail(&pool->cancels, &pgc->queue);
+        pgc->cancel_queued = 1;
+
+        /* a connection of our own for it, if the pool has room */
+        if (pool->nconns < pool->db->pool_size && !ngx_terminate) {
+            (void) ngx_http_fraiseql_connect(pool);
+        }
+
+        return;
+    }
+
+    q = ngx_queue_head(&pool->idle);
+    idle = ngx_queue_data(q, ngx_http_fraiseql_pgc_t, queue);
+
+    ngx_queue_remove(q);
+    pool->nidle--;
+
+    if (idle->c->read->timer_set) {
+        ngx_del_timer(idle->c->read);   /* the idle timeout */
+    }
+
+    idle->c->read->cancelable = 0;
+
+    ngx_http_fraiseql_cancel_send(idle, pgc);
+}
+
+
+/* pgc, free, sends the cancel of target's statement */
+static void
+ngx_http_fraiseql_cancel_send(ngx_http_fraiseql_pgc_t *pgc,
+    ngx_http_fraiseql_pgc_t *target)
+{
+    int          rc;
+    char         pid[NGX_INT_T_LEN + 1];
+    const char  *values[1];
+
+    if (target->cancel_queued) {
+        ngx_queue_remove(&target->queue);
+        target->cancel_queued = 0;
+    }
+
+    pgc->state = NGX_HTTP_FRAISEQL_PGC_BUSY;
+    pgc->owner = NULL;
+    pgc->cancel_target = target;
+    target->canceller = pgc;
+
+    ngx_sprintf((u_char *) pid, "%d%Z", PQbackendPID(target->pg));
+    values[0] = pid;
+
+    ngx_log_error(NGX_LOG_INFO, pgc->pool->log, 0,
+                  "fraiseql: cancelling the statement of backend %s", pid);
+
+    if (!PQsendQueryParams(pgc->pg, "SELECT pg_cancel_backend($1::int)", 1,
+                           NULL, values, NULL, NULL, 0))
+    {
+        ngx_http_fraiseql_close(pgc);
+        ngx_http_fraiseql_close(target);
+        return;
+    }
+
+    rc = PQflush(pgc->pg);
+
+    if (rc == -1) {
+        ngx_http_fraiseql_close(pgc);
+        ngx_http_fraiseql_close(target);
+        return;
+    }
+
+    pgc->flushing = (rc == 1);
+
+    ngx_add_timer(pgc->c->read, NGX_HTTP_FRAISEQL_CANCEL_WAIT);
+}
+
+
+/*
+ * The cancel's answer: its target is closed (its backend, cancelled,
+ * ends when it sees the socket close), the connection that sent it goes
+ * back to the pool.
+ */
+static void
+ngx_http_fraiseql_cancel_process(ngx_http_fraiseql_pgc_t *pgc)
+{
+    int                        rc;
+    PGresult                  *res;
+    ngx_http_fraiseql_pool_t  *pool = pgc->pool;
+
+    if (pgc->c->read->timedout) {
+        pgc->c->read->timedout = 0;
+
+        if (pgc->cancel_target != NULL) {
+            ngx_http_fraiseql_close(pgc->cancel_target);
+        }
+
+        ngx_http_fraiseql_close(pgc);
+        ngx_http_fraiseql_refill(pool);
+        return;
+    }
+
+    if (pgc->flushing) {
+        rc = PQflush(pgc->pg);
+
+        if (rc == -1) {
+            goto failed;
+        }
+
+        pgc->flushing = (rc == 1);
+    }
+
+    if (!PQconsumeInput(pgc->pg)) {
+        goto failed;
+    }
+
+    while (!PQisBusy(pgc->pg)) {
+        res = PQgetResult(pgc->pg);
+
+        if (res == NULL) {
+            if (pgc->cancel_target != NULL) {
+                ngx_http_fraiseql_close(pgc->cancel_target);
+            }
+
+            if (pgc->c->read->timer_set) {
+                ngx_del_timer(pgc->c->read);
+            }
+
+            pool = pgc->pool;
+            ngx_http_fraiseql_release(pgc, 1);
+            ngx_http_fraiseql_refill(pool);
+            return;
+        }
+
+        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+            ngx_log_error(NGX_LOG_WARN, pgc->pool->log, 0,
+                          "fraiseql: the cancel of an overrunning "
+                          "statement failed: %s",
+                          PQresultErrorMessage(res));
+        }
+
+        PQclear(res);
+    }
+
+    return;
+
+failed:
+
+    if (pgc->cancel_target != NULL) {
+        ngx_http_fraiseql_close(pgc->cancel_target);
+    }
+
+    ngx_http_fraiseql_close(pgc);
+    ngx_http_fraiseql_refill(pool);
 }

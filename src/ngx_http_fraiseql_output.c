@@ -1,0 +1,427 @@
+/*
+ * The answer's bytes: written by the slots into buffers of
+ * fraiseql_buffers, sent by the slot at the head of the response and held
+ * by the others (and by the head while the client takes nothing).  What
+ * is held past the memory budget goes to a temporary file, up to
+ * fraiseql_max_temp_file_size, as nginx's proxy buffers an upstream
+ * answer: the database connection is let go however slow the client.
+ * Past both, a slot stops reading its rows (PostgreSQL waits), for at
+ * most fraiseql_send_timeout while the client takes nothing.
+ */
+
+#include "ngx_http_fraiseql.h"
+
+
+/* the tag of a temporary file's buffers: freed after sending, not reused */
+static u_char  ngx_http_fraiseql_file_tag;
+
+
+static ngx_int_t ngx_http_fraiseql_spill(ngx_http_fraiseql_ctx_t *ctx,
+    ngx_http_fraiseql_slot_t *s);
+
+
+/* the wbuf of a slot needs room: the current buffer is full */
+int
+ngx_http_fraiseql_slot_reserve(fql_wbuf_t *w, size_t need)
+{
+    ngx_http_fraiseql_slot_t  *s = w->ctx;
+
+    size_t                     size;
+    ngx_buf_t                 *b;
+    ngx_chain_t               *cl;
+    ngx_http_fraiseql_ctx_t   *ctx = s->ctx;
+    ngx_http_request_t        *r = ctx->r;
+
+    if (s->buf != NULL) {
+        s->buf->last = (u_char *) w->pos;
+
+        if (s->streaming && !ctx->blocked) {
+            if (ngx_http_fraiseql_flush_slot(s, 0) == NGX_ERROR) {
+                /* the client is gone: stop here, quietly */
+                ngx_http_fraiseql_abort(ctx, NGX_ERROR);
+                return -1;
+            }
+
+        } else {
+            cl = ngx_alloc_chain_link(r->pool);
+            if (cl == NULL) {
+                return -1;
+            }
+
+            cl->buf = s->buf;
+            cl->next = NULL;
+            *s->last = cl;
+            s->last = &cl->next;
+            s->buf = NULL;
+        }
+    }
+
+    size = ngx_max(need, ctx->lcf->buffers.size);
+
+    /* buffers that went out come back through ctx->free */
+    cl = ngx_chain_get_free_buf(r->pool, &ctx->free);
+    if (cl == NULL) {
+        return -1;
+    }
+
+    b = cl->buf;
+
+    if (b->start == NULL || (size_t) (b->end - b->start) < size) {
+        b->start = ngx_palloc(r->pool, size);
+        if (b->start == NULL) {
+            return -1;
+        }
+
+        b->end = b->start + size;
+        ctx->mem += size;
+    }
+
+    b->pos = b->start;
+    b->last = b->start;
+    b->temporary = 1;
+    b->flush = 0;
+    b->last_buf = 0;
+    b->tag = (ngx_buf_tag_t) &ngx_http_fraiseql_module;
+
+    s->buf = b;
+    w->pos = (char *) b->pos;
+    w->end = (char *) b->end;
+
+    return 0;
+}
+
+
+/*
+ * May a slot read another row?  NGX_OK: yes, within the budget (held
+ * buffers sent to the temporary file if need be); NGX_DECLINED: not now,
+ * it waits for the client (or for the head of the response); NGX_ERROR:
+ * the temporary file failed.
+ *
+ * The head of the response reads on while the client takes its output:
+ * its buffers come back as they are sent.
+ */
+ngx_int_t
+ngx_http_fraiseql_room(ngx_http_fraiseql_slot_t *slot)
+{
+    ngx_uint_t                 i;
+    ngx_http_fraiseql_ctx_t   *ctx = slot->ctx;
+
+    if (ctx->free != NULL
+        || ctx->mem + ctx->lcf->buffers.size
+           <= ctx->lcf->buffers.num * ctx->lcf->buffers.size
+        || (slot->streaming && !ctx->blocked))
+    {
+        return NGX_OK;
+    }
+
+    if (ctx->lcf->max_temp_file_size == 0) {
+        return NGX_DECLINED;
+    }
+
+    /* what the slots hold in memory goes to disk, in document order */
+    for (i = ctx->head; i < ctx->nslots && ctx->free == NULL; i++) {
+        if (ngx_http_fraiseql_spill(ctx, &ctx->slots[i]) == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+    }
+
+    /* a free buffer, or its own one emptied to the file */
+    if (ctx->free != NULL
+        || (slot->buf != NULL && (u_char *) slot->w.pos == slot->buf->pos))
+    {
+        return NGX_OK;
+    }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ctx->r->connection->log, 0,
+                   "fraiseql: no room for slot %ui: %uz bytes in memory, "
+                   "%O in the file", slot->index, ctx->mem,
+                   ctx->temp ? ctx->temp->offset : 0);
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * Writes what a slot holds in memory to the request's temporary file:
+ * one file buffer takes the place of the held buffers, which return to
+ * ctx->free, and the slot's current buffer starts again empty.
+ * NGX_DECLINED: nothing to write, or no room left in the file.
+ */
+static ngx_int_t
+ngx_http_fraiseql_spill(ngx_http_fraiseql_ctx_t *ctx,
+    ngx_http_fraiseql_slot_t *s)
+{
+    off_t                       size, start;
+    ssize_t                     n;
+    ngx_buf_t                  *b;
+    ngx_buf_t                  *cur;
+    ngx_chain_t               **ll, *cl, *mem, *next, curl;
+    ngx_temp_file_t            *tf;
+    ngx_http_request_t         *r = ctx->r;
+    ngx_http_core_loc_conf_t   *clcf;
+
+    /* the memory buffers of the held chain: they all follow its files */
+    size = 0;
+
+    for (ll = &s->out; *ll; ll = &(*ll)->next) {
+        if (!(*ll)->buf->in_file) {
+            break;
+        }
+    }
+
+    for (cl = *ll; cl; cl = cl->next) {
+        size += cl->buf->last - cl->buf->pos;
+    }
+
+    /* and what its current buffer has */
+    cur = NULL;
+
+    if (s->buf != NULL) {
+        s->buf->last = (u_char *) s->w.pos;
+
+        if (s->buf->last > s->buf->pos) {
+            cur = s->buf;
+            size += cur->last - cur->pos;
+        }
+    }
+
+    if (size == 0) {
+        return NGX_DECLINED;
+    }
+
+    if (size > ctx->lcf->max_temp_file_size
+        || (ctx->temp != NULL
+            && ctx->temp->offset + size > ctx->lcf->max_temp_file_size))
+    {
+        return NGX_DECLINED;
+    }
+
+    tf = ctx->temp;
+
+    if (tf == NULL) {
+        tf = ngx_pcalloc(r->pool, sizeof(ngx_temp_file_t));
+        if (tf == NULL) {
+            return NGX_ERROR;
+        }
+
+        clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+        tf->file.fd = NGX_INVALID_FILE;
+        tf->file.log = r->connection->log;
+        tf->path = clcf->client_body_temp_path;
+        tf->pool = r->pool;
+        tf->log_level = NGX_LOG_WARN;
+        tf->warn = "a GraphQL answer is buffered to a temporary file";
+        tf->access = 0600;
+
+        ctx->temp = tf;
+    }
+
+    mem = *ll;
+    *ll = NULL;
+    s->last = ll;
+
+    if (cur != NULL) {
+        /* a link of its own, for the write: the buffer stays the slot's */
+        curl.buf = cur;
+        curl.next = NULL;
+
+        for (cl = mem; cl && cl->next; cl = cl->next) { /* void */ }
+
+        if (cl != NULL) {
+            cl->next = &curl;
+
+        } else {
+            mem = &curl;
+        }
+    }
+
+    start = tf->offset;
+
+    n = ngx_write_chain_to_temp_file(tf, mem);
+
+    if (n == NGX_ERROR || n != size) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "fraiseql: cannot buffer an answer to a temporary "
+                      "file");
+        return NGX_ERROR;
+    }
+
+    tf->offset += n;
+
+    /* the file's range: it extends the slot's last one when they meet */
+    cl = NULL;
+
+    if (s->out != NULL) {
+        for (cl = s->out; cl->next; cl = cl->next) { /* void */ }
+
+        if (cl->buf->file_last != start) {
+            cl = NULL;
+        }
+    }
+
+    if (cl != NULL) {
+        cl->buf->file_last = tf->offset;
+
+    } else {
+        b = ngx_calloc_buf(r->pool);
+        cl = ngx_alloc_chain_link(r->pool);
+        if (b == NULL || cl == NULL) {
+            return NGX_ERROR;
+        }
+
+        b->in_file = 1;
+        b->file = &tf->file;
+        b->file_pos = start;
+        b->file_last = tf->offset;
+        b->tag = (ngx_buf_tag_t) &ngx_http_fraiseql_file_tag;
+
+        cl->buf = b;
+        cl->next = NULL;
+        *s->last = cl;
+        s->last = &cl->next;
+    }
+
+    /* the memory is free again; the value cannot be taken back now */
+    for (cl = mem; cl; cl = next) {
+        next = cl->next;
+
+        if (cl->buf == s->value_buf) {
+            s->value_sent = 1;
+        }
+
+        cl->buf->pos = cl->buf->start;
+        cl->buf->last = cl->buf->start;
+
+        if (cl == &curl) {
+            s->w.pos = (char *) cur->start;
+            break;
+        }
+
+        cl->next = ctx->free;
+        ctx->free = cl;
+    }
+
+    return NGX_OK;
+}
+
+
+/* sends what a streaming slot has: its held chain and its current buffer */
+ngx_int_t
+ngx_http_fraiseql_flush_slot(ngx_http_fraiseql_slot_t *s, ngx_uint_t last)
+{
+    ngx_chain_t              *out, *cl;
+    ngx_http_fraiseql_ctx_t  *ctx;
+
+    if (s == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx = s->ctx;
+
+    if (s->buf != NULL) {
+        s->buf->last = (u_char *) s->w.pos;
+
+        if (s->buf->last > s->buf->pos || last) {
+            cl = ngx_alloc_chain_link(ctx->r->pool);
+            if (cl == NULL) {
+                return NGX_ERROR;
+            }
+
+            cl->buf = s->buf;
+            cl->next = NULL;
+            *s->last = cl;
+            s->last = &cl->next;
+
+            s->buf = NULL;
+            s->w.pos = NULL;
+            s->w.end = NULL;
+        }
+    }
+
+    out = s->out;
+    s->out = NULL;
+    s->last = &s->out;
+
+    if (out == NULL) {
+        return NGX_OK;
+    }
+
+    for (cl = out; cl->next; cl = cl->next) { /* void */ }
+
+    cl->buf->flush = 1;
+
+    if (last) {
+        cl->buf->last_buf = 1;
+        cl->buf->last_in_chain = 1;
+    }
+
+    if (s->nrows) {
+        s->value_sent = 1;
+    }
+
+    return ngx_http_fraiseql_send(ctx, out);
+}
+
+
+/*
+ * Passes out to the output filter (the header first).  The client is
+ * "blocked" while our buffers wait in nginx's chain or a filter kept
+ * some back: the write event tells when it takes more.
+ */
+ngx_int_t
+ngx_http_fraiseql_send(ngx_http_fraiseql_ctx_t *ctx, ngx_chain_t *out)
+{
+    ngx_int_t                  rc;
+    ngx_http_request_t        *r = ctx->r;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (!ctx->header_sent) {
+        ctx->header_sent = 1;
+
+        r->headers_out.status = NGX_HTTP_OK;
+        r->headers_out.content_length_n = -1;
+        ngx_http_fraiseql_set_content_type(r, ctx->graphql_response);
+
+        rc = ngx_http_send_header(r);
+
+        if (rc == NGX_ERROR || rc > NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (r->header_only) {
+            return NGX_OK;
+        }
+    }
+
+    if (r->header_only) {
+        return NGX_OK;
+    }
+
+    rc = ngx_http_output_filter(r, out);
+
+    ngx_chain_update_chains(r->pool, &ctx->free, &ctx->busy, &out,
+                            (ngx_buf_tag_t) &ngx_http_fraiseql_module);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    ctx->blocked = (ctx->busy != NULL || rc == NGX_AGAIN);
+
+    if (ctx->blocked && !ctx->finished) {
+        clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+        if (!r->connection->write->delayed) {
+            ngx_add_timer(r->connection->write, clcf->send_timeout);
+        }
+
+        if (ngx_handle_write_event(r->connection->write, clcf->send_lowat)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return rc;
+}
