@@ -5,7 +5,9 @@
  * request's arena and JSON variables) and of the key alone: hashing the
  * text as sent ("lookup") and, for a document sent with another layout,
  * normalising then hashing it ("normalised").  Best mean of several
- * rounds, in microseconds.
+ * rounds, in microseconds; and the memory the cache keeps for the
+ * document and its plan ("kept KB", what fraiseql_plan_cache's size
+ * counts).
  *
  *   make bench   (or: gcc -O2 -Isrc/core bench/bench_cache.c
  *                     src/core/fql_*.c -lyajl -lm -o build/bench_cache
@@ -76,7 +78,7 @@ one(fql_cache_t *c, const fql_schema_t *schema, const case_t *k)
     fql_jval_t            *vars = NULL;
     fql_errors_t           errs;
     fql_cache_result_t     res;
-    fql_compile_limits_t   limits = { 30, 0, 0, 0 };
+    fql_compile_limits_t   limits = { .max_depth = 30 };
     fql_str_t              q, op = { NULL, 0 };
 
     a = fql_arena_heap_create();
@@ -111,8 +113,9 @@ main(int argc, char **argv)
     size_t              len, nl;
     char               *sdl, *intro, *norm;
     double              t0, dt, best_miss, best_hit, best_lookup,
-                        best_norm;
+                        best_norm, kept;
     unsigned            k;
+    fql_cache_stats_t   st;
     uint64_t            h;
     fql_arena_t        *a;
     fql_cache_t        *c;
@@ -156,8 +159,8 @@ main(int argc, char **argv)
 
     norm = malloc(len + 4096);
 
-    printf("%-46s %9s %9s %9s %11s\n", "document", "miss us", "hit us",
-           "lookup us", "normal. us");
+    printf("%-46s %9s %9s %9s %11s %8s\n", "document", "miss us",
+           "hit us", "lookup us", "normal. us", "kept KB");
 
     for (k = 0; k < 3; k++) {
         n = k == 2 ? 200 : 20000;
@@ -186,6 +189,8 @@ main(int argc, char **argv)
 
             c = fql_cache_create(64, 0);
             one(c, schema, &cases[k]);
+            fql_cache_get_stats(c, &st);
+            kept = st.bytes / 1024.0;
             t0 = now_us();
 
             for (i = 0; i < n; i++) {
@@ -235,8 +240,8 @@ main(int argc, char **argv)
             }
         }
 
-        printf("%-46s %9.2f %9.2f %9.2f %11.2f\n", cases[k].name,
-               best_miss, best_hit, best_lookup, best_norm);
+        printf("%-46s %9.2f %9.2f %9.2f %11.2f %8.1f\n", cases[k].name,
+               best_miss, best_hit, best_lookup, best_norm, kept);
     }
 
     fql_arena_heap_destroy(a);

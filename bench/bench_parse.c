@@ -66,7 +66,7 @@ one(const fql_schema_t *schema, const char *doc, const fql_jval_t *vars,
     fql_errors_t           errs;
     fql_document_t        *d;
     fql_parse_error_t      perr;
-    fql_compile_limits_t   limits = { 30, 0 };
+    fql_compile_limits_t   limits = { .max_depth = 30 };
     fql_str_t              op = { NULL, 0 };
 
     t0 = now_us();

@@ -769,6 +769,7 @@ fql_cache_plan(fql_cache_t *c, fql_arena_t *a, const fql_schema_t *schema,
     fql_vctx_t          v;
     fql_variant_t      *var;
     size_t              bytes;
+    fql_arena_t        *va;
     fql_cache_entry_t  *e;
 
     memset(res, 0, sizeof(fql_cache_result_t));
@@ -864,35 +865,43 @@ fql_cache_plan(fql_cache_t *c, fql_arena_t *a, const fql_schema_t *schema,
                                      limits, plan, errs);
     }
 
-    a = fql_arena_heap_create();
-    var = a ? fql_calloc(a, sizeof(fql_variant_t)) : NULL;
-
-    if (var == NULL) {
-        fql_arena_heap_destroy(a);
-        fql_error_add(errs, NULL, FQL_CODE_INTERNAL, "Out of memory");
-        return -1;
-    }
-
-    var->arena = a;
-
-    if (fql_compile_validated(var->arena, schema, e->doc, opname, variables,
-                              limits, plan, errs) != 0)
+    /* compiled in the request's memory: the cache keeps a compact copy */
+    if (fql_compile_validated(a, schema, e->doc, opname, variables, limits,
+                              plan, errs) != 0)
     {
         /* errors that depend on the values: nothing to keep */
-        fql_arena_heap_destroy(var->arena);
         return -1;
     }
 
-    var->opname.data = fql_strndup(var->arena, opname.data ? opname.data : "",
+    va = fql_arena_heap_create();
+    var = va ? fql_calloc(va, sizeof(fql_variant_t)) : NULL;
+
+    if (var == NULL) {
+        /* this request has its plan; the cache learns nothing */
+        fql_arena_heap_destroy(va);
+        return 0;
+    }
+
+    var->arena = va;
+    var->opname.data = fql_strndup(va, opname.data ? opname.data : "",
                                    opname.len);
     var->opname.len = opname.len;
-    var->shape.data = fql_strndup(var->arena, shape.data, shape.len);
+    var->shape.data = fql_strndup(va, shape.data, shape.len);
     var->shape.len = shape.len;
 
-    /* without its key the variant only keeps this request's plan */
+    /* without its key the variant never matches */
     var->dead = var->opname.data == NULL || var->shape.data == NULL;
 
-    var->plan = (*plan)->uncacheable ? NULL : *plan;
+    /* NULL: compiled each time (its values shape more than parameters) */
+    var->plan = NULL;
+
+    if (!var->dead && !(*plan)->uncacheable
+        && fql_plan_copy(va, *plan, &var->plan) != 0)
+    {
+        var->dead = 1;
+        var->plan = NULL;
+    }
+
     var->next = e->variants;
     e->variants = var;
     e->nvariants++;

@@ -2350,6 +2350,151 @@ fql_bind_slot(fql_cctx_t *c, const fql_root_plan_t *rp, const fql_slot_t *sl,
 }
 
 
+/* a projection tree, deep: its keys point into the schema or document */
+static fql_proj_t *
+fql_proj_copy(fql_arena_t *a, const fql_proj_t *src)
+{
+    unsigned     i;
+    fql_proj_t  *p;
+
+    if (src == NULL) {
+        return NULL;
+    }
+
+    p = fql_alloc(a, sizeof(fql_proj_t));
+    if (p == NULL) {
+        return NULL;
+    }
+
+    *p = *src;
+    p->fields = fql_alloc(a, (src->nfields ? src->nfields : 1)
+                             * sizeof(fql_proj_field_t));
+    if (p->fields == NULL) {
+        return NULL;
+    }
+
+    for (i = 0; i < src->nfields; i++) {
+        p->fields[i] = src->fields[i];
+
+        if (src->fields[i].sub != NULL) {
+            p->fields[i].sub = fql_proj_copy(a, src->fields[i].sub);
+            if (p->fields[i].sub == NULL) {
+                return NULL;
+            }
+        }
+    }
+
+    return p;
+}
+
+
+static fql_root_plan_t *
+fql_root_copy(fql_arena_t *a, const fql_root_plan_t *src)
+{
+    unsigned          i;
+    char             *v;
+    fql_slot_t       *sl;
+    unsigned short   *path;
+    fql_root_plan_t  *rp;
+
+    rp = fql_alloc(a, sizeof(fql_root_plan_t));
+    if (rp == NULL) {
+        return NULL;
+    }
+
+    *rp = *src;
+    rp->next = NULL;
+
+    if (src->value.data != NULL) {
+        v = fql_strndup(a, src->value.data, src->value.len);
+        if (v == NULL) {
+            return NULL;
+        }
+
+        rp->value.data = v;
+    }
+
+    if (src->sql != NULL) {
+        rp->sql = fql_strndup(a, src->sql, src->sql_len);
+        if (rp->sql == NULL) {
+            return NULL;
+        }
+    }
+
+    if (src->nparams) {
+        rp->params = fql_alloc(a, src->nparams * sizeof(char *));
+        sl = fql_alloc(a, src->nparams * sizeof(fql_slot_t));
+        if (rp->params == NULL || sl == NULL) {
+            return NULL;
+        }
+
+        for (i = 0; i < src->nparams; i++) {
+            rp->params[i] = src->params[i] == NULL
+                            ? NULL
+                            : fql_strndup(a, src->params[i],
+                                          strlen(src->params[i]));
+
+            if (src->params[i] != NULL && rp->params[i] == NULL) {
+                return NULL;
+            }
+
+            sl[i] = src->slots[i];
+
+            if (sl[i].npath) {
+                path = fql_alloc(a, sl[i].npath * sizeof(unsigned short));
+                if (path == NULL) {
+                    return NULL;
+                }
+
+                memcpy(path, sl[i].path, sl[i].npath * sizeof(unsigned short));
+                sl[i].path = path;
+            }
+        }
+
+        rp->slots = sl;
+    }
+
+    if ((src->proj && (rp->proj = fql_proj_copy(a, src->proj)) == NULL)
+        || (src->proj_error
+            && (rp->proj_error = fql_proj_copy(a, src->proj_error)) == NULL))
+    {
+        return NULL;
+    }
+
+    return rp;
+}
+
+
+int
+fql_plan_copy(fql_arena_t *a, const fql_plan_t *src, fql_plan_t **plan)
+{
+    fql_plan_t             *pl;
+    fql_root_plan_t       **tail;
+    const fql_root_plan_t  *rp;
+
+    pl = fql_alloc(a, sizeof(fql_plan_t));
+    if (pl == NULL) {
+        return -1;
+    }
+
+    *pl = *src;
+    tail = &pl->roots;
+
+    for (rp = src->roots; rp; rp = rp->next) {
+        *tail = fql_root_copy(a, rp);
+        if (*tail == NULL) {
+            return -1;
+        }
+
+        tail = &(*tail)->next;
+    }
+
+    *plan = pl;
+
+    return 0;
+}
+
+
 int
 fql_plan_bind(fql_arena_t *a, const fql_plan_t *tmpl, const fql_jval_t *vars,
     const fql_compile_limits_t *limits, fql_plan_t **plan, fql_errors_t *errs)

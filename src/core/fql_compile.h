@@ -116,6 +116,13 @@ int fql_plan_bind(fql_arena_t *a, const fql_plan_t *tmpl,
  */
 size_t fql_introspection_size(const fql_schema_t *schema);
 
+/*
+ * What the plan holds, copied into a: strings of the schema and of the
+ * document (which must outlive the copy) are shared, the rest is copied,
+ * so that a plan compiled in a request's memory can be kept compact.
+ */
+int fql_plan_copy(fql_arena_t *a, const fql_plan_t *src, fql_plan_t **plan);
+
 /* the operation chosen by name (or the lone one), or NULL with an error */
 const fql_definition_t *fql_select_operation(const fql_document_t *doc,
     fql_str_t name, fql_errors_t *errs);

@@ -463,7 +463,7 @@ test_bytes(void **state)
     size_t              n, one;
     unsigned            i, k;
 
-    c = fql_cache_create(1000, 64 * 1024 * 16);
+    c = fql_cache_create(1000, 16 * 1024 * 16);
 
     run(f, c, "{ thing(id: 1) { id } }", NULL, NULL, &r);
     done(&r);
@@ -481,13 +481,13 @@ test_bytes(void **state)
         done(&r);
 
         fql_cache_get_stats(c, &st);
-        assert_true(st.bytes <= 64 * 1024 * 16);
+        assert_true(st.bytes <= 16 * 1024 * 16);
     }
 
     assert_true(st.evictions > 0);
     assert_true(st.entries < 400);
 
-    /* larger than its share (64k): planned, answered, not kept */
+    /* larger than its share (16k): planned, answered, not kept */
     n = snprintf(doc, sizeof(doc), "{ things(limit: 1) {");
     for (k = 0; k < 900; k++) {
         n += snprintf(doc + n, sizeof(doc) - n, " a%u: id", k);

@@ -182,6 +182,49 @@ expect_error(fixture_t *f, const char *query, const char *vars,
 #define FROM  "SELECT \"data\" FROM \"app\".\"v_thing\""
 
 
+/* compiles with limits; 0 or -1 with errs */
+static int
+compile_limited(fixture_t *f, const char *query, const char *vars,
+    const fql_compile_limits_t *limits, fql_plan_t **plan,
+    fql_errors_t *errs)
+{
+    fql_jval_t         *v = NULL;
+    fql_document_t     *doc;
+    fql_parse_error_t   perr;
+    fql_str_t           op = { NULL, 0 };
+
+    fql_errors_init(errs, f->arena);
+
+    assert_int_equal(fql_parse_document(f->arena, query, strlen(query), NULL,
+                                        &doc, &perr), 0);
+
+    if (vars != NULL) {
+        v = fql_json_parse(f->arena, vars, strlen(vars), errs);
+        assert_non_null(v);
+    }
+
+    return fql_compile(f->arena, f->schema, doc, op, v, limits, plan, errs);
+}
+
+
+static void
+expect_limit(fixture_t *f, const char *query, const char *vars,
+    const fql_compile_limits_t *limits, const char *fragment)
+{
+    fql_plan_t    *plan;
+    fql_errors_t   errs;
+
+    assert_int_equal(compile_limited(f, query, vars, limits, &plan, &errs),
+                     -1);
+
+    if (strcmp(errs.head->code, FQL_CODE_LIMIT) != 0
+        || strstr(errs.head->message, fragment) == NULL)
+    {
+        fail_msg("%s: %s (%s)", query, errs.head->message, errs.head->code);
+    }
+}
+
+
 static void
 test_by_id(void **state)
 {
@@ -896,6 +939,96 @@ test_snake_case(void **state)
 }
 
 
+/* what a hostile document can make the compiler do is bounded */
+static void
+test_limits(void **state)
+{
+    fixture_t             *f = *state;
+    char                  *doc;
+    size_t                 n;
+    unsigned               i;
+    fql_plan_t            *plan;
+    fql_errors_t           errs;
+    fql_error_t           *e;
+    fql_compile_limits_t   limits;
+
+    memset(&limits, 0, sizeof(limits));
+    limits.max_root_fields = 3;
+    limits.max_conditions = 3;
+
+    /* root fields: counted once merged */
+    assert_int_equal(compile_limited(f, "{ a: things { id } b: things { id }"
+                                     " c: things { id } c: things { id } }",
+                                     NULL, &limits, &plan, &errs), 0);
+    assert_int_equal(plan->nroots, 3);
+    expect_limit(f, "{ a: things { id } b: things { id } c: things { id } "
+                 "...F } fragment F on Query { d: things { id } }", NULL,
+                 &limits, "root fields");
+
+    /* conditions: each operator and each arm */
+    assert_int_equal(compile_limited(f, "{ things(where: {name: {eq: \"a\"},"
+                                     " OR: [{score: {gt: 1}}]}) { id } }",
+                                     NULL, &limits, &plan, &errs), 0);
+    expect_limit(f, "{ things(where: {name: {eq: \"a\"}, OR: [{score: "
+                 "{gt: 1}}, {flag: {eq: true}}]}) { id } }", NULL, &limits,
+                 "conditions");
+    expect_limit(f, "query ($w: ThingWhereInput) { things(where: $w) "
+                 "{ id } }", "{\"w\": {\"NOT\": {\"name\": {\"eq\": \"a\","
+                 " \"neq\": \"b\", \"isnull\": false}}}}", &limits,
+                 "conditions");
+
+    /* introspection answers: past max_static, refused */
+    memset(&limits, 0, sizeof(limits));
+    limits.max_static = 100;
+    assert_int_equal(compile_limited(f, "{ __schema { queryType { name } } }",
+                                     NULL, &limits, &plan, &errs), 0);
+    expect_limit(f, "{ __schema { types { name fields { name } } } }", NULL,
+                 &limits, "introspection");
+
+    /* a selection set of more than 1,000 fields */
+    doc = malloc(20000);
+    assert_non_null(doc);
+    n = snprintf(doc, 20000, "{ things {");
+    for (i = 0; i < 1001; i++) {
+        n += snprintf(doc + n, 20000 - n, " a%u: id", i);
+    }
+    snprintf(doc + n, 20000 - n, " } }");
+    expect_limit(f, doc, NULL, NULL, "1000 fields");
+
+    /* 150 unknown fields: 100 errors and "Too many errors" */
+    n = snprintf(doc, 20000, "{ things {");
+    for (i = 0; i < 150; i++) {
+        n += snprintf(doc + n, 20000 - n, " f%u", i);
+    }
+    snprintf(doc + n, 20000 - n, " } }");
+    assert_int_equal(compile_limited(f, doc, NULL, NULL, &plan, &errs), -1);
+    assert_int_equal(errs.count, FQL_ERRORS_MAX + 1);
+    for (e = errs.head; e->next; e = e->next) { /* void */ }
+    assert_non_null(strstr(e->message, "Too many errors"));
+    free(doc);
+
+    /* 1e400 is no Float */
+    expect_error(f, "{ things(where: {ratio: {gt: 1e400}}) { id } }", NULL,
+                 "non-finite");
+    expect_error(f, "query ($r: Float) { things(where: {ratio: {gt: $r}}) "
+                 "{ id } }", "{\"r\": 1e400}", "non-finite");
+}
+
+
+/* a variable used many times: one parameter, bound once */
+static void
+test_shared_variable(void **state)
+{
+    expect_sql(*state, "query ($l: [String!]) { things(where: {OR: "
+               "[{name: {in: $l}}, {name: {in: $l}}, {name: {nin: $l}}]})"
+               " { id } }", "{\"l\": [\"a\", \"b\"]}",
+               FROM " WHERE (((((\"data\"->>'name')) = ANY($1::text[])))"
+               " OR ((((\"data\"->>'name')) = ANY($1::text[])))"
+               " OR (NOT (((\"data\"->>'name')) = ANY($1::text[]))))",
+               "{\"a\",\"b\"}", NULL);
+}
+
+
 int
 main(void)
 {
@@ -918,6 +1051,8 @@ main(void)
         cmocka_unit_test(test_variables),
         cmocka_unit_test(test_projection),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_shared_variable),
         cmocka_unit_test(test_schema_errors),
         cmocka_unit_test(test_snake_case),
     };
