@@ -211,6 +211,13 @@ static ngx_command_t  ngx_http_fraiseql_commands[] = {
       offsetof(ngx_http_fraiseql_loc_conf_t, send_timeout),
       NULL },
 
+    { ngx_string("fraiseql_max_document_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, max_document_size),
+      NULL },
+
     { ngx_string("fraiseql_max_root_fields"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
@@ -290,6 +297,7 @@ ngx_http_fraiseql_create_loc_conf(ngx_conf_t *cf)
     conf->request_connections = NGX_CONF_UNSET_UINT;
     conf->max_temp_file_size = NGX_CONF_UNSET;
     conf->send_timeout = NGX_CONF_UNSET_MSEC;
+    conf->max_document_size = NGX_CONF_UNSET_SIZE;
     conf->max_root_fields = NGX_CONF_UNSET_UINT;
     conf->max_conditions = NGX_CONF_UNSET_UINT;
     conf->introspection = NGX_CONF_UNSET;
@@ -361,6 +369,8 @@ ngx_http_fraiseql_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                            "\"fraiseql_send_timeout\" must be more than 0");
         return NGX_CONF_ERROR;
     }
+    ngx_conf_merge_size_value(conf->max_document_size,
+                              prev->max_document_size, 32768);
     ngx_conf_merge_uint_value(conf->max_root_fields, prev->max_root_fields,
                               20);
     ngx_conf_merge_uint_value(conf->max_conditions, prev->max_conditions,

@@ -89,6 +89,7 @@ typedef struct {
     ngx_bufs_t                  buffers;     /* for answers not yet sent */
     off_t                       max_temp_file_size;
     ngx_msec_t                  send_timeout;  /* holding a connection */
+    size_t                      max_document_size;
     ngx_uint_t                  max_root_fields;
     ngx_uint_t                  max_conditions;
     ngx_flag_t                  introspection;

@@ -598,6 +598,19 @@ ngx_http_fraiseql_process(ngx_http_request_t *r, u_char *body, size_t len)
         return;
     }
 
+    /* refused before the lexer reads it: what a document costs is its size */
+    if (flcf->max_document_size && req.query.len > flcf->max_document_size) {
+        fql_error_add(&ctx->errs, NULL, FQL_CODE_LIMIT,
+                      "The document is %zu bytes long, more than %zu "
+                      "(fraiseql_max_document_size).", req.query.len,
+                      flcf->max_document_size);
+        ngx_http_finalize_request(r,
+            ngx_http_fraiseql_send_errors(r, gql ? NGX_HTTP_BAD_REQUEST
+                                                 : NGX_HTTP_OK,
+                                          &ctx->errs, gql));
+        return;
+    }
+
     limits.max_depth = 0;
     limits.max_tokens = 100000;
 

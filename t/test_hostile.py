@@ -404,7 +404,8 @@ def test_early_answer_discards_a_body_that_arrives_later(ngx):
 # --- 2. plan cache bounded in bytes ------------------------------------------
 
 CACHE_SIZE_MB = 4
-PLAN_CACHE = "fraiseql_plan_cache 1024 size=%dm;" % CACHE_SIZE_MB
+PLAN_CACHE = ("fraiseql_plan_cache 1024 size=%dm; "
+              "fraiseql_max_document_size 1m;" % CACHE_SIZE_MB)
 CACHE_HEADER = "add_header X-Plan-Cache $fraiseql_plan_cache always;"
 
 
@@ -718,20 +719,49 @@ def test_30000_aliases_are_refused_quickly(make_nginx, pg):
     wait_pool_idle(n, pg)
 
 
-def test_selection_set_cap_is_1000_fields(ngx):
+@pytest.fixture
+def big_ngx(make_nginx):
+    """Documents past fraiseql_max_document_size (32k), to reach the
+    limits behind it."""
+    return make_nginx(http_extra="fraiseql_max_document_size 2m;",
+                      extra="client_max_body_size 4m;").start()
+
+
+def test_document_size_is_capped(ngx):
+    """Finding 6: the document is refused before the lexer reads it past
+    fraiseql_max_document_size (default 32k): LIMIT_EXCEEDED naming the
+    directive, 200 with application/json, 400 with the GraphQL media
+    type.  32,768 bytes pass."""
+    pad = "{ things(limit: 1) { id } }"
+    doc = pad + " " * (32768 - len(pad))
+    r, _ = post_doc(ngx, doc)
+    assert r.status_code == 200 and "errors" not in r.json(), r.text[:300]
+    doc += " "
+    r, _ = post_doc(ngx, doc)
+    assert r.status_code == 200
+    limit_error(r.json(), "fraiseql_max_document_size")
+    r = requests.post(ngx.url, json={"query": doc}, timeout=10,
+                      headers={"Accept": "application/graphql-response+json"})
+    assert r.status_code == 400
+    limit_error(r.json(), "fraiseql_max_document_size")
+    # (by GET, nginx's large_client_header_buffers refuse such a URL first)
+    assert_served(ngx)
+
+
+def test_selection_set_cap_is_1000_fields(big_ngx):
     """Finding 6: 1,000 fields in one selection set run; 1,001 are
     refused with LIMIT_EXCEEDED before any SQL.  A valid document as big
     as the limits allow (20 root fields of 1,000 aliases), renamed each
     time, is compiled in linear time: each costs no more than the first."""
     doc = "{ things(limit: 1) { %s } }" % " ".join(
         "a%d: id" % i for i in range(1000))
-    r, _ = post_doc(ngx, doc)
+    r, _ = post_doc(big_ngx, doc)
     assert r.status_code == 200
     assert len(r.json()["data"]["things"][0]) == 1000
 
     doc = "{ things(limit: 1) { %s } }" % " ".join(
         "a%d: id" % i for i in range(1001))
-    r, _ = post_doc(ngx, doc)
+    r, _ = post_doc(big_ngx, doc)
     limit_error(r.json())
 
     times = []
@@ -741,7 +771,7 @@ def test_selection_set_cap_is_1000_fields(ngx):
                 tag, j, " ".join("%s%dx%d: id" % (tag, j, i)
                                  for i in range(1000)))
             for j in range(20))
-        r, took = post_doc(ngx, doc)
+        r, took = post_doc(big_ngx, doc)
         assert r.status_code == 200 and "errors" not in r.json()
         times.append(took)
     assert max(times[1:]) < 2 * times[0] + 0.1 * SLOW, times
@@ -872,17 +902,17 @@ def assert_capped_errors(r):
     return errs
 
 
-def test_duplicate_directives_give_at_most_101_errors(ngx):
+def test_duplicate_directives_give_at_most_101_errors(big_ngx):
     """Finding 8: 10,000 `@include(if: true)` on one field (~190 KB sent;
     the old answer was 9,999 errors, 1.7 MB) give 100 errors and a last
     one saying "Too many errors", in under 64 KB."""
     doc = "{ things(limit: 1) { id %s } }" % ("@include(if: true) " * 10000)
-    r, _ = post_doc(ngx, doc)
+    r, _ = post_doc(big_ngx, doc)
     errs = assert_capped_errors(r)
     assert "@include" in errs[0]["message"]
 
 
-def test_unknown_fields_give_at_most_101_errors(ngx):
+def test_unknown_fields_give_at_most_101_errors(big_ngx):
     """Finding 8: ~30,000 unknown fields spread over 30 selection sets of
     at most 1,000 fields (15 root fields, each with an `author`), ~215 KB
     sent (the old answer: 4.5 MB of errors), give 100 errors and a last
@@ -892,7 +922,7 @@ def test_unknown_fields_give_at_most_101_errors(ngx):
             j, " ".join("x%dx%d" % (j, i) for i in range(999)),
             " ".join("y%dx%d" % (j, i) for i in range(1000)))
         for j in range(15))
-    r, _ = post_doc(ngx, doc)
+    r, _ = post_doc(big_ngx, doc)
     errs = assert_capped_errors(r)
     assert errs[0]["message"].startswith("Cannot query field")
 

@@ -123,9 +123,16 @@ def test_injection_corpus_as_literals(ngx, pg, value):
     lit = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
     for op in ("eq", "contains", "like"):
         sql, param = BY_HAND[op]
-        r = ngx.post('{ words(where: {word: {%s: "%s"}}, orderBy: [{id: ASC}])'
-                     ' { id } }' % (op, lit))
+        doc = ('{ words(where: {word: {%s: "%s"}}, orderBy: [{id: ASC}])'
+               ' { id } }' % (op, lit))
+        r = ngx.post(doc)
         body = r.json()
+        if len(doc) > 32768:
+            # past fraiseql_max_document_size: values that large are sent
+            # as variables (the test above)
+            assert body["errors"][0]["extensions"]["code"] == \
+                "LIMIT_EXCEEDED", body
+            continue
         assert "errors" not in body, body
         want = [x[0] for x in pg.query(
             "SELECT id FROM tb_word WHERE %s ORDER BY id" % sql, param(value))]
