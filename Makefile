@@ -28,7 +28,7 @@ FUZZERS     := $(patsubst t/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard t/fuzz/fuzz_*.c)
 FUZZ_TIME   ?= 60
 
 .PHONY: all deps test unit integration test-asan fuzz demo demo-stop bench \
-        clean
+        bench-hostile clean
 
 all: $(MODULE)
 
@@ -169,6 +169,12 @@ bench: deps all
 	$(BUILD)/bench_parse t/schema.graphql t/introspection_query.graphql
 	$(BUILD)/bench_cache t/schema.graphql t/introspection_query.graphql
 	@/usr/bin/python3 bench/suite.py
+	@/usr/bin/python3 bench/hostile.py
+
+# The hostile soak alone (bench/hostile.py): a well-behaved client beside
+# 64 hostile connections for 60 s
+bench-hostile: deps all
+	@/usr/bin/python3 bench/hostile.py
 
 clean:
 	rm -rf $(BUILD)
