@@ -48,161 +48,17 @@ ngx_http_fraiseql_set_content_type(ngx_http_request_t *r,
 }
 
 
-/*
- * Whether a header value names the media type `type` (case-insensitive):
- * the whole type/subtype, then nothing, white space or parameters, so that
- * application/jsonx or application/json-seq are other types.
- */
-static ngx_uint_t
-ngx_http_fraiseql_media_is(u_char *p, u_char *end, const char *type)
-{
-    size_t  len;
-
-    len = ngx_strlen(type);
-
-    if ((size_t) (end - p) < len
-        || ngx_strncasecmp(p, (u_char *) type, len) != 0)
-    {
-        return 0;
-    }
-
-    p += len;
-
-    return p == end || *p == ';' || *p == ' ' || *p == '\t';
-}
-
-
-/* q of a media range's parameters, 0..1000; a malformed one counts as 1 */
-static ngx_uint_t
-ngx_http_fraiseql_accept_q(u_char *p, u_char *end)
-{
-    ngx_uint_t  q, scale;
-
-    for ( ;; ) {
-        while (p < end && *p != ';') {
-            p++;
-        }
-
-        if (p == end) {
-            return 1000;
-        }
-
-        p++;
-
-        while (p < end && (*p == ' ' || *p == '\t')) {
-            p++;
-        }
-
-        if (end - p >= 2 && (*p == 'q' || *p == 'Q') && p[1] == '=') {
-            break;
-        }
-    }
-
-    p += 2;
-
-    if (p == end || (*p != '0' && *p != '1')) {
-        return 1000;
-    }
-
-    q = (*p++ - '0') * 1000;
-
-    if (p < end && *p == '.') {
-        p++;
-
-        for (scale = 100; scale && p < end && *p >= '0' && *p <= '9';
-             scale /= 10)
-        {
-            q += (*p++ - '0') * scale;
-        }
-    }
-
-    return ngx_min(q, 1000);
-}
-
-
-/*
- * application/graphql-response+json when the client prefers it, else
- * application/json (GraphQL over HTTP).  Accept is read as RFC 9110 says:
- * each type takes the q of the most specific range that matches it, q=0
- * refuses it; between equals, the one listed first wins, and with nothing
- * to choose (no Accept, only wildcards) the classic type.
- */
+/* application/graphql-response+json when Accept prefers it (fql_request.c) */
 static ngx_uint_t
 ngx_http_fraiseql_wants_graphql_response(ngx_http_request_t *r)
 {
-    u_char           *p, *end, *range;
-    ngx_uint_t        i, q, spec, at;
     ngx_table_elt_t  *accept;
-
-    /* [0]: application/json, [1]: application/graphql-response+json */
-    ngx_uint_t        best_q[2], best_spec[2], best_at[2];
-
-    static const char  *types[2] = {
-        "application/json", "application/graphql-response+json"
-    };
 
     accept = r->headers_in.accept;
 
-    if (accept == NULL) {
-        return 0;
-    }
-
-    for (i = 0; i < 2; i++) {
-        best_q[i] = 0;
-        best_spec[i] = 0;
-        best_at[i] = NGX_MAX_UINT32_VALUE;
-    }
-
-    p = accept->value.data;
-    end = p + accept->value.len;
-
-    for (at = 0; p < end; at++) {
-        while (p < end && (*p == ' ' || *p == '\t' || *p == ',')) {
-            p++;
-        }
-
-        range = p;
-
-        while (p < end && *p != ',') {
-            p++;
-        }
-
-        if (p == range) {
-            break;
-        }
-
-        q = ngx_http_fraiseql_accept_q(range, p);
-
-        for (i = 0; i < 2; i++) {
-            if (ngx_http_fraiseql_media_is(range, p, types[i])) {
-                spec = 3;
-
-            } else if (ngx_http_fraiseql_media_is(range, p,
-                                                  "application/*"))
-            {
-                spec = 2;
-
-            } else if (ngx_http_fraiseql_media_is(range, p, "*/*")) {
-                spec = 1;
-
-            } else {
-                continue;
-            }
-
-            if (spec > best_spec[i]) {
-                best_spec[i] = spec;
-                best_q[i] = q;
-                best_at[i] = at;
-            }
-        }
-    }
-
-    if (best_q[1] != best_q[0]) {
-        return best_q[1] > best_q[0];
-    }
-
-    return best_q[1] != 0 && best_spec[1] == 3
-           && (best_spec[0] < 3 || best_at[1] < best_at[0]);
+    return accept != NULL
+           && fql_accept_graphql_response((char *) accept->value.data,
+                                          accept->value.len);
 }
 
 
@@ -391,12 +247,10 @@ ngx_http_fraiseql_handler(ngx_http_request_t *r)
                                         "Content-Type: application/json");
     }
 
-    if (!ngx_http_fraiseql_media_is(ct->value.data,
-                                    ct->value.data + ct->value.len,
-                                    "application/json")
-        && !ngx_http_fraiseql_media_is(ct->value.data,
-                                       ct->value.data + ct->value.len,
-                                       "application/graphql+json"))
+    if (!fql_media_is((char *) ct->value.data, ct->value.len,
+                      "application/json")
+        && !fql_media_is((char *) ct->value.data, ct->value.len,
+                         "application/graphql+json"))
     {
         return ngx_http_fraiseql_refuse(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
                                         "Unsupported Content-Type: send "

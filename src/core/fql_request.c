@@ -1,4 +1,5 @@
 #include <string.h>
+#include <strings.h>
 
 #include <yajl/yajl_parse.h>
 
@@ -449,3 +450,136 @@ fql_request_from_params(fql_arena_t *a, fql_str_t query,
                             operation_name.data ? &op : NULL,
                             vars, ext, req, errs);
 }
+
+
+int
+fql_media_is(const char *p, size_t len, const char *type)
+{
+    size_t  n;
+
+    n = strlen(type);
+
+    if (len < n || strncasecmp(p, type, n) != 0) {
+        return 0;
+    }
+
+    return len == n || p[n] == ';' || p[n] == ' ' || p[n] == '\t';
+}
+
+
+/* the q of a media range's parameters, 0..1000; a malformed q counts 1 */
+static unsigned
+fql_accept_q(const char *p, const char *end)
+{
+    unsigned  q, scale;
+
+    for ( ;; ) {
+        while (p < end && *p != ';') {
+            p++;
+        }
+
+        if (p == end) {
+            return 1000;
+        }
+
+        p++;
+
+        while (p < end && (*p == ' ' || *p == '\t')) {
+            p++;
+        }
+
+        if (end - p >= 2 && (*p == 'q' || *p == 'Q') && p[1] == '=') {
+            break;
+        }
+    }
+
+    p += 2;
+
+    if (p == end || (*p != '0' && *p != '1')) {
+        return 1000;
+    }
+
+    q = (unsigned) (*p++ - '0') * 1000;
+
+    if (p < end && *p == '.') {
+        p++;
+
+        for (scale = 100; scale && p < end && *p >= '0' && *p <= '9';
+             scale /= 10)
+        {
+            q += (unsigned) (*p++ - '0') * scale;
+        }
+    }
+
+    return q < 1000 ? q : 1000;
+}
+
+
+int
+fql_accept_graphql_response(const char *p, size_t len)
+{
+    unsigned     i, q, spec, at;
+    const char  *end, *range;
+
+    /* [0]: application/json, [1]: application/graphql-response+json */
+    unsigned     best_q[2], best_spec[2], best_at[2];
+
+    static const char  *types[2] = {
+        "application/json", "application/graphql-response+json"
+    };
+
+    for (i = 0; i < 2; i++) {
+        best_q[i] = 0;
+        best_spec[i] = 0;
+        best_at[i] = (unsigned) -1;
+    }
+
+    end = p + len;
+
+    for (at = 0; p < end; at++) {
+        while (p < end && (*p == ' ' || *p == '\t' || *p == ',')) {
+            p++;
+        }
+
+        range = p;
+
+        while (p < end && *p != ',') {
+            p++;
+        }
+
+        if (p == range) {
+            break;
+        }
+
+        q = fql_accept_q(range, p);
+
+        for (i = 0; i < 2; i++) {
+            if (fql_media_is(range, p - range, types[i])) {
+                spec = 3;
+
+            } else if (fql_media_is(range, p - range, "application/*")) {
+                spec = 2;
+
+            } else if (fql_media_is(range, p - range, "*/*")) {
+                spec = 1;
+
+            } else {
+                continue;
+            }
+
+            if (spec > best_spec[i]) {
+                best_spec[i] = spec;
+                best_q[i] = q;
+                best_at[i] = at;
+            }
+        }
+    }
+
+    if (best_q[1] != best_q[0]) {
+        return best_q[1] > best_q[0];
+    }
+
+    return best_q[1] != 0 && best_spec[1] == 3
+           && (best_spec[0] < 3 || best_at[1] < best_at[0]);
+}
+

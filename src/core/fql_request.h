@@ -62,4 +62,20 @@ int fql_request_from_params(fql_arena_t *a, fql_str_t query,
 
 fql_jval_t *fql_jval_member(const fql_jval_t *obj, const char *name);
 
+/*
+ * Whether a Content-Type (or a media range of Accept) names type: the
+ * whole type/subtype, case-insensitive, then nothing, white space or
+ * parameters (application/jsonx is another type).
+ */
+int fql_media_is(const char *p, size_t len, const char *type);
+
+/*
+ * Whether an Accept header prefers application/graphql-response+json to
+ * application/json (GraphQL over HTTP), read as RFC 9110 says: each type
+ * takes the q of the most specific range that matches it, q=0 refuses
+ * it; between equals, the one listed first; with only wildcards, the
+ * classic type.
+ */
+int fql_accept_graphql_response(const char *p, size_t len);
+
 #endif /* FQL_REQUEST_H */
