@@ -184,7 +184,6 @@ struct ngx_http_fraiseql_slot_s {
     ngx_uint_t                       nrows;
     uint64_t                         stmt;         /* hash of the SQL */
     unsigned                         opened:1;     /* its key written */
-    unsigned                         started:1;
     unsigned                         paused:1;     /* no room: rows wait */
     unsigned                         preparing:1;
     unsigned                         pipeline:1;   /* prepare + run */
@@ -206,7 +205,6 @@ struct ngx_http_fraiseql_ctx_s {
     ngx_http_fraiseql_slot_t        *slots;
     ngx_uint_t                       nslots;
     ngx_uint_t                       head;
-    ngx_uint_t                       pending;   /* slots not DONE */
     ngx_uint_t                       next;      /* slot to start next */
     ngx_uint_t                       nactive;   /* started, not DONE */
     size_t                           mem;       /* answer buffers' bytes */
@@ -220,6 +218,7 @@ struct ngx_http_fraiseql_ctx_s {
     unsigned                         header_sent:1;
     unsigned                         blocked:1;   /* client is slow */
     unsigned                         finished:1;
+    unsigned                         committed:1;  /* a mutation did */
     unsigned                         graphql_response:1;  /* media type */
 };
 
@@ -253,6 +252,7 @@ void ngx_http_fraiseql_pool_exit(ngx_cycle_t *cycle);
 /* ngx_http_fraiseql_output.c */
 int ngx_http_fraiseql_slot_reserve(fql_wbuf_t *w, size_t need);
 ngx_int_t ngx_http_fraiseql_room(ngx_http_fraiseql_slot_t *slot);
+ngx_int_t ngx_http_fraiseql_slot_hold(ngx_http_fraiseql_slot_t *s);
 ngx_int_t ngx_http_fraiseql_flush_slot(ngx_http_fraiseql_slot_t *s,
     ngx_uint_t last);
 ngx_int_t ngx_http_fraiseql_send(ngx_http_fraiseql_ctx_t *ctx,

@@ -50,6 +50,14 @@ ngx_http_fraiseql_execute(ngx_http_fraiseql_ctx_t *ctx)
 
     ctx->nslots = ctx->plan->nroots;
 
+    /* HEAD: the headers a GET would have, no statement run for them */
+    if (r->method == NGX_HTTP_HEAD) {
+        ctx->finished = 1;
+
+        return ngx_http_fraiseql_send(ctx, NULL) == NGX_ERROR
+               ? NGX_ERROR : NGX_OK;
+    }
+
     if (ctx->nslots == 0) {
         /* every root field was skipped */
         ngx_buf_t  *b;
@@ -115,7 +123,6 @@ ngx_http_fraiseql_execute(ngx_http_fraiseql_ctx_t *ctx)
             continue;
         }
 
-        ctx->pending++;
     }
 
     ctx->slots[0].streaming = 1;
@@ -185,7 +192,6 @@ ngx_http_fraiseql_start_next(ngx_http_fraiseql_ctx_t *ctx)
             continue;
         }
 
-        s->started = 1;
         ctx->nactive++;
 
         if (s->plan->kind == FQL_RF_MUTATION) {
@@ -684,6 +690,11 @@ ngx_http_fraiseql_field_error(void *data, const fql_path_t *path,
     const fql_path_t   *pp, *stack[64];
     fql_heapbuf_t       hb;
 
+    /* past the cap the error is not listed: no path to write for it */
+    if (ctx->errs.full) {
+        return 0;
+    }
+
     err = fql_error_add(&ctx->errs, NULL, FQL_CODE_RESULT, "%s", message);
     if (err == NULL) {
         return -1;
@@ -742,8 +753,7 @@ ngx_http_fraiseql_field_error(void *data, const fql_path_t *path,
 
     fql_heapbuf_free(&hb);
 
-    /* a flood of coercion errors is capped, not streamed */
-    return ctx->errs.count > 1000 ? -1 : 0;
+    return 0;
 }
 
 
@@ -1072,19 +1082,28 @@ ngx_http_fraiseql_slot_done(ngx_http_fraiseql_slot_t *slot)
 
     slot->state = NGX_HTTP_FRAISEQL_SLOT_DONE;
     slot->paused = 0;
-    ctx->pending--;
     ctx->nactive--;
 
-    /* its place goes to the next (a mutation: once this one committed) */
-    ngx_http_fraiseql_start_next(ctx);
+    if (slot->plan->kind == FQL_RF_MUTATION && !slot->failed) {
+        ctx->committed = 1;
+    }
 
-    if (ctx->finished) {
+    /* held until it is the head: its last buffer may go to the file too */
+    if (!slot->streaming && ngx_http_fraiseql_slot_hold(slot) != NGX_OK) {
+        ngx_http_fraiseql_abort(ctx, NGX_ERROR);
         return;
     }
 
     if (slot->streaming) {
         ngx_http_fraiseql_advance(ctx);
+
+        if (ctx->finished) {
+            return;
+        }
     }
+
+    /* its place goes to the next (a mutation: once this one committed) */
+    ngx_http_fraiseql_start_next(ctx);
 }
 
 
@@ -1123,7 +1142,7 @@ ngx_http_fraiseql_slot_fail(ngx_http_fraiseql_slot_t *slot,
         return;
     }
 
-    if (!ctx->header_sent) {
+    if (!ctx->header_sent && !ctx->committed) {
         ngx_http_fraiseql_slot_unavailable(slot, "The database connection "
                                            "failed");
         return;
@@ -1185,7 +1204,9 @@ ngx_http_fraiseql_slot_retry(ngx_http_fraiseql_slot_t *slot,
 
 /*
  * No connection for a slot.  Before anything was sent the whole request
- * is answered 503; later, the field becomes null with an error.
+ * is answered 503 (safe to retry); later, or once a mutation of the
+ * request has committed (a retry would run it twice), the field becomes
+ * null with an error.
  */
 void
 ngx_http_fraiseql_slot_unavailable(ngx_http_fraiseql_slot_t *slot,
@@ -1200,7 +1221,7 @@ ngx_http_fraiseql_slot_unavailable(ngx_http_fraiseql_slot_t *slot,
         return;
     }
 
-    if (!ctx->header_sent) {
+    if (!ctx->header_sent && !ctx->committed) {
         ctx->finished = 1;
         ngx_http_fraiseql_cleanup(ctx);
 
@@ -1332,6 +1353,10 @@ ngx_http_fraiseql_hold_timeout(ngx_event_t *ev)
 
     ngx_connection_t  *c = ctx->r->connection;
 
+    if (ctx->finished) {
+        return;
+    }
+
     ngx_log_error(NGX_LOG_INFO, c->log, NGX_ETIMEDOUT,
                   "fraiseql: the client took nothing for "
                   "fraiseql_send_timeout while a database connection waited");
@@ -1360,11 +1385,12 @@ ngx_http_fraiseql_wake_handler(ngx_event_t *ev)
 {
     ngx_http_fraiseql_ctx_t  *ctx = ev->data;
 
-    ngx_uint_t                 i;
+    ngx_uint_t                 i, paused;
     ngx_connection_t          *c;
     ngx_http_fraiseql_slot_t  *s;
 
     c = ctx->r->connection;
+    paused = 0;
 
     for (i = ctx->head; i < ctx->nslots && !ctx->finished; i++) {
         s = &ctx->slots[i];
@@ -1374,7 +1400,13 @@ ngx_http_fraiseql_wake_handler(ngx_event_t *ev)
         {
             s->paused = 0;
             ngx_http_fraiseql_slot_rows(s);
+            paused += s->paused;
         }
+    }
+
+    /* nothing waits on the client any more */
+    if (!paused && ctx->hold.timer_set) {
+        ngx_del_timer(&ctx->hold);
     }
 
     ngx_http_run_posted_requests(c);
@@ -1419,6 +1451,10 @@ static void
 ngx_http_fraiseql_finalize(ngx_http_fraiseql_ctx_t *ctx, ngx_int_t rc)
 {
     ctx->finished = 1;
+
+    if (ctx->hold.timer_set) {
+        ngx_del_timer(&ctx->hold);
+    }
 
     if (ctx->fin.posted || ctx->fin.handler != NULL) {
         return;
@@ -1485,8 +1521,9 @@ ngx_http_fraiseql_cleanup(void *data)
 static void
 ngx_http_fraiseql_write_handler(ngx_http_request_t *r)
 {
-    ngx_event_t              *wev;
-    ngx_http_fraiseql_ctx_t  *ctx;
+    ngx_event_t               *wev;
+    ngx_http_fraiseql_ctx_t   *ctx;
+    ngx_http_core_loc_conf_t  *clcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_fraiseql_module);
     wev = r->connection->write;
@@ -1500,6 +1537,17 @@ ngx_http_fraiseql_write_handler(ngx_http_request_t *r)
                       "fraiseql: client timed out");
         r->connection->timedout = 1;
         ngx_http_fraiseql_abort(ctx, NGX_HTTP_REQUEST_TIME_OUT);
+        return;
+    }
+
+    /* limit_rate holds the answer back: its timer is not ours to drop */
+    if (wev->delayed) {
+        clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+        if (ngx_handle_write_event(wev, clcf->send_lowat) != NGX_OK) {
+            ngx_http_fraiseql_abort(ctx, NGX_ERROR);
+        }
+
         return;
     }
 

@@ -20,7 +20,82 @@ static ngx_int_t ngx_http_fraiseql_spill(ngx_http_fraiseql_ctx_t *ctx,
     ngx_http_fraiseql_slot_t *s);
 
 
-/* the wbuf of a slot needs room: the current buffer is full */
+/* the slot's current buffer joins what it holds (its out chain) */
+ngx_int_t
+ngx_http_fraiseql_slot_hold(ngx_http_fraiseql_slot_t *s)
+{
+    ngx_chain_t              *cl;
+    ngx_http_fraiseql_ctx_t  *ctx = s->ctx;
+
+    if (s->buf == NULL) {
+        return NGX_OK;
+    }
+
+    s->buf->last = (u_char *) s->w.pos;
+
+    cl = ngx_alloc_chain_link(ctx->r->pool);
+    if (cl == NULL) {
+        return NGX_ERROR;
+    }
+
+    cl->buf = s->buf;
+    cl->next = NULL;
+
+    if (s->buf->last > s->buf->pos) {
+        *s->last = cl;
+        s->last = &cl->next;
+
+    } else {
+        /* nothing in it: free for another */
+        cl->next = ctx->free;
+        ctx->free = cl;
+    }
+
+    s->buf = NULL;
+    s->w.pos = NULL;
+    s->w.end = NULL;
+
+    return NGX_OK;
+}
+
+
+/* whether another buffer stays within fraiseql_buffers */
+static ngx_uint_t
+ngx_http_fraiseql_within(ngx_http_fraiseql_ctx_t *ctx)
+{
+    return ctx->free != NULL
+           || ctx->mem + ctx->lcf->buffers.size
+              <= ctx->lcf->buffers.num * ctx->lcf->buffers.size;
+}
+
+
+/* what the slots hold in memory goes to disk, in document order */
+static ngx_int_t
+ngx_http_fraiseql_spill_all(ngx_http_fraiseql_ctx_t *ctx)
+{
+    ngx_uint_t  i;
+
+    if (ctx->lcf->max_temp_file_size == 0) {
+        return NGX_DECLINED;
+    }
+
+    for (i = ctx->head; i < ctx->nslots && ctx->free == NULL; i++) {
+        if (ngx_http_fraiseql_spill(ctx, &ctx->slots[i]) == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+    }
+
+    return ctx->free != NULL ? NGX_OK : NGX_DECLINED;
+}
+
+
+/*
+ * The wbuf of a slot needs room: its current buffer is full.  A buffer
+ * comes from those sent or spilled, else a new one within the budget,
+ * else one freed by spilling what is held; past all that, a new one all
+ * the same (a row is never cut), and the slot stops before its next row
+ * (ngx_http_fraiseql_room).
+ */
 int
 ngx_http_fraiseql_slot_reserve(fql_wbuf_t *w, size_t need)
 {
@@ -42,21 +117,19 @@ ngx_http_fraiseql_slot_reserve(fql_wbuf_t *w, size_t need)
                 return -1;
             }
 
-        } else {
-            cl = ngx_alloc_chain_link(r->pool);
-            if (cl == NULL) {
-                return -1;
-            }
-
-            cl->buf = s->buf;
-            cl->next = NULL;
-            *s->last = cl;
-            s->last = &cl->next;
-            s->buf = NULL;
+        } else if (ngx_http_fraiseql_slot_hold(s) != NGX_OK) {
+            return -1;
         }
     }
 
     size = ngx_max(need, ctx->lcf->buffers.size);
+
+    if (!ngx_http_fraiseql_within(ctx)
+        && ngx_http_fraiseql_spill_all(ctx) == NGX_ERROR)
+    {
+        ngx_http_fraiseql_abort(ctx, NGX_ERROR);
+        return -1;
+    }
 
     /* buffers that went out come back through ctx->free */
     cl = ngx_chain_get_free_buf(r->pool, &ctx->free);
@@ -65,6 +138,7 @@ ngx_http_fraiseql_slot_reserve(fql_wbuf_t *w, size_t need)
     }
 
     b = cl->buf;
+    ngx_free_chain(r->pool, cl);
 
     if (b->start == NULL || (size_t) (b->end - b->start) < size) {
         b->start = ngx_palloc(r->pool, size);
@@ -92,10 +166,10 @@ ngx_http_fraiseql_slot_reserve(fql_wbuf_t *w, size_t need)
 
 
 /*
- * May a slot read another row?  NGX_OK: yes, within the budget (held
- * buffers sent to the temporary file if need be); NGX_DECLINED: not now,
- * it waits for the client (or for the head of the response); NGX_ERROR:
- * the temporary file failed.
+ * May a slot read another row?  NGX_OK: yes, with room in its buffer or
+ * within the budget (held buffers sent to the temporary file if need
+ * be); NGX_DECLINED: not now, it waits for the client (or for the head
+ * of the response); NGX_ERROR: the temporary file failed.
  *
  * The head of the response reads on while the client takes its output:
  * its buffers come back as they are sent.
@@ -103,49 +177,36 @@ ngx_http_fraiseql_slot_reserve(fql_wbuf_t *w, size_t need)
 ngx_int_t
 ngx_http_fraiseql_room(ngx_http_fraiseql_slot_t *slot)
 {
-    ngx_uint_t                 i;
-    ngx_http_fraiseql_ctx_t   *ctx = slot->ctx;
+    ngx_int_t                 rc;
+    ngx_http_fraiseql_ctx_t  *ctx = slot->ctx;
 
-    if (ctx->free != NULL
-        || ctx->mem + ctx->lcf->buffers.size
-           <= ctx->lcf->buffers.num * ctx->lcf->buffers.size
-        || (slot->streaming && !ctx->blocked))
+    if ((slot->streaming && !ctx->blocked)
+        || (slot->buf != NULL
+            && (size_t) (slot->w.end - slot->w.pos)
+               >= ctx->lcf->buffers.size / 4)
+        || ngx_http_fraiseql_within(ctx))
     {
         return NGX_OK;
     }
 
-    if (ctx->lcf->max_temp_file_size == 0) {
-        return NGX_DECLINED;
+    rc = ngx_http_fraiseql_spill_all(ctx);
+
+    if (rc == NGX_DECLINED) {
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ctx->r->connection->log, 0,
+                       "fraiseql: no room for slot %ui: %uz bytes in "
+                       "memory, %O in the file", slot->index, ctx->mem,
+                       ctx->temp ? ctx->temp->offset : 0);
     }
 
-    /* what the slots hold in memory goes to disk, in document order */
-    for (i = ctx->head; i < ctx->nslots && ctx->free == NULL; i++) {
-        if (ngx_http_fraiseql_spill(ctx, &ctx->slots[i]) == NGX_ERROR) {
-            return NGX_ERROR;
-        }
-    }
-
-    /* a free buffer, or its own one emptied to the file */
-    if (ctx->free != NULL
-        || (slot->buf != NULL && (u_char *) slot->w.pos == slot->buf->pos))
-    {
-        return NGX_OK;
-    }
-
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ctx->r->connection->log, 0,
-                   "fraiseql: no room for slot %ui: %uz bytes in memory, "
-                   "%O in the file", slot->index, ctx->mem,
-                   ctx->temp ? ctx->temp->offset : 0);
-
-    return NGX_DECLINED;
+    return rc;
 }
 
 
 /*
- * Writes what a slot holds in memory to the request's temporary file:
- * one file buffer takes the place of the held buffers, which return to
- * ctx->free, and the slot's current buffer starts again empty.
- * NGX_DECLINED: nothing to write, or no room left in the file.
+ * Writes the buffers a slot holds (full ones: its current buffer stays)
+ * to the request's temporary file: one file buffer takes their place and
+ * they return to ctx->free.  NGX_DECLINED: nothing to write, or no room
+ * left in the file.
  */
 static ngx_int_t
 ngx_http_fraiseql_spill(ngx_http_fraiseql_ctx_t *ctx,
@@ -154,8 +215,7 @@ ngx_http_fraiseql_spill(ngx_http_fraiseql_ctx_t *ctx,
     off_t                       size, start;
     ssize_t                     n;
     ngx_buf_t                  *b;
-    ngx_buf_t                  *cur;
-    ngx_chain_t               **ll, *cl, *mem, *next, curl;
+    ngx_chain_t               **ll, *cl, *mem, *next;
     ngx_temp_file_t            *tf;
     ngx_http_request_t         *r = ctx->r;
     ngx_http_core_loc_conf_t   *clcf;
@@ -171,18 +231,6 @@ ngx_http_fraiseql_spill(ngx_http_fraiseql_ctx_t *ctx,
 
     for (cl = *ll; cl; cl = cl->next) {
         size += cl->buf->last - cl->buf->pos;
-    }
-
-    /* and what its current buffer has */
-    cur = NULL;
-
-    if (s->buf != NULL) {
-        s->buf->last = (u_char *) s->w.pos;
-
-        if (s->buf->last > s->buf->pos) {
-            cur = s->buf;
-            size += cur->last - cur->pos;
-        }
     }
 
     if (size == 0) {
@@ -220,21 +268,6 @@ ngx_http_fraiseql_spill(ngx_http_fraiseql_ctx_t *ctx,
     mem = *ll;
     *ll = NULL;
     s->last = ll;
-
-    if (cur != NULL) {
-        /* a link of its own, for the write: the buffer stays the slot's */
-        curl.buf = cur;
-        curl.next = NULL;
-
-        for (cl = mem; cl && cl->next; cl = cl->next) { /* void */ }
-
-        if (cl != NULL) {
-            cl->next = &curl;
-
-        } else {
-            mem = &curl;
-        }
-    }
 
     start = tf->offset;
 
@@ -292,12 +325,6 @@ ngx_http_fraiseql_spill(ngx_http_fraiseql_ctx_t *ctx,
 
         cl->buf->pos = cl->buf->start;
         cl->buf->last = cl->buf->start;
-
-        if (cl == &curl) {
-            s->w.pos = (char *) cur->start;
-            break;
-        }
-
         cl->next = ctx->free;
         ctx->free = cl;
     }

@@ -27,6 +27,7 @@ static void ngx_http_fraiseql_cancel_send(ngx_http_fraiseql_pgc_t *pgc,
     ngx_http_fraiseql_pgc_t *target);
 static void ngx_http_fraiseql_cancel_process(ngx_http_fraiseql_pgc_t *pgc);
 static void ngx_http_fraiseql_refill(ngx_http_fraiseql_pool_t *pool);
+static void ngx_http_fraiseql_drop_results(PGconn *pg);
 
 
 /* every pool of this worker, for exit */
@@ -935,9 +936,16 @@ ngx_http_fraiseql_pg_handler(ngx_event_t *ev)
             return;
         }
 
-        /* what comes before the cancel is dropped with the connection */
-        if (!ev->write && !PQconsumeInput(pgc->pg)) {
-            ngx_http_fraiseql_close(pgc);
+        /* what comes before the cancel is read and dropped */
+        if (!ev->write) {
+            if (!PQconsumeInput(pgc->pg)) {
+                pool = pgc->pool;
+                ngx_http_fraiseql_close(pgc);
+                ngx_http_fraiseql_refill(pool);
+                return;
+            }
+
+            ngx_http_fraiseql_drop_results(pgc->pg);
         }
 
         return;
@@ -1250,6 +1258,27 @@ ngx_http_fraiseql_pool_exit(ngx_cycle_t *cycle)
 }
 
 
+/* the results libpq has ready, cleared: their rows are nobody's now */
+static void
+ngx_http_fraiseql_drop_results(PGconn *pg)
+{
+    ngx_uint_t   i;
+    PGresult    *res;
+
+    /* bounded: in pipeline mode results end with NULL, then go on */
+    for (i = 0; i < 4096 && !PQisBusy(pg); i++) {
+        res = PQgetResult(pg);
+
+        if (res != NULL) {
+            PQclear(res);
+
+        } else if (PQpipelineStatus(pg) == PQ_PIPELINE_OFF) {
+            break;
+        }
+    }
+}
+
+
 /*
  * A statement overran the query timeout on pgc and the server did not
  * stop it (PostgreSQL checks for interrupts only so often).  libpq's
@@ -1310,9 +1339,10 @@ static void
 ngx_http_fraiseql_cancel_send(ngx_http_fraiseql_pgc_t *pgc,
     ngx_http_fraiseql_pgc_t *target)
 {
-    int          rc;
-    char         pid[NGX_INT_T_LEN + 1];
-    const char  *values[1];
+    int                        rc;
+    char                       pid[NGX_INT_T_LEN + 1];
+    const char                *values[1];
+    ngx_http_fraiseql_pool_t  *pool;
 
     if (target->cancel_queued) {
         ngx_queue_remove(&target->queue);
@@ -1331,18 +1361,13 @@ ngx_http_fraiseql_cancel_send(ngx_http_fraiseql_pgc_t *pgc,
                   "fraiseql: cancelling the statement of backend %s", pid);
 
     if (!PQsendQueryParams(pgc->pg, "SELECT pg_cancel_backend($1::int)", 1,
-                           NULL, values, NULL, NULL, 0))
+                           NULL, values, NULL, NULL, 0)
+        || (rc = PQflush(pgc->pg)) == -1)
     {
+        pool = pgc->pool;
         ngx_http_fraiseql_close(pgc);
         ngx_http_fraiseql_close(target);
-        return;
-    }
-
-    rc = PQflush(pgc->pg);
-
-    if (rc == -1) {
-        ngx_http_fraiseql_close(pgc);
-        ngx_http_fraiseql_close(target);
+        ngx_http_fraiseql_refill(pool);
         return;
     }
 
@@ -1396,15 +1421,14 @@ ngx_http_fraiseql_cancel_process(ngx_http_fraiseql_pgc_t *pgc)
         if (res == NULL) {
             if (pgc->cancel_target != NULL) {
                 ngx_http_fraiseql_close(pgc->cancel_target);
+                ngx_http_fraiseql_refill(pool);
             }
 
             if (pgc->c->read->timer_set) {
                 ngx_del_timer(pgc->c->read);
             }
 
-            pool = pgc->pool;
             ngx_http_fraiseql_release(pgc, 1);
-            ngx_http_fraiseql_refill(pool);
             return;
         }
 

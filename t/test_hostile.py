@@ -660,6 +660,36 @@ def test_non_reading_clients_do_not_hold_the_pool(make_nginx, pg):
     assert_served(n)
 
 
+def test_head_runs_no_statement(make_nginx, pg):
+    """A HEAD has the headers a GET would have and runs no statement: it
+    would otherwise produce a whole answer for nobody (nginx sends no body
+    for HEAD, so none of the answer's buffers would ever be freed)."""
+    n = make_nginx(pool=4).start()
+    t0 = time.time()
+    r = requests.head(n.url, params={"query": "{ a: slow { id } b: slow "
+                                              "{ id } bulk { id body } }"},
+                      timeout=10)
+    took = time.time() - t0
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("application/json")
+    assert r.text == ""
+    assert took < 0.5 * SLOW, took
+    assert active_count(n, pg) == 0
+
+
+def test_limit_rate_does_not_stall_an_answer(make_nginx):
+    """nginx's limit_rate holds the answer back with a timer of its own on
+    the write event: the module's write handler leaves it alone, and the
+    answer arrives whole."""
+    n = make_nginx(pool=4, extra="limit_rate 1m;").start()
+    t0 = time.time()
+    r = requests.post(n.url, json={"query": "{ " + BULK + " }"}, timeout=30)
+    assert r.status_code == 200
+    assert len(r.content) > BULK_ANSWER_MIN
+    assert r.json()["data"]["bulk"]
+    assert time.time() - t0 > 3   # 6 MB at 1 MB/s: it was limited
+
+
 def test_send_timeout_releases_stalled_connections(make_nginx, pg):
     """Finding 5: with nothing to buffer into (fraiseql_max_temp_file_size
     0) a stalled answer holds its connection, but only until

@@ -753,24 +753,31 @@ fql_op_slot(fql_cctx_t *c, const fql_jval_t *src, fql_slot_kind_t kind,
 }
 
 
-/* the memo's place for src and how its value is made, free or taken */
+/*
+ * The memo's place for a value and where it goes, free or taken: the
+ * same variable compared with another field (a column, or JSON text with
+ * another cast) is another parameter, since PostgreSQL gives an untyped
+ * $n the type of its first use.
+ */
 static fql_vmemo_t *
-fql_memo_slot(fql_cctx_t *c, const fql_jval_t *src, unsigned kind,
-    unsigned sc, unsigned wild)
+fql_memo_slot(fql_cctx_t *c, const fql_vmemo_t *key)
 {
     uintptr_t     h;
     fql_vmemo_t  *m;
 
     /* addresses are the arena's, not the client's: a plain mix will do */
-    h = ((uintptr_t) src >> 4) * (uintptr_t) 0x9E3779B97F4A7C15ULL;
-    h = (h >> 16) ^ (kind * 31 + sc * 7 + wild);
+    h = ((uintptr_t) key->src >> 4) * (uintptr_t) 0x9E3779B97F4A7C15ULL;
+    h ^= ((uintptr_t) key->field >> 4) * (uintptr_t) 0xC2B2AE3D27D4EB4FULL;
+    h = (h >> 16) ^ (key->kind * 31 + key->sc * 7 + key->wild * 3
+                     + key->array);
 
     for ( ;; ) {
         m = &c->memo[h & (c->memo_cap - 1)];
 
         if (m->src == NULL
-            || (m->src == src && m->kind == kind && m->sc == sc
-                && m->wild == wild))
+            || (m->src == key->src && m->field == key->field
+                && m->kind == key->kind && m->sc == key->sc
+                && m->wild == key->wild && m->array == key->array))
         {
             return m;
         }
@@ -785,29 +792,28 @@ fql_memo_slot(fql_cctx_t *c, const fql_jval_t *src, unsigned kind,
  * new one is made: fql_memo_add).
  */
 static fql_vmemo_t *
-fql_memo_find(fql_cctx_t *c, const fql_jval_t *op, unsigned kind,
-    unsigned sc, unsigned wild)
+fql_memo_find(fql_cctx_t *c, const fql_vmemo_t *key)
 {
     fql_vmemo_t  *m;
 
-    if (op->var_src == NULL || c->memo == NULL) {
+    if (key->src == NULL || c->memo == NULL) {
         return NULL;
     }
 
-    m = fql_memo_slot(c, op->var_src, kind, sc, wild);
+    m = fql_memo_slot(c, key);
 
     return m->src ? m : NULL;
 }
 
 
 static fql_vmemo_t *
-fql_memo_add(fql_cctx_t *c, const fql_jval_t *op, unsigned kind,
-    unsigned sc, unsigned wild, const char *val, const fql_slot_t *sl)
+fql_memo_add(fql_cctx_t *c, const fql_vmemo_t *key, const char *val,
+    const fql_slot_t *sl)
 {
     unsigned      i, cap;
     fql_vmemo_t  *m, *old;
 
-    if (op->var_src == NULL) {
+    if (key->src == NULL) {
         return NULL;
     }
 
@@ -826,18 +832,14 @@ fql_memo_add(fql_cctx_t *c, const fql_jval_t *op, unsigned kind,
 
         for (i = 0; i < cap; i++) {
             if (old[i].src != NULL) {
-                *fql_memo_slot(c, old[i].src, old[i].kind, old[i].sc,
-                               old[i].wild) = old[i];
+                *fql_memo_slot(c, &old[i]) = old[i];
             }
         }
     }
 
-    m = fql_memo_slot(c, op->var_src, kind, sc, wild);
+    m = fql_memo_slot(c, key);
 
-    m->src = op->var_src;
-    m->kind = (unsigned char) kind;
-    m->sc = (unsigned char) sc;
-    m->wild = (unsigned char) wild;
+    *m = *key;
     m->val = val;
     m->slot = *sl;
     m->stmt = 0;
@@ -848,14 +850,15 @@ fql_memo_add(fql_cctx_t *c, const fql_jval_t *op, unsigned kind,
 }
 
 
-/* the parameters an operator's value stands for */
+/* the parameters an operator's value on field f stands for */
 static int
-fql_op_values(fql_cctx_t *c, const fql_arg_t *a, fql_scalar_t sc,
-    const fql_jval_t *op, const char **val, fql_slot_t *sl,
-    fql_vmemo_t **memo, unsigned *nval)
+fql_op_values(fql_cctx_t *c, const fql_arg_t *a, const fql_field_t *f,
+    fql_scalar_t sc, int array, const fql_jval_t *op, const char **val,
+    fql_slot_t *sl, fql_vmemo_t **memo, unsigned *nval)
 {
     int                    rc;
     unsigned               kind, wild;
+    fql_vmemo_t            key;
     fql_scalar_t           vsc;
     const fql_arg_t       *in;
     const fql_jval_t      *m;
@@ -891,7 +894,15 @@ fql_op_values(fql_cctx_t *c, const fql_arg_t *a, fql_scalar_t sc,
     }
 
     if (kind) {
-        memo[0] = fql_memo_find(c, op, kind, vsc, wild);
+        memset(&key, 0, sizeof(key));
+        key.src = op->var_src;
+        key.field = f;
+        key.kind = (unsigned char) kind;
+        key.sc = (unsigned char) vsc;
+        key.wild = (unsigned char) wild;
+        key.array = (unsigned char) (array != 0);
+
+        memo[0] = fql_memo_find(c, &key);
 
         if (memo[0] != NULL) {
             val[0] = memo[0]->val;
@@ -913,7 +924,7 @@ fql_op_values(fql_cctx_t *c, const fql_arg_t *a, fql_scalar_t sc,
             return -1;
         }
 
-        memo[0] = fql_memo_add(c, op, kind, vsc, wild, val[0], &sl[0]);
+        memo[0] = fql_memo_add(c, &key, val[0], &sl[0]);
 
         return 0;
     }
@@ -1103,7 +1114,8 @@ fql_sql_ops(fql_cctx_t *c, const fql_arg_t *in, const fql_jval_t *ops,
         }
 
         if (fql_count_condition(c) != 0
-            || fql_op_values(c, a, sc, op, val, sl, memo, &nval) != 0
+            || fql_op_values(c, a, f, sc, array, op, val, sl, memo, &nval)
+               != 0
             || fql_sql_op(c, o, f, sc, array, val, sl, memo, nval) != 0)
         {
             return -1;

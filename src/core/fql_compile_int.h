@@ -46,10 +46,13 @@ struct fql_cfield_s {
  * statement, not once per use.
  */
 typedef struct {
-    const fql_jval_t    *src;       /* the coerced value: the key */
+    /* the key: the coerced value, where it goes, how it is written */
+    const fql_jval_t    *src;
+    const fql_field_t   *field;
     unsigned char        kind;      /* fql_slot_kind_t, then sc, wild */
     unsigned char        sc;
     unsigned char        wild;
+    unsigned char        array;
     const char          *val;
     fql_slot_t           slot;
     unsigned             stmt;      /* pnum is $pnum in statement stmt */

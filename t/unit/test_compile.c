@@ -1026,6 +1026,17 @@ test_shared_variable(void **state)
                " OR ((((\"data\"->>'name')) = ANY($1::text[])))"
                " OR (NOT (((\"data\"->>'name')) = ANY($1::text[]))))",
                "{\"a\",\"b\"}", NULL);
+
+    /* compared with another field (a column here, JSON text there): a
+     * parameter of its own, since $n takes the type of its first use */
+    expect_sql(*state, "query ($u: UUID) { things(where: {OR: "
+               "[{tenantId: {eq: $u}}, {uid: {eq: $u}}, {uid: {neq: $u}}]})"
+               " { id } }", "{\"u\": \"5b6e8c5e-5f27-4d52-9f0b-9f3b4d0c0a01\"}",
+               FROM " WHERE ((\"tenant\" = $1)"
+               " OR (((\"data\"->>'uid')::uuid) = $2::uuid)"
+               " OR (((\"data\"->>'uid')::uuid) <> $2::uuid))",
+               "5b6e8c5e-5f27-4d52-9f0b-9f3b4d0c0a01",
+               "5b6e8c5e-5f27-4d52-9f0b-9f3b4d0c0a01", NULL);
 }
 
 
