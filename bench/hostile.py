@@ -53,41 +53,10 @@ def log(*a):
     print(*a, file=sys.stderr, flush=True)
 
 
-def http_post(body, ctype="application/json", method="POST"):
-    return (("%s /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\n"
-             "Content-Length: %d\r\n\r\n" % (method, ctype, len(body)))
-            .encode() + body)
-
-
-def read_response(s, buf):
-    """One HTTP/1.1 answer off a keep-alive socket: (status, body, rest,
-    whether the server closes the connection after it)."""
-    while b"\r\n\r\n" not in buf:
-        chunk = s.recv(65536)
-        if not chunk:
-            raise ConnectionError("closed")
-        buf += chunk
-    head, _, rest = buf.partition(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1])
-    close = re.search(rb"(?i)\r\nconnection: *close", head) is not None
-    m = re.search(rb"(?i)content-length: *(\d+)", head)
-    if m:
-        n = int(m.group(1))
-        while len(rest) < n:
-            rest += s.recv(65536)
-        return status, rest[:n], rest[n:], close
-    body = b""
-    while True:
-        while b"\r\n" not in rest:
-            rest += s.recv(65536)
-        size, _, rest = rest.partition(b"\r\n")
-        size = int(size, 16)
-        while len(rest) < size + 2:
-            rest += s.recv(65536)
-        body += rest[:size]
-        rest = rest[size + 2:]
-        if size == 0:
-            return status, body, rest, close
+def http_post(body):
+    return (("POST /graphql HTTP/1.1\r\nHost: x\r\n"
+             "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+             % len(body)).encode() + body)
 
 
 GOOD_LUA = r"""

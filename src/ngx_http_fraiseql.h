@@ -181,6 +181,7 @@ struct ngx_http_fraiseql_slot_s {
     size_t                           value_off;   /* ... in it, here */
     ngx_chain_t                     *out;      /* held until streaming */
     ngx_chain_t                    **last;
+    ngx_chain_t                     *file;     /* out's last file link */
     ngx_uint_t                       nrows;
     uint64_t                         stmt;         /* hash of the SQL */
     unsigned                         opened:1;     /* its key written */

@@ -587,7 +587,7 @@ ngx_http_fraiseql_mutation_row(ngx_http_fraiseql_slot_t *slot, char *data,
 static void
 ngx_http_fraiseql_row(ngx_http_fraiseql_slot_t *slot, PGresult *res)
 {
-    int                       len;
+    int                       len, null;
     char                     *data;
     fql_path_t                path, item, *pp;
     fql_root_plan_t          *rp = slot->plan;
@@ -625,27 +625,19 @@ ngx_http_fraiseql_row(ngx_http_fraiseql_slot_t *slot, PGresult *res)
 
     slot->nrows++;
 
-    if (rp->kind == FQL_RF_MUTATION
-        && (PQnfields(res) < 1 || PQgetisnull(res, 0, 0)))
-    {
-        /* a function answering SQL NULL failed to do what it was asked */
-        ngx_http_fraiseql_mutation_row(slot, (char *) "{\"status\":null}",
-                                       sizeof("{\"status\":null}") - 1, pp);
-        return;
-    }
-
-    if (PQnfields(res) < 1 || PQgetisnull(res, 0, 0)) {
-        if (fql_wbuf_lit(&slot->w, "null") != 0) {
-            goto nomem;
-        }
-        return;
-    }
-
-    data = PQgetvalue(res, 0, 0);
-    len = PQgetlength(res, 0, 0);
+    null = PQnfields(res) < 1 || PQgetisnull(res, 0, 0);
+    data = null ? NULL : PQgetvalue(res, 0, 0);
+    len = null ? 0 : PQgetlength(res, 0, 0);
 
     if (rp->kind == FQL_RF_MUTATION) {
         ngx_http_fraiseql_mutation_row(slot, data, len, pp);
+        return;
+    }
+
+    if (null) {
+        if (fql_wbuf_lit(&slot->w, "null") != 0) {
+            goto nomem;
+        }
         return;
     }
 
@@ -792,12 +784,7 @@ ngx_http_fraiseql_slot_rows(ngx_http_fraiseql_slot_t *slot)
          * slot goes on at the next one.
          */
         if (taken >= NGX_HTTP_FRAISEQL_ROWS_TURN) {
-            slot->paused = 1;
-
-            if (pgc->c->read->timer_set) {
-                ngx_del_timer(pgc->c->read);
-            }
-
+            ngx_http_fraiseql_pause(slot);
             ngx_http_fraiseql_wake(ctx);
             return;
         }
@@ -812,6 +799,12 @@ ngx_http_fraiseql_slot_rows(ngx_http_fraiseql_slot_t *slot)
 
         if (rc == NGX_DECLINED) {
             ngx_http_fraiseql_pause(slot);
+
+            /* when the client is what holds the room, it has a time */
+            if (ctx->blocked && !ctx->hold.timer_set) {
+                ngx_add_timer(&ctx->hold, ctx->lcf->send_timeout);
+            }
+
             return;
         }
 
@@ -1325,23 +1318,16 @@ ngx_http_fraiseql_advance(ngx_http_fraiseql_ctx_t *ctx)
 
 
 /*
- * A slot with no room for more of the answer: PostgreSQL waits for us,
- * not we for it.  When the client is what holds the room, it has
- * fraiseql_send_timeout to take something.
+ * A slot stops reading its rows until it is woken (ngx_http_fraiseql_wake):
+ * PostgreSQL waits for us now, not we for it.
  */
 static void
 ngx_http_fraiseql_pause(ngx_http_fraiseql_slot_t *slot)
 {
-    ngx_http_fraiseql_ctx_t  *ctx = slot->ctx;
-
     slot->paused = 1;
 
     if (slot->pgc->c->read->timer_set) {
         ngx_del_timer(slot->pgc->c->read);
-    }
-
-    if (ctx->blocked && !ctx->hold.timer_set) {
-        ngx_add_timer(&ctx->hold, ctx->lcf->send_timeout);
     }
 }
 
@@ -1451,10 +1437,6 @@ static void
 ngx_http_fraiseql_finalize(ngx_http_fraiseql_ctx_t *ctx, ngx_int_t rc)
 {
     ctx->finished = 1;
-
-    if (ctx->hold.timer_set) {
-        ngx_del_timer(&ctx->hold);
-    }
 
     if (ctx->fin.posted || ctx->fin.handler != NULL) {
         return;

@@ -221,25 +221,16 @@ ngx_http_fraiseql_spill(ngx_http_fraiseql_ctx_t *ctx,
     ngx_http_core_loc_conf_t   *clcf;
 
     /* the memory buffers of the held chain: they all follow its files */
+    ll = s->file ? &s->file->next : &s->out;
     size = 0;
-
-    for (ll = &s->out; *ll; ll = &(*ll)->next) {
-        if (!(*ll)->buf->in_file) {
-            break;
-        }
-    }
 
     for (cl = *ll; cl; cl = cl->next) {
         size += cl->buf->last - cl->buf->pos;
     }
 
-    if (size == 0) {
-        return NGX_DECLINED;
-    }
-
-    if (size > ctx->lcf->max_temp_file_size
-        || (ctx->temp != NULL
-            && ctx->temp->offset + size > ctx->lcf->max_temp_file_size))
+    if (size == 0
+        || (ctx->temp ? ctx->temp->offset : 0) + size
+           > ctx->lcf->max_temp_file_size)
     {
         return NGX_DECLINED;
     }
@@ -283,18 +274,8 @@ ngx_http_fraiseql_spill(ngx_http_fraiseql_ctx_t *ctx,
     tf->offset += n;
 
     /* the file's range: it extends the slot's last one when they meet */
-    cl = NULL;
-
-    if (s->out != NULL) {
-        for (cl = s->out; cl->next; cl = cl->next) { /* void */ }
-
-        if (cl->buf->file_last != start) {
-            cl = NULL;
-        }
-    }
-
-    if (cl != NULL) {
-        cl->buf->file_last = tf->offset;
+    if (s->file != NULL && s->file->buf->file_last == start) {
+        s->file->buf->file_last = tf->offset;
 
     } else {
         b = ngx_calloc_buf(r->pool);
@@ -313,6 +294,7 @@ ngx_http_fraiseql_spill(ngx_http_fraiseql_ctx_t *ctx,
         cl->next = NULL;
         *s->last = cl;
         s->last = &cl->next;
+        s->file = cl;
     }
 
     /* the memory is free again; the value cannot be taken back now */
@@ -369,6 +351,7 @@ ngx_http_fraiseql_flush_slot(ngx_http_fraiseql_slot_t *s, ngx_uint_t last)
     out = s->out;
     s->out = NULL;
     s->last = &s->out;
+    s->file = NULL;
 
     if (out == NULL) {
         return NGX_OK;

@@ -26,7 +26,8 @@ static void ngx_http_fraiseql_wait_timeout(ngx_event_t *ev);
 static void ngx_http_fraiseql_cancel_send(ngx_http_fraiseql_pgc_t *pgc,
     ngx_http_fraiseql_pgc_t *target);
 static void ngx_http_fraiseql_cancel_process(ngx_http_fraiseql_pgc_t *pgc);
-static void ngx_http_fraiseql_refill(ngx_http_fraiseql_pool_t *pool);
+static void ngx_http_fraiseql_drop(ngx_http_fraiseql_pgc_t *pgc);
+static void ngx_http_fraiseql_take_idle(ngx_http_fraiseql_pgc_t *pgc);
 static void ngx_http_fraiseql_drop_results(PGconn *pg);
 
 
@@ -374,6 +375,23 @@ ngx_http_fraiseql_idle_alive(ngx_http_fraiseql_pgc_t *pgc)
 }
 
 
+/* an idle connection leaves the idle list to be used (BUSY) */
+static void
+ngx_http_fraiseql_take_idle(ngx_http_fraiseql_pgc_t *pgc)
+{
+    ngx_queue_remove(&pgc->queue);
+    pgc->pool->nidle--;
+
+    if (pgc->c->read->timer_set) {
+        ngx_del_timer(pgc->c->read);   /* the idle timeout */
+    }
+
+    /* busy, it keeps an exiting worker alive until it is done */
+    pgc->c->read->cancelable = 0;
+    pgc->state = NGX_HTTP_FRAISEQL_PGC_BUSY;
+}
+
+
 static ngx_int_t
 ngx_http_fraiseql_acquire_db(ngx_http_fraiseql_db_t *db,
     ngx_http_fraiseql_slot_t *slot, ngx_log_t *log)
@@ -402,15 +420,7 @@ ngx_http_fraiseql_acquire_db(ngx_http_fraiseql_db_t *db,
             continue;
         }
 
-        ngx_queue_remove(q);
-        pool->nidle--;
-
-        if (pgc->c->read->timer_set) {
-            ngx_del_timer(pgc->c->read);   /* the idle timeout */
-        }
-
-        pgc->c->read->cancelable = 0;
-        pgc->state = NGX_HTTP_FRAISEQL_PGC_BUSY;
+        ngx_http_fraiseql_take_idle(pgc);
         pgc->owner = slot;
         slot->pgc = pgc;
 
@@ -874,9 +884,8 @@ ngx_http_fraiseql_connect_failed(ngx_http_fraiseql_pool_t *pool,
 static void
 ngx_http_fraiseql_pg_handler(ngx_event_t *ev)
 {
-    ngx_connection_t          *c = ev->data;
-    ngx_http_fraiseql_pgc_t   *pgc = c->data;
-    ngx_http_fraiseql_pool_t  *pool;
+    ngx_connection_t         *c = ev->data;
+    ngx_http_fraiseql_pgc_t  *pgc = c->data;
 
     switch (pgc->state) {
 
@@ -930,18 +939,14 @@ ngx_http_fraiseql_pg_handler(ngx_event_t *ev)
                           "fraiseql: no connection free to cancel an "
                           "overrunning statement in time: closing its "
                           "connection");
-            pool = pgc->pool;
-            ngx_http_fraiseql_close(pgc);
-            ngx_http_fraiseql_refill(pool);
+            ngx_http_fraiseql_drop(pgc);
             return;
         }
 
         /* what comes before the cancel is read and dropped */
         if (!ev->write) {
             if (!PQconsumeInput(pgc->pg)) {
-                pool = pgc->pool;
-                ngx_http_fraiseql_close(pgc);
-                ngx_http_fraiseql_refill(pool);
+                ngx_http_fraiseql_drop(pgc);
                 return;
             }
 
@@ -1167,8 +1172,7 @@ ngx_http_fraiseql_release(ngx_http_fraiseql_pgc_t *pgc, ngx_uint_t reusable)
         || PQtransactionStatus(pgc->pg) != PQTRANS_IDLE
         || PQpipelineStatus(pgc->pg) != PQ_PIPELINE_OFF)
     {
-        ngx_http_fraiseql_close(pgc);
-        ngx_http_fraiseql_refill(pool);
+        ngx_http_fraiseql_drop(pgc);
         return;
     }
 
@@ -1177,10 +1181,14 @@ ngx_http_fraiseql_release(ngx_http_fraiseql_pgc_t *pgc, ngx_uint_t reusable)
 }
 
 
-/* a waiter must not starve behind a closed connection */
+/* closes a connection; a waiter must not starve behind it */
 static void
-ngx_http_fraiseql_refill(ngx_http_fraiseql_pool_t *pool)
+ngx_http_fraiseql_drop(ngx_http_fraiseql_pgc_t *pgc)
 {
+    ngx_http_fraiseql_pool_t  *pool = pgc->pool;
+
+    ngx_http_fraiseql_close(pgc);
+
     if (!ngx_queue_empty(&pool->waiters)
         && pool->nconns < pool->db->pool_size
         && !ngx_terminate)
@@ -1292,7 +1300,6 @@ ngx_http_fraiseql_drop_results(PGconn *pg)
 void
 ngx_http_fraiseql_cancel(ngx_http_fraiseql_pgc_t *pgc)
 {
-    ngx_queue_t               *q;
     ngx_http_fraiseql_pgc_t   *idle;
     ngx_http_fraiseql_pool_t  *pool = pgc->pool;
 
@@ -1318,18 +1325,10 @@ ngx_http_fraiseql_cancel(ngx_http_fraiseql_pgc_t *pgc)
         return;
     }
 
-    q = ngx_queue_head(&pool->idle);
-    idle = ngx_queue_data(q, ngx_http_fraiseql_pgc_t, queue);
+    idle = ngx_queue_data(ngx_queue_head(&pool->idle),
+                          ngx_http_fraiseql_pgc_t, queue);
 
-    ngx_queue_remove(q);
-    pool->nidle--;
-
-    if (idle->c->read->timer_set) {
-        ngx_del_timer(idle->c->read);   /* the idle timeout */
-    }
-
-    idle->c->read->cancelable = 0;
-
+    ngx_http_fraiseql_take_idle(idle);
     ngx_http_fraiseql_cancel_send(idle, pgc);
 }
 
@@ -1339,10 +1338,9 @@ static void
 ngx_http_fraiseql_cancel_send(ngx_http_fraiseql_pgc_t *pgc,
     ngx_http_fraiseql_pgc_t *target)
 {
-    int                        rc;
-    char                       pid[NGX_INT_T_LEN + 1];
-    const char                *values[1];
-    ngx_http_fraiseql_pool_t  *pool;
+    int          rc;
+    char         pid[NGX_INT_T_LEN + 1];
+    const char  *values[1];
 
     if (target->cancel_queued) {
         ngx_queue_remove(&target->queue);
@@ -1364,10 +1362,8 @@ ngx_http_fraiseql_cancel_send(ngx_http_fraiseql_pgc_t *pgc,
                            NULL, values, NULL, NULL, 0)
         || (rc = PQflush(pgc->pg)) == -1)
     {
-        pool = pgc->pool;
-        ngx_http_fraiseql_close(pgc);
         ngx_http_fraiseql_close(target);
-        ngx_http_fraiseql_refill(pool);
+        ngx_http_fraiseql_drop(pgc);
         return;
     }
 
@@ -1385,20 +1381,13 @@ ngx_http_fraiseql_cancel_send(ngx_http_fraiseql_pgc_t *pgc,
 static void
 ngx_http_fraiseql_cancel_process(ngx_http_fraiseql_pgc_t *pgc)
 {
-    int                        rc;
-    PGresult                  *res;
-    ngx_http_fraiseql_pool_t  *pool = pgc->pool;
+    int        rc;
+    PGresult  *res;
 
     if (pgc->c->read->timedout) {
         pgc->c->read->timedout = 0;
 
-        if (pgc->cancel_target != NULL) {
-            ngx_http_fraiseql_close(pgc->cancel_target);
-        }
-
-        ngx_http_fraiseql_close(pgc);
-        ngx_http_fraiseql_refill(pool);
-        return;
+        goto failed;
     }
 
     if (pgc->flushing) {
@@ -1420,8 +1409,7 @@ ngx_http_fraiseql_cancel_process(ngx_http_fraiseql_pgc_t *pgc)
 
         if (res == NULL) {
             if (pgc->cancel_target != NULL) {
-                ngx_http_fraiseql_close(pgc->cancel_target);
-                ngx_http_fraiseql_refill(pool);
+                ngx_http_fraiseql_drop(pgc->cancel_target);
             }
 
             if (pgc->c->read->timer_set) {
@@ -1450,6 +1438,5 @@ failed:
         ngx_http_fraiseql_close(pgc->cancel_target);
     }
 
-    ngx_http_fraiseql_close(pgc);
-    ngx_http_fraiseql_refill(pool);
+    ngx_http_fraiseql_drop(pgc);
 }

@@ -157,6 +157,12 @@ fql_mutation_row(const fql_root_plan_t *rp, fql_arena_t *a, const char *row,
 
     fql_errors_init(&errs, a);
 
+    /* SQL NULL: the function did not do what it was asked, as a NULL status */
+    if (row == NULL) {
+        row = "{\"status\": null}";
+        len = strlen(row);
+    }
+
     j = fql_json_parse(a, row, len, &errs);
     if (j == NULL || j->kind != FQL_J_OBJECT) {
         return -1;

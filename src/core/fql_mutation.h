@@ -18,7 +18,8 @@ int fql_mutation_status(fql_str_t status, int *code, fql_str_t *identifier);
 
 /*
  * The row (to_jsonb of the function's result: the mutation_response
- * composite or plain JSON) as the object the chosen projection reads;
+ * composite or plain JSON; NULL for SQL NULL) as the object the chosen
+ * projection reads;
  * *proj is rp->proj (Success) or rp->proj_error.  Returns 0, or -1 when
  * the row is not a JSON object (or out of memory).
  */

@@ -91,8 +91,6 @@ typedef struct fql_ofield_s {
 
 static int fql_walk_set(fql_rctx_t *r, const fql_type_t *parent,
     const fql_selection_t *sels);
-static int fql_index_variables(fql_rctx_t *r, const fql_definition_t *o,
-    fql_index_t *ix);
 
 
 /* a fragment's record: the first fragment of its name, as spreads find */
@@ -968,8 +966,8 @@ fql_walk_operation(fql_rctx_t *r, const fql_definition_t *op)
     const fql_type_t          *root, *t;
     const fql_type_ref_t      *named;
     unsigned                   i;
-    fql_index_t                ix;
     unsigned char             *dup;
+    const fql_index_t         *ix;
     fql_variable_def_t        *vd;
     const fql_schema_t        *s = r->v->schema;
 
@@ -979,19 +977,20 @@ fql_walk_operation(fql_rctx_t *r, const fql_definition_t *op)
         return -1;
     }
 
-    if (fql_index_variables(r, op, &ix) != 0) {
+    ix = fql_var_defs(r->v, op);
+    if (ix == NULL) {
         return -1;
     }
 
     /* a definition after the first of its name is a duplicate */
-    dup = fql_calloc(r->v->arena, ix.n ? ix.n : 1);
+    dup = fql_calloc(r->v->arena, ix->n ? ix->n : 1);
     if (dup == NULL) {
         return -1;
     }
 
-    for (i = 1; i < ix.n; i++) {
-        if (fql_str_eq(ix.e[i - 1].key, ix.e[i].key)) {
-            dup[ix.e[i].pos] = 1;
+    for (i = 1; i < ix->n; i++) {
+        if (fql_str_eq(ix->e[i - 1].key, ix->e[i].key)) {
+            dup[ix->e[i].pos] = 1;
         }
     }
 
@@ -1103,33 +1102,6 @@ fql_dinfo_cmp(const void *x, const void *y)
 }
 
 
-/* an operation's variable definitions by name */
-static int
-fql_index_variables(fql_rctx_t *r, const fql_definition_t *o,
-    fql_index_t *ix)
-{
-    unsigned             n;
-    fql_variable_def_t  *vd;
-
-    n = 0;
-    for (vd = o->variables; vd; vd = vd->next) {
-        n++;
-    }
-
-    if (fql_index_init(ix, r->v->arena, n) != 0) {
-        return -1;
-    }
-
-    for (vd = o->variables; vd; vd = vd->next) {
-        fql_index_add(ix, vd->name, vd);
-    }
-
-    fql_index_sort(ix);
-
-    return 0;
-}
-
-
 static int
 fql_check_variables(fql_rctx_t *r, fql_dinfo_t *op)
 {
@@ -1138,20 +1110,21 @@ fql_check_variables(fql_rctx_t *r, fql_dinfo_t *op)
     fql_tref_t           *type;
     fql_usage_t          *u;
     fql_dinfo_t          *d;
-    fql_index_t           ix;
     unsigned char        *used;
     fql_variable_def_t   *vd;
+    const fql_index_t    *ix;
     const fql_ientry_t   *e;
     const fql_definition_t  *o = op->def;
 
     fql_mark_reached(r, op);
 
-    if (fql_index_variables(r, o, &ix) != 0) {
+    ix = fql_var_defs(r->v, o);
+    if (ix == NULL) {
         return -1;
     }
 
     /* by position of definition: some use of its name was seen */
-    used = fql_calloc(r->v->arena, ix.n ? ix.n : 1);
+    used = fql_calloc(r->v->arena, ix->n ? ix->n : 1);
     if (used == NULL) {
         return -1;
     }
@@ -1164,7 +1137,7 @@ fql_check_variables(fql_rctx_t *r, fql_dinfo_t *op)
         d = r->reached[i];
 
         for (u = d->usages; u; u = u->next) {
-            e = fql_index_find(&ix, u->var->str);
+            e = fql_index_find(ix, u->var->str);
 
             if (e == NULL) {
                 if (o->name.len) {
@@ -1179,10 +1152,10 @@ fql_check_variables(fql_rctx_t *r, fql_dinfo_t *op)
             }
 
             /* every definition of the name counts as used */
-            for (k = e - ix.e; k < ix.n && fql_str_eq(ix.e[k].key, e->key);
+            for (k = e - ix->e; k < ix->n && fql_str_eq(ix->e[k].key, e->key);
                  k++)
             {
-                used[ix.e[k].pos] = 1;
+                used[ix->e[k].pos] = 1;
             }
 
             vd = (fql_variable_def_t *) e->item;

@@ -1081,38 +1081,58 @@ fql_find_fragment_def(fql_vctx_t *v, fql_str_t name)
 }
 
 
+const fql_index_t *
+fql_var_defs(fql_vctx_t *v, const fql_definition_t *op)
+{
+    unsigned             n;
+    fql_variable_def_t  *vd;
+
+    if (v->var_defs_of == op) {
+        return &v->var_defs;
+    }
+
+    n = 0;
+    for (vd = op->variables; vd; vd = vd->next) {
+        n++;
+    }
+
+    if (fql_index_init(&v->var_defs, v->arena, n) != 0) {
+        v->var_defs_of = NULL;
+        return NULL;
+    }
+
+    for (vd = op->variables; vd; vd = vd->next) {
+        fql_index_add(&v->var_defs, vd->name, vd);
+    }
+
+    fql_index_sort(&v->var_defs);
+    v->var_defs_of = op;
+
+    return &v->var_defs;
+}
+
+
 const fql_variable_def_t *
 fql_find_var_def(fql_vctx_t *v, fql_str_t name)
 {
-    unsigned                   n;
+    const fql_index_t         *ix;
     const fql_ientry_t        *e;
     const fql_variable_def_t  *vd;
 
-    if (v->var_defs_of != v->op) {
-        n = 0;
-        for (vd = v->op->variables; vd; vd = vd->next) {
-            n++;
-        }
+    ix = fql_var_defs(v, v->op);
 
-        if (fql_index_init(&v->var_defs, v->arena, n) != 0) {
-            for (vd = v->op->variables; vd; vd = vd->next) {
-                if (fql_str_eq(vd->name, name)) {
-                    return vd;
-                }
+    if (ix == NULL) {
+        /* no memory for the index: the slow way */
+        for (vd = v->op->variables; vd; vd = vd->next) {
+            if (fql_str_eq(vd->name, name)) {
+                return vd;
             }
-
-            return NULL;
         }
 
-        for (vd = v->op->variables; vd; vd = vd->next) {
-            fql_index_add(&v->var_defs, vd->name, vd);
-        }
-
-        fql_index_sort(&v->var_defs);
-        v->var_defs_of = v->op;
+        return NULL;
     }
 
-    e = fql_index_find(&v->var_defs, name);
+    e = fql_index_find(ix, name);
 
     return e ? e->item : NULL;
 }

@@ -72,6 +72,9 @@ int fql_coerce_arguments(fql_vctx_t *v, fql_arg_t *defs,
 /* doc's fragment of that name (the first), or NULL */
 const fql_definition_t *fql_find_fragment_def(fql_vctx_t *v, fql_str_t name);
 
+/* op's variable definitions by name (built once); NULL: no memory */
+const fql_index_t *fql_var_defs(fql_vctx_t *v, const fql_definition_t *op);
+
 /* op's definition of the variable (the first), or NULL */
 const fql_variable_def_t *fql_find_var_def(fql_vctx_t *v, fql_str_t name);
 
