@@ -227,6 +227,26 @@ def assert_served(n, bound=1.0, query=GOOD, want=GOOD_ANSWER):
     return took
 
 
+class Unharmed:
+    """Taken before bad input, checked after it: the worker is the same
+    process (it did not crash), it grew by less than bound_mb (the default
+    plan cache's 16 MB and slack), its pool is idle and a well-behaved
+    request is served."""
+
+    def __init__(self, n, pg, bound_mb=32):
+        self.n = n
+        self.pg = pg
+        self.bound_mb = bound_mb
+        self.pid = worker_pid(n)
+        self.rss = rss_kb(self.pid)
+
+    def check(self, what="bad input"):
+        assert worker_pid(self.n) == self.pid, "%s: the worker died" % what
+        wait_pool_idle(self.n, self.pg, timeout=10)
+        assert_served(self.n)
+        assert_rss_growth(self.pid, self.rss, self.bound_mb, what)
+
+
 class Bystander(threading.Thread):
     """A well-behaved client that keeps asking `GOOD` while an attack runs;
     each answer must be a 200 within `bound` seconds (checked by done())."""
@@ -373,18 +393,20 @@ def test_early_answer_discards_the_body(ngx, pg, method, headers, status,
     wrong Content-Type) on a keep-alive connection: its body -- itself a
     whole `GET /health` request -- is discarded, and the request pipelined
     after it (same send) is the one answered next."""
+    u = Unharmed(ngx, pg)
     before = len(access_log(ngx))
     payload = http_request(method, headers=headers, body=SMUGGLED,
                            chunked=chunked) + FOLLOWER
     responses = exchange(ngx, payload)
     assert_not_smuggled(ngx, responses, status, before)
-    wait_pool_idle(ngx, pg)
+    u.check()
 
 
-def test_early_answer_discards_a_body_that_arrives_later(ngx):
+def test_early_answer_discards_a_body_that_arrives_later(ngx, pg):
     """Finding 1: the 405 goes out as soon as the headers are read; the
     body (a `GET /health`) arrives afterwards and is discarded too, as is
     a body far larger than one read."""
+    u = Unharmed(ngx, pg)
     before = len(access_log(ngx))
     head = (b"PUT /graphql HTTP/1.1\r\nHost: x\r\n"
             b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
@@ -399,6 +421,7 @@ def test_early_answer_discards_a_body_that_arrives_later(ngx):
                            body=body) + FOLLOWER
     responses = exchange(ngx, payload)
     assert_not_smuggled(ngx, responses, 405, before)
+    u.check()
 
 
 # --- 2. plan cache bounded in bytes ------------------------------------------
@@ -459,7 +482,7 @@ INTROSPECTION = (
     "enumValues { name } } }")
 
 
-def test_plan_cache_introspection_documents(make_nginx):
+def test_plan_cache_introspection_documents(make_nginx, pg):
     """Finding 2: `__schema` documents whose plans hold large answers
     (20 root aliases of a full __schema selection: ~5 KB sent, ~1.2 MB
     answered; the old cache kept ~6.8 MB per document) -- twelve distinct
@@ -481,9 +504,10 @@ def test_plan_cache_introspection_documents(make_nginx):
         assert_rss_growth(pid, base, CACHE_SIZE_MB + 32,
                           "after %d introspection documents" % (d + 1))
     assert_served(n)
+    wait_pool_idle(n, pg)
 
 
-def test_plan_cache_huge_schema_alias_documents(make_nginx):
+def test_plan_cache_huge_schema_alias_documents(make_nginx, pg):
     """Finding 2, the issue's case: twelve ~280 KB documents of
     `__schema { types { name } }` aliases (~6,000 root fields each; the old
     worker answered 20 MB each and kept ~64 MB per document: 7 MB to
@@ -506,7 +530,9 @@ def test_plan_cache_huge_schema_alias_documents(make_nginx):
         assert "data" not in body and body["errors"], str(body)[:300]
         assert_rss_growth(pid, base, CACHE_SIZE_MB + 32,
                           "after %d documents of 280 KB" % (d + 1))
+    assert worker_pid(n) == pid
     assert_served(n)
+    wait_pool_idle(n, pg)
 
 
 # --- 3. later root fields get back-pressure ---------------------------------
@@ -559,6 +585,7 @@ def test_root_fields_are_capped(ngx, pg):
     run, 21 are refused before any SQL (21 `slow` fields, 0.2 s each, are
     answered at once) with LIMIT_EXCEEDED naming "root fields".  Response
     keys are counted after merging; fields from fragments count."""
+    u = Unharmed(ngx, pg)
     r, _ = post_doc(ngx, "{ %s }" % roots(20))
     assert r.status_code == 200
     assert len(r.json()["data"]) == 20
@@ -590,7 +617,7 @@ def test_root_fields_are_capped(ngx, pg):
     r, took = post_doc(ngx, doc)
     limit_error(r.json(), "fields")
     assert took < 0.5 * SLOW
-    wait_pool_idle(ngx, pg)
+    u.check()
 
 
 def test_one_request_holds_at_most_four_connections(make_nginx, pg):
@@ -601,6 +628,7 @@ def test_one_request_holds_at_most_four_connections(make_nginx, pg):
     once (no 503, no queueing behind it)."""
     n = make_nginx(pool=16).start()
     assert_served(n)
+    u = Unharmed(n, pg)
     doc = "{ %s }" % roots(20, "slow { id label }")
     result = {}
 
@@ -627,7 +655,7 @@ def test_one_request_holds_at_most_four_connections(make_nginx, pg):
     # 20 fields, 4 at a time, 0.2 s each
     assert result["took"] >= 0.9
     assert served
-    wait_pool_idle(n, pg)
+    u.check()
 
 
 # --- 5. clients that do not read do not hold the pool ----------------------
@@ -665,6 +693,7 @@ def test_head_runs_no_statement(make_nginx, pg):
     would otherwise produce a whole answer for nobody (nginx sends no body
     for HEAD, so none of the answer's buffers would ever be freed)."""
     n = make_nginx(pool=4).start()
+    u = Unharmed(n, pg)
     t0 = time.time()
     r = requests.head(n.url, params={"query": "{ a: slow { id } b: slow "
                                               "{ id } bulk { id body } }"},
@@ -675,19 +704,22 @@ def test_head_runs_no_statement(make_nginx, pg):
     assert r.text == ""
     assert took < 0.5 * SLOW, took
     assert active_count(n, pg) == 0
+    u.check()
 
 
-def test_limit_rate_does_not_stall_an_answer(make_nginx):
+def test_limit_rate_does_not_stall_an_answer(make_nginx, pg):
     """nginx's limit_rate holds the answer back with a timer of its own on
     the write event: the module's write handler leaves it alone, and the
     answer arrives whole."""
     n = make_nginx(pool=4, extra="limit_rate 1m;").start()
+    u = Unharmed(n, pg)
     t0 = time.time()
     r = requests.post(n.url, json={"query": "{ " + BULK + " }"}, timeout=30)
     assert r.status_code == 200
     assert len(r.content) > BULK_ANSWER_MIN
     assert r.json()["data"]["bulk"]
     assert time.time() - t0 > 3   # 6 MB at 1 MB/s: it was limited
+    u.check()
 
 
 def test_send_timeout_releases_stalled_connections(make_nginx, pg):
@@ -699,6 +731,7 @@ def test_send_timeout_releases_stalled_connections(make_nginx, pg):
     n = make_nginx(pool=4, http_extra="fraiseql_max_temp_file_size 0;\n"
                    "fraiseql_send_timeout 1s;").start()
     assert_served(n)
+    u = Unharmed(n, pg)
     socks = stalled_clients(n, graphql_post("{ %s }" % BULK), 4)
     try:
         time.sleep(0.2)
@@ -715,7 +748,7 @@ def test_send_timeout_releases_stalled_connections(make_nginx, pg):
     finally:
         for s in socks:
             s.close()
-    wait_pool_idle(n, pg)
+    u.check()
 
 
 # --- 6. CPU linear in the document ------------------------------------------
@@ -734,6 +767,7 @@ def test_30000_aliases_are_refused_quickly(make_nginx, pg):
     n = make_nginx(pool=4, http_extra="fraiseql_max_document_size 2m;",
                    extra="client_max_body_size 2m;").start()
     assert_served(n)
+    u = Unharmed(n, pg)
     times = []
     for tag in ("a", "b", "c"):
         doc = "{ things(limit: 1) { %s } }" % " ".join(
@@ -748,7 +782,7 @@ def test_30000_aliases_are_refused_quickly(make_nginx, pg):
             "bystander waited %.2fs" % bystander
         times.append(took)
     assert max(times[1:]) < 2 * times[0] + 0.05 * SLOW, times
-    wait_pool_idle(n, pg)
+    u.check()
 
 
 @pytest.fixture
@@ -759,11 +793,12 @@ def big_ngx(make_nginx):
                       extra="client_max_body_size 4m;").start()
 
 
-def test_document_size_is_capped(ngx):
+def test_document_size_is_capped(ngx, pg):
     """Finding 6: the document is refused before the lexer reads it past
     fraiseql_max_document_size (default 32k): LIMIT_EXCEEDED naming the
     directive, 200 with application/json, 400 with the GraphQL media
     type.  32,768 bytes pass."""
+    u = Unharmed(ngx, pg)
     pad = "{ things(limit: 1) { id } }"
     doc = pad + " " * (32768 - len(pad))
     r, _ = post_doc(ngx, doc)
@@ -777,14 +812,15 @@ def test_document_size_is_capped(ngx):
     assert r.status_code == 400
     limit_error(r.json(), "fraiseql_max_document_size")
     # (by GET, nginx's large_client_header_buffers refuse such a URL first)
-    assert_served(ngx)
+    u.check()
 
 
-def test_selection_set_cap_is_1000_fields(big_ngx):
+def test_selection_set_cap_is_1000_fields(big_ngx, pg):
     """Finding 6: 1,000 fields in one selection set run; 1,001 are
     refused with LIMIT_EXCEEDED before any SQL.  A valid document as big
     as the limits allow (20 root fields of 1,000 aliases), renamed each
     time, is compiled in linear time: each costs no more than the first."""
+    u = Unharmed(big_ngx, pg)
     doc = "{ things(limit: 1) { %s } }" % " ".join(
         "a%d: id" % i for i in range(1000))
     r, _ = post_doc(big_ngx, doc)
@@ -807,6 +843,7 @@ def test_selection_set_cap_is_1000_fields(big_ngx):
         assert r.status_code == 200 and "errors" not in r.json()
         times.append(took)
     assert max(times[1:]) < 2 * times[0] + 0.1 * SLOW, times
+    u.check()
 
 
 @pytest.mark.parametrize("doc", [
@@ -825,6 +862,7 @@ def test_wide_documents_are_refused_quickly(make_nginx, pg, doc):
     n = make_nginx(pool=4, http_extra="fraiseql_max_document_size 2m;",
                    extra="client_max_body_size 4m;").start()
     assert_served(n)
+    u = Unharmed(n, pg)
     status, body, took, bystander = served_during(
         n, graphql_post(doc, close=True), CPU_BOUND)
     assert status in (200, 400)
@@ -832,7 +870,7 @@ def test_wide_documents_are_refused_quickly(make_nginx, pg, doc):
     assert 1 <= len(body["errors"]) <= 101
     assert took < CPU_BOUND * SLOW, "the attack took %.2fs" % took
     assert bystander < CPU_BOUND * SLOW, "bystander waited %.2fs" % bystander
-    wait_pool_idle(n, pg)
+    u.check()
 
 
 # --- 7. bounded filters; the timer case is a query timeout -------------------
@@ -848,6 +886,7 @@ def test_filter_conditions_are_capped(ngx, pg):
     operator each (100) runs; one operator more (101) is refused with
     LIMIT_EXCEEDED before any SQL; so is the issue's OR of 2,000 arms,
     as a literal or as a variable."""
+    u = Unharmed(ngx, pg)
     r, _ = post_doc(ngx, or_filter(50))
     assert r.status_code == 200
     assert r.json() == {"data": {"things": [{"id": 1}, {"id": 2},
@@ -865,7 +904,7 @@ def test_filter_conditions_are_capped(ngx, pg):
     w = {"OR": [{"id": {"eq": i}} for i in range(2000)]}
     r = ngx.post(q, {"w": w})
     limit_error(r.json())
-    wait_pool_idle(ngx, pg)
+    u.check()
 
 
 def test_timer_case_is_a_query_timeout_and_cancels_the_backend(
@@ -881,6 +920,7 @@ def test_timer_case_is_a_query_timeout_and_cancels_the_backend(
     n = make_nginx(pool=4, extra="fraiseql_query_timeout 1s;").start()
     try:
         assert_served(n)
+        u = Unharmed(n, pg)
         bystander = Bystander(n, bound=0.5)
         bystander.start()
         try:
@@ -902,7 +942,7 @@ def test_timer_case_is_a_query_timeout_and_cancels_the_backend(
         while active_count(n, pg) and time.time() < deadline:
             time.sleep(0.05)
         assert active_count(n, pg) == 0, pool_states(n, pg)
-        assert_served(n)
+        u.check()
     finally:
         # never leave an orphan running on the shared cluster
         pg.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
@@ -923,21 +963,24 @@ def assert_capped_errors(r):
     return errs
 
 
-def test_duplicate_directives_give_at_most_101_errors(big_ngx):
+def test_duplicate_directives_give_at_most_101_errors(big_ngx, pg):
     """Finding 8: 10,000 `@include(if: true)` on one field (~190 KB sent;
     the old answer was 9,999 errors, 1.7 MB) give 100 errors and a last
     one saying "Too many errors", in under 64 KB."""
+    u = Unharmed(big_ngx, pg)
     doc = "{ things(limit: 1) { id %s } }" % ("@include(if: true) " * 10000)
     r, _ = post_doc(big_ngx, doc)
     errs = assert_capped_errors(r)
     assert "@include" in errs[0]["message"]
+    u.check()
 
 
-def test_unknown_fields_give_at_most_101_errors(big_ngx):
+def test_unknown_fields_give_at_most_101_errors(big_ngx, pg):
     """Finding 8: ~30,000 unknown fields spread over 30 selection sets of
     at most 1,000 fields (15 root fields, each with an `author`), ~215 KB
     sent (the old answer: 4.5 MB of errors), give 100 errors and a last
     "Too many errors", in under 64 KB."""
+    u = Unharmed(big_ngx, pg)
     doc = "{ %s }" % " ".join(
         "p%d: posts(limit: 1) { %s author { %s } }" % (
             j, " ".join("x%dx%d" % (j, i) for i in range(999)),
@@ -946,6 +989,7 @@ def test_unknown_fields_give_at_most_101_errors(big_ngx):
     r, _ = post_doc(big_ngx, doc)
     errs = assert_capped_errors(r)
     assert errs[0]["message"].startswith("Cannot query field")
+    u.check()
 
 
 # --- 9. media types -----------------------------------------------------------
@@ -961,14 +1005,16 @@ def test_unknown_fields_give_at_most_101_errors(big_ngx):
     ("application/graphql+json", 200),
     ("application/graphql+json; charset=utf-8", 200),
 ])
-def test_content_type_is_matched_exactly(ngx, content_type, status):
+def test_content_type_is_matched_exactly(ngx, pg, content_type, status):
     """Finding 9: the media type is matched whole (not as a prefix),
     parameters allowed."""
+    u = Unharmed(ngx, pg)
     r = requests.post(ngx.url, data=json.dumps({"query": "{ __typename }"}),
                       headers={"content-type": content_type}, timeout=10)
     assert r.status_code == status, (content_type, r.status_code, r.text)
     if status == 200:
         assert r.json() == TYPENAME
+    u.check()
 
 
 @pytest.mark.parametrize("accept,media_type", [
@@ -983,14 +1029,16 @@ def test_content_type_is_matched_exactly(ngx, content_type, status):
     ("application/graphql-response+json", "application/graphql-response+json"),
     ("application/json", "application/json"),
 ])
-def test_accept_quality_values_count(ngx, accept, media_type):
+def test_accept_quality_values_count(ngx, pg, accept, media_type):
     """Finding 9: Accept's q-values choose the answer's media type; q=0
     refuses a type."""
+    u = Unharmed(ngx, pg)
     r = requests.post(ngx.url, json={"query": "{ __typename }"},
                       headers={"accept": accept}, timeout=10)
     assert r.status_code == 200
     assert r.headers["content-type"].split(";")[0].strip() == media_type, \
         (accept, r.headers["content-type"])
+    u.check()
 
 
 # --- 10. client errors are client errors -----------------------------------
@@ -999,11 +1047,12 @@ FLOAT_Q = "query ($f: Float) { things(where: {ratio: {gt: $f}}) { id } }"
 
 
 @pytest.mark.parametrize("literal", ["1e400", "-1e400", "0.1e99999999999"])
-def test_non_finite_float_literal_is_refused(ngx, literal):
+def test_non_finite_float_literal_is_refused(ngx, pg, literal):
     """Finding 10: a Float literal that is not finite as a double is
     refused before any SQL, as graphql-js does: a validation error that
     mentions Float (the old module sent 1e400 to PostgreSQL, and
     0.1e99999999999 came back as DATABASE_ERROR 22003)."""
+    u = Unharmed(ngx, pg)
     r, _ = post_doc(ngx, "{ things(where: {ratio: {gt: %s}}) { id } }"
                     % literal)
     assert r.status_code == 200
@@ -1012,12 +1061,14 @@ def test_non_finite_float_literal_is_refused(ngx, literal):
     err = body["errors"][0]
     assert err["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED", body
     assert "Float" in err["message"], body
+    u.check()
 
 
 @pytest.mark.parametrize("number", ["1e400", "-1e400", "0.1e99999999999"])
-def test_non_finite_float_variable_is_refused(ngx, number):
+def test_non_finite_float_variable_is_refused(ngx, pg, number):
     """Finding 10: the same numbers as a JSON variable: BAD_USER_INPUT,
     message mentions Float, before any SQL."""
+    u = Unharmed(ngx, pg)
     raw = '{"query": %s, "variables": {"f": %s}}' % (json.dumps(FLOAT_Q),
                                                      number)
     r = requests.post(ngx.url, data=raw,
@@ -1029,6 +1080,7 @@ def test_non_finite_float_variable_is_refused(ngx, number):
     err = body["errors"][0]
     assert err["extensions"]["code"] == "BAD_USER_INPUT", body
     assert "Float" in err["message"], body
+    u.check()
 
 
 @pytest.mark.parametrize("field,value", [
@@ -1041,10 +1093,12 @@ def test_non_finite_float_variable_is_refused(ngx, number):
     ("thing", '"99999999999999999999999"'),
     ("thing", "99999999999999999999999"),
 ])
-def test_id_the_column_cannot_take_is_bad_user_input(ngx, field, value):
+def test_id_the_column_cannot_take_is_bad_user_input(ngx, pg, field,
+                                                      value):
     """Finding 10: an ID the view's id column cannot take (uuid for User,
     integer for Thing) is the client's error: BAD_USER_INPUT, the field
     null, HTTP 200 -- not DATABASE_ERROR (SQLSTATE 22P02/22003)."""
+    u = Unharmed(ngx, pg)
     r, _ = post_doc(ngx, "{ %s(id: %s) { id } }" % (field, value))
     assert r.status_code == 200
     body = r.json()
@@ -1053,10 +1107,12 @@ def test_id_the_column_cannot_take_is_bad_user_input(ngx, field, value):
     assert err["extensions"]["code"] == "BAD_USER_INPUT", body
     assert err["path"] == [field]
     assert "DATABASE" not in json.dumps(body)
+    u.check()
 
 
 def test_id_variable_the_column_cannot_take_is_bad_user_input(ngx, pg):
     """Finding 10: the same through a variable, on a cached plan too."""
+    u = Unharmed(ngx, pg)
     q = "query ($id: ID!) { user(id: $id) { id } }"
     uid = pg.query("SELECT id::text FROM tb_user ORDER BY id LIMIT 1")[0][0]
     assert ngx.gql(q, {"id": uid}) == {"data": {"user": {"id": uid}}}
@@ -1064,26 +1120,30 @@ def test_id_variable_the_column_cannot_take_is_bad_user_input(ngx, pg):
         body = ngx.post(q, {"id": v}).json()
         assert body.get("data") == {"user": None}, body
         assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    u.check()
 
 
 # --- 11. small ones ----------------------------------------------------------
 
-def test_deep_json_in_an_unselected_field(ngx):
+def test_deep_json_in_an_unselected_field(ngx, pg):
     """Finding 11a: a row whose JSON nests 1,000 levels deep (past the
     scanner's depth) in a field the query does not select is answered
     normally (the old module: "The row is not a JSON object")."""
+    u = Unharmed(ngx, pg)
     body = ngx.gql("{ deeps(orderBy: [{id: ASC}]) { id name } }")
     assert body == {"data": {"deeps": [{"id": 1, "name": "deep row"},
                                        {"id": 2, "name": "shallow row"}]}}
     assert ngx.gql("{ deeps(where: {id: {eq: 1}}) { name __typename } }") \
         == {"data": {"deeps": [{"name": "deep row", "__typename": "Deep"}]}}
+    u.check()
 
 
 @pytest.mark.parametrize("mutation", ["nullStatus", "nullRow"])
-def test_null_mutation_status_is_the_error_member(ngx, mutation):
+def test_null_mutation_status_is_the_error_member(ngx, pg, mutation):
     """Finding 11b: a mutation function answering a mutation_response with
     a NULL status, or SQL NULL, is the Error member of the result union
     (code 500), not the Success member."""
+    u = Unharmed(ngx, pg)
     q = ('mutation { %s(input: {status: "x"}) { __typename '
          '... on NoteError { code } ... on NoteSuccess { message } } }'
          % mutation)
@@ -1092,3 +1152,4 @@ def test_null_mutation_status_is_the_error_member(ngx, mutation):
     body = r.json()
     assert body["data"] == {mutation: {"__typename": "NoteError",
                                        "code": 500}}, body
+    u.check()
