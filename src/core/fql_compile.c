@@ -769,7 +769,7 @@ fql_memo_slot(fql_cctx_t *c, const fql_vmemo_t *key)
     h = ((uintptr_t) key->src >> 4) * (uintptr_t) 0x9E3779B97F4A7C15ULL;
     h ^= ((uintptr_t) key->field >> 4) * (uintptr_t) 0xC2B2AE3D27D4EB4FULL;
     h = (h >> 16) ^ (key->kind * 31 + key->sc * 7 + key->wild * 3
-                     + key->array);
+                     + key->col);
 
     for ( ;; ) {
         m = &c->memo[h & (c->memo_cap - 1)];
@@ -777,7 +777,7 @@ fql_memo_slot(fql_cctx_t *c, const fql_vmemo_t *key)
         if (m->src == NULL
             || (m->src == key->src && m->field == key->field
                 && m->kind == key->kind && m->sc == key->sc
-                && m->wild == key->wild && m->array == key->array))
+                && m->wild == key->wild && m->col == key->col))
         {
             return m;
         }
@@ -850,10 +850,14 @@ fql_memo_add(fql_cctx_t *c, const fql_vmemo_t *key, const char *val,
 }
 
 
-/* the parameters an operator's value on field f stands for */
+/*
+ * The parameters an operator's value on field f stands for: one per
+ * member of an input object (MEMBERS), else one, which *memo keeps when
+ * it comes from a variable (fql_memo_add).
+ */
 static int
 fql_op_values(fql_cctx_t *c, const fql_arg_t *a, const fql_field_t *f,
-    fql_scalar_t sc, int array, const fql_jval_t *op, const char **val,
+    fql_scalar_t sc, const fql_jval_t *op, const char **val,
     fql_slot_t *sl, fql_vmemo_t **memo, unsigned *nval)
 {
     int                    rc;
@@ -864,74 +868,10 @@ fql_op_values(fql_cctx_t *c, const fql_arg_t *a, const fql_field_t *f,
     const fql_jval_t      *m;
     const fql_operator_t  *o = a->op;
 
-    *nval = 1;
-    memo[0] = memo[1] = memo[2] = NULL;
+    *memo = NULL;
     vsc = fql_op_value_scalar(o, sc);
-    wild = 0;
 
-    switch (o->xf) {
-
-    case FQL_OPX_ARRAY:
-        kind = FQL_SLOT_ARRAY;
-        break;
-
-    case FQL_OPX_JSON:
-        kind = FQL_SLOT_JSON;
-        break;
-
-    case FQL_OPX_PATTERN:
-        kind = FQL_SLOT_PATTERN;
-        wild = o->wild;
-        break;
-
-    case FQL_OPX_MEMBERS:
-        kind = 0;
-        break;
-
-    default: /* FQL_OPX_TEXT */
-        kind = FQL_SLOT_TEXT;
-        break;
-    }
-
-    if (kind) {
-        memset(&key, 0, sizeof(key));
-        key.src = op->var_src;
-        key.field = f;
-        key.kind = (unsigned char) kind;
-        key.sc = (unsigned char) vsc;
-        key.wild = (unsigned char) wild;
-        key.array = (unsigned char) (array != 0);
-
-        memo[0] = fql_memo_find(c, &key);
-
-        if (memo[0] != NULL) {
-            val[0] = memo[0]->val;
-            sl[0] = memo[0]->slot;
-            return 0;
-        }
-
-        if (fql_op_slot(c, op, kind, vsc, wild, &sl[0]) != 0) {
-            return -1;
-        }
-
-        rc = kind == FQL_SLOT_ARRAY ? fql_param_array(c, vsc, op, &val[0])
-             : kind == FQL_SLOT_JSON ? fql_param_json(c, op, &val[0])
-             : kind == FQL_SLOT_PATTERN
-               ? fql_param_pattern(c, op, wild, &val[0])
-             : fql_param_text(c, vsc, op, &val[0]);
-
-        if (rc != 0) {
-            return -1;
-        }
-
-        memo[0] = fql_memo_add(c, &key, val[0], &sl[0]);
-
-        return 0;
-    }
-
-    switch (o->xf) {
-
-    case FQL_OPX_MEMBERS:
+    if (o->xf == FQL_OPX_MEMBERS) {
         /* one parameter per member, in the input type's order */
         *nval = 0;
         in = fql_tref_named(a->type)->input_fields;
@@ -967,10 +907,62 @@ fql_op_values(fql_cctx_t *c, const fql_arg_t *a, const fql_field_t *f,
         }
 
         return 0;
+    }
+
+    *nval = 1;
+    wild = o->xf == FQL_OPX_PATTERN ? o->wild : 0;
+    kind = o->xf == FQL_OPX_ARRAY ? FQL_SLOT_ARRAY
+           : o->xf == FQL_OPX_JSON ? FQL_SLOT_JSON
+           : o->xf == FQL_OPX_PATTERN ? FQL_SLOT_PATTERN
+           : FQL_SLOT_TEXT;
+
+    memset(&key, 0, sizeof(key));
+    key.src = op->var_src;
+    key.field = f;
+    key.kind = (unsigned char) kind;
+    key.sc = (unsigned char) vsc;
+    key.wild = (unsigned char) wild;
+    /* the same field may be a column here, JSON in a nested filter */
+    key.col = f->column.len && c->npath == 0;
+
+    *memo = fql_memo_find(c, &key);
+
+    if (*memo != NULL) {
+        val[0] = (*memo)->val;
+        sl[0] = (*memo)->slot;
+        return 0;
+    }
+
+    if (fql_op_slot(c, op, kind, vsc, wild, &sl[0]) != 0) {
+        return -1;
+    }
+
+    switch (kind) {
+
+    case FQL_SLOT_ARRAY:
+        rc = fql_param_array(c, vsc, op, &val[0]);
+        break;
+
+    case FQL_SLOT_JSON:
+        rc = fql_param_json(c, op, &val[0]);
+        break;
+
+    case FQL_SLOT_PATTERN:
+        rc = fql_param_pattern(c, op, wild, &val[0]);
+        break;
 
     default:
-        return fql_c_nomem(c);
+        rc = fql_param_text(c, vsc, op, &val[0]);
+        break;
     }
+
+    if (rc != 0) {
+        return -1;
+    }
+
+    *memo = fql_memo_add(c, &key, val[0], &sl[0]);
+
+    return 0;
 }
 
 
@@ -978,7 +970,7 @@ fql_op_values(fql_cctx_t *c, const fql_arg_t *a, const fql_field_t *f,
 static int
 fql_sql_op(fql_cctx_t *c, const fql_operator_t *o, const fql_field_t *f,
     fql_scalar_t sc, int array, const char **val, const fql_slot_t *sl,
-    fql_vmemo_t **memo, unsigned nval)
+    fql_vmemo_t *memo, unsigned nval)
 {
     char         buf[16];
     unsigned     k, pnum[3];
@@ -1011,17 +1003,19 @@ fql_sql_op(fql_cctx_t *c, const fql_operator_t *o, const fql_field_t *f,
             return fql_c_nomem(c);
         }
 
-        if (pnum[k] == 0 && memo[k] != NULL && memo[k]->stmt == c->stmt) {
-            /* bound already in this statement */
-            pnum[k] = memo[k]->pnum;
+        if (pnum[k] == 0 && memo != NULL && memo->stmt == c->stmt) {
+            /* bound already in this statement (a memo: nval is 1) */
+            pnum[k] = memo->pnum;
+        }
 
+        if (pnum[k] != 0) {
             if (fql_sql_put(c, buf, snprintf(buf, sizeof(buf), "$%u",
                                              pnum[k])) != 0)
             {
                 return -1;
             }
 
-        } else if (pnum[k] == 0) {
+        } else {
             c->next_slot = sl[k];
 
             if (fql_sql_param(c, val[k]) != 0) {
@@ -1029,15 +1023,10 @@ fql_sql_op(fql_cctx_t *c, const fql_operator_t *o, const fql_field_t *f,
             }
             pnum[k] = c->nparams;
 
-            if (memo[k] != NULL) {
-                memo[k]->stmt = c->stmt;
-                memo[k]->pnum = pnum[k];
+            if (memo != NULL) {
+                memo->stmt = c->stmt;
+                memo->pnum = pnum[k];
             }
-
-        } else if (fql_sql_put(c, buf, snprintf(buf, sizeof(buf), "$%u",
-                                                pnum[k])) != 0)
-        {
-            return -1;
         }
 
         if ((*p == 'v' && fql_sql_cast_suffix(c, f, sc, 0) != 0)
@@ -1087,7 +1076,7 @@ fql_sql_ops(fql_cctx_t *c, const fql_arg_t *in, const fql_jval_t *ops,
     const fql_operator_t  *o;
     const char            *val[3];
     fql_slot_t             sl[3];
-    fql_vmemo_t           *memo[3];
+    fql_vmemo_t           *memo;
 
     f = in->filter_field;
     filter = fql_tref_named(in->type);
@@ -1114,8 +1103,7 @@ fql_sql_ops(fql_cctx_t *c, const fql_arg_t *in, const fql_jval_t *ops,
         }
 
         if (fql_count_condition(c) != 0
-            || fql_op_values(c, a, f, sc, array, op, val, sl, memo, &nval)
-               != 0
+            || fql_op_values(c, a, f, sc, op, val, sl, &memo, &nval) != 0
             || fql_sql_op(c, o, f, sc, array, val, sl, memo, nval) != 0)
         {
             return -1;

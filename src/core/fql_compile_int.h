@@ -52,7 +52,7 @@ typedef struct {
     unsigned char        kind;      /* fql_slot_kind_t, then sc, wild */
     unsigned char        sc;
     unsigned char        wild;
-    unsigned char        array;
+    unsigned char        col;       /* f's column, not its JSON */
     const char          *val;
     fql_slot_t           slot;
     unsigned             stmt;      /* pnum is $pnum in statement stmt */

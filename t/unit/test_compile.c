@@ -42,6 +42,7 @@ static const char  sdl[] =
     "  search: TSVector @column\n"
     "  embedding: Vector\n"
     "  place: Point\n"
+    "  parent: Thing\n"
     "}\n"
     "type Query {\n"
     "  thing(id: ID!): Thing\n"
@@ -1035,6 +1036,15 @@ test_shared_variable(void **state)
                FROM " WHERE ((\"tenant\" = $1)"
                " OR (((\"data\"->>'uid')::uuid) = $2::uuid)"
                " OR (((\"data\"->>'uid')::uuid) <> $2::uuid))",
+               "5b6e8c5e-5f27-4d52-9f0b-9f3b4d0c0a01",
+               "5b6e8c5e-5f27-4d52-9f0b-9f3b4d0c0a01", NULL);
+
+    /* the same field, its column at the top, JSON text nested */
+    expect_sql(*state, "query ($u: UUID) { things(where: {OR: "
+               "[{tenantId: {eq: $u}}, {parent: {tenantId: {eq: $u}}}]})"
+               " { id } }", "{\"u\": \"5b6e8c5e-5f27-4d52-9f0b-9f3b4d0c0a01\"}",
+               FROM " WHERE ((\"tenant\" = $1)"
+               " OR ((((\"data\"->'parent'->>'tenant_id')::uuid) = $2::uuid)))",
                "5b6e8c5e-5f27-4d52-9f0b-9f3b4d0c0a01",
                "5b6e8c5e-5f27-4d52-9f0b-9f3b4d0c0a01", NULL);
 }
