@@ -486,6 +486,7 @@ fql_coerce_scalar(fql_vctx_t *v, const fql_type_t *t,
 {
     long               l;
     char              *p;
+    fql_num_t          num;
     fql_jval_t        *j;
     fql_enum_value_t  *ev;
 
@@ -552,13 +553,12 @@ fql_coerce_scalar(fql_vctx_t *v, const fql_type_t *t,
             return -1;
         }
 
-        /* 1e400 is a valid lexeme, but no double: refused, not sent */
-        p = fql_strndup(v->arena, in->str.data, in->str.len);
-        if (p == NULL) {
-            return fql_nomem(v);
-        }
+        /* 1e400 is a valid lexeme, but no double: refused, not sent
+         * (GraphQL's and JSON's number syntax are the same) */
+        fql_num_parse(&num, (const u_char *) in->str.data,
+                      (const u_char *) in->str.data + in->str.len);
 
-        if (!isfinite(strtod(p, NULL))) {
+        if (!fql_num_finite(&num)) {
             *why = "Float cannot represent a non-finite value";
             return -1;
         }
