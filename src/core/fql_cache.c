@@ -361,6 +361,7 @@ fql_shape(fql_sbuf_t *b, const fql_type_t *named, const char *wrap,
 static int
 fql_vars_shape(fql_vctx_t *v, fql_str_t *out)
 {
+    unsigned             i;
     fql_sbuf_t           b;
     fql_wtype_t          w;
     const fql_jval_t    *j;
@@ -369,8 +370,8 @@ fql_vars_shape(fql_vctx_t *v, fql_str_t *out)
     memset(&b, 0, sizeof(b));
     b.arena = v->arena;
 
-    for (d = v->op->variables; d; d = d->next) {
-        j = fql_find_var_value(v, d->name);
+    for (i = 0, d = v->op->variables; d; d = d->next, i++) {
+        j = v->var_vals ? v->var_vals[i] : NULL;
 
         if (j == NULL) {
             if (fql_sbuf_put(&b, "a", 1) != 0) {

@@ -1112,8 +1112,9 @@ fql_var_defs(fql_vctx_t *v, const fql_definition_t *op)
 }
 
 
-const fql_variable_def_t *
-fql_find_var_def(fql_vctx_t *v, fql_str_t name)
+/* op's definition of the variable (the first) and its position, or NULL */
+static const fql_variable_def_t *
+fql_var_def_at(fql_vctx_t *v, fql_str_t name, unsigned *pos)
 {
     const fql_index_t         *ix;
     const fql_ientry_t        *e;
@@ -1123,7 +1124,7 @@ fql_find_var_def(fql_vctx_t *v, fql_str_t name)
 
     if (ix == NULL) {
         /* no memory for the index: the slow way */
-        for (vd = v->op->variables; vd; vd = vd->next) {
+        for (*pos = 0, vd = v->op->variables; vd; vd = vd->next, (*pos)++) {
             if (fql_str_eq(vd->name, name)) {
                 return vd;
             }
@@ -1133,40 +1134,35 @@ fql_find_var_def(fql_vctx_t *v, fql_str_t name)
     }
 
     e = fql_index_find(ix, name);
+    if (e == NULL) {
+        return NULL;
+    }
 
-    return e ? e->item : NULL;
+    *pos = e->pos;
+
+    return e->item;
+}
+
+
+const fql_variable_def_t *
+fql_find_var_def(fql_vctx_t *v, fql_str_t name)
+{
+    unsigned  pos;
+
+    return fql_var_def_at(v, name, &pos);
 }
 
 
 const fql_jval_t *
 fql_find_var_value(fql_vctx_t *v, fql_str_t name)
 {
-    const fql_jval_t    *it;
-    const fql_ientry_t  *e;
+    unsigned  pos;
 
-    if (v->vars == NULL) {
+    if (v->var_vals == NULL || fql_var_def_at(v, name, &pos) == NULL) {
         return NULL;
     }
 
-    if (v->var_values_of != v->vars || v->var_values.n != v->vars->count) {
-        if (fql_index_members(v, v->vars, &v->var_values) != 0) {
-            v->var_values_of = NULL;
-
-            for (it = v->vars->items; it; it = it->next) {
-                if (fql_str_eq(it->key, name)) {
-                    return it;
-                }
-            }
-
-            return NULL;
-        }
-
-        v->var_values_of = v->vars;
-    }
-
-    e = fql_index_find(&v->var_values, name);
-
-    return e ? e->item : NULL;
+    return v->var_vals[pos];
 }
 
 
@@ -1182,10 +1178,17 @@ fql_coerce_variables(fql_vctx_t *v, const fql_jval_t *given)
     fql_variable_def_t        *vd;
     fql_index_t                members;
     const fql_ientry_t        *e;
+    unsigned                   i;
     int                        rc;
 
+    i = 0;
+    for (vd = v->op->variables; vd; vd = vd->next) {
+        i++;
+    }
+
     vars = fql_jnew(v, FQL_J_OBJECT);
-    if (vars == NULL) {
+    v->var_vals = fql_calloc(v->arena, (i + 1) * sizeof(fql_jval_t *));
+    if (vars == NULL || v->var_vals == NULL) {
         return fql_nomem(v);
     }
 
@@ -1198,15 +1201,8 @@ fql_coerce_variables(fql_vctx_t *v, const fql_jval_t *given)
         return fql_nomem(v);
     }
 
-
-    for (vd = v->op->variables; vd; vd = vd->next) {
-        if (fql_find_var_def(v, vd->name) != vd) {
-            fql_error_add(v->errs, &vd->loc, FQL_CODE_VALIDATION,
-                          "There can be only one variable named "
-                          "\"$%.*s\".", fql_pstr(vd->name));
-            return -1;
-        }
-
+    /* (the document is valid: one definition per name) */
+    for (i = 0, vd = v->op->variables; vd; vd = vd->next, i++) {
         type = fql_calloc(v->arena, sizeof(fql_tref_t));
         if (type == NULL) {
             return fql_nomem(v);
@@ -1285,6 +1281,7 @@ fql_coerce_variables(fql_vctx_t *v, const fql_jval_t *given)
         *tail = val;
         tail = &val->next;
         vars->count++;
+        v->var_vals[i] = val;
     }
 
     return rc;

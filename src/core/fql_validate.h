@@ -27,6 +27,8 @@ struct fql_vctx_s {
     const fql_document_t     *doc;
     const fql_definition_t   *op;
     fql_jval_t               *vars;     /* coerced: an OBJECT */
+    /* the same values by op's definition order, NULL for the absent */
+    const fql_jval_t        **var_vals;
     fql_errors_t             *errs;
     /*
      * Set while validating the document statically: variables have no
@@ -41,8 +43,6 @@ struct fql_vctx_s {
     const fql_document_t     *frags_of;
     fql_index_t               var_defs;
     const fql_definition_t   *var_defs_of;
-    fql_index_t               var_values;
-    const fql_jval_t         *var_values_of;
 };
 
 
@@ -54,7 +54,10 @@ struct fql_vctx_s {
  */
 int fql_validate_document(fql_vctx_t *v);
 
-/* coerces the request's variables against op's definitions into v->vars */
+/*
+ * Coerces the request's variables against op's definitions into v->vars
+ * and v->var_vals.
+ */
 int fql_coerce_variables(fql_vctx_t *v, const fql_jval_t *given);
 
 /*
