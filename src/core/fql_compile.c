@@ -2429,12 +2429,17 @@ fql_root_copy(fql_arena_t *a, const fql_root_plan_t *src)
         }
 
         for (i = 0; i < src->nparams; i++) {
+            /* a variable's value is bound per request: not kept */
             rp->params[i] = src->params[i] == NULL
+                            || src->slots[i].kind != FQL_SLOT_LITERAL
                             ? NULL
                             : fql_strndup(a, src->params[i],
                                           strlen(src->params[i]));
 
-            if (src->params[i] != NULL && rp->params[i] == NULL) {
+            if (src->params[i] != NULL
+                && src->slots[i].kind == FQL_SLOT_LITERAL
+                && rp->params[i] == NULL)
+            {
                 return NULL;
             }
 
