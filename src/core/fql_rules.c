@@ -33,10 +33,7 @@ typedef struct fql_usage_s {
     struct fql_usage_s    *next;
 } fql_usage_t;
 
-typedef struct fql_spread_s {
-    const fql_definition_t  *frag;
-    struct fql_spread_s     *next;
-} fql_spread_t;
+typedef struct fql_spread_s  fql_spread_t;
 
 /* what one operation or fragment uses */
 typedef struct {
@@ -49,6 +46,12 @@ typedef struct {
     unsigned                 dup:1;     /* an earlier one has its name */
     unsigned                 unchecked:1;   /* no root type to walk */
 } fql_dinfo_t;
+
+/* a fragment spread: the record of the fragment it names */
+struct fql_spread_s {
+    fql_dinfo_t             *frag;
+    struct fql_spread_s     *next;
+};
 
 /* a record being walked by fql_check_cycles, and its next spread */
 typedef struct {
@@ -93,26 +96,34 @@ static int fql_walk_set(fql_rctx_t *r, const fql_type_t *parent,
     const fql_selection_t *sels);
 
 
-/* a fragment's record: the first fragment of its name, as spreads find */
+/* the record of the (first) fragment of that name, or NULL */
 static fql_dinfo_t *
-fql_dinfo(fql_rctx_t *r, const fql_definition_t *d)
-{
-    const fql_ientry_t  *e;
-
-    e = fql_index_find(&r->frags, d->name);
-
-    return e ? (fql_dinfo_t *) e->item : NULL;
-}
-
-
-static const fql_definition_t *
 fql_find_fragment(fql_rctx_t *r, fql_str_t name)
 {
     const fql_ientry_t  *e;
 
     e = fql_index_find(&r->frags, name);
 
-    return e ? ((fql_dinfo_t *) e->item)->def : NULL;
+    return e ? (fql_dinfo_t *) e->item : NULL;
+}
+
+
+/* notes that the definition being checked spreads fragment f */
+static int
+fql_add_spread(fql_rctx_t *r, fql_dinfo_t *f)
+{
+    fql_spread_t  *sp;
+
+    sp = fql_calloc(r->v->arena, sizeof(fql_spread_t));
+    if (sp == NULL) {
+        return -1;
+    }
+
+    sp->frag = f;
+    sp->next = r->cur->spreads;
+    r->cur->spreads = sp;
+
+    return 0;
 }
 
 
@@ -437,6 +448,7 @@ fql_collect_ofields(fql_rctx_t *r, const fql_type_t *parent,
     const fql_selection_t *sels, fql_ofield_t **list, unsigned depth)
 {
     unsigned                  i;
+    fql_dinfo_t              *f;
     fql_ofield_t             *o;
     const fql_type_t         *t;
     const fql_definition_t   *frag;
@@ -483,10 +495,12 @@ fql_collect_ofields(fql_rctx_t *r, const fql_type_t *parent,
             break;
 
         default: /* FQL_SEL_SPREAD */
-            frag = fql_find_fragment(r, s->name);
-            if (frag == NULL || r->npath == 32) {
+            f = fql_find_fragment(r, s->name);
+            if (f == NULL || r->npath == 32) {
                 break;
             }
+
+            frag = f->def;
 
             /* fragment cycles are reported elsewhere: do not follow them */
             for (i = 0; i < r->npath; i++) {
@@ -796,10 +810,9 @@ fql_walk_set(fql_rctx_t *r, const fql_type_t *parent,
     const fql_selection_t *sels)
 {
     unsigned                 n;
+    fql_dinfo_t             *f;
     fql_ofield_t            *list, *o;
-    fql_spread_t            *sp;
     const fql_type_t        *t;
-    const fql_definition_t  *frag;
     const fql_selection_t   *s;
 
     n = 0;
@@ -868,24 +881,19 @@ fql_walk_set(fql_rctx_t *r, const fql_type_t *parent,
             break;
 
         default: /* FQL_SEL_SPREAD */
-            frag = fql_find_fragment(r, s->name);
+            f = fql_find_fragment(r, s->name);
 
-            if (frag == NULL) {
+            if (f == NULL) {
                 fql_err(r, &s->loc, "Unknown fragment \"%.*s\".",
                         fql_pstr(s->name));
                 break;
             }
 
-            sp = fql_calloc(r->v->arena, sizeof(fql_spread_t));
-            if (sp == NULL) {
+            if (fql_add_spread(r, f) != 0) {
                 return -1;
             }
 
-            sp->frag = frag;
-            sp->next = r->cur->spreads;
-            r->cur->spreads = sp;
-
-            t = fql_schema_type(r->v->schema, frag->type_condition);
+            t = fql_schema_type(r->v->schema, f->def->type_condition);
 
             if (t != NULL && fql_type_is_composite(t)
                 && !fql_spread_possible(r, parent, t))
@@ -927,8 +935,7 @@ fql_walk_set(fql_rctx_t *r, const fql_type_t *parent,
 static int
 fql_note_spreads(fql_rctx_t *r, const fql_selection_t *sels, unsigned depth)
 {
-    fql_spread_t             *sp;
-    const fql_definition_t   *frag;
+    fql_dinfo_t              *f;
     const fql_selection_t    *s;
 
     for (s = sels; s && depth < 64; s = s->next) {
@@ -939,19 +946,10 @@ fql_note_spreads(fql_rctx_t *r, const fql_selection_t *sels, unsigned depth)
             continue;
         }
 
-        frag = fql_find_fragment(r, s->name);
-        if (frag == NULL) {
-            continue;
-        }
-
-        sp = fql_calloc(r->v->arena, sizeof(fql_spread_t));
-        if (sp == NULL) {
+        f = fql_find_fragment(r, s->name);
+        if (f != NULL && fql_add_spread(r, f) != 0) {
             return -1;
         }
-
-        sp->frag = frag;
-        sp->next = r->cur->spreads;
-        r->cur->spreads = sp;
     }
 
     return 0;
@@ -965,8 +963,6 @@ fql_walk_operation(fql_rctx_t *r, const fql_definition_t *op)
     fql_tref_t                *type;
     const fql_type_t          *root, *t;
     const fql_type_ref_t      *named;
-    unsigned                   i;
-    unsigned char             *dup;
     const fql_index_t         *ix;
     fql_variable_def_t        *vd;
     const fql_schema_t        *s = r->v->schema;
@@ -982,20 +978,9 @@ fql_walk_operation(fql_rctx_t *r, const fql_definition_t *op)
         return -1;
     }
 
-    /* a definition after the first of its name is a duplicate */
-    dup = fql_calloc(r->v->arena, ix->n ? ix->n : 1);
-    if (dup == NULL) {
-        return -1;
-    }
-
-    for (i = 1; i < ix->n; i++) {
-        if (fql_str_eq(ix->e[i - 1].key, ix->e[i].key)) {
-            dup[ix->e[i].pos] = 1;
-        }
-    }
-
-    for (i = 0, vd = op->variables; vd; vd = vd->next, i++) {
-        if (dup[i]) {
+    for (vd = op->variables; vd; vd = vd->next) {
+        /* a definition after the first of its name is a duplicate */
+        if (fql_index_find(ix, vd->name)->item != vd) {
             fql_err(r, &vd->loc, "There can be only one variable named "
                     "\"$%.*s\".", fql_pstr(vd->name));
         }
@@ -1079,9 +1064,9 @@ fql_mark_reached(fql_rctx_t *r, fql_dinfo_t *op)
 
     for (i = 0; i < r->nreached; i++) {
         for (sp = r->reached[i]->spreads; sp; sp = sp->next) {
-            f = fql_dinfo(r, sp->frag);
+            f = sp->frag;
 
-            if (f != NULL && f->mark != r->round) {
+            if (f->mark != r->round) {
                 f->mark = r->round;
                 f->used = 1;
                 r->reached[r->nreached++] = f;
@@ -1236,10 +1221,7 @@ fql_check_cycles(fql_rctx_t *r, fql_dinfo_t *d)
         sp = fr->sp;
         fr->sp = sp->next;
 
-        f = fql_dinfo(r, sp->frag);
-        if (f == NULL) {
-            continue;
-        }
+        f = sp->frag;
 
         if (f->state == 1) {
             fql_err(r, &f->def->loc, "Cannot spread fragment \"%.*s\" "
@@ -1251,6 +1233,20 @@ fql_check_cycles(fql_rctx_t *r, fql_dinfo_t *d)
             f->state = 1;
             r->stack[top].d = f;
             r->stack[top++].sp = f->spreads;
+        }
+    }
+}
+
+
+/* in a sorted index of records, marks each after the first of its name */
+static void
+fql_mark_dups(const fql_index_t *ix)
+{
+    unsigned  i;
+
+    for (i = 1; i < ix->n; i++) {
+        if (fql_str_eq(ix->e[i - 1].key, ix->e[i].key)) {
+            ((fql_dinfo_t *) ix->e[i].item)->dup = 1;
         }
     }
 }
@@ -1326,17 +1322,8 @@ fql_validate_document(fql_vctx_t *v)
     fql_index_sort(&r.frags);
     fql_index_sort(&names);
 
-    for (i = 1; i < r.frags.n; i++) {
-        if (fql_str_eq(r.frags.e[i - 1].key, r.frags.e[i].key)) {
-            ((fql_dinfo_t *) r.frags.e[i].item)->dup = 1;
-        }
-    }
-
-    for (i = 1; i < names.n; i++) {
-        if (fql_str_eq(names.e[i - 1].key, names.e[i].key)) {
-            ((fql_dinfo_t *) names.e[i].item)->dup = 1;
-        }
-    }
+    fql_mark_dups(&r.frags);
+    fql_mark_dups(&names);
 
     d = r.defs;
 
