@@ -683,7 +683,7 @@ ngx_http_fraiseql_field_error(void *data, const fql_path_t *path,
     fql_heapbuf_t       hb;
 
     /* past the cap the error is not listed: no path to write for it */
-    if (ctx->errs.full) {
+    if (fql_errors_full(&ctx->errs)) {
         return 0;
     }
 

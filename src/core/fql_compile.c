@@ -1920,6 +1920,23 @@ fql_input_slot(fql_cctx_t *c, const fql_jval_t *input, const fql_tref_t *type)
 }
 
 
+/* a root field's statement starts empty: its text, parameters, limits */
+static void
+fql_stmt_begin(fql_cctx_t *c)
+{
+    c->sql.data = NULL;
+    c->sql.len = 0;
+    c->sql.cap = 0;
+    c->params = NULL;
+    c->slots = NULL;
+    c->nparams = 0;
+    c->params_cap = 0;
+    c->nconds = 0;
+    c->stmt++;
+    c->next_slot.kind = FQL_SLOT_LITERAL;
+}
+
+
 /*
  * A mutation field: one call of its SQL function with the input as
  * JSON, "SELECT to_jsonb(r) FROM schema.fn($1::jsonb) AS r", whose row
@@ -1972,16 +1989,7 @@ fql_compile_mutation(fql_cctx_t *c, const fql_field_t *f, fql_cfield_t *cf,
         return input ? -1 : fql_c_nomem(c);
     }
 
-    c->sql.data = NULL;
-    c->sql.len = 0;
-    c->sql.cap = 0;
-    c->params = NULL;
-    c->slots = NULL;
-    c->nparams = 0;
-    c->params_cap = 0;
-    c->nconds = 0;
-    c->stmt++;
-    c->next_slot.kind = FQL_SLOT_LITERAL;
+    fql_stmt_begin(c);
 
     if (fql_sql_lit(c, "SELECT to_jsonb(r) FROM ") != 0
         || (f->fn_schema.len
@@ -2080,16 +2088,7 @@ fql_compile_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
         return -1;
     }
 
-    c->sql.data = NULL;
-    c->sql.len = 0;
-    c->sql.cap = 0;
-    c->params = NULL;
-    c->slots = NULL;
-    c->nparams = 0;
-    c->params_cap = 0;
-    c->nconds = 0;
-    c->stmt++;
-    c->next_slot.kind = FQL_SLOT_LITERAL;
+    fql_stmt_begin(c);
 
     if (fql_sql_from(c, t) != 0) {
         return -1;

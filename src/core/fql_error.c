@@ -11,7 +11,6 @@ fql_errors_init(fql_errors_t *e, fql_arena_t *a)
     e->head = NULL;
     e->tail = &e->head;
     e->count = 0;
-    e->full = 0;
 }
 
 
@@ -24,13 +23,12 @@ fql_error_add(fql_errors_t *e, const fql_loc_t *loc, const char *code,
     va_list       args;
     fql_error_t  *err;
 
-    if (e->full) {
+    if (fql_errors_full(e)) {
         memset(&e->sink, 0, sizeof(fql_error_t));
         return &e->sink;
     }
 
     if (e->count == FQL_ERRORS_MAX) {
-        e->full = 1;
         loc = NULL;
         n = snprintf(buf, sizeof(buf), "Too many errors: the first %d are "
                      "listed.", FQL_ERRORS_MAX);
@@ -69,7 +67,7 @@ fql_error_add(fql_errors_t *e, const fql_loc_t *loc, const char *code,
     e->tail = &err->next;
     e->count++;
 
-    if (e->full) {
+    if (fql_errors_full(e)) {
         memset(&e->sink, 0, sizeof(fql_error_t));
         return &e->sink;
     }

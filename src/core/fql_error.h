@@ -43,9 +43,11 @@ typedef struct {
     fql_error_t   *head;
     fql_error_t  **tail;
     unsigned       count;       /* listed, "Too many errors" included */
-    unsigned       full:1;      /* the list is closed */
     fql_error_t    sink;        /* what an error past the end becomes */
 } fql_errors_t;
+
+/* the list is closed: "Too many errors" is its last */
+#define fql_errors_full(e)  ((e)->count > FQL_ERRORS_MAX)
 
 
 void fql_errors_init(fql_errors_t *e, fql_arena_t *a);

@@ -29,7 +29,8 @@ struct fql_jval_s {
     fql_jval_t    *items;     /* ARRAY elements, OBJECT members */
     unsigned       count;
     fql_jval_t    *next;
-    /* a copy of a coerced variable's value: the node it was copied from */
+    /* a use of a coerced variable's value (or one of its items): that
+     * coerced node, for a cached plan's parameters (fql_var_ref) */
     const fql_jval_t  *var_src;
 };
 

@@ -827,7 +827,7 @@ fql_walk_set(fql_rctx_t *r, const fql_type_t *parent,
     for (s = sels; s; s = s->next) {
 
         /* enough errors for one answer: the rest is not looked at */
-        if (r->v->errs->full) {
+        if (fql_errors_full(r->v->errs)) {
             return -1;
         }
 

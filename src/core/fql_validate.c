@@ -665,11 +665,7 @@ fql_coerce_scalar(fql_vctx_t *v, const fql_type_t *t,
 }
 
 
-/*
- * A deep copy; a variable's value copied where it is used remembers its
- * origin (var_src), so that a cached plan knows which parameters come
- * from which variables.
- */
+/* a deep copy (var_src is not copied: the copy is a value of its own) */
 static fql_jval_t *
 fql_jval_copy(fql_vctx_t *v, const fql_jval_t *src)
 {
