@@ -27,7 +27,8 @@ static void ngx_http_fraiseql_cancel_send(ngx_http_fraiseql_pgc_t *pgc,
     ngx_http_fraiseql_pgc_t *target);
 static void ngx_http_fraiseql_cancel_process(ngx_http_fraiseql_pgc_t *pgc);
 static void ngx_http_fraiseql_drop(ngx_http_fraiseql_pgc_t *pgc);
-static void ngx_http_fraiseql_take_idle(ngx_http_fraiseql_pgc_t *pgc);
+static ngx_http_fraiseql_pgc_t *ngx_http_fraiseql_take_idle(
+    ngx_http_fraiseql_pool_t *pool, ngx_uint_t check);
 static void ngx_http_fraiseql_drop_results(PGconn *pg);
 
 
@@ -375,20 +376,40 @@ ngx_http_fraiseql_idle_alive(ngx_http_fraiseql_pgc_t *pgc)
 }
 
 
-/* an idle connection leaves the idle list to be used (BUSY) */
-static void
-ngx_http_fraiseql_take_idle(ngx_http_fraiseql_pgc_t *pgc)
+/*
+ * The first idle connection leaves the idle list to be used (BUSY), or
+ * NULL.  With `check`, one surely alive (a syscall): for what is never
+ * sent twice; the dead ones met are closed.
+ */
+static ngx_http_fraiseql_pgc_t *
+ngx_http_fraiseql_take_idle(ngx_http_fraiseql_pool_t *pool, ngx_uint_t check)
 {
-    ngx_queue_remove(&pgc->queue);
-    pgc->pool->nidle--;
+    ngx_http_fraiseql_pgc_t  *pgc;
 
-    if (pgc->c->read->timer_set) {
-        ngx_del_timer(pgc->c->read);   /* the idle timeout */
+    while (!ngx_queue_empty(&pool->idle)) {
+        pgc = ngx_queue_data(ngx_queue_head(&pool->idle),
+                             ngx_http_fraiseql_pgc_t, queue);
+
+        if (check && !ngx_http_fraiseql_idle_alive(pgc)) {
+            ngx_http_fraiseql_close(pgc);
+            continue;
+        }
+
+        ngx_queue_remove(&pgc->queue);
+        pool->nidle--;
+
+        if (pgc->c->read->timer_set) {
+            ngx_del_timer(pgc->c->read);   /* the idle timeout */
+        }
+
+        /* busy, it keeps an exiting worker alive until it is done */
+        pgc->c->read->cancelable = 0;
+        pgc->state = NGX_HTTP_FRAISEQL_PGC_BUSY;
+
+        return pgc;
     }
 
-    /* busy, it keeps an exiting worker alive until it is done */
-    pgc->c->read->cancelable = 0;
-    pgc->state = NGX_HTTP_FRAISEQL_PGC_BUSY;
+    return NULL;
 }
 
 
@@ -396,7 +417,6 @@ static ngx_int_t
 ngx_http_fraiseql_acquire_db(ngx_http_fraiseql_db_t *db,
     ngx_http_fraiseql_slot_t *slot, ngx_log_t *log)
 {
-    ngx_queue_t               *q;
     ngx_http_fraiseql_pgc_t   *pgc;
     ngx_http_fraiseql_pool_t  *pool;
 
@@ -405,22 +425,11 @@ ngx_http_fraiseql_acquire_db(ngx_http_fraiseql_db_t *db,
         return NGX_ERROR;
     }
 
-    while (!ngx_queue_empty(&pool->idle)) {
-        q = ngx_queue_head(&pool->idle);
-        pgc = ngx_queue_data(q, ngx_http_fraiseql_pgc_t, queue);
+    /* a query finds a dead connection out by failing, and runs again */
+    pgc = ngx_http_fraiseql_take_idle(pool,
+                                      slot->plan->kind == FQL_RF_MUTATION);
 
-        /*
-         * A mutation is never sent twice, so it makes sure first (a
-         * syscall); a query finds out by failing and runs again.
-         */
-        if (slot->plan->kind == FQL_RF_MUTATION
-            && !ngx_http_fraiseql_idle_alive(pgc))
-        {
-            ngx_http_fraiseql_close(pgc);
-            continue;
-        }
-
-        ngx_http_fraiseql_take_idle(pgc);
+    if (pgc != NULL) {
         pgc->owner = slot;
         slot->pgc = pgc;
 
@@ -1270,17 +1279,25 @@ ngx_http_fraiseql_pool_exit(ngx_cycle_t *cycle)
 static void
 ngx_http_fraiseql_drop_results(PGconn *pg)
 {
-    ngx_uint_t   i;
+    ngx_uint_t   i, nulls;
     PGresult    *res;
 
-    /* bounded: in pipeline mode results end with NULL, then go on */
+    /*
+     * In pipeline mode a NULL ends one statement's results and the next
+     * one's follow: two NULLs in a row, nothing more is here.
+     */
+    nulls = 0;
+
     for (i = 0; i < 4096 && !PQisBusy(pg); i++) {
         res = PQgetResult(pg);
 
         if (res != NULL) {
             PQclear(res);
+            nulls = 0;
+            continue;
+        }
 
-        } else if (PQpipelineStatus(pg) == PQ_PIPELINE_OFF) {
+        if (PQpipelineStatus(pg) == PQ_PIPELINE_OFF || ++nulls == 2) {
             break;
         }
     }
@@ -1307,13 +1324,13 @@ ngx_http_fraiseql_cancel(ngx_http_fraiseql_pgc_t *pgc)
     pgc->state = NGX_HTTP_FRAISEQL_PGC_CANCELLING;
     pgc->reused = 0;
 
-    if (pgc->c->read->timer_set) {
-        ngx_del_timer(pgc->c->read);
-    }
-
+    /* the time it may wait for a connection to cancel it */
     ngx_add_timer(pgc->c->read, NGX_HTTP_FRAISEQL_CANCEL_WAIT);
 
-    if (ngx_queue_empty(&pool->idle)) {
+    /* the cancel is sent once: by a connection surely alive */
+    idle = ngx_http_fraiseql_take_idle(pool, 1);
+
+    if (idle == NULL) {
         ngx_queue_insert_tail(&pool->cancels, &pgc->queue);
         pgc->cancel_queued = 1;
 
@@ -1325,10 +1342,6 @@ ngx_http_fraiseql_cancel(ngx_http_fraiseql_pgc_t *pgc)
         return;
     }
 
-    idle = ngx_queue_data(ngx_queue_head(&pool->idle),
-                          ngx_http_fraiseql_pgc_t, queue);
-
-    ngx_http_fraiseql_take_idle(idle);
     ngx_http_fraiseql_cancel_send(idle, pgc);
 }
 
@@ -1351,6 +1364,11 @@ ngx_http_fraiseql_cancel_send(ngx_http_fraiseql_pgc_t *pgc,
     pgc->owner = NULL;
     pgc->cancel_target = target;
     target->canceller = pgc;
+
+    /* the target waits on pgc now: pgc's timer and failures close it */
+    if (target->c->read->timer_set) {
+        ngx_del_timer(target->c->read);
+    }
 
     ngx_sprintf((u_char *) pid, "%d%Z", PQbackendPID(target->pg));
     values[0] = pid;
@@ -1412,10 +1430,7 @@ ngx_http_fraiseql_cancel_process(ngx_http_fraiseql_pgc_t *pgc)
                 ngx_http_fraiseql_drop(pgc->cancel_target);
             }
 
-            if (pgc->c->read->timer_set) {
-                ngx_del_timer(pgc->c->read);
-            }
-
+            /* (its timer goes as it is handed over) */
             ngx_http_fraiseql_release(pgc, 1);
             return;
         }
