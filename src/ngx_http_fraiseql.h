@@ -262,6 +262,7 @@ ngx_int_t ngx_http_fraiseql_send(ngx_http_fraiseql_ctx_t *ctx,
 /* ngx_http_fraiseql_exec.c */
 ngx_int_t ngx_http_fraiseql_execute(ngx_http_fraiseql_ctx_t *ctx);
 void ngx_http_fraiseql_abort(ngx_http_fraiseql_ctx_t *ctx, ngx_int_t rc);
+void ngx_http_fraiseql_hold(ngx_http_fraiseql_ctx_t *ctx);
 void ngx_http_fraiseql_slot_ready(ngx_http_fraiseql_slot_t *slot);
 void ngx_http_fraiseql_slot_reroute(ngx_http_fraiseql_slot_t *slot);
 void ngx_http_fraiseql_slot_unavailable(ngx_http_fraiseql_slot_t *slot,

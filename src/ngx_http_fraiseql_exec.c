@@ -120,9 +120,7 @@ ngx_http_fraiseql_execute(ngx_http_fraiseql_ctx_t *ctx)
         if (rp->kind == FQL_RF_STATIC) {
             /* written when it becomes the head: it holds no memory */
             s->state = NGX_HTTP_FRAISEQL_SLOT_DONE;
-            continue;
         }
-
     }
 
     ctx->slots[0].streaming = 1;
@@ -463,7 +461,10 @@ ngx_http_fraiseql_pgc_process(ngx_http_fraiseql_pgc_t *pgc)
         pgc->flushing = (rc == 1);
     }
 
-    ngx_http_fraiseql_slot_rows(slot);
+    /* a paused slot goes on when woken, not on each packet */
+    if (!slot->paused) {
+        ngx_http_fraiseql_slot_rows(slot);
+    }
 
 done:
 
@@ -800,9 +801,8 @@ ngx_http_fraiseql_slot_rows(ngx_http_fraiseql_slot_t *slot)
         if (rc == NGX_DECLINED) {
             ngx_http_fraiseql_pause(slot);
 
-            /* when the client is what holds the room, it has a time */
-            if (ctx->blocked && !ctx->hold.timer_set) {
-                ngx_add_timer(&ctx->hold, ctx->lcf->send_timeout);
+            if (ctx->blocked) {
+                ngx_http_fraiseql_hold(ctx);
             }
 
             return;
@@ -1008,7 +1008,6 @@ ngx_http_fraiseql_slot_timeout(ngx_http_fraiseql_slot_t *slot)
                                  (u_char *) slot->plan->response_key.data });
 
     slot->pgc = NULL;
-    slot->retried = 1;
     ngx_http_fraiseql_cancel(pgc);
 
     if (!slot->failed) {
@@ -1328,6 +1327,29 @@ ngx_http_fraiseql_pause(ngx_http_fraiseql_slot_t *slot)
 
     if (slot->pgc->c->read->timer_set) {
         ngx_del_timer(slot->pgc->c->read);
+    }
+}
+
+
+/*
+ * The client takes nothing while slots wait for room (paused, their
+ * connections held): they wait fraiseql_send_timeout at most.  Called
+ * where either begins, whichever comes first.
+ */
+void
+ngx_http_fraiseql_hold(ngx_http_fraiseql_ctx_t *ctx)
+{
+    ngx_uint_t  i;
+
+    if (ctx->hold.timer_set || ctx->finished) {
+        return;
+    }
+
+    for (i = ctx->head; i < ctx->nslots; i++) {
+        if (ctx->slots[i].paused) {
+            ngx_add_timer(&ctx->hold, ctx->lcf->send_timeout);
+            return;
+        }
     }
 }
 

@@ -20,9 +20,12 @@ static ngx_int_t ngx_http_fraiseql_spill(ngx_http_fraiseql_ctx_t *ctx,
     ngx_http_fraiseql_slot_t *s);
 
 
-/* the slot's current buffer joins what it holds (its out chain) */
-ngx_int_t
-ngx_http_fraiseql_slot_hold(ngx_http_fraiseql_slot_t *s)
+/*
+ * The slot's current buffer joins what it holds (its out chain); an empty
+ * one is free for another, unless kept to carry the answer's last_buf.
+ */
+static ngx_int_t
+ngx_http_fraiseql_hold_buf(ngx_http_fraiseql_slot_t *s, ngx_uint_t keep)
 {
     ngx_chain_t              *cl;
     ngx_http_fraiseql_ctx_t  *ctx = s->ctx;
@@ -41,7 +44,7 @@ ngx_http_fraiseql_slot_hold(ngx_http_fraiseql_slot_t *s)
     cl->buf = s->buf;
     cl->next = NULL;
 
-    if (s->buf->last > s->buf->pos) {
+    if (s->buf->last > s->buf->pos || keep) {
         *s->last = cl;
         s->last = &cl->next;
 
@@ -56,6 +59,13 @@ ngx_http_fraiseql_slot_hold(ngx_http_fraiseql_slot_t *s)
     s->w.end = NULL;
 
     return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_fraiseql_slot_hold(ngx_http_fraiseql_slot_t *s)
+{
+    return ngx_http_fraiseql_hold_buf(s, 0);
 }
 
 
@@ -108,8 +118,6 @@ ngx_http_fraiseql_slot_reserve(fql_wbuf_t *w, size_t need)
     ngx_http_request_t        *r = ctx->r;
 
     if (s->buf != NULL) {
-        s->buf->last = (u_char *) w->pos;
-
         if (s->streaming && !ctx->blocked) {
             if (ngx_http_fraiseql_flush_slot(s, 0) == NGX_ERROR) {
                 /* the client is gone: stop here, quietly */
@@ -319,33 +327,10 @@ ngx_http_fraiseql_spill(ngx_http_fraiseql_ctx_t *ctx,
 ngx_int_t
 ngx_http_fraiseql_flush_slot(ngx_http_fraiseql_slot_t *s, ngx_uint_t last)
 {
-    ngx_chain_t              *out, *cl;
-    ngx_http_fraiseql_ctx_t  *ctx;
+    ngx_chain_t  *out, *cl;
 
-    if (s == NULL) {
+    if (ngx_http_fraiseql_hold_buf(s, last) != NGX_OK) {
         return NGX_ERROR;
-    }
-
-    ctx = s->ctx;
-
-    if (s->buf != NULL) {
-        s->buf->last = (u_char *) s->w.pos;
-
-        if (s->buf->last > s->buf->pos || last) {
-            cl = ngx_alloc_chain_link(ctx->r->pool);
-            if (cl == NULL) {
-                return NGX_ERROR;
-            }
-
-            cl->buf = s->buf;
-            cl->next = NULL;
-            *s->last = cl;
-            s->last = &cl->next;
-
-            s->buf = NULL;
-            s->w.pos = NULL;
-            s->w.end = NULL;
-        }
     }
 
     out = s->out;
@@ -370,7 +355,7 @@ ngx_http_fraiseql_flush_slot(ngx_http_fraiseql_slot_t *s, ngx_uint_t last)
         s->value_sent = 1;
     }
 
-    return ngx_http_fraiseql_send(ctx, out);
+    return ngx_http_fraiseql_send(s->ctx, out);
 }
 
 
@@ -398,10 +383,6 @@ ngx_http_fraiseql_send(ngx_http_fraiseql_ctx_t *ctx, ngx_chain_t *out)
         if (rc == NGX_ERROR || rc > NGX_OK) {
             return NGX_ERROR;
         }
-
-        if (r->header_only) {
-            return NGX_OK;
-        }
     }
 
     if (r->header_only) {
@@ -420,6 +401,8 @@ ngx_http_fraiseql_send(ngx_http_fraiseql_ctx_t *ctx, ngx_chain_t *out)
     ctx->blocked = (ctx->busy != NULL || rc == NGX_AGAIN);
 
     if (ctx->blocked && !ctx->finished) {
+        ngx_http_fraiseql_hold(ctx);
+
         clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
         if (!r->connection->write->delayed) {
