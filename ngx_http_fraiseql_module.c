@@ -19,6 +19,10 @@ static char *ngx_http_fraiseql_pool_queue(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static void ngx_http_fraiseql_exit_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_fraiseql_init_process(ngx_cycle_t *cycle);
+static void ngx_http_fraiseql_merge_servers(
+    ngx_http_fraiseql_loc_conf_t *conf);
+static void ngx_http_fraiseql_merge_never(ngx_msec_t *server,
+    ngx_msec_t location);
 static ngx_int_t ngx_http_fraiseql_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_fraiseql_postconfiguration(ngx_conf_t *cf);
 static void *ngx_http_fraiseql_create_main_conf(ngx_conf_t *cf);
@@ -319,19 +323,18 @@ ngx_http_fraiseql_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_fraiseql_loc_conf_t *prev = parent;
     ngx_http_fraiseql_loc_conf_t *conf = child;
 
-    ngx_uint_t                i;
-    ngx_http_fraiseql_db_t   *db, **dbs;
-
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
     ngx_conf_merge_ptr_value(conf->schema, prev->schema, NULL);
     ngx_conf_merge_ptr_value(conf->group, prev->group, NULL);
-    ngx_conf_merge_uint_value(conf->pool_size, prev->pool_size, 8);
+    ngx_conf_merge_uint_value(conf->pool_size, prev->pool_size,
+                              NGX_HTTP_FRAISEQL_POOL_SIZE);
     ngx_conf_merge_uint_value(conf->pool_min, prev->pool_min, 0);
     ngx_conf_merge_msec_value(conf->idle_timeout, prev->idle_timeout,
-                              600000);
-    ngx_conf_merge_msec_value(conf->lifetime, prev->lifetime, 3600000);
+                              NGX_HTTP_FRAISEQL_IDLE_TIMEOUT);
+    ngx_conf_merge_msec_value(conf->lifetime, prev->lifetime,
+                              NGX_HTTP_FRAISEQL_LIFETIME);
     ngx_conf_merge_msec_value(conf->connect_timeout, prev->connect_timeout,
-                              5000);
+                              NGX_HTTP_FRAISEQL_CONNECT_TIMEOUT);
     ngx_conf_merge_msec_value(conf->query_timeout, prev->query_timeout,
                               60000);
 
@@ -418,7 +421,19 @@ ngx_http_fraiseql_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->queue_size = conf->pool_size * 64;
     }
 
-    /* a server's pool is shared by its locations: the largest wins */
+    ngx_http_fraiseql_merge_servers(conf);
+
+    return NGX_CONF_OK;
+}
+
+
+/* a server's pool is shared by its locations: the largest wins */
+static void
+ngx_http_fraiseql_merge_servers(ngx_http_fraiseql_loc_conf_t *conf)
+{
+    ngx_uint_t               i;
+    ngx_http_fraiseql_db_t  *db, **dbs;
+
     dbs = conf->group->servers.elts;
 
     for (i = 0; i < conf->group->servers.nelts; i++) {
@@ -433,21 +448,22 @@ ngx_http_fraiseql_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         db->statement_timeout = ngx_max(db->statement_timeout,
                                         conf->query_timeout);
 
-        /* 0 is "never": it wins over any other */
-        db->idle_timeout = (db->idle_timeout == NGX_CONF_UNSET_MSEC
-                            || conf->idle_timeout == 0)
-                           ? conf->idle_timeout
-                           : (db->idle_timeout == 0 ? 0
-                              : ngx_max(db->idle_timeout,
-                                        conf->idle_timeout));
-        db->lifetime = (db->lifetime == NGX_CONF_UNSET_MSEC
-                        || conf->lifetime == 0)
-                       ? conf->lifetime
-                       : (db->lifetime == 0 ? 0
-                          : ngx_max(db->lifetime, conf->lifetime));
+        ngx_http_fraiseql_merge_never(&db->idle_timeout, conf->idle_timeout);
+        ngx_http_fraiseql_merge_never(&db->lifetime, conf->lifetime);
     }
+}
 
-    return NGX_CONF_OK;
+
+/* the largest of two times where 0 is "never": it wins over any other */
+static void
+ngx_http_fraiseql_merge_never(ngx_msec_t *server, ngx_msec_t location)
+{
+    if (*server == NGX_CONF_UNSET_MSEC || location == 0) {
+        *server = location;
+
+    } else if (*server != 0) {
+        *server = ngx_max(*server, location);
+    }
 }
 
 
@@ -595,6 +611,15 @@ ngx_http_fraiseql_database(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     if (ngx_http_fraiseql_db_init(cf, db) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (flcf->group != NGX_CONF_UNSET_PTR
+        && flcf->group->servers.nelts == NGX_HTTP_FRAISEQL_SERVERS_MAX)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "fraiseql_database: more than %d servers in a "
+                           "location", NGX_HTTP_FRAISEQL_SERVERS_MAX);
         return NGX_CONF_ERROR;
     }
 

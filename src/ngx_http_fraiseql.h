@@ -16,7 +16,6 @@
 #include "fql_transform.h"
 
 
-/* how long PostgreSQL may stay silent while a statement runs */
 /* the nginx timer's margin over the server's statement_timeout */
 #define NGX_HTTP_FRAISEQL_TIMEOUT_GRACE  1000
 
@@ -29,10 +28,34 @@
 /* how long a connection whose statement overran waits for its cancel */
 #define NGX_HTTP_FRAISEQL_CANCEL_WAIT  5000
 
-typedef struct ngx_http_fraiseql_pool_s  ngx_http_fraiseql_pool_t;
-typedef struct ngx_http_fraiseql_pgc_s   ngx_http_fraiseql_pgc_t;
-typedef struct ngx_http_fraiseql_slot_s  ngx_http_fraiseql_slot_t;
-typedef struct ngx_http_fraiseql_ctx_s   ngx_http_fraiseql_ctx_t;
+/* servers of a location: the pool's choice keeps a bit for each */
+#define NGX_HTTP_FRAISEQL_SERVERS_MAX  64
+
+/* a query's runs after the first on connections found stale (a restart) */
+#define NGX_HTTP_FRAISEQL_STALE_RETRIES  3
+
+/* the pool's defaults, for the locations and their servers alike */
+#define NGX_HTTP_FRAISEQL_POOL_SIZE        8
+#define NGX_HTTP_FRAISEQL_CONNECT_TIMEOUT  5000
+#define NGX_HTTP_FRAISEQL_IDLE_TIMEOUT     600000
+#define NGX_HTTP_FRAISEQL_LIFETIME         3600000
+
+typedef struct ngx_http_fraiseql_pool_s    ngx_http_fraiseql_pool_t;
+typedef struct ngx_http_fraiseql_pgc_s     ngx_http_fraiseql_pgc_t;
+typedef struct ngx_http_fraiseql_waiter_s  ngx_http_fraiseql_waiter_t;
+typedef struct ngx_http_fraiseql_stmt_s    ngx_http_fraiseql_stmt_t;
+typedef struct ngx_http_fraiseql_slot_s    ngx_http_fraiseql_slot_t;
+typedef struct ngx_http_fraiseql_ctx_s     ngx_http_fraiseql_ctx_t;
+
+/* a busy connection's events go to the handler its user set */
+typedef void (*ngx_http_fraiseql_pgc_handler_pt)(
+    ngx_http_fraiseql_pgc_t *pgc);
+/* a waiter got a connection (BUSY, now its own) */
+typedef void (*ngx_http_fraiseql_ready_pt)(ngx_http_fraiseql_waiter_t *w,
+    ngx_http_fraiseql_pgc_t *pgc);
+/* none came: the queue timeout, or the server went down (choose again) */
+typedef void (*ngx_http_fraiseql_failed_pt)(ngx_http_fraiseql_waiter_t *w,
+    ngx_uint_t timedout);
 
 
 /*
@@ -111,33 +134,43 @@ typedef enum {
     NGX_HTTP_FRAISEQL_PGC_CANCELLING
 } ngx_http_fraiseql_pgc_state_e;
 
-/* a statement prepared on a connection, named fq_<hash> */
-typedef struct {
-    uint64_t                       hash;
-    u_char                        *sql;       /* its text, to compare */
-    size_t                         len;
-} ngx_http_fraiseql_stmt_t;
-
 /* one libpq connection of a worker's pool */
 struct ngx_http_fraiseql_pgc_s {
-    ngx_queue_t                    queue;     /* idle or free list */
-    ngx_http_fraiseql_pool_t      *pool;
-    PGconn                        *pg;
-    ngx_connection_t              *c;
-    ino_t                          ino;       /* of the registered socket */
-    ngx_http_fraiseql_pgc_state_e  state;
-    ngx_http_fraiseql_slot_t      *owner;     /* BUSY */
-    ngx_http_fraiseql_stmt_t      *prepared;
-    ngx_uint_t                     nprepared;
-    ngx_msec_t                     born;      /* connect started */
-    ngx_pool_t                    *stmt_pool; /* texts of prepared[] */
-    /* BUSY with no owner: cancels target's statement; and the reverse */
-    ngx_http_fraiseql_pgc_t       *cancel_target;
-    ngx_http_fraiseql_pgc_t       *canceller;
-    unsigned                       flushing:1;
-    unsigned                       cancel_queued:1;  /* in pool->cancels */
+    ngx_queue_t                        queue;   /* idle, cancels or free */
+    ngx_http_fraiseql_pool_t          *pool;
+    PGconn                            *pg;
+    ngx_connection_t                  *c;
+    ngx_log_t                          log;     /* its action, its server */
+    ino_t                              ino;     /* of the registered socket */
+    ngx_http_fraiseql_pgc_state_e      state;
+    /* BUSY: set by whoever holds it */
+    ngx_http_fraiseql_pgc_handler_pt   handler;
+    void                              *data;
+    ngx_msec_t                         born;    /* connect started */
+    /* lives as long as the PostgreSQL session; what it knows is there */
+    ngx_pool_t                        *session;
+    ngx_array_t                       *prepared;  /* stmt.c's */
+    /* BUSY, the pool's own: cancels target's statement; and the reverse */
+    ngx_http_fraiseql_pgc_t           *cancel_target;
+    ngx_http_fraiseql_pgc_t           *canceller;
+    unsigned                           flushing:1;
+    unsigned                           cancel_queued:1;  /* pool->cancels */
     /* has served or waited idle: may have been killed since (a restart) */
-    unsigned                       reused:1;
+    unsigned                           reused:1;
+};
+
+/* one who waits for a connection, set up by its owner */
+struct ngx_http_fraiseql_waiter_s {
+    ngx_queue_t                        queue;
+    ngx_http_fraiseql_pool_t          *pool;    /* queued there, or NULL */
+    ngx_event_t                        timer;   /* the queue timeout */
+    ngx_http_fraiseql_ready_pt         ready;
+    ngx_http_fraiseql_failed_pt        failed;
+    void                              *data;
+    ngx_log_t                         *log;
+    unsigned                           write:1;   /* primaries only */
+    /* an idle connection surely alive: for what is never sent twice */
+    unsigned                           verify:1;
 };
 
 struct ngx_http_fraiseql_pool_s {
@@ -147,7 +180,7 @@ struct ngx_http_fraiseql_pool_s {
     ngx_uint_t                nconnecting;
     ngx_queue_t               idle;
     ngx_queue_t               free;         /* spare pgc structures */
-    ngx_queue_t               waiters;      /* slots waiting for a pgc */
+    ngx_queue_t               waiters;
     ngx_queue_t               cancels;      /* CANCELLING ones, unsent */
     ngx_uint_t                nwaiters;
     ngx_msec_t                backoff;      /* after a failed connect */
@@ -156,6 +189,46 @@ struct ngx_http_fraiseql_pool_s {
     ngx_uint_t                nidle;
     ngx_event_t               warm;         /* keeps pool_min open */
 };
+
+
+/*
+ * Where a statement is in the protocol: whose results PostgreSQL sends
+ * now.  The steps sent are a set of these (a Prepare sent alone is
+ * followed by its run when it is over; pipelined ones went at once, and
+ * a Sync closes them).
+ */
+typedef enum {
+    NGX_HTTP_FRAISEQL_STMT_LEAD = 0,   /* the leading statement's */
+    NGX_HTTP_FRAISEQL_STMT_PREPARE,    /* the Prepare's */
+    NGX_HTTP_FRAISEQL_STMT_ROWS,       /* the statement's rows */
+    NGX_HTTP_FRAISEQL_STMT_SYNC,       /* the pipeline's end */
+    NGX_HTTP_FRAISEQL_STMT_DONE        /* nothing more: a last NULL */
+} ngx_http_fraiseql_stmt_phase_e;
+
+/* a statement run on a connection: its protocol, in stmt.c */
+struct ngx_http_fraiseql_stmt_s {
+    ngx_http_fraiseql_pgc_t         *pgc;
+    const fql_root_plan_t           *plan;
+    /* run first, in the same pipeline (its results are not rows) */
+    const char                      *lead;
+    int                              lead_nparams;
+    const char *const               *lead_params;
+    ngx_log_t                       *log;      /* the request's */
+    ngx_msec_t                       timeout;  /* PostgreSQL's silence */
+    ngx_http_fraiseql_stmt_phase_e   phase;
+    unsigned                         steps:5;     /* 1 << phase, sent */
+    unsigned                         named:1;     /* may be prepared */
+    unsigned                         pipeline:1;  /* prepare + run at once */
+    unsigned                         refused:1;   /* an error came */
+};
+
+/* what a PostgreSQL error means for the client */
+typedef struct {
+    const char                      *code;     /* GraphQL's */
+    const char                      *fmt;      /* field, SQLSTATE, text */
+    const char                      *state;
+    const char                      *message;
+} ngx_http_fraiseql_stmt_error_t;
 
 
 typedef enum {
@@ -167,14 +240,12 @@ typedef enum {
 
 /* one root field of the response, in document order */
 struct ngx_http_fraiseql_slot_s {
-    ngx_queue_t                      queue;    /* pool waiters */
     ngx_http_fraiseql_ctx_t         *ctx;
     fql_root_plan_t                 *plan;
     ngx_uint_t                       index;
     ngx_http_fraiseql_slot_state_e   state;
-    ngx_http_fraiseql_pgc_t         *pgc;
-    ngx_http_fraiseql_pool_t        *pool;     /* WAITING: in its queue */
-    ngx_event_t                      wait;     /* queue timeout */
+    ngx_http_fraiseql_waiter_t       waiter;   /* WAITING */
+    ngx_http_fraiseql_stmt_t         stmt;     /* RUNNING: stmt.pgc */
     fql_wbuf_t                       w;
     ngx_buf_t                       *buf;      /* being written */
     ngx_buf_t                       *value_buf;  /* the value starts */
@@ -183,17 +254,18 @@ struct ngx_http_fraiseql_slot_s {
     ngx_chain_t                    **last;
     ngx_chain_t                     *file;     /* out's last file link */
     ngx_uint_t                       nrows;
-    uint64_t                         stmt;         /* hash of the SQL */
+    /*
+     * Runs of the statement started.  A query runs again once when its
+     * connection fails before it produced anything, and up to
+     * NGX_HTTP_FRAISEQL_STALE_RETRIES more times when that connection
+     * was stale; a mutation runs once.
+     */
+    ngx_uint_t                       runs;
     unsigned                         opened:1;     /* its key written */
     unsigned                         paused:1;     /* no room: rows wait */
-    unsigned                         preparing:1;
-    unsigned                         pipeline:1;   /* prepare + run */
-    unsigned                         synced:1;
     unsigned                         streaming:1;  /* head: straight out */
     unsigned                         value_sent:1;  /* partly sent */
-    unsigned                         failed:1;
-    unsigned                         retried:1;
-    unsigned                         nstale:2;  /* retries after those */
+    unsigned                         failed:1;     /* its error is listed */
 };
 
 struct ngx_http_fraiseql_ctx_s {
@@ -229,26 +301,32 @@ extern ngx_module_t  ngx_http_fraiseql_module;
 
 /* ngx_http_fraiseql_request.c */
 ngx_int_t ngx_http_fraiseql_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_fraiseql_send_errors(ngx_http_request_t *r,
-    ngx_uint_t status, fql_errors_t *errs, ngx_uint_t graphql_response);
 void ngx_http_fraiseql_arena_init(fql_arena_t *a, ngx_pool_t *pool);
-void ngx_http_fraiseql_set_content_type(ngx_http_request_t *r,
-    ngx_uint_t graphql_response);
 
 /* ngx_http_fraiseql_pg.c */
 ngx_int_t ngx_http_fraiseql_db_init(ngx_conf_t *cf,
     ngx_http_fraiseql_db_t *db);
 ngx_int_t ngx_http_fraiseql_db_finalize(ngx_conf_t *cf,
     ngx_http_fraiseql_db_t *db);
-ngx_int_t ngx_http_fraiseql_acquire(ngx_http_fraiseql_group_t *group,
-    ngx_uint_t write, ngx_http_fraiseql_slot_t *slot, ngx_log_t *log);
 void ngx_http_fraiseql_pool_init(ngx_cycle_t *cycle,
     ngx_http_fraiseql_db_t *db);
-void ngx_http_fraiseql_release(ngx_http_fraiseql_pgc_t *pgc,
-    ngx_uint_t reusable);
-void ngx_http_fraiseql_cancel_wait(ngx_http_fraiseql_slot_t *slot);
-void ngx_http_fraiseql_cancel(ngx_http_fraiseql_pgc_t *pgc);
 void ngx_http_fraiseql_pool_exit(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_fraiseql_pool_acquire(ngx_http_fraiseql_group_t *group,
+    ngx_http_fraiseql_waiter_t *w, ngx_http_fraiseql_pgc_t **pgcp);
+void ngx_http_fraiseql_pool_cancel_wait(ngx_http_fraiseql_waiter_t *w);
+void ngx_http_fraiseql_pool_release(ngx_http_fraiseql_pgc_t *pgc,
+    ngx_uint_t reusable);
+void ngx_http_fraiseql_pool_cancel(ngx_http_fraiseql_pgc_t *pgc);
+ngx_int_t ngx_http_fraiseql_pgc_peek(ngx_http_fraiseql_pgc_t *pgc);
+ngx_int_t ngx_http_fraiseql_pgc_flush(ngx_http_fraiseql_pgc_t *pgc);
+size_t ngx_http_fraiseql_pq_message(const char *msg);
+
+/* ngx_http_fraiseql_stmt.c */
+ngx_int_t ngx_http_fraiseql_stmt_send(ngx_http_fraiseql_stmt_t *st);
+ngx_int_t ngx_http_fraiseql_stmt_result(ngx_http_fraiseql_stmt_t *st,
+    PGresult **res);
+ngx_int_t ngx_http_fraiseql_stmt_error(ngx_http_fraiseql_stmt_t *st,
+    PGresult *res, ngx_uint_t debug, ngx_http_fraiseql_stmt_error_t *e);
 
 /* ngx_http_fraiseql_output.c */
 int ngx_http_fraiseql_slot_reserve(fql_wbuf_t *w, size_t need);
@@ -258,15 +336,16 @@ ngx_int_t ngx_http_fraiseql_flush_slot(ngx_http_fraiseql_slot_t *s,
     ngx_uint_t last);
 ngx_int_t ngx_http_fraiseql_send(ngx_http_fraiseql_ctx_t *ctx,
     ngx_chain_t *out);
+void ngx_http_fraiseql_hold(ngx_http_fraiseql_ctx_t *ctx);
+void ngx_http_fraiseql_abort(ngx_http_fraiseql_ctx_t *ctx, ngx_int_t rc);
+void ngx_http_fraiseql_finalize(ngx_http_fraiseql_ctx_t *ctx, ngx_int_t rc);
+void ngx_http_fraiseql_cleanup(void *data);
+ngx_int_t ngx_http_fraiseql_send_errors(ngx_http_request_t *r,
+    ngx_uint_t status, fql_errors_t *errs, ngx_uint_t graphql_response);
+void ngx_http_fraiseql_set_content_type(ngx_http_request_t *r,
+    ngx_uint_t graphql_response);
 
 /* ngx_http_fraiseql_exec.c */
 ngx_int_t ngx_http_fraiseql_execute(ngx_http_fraiseql_ctx_t *ctx);
-void ngx_http_fraiseql_abort(ngx_http_fraiseql_ctx_t *ctx, ngx_int_t rc);
-void ngx_http_fraiseql_hold(ngx_http_fraiseql_ctx_t *ctx);
-void ngx_http_fraiseql_slot_ready(ngx_http_fraiseql_slot_t *slot);
-void ngx_http_fraiseql_slot_reroute(ngx_http_fraiseql_slot_t *slot);
-void ngx_http_fraiseql_slot_unavailable(ngx_http_fraiseql_slot_t *slot,
-    const char *reason);
-void ngx_http_fraiseql_pgc_process(ngx_http_fraiseql_pgc_t *pgc);
 
 #endif /* NGX_HTTP_FRAISEQL_H */

@@ -7,42 +7,47 @@
  * concurrently (ngx_http_fraiseql_output.c keeps what is held bounded).
  */
 
-#include <sys/socket.h>
-
 #include "ngx_http_fraiseql.h"
 #include "fql_mutation.h"
 
 
 static void ngx_http_fraiseql_start_next(ngx_http_fraiseql_ctx_t *ctx);
+static void ngx_http_fraiseql_start(ngx_http_fraiseql_slot_t *slot);
+static void ngx_http_fraiseql_slot_ready(ngx_http_fraiseql_waiter_t *w,
+    ngx_http_fraiseql_pgc_t *pgc);
+static void ngx_http_fraiseql_slot_waited(ngx_http_fraiseql_waiter_t *w,
+    ngx_uint_t timedout);
+static void ngx_http_fraiseql_slot_run(ngx_http_fraiseql_slot_t *slot,
+    ngx_http_fraiseql_pgc_t *pgc);
+static void ngx_http_fraiseql_slot_event(ngx_http_fraiseql_pgc_t *pgc);
 static void ngx_http_fraiseql_slot_rows(ngx_http_fraiseql_slot_t *slot);
+static ngx_int_t ngx_http_fraiseql_slot_refused(
+    ngx_http_fraiseql_slot_t *slot, PGresult *res);
 static void ngx_http_fraiseql_slot_done(ngx_http_fraiseql_slot_t *slot);
 static void ngx_http_fraiseql_slot_fail(ngx_http_fraiseql_slot_t *slot,
     const char *detail);
+static void ngx_http_fraiseql_slot_null(ngx_http_fraiseql_slot_t *slot,
+    fql_error_t *err);
 static ngx_int_t ngx_http_fraiseql_slot_retry(ngx_http_fraiseql_slot_t *slot,
     ngx_uint_t stale);
+static void ngx_http_fraiseql_slot_unavailable(
+    ngx_http_fraiseql_slot_t *slot, const char *reason);
+static void ngx_http_fraiseql_slot_timeout(ngx_http_fraiseql_slot_t *slot);
+static ngx_int_t ngx_http_fraiseql_slot_open(ngx_http_fraiseql_slot_t *s);
 static void ngx_http_fraiseql_advance(ngx_http_fraiseql_ctx_t *ctx);
 static void ngx_http_fraiseql_wake(ngx_http_fraiseql_ctx_t *ctx);
 static void ngx_http_fraiseql_wake_handler(ngx_event_t *ev);
 static void ngx_http_fraiseql_pause(ngx_http_fraiseql_slot_t *slot);
-static void ngx_http_fraiseql_hold_timeout(ngx_event_t *ev);
-static ngx_int_t ngx_http_fraiseql_slot_open(ngx_http_fraiseql_slot_t *s);
-static void ngx_http_fraiseql_slot_timeout(ngx_http_fraiseql_slot_t *slot);
-static void ngx_http_fraiseql_cleanup(void *data);
-static void ngx_http_fraiseql_finalize(ngx_http_fraiseql_ctx_t *ctx,
-    ngx_int_t rc);
 static void ngx_http_fraiseql_write_handler(ngx_http_request_t *r);
-static void ngx_http_fraiseql_start(ngx_http_fraiseql_slot_t *slot);
-static ngx_int_t ngx_http_fraiseql_send_statement(
-    ngx_http_fraiseql_slot_t *slot);
-static ngx_int_t ngx_http_fraiseql_prepared(ngx_http_fraiseql_slot_t *slot);
 static int ngx_http_fraiseql_field_error(void *data, const fql_path_t *path,
     const char *message);
-
 
 ngx_int_t
 ngx_http_fraiseql_execute(ngx_http_fraiseql_ctx_t *ctx)
 {
     ngx_uint_t                  i;
+    ngx_buf_t                  *b;
+    ngx_chain_t                 out;
     ngx_http_request_t         *r = ctx->r;
     ngx_http_cleanup_t         *cln;
     ngx_http_fraiseql_slot_t   *s;
@@ -60,8 +65,6 @@ ngx_http_fraiseql_execute(ngx_http_fraiseql_ctx_t *ctx)
 
     if (ctx->nslots == 0) {
         /* every root field was skipped */
-        ngx_buf_t  *b;
-
         b = ngx_calloc_buf(r->pool);
         if (b == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -78,11 +81,10 @@ ngx_http_fraiseql_execute(ngx_http_fraiseql_ctx_t *ctx)
             return NGX_ERROR;
         }
 
-        {
-        ngx_chain_t  out = { b, NULL };
+        out.buf = b;
+        out.next = NULL;
 
         return ngx_http_output_filter(r, &out);
-        }
     }
 
     ctx->slots = ngx_pcalloc(r->pool,
@@ -101,9 +103,6 @@ ngx_http_fraiseql_execute(ngx_http_fraiseql_ctx_t *ctx)
 
     r->write_event_handler = ngx_http_fraiseql_write_handler;
 
-    ctx->hold.handler = ngx_http_fraiseql_hold_timeout;
-    ctx->hold.data = ctx;
-    ctx->hold.log = r->connection->log;
     ctx->wake.handler = ngx_http_fraiseql_wake_handler;
     ctx->wake.data = ctx;
     ctx->wake.log = r->connection->log;
@@ -116,6 +115,21 @@ ngx_http_fraiseql_execute(ngx_http_fraiseql_ctx_t *ctx)
         s->last = &s->out;
         s->w.reserve = ngx_http_fraiseql_slot_reserve;
         s->w.ctx = s;
+
+        s->waiter.ready = ngx_http_fraiseql_slot_ready;
+        s->waiter.failed = ngx_http_fraiseql_slot_waited;
+        s->waiter.data = s;
+        s->waiter.log = r->connection->log;
+        s->waiter.write = (ctx->plan->op != FQL_OP_QUERY);
+        /* a query finds a dead connection out by failing, and runs again */
+        s->waiter.verify = (rp->kind == FQL_RF_MUTATION);
+
+        s->stmt.plan = rp;
+        s->stmt.log = r->connection->log;
+        s->stmt.timeout = ctx->lcf->query_timeout
+                          + NGX_HTTP_FRAISEQL_TIMEOUT_GRACE;
+        s->stmt.named = ctx->lcf->prepared;
+        s->stmt.pipeline = ctx->lcf->pipeline;
 
         if (rp->kind == FQL_RF_STATIC) {
             /* written when it becomes the head: it holds no memory */
@@ -192,11 +206,6 @@ ngx_http_fraiseql_start_next(ngx_http_fraiseql_ctx_t *ctx)
 
         ctx->nactive++;
 
-        if (s->plan->kind == FQL_RF_MUTATION) {
-            /* a mutation may have run: it is never sent twice */
-            s->retried = 1;
-        }
-
         if (ngx_http_fraiseql_slot_open(s) != NGX_OK) {
             ngx_http_fraiseql_abort(ctx, NGX_ERROR);
             return;
@@ -211,19 +220,23 @@ static void
 ngx_http_fraiseql_start(ngx_http_fraiseql_slot_t *slot)
 {
     ngx_int_t                 rc;
+    ngx_http_fraiseql_pgc_t  *pgc;
     ngx_http_fraiseql_ctx_t  *ctx = slot->ctx;
 
-    rc = ngx_http_fraiseql_acquire(ctx->lcf->group,
-                                   ctx->plan->op != FQL_OP_QUERY, slot,
-                                   ctx->r->connection->log);
+    rc = ngx_http_fraiseql_pool_acquire(ctx->lcf->group, &slot->waiter,
+                                        &pgc);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ctx->r->connection->log, 0,
+                   "fraiseql slot %ui: acquire: %i", slot->index, rc);
 
     switch (rc) {
 
     case NGX_OK:
-        ngx_http_fraiseql_slot_ready(slot);
+        ngx_http_fraiseql_slot_run(slot, pgc);
         return;
 
     case NGX_AGAIN:
+        slot->state = NGX_HTTP_FRAISEQL_SLOT_WAITING;
         return;
 
     case NGX_BUSY:
@@ -242,243 +255,87 @@ ngx_http_fraiseql_start(ngx_http_fraiseql_slot_t *slot)
 }
 
 
-/* the slot holds a connection: send its statement */
-void
-ngx_http_fraiseql_slot_ready(ngx_http_fraiseql_slot_t *slot)
+/* the pool handed the waiting slot a connection */
+static void
+ngx_http_fraiseql_slot_ready(ngx_http_fraiseql_waiter_t *w,
+    ngx_http_fraiseql_pgc_t *pgc)
 {
-    int                       rc;
-    PGconn                   *pg;
-    ngx_uint_t                stale;
-    fql_root_plan_t          *rp = slot->plan;
-    ngx_connection_t         *hc;
-    ngx_http_fraiseql_pgc_t  *pgc = slot->pgc;
-
-    pg = pgc->pg;
-    slot->state = NGX_HTTP_FRAISEQL_SLOT_RUNNING;
-    hc = slot->ctx->r->connection;
-
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, hc->log, 0,
-                   "fraiseql: run \"%s\" with %ui params", rp->sql,
-                   (ngx_uint_t) rp->nparams);
-
-    if (ngx_http_fraiseql_send_statement(slot) != NGX_OK) {
-        ngx_log_error(NGX_LOG_ERR, hc->log, 0,
-                      "fraiseql: cannot send query: %s",
-                      PQerrorMessage(pg));
-
-        slot->pgc = NULL;
-        stale = pgc->reused && slot->plan->kind != FQL_RF_MUTATION;
-        ngx_http_fraiseql_release(pgc, 0);
-
-        if (ngx_http_fraiseql_slot_retry(slot, stale) == NGX_OK) {
-            return;
-        }
-
-        ngx_http_fraiseql_slot_unavailable(slot,
-                                           "The database connection "
-                                           "failed");
-        return;
-    }
-
-    rc = PQflush(pg);
-
-    if (rc == -1) {
-        ngx_http_fraiseql_slot_fail(slot, PQerrorMessage(pg));
-        return;
-    }
-
-    pgc->flushing = (rc == 1);
-
-    ngx_add_timer(pgc->c->read, slot->ctx->lcf->query_timeout
-                                + NGX_HTTP_FRAISEQL_TIMEOUT_GRACE);
+    ngx_http_fraiseql_slot_run(w->data, pgc);
 }
 
 
 /*
- * Sends the slot's statement.  A statement this connection has prepared
- * runs by name: PostgreSQL neither parses nor plans it again.  One it has
- * not is prepared first (its rows follow in a second step, see
- * ngx_http_fraiseql_slot_rows); a connection that holds too many already
- * runs it unnamed.
+ * No connection came: none free within the queue timeout, or its server
+ * went down while the slot waited (it chooses again).
  */
-static ngx_int_t
-ngx_http_fraiseql_send_statement(ngx_http_fraiseql_slot_t *slot)
+static void
+ngx_http_fraiseql_slot_waited(ngx_http_fraiseql_waiter_t *w,
+    ngx_uint_t timedout)
 {
-    char                      name[24];
-    size_t                    len;
-    ngx_uint_t                i, collision;
-    PGconn                   *pg;
-    fql_root_plan_t          *rp = slot->plan;
-    ngx_http_fraiseql_pgc_t  *pgc = slot->pgc;
+    ngx_http_fraiseql_slot_t  *slot = w->data;
 
-    pg = pgc->pg;
-    slot->preparing = 0;
-    slot->pipeline = 0;
-    slot->stmt = rp->sql_hash;
+    slot->state = NGX_HTTP_FRAISEQL_SLOT_NEW;
 
-    ngx_sprintf((u_char *) name, "fq_%016uxL%Z", slot->stmt);
-
-    len = rp->sql_len;
-    collision = 0;
-
-    for (i = 0; i < pgc->nprepared; i++) {
-        if (pgc->prepared[i].hash == slot->stmt) {
-            /* a name stands for one text: another one runs unnamed */
-            collision = pgc->prepared[i].len != len
-                        || ngx_memcmp(pgc->prepared[i].sql, rp->sql, len)
-                           != 0;
-            break;
-        }
+    if (timedout) {
+        ngx_http_fraiseql_slot_unavailable(slot, "No database connection "
+                                           "became free in time");
+        return;
     }
 
-    if (collision || !slot->ctx->lcf->prepared) {
-        i = NGX_HTTP_FRAISEQL_PREPARED_MAX;
-
-    } else if (i == pgc->nprepared && i < NGX_HTTP_FRAISEQL_PREPARED_MAX) {
-        slot->preparing = 1;
-
-        if (!slot->ctx->lcf->pipeline) {
-            return PQsendPrepare(pg, name, rp->sql, rp->nparams, NULL)
-                   ? NGX_OK : NGX_ERROR;
-        }
-
-        /*
-         * Prepare and run in one round trip: the results come in order,
-         * the Prepare's, the rows, then the Sync's (see slot_rows).
-         */
-        slot->pipeline = 1;
-        slot->synced = 0;
-
-        return PQenterPipelineMode(pg)
-               && PQsendPrepare(pg, name, rp->sql, rp->nparams, NULL)
-               && PQsendQueryPrepared(pg, name, rp->nparams, rp->params,
-                                      NULL, NULL, 0)
-               && PQpipelineSync(pg)
-               ? NGX_OK : NGX_ERROR;
+    if (!slot->ctx->finished) {
+        ngx_http_fraiseql_start(slot);
     }
-
-    if (i < pgc->nprepared) {
-        if (!PQsendQueryPrepared(pg, name, rp->nparams, rp->params, NULL,
-                                 NULL, 0))
-        {
-            return NGX_ERROR;
-        }
-
-    } else if (!PQsendQueryParams(pg, rp->sql, rp->nparams, NULL,
-                                  rp->params, NULL, NULL, 0))
-    {
-        return NGX_ERROR;
-    }
-
-    /* rows come one result each: nothing is buffered whole */
-    if (!PQsetSingleRowMode(pg)) {
-        ngx_log_error(NGX_LOG_WARN, slot->ctx->r->connection->log, 0,
-                      "fraiseql: single-row mode refused");
-    }
-
-    return NGX_OK;
 }
 
 
-/* the connection knows the slot's statement by name from now on */
-static ngx_int_t
-ngx_http_fraiseql_remember(ngx_http_fraiseql_slot_t *slot)
+/* the slot holds a connection: its statement goes */
+static void
+ngx_http_fraiseql_slot_run(ngx_http_fraiseql_slot_t *slot,
+    ngx_http_fraiseql_pgc_t *pgc)
 {
-    ngx_http_fraiseql_pgc_t   *pgc = slot->pgc;
-    ngx_http_fraiseql_stmt_t  *stmt;
+    slot->state = NGX_HTTP_FRAISEQL_SLOT_RUNNING;
+    slot->runs++;
+    slot->stmt.pgc = pgc;
 
-    stmt = &pgc->prepared[pgc->nprepared];
-    stmt->hash = slot->stmt;
-    stmt->len = slot->plan->sql_len;
+    pgc->handler = ngx_http_fraiseql_slot_event;
+    pgc->data = slot;
 
-    if (pgc->stmt_pool == NULL) {
-        pgc->stmt_pool = ngx_create_pool(4096, ngx_cycle->log);
-        if (pgc->stmt_pool == NULL) {
-            return NGX_ERROR;
-        }
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, slot->ctx->r->connection->log, 0,
+                   "fraiseql slot %ui: run %ui: \"%s\"", slot->index,
+                   slot->runs, slot->plan->sql);
+
+    if (ngx_http_fraiseql_stmt_send(&slot->stmt) != NGX_OK) {
+        ngx_http_fraiseql_slot_fail(slot, PQerrorMessage(pgc->pg));
     }
-
-    stmt->sql = ngx_pnalloc(pgc->stmt_pool, stmt->len);
-    if (stmt->sql == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(stmt->sql, slot->plan->sql, stmt->len);
-    pgc->nprepared++;
-
-    return NGX_OK;
 }
 
 
-/* the statement is prepared on this connection: now run it */
-static ngx_int_t
-ngx_http_fraiseql_prepared(ngx_http_fraiseql_slot_t *slot)
+/* the read or write event of the slot's connection */
+static void
+ngx_http_fraiseql_slot_event(ngx_http_fraiseql_pgc_t *pgc)
 {
-    int                        rc;
-    ngx_http_fraiseql_pgc_t   *pgc = slot->pgc;
-
-    if (ngx_http_fraiseql_remember(slot) != NGX_OK
-        || ngx_http_fraiseql_send_statement(slot) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    rc = PQflush(pgc->pg);
-    if (rc == -1) {
-        return NGX_ERROR;
-    }
-
-    pgc->flushing = (rc == 1);
-
-    return NGX_OK;
-}
-
-
-/* the read or write event of a busy connection */
-void
-ngx_http_fraiseql_pgc_process(ngx_http_fraiseql_pgc_t *pgc)
-{
-    int                        rc;
     ngx_connection_t          *hc;
-    ngx_http_fraiseql_slot_t  *slot = pgc->owner;
+    ngx_http_fraiseql_slot_t  *slot = pgc->data;
 
     hc = slot->ctx->r->connection;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, hc->log, 0,
+                   "fraiseql slot %ui: event on *%uA", slot->index,
+                   pgc->c->number);
 
     if (pgc->c->read->timedout) {
         pgc->c->read->timedout = 0;
         ngx_http_fraiseql_slot_timeout(slot);
-        goto done;
-    }
 
-    if (pgc->flushing) {
-        rc = PQflush(pgc->pg);
-
-        if (rc == -1) {
-            ngx_http_fraiseql_slot_fail(slot, PQerrorMessage(pgc->pg));
-            goto done;
-        }
-
-        pgc->flushing = (rc == 1);
-    }
+    } else if (pgc->flushing && ngx_http_fraiseql_pgc_flush(pgc) != NGX_OK) {
+        ngx_http_fraiseql_slot_fail(slot, PQerrorMessage(pgc->pg));
 
     /* a paused slot goes on when woken, not on each packet */
-    if (!slot->paused) {
+    } else if (!slot->paused) {
         ngx_http_fraiseql_slot_rows(slot);
     }
 
-done:
-
     ngx_http_run_posted_requests(hc);
-}
-
-
-/* whether the socket still holds bytes: edge-triggered events need it */
-static ngx_uint_t
-ngx_http_fraiseql_pending_input(PGconn *pg)
-{
-    char  b;
-
-    return recv(PQsocket(pg), &b, 1, MSG_PEEK|MSG_DONTWAIT) > 0;
 }
 
 
@@ -750,22 +607,6 @@ ngx_http_fraiseql_field_error(void *data, const fql_path_t *path,
 }
 
 
-/*
- * Errors a parameter's text causes when PostgreSQL reads it for a column
- * or an operator: data exceptions (class 22: an ID that is no number or
- * UUID, a number out of range, a bad date, range or regular expression)
- * and syntax errors in values parsed as queries (lquery, tsquery).  They
- * are the client's errors, not the database's.
- */
-static ngx_uint_t
-ngx_http_fraiseql_input_refused(const char *state)
-{
-    return state != NULL
-           && (ngx_strncmp(state, "22", 2) == 0
-               || ngx_strcmp(state, "42601") == 0);
-}
-
-
 static void
 ngx_http_fraiseql_slot_rows(ngx_http_fraiseql_slot_t *slot)
 {
@@ -773,7 +614,6 @@ ngx_http_fraiseql_slot_rows(ngx_http_fraiseql_slot_t *slot)
     ngx_int_t                 rc;
     PGresult                 *res;
     ngx_http_fraiseql_ctx_t  *ctx = slot->ctx;
-    ngx_http_fraiseql_pgc_t  *pgc = slot->pgc;
 
     taken = 0;
 
@@ -808,177 +648,38 @@ ngx_http_fraiseql_slot_rows(ngx_http_fraiseql_slot_t *slot)
             return;
         }
 
-        if (PQisBusy(pgc->pg)) {
-            if (!PQconsumeInput(pgc->pg)) {
-                ngx_http_fraiseql_slot_fail(slot, PQerrorMessage(pgc->pg));
-                return;
-            }
+        rc = ngx_http_fraiseql_stmt_result(&slot->stmt, &res);
 
-            if (PQisBusy(pgc->pg)) {
-                if (ngx_http_fraiseql_pending_input(pgc->pg)) {
-                    continue;
-                }
+        switch (rc) {
 
-                /*
-                 * Waiting for PostgreSQL: bounded in time, and a pending
-                 * timer is also what keeps a gracefully exiting worker
-                 * alive until the statement is over.
-                 */
-                ngx_add_timer(pgc->c->read, ctx->lcf->query_timeout
-                                            + NGX_HTTP_FRAISEQL_TIMEOUT_GRACE);
-                return;
-            }
-        }
-
-        res = PQgetResult(pgc->pg);
-
-        if (res == NULL && slot->pipeline && !slot->synced) {
-            if (slot->preparing) {
-                /* the Prepare's results are over; the rows come next */
-                slot->preparing = 0;
-
-                if (!slot->failed) {
-                    if (ngx_http_fraiseql_remember(slot) != NGX_OK) {
-                        ngx_http_fraiseql_slot_fail(slot, "no memory");
-                        return;
-                    }
-
-                    if (!PQsetSingleRowMode(pgc->pg)) {
-                        ngx_log_error(NGX_LOG_WARN,
-                                      ctx->r->connection->log, 0,
-                                      "fraiseql: single-row mode refused");
-                    }
-                }
-            }
-
-            /* then the Sync's result */
-            continue;
-        }
-
-        if (res == NULL) {
-            if (slot->preparing && !slot->failed) {
-                if (ngx_http_fraiseql_prepared(slot) != NGX_OK) {
-                    ngx_http_fraiseql_slot_fail(slot,
-                                                PQerrorMessage(pgc->pg));
-                    return;
-                }
-
-                continue;
-            }
-
-            ngx_http_fraiseql_slot_done(slot);
-            return;
-        }
-
-        switch (PQresultStatus(res)) {
-
-        case PGRES_SINGLE_TUPLE:
+        case NGX_OK:
             taken += PQgetlength(res, 0, 0) + 64;
             ngx_http_fraiseql_row(slot, res);
+            PQclear(res);
             break;
 
-        case PGRES_TUPLES_OK:
-        case PGRES_COMMAND_OK:
-            break;
+        case NGX_DECLINED:
+            rc = ngx_http_fraiseql_slot_refused(slot, res);
+            PQclear(res);
 
-        case PGRES_PIPELINE_SYNC:
-            /* the pipeline is over: what follows is the end, NULL */
-            slot->synced = 1;
-
-            if (!PQexitPipelineMode(pgc->pg)) {
-                PQclear(res);
-                ngx_http_fraiseql_slot_fail(slot, PQerrorMessage(pgc->pg));
+            if (rc != NGX_OK) {
                 return;
             }
 
             break;
 
-        case PGRES_PIPELINE_ABORTED:
-            /* the Prepare failed: its error is already reported */
-            break;
+        case NGX_AGAIN:
+            return;
 
-        default:
-            {
-            char         *state, *msg;
-            const char   *fmt, *code;
-            fql_error_t  *err;
+        case NGX_DONE:
+            ngx_http_fraiseql_slot_done(slot);
+            return;
 
-            code = FQL_CODE_DATABASE;
-
-            state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-            msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-
-            /* the server is dropping the connection (57P01, 57P02...) */
-            if (state != NULL && ngx_strncmp(state, "57P0", 4) == 0) {
-                ngx_http_fraiseql_slot_fail(slot, msg ? msg : state);
-                PQclear(res);
-                return;
-            }
-
-            ngx_log_error(NGX_LOG_ERR, ctx->r->connection->log, 0,
-                          "fraiseql: query failed: %s: %s (statement: %s)",
-                          state ? state : "-", msg ? msg : "-",
-                          slot->plan->sql);
-
-            if (!slot->failed) {
-                slot->failed = 1;
-
-                /* query_canceled: the server's statement_timeout */
-                if (state != NULL && ngx_strcmp(state, "57014") == 0) {
-                    fmt = "The query for \"%.*s\" ran longer than the "
-                          "query timeout (SQLSTATE %s)";
-
-                /* undefined_object: type "vector" is unknown there */
-                } else if (slot->plan->uses_vector && state != NULL
-                           && ngx_strcmp(state, "42704") == 0)
-                {
-                    fmt = "The vector operators of \"%.*s\" need the "
-                          "pgvector extension, which the database does not "
-                          "have (SQLSTATE %s)";
-
-                } else if (slot->plan->kind == FQL_RF_MUTATION) {
-                    /* raised by the function: its text only when asked */
-                    fmt = ctx->lcf->debug
-                          ? "The database refused the mutation \"%.*s\" "
-                            "(SQLSTATE %s): %s"
-                          : "The database refused the mutation \"%.*s\" "
-                            "(SQLSTATE %s)";
-
-                } else if (slot->plan->nparams
-                           && ngx_http_fraiseql_input_refused(state))
-                {
-                    /* a bound value the column cannot take: the client's */
-                    code = FQL_CODE_BAD_INPUT;
-                    fmt = ctx->lcf->debug
-                          ? "A value given to \"%.*s\" is not valid for the "
-                            "database (SQLSTATE %s): %s"
-                          : "A value given to \"%.*s\" is not valid for the "
-                            "database (SQLSTATE %s)";
-
-                } else {
-                    fmt = "The database could not run the query for "
-                          "\"%.*s\" (SQLSTATE %s)";
-                }
-
-                err = fql_error_add(&ctx->errs, &slot->plan->loc, code, fmt,
-                                    (int) slot->plan->response_key.len,
-                                    slot->plan->response_key.data,
-                                    state ? state : "unknown",
-                                    msg ? msg : "");
-
-                if (err == NULL
-                    || ngx_http_fraiseql_root_path(slot, err) != NGX_OK)
-                {
-                    PQclear(res);
-                    ngx_http_fraiseql_abort(ctx, NGX_ERROR);
-                    return;
-                }
-            }
-            }
-            break;
+        default: /* NGX_ERROR */
+            ngx_http_fraiseql_slot_fail(slot,
+                                        PQerrorMessage(slot->stmt.pgc->pg));
+            return;
         }
-
-        PQclear(res);
 
         if (ctx->finished) {
             return;
@@ -988,27 +689,66 @@ ngx_http_fraiseql_slot_rows(ngx_http_fraiseql_slot_t *slot)
 
 
 /*
+ * PostgreSQL refused the statement: the field's error says why, and the
+ * rest of its results are read (NGX_OK); or the server is dropping the
+ * connection, which fails the slot (NGX_DONE).
+ */
+static ngx_int_t
+ngx_http_fraiseql_slot_refused(ngx_http_fraiseql_slot_t *slot,
+    PGresult *res)
+{
+    fql_error_t                     *err;
+    ngx_http_fraiseql_ctx_t         *ctx = slot->ctx;
+    ngx_http_fraiseql_stmt_error_t   e;
+
+    if (ngx_http_fraiseql_stmt_error(&slot->stmt, res, ctx->lcf->debug, &e)
+        == NGX_DECLINED)
+    {
+        ngx_http_fraiseql_slot_fail(slot, e.message ? e.message : e.state);
+        return NGX_DONE;
+    }
+
+    if (slot->failed) {
+        return NGX_OK;
+    }
+
+    slot->failed = 1;
+
+    err = fql_error_add(&ctx->errs, &slot->plan->loc, e.code, e.fmt,
+                        (int) slot->plan->response_key.len,
+                        slot->plan->response_key.data, e.state, e.message);
+
+    if (err == NULL || ngx_http_fraiseql_root_path(slot, err) != NGX_OK) {
+        ngx_http_fraiseql_abort(ctx, NGX_ERROR);
+        return NGX_DONE;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
  * PostgreSQL did not answer within the query timeout and its grace (the
  * server's statement_timeout did not stop the statement): the field gets
  * the query-timeout error, as when the server does stop it, never a
- * retry; the statement is cancelled (ngx_http_fraiseql_cancel) so that it
- * does not run on as an orphan.
+ * retry; the statement is cancelled (ngx_http_fraiseql_pool_cancel) so
+ * that it does not run on as an orphan.
  */
 static void
 ngx_http_fraiseql_slot_timeout(ngx_http_fraiseql_slot_t *slot)
 {
     fql_error_t              *err;
     ngx_http_fraiseql_ctx_t  *ctx = slot->ctx;
-    ngx_http_fraiseql_pgc_t  *pgc = slot->pgc;
+    ngx_http_fraiseql_pgc_t  *pgc = slot->stmt.pgc;
 
     ngx_log_error(NGX_LOG_ERR, ctx->r->connection->log, 0,
                   "fraiseql: no answer from PostgreSQL within the query "
-                  "timeout for \"%V\": cancelling it",
-                  &(ngx_str_t) { slot->plan->response_key.len,
-                                 (u_char *) slot->plan->response_key.data });
+                  "timeout for \"%*s\": cancelling it",
+                  slot->plan->response_key.len,
+                  slot->plan->response_key.data);
 
-    slot->pgc = NULL;
-    ngx_http_fraiseql_cancel(pgc);
+    slot->stmt.pgc = NULL;
+    ngx_http_fraiseql_pool_cancel(pgc);
 
     if (!slot->failed) {
         slot->failed = 1;
@@ -1035,13 +775,17 @@ static void
 ngx_http_fraiseql_slot_done(ngx_http_fraiseql_slot_t *slot)
 {
     ngx_http_fraiseql_ctx_t  *ctx = slot->ctx;
-    ngx_http_fraiseql_pgc_t  *pgc = slot->pgc;
+    ngx_http_fraiseql_pgc_t  *pgc = slot->stmt.pgc;
     int                       rc;
 
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ctx->r->connection->log, 0,
+                   "fraiseql slot %ui: done, %ui rows", slot->index,
+                   slot->nrows);
+
     if (pgc != NULL) {
-        slot->pgc = NULL;
-        ngx_http_fraiseql_release(pgc, !slot->failed || PQisBusy(pgc->pg)
-                                       == 0);
+        slot->stmt.pgc = NULL;
+        ngx_http_fraiseql_pool_release(pgc, !slot->failed
+                                            || PQisBusy(pgc->pg) == 0);
     }
 
     if (ctx->finished) {
@@ -1099,32 +843,27 @@ ngx_http_fraiseql_slot_done(ngx_http_fraiseql_slot_t *slot)
 }
 
 
+/* the slot's connection failed: the slot runs again, or ends */
 static void
 ngx_http_fraiseql_slot_fail(ngx_http_fraiseql_slot_t *slot,
     const char *detail)
 {
-    size_t                    len;
     ngx_uint_t                stale;
     ngx_http_fraiseql_ctx_t  *ctx = slot->ctx;
-    ngx_http_fraiseql_pgc_t  *pgc = slot->pgc;
-
-    len = ngx_strlen(detail);
-    while (len && (detail[len - 1] == '\n' || detail[len - 1] == ' ')) {
-        len--;
-    }
+    ngx_http_fraiseql_pgc_t  *pgc = slot->stmt.pgc;
 
     ngx_log_error(NGX_LOG_ERR, ctx->r->connection->log, 0,
-                  "fraiseql: connection failed while running \"%V\": %*s",
-                  &(ngx_str_t) { slot->plan->response_key.len,
-                                 (u_char *) slot->plan->response_key.data },
-                  len, detail);
+                  "fraiseql: connection failed while running \"%*s\": %*s",
+                  slot->plan->response_key.len,
+                  slot->plan->response_key.data,
+                  ngx_http_fraiseql_pq_message(detail), detail);
 
     stale = 0;
 
     if (pgc != NULL) {
         stale = pgc->reused;
-        slot->pgc = NULL;
-        ngx_http_fraiseql_release(pgc, 0);
+        slot->stmt.pgc = NULL;
+        ngx_http_fraiseql_pool_release(pgc, 0);
     }
 
     /* a query that has produced nothing yet is safe to repeat */
@@ -1140,15 +879,24 @@ ngx_http_fraiseql_slot_fail(ngx_http_fraiseql_slot_t *slot,
         return;
     }
 
-    slot->failed = 1;
-
     /* details stay in the log: the client learns what failed, not how */
-    if (fql_error_add(&ctx->errs, &slot->plan->loc, FQL_CODE_UNAVAILABLE,
+    ngx_http_fraiseql_slot_null(slot,
+        fql_error_add(&ctx->errs, &slot->plan->loc, FQL_CODE_UNAVAILABLE,
                       "The database connection failed while running "
                       "\"%.*s\"", (int) slot->plan->response_key.len,
-                      slot->plan->response_key.data) == NULL)
-    {
-        ngx_http_fraiseql_abort(ctx, NGX_ERROR);
+                      slot->plan->response_key.data));
+}
+
+
+/* the field's value is null and err says why; the slot is over */
+static void
+ngx_http_fraiseql_slot_null(ngx_http_fraiseql_slot_t *slot,
+    fql_error_t *err)
+{
+    slot->failed = 1;
+
+    if (err == NULL) {
+        ngx_http_fraiseql_abort(slot->ctx, NGX_ERROR);
         return;
     }
 
@@ -1156,37 +904,25 @@ ngx_http_fraiseql_slot_fail(ngx_http_fraiseql_slot_t *slot,
 }
 
 
-/* its server went down while it waited: the slot chooses again */
-void
-ngx_http_fraiseql_slot_reroute(ngx_http_fraiseql_slot_t *slot)
-{
-    if (slot->ctx->finished) {
-        return;
-    }
-
-    slot->state = NGX_HTTP_FRAISEQL_SLOT_NEW;
-    ngx_http_fraiseql_start(slot);
-}
-
-
 /*
  * A connection that died while idle (a restart, pg_terminate_backend)
- * shows it only when used: the slot runs once more on another
- * connection.  When the one that failed had served or idled (stale), its
- * neighbours may have been killed with it: a few more tries, not more, in
- * case it is the statement that brings the server down.  NGX_DECLINED:
- * no retry left (a mutation's slot is marked retried from the start).
+ * shows it only when used: a query runs once more on another connection.
+ * When the one that failed had served or idled (stale), its neighbours
+ * may have been killed with it: a few more runs, not more, in case it is
+ * the statement that brings the server down.  A mutation may have run:
+ * it is never sent twice.  NGX_DECLINED: no run left.
  */
 static ngx_int_t
 ngx_http_fraiseql_slot_retry(ngx_http_fraiseql_slot_t *slot,
     ngx_uint_t stale)
 {
-    if (slot->retried && !(stale && slot->nstale < 3)) {
+    if (slot->plan->kind == FQL_RF_MUTATION
+        || (slot->runs > 1
+            && !(stale && slot->runs <= 1 + NGX_HTTP_FRAISEQL_STALE_RETRIES)))
+    {
         return NGX_DECLINED;
     }
 
-    slot->nstale += slot->retried;
-    slot->retried = 1;
     slot->state = NGX_HTTP_FRAISEQL_SLOT_NEW;
     ngx_http_fraiseql_start(slot);
 
@@ -1200,7 +936,7 @@ ngx_http_fraiseql_slot_retry(ngx_http_fraiseql_slot_t *slot,
  * request has committed (a retry would run it twice), the field becomes
  * null with an error.
  */
-void
+static void
 ngx_http_fraiseql_slot_unavailable(ngx_http_fraiseql_slot_t *slot,
     const char *reason)
 {
@@ -1231,16 +967,9 @@ ngx_http_fraiseql_slot_unavailable(ngx_http_fraiseql_slot_t *slot,
         return;
     }
 
-    slot->failed = 1;
-
-    if (fql_error_add(&ctx->errs, &slot->plan->loc, FQL_CODE_UNAVAILABLE,
-                      "%s", reason) == NULL)
-    {
-        ngx_http_fraiseql_abort(ctx, NGX_ERROR);
-        return;
-    }
-
-    ngx_http_fraiseql_slot_done(slot);
+    ngx_http_fraiseql_slot_null(slot,
+        fql_error_add(&ctx->errs, &slot->plan->loc, FQL_CODE_UNAVAILABLE,
+                      "%s", reason));
 }
 
 
@@ -1325,53 +1054,9 @@ ngx_http_fraiseql_pause(ngx_http_fraiseql_slot_t *slot)
 {
     slot->paused = 1;
 
-    if (slot->pgc->c->read->timer_set) {
-        ngx_del_timer(slot->pgc->c->read);
+    if (slot->stmt.pgc->c->read->timer_set) {
+        ngx_del_timer(slot->stmt.pgc->c->read);
     }
-}
-
-
-/*
- * The client takes nothing while slots wait for room (paused, their
- * connections held): they wait fraiseql_send_timeout at most.  Called
- * where either begins, whichever comes first.
- */
-void
-ngx_http_fraiseql_hold(ngx_http_fraiseql_ctx_t *ctx)
-{
-    ngx_uint_t  i;
-
-    if (ctx->hold.timer_set || ctx->finished) {
-        return;
-    }
-
-    for (i = ctx->head; i < ctx->nslots; i++) {
-        if (ctx->slots[i].paused) {
-            ngx_add_timer(&ctx->hold, ctx->lcf->send_timeout);
-            return;
-        }
-    }
-}
-
-
-static void
-ngx_http_fraiseql_hold_timeout(ngx_event_t *ev)
-{
-    ngx_http_fraiseql_ctx_t  *ctx = ev->data;
-
-    ngx_connection_t  *c = ctx->r->connection;
-
-    if (ctx->finished) {
-        return;
-    }
-
-    ngx_log_error(NGX_LOG_INFO, c->log, NGX_ETIMEDOUT,
-                  "fraiseql: the client took nothing for "
-                  "fraiseql_send_timeout while a database connection waited");
-
-    c->timedout = 1;
-    ngx_http_fraiseql_abort(ctx, NGX_HTTP_REQUEST_TIME_OUT);
-    ngx_http_run_posted_requests(c);
 }
 
 
@@ -1403,7 +1088,7 @@ ngx_http_fraiseql_wake_handler(ngx_event_t *ev)
     for (i = ctx->head; i < ctx->nslots && !ctx->finished; i++) {
         s = &ctx->slots[i];
 
-        if (s->paused && s->pgc != NULL
+        if (s->paused && s->stmt.pgc != NULL
             && s->state == NGX_HTTP_FRAISEQL_SLOT_RUNNING)
         {
             s->paused = 0;
@@ -1418,106 +1103,6 @@ ngx_http_fraiseql_wake_handler(ngx_event_t *ev)
     }
 
     ngx_http_run_posted_requests(c);
-}
-
-
-void
-ngx_http_fraiseql_abort(ngx_http_fraiseql_ctx_t *ctx, ngx_int_t rc)
-{
-    if (ctx->finished) {
-        return;
-    }
-
-    ctx->finished = 1;
-    ngx_http_fraiseql_cleanup(ctx);
-    ngx_http_fraiseql_finalize(ctx, rc);
-}
-
-
-static void
-ngx_http_fraiseql_finalize_handler(ngx_event_t *ev)
-{
-    ngx_http_fraiseql_ctx_t  *ctx = ev->data;
-
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
-
-    r = ctx->r;
-    c = r->connection;
-
-    ngx_http_finalize_request(r, ctx->rc);
-    ngx_http_run_posted_requests(c);
-}
-
-
-/*
- * Finalizes the request from the event loop, not from deep inside a
- * handler: a connection handed over or a slot failing may be several
- * frames above, all still using the context that finalizing frees.
- */
-static void
-ngx_http_fraiseql_finalize(ngx_http_fraiseql_ctx_t *ctx, ngx_int_t rc)
-{
-    ctx->finished = 1;
-
-    if (ctx->fin.posted || ctx->fin.handler != NULL) {
-        return;
-    }
-
-    ctx->rc = rc;
-    ctx->fin.handler = ngx_http_fraiseql_finalize_handler;
-    ctx->fin.data = ctx;
-    ctx->fin.log = ctx->r->connection->log;
-
-    ngx_post_event(&ctx->fin, &ngx_posted_events);
-}
-
-
-/* request cleanup: whatever still holds a connection lets it go */
-static void
-ngx_http_fraiseql_cleanup(void *data)
-{
-    ngx_http_fraiseql_ctx_t  *ctx = data;
-
-    ngx_uint_t                 i;
-    ngx_http_fraiseql_pgc_t   *pgc;
-    ngx_http_fraiseql_slot_t  *s;
-
-    ctx->finished = 1;
-
-    /* the request is going away before the posted finalization ran */
-    if (ctx->fin.posted) {
-        ngx_delete_posted_event(&ctx->fin);
-    }
-
-    if (ctx->wake.posted) {
-        ngx_delete_posted_event(&ctx->wake);
-    }
-
-    if (ctx->hold.timer_set) {
-        ngx_del_timer(&ctx->hold);
-    }
-
-    for (i = 0; i < ctx->nslots; i++) {
-        s = &ctx->slots[i];
-
-        if (s->state == NGX_HTTP_FRAISEQL_SLOT_WAITING) {
-            ngx_http_fraiseql_cancel_wait(s);
-        }
-
-        if (s->wait.timer_set) {
-            ngx_del_timer(&s->wait);
-        }
-
-        pgc = s->pgc;
-        if (pgc != NULL) {
-            s->pgc = NULL;
-            pgc->owner = NULL;
-            ngx_http_fraiseql_release(pgc, 0);
-        }
-
-        s->state = NGX_HTTP_FRAISEQL_SLOT_DONE;
-    }
 }
 
 

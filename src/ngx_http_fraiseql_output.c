@@ -1,12 +1,14 @@
 /*
- * The answer's bytes: written by the slots into buffers of
+ * The answer: its headers, its bytes and the request's end.  The bytes
+ * are written by the slots into buffers of
  * fraiseql_buffers, sent by the slot at the head of the response and held
  * by the others (and by the head while the client takes nothing).  What
  * is held past the memory budget goes to a temporary file, up to
  * fraiseql_max_temp_file_size, as nginx's proxy buffers an upstream
  * answer: the database connection is let go however slow the client.
  * Past both, a slot stops reading its rows (PostgreSQL waits), for at
- * most fraiseql_send_timeout while the client takes nothing.
+ * most fraiseql_send_timeout while the client takes nothing.  An answer
+ * of errors alone is written at once (ngx_http_fraiseql_send_errors).
  */
 
 #include "ngx_http_fraiseql.h"
@@ -18,6 +20,23 @@ static u_char  ngx_http_fraiseql_file_tag;
 
 static ngx_int_t ngx_http_fraiseql_spill(ngx_http_fraiseql_ctx_t *ctx,
     ngx_http_fraiseql_slot_t *s);
+static void ngx_http_fraiseql_hold_timeout(ngx_event_t *ev);
+static void ngx_http_fraiseql_finalize_handler(ngx_event_t *ev);
+static void ngx_http_fraiseql_add_header(ngx_http_request_t *r,
+    const char *key, const char *value);
+
+
+static ngx_str_t  ngx_http_fraiseql_json_type =
+    ngx_string("application/json");
+static ngx_str_t  ngx_http_fraiseql_gql_type =
+    ngx_string("application/graphql-response+json");
+
+
+typedef struct {
+    ngx_http_request_t  *r;
+    ngx_chain_t         *out;
+    ngx_chain_t        **last;
+} ngx_http_fraiseql_membuf_t;
 
 
 /*
@@ -417,4 +436,280 @@ ngx_http_fraiseql_send(ngx_http_fraiseql_ctx_t *ctx, ngx_chain_t *out)
     }
 
     return rc;
+}
+
+
+/*
+ * The client takes nothing while slots wait for room (paused, their
+ * connections held): they wait fraiseql_send_timeout at most.  Called
+ * where either begins, whichever comes first.
+ */
+void
+ngx_http_fraiseql_hold(ngx_http_fraiseql_ctx_t *ctx)
+{
+    ngx_uint_t  i;
+
+    if (ctx->hold.timer_set || ctx->finished) {
+        return;
+    }
+
+    for (i = ctx->head; i < ctx->nslots; i++) {
+        if (ctx->slots[i].paused) {
+            ctx->hold.handler = ngx_http_fraiseql_hold_timeout;
+            ctx->hold.data = ctx;
+            ctx->hold.log = ctx->r->connection->log;
+
+            ngx_add_timer(&ctx->hold, ctx->lcf->send_timeout);
+            return;
+        }
+    }
+}
+
+
+static void
+ngx_http_fraiseql_hold_timeout(ngx_event_t *ev)
+{
+    ngx_http_fraiseql_ctx_t  *ctx = ev->data;
+
+    ngx_connection_t  *c = ctx->r->connection;
+
+    if (ctx->finished) {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, c->log, NGX_ETIMEDOUT,
+                  "fraiseql: the client took nothing for "
+                  "fraiseql_send_timeout while a database connection waited");
+
+    c->timedout = 1;
+    ngx_http_fraiseql_abort(ctx, NGX_HTTP_REQUEST_TIME_OUT);
+    ngx_http_run_posted_requests(c);
+}
+
+
+/* the answer cannot go on: connections let go, the request finalized */
+void
+ngx_http_fraiseql_abort(ngx_http_fraiseql_ctx_t *ctx, ngx_int_t rc)
+{
+    if (ctx->finished) {
+        return;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->r->connection->log, 0,
+                   "fraiseql: abort: %i", rc);
+
+    ctx->finished = 1;
+    ngx_http_fraiseql_cleanup(ctx);
+    ngx_http_fraiseql_finalize(ctx, rc);
+}
+
+
+static void
+ngx_http_fraiseql_finalize_handler(ngx_event_t *ev)
+{
+    ngx_http_fraiseql_ctx_t  *ctx = ev->data;
+
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = ctx->r;
+    c = r->connection;
+
+    ngx_http_finalize_request(r, ctx->rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+/*
+ * Finalizes the request from the event loop, not from deep inside a
+ * handler: a connection handed over or a slot failing may be several
+ * frames above, all still using the context that finalizing frees.
+ */
+void
+ngx_http_fraiseql_finalize(ngx_http_fraiseql_ctx_t *ctx, ngx_int_t rc)
+{
+    ctx->finished = 1;
+
+    if (ctx->fin.posted || ctx->fin.handler != NULL) {
+        return;
+    }
+
+    ctx->rc = rc;
+    ctx->fin.handler = ngx_http_fraiseql_finalize_handler;
+    ctx->fin.data = ctx;
+    ctx->fin.log = ctx->r->connection->log;
+
+    ngx_post_event(&ctx->fin, &ngx_posted_events);
+}
+
+
+/* request cleanup: whatever still holds or awaits a connection lets go */
+void
+ngx_http_fraiseql_cleanup(void *data)
+{
+    ngx_http_fraiseql_ctx_t  *ctx = data;
+
+    ngx_uint_t                 i;
+    ngx_http_fraiseql_pgc_t   *pgc;
+    ngx_http_fraiseql_slot_t  *s;
+
+    ctx->finished = 1;
+
+    /* the request is going away before the posted finalization ran */
+    if (ctx->fin.posted) {
+        ngx_delete_posted_event(&ctx->fin);
+    }
+
+    if (ctx->wake.posted) {
+        ngx_delete_posted_event(&ctx->wake);
+    }
+
+    if (ctx->hold.timer_set) {
+        ngx_del_timer(&ctx->hold);
+    }
+
+    for (i = 0; i < ctx->nslots; i++) {
+        s = &ctx->slots[i];
+
+        ngx_http_fraiseql_pool_cancel_wait(&s->waiter);
+
+        pgc = s->stmt.pgc;
+        if (pgc != NULL) {
+            s->stmt.pgc = NULL;
+            ngx_http_fraiseql_pool_release(pgc, 0);
+        }
+
+        s->state = NGX_HTTP_FRAISEQL_SLOT_DONE;
+    }
+}
+
+
+/* the answer's media type, chosen from Accept by the function below */
+void
+ngx_http_fraiseql_set_content_type(ngx_http_request_t *r,
+    ngx_uint_t graphql_response)
+{
+    r->headers_out.content_type = graphql_response
+                                  ? ngx_http_fraiseql_gql_type
+                                  : ngx_http_fraiseql_json_type;
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+}
+
+
+static int
+ngx_http_fraiseql_membuf_reserve(fql_wbuf_t *w, size_t need)
+{
+    ngx_http_fraiseql_membuf_t  *mb = w->ctx;
+
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    if ((*mb->last) != NULL) {
+        b = (*mb->last)->buf;
+        b->last = (u_char *) w->pos;
+        mb->last = &(*mb->last)->next;
+    }
+
+    b = ngx_create_temp_buf(mb->r->pool, ngx_max(need, 4096));
+    if (b == NULL) {
+        return -1;
+    }
+
+    cl = ngx_alloc_chain_link(mb->r->pool);
+    if (cl == NULL) {
+        return -1;
+    }
+
+    cl->buf = b;
+    cl->next = NULL;
+    *mb->last = cl;
+
+    w->pos = (char *) b->pos;
+    w->end = (char *) b->end;
+
+    return 0;
+}
+
+
+/* a header of the answer; without memory for it, the answer goes on */
+static void
+ngx_http_fraiseql_add_header(ngx_http_request_t *r, const char *key,
+    const char *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) key;
+    h->key.len = ngx_strlen(key);
+    h->value.data = (u_char *) value;
+    h->value.len = ngx_strlen(value);
+}
+
+
+/* an answer of errors only, with its status */
+ngx_int_t
+ngx_http_fraiseql_send_errors(ngx_http_request_t *r, ngx_uint_t status,
+    fql_errors_t *errs, ngx_uint_t graphql_response)
+{
+    off_t                        len;
+    ngx_int_t                    rc;
+    ngx_chain_t                 *cl;
+    fql_wbuf_t                   w;
+    ngx_http_fraiseql_membuf_t   mb;
+
+    mb.r = r;
+    mb.out = NULL;
+    mb.last = &mb.out;
+
+    w.pos = NULL;
+    w.end = NULL;
+    w.reserve = ngx_http_fraiseql_membuf_reserve;
+    w.ctx = &mb;
+
+    if (fql_wbuf_putc(&w, '{') != 0
+        || fql_errors_write(errs, &w) != 0
+        || fql_wbuf_lit(&w, "}\n") != 0)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    (*mb.last)->buf->last = (u_char *) w.pos;
+
+    len = 0;
+    for (cl = mb.out; cl; cl = cl->next) {
+        len += ngx_buf_size(cl->buf);
+        if (cl->next == NULL) {
+            cl->buf->last_buf = (r == r->main) ? 1 : 0;
+            cl->buf->last_in_chain = 1;
+        }
+    }
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = len;
+    ngx_http_fraiseql_set_content_type(r, graphql_response);
+
+    if (status == NGX_HTTP_NOT_ALLOWED) {
+        /* refused to GET: a mutation, which only POST may carry */
+        ngx_http_fraiseql_add_header(r, "Allow",
+                                     (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))
+                                     ? "POST" : "GET, POST");
+    }
+
+    if (status == NGX_HTTP_SERVICE_UNAVAILABLE) {
+        ngx_http_fraiseql_add_header(r, "Retry-After", "1");
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    return ngx_http_output_filter(r, mb.out);
 }

@@ -2,6 +2,9 @@
  * A per-worker pool of nonblocking libpq connections driven by nginx's
  * event loop.  Each socket is wrapped in an nginx connection; libpq owns
  * the descriptor (PQfinish closes it), so nginx only ever forgets it.
+ * The pool knows nothing of requests: a waiter's handlers learn when it
+ * has a connection, and a busy connection's events go to the handler
+ * its user set (ngx_http_upstream_keepalive_module's shape).
  */
 
 #include <arpa/inet.h>
@@ -13,7 +16,7 @@
 
 
 static ngx_http_fraiseql_pool_t *ngx_http_fraiseql_pool_get(
-    ngx_http_fraiseql_db_t *db, ngx_log_t *log);
+    ngx_http_fraiseql_db_t *db);
 static ngx_int_t ngx_http_fraiseql_connect(ngx_http_fraiseql_pool_t *pool);
 static void ngx_http_fraiseql_pg_handler(ngx_event_t *ev);
 static void ngx_http_fraiseql_connect_poll(ngx_http_fraiseql_pgc_t *pgc);
@@ -22,7 +25,6 @@ static void ngx_http_fraiseql_close(ngx_http_fraiseql_pgc_t *pgc);
 static void ngx_http_fraiseql_hand_over(ngx_http_fraiseql_pgc_t *pgc);
 static void ngx_http_fraiseql_connect_failed(ngx_http_fraiseql_pool_t *pool,
     ngx_uint_t answered, const char *reason);
-static void ngx_http_fraiseql_wait_timeout(ngx_event_t *ev);
 static void ngx_http_fraiseql_cancel_send(ngx_http_fraiseql_pgc_t *pgc,
     ngx_http_fraiseql_pgc_t *target);
 static void ngx_http_fraiseql_cancel_process(ngx_http_fraiseql_pgc_t *pgc);
@@ -30,25 +32,38 @@ static void ngx_http_fraiseql_drop(ngx_http_fraiseql_pgc_t *pgc);
 static ngx_http_fraiseql_pgc_t *ngx_http_fraiseql_take_idle(
     ngx_http_fraiseql_pool_t *pool, ngx_uint_t check);
 static void ngx_http_fraiseql_drop_results(PGconn *pg);
+static void ngx_http_fraiseql_pool_wait_timeout(ngx_event_t *ev);
+static u_char *ngx_http_fraiseql_pgc_log_error(ngx_log_t *log, u_char *buf,
+    size_t len);
 
 
 /* every pool of this worker, for exit */
 static ngx_array_t  *ngx_http_fraiseql_pools;
 
 
+/* libpq's messages end in a newline, nginx's log lines do not */
+size_t
+ngx_http_fraiseql_pq_message(const char *msg)
+{
+    size_t  len;
+
+    len = ngx_strlen(msg);
+
+    while (len && (msg[len - 1] == '\n' || msg[len - 1] == ' ')) {
+        len--;
+    }
+
+    return len;
+}
+
+
 static void
 ngx_http_fraiseql_notice(void *arg, const char *message)
 {
     ngx_log_t  *log = arg;
-    size_t      len;
-
-    len = ngx_strlen(message);
-    if (len && message[len - 1] == '\n') {
-        len--;
-    }
 
     ngx_log_error(NGX_LOG_NOTICE, log, 0, "fraiseql: postgresql: %*s",
-                  len, message);
+                  ngx_http_fraiseql_pq_message(message), message);
 }
 
 
@@ -226,15 +241,15 @@ ngx_http_fraiseql_db_finalize(ngx_conf_t *cf, ngx_http_fraiseql_db_t *db)
     size_t   len;
 
     if (db->connect_timeout == 0) {
-        db->connect_timeout = 5000;
+        db->connect_timeout = NGX_HTTP_FRAISEQL_CONNECT_TIMEOUT;
     }
 
     if (db->idle_timeout == NGX_CONF_UNSET_MSEC) {
-        db->idle_timeout = 600000;
+        db->idle_timeout = NGX_HTTP_FRAISEQL_IDLE_TIMEOUT;
     }
 
     if (db->lifetime == NGX_CONF_UNSET_MSEC) {
-        db->lifetime = 3600000;
+        db->lifetime = NGX_HTTP_FRAISEQL_LIFETIME;
     }
 
     if (db->statement_timeout == 0) {
@@ -261,7 +276,7 @@ ngx_http_fraiseql_db_finalize(ngx_conf_t *cf, ngx_http_fraiseql_db_t *db)
 
 
 static ngx_http_fraiseql_pool_t *
-ngx_http_fraiseql_pool_get(ngx_http_fraiseql_db_t *db, ngx_log_t *log)
+ngx_http_fraiseql_pool_get(ngx_http_fraiseql_db_t *db)
 {
     ngx_http_fraiseql_pool_t  *pool, **pp;
 
@@ -307,45 +322,62 @@ ngx_http_fraiseql_pool_get(ngx_http_fraiseql_db_t *db, ngx_log_t *log)
 static ngx_http_fraiseql_pgc_t *
 ngx_http_fraiseql_pgc_alloc(ngx_http_fraiseql_pool_t *pool)
 {
-    ngx_queue_t               *q;
-    ngx_http_fraiseql_pgc_t   *pgc;
-    ngx_http_fraiseql_stmt_t  *prepared;
+    ngx_queue_t              *q;
+    ngx_http_fraiseql_pgc_t  *pgc;
 
     if (!ngx_queue_empty(&pool->free)) {
         q = ngx_queue_head(&pool->free);
         ngx_queue_remove(q);
         pgc = ngx_queue_data(q, ngx_http_fraiseql_pgc_t, queue);
-
-        /* a new session: its statements are yet to be prepared */
-        prepared = pgc->prepared;
         ngx_memzero(pgc, sizeof(ngx_http_fraiseql_pgc_t));
-        pgc->prepared = prepared;
 
         return pgc;
     }
 
-    pgc = ngx_pcalloc(ngx_cycle->pool, sizeof(ngx_http_fraiseql_pgc_t));
-    if (pgc == NULL) {
-        return NULL;
-    }
-
-    pgc->prepared = ngx_palloc(ngx_cycle->pool,
-                               NGX_HTTP_FRAISEQL_PREPARED_MAX
-                               * sizeof(ngx_http_fraiseql_stmt_t));
-    if (pgc->prepared == NULL) {
-        return NULL;
-    }
-
-    return pgc;
+    return ngx_pcalloc(ngx_cycle->pool, sizeof(ngx_http_fraiseql_pgc_t));
 }
 
 
-static ngx_uint_t
-ngx_http_fraiseql_peek_eof(ngx_http_fraiseql_pgc_t *pgc)
+/*
+ * What waits on the socket, without reading it: NGX_OK bytes, NGX_DONE
+ * the server's end (EOF), NGX_AGAIN nothing, NGX_ERROR a socket error.
+ * Edge-triggered events do not tell a second time.
+ */
+ngx_int_t
+ngx_http_fraiseql_pgc_peek(ngx_http_fraiseql_pgc_t *pgc)
 {
-    char  b;
+    char     b;
+    ssize_t  n;
 
-    return recv(PQsocket(pgc->pg), &b, 1, MSG_PEEK|MSG_DONTWAIT) == 0;
+    n = recv(PQsocket(pgc->pg), &b, 1, MSG_PEEK|MSG_DONTWAIT);
+
+    if (n > 0) {
+        return NGX_OK;
+    }
+
+    if (n == 0) {
+        return NGX_DONE;
+    }
+
+    return ngx_socket_errno == NGX_EAGAIN ? NGX_AGAIN : NGX_ERROR;
+}
+
+
+/* sends what libpq still holds; the write event brings the rest */
+ngx_int_t
+ngx_http_fraiseql_pgc_flush(ngx_http_fraiseql_pgc_t *pgc)
+{
+    int  rc;
+
+    rc = PQflush(pgc->pg);
+
+    if (rc == -1) {
+        return NGX_ERROR;
+    }
+
+    pgc->flushing = (rc == 1);
+
+    return NGX_OK;
 }
 
 
@@ -357,22 +389,20 @@ ngx_http_fraiseql_peek_eof(ngx_http_fraiseql_pgc_t *pgc)
 static ngx_uint_t
 ngx_http_fraiseql_idle_alive(ngx_http_fraiseql_pgc_t *pgc)
 {
-    char     b;
-    ssize_t  n;
+    switch (ngx_http_fraiseql_pgc_peek(pgc)) {
 
-    n = recv(PQsocket(pgc->pg), &b, 1, MSG_PEEK|MSG_DONTWAIT);
+    case NGX_AGAIN:
+        return 1;
 
-    if (n == -1) {
-        return ngx_socket_errno == NGX_EAGAIN;
-    }
+    case NGX_OK:
+        /* a notice is harmless; a fatal message leaves it bad */
+        return PQconsumeInput(pgc->pg)
+               && PQstatus(pgc->pg) == CONNECTION_OK
+               && ngx_http_fraiseql_pgc_peek(pgc) != NGX_DONE;
 
-    if (n == 0) {
+    default:
         return 0;
     }
-
-    /* a notice is harmless; a fatal message leaves the connection bad */
-    return PQconsumeInput(pgc->pg) && PQstatus(pgc->pg) == CONNECTION_OK
-           && !ngx_http_fraiseql_peek_eof(pgc);
 }
 
 
@@ -405,6 +435,7 @@ ngx_http_fraiseql_take_idle(ngx_http_fraiseql_pool_t *pool, ngx_uint_t check)
         /* busy, it keeps an exiting worker alive until it is done */
         pgc->c->read->cancelable = 0;
         pgc->state = NGX_HTTP_FRAISEQL_PGC_BUSY;
+        pgc->log.action = NULL;
 
         return pgc;
     }
@@ -415,24 +446,24 @@ ngx_http_fraiseql_take_idle(ngx_http_fraiseql_pool_t *pool, ngx_uint_t check)
 
 static ngx_int_t
 ngx_http_fraiseql_acquire_db(ngx_http_fraiseql_db_t *db,
-    ngx_http_fraiseql_slot_t *slot, ngx_log_t *log)
+    ngx_http_fraiseql_waiter_t *w, ngx_http_fraiseql_pgc_t **pgcp)
 {
     ngx_http_fraiseql_pgc_t   *pgc;
     ngx_http_fraiseql_pool_t  *pool;
 
-    pool = ngx_http_fraiseql_pool_get(db, log);
+    pool = ngx_http_fraiseql_pool_get(db);
     if (pool == NULL) {
         return NGX_ERROR;
     }
 
     /* a query finds a dead connection out by failing, and runs again */
-    pgc = ngx_http_fraiseql_take_idle(pool,
-                                      slot->plan->kind == FQL_RF_MUTATION);
+    pgc = ngx_http_fraiseql_take_idle(pool, w->verify);
 
     if (pgc != NULL) {
-        pgc->owner = slot;
-        slot->pgc = pgc;
-
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, w->log, 0,
+                       "fraiseql pool: idle connection *%uA",
+                       pgc->c->number);
+        *pgcp = pgc;
         return NGX_OK;
     }
 
@@ -451,6 +482,9 @@ ngx_http_fraiseql_acquire_db(ngx_http_fraiseql_db_t *db,
         if (pool->nconnecting <= pool->nwaiters
             && (pool->failures == 0 || ngx_current_msec >= pool->retry_at))
         {
+            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, w->log, 0,
+                           "fraiseql pool: connect");
+
             if (ngx_http_fraiseql_connect(pool) != NGX_OK
                 && pool->nconns == 0)
             {
@@ -468,15 +502,17 @@ ngx_http_fraiseql_acquire_db(ngx_http_fraiseql_db_t *db,
         return NGX_BUSY;
     }
 
-    ngx_queue_insert_tail(&pool->waiters, &slot->queue);
-    pool->nwaiters++;
-    slot->state = NGX_HTTP_FRAISEQL_SLOT_WAITING;
-    slot->pool = pool;
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, w->log, 0,
+                   "fraiseql pool: queued after %ui", pool->nwaiters);
 
-    slot->wait.handler = ngx_http_fraiseql_wait_timeout;
-    slot->wait.data = slot;
-    slot->wait.log = log;
-    ngx_add_timer(&slot->wait, db->queue_timeout);
+    ngx_queue_insert_tail(&pool->waiters, &w->queue);
+    pool->nwaiters++;
+    w->pool = pool;
+
+    w->timer.handler = ngx_http_fraiseql_pool_wait_timeout;
+    w->timer.data = w;
+    w->timer.log = w->log;
+    ngx_add_timer(&w->timer, db->queue_timeout);
 
     return NGX_AGAIN;
 }
@@ -508,24 +544,27 @@ ngx_http_fraiseql_db_load(ngx_http_fraiseql_db_t *db)
 
 
 /*
- * Picks a server for a statement: reads go to a healthy replica, else to
- * a healthy primary; writes to a primary.  Among equals the least busy
+ * Picks a server for a waiter: reads go to a healthy replica, else to a
+ * healthy primary; writes to a primary.  Among equals the least busy
  * wins, ties taken in turn.  A server that cannot take it (down, queue
- * full) passes it on to the next.
+ * full) passes it on to the next.  NGX_OK: *pgcp is the waiter's, BUSY;
+ * NGX_AGAIN: queued, its ready or failed handler tells; NGX_BUSY: the
+ * queues are full; NGX_DECLINED: no server is up.
  */
 ngx_int_t
-ngx_http_fraiseql_acquire(ngx_http_fraiseql_group_t *group, ngx_uint_t write,
-    ngx_http_fraiseql_slot_t *slot, ngx_log_t *log)
+ngx_http_fraiseql_pool_acquire(ngx_http_fraiseql_group_t *group,
+    ngx_http_fraiseql_waiter_t *w, ngx_http_fraiseql_pgc_t **pgcp)
 {
     ngx_int_t                 rc, last;
     ngx_uint_t                i, j, n, pass, best_load, load, tried;
     ngx_http_fraiseql_db_t  **dbs, *db, *best;
+    ngx_uint_t                write = w->write;
 
     dbs = group->servers.elts;
     n = group->servers.nelts;
 
     if (n == 1) {
-        return ngx_http_fraiseql_acquire_db(dbs[0], slot, log);
+        return ngx_http_fraiseql_acquire_db(dbs[0], w, pgcp);
     }
 
     group->rr++;
@@ -539,7 +578,7 @@ ngx_http_fraiseql_acquire(ngx_http_fraiseql_group_t *group, ngx_uint_t write,
             best = NULL;
             best_load = 0;
 
-            for (j = 0; j < n && j < 64; j++) {
+            for (j = 0; j < n; j++) {
                 i = (group->rr + j) % n;
                 db = dbs[i];
 
@@ -573,7 +612,7 @@ ngx_http_fraiseql_acquire(ngx_http_fraiseql_group_t *group, ngx_uint_t write,
             for (i = 0; dbs[i] != best; i++) { /* void */ }
             tried |= (ngx_uint_t) 1 << i;
 
-            rc = ngx_http_fraiseql_acquire_db(best, slot, log);
+            rc = ngx_http_fraiseql_acquire_db(best, w, pgcp);
 
             if (rc != NGX_DECLINED && rc != NGX_BUSY) {
                 return rc;
@@ -590,41 +629,35 @@ ngx_http_fraiseql_acquire(ngx_http_fraiseql_group_t *group, ngx_uint_t write,
 }
 
 
+/* the waiter leaves its queue, if it is in one */
 void
-ngx_http_fraiseql_cancel_wait(ngx_http_fraiseql_slot_t *slot)
+ngx_http_fraiseql_pool_cancel_wait(ngx_http_fraiseql_waiter_t *w)
 {
-    ngx_http_fraiseql_pool_t  *pool;
-
-    if (slot->state != NGX_HTTP_FRAISEQL_SLOT_WAITING) {
+    if (w->pool == NULL) {
         return;
     }
 
-    pool = slot->pool;
+    ngx_queue_remove(&w->queue);
+    w->pool->nwaiters--;
+    w->pool = NULL;
 
-    ngx_queue_remove(&slot->queue);
-    pool->nwaiters--;
-
-    if (slot->wait.timer_set) {
-        ngx_del_timer(&slot->wait);
+    if (w->timer.timer_set) {
+        ngx_del_timer(&w->timer);
     }
-
-    slot->state = NGX_HTTP_FRAISEQL_SLOT_NEW;
 }
 
 
 static void
-ngx_http_fraiseql_wait_timeout(ngx_event_t *ev)
+ngx_http_fraiseql_pool_wait_timeout(ngx_event_t *ev)
 {
-    ngx_http_fraiseql_slot_t  *slot = ev->data;
+    ngx_http_fraiseql_waiter_t  *w = ev->data;
 
     ngx_log_error(NGX_LOG_WARN, ev->log, 0,
                   "fraiseql: no database connection free within the "
                   "queue timeout");
 
-    ngx_http_fraiseql_cancel_wait(slot);
-    ngx_http_fraiseql_slot_unavailable(slot,
-                                       "No database connection became "
-                                       "free in time");
+    ngx_http_fraiseql_pool_cancel_wait(w);
+    w->failed(w, 1);
 }
 
 
@@ -660,6 +693,12 @@ ngx_http_fraiseql_connect(ngx_http_fraiseql_pool_t *pool)
     pgc->state = NGX_HTTP_FRAISEQL_PGC_CONNECTING;
     pgc->born = ngx_current_msec;
 
+    /* its own log: what it does, on which server, says each line */
+    pgc->log = *pool->log;
+    pgc->log.handler = ngx_http_fraiseql_pgc_log_error;
+    pgc->log.data = pgc;
+    pgc->log.action = "connecting to PostgreSQL";
+
     pool->nconns++;
     pool->nconnecting++;
 
@@ -689,7 +728,7 @@ ngx_http_fraiseql_register(ngx_http_fraiseql_pgc_t *pgc)
         return NGX_ERROR;
     }
 
-    c = ngx_get_connection(fd, pgc->pool->log);
+    c = ngx_get_connection(fd, &pgc->log);
     if (c == NULL) {
         return NGX_ERROR;
     }
@@ -704,9 +743,10 @@ ngx_http_fraiseql_register(ngx_http_fraiseql_pgc_t *pgc)
     c->data = pgc;
     c->read->handler = ngx_http_fraiseql_pg_handler;
     c->write->handler = ngx_http_fraiseql_pg_handler;
-    c->read->log = pgc->pool->log;
-    c->write->log = pgc->pool->log;
-    c->log = pgc->pool->log;
+    c->log = &pgc->log;
+    c->read->log = c->log;
+    c->write->log = c->log;
+    pgc->log.connection = c->number;
 
     pgc->c = c;
 
@@ -812,15 +852,16 @@ ngx_http_fraiseql_close(ngx_http_fraiseql_pgc_t *pgc)
         pgc->pg = NULL;
     }
 
-    /* the session's statements die with it */
-    if (pgc->stmt_pool != NULL) {
-        ngx_destroy_pool(pgc->stmt_pool);
-        pgc->stmt_pool = NULL;
+    /* what the session knew (its statements) dies with it */
+    if (pgc->session != NULL) {
+        ngx_destroy_pool(pgc->session);
+        pgc->session = NULL;
+        pgc->prepared = NULL;
     }
 
-    pgc->nprepared = 0;
     pool->nconns--;
-    pgc->owner = NULL;
+    pgc->handler = NULL;
+    pgc->data = NULL;
 
     ngx_queue_insert_tail(&pool->free, &pgc->queue);
 }
@@ -830,18 +871,12 @@ static void
 ngx_http_fraiseql_connect_failed(ngx_http_fraiseql_pool_t *pool,
     ngx_uint_t answered, const char *reason)
 {
-    size_t                     len;
-    ngx_queue_t               *q;
-    ngx_http_fraiseql_slot_t  *slot;
-
-    len = ngx_strlen(reason);
-    while (len && (reason[len - 1] == '\n' || reason[len - 1] == ' ')) {
-        len--;
-    }
+    ngx_queue_t                 *q;
+    ngx_http_fraiseql_waiter_t  *w;
 
     ngx_log_error(NGX_LOG_ERR, pool->log, 0,
                   "fraiseql: cannot connect to postgresql: %*s",
-                  len, reason);
+                  ngx_http_fraiseql_pq_message(reason), reason);
 
     /*
      * Exponential backoff from 100ms to 5s, grown once per round of
@@ -882,10 +917,10 @@ ngx_http_fraiseql_connect_failed(ngx_http_fraiseql_pool_t *pool,
      */
     while (!ngx_queue_empty(&pool->waiters)) {
         q = ngx_queue_head(&pool->waiters);
-        slot = ngx_queue_data(q, ngx_http_fraiseql_slot_t, queue);
+        w = ngx_queue_data(q, ngx_http_fraiseql_waiter_t, queue);
 
-        ngx_http_fraiseql_cancel_wait(slot);
-        ngx_http_fraiseql_slot_reroute(slot);
+        ngx_http_fraiseql_pool_cancel_wait(w);
+        w->failed(w, 0);
     }
 }
 
@@ -895,6 +930,12 @@ ngx_http_fraiseql_pg_handler(ngx_event_t *ev)
 {
     ngx_connection_t         *c = ev->data;
     ngx_http_fraiseql_pgc_t  *pgc = c->data;
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, ev->log, 0,
+                   "fraiseql pg %s event, fd:%d state:%ui%s",
+                   ev->write ? "write" : "read", c->fd,
+                   (ngx_uint_t) pgc->state,
+                   ev->timedout ? " timed out" : "");
 
     switch (pgc->state) {
 
@@ -915,8 +956,8 @@ ngx_http_fraiseql_pg_handler(ngx_event_t *ev)
 
             /* idle too long: closed, but the warm minimum stays */
             if (pgc->pool->nconns > pgc->pool->db->pool_min) {
-                ngx_log_debug0(NGX_LOG_DEBUG_HTTP, pgc->pool->log, 0,
-                               "fraiseql: idle timeout, closing");
+                ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ev->log, 0,
+                               "fraiseql pg: idle timeout, closing");
                 ngx_http_fraiseql_close(pgc);
                 return;
             }
@@ -932,10 +973,12 @@ ngx_http_fraiseql_pg_handler(ngx_event_t *ev)
              */
             if (!PQconsumeInput(pgc->pg)
                 || PQstatus(pgc->pg) == CONNECTION_BAD
-                || ngx_http_fraiseql_peek_eof(pgc))
+                || ngx_http_fraiseql_pgc_peek(pgc) == NGX_DONE)
             {
-                ngx_log_error(NGX_LOG_INFO, pgc->pool->log, 0,
-                              "fraiseql: idle connection closed: %s",
+                ngx_log_error(NGX_LOG_INFO, ev->log, 0,
+                              "fraiseql: idle connection closed: %*s",
+                              ngx_http_fraiseql_pq_message(
+                                  PQerrorMessage(pgc->pg)),
                               PQerrorMessage(pgc->pg));
                 ngx_http_fraiseql_close(pgc);
             }
@@ -944,7 +987,7 @@ ngx_http_fraiseql_pg_handler(ngx_event_t *ev)
 
     case NGX_HTTP_FRAISEQL_PGC_CANCELLING:
         if (ev->timedout) {
-            ngx_log_error(NGX_LOG_WARN, pgc->pool->log, 0,
+            ngx_log_error(NGX_LOG_WARN, ev->log, 0,
                           "fraiseql: no connection free to cancel an "
                           "overrunning statement in time: closing its "
                           "connection");
@@ -965,12 +1008,7 @@ ngx_http_fraiseql_pg_handler(ngx_event_t *ev)
         return;
 
     default: /* BUSY */
-        if (pgc->owner == NULL) {
-            ngx_http_fraiseql_cancel_process(pgc);
-            return;
-        }
-
-        ngx_http_fraiseql_pgc_process(pgc);
+        pgc->handler(pgc);
         return;
     }
 }
@@ -1015,8 +1053,8 @@ ngx_http_fraiseql_connect_poll(ngx_http_fraiseql_pgc_t *pgc)
     for ( ;; ) {
         st = PQconnectPoll(pgc->pg);
 
-        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, pgc->pool->log, 0,
-                       "fraiseql: connect poll: %d, status: %d, fd:%d",
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, &pgc->log, 0,
+                       "fraiseql pg: connect poll: %d, status: %d, fd:%d",
                        (int) st, (int) PQstatus(pgc->pg),
                        PQsocket(pgc->pg));
 
@@ -1086,15 +1124,16 @@ ngx_http_fraiseql_connect_poll(ngx_http_fraiseql_pgc_t *pgc)
         return;
     }
 
-    PQsetNoticeProcessor(pgc->pg, ngx_http_fraiseql_notice, pgc->pool->log);
+    PQsetNoticeProcessor(pgc->pg, ngx_http_fraiseql_notice, &pgc->log);
 
     pgc->pool->nconnecting--;
     pgc->pool->failures = 0;
     pgc->pool->backoff = 0;
     pgc->reused = 0;
 
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, pgc->pool->log, 0,
-                   "fraiseql: connected, fd:%d", PQsocket(pgc->pg));
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, &pgc->log, 0,
+                   "fraiseql pg: connected, fd:%d, backend %d",
+                   PQsocket(pgc->pg), PQbackendPID(pgc->pg));
 
     ngx_http_fraiseql_hand_over(pgc);
 }
@@ -1104,12 +1143,14 @@ ngx_http_fraiseql_connect_poll(ngx_http_fraiseql_pgc_t *pgc)
 static void
 ngx_http_fraiseql_hand_over(ngx_http_fraiseql_pgc_t *pgc)
 {
-    ngx_queue_t               *q;
-    ngx_http_fraiseql_slot_t  *slot;
-    ngx_http_fraiseql_pool_t  *pool = pgc->pool;
+    ngx_queue_t                 *q;
+    ngx_http_fraiseql_waiter_t  *w;
+    ngx_http_fraiseql_pool_t    *pool = pgc->pool;
 
-    pgc->owner = NULL;
+    pgc->handler = NULL;
+    pgc->data = NULL;
     pgc->flushing = 0;
+    pgc->log.action = NULL;
 
     if (pgc->c->read->timer_set) {
         ngx_del_timer(pgc->c->read);
@@ -1131,6 +1172,7 @@ ngx_http_fraiseql_hand_over(ngx_http_fraiseql_pgc_t *pgc)
 
     if (ngx_queue_empty(&pool->waiters)) {
         pgc->state = NGX_HTTP_FRAISEQL_PGC_IDLE;
+        pgc->log.action = "keeping an idle PostgreSQL connection";
         ngx_queue_insert_head(&pool->idle, &pgc->queue);
         pool->nidle++;
 
@@ -1147,15 +1189,17 @@ ngx_http_fraiseql_hand_over(ngx_http_fraiseql_pgc_t *pgc)
     }
 
     q = ngx_queue_head(&pool->waiters);
-    slot = ngx_queue_data(q, ngx_http_fraiseql_slot_t, queue);
+    w = ngx_queue_data(q, ngx_http_fraiseql_waiter_t, queue);
 
-    ngx_http_fraiseql_cancel_wait(slot);
+    ngx_http_fraiseql_pool_cancel_wait(w);
 
     pgc->state = NGX_HTTP_FRAISEQL_PGC_BUSY;
-    pgc->owner = slot;
-    slot->pgc = pgc;
 
-    ngx_http_fraiseql_slot_ready(slot);
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, w->log, 0,
+                   "fraiseql pool: connection *%uA handed over",
+                   pgc->c->number);
+
+    w->ready(w, pgc);
 }
 
 
@@ -1164,7 +1208,8 @@ ngx_http_fraiseql_hand_over(ngx_http_fraiseql_pgc_t *pgc)
  * reused (no blocking cancel in a worker): it is closed and replaced.
  */
 void
-ngx_http_fraiseql_release(ngx_http_fraiseql_pgc_t *pgc, ngx_uint_t reusable)
+ngx_http_fraiseql_pool_release(ngx_http_fraiseql_pgc_t *pgc,
+    ngx_uint_t reusable)
 {
     ngx_http_fraiseql_pool_t  *pool = pgc->pool;
 
@@ -1172,8 +1217,8 @@ ngx_http_fraiseql_release(ngx_http_fraiseql_pgc_t *pgc, ngx_uint_t reusable)
     if (pool->db->lifetime
         && ngx_current_msec - pgc->born >= pool->db->lifetime)
     {
-        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, pool->log, 0,
-                       "fraiseql: connection lifetime over, closing");
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, &pgc->log, 0,
+                       "fraiseql pg: connection lifetime over, closing");
         reusable = 0;
     }
 
@@ -1234,7 +1279,7 @@ ngx_http_fraiseql_pool_init(ngx_cycle_t *cycle, ngx_http_fraiseql_db_t *db)
 {
     ngx_http_fraiseql_pool_t  *pool;
 
-    pool = ngx_http_fraiseql_pool_get(db, cycle->log);
+    pool = ngx_http_fraiseql_pool_get(db);
     if (pool == NULL) {
         return;
     }
@@ -1315,14 +1360,16 @@ ngx_http_fraiseql_drop_results(PGconn *pg)
  * it is closed anyway.
  */
 void
-ngx_http_fraiseql_cancel(ngx_http_fraiseql_pgc_t *pgc)
+ngx_http_fraiseql_pool_cancel(ngx_http_fraiseql_pgc_t *pgc)
 {
     ngx_http_fraiseql_pgc_t   *idle;
     ngx_http_fraiseql_pool_t  *pool = pgc->pool;
 
-    pgc->owner = NULL;
+    pgc->handler = NULL;
+    pgc->data = NULL;
     pgc->state = NGX_HTTP_FRAISEQL_PGC_CANCELLING;
     pgc->reused = 0;
+    pgc->log.action = "waiting for the cancel of a statement";
 
     /* the time it may wait for a connection to cancel it */
     ngx_add_timer(pgc->c->read, NGX_HTTP_FRAISEQL_CANCEL_WAIT);
@@ -1351,7 +1398,6 @@ static void
 ngx_http_fraiseql_cancel_send(ngx_http_fraiseql_pgc_t *pgc,
     ngx_http_fraiseql_pgc_t *target)
 {
-    int          rc;
     char         pid[NGX_INT_T_LEN + 1];
     const char  *values[1];
 
@@ -1361,7 +1407,9 @@ ngx_http_fraiseql_cancel_send(ngx_http_fraiseql_pgc_t *pgc,
     }
 
     pgc->state = NGX_HTTP_FRAISEQL_PGC_BUSY;
-    pgc->owner = NULL;
+    pgc->handler = ngx_http_fraiseql_cancel_process;
+    pgc->data = NULL;
+    pgc->log.action = "cancelling a statement";
     pgc->cancel_target = target;
     target->canceller = pgc;
 
@@ -1373,19 +1421,17 @@ ngx_http_fraiseql_cancel_send(ngx_http_fraiseql_pgc_t *pgc,
     ngx_sprintf((u_char *) pid, "%d%Z", PQbackendPID(target->pg));
     values[0] = pid;
 
-    ngx_log_error(NGX_LOG_INFO, pgc->pool->log, 0,
+    ngx_log_error(NGX_LOG_INFO, &pgc->log, 0,
                   "fraiseql: cancelling the statement of backend %s", pid);
 
     if (!PQsendQueryParams(pgc->pg, "SELECT pg_cancel_backend($1::int)", 1,
                            NULL, values, NULL, NULL, 0)
-        || (rc = PQflush(pgc->pg)) == -1)
+        || ngx_http_fraiseql_pgc_flush(pgc) != NGX_OK)
     {
         ngx_http_fraiseql_close(target);
         ngx_http_fraiseql_drop(pgc);
         return;
     }
-
-    pgc->flushing = (rc == 1);
 
     ngx_add_timer(pgc->c->read, NGX_HTTP_FRAISEQL_CANCEL_WAIT);
 }
@@ -1399,7 +1445,6 @@ ngx_http_fraiseql_cancel_send(ngx_http_fraiseql_pgc_t *pgc,
 static void
 ngx_http_fraiseql_cancel_process(ngx_http_fraiseql_pgc_t *pgc)
 {
-    int        rc;
     PGresult  *res;
 
     if (pgc->c->read->timedout) {
@@ -1408,14 +1453,8 @@ ngx_http_fraiseql_cancel_process(ngx_http_fraiseql_pgc_t *pgc)
         goto failed;
     }
 
-    if (pgc->flushing) {
-        rc = PQflush(pgc->pg);
-
-        if (rc == -1) {
-            goto failed;
-        }
-
-        pgc->flushing = (rc == 1);
+    if (pgc->flushing && ngx_http_fraiseql_pgc_flush(pgc) != NGX_OK) {
+        goto failed;
     }
 
     if (!PQconsumeInput(pgc->pg)) {
@@ -1431,12 +1470,12 @@ ngx_http_fraiseql_cancel_process(ngx_http_fraiseql_pgc_t *pgc)
             }
 
             /* (its timer goes as it is handed over) */
-            ngx_http_fraiseql_release(pgc, 1);
+            ngx_http_fraiseql_pool_release(pgc, 1);
             return;
         }
 
         if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-            ngx_log_error(NGX_LOG_WARN, pgc->pool->log, 0,
+            ngx_log_error(NGX_LOG_WARN, &pgc->log, 0,
                           "fraiseql: the cancel of an overrunning "
                           "statement failed: %s",
                           PQresultErrorMessage(res));
@@ -1454,4 +1493,48 @@ failed:
     }
 
     ngx_http_fraiseql_drop(pgc);
+}
+
+
+/*
+ * Lines logged on a PostgreSQL connection say what it was doing and
+ * where: " while reading rows from PostgreSQL, backend 4242, server
+ * 127.0.0.1:5432".
+ */
+static u_char *
+ngx_http_fraiseql_pgc_log_error(ngx_log_t *log, u_char *buf, size_t len)
+{
+    ngx_http_fraiseql_pgc_t  *pgc = log->data;
+
+    u_char      *p;
+    const char  *host, *port;
+
+    p = buf;
+
+    if (log->action) {
+        p = ngx_snprintf(p, len, " while %s", log->action);
+        len -= p - buf;
+        buf = p;
+    }
+
+    if (pgc->pg == NULL) {
+        return p;
+    }
+
+    if (PQstatus(pgc->pg) == CONNECTION_OK) {
+        p = ngx_snprintf(p, len, ", backend %d", PQbackendPID(pgc->pg));
+        len -= p - buf;
+        buf = p;
+    }
+
+    host = PQhost(pgc->pg);
+    port = PQport(pgc->pg);
+
+    if (host != NULL && host[0] != '\0') {
+        p = ngx_snprintf(p, len, ", server %s%s%s", host,
+                         port && port[0] && host[0] != '/' ? ":" : "",
+                         port && host[0] != '/' ? port : "");
+    }
+
+    return p;
 }

@@ -14,12 +14,6 @@ static ngx_int_t ngx_http_fraiseql_get_params(ngx_http_request_t *r,
     fql_request_t *req, fql_errors_t *errs);
 
 
-static ngx_str_t  ngx_http_fraiseql_json_type =
-    ngx_string("application/json");
-static ngx_str_t  ngx_http_fraiseql_gql_type =
-    ngx_string("application/graphql-response+json");
-
-
 static void *
 ngx_http_fraiseql_arena_alloc(void *ctx, size_t size)
 {
@@ -35,19 +29,6 @@ ngx_http_fraiseql_arena_init(fql_arena_t *a, ngx_pool_t *pool)
 }
 
 
-/* the answer's media type, chosen from Accept by the function below */
-void
-ngx_http_fraiseql_set_content_type(ngx_http_request_t *r,
-    ngx_uint_t graphql_response)
-{
-    r->headers_out.content_type = graphql_response
-                                  ? ngx_http_fraiseql_gql_type
-                                  : ngx_http_fraiseql_json_type;
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-}
-
-
 /* application/graphql-response+json when Accept prefers it (fql_request.c) */
 static ngx_uint_t
 ngx_http_fraiseql_wants_graphql_response(ngx_http_request_t *r)
@@ -59,128 +40,6 @@ ngx_http_fraiseql_wants_graphql_response(ngx_http_request_t *r)
     return accept != NULL
            && fql_accept_graphql_response((char *) accept->value.data,
                                           accept->value.len);
-}
-
-
-typedef struct {
-    ngx_http_request_t  *r;
-    ngx_chain_t         *out;
-    ngx_chain_t        **last;
-} ngx_http_fraiseql_membuf_t;
-
-
-static int
-ngx_http_fraiseql_membuf_reserve(fql_wbuf_t *w, size_t need)
-{
-    ngx_http_fraiseql_membuf_t  *mb = w->ctx;
-
-    ngx_buf_t    *b;
-    ngx_chain_t  *cl;
-
-    if ((*mb->last) != NULL) {
-        b = (*mb->last)->buf;
-        b->last = (u_char *) w->pos;
-        mb->last = &(*mb->last)->next;
-    }
-
-    b = ngx_create_temp_buf(mb->r->pool, ngx_max(need, 4096));
-    if (b == NULL) {
-        return -1;
-    }
-
-    cl = ngx_alloc_chain_link(mb->r->pool);
-    if (cl == NULL) {
-        return -1;
-    }
-
-    cl->buf = b;
-    cl->next = NULL;
-    *mb->last = cl;
-
-    w->pos = (char *) b->pos;
-    w->end = (char *) b->end;
-
-    return 0;
-}
-
-
-ngx_int_t
-ngx_http_fraiseql_send_errors(ngx_http_request_t *r, ngx_uint_t status,
-    fql_errors_t *errs, ngx_uint_t graphql_response)
-{
-    off_t                        len;
-    ngx_int_t                    rc;
-    ngx_chain_t                 *cl;
-    fql_wbuf_t                   w;
-    ngx_http_fraiseql_membuf_t   mb;
-
-    mb.r = r;
-    mb.out = NULL;
-    mb.last = &mb.out;
-
-    w.pos = NULL;
-    w.end = NULL;
-    w.reserve = ngx_http_fraiseql_membuf_reserve;
-    w.ctx = &mb;
-
-    if (fql_wbuf_putc(&w, '{') != 0
-        || fql_errors_write(errs, &w) != 0
-        || fql_wbuf_lit(&w, "}\n") != 0)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    (*mb.last)->buf->last = (u_char *) w.pos;
-
-    len = 0;
-    for (cl = mb.out; cl; cl = cl->next) {
-        len += ngx_buf_size(cl->buf);
-        if (cl->next == NULL) {
-            cl->buf->last_buf = (r == r->main) ? 1 : 0;
-            cl->buf->last_in_chain = 1;
-        }
-    }
-
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = len;
-    ngx_http_fraiseql_set_content_type(r, graphql_response);
-
-    if (status == NGX_HTTP_NOT_ALLOWED) {
-        ngx_table_elt_t  *h;
-
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h != NULL) {
-            h->hash = 1;
-            ngx_str_set(&h->key, "Allow");
-
-            /* refused to GET: a mutation, which only POST may carry */
-            if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
-                ngx_str_set(&h->value, "POST");
-
-            } else {
-                ngx_str_set(&h->value, "GET, POST");
-            }
-        }
-    }
-
-    if (status == NGX_HTTP_SERVICE_UNAVAILABLE) {
-        ngx_table_elt_t  *h;
-
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h != NULL) {
-            h->hash = 1;
-            ngx_str_set(&h->key, "Retry-After");
-            ngx_str_set(&h->value, "1");
-        }
-    }
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    return ngx_http_output_filter(r, mb.out);
 }
 
 

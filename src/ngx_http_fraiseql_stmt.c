@@ -1,0 +1,492 @@
+/*
+ * A statement on a connection: what is sent, in which order the results
+ * come back (the phase), the statements each connection has prepared,
+ * and what PostgreSQL's errors mean to a GraphQL client.  Rows are its
+ * user's: ngx_http_fraiseql_stmt_result hands them out one at a time.
+ */
+
+#include "ngx_http_fraiseql.h"
+
+
+/* a statement prepared on a connection, named fq_<hash> */
+typedef struct {
+    uint64_t                   hash;
+    u_char                    *sql;       /* its text, to compare */
+    size_t                     len;
+} ngx_http_fraiseql_known_t;
+
+
+#define NGX_HTTP_FRAISEQL_STEP(phase)  (1u << (phase))
+
+#define NGX_HTTP_FRAISEQL_UNNAMED  ((ngx_uint_t) -1)
+
+
+static ngx_uint_t ngx_http_fraiseql_stmt_lookup(ngx_http_fraiseql_stmt_t *st,
+    ngx_uint_t *known);
+static ngx_int_t ngx_http_fraiseql_stmt_remember(
+    ngx_http_fraiseql_stmt_t *st);
+static ngx_int_t ngx_http_fraiseql_stmt_run(ngx_http_fraiseql_stmt_t *st,
+    ngx_uint_t named);
+static void ngx_http_fraiseql_stmt_enter(ngx_http_fraiseql_stmt_t *st,
+    ngx_http_fraiseql_stmt_phase_e phase);
+static ngx_int_t ngx_http_fraiseql_stmt_next(ngx_http_fraiseql_stmt_t *st);
+
+
+static const char  *ngx_http_fraiseql_stmt_phases[] = {
+    "lead",
+    "prepare",
+    "rows",
+    "sync",
+    "done"
+};
+
+
+/*
+ * Sends the statement.  One this connection has prepared runs by name:
+ * PostgreSQL neither parses nor plans it again.  One it has not is
+ * prepared first, in the same round trip when pipelined; a connection
+ * that holds too many, or a name taken by another text, runs it unnamed.
+ * A leading statement goes first in the same pipeline.
+ */
+ngx_int_t
+ngx_http_fraiseql_stmt_send(ngx_http_fraiseql_stmt_t *st)
+{
+    char                      name[24];
+    PGconn                   *pg = st->pgc->pg;
+    ngx_uint_t                known, prepare;
+    const fql_root_plan_t    *rp = st->plan;
+
+    st->steps = 0;
+    st->refused = 0;
+    st->pgc->log.action = "sending a statement to PostgreSQL";
+
+    prepare = ngx_http_fraiseql_stmt_lookup(st, &known);
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, st->log, 0,
+                   "fraiseql stmt: send on *%uA, %s%s, %ui params",
+                   st->pgc->c->number,
+                   prepare ? "prepared now"
+                   : known != NGX_HTTP_FRAISEQL_UNNAMED ? "by name"
+                                                        : "unnamed",
+                   st->lead ? ", after a leading statement" : "",
+                   (ngx_uint_t) rp->nparams);
+
+    if (st->lead != NULL || (prepare && st->pipeline)) {
+
+        if (!PQenterPipelineMode(pg)) {
+            return NGX_ERROR;
+        }
+
+        if (st->lead != NULL) {
+            if (!PQsendQueryParams(pg, st->lead, st->lead_nparams, NULL,
+                                   st->lead_params, NULL, NULL, 0))
+            {
+                return NGX_ERROR;
+            }
+
+            st->steps |= NGX_HTTP_FRAISEQL_STEP(NGX_HTTP_FRAISEQL_STMT_LEAD);
+        }
+
+        if (prepare) {
+            ngx_sprintf((u_char *) name, "fq_%016uxL%Z", rp->sql_hash);
+
+            if (!PQsendPrepare(pg, name, rp->sql, rp->nparams, NULL)) {
+                return NGX_ERROR;
+            }
+
+            st->steps |= NGX_HTTP_FRAISEQL_STEP(
+                                             NGX_HTTP_FRAISEQL_STMT_PREPARE);
+        }
+
+        if (ngx_http_fraiseql_stmt_run(st, prepare
+                                           || known
+                                              != NGX_HTTP_FRAISEQL_UNNAMED)
+            != NGX_OK
+            || !PQpipelineSync(pg))
+        {
+            return NGX_ERROR;
+        }
+
+        st->steps |= NGX_HTTP_FRAISEQL_STEP(NGX_HTTP_FRAISEQL_STMT_ROWS)
+                     | NGX_HTTP_FRAISEQL_STEP(NGX_HTTP_FRAISEQL_STMT_SYNC);
+
+        ngx_http_fraiseql_stmt_enter(st,
+                          st->lead ? NGX_HTTP_FRAISEQL_STMT_LEAD
+                          : NGX_HTTP_FRAISEQL_STMT_PREPARE);
+
+    } else if (prepare) {
+        ngx_sprintf((u_char *) name, "fq_%016uxL%Z", rp->sql_hash);
+
+        if (!PQsendPrepare(pg, name, rp->sql, rp->nparams, NULL)) {
+            return NGX_ERROR;
+        }
+
+        st->steps = NGX_HTTP_FRAISEQL_STEP(NGX_HTTP_FRAISEQL_STMT_PREPARE);
+        ngx_http_fraiseql_stmt_enter(st, NGX_HTTP_FRAISEQL_STMT_PREPARE);
+
+    } else {
+        if (ngx_http_fraiseql_stmt_run(st, known
+                                           != NGX_HTTP_FRAISEQL_UNNAMED)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        st->steps = NGX_HTTP_FRAISEQL_STEP(NGX_HTTP_FRAISEQL_STMT_ROWS);
+        ngx_http_fraiseql_stmt_enter(st, NGX_HTTP_FRAISEQL_STMT_ROWS);
+    }
+
+    if (ngx_http_fraiseql_pgc_flush(st->pgc) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_add_timer(st->pgc->c->read, st->timeout);
+
+    return NGX_OK;
+}
+
+
+/*
+ * Whether the statement is to be prepared now (1); *known is its place
+ * among those the connection has, or NGX_HTTP_FRAISEQL_UNNAMED when it
+ * runs unnamed.
+ */
+static ngx_uint_t
+ngx_http_fraiseql_stmt_lookup(ngx_http_fraiseql_stmt_t *st,
+    ngx_uint_t *known)
+{
+    ngx_uint_t                  i, n;
+    ngx_array_t                *a = st->pgc->prepared;
+    ngx_http_fraiseql_known_t  *k;
+    const fql_root_plan_t      *rp = st->plan;
+
+    *known = NGX_HTTP_FRAISEQL_UNNAMED;
+
+    if (!st->named) {
+        return 0;
+    }
+
+    k = a ? a->elts : NULL;
+    n = a ? a->nelts : 0;
+
+    for (i = 0; i < n; i++) {
+        if (k[i].hash == rp->sql_hash) {
+            /* a name stands for one text: another one runs unnamed */
+            if (k[i].len == rp->sql_len
+                && ngx_memcmp(k[i].sql, rp->sql, rp->sql_len) == 0)
+            {
+                *known = i;
+            }
+
+            return 0;
+        }
+    }
+
+    return n < NGX_HTTP_FRAISEQL_PREPARED_MAX;
+}
+
+
+/* the connection knows the statement by name from now on */
+static ngx_int_t
+ngx_http_fraiseql_stmt_remember(ngx_http_fraiseql_stmt_t *st)
+{
+    ngx_http_fraiseql_pgc_t    *pgc = st->pgc;
+    ngx_http_fraiseql_known_t  *k;
+
+    if (pgc->session == NULL) {
+        pgc->session = ngx_create_pool(4096, pgc->c->log);
+        if (pgc->session == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (pgc->prepared == NULL) {
+        pgc->prepared = ngx_array_create(pgc->session, 16,
+                                         sizeof(ngx_http_fraiseql_known_t));
+        if (pgc->prepared == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    k = ngx_array_push(pgc->prepared);
+    if (k == NULL) {
+        return NGX_ERROR;
+    }
+
+    k->hash = st->plan->sql_hash;
+    k->len = st->plan->sql_len;
+
+    k->sql = ngx_pnalloc(pgc->session, k->len);
+    if (k->sql == NULL) {
+        pgc->prepared->nelts--;
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(k->sql, st->plan->sql, k->len);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_fraiseql_stmt_run(ngx_http_fraiseql_stmt_t *st, ngx_uint_t named)
+{
+    char                    name[24];
+    PGconn                 *pg = st->pgc->pg;
+    const fql_root_plan_t  *rp = st->plan;
+
+    if (named) {
+        ngx_sprintf((u_char *) name, "fq_%016uxL%Z", rp->sql_hash);
+
+        return PQsendQueryPrepared(pg, name, rp->nparams, rp->params, NULL,
+                                   NULL, 0)
+               ? NGX_OK : NGX_ERROR;
+    }
+
+    return PQsendQueryParams(pg, rp->sql, rp->nparams, NULL, rp->params,
+                             NULL, NULL, 0)
+           ? NGX_OK : NGX_ERROR;
+}
+
+
+static void
+ngx_http_fraiseql_stmt_enter(ngx_http_fraiseql_stmt_t *st,
+    ngx_http_fraiseql_stmt_phase_e phase)
+{
+    st->phase = phase;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, st->log, 0,
+                   "fraiseql stmt: %s on *%uA",
+                   ngx_http_fraiseql_stmt_phases[phase], st->pgc->c->number);
+
+    if (phase != NGX_HTTP_FRAISEQL_STMT_ROWS) {
+        return;
+    }
+
+    st->pgc->log.action = "reading rows from PostgreSQL";
+
+    /* rows come one result each: nothing is buffered whole */
+    if (!st->refused && !PQsetSingleRowMode(st->pgc->pg)) {
+        ngx_log_error(NGX_LOG_WARN, st->log, 0,
+                      "fraiseql: single-row mode refused");
+    }
+}
+
+
+/*
+ * A step's results are over (PostgreSQL sent NULL): the next step's
+ * come, or the statement is over (NGX_DONE).  A statement prepared on
+ * its own is run now.
+ */
+static ngx_int_t
+ngx_http_fraiseql_stmt_next(ngx_http_fraiseql_stmt_t *st)
+{
+    ngx_uint_t  phase;
+
+    if (st->phase == NGX_HTTP_FRAISEQL_STMT_PREPARE && !st->refused) {
+        if (ngx_http_fraiseql_stmt_remember(st) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (!(st->steps
+              & NGX_HTTP_FRAISEQL_STEP(NGX_HTTP_FRAISEQL_STMT_ROWS)))
+        {
+            if (ngx_http_fraiseql_stmt_run(st, 1) != NGX_OK
+                || ngx_http_fraiseql_pgc_flush(st->pgc) != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            st->steps |= NGX_HTTP_FRAISEQL_STEP(NGX_HTTP_FRAISEQL_STMT_ROWS);
+        }
+    }
+
+    /* the Sync's end is its PGRES_PIPELINE_SYNC, then a last NULL */
+    if (st->phase == NGX_HTTP_FRAISEQL_STMT_SYNC) {
+        return NGX_AGAIN;
+    }
+
+    for (phase = st->phase + 1; phase < NGX_HTTP_FRAISEQL_STMT_DONE;
+         phase++)
+    {
+        if (st->steps & NGX_HTTP_FRAISEQL_STEP(phase)) {
+            ngx_http_fraiseql_stmt_enter(st, phase);
+            return NGX_AGAIN;
+        }
+    }
+
+    if (st->phase != NGX_HTTP_FRAISEQL_STMT_DONE) {
+        ngx_http_fraiseql_stmt_enter(st, NGX_HTTP_FRAISEQL_STMT_DONE);
+    }
+
+    return NGX_DONE;
+}
+
+
+/*
+ * The statement's next result.  NGX_OK: *res is a row (the caller clears
+ * it); NGX_DECLINED: *res is an error PostgreSQL sent (likewise);
+ * NGX_AGAIN: PostgreSQL has not answered yet, the read event comes back;
+ * NGX_DONE: the statement is over and the connection free; NGX_ERROR:
+ * the connection failed (PQerrorMessage says how).
+ */
+ngx_int_t
+ngx_http_fraiseql_stmt_result(ngx_http_fraiseql_stmt_t *st, PGresult **res)
+{
+    ngx_int_t   rc;
+    PGconn     *pg = st->pgc->pg;
+    PGresult   *r;
+
+    for ( ;; ) {
+
+        if (PQisBusy(pg)) {
+            if (!PQconsumeInput(pg)) {
+                return NGX_ERROR;
+            }
+
+            if (PQisBusy(pg)) {
+                if (ngx_http_fraiseql_pgc_peek(st->pgc) == NGX_OK) {
+                    continue;
+                }
+
+                /*
+                 * Waiting for PostgreSQL: bounded in time, and a pending
+                 * timer is also what keeps a gracefully exiting worker
+                 * alive until the statement is over.
+                 */
+                ngx_add_timer(st->pgc->c->read, st->timeout);
+                return NGX_AGAIN;
+            }
+        }
+
+        r = PQgetResult(pg);
+
+        if (r == NULL) {
+            rc = ngx_http_fraiseql_stmt_next(st);
+
+            if (rc == NGX_AGAIN) {
+                continue;
+            }
+
+            return rc;
+        }
+
+        switch (PQresultStatus(r)) {
+
+        case PGRES_SINGLE_TUPLE:
+            *res = r;
+            return NGX_OK;
+
+        case PGRES_TUPLES_OK:
+        case PGRES_COMMAND_OK:
+            break;
+
+        case PGRES_PIPELINE_SYNC:
+            PQclear(r);
+
+            if (!PQexitPipelineMode(pg)) {
+                return NGX_ERROR;
+            }
+
+            ngx_http_fraiseql_stmt_enter(st, NGX_HTTP_FRAISEQL_STMT_DONE);
+            continue;
+
+        case PGRES_PIPELINE_ABORTED:
+            /* a step before failed: its error is already reported */
+            break;
+
+        default:
+            st->refused = 1;
+            *res = r;
+            return NGX_DECLINED;
+        }
+
+        PQclear(r);
+    }
+}
+
+
+/*
+ * Errors a parameter's text causes when PostgreSQL reads it for a column
+ * or an operator: data exceptions (class 22: an ID that is no number or
+ * UUID, a number out of range, a bad date, range or regular expression)
+ * and syntax errors in values parsed as queries (lquery, tsquery).  They
+ * are the client's errors, not the database's.
+ */
+static ngx_uint_t
+ngx_http_fraiseql_input_refused(const char *state)
+{
+    return state != NULL
+           && (ngx_strncmp(state, "22", 2) == 0
+               || ngx_strcmp(state, "42601") == 0);
+}
+
+
+/*
+ * What an error PostgreSQL sent means for the client: its GraphQL code
+ * and message (formatted with the field's name, the SQLSTATE and, when
+ * asked for, PostgreSQL's own message).  NGX_DECLINED: the server is
+ * dropping the connection (57P01, 57P02...), a connection failure.
+ */
+ngx_int_t
+ngx_http_fraiseql_stmt_error(ngx_http_fraiseql_stmt_t *st, PGresult *res,
+    ngx_uint_t debug, ngx_http_fraiseql_stmt_error_t *e)
+{
+    const fql_root_plan_t  *rp = st->plan;
+
+    e->state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    e->message = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    e->code = FQL_CODE_DATABASE;
+
+    if (e->state != NULL && ngx_strncmp(e->state, "57P0", 4) == 0) {
+        return NGX_DECLINED;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, st->log, 0,
+                  "fraiseql: query failed: %s: %s (statement: %s)",
+                  e->state ? e->state : "-",
+                  e->message ? e->message : "-", rp->sql);
+
+    /* query_canceled: the server's statement_timeout */
+    if (e->state != NULL && ngx_strcmp(e->state, "57014") == 0) {
+        e->fmt = "The query for \"%.*s\" ran longer than the query "
+                 "timeout (SQLSTATE %s)";
+
+    /* undefined_object: type "vector" is unknown there */
+    } else if (rp->uses_vector && e->state != NULL
+               && ngx_strcmp(e->state, "42704") == 0)
+    {
+        e->fmt = "The vector operators of \"%.*s\" need the pgvector "
+                 "extension, which the database does not have "
+                 "(SQLSTATE %s)";
+
+    } else if (rp->kind == FQL_RF_MUTATION) {
+        /* raised by the function: its text only when asked */
+        e->fmt = debug ? "The database refused the mutation \"%.*s\" "
+                         "(SQLSTATE %s): %s"
+                       : "The database refused the mutation \"%.*s\" "
+                         "(SQLSTATE %s)";
+
+    } else if (rp->nparams && ngx_http_fraiseql_input_refused(e->state)) {
+        /* a bound value the column cannot take: the client's */
+        e->code = FQL_CODE_BAD_INPUT;
+        e->fmt = debug ? "A value given to \"%.*s\" is not valid for the "
+                         "database (SQLSTATE %s): %s"
+                       : "A value given to \"%.*s\" is not valid for the "
+                         "database (SQLSTATE %s)";
+
+    } else {
+        e->fmt = "The database could not run the query for \"%.*s\" "
+                 "(SQLSTATE %s)";
+    }
+
+    if (e->state == NULL) {
+        e->state = "unknown";
+    }
+
+    if (e->message == NULL) {
+        e->message = "";
+    }
+
+    return NGX_OK;
+}
