@@ -1085,6 +1085,9 @@ ngx_http_fraiseql_wake_handler(ngx_event_t *ev)
     c = ctx->r->connection;
     paused = 0;
 
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "fraiseql wake handler, head %ui", ctx->head);
+
     for (i = ctx->head; i < ctx->nslots && !ctx->finished; i++) {
         s = &ctx->slots[i];
 
@@ -1116,6 +1119,11 @@ ngx_http_fraiseql_write_handler(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_fraiseql_module);
     wev = r->connection->write;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "fraiseql write handler%s%s",
+                   wev->timedout ? ", timed out" : "",
+                   wev->delayed ? ", delayed" : "");
 
     if (ctx == NULL || ctx->finished) {
         return;

@@ -515,6 +515,9 @@ ngx_http_fraiseql_finalize_handler(ngx_event_t *ev)
     r = ctx->r;
     c = r->connection;
 
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "fraiseql finalize: %i", ctx->rc);
+
     ngx_http_finalize_request(r, ctx->rc);
     ngx_http_run_posted_requests(c);
 }

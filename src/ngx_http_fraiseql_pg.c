@@ -41,15 +41,20 @@ static u_char *ngx_http_fraiseql_pgc_log_error(ngx_log_t *log, u_char *buf,
 static ngx_array_t  *ngx_http_fraiseql_pools;
 
 
-/* libpq's messages end in a newline, nginx's log lines do not */
+/*
+ * The length of a libpq message as one log line: its first line (libpq
+ * adds hints on more, "\tThis probably means..."), no trailing spaces.
+ */
 size_t
 ngx_http_fraiseql_pq_message(const char *msg)
 {
     size_t  len;
 
-    len = ngx_strlen(msg);
+    for (len = 0; msg[len] != '\0' && msg[len] != '\n'; len++) {
+        /* void */
+    }
 
-    while (len && (msg[len - 1] == '\n' || msg[len - 1] == ' ')) {
+    while (len && msg[len - 1] == ' ') {
         len--;
     }
 
@@ -746,6 +751,9 @@ ngx_http_fraiseql_register(ngx_http_fraiseql_pgc_t *pgc)
     c->log = &pgc->log;
     c->read->log = c->log;
     c->write->log = c->log;
+
+    /* numbered as nginx numbers its upstream connections: "*N" in logs */
+    c->number = ngx_atomic_fetch_add(ngx_connection_counter, 1);
     pgc->log.connection = c->number;
 
     pgc->c = c;
