@@ -382,6 +382,12 @@ ngx_http_fraiseql_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->prepared, prev->prepared, 1);
     ngx_conf_merge_value(conf->pipeline, prev->pipeline, 1);
     ngx_conf_merge_value(conf->debug, prev->debug, 0);
+
+    conf->stmt.timeout = conf->query_timeout
+                         + NGX_HTTP_FRAISEQL_TIMEOUT_GRACE;
+    conf->stmt.named = conf->prepared;
+    conf->stmt.pipeline = conf->pipeline;
+
     ngx_conf_merge_uint_value(conf->default_limit, prev->default_limit, 0);
     ngx_conf_merge_uint_value(conf->max_limit, prev->max_limit, 0);
 

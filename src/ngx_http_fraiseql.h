@@ -96,6 +96,14 @@ typedef struct {
 } ngx_http_fraiseql_main_conf_t;
 
 
+/* how a location's statements run, set at configuration */
+typedef struct {
+    ngx_msec_t                       timeout;  /* PostgreSQL's silence */
+    ngx_flag_t                       named;    /* may be prepared */
+    ngx_flag_t                       pipeline; /* prepare + run at once */
+} ngx_http_fraiseql_stmt_conf_t;
+
+
 typedef struct {
     ngx_flag_t                  enable;
     fql_schema_t               *schema;
@@ -119,6 +127,7 @@ typedef struct {
     ngx_flag_t                  prepared;    /* named prepared statements */
     ngx_flag_t                  pipeline;    /* prepare + run at once */
     ngx_flag_t                  debug;       /* database messages shown */
+    ngx_http_fraiseql_stmt_conf_t  stmt;     /* from the above */
     ngx_uint_t                  default_limit;
     ngx_uint_t                  max_limit;
     ngx_uint_t                  queue_size;
@@ -207,19 +216,17 @@ typedef enum {
 
 /* a statement run on a connection: its protocol, in stmt.c */
 struct ngx_http_fraiseql_stmt_s {
-    ngx_http_fraiseql_pgc_t         *pgc;
-    const fql_root_plan_t           *plan;
+    ngx_http_fraiseql_pgc_t              *pgc;
+    const fql_root_plan_t                *plan;
+    const ngx_http_fraiseql_stmt_conf_t  *conf;
     /* run first, in the same pipeline (its results are not rows) */
-    const char                      *lead;
-    int                              lead_nparams;
-    const char *const               *lead_params;
-    ngx_log_t                       *log;      /* the request's */
-    ngx_msec_t                       timeout;  /* PostgreSQL's silence */
-    ngx_http_fraiseql_stmt_phase_e   phase;
-    unsigned                         steps:5;     /* 1 << phase, sent */
-    unsigned                         named:1;     /* may be prepared */
-    unsigned                         pipeline:1;  /* prepare + run at once */
-    unsigned                         refused:1;   /* an error came */
+    const char                           *lead;
+    int                                   lead_nparams;
+    const char *const                    *lead_params;
+    ngx_log_t                            *log;     /* the request's */
+    ngx_http_fraiseql_stmt_phase_e        phase;
+    ngx_uint_t                            steps;   /* 1 << phase, sent */
+    ngx_uint_t                            refused; /* an error came */
 };
 
 /* what a PostgreSQL error means for the client */

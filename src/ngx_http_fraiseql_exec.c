@@ -125,11 +125,8 @@ ngx_http_fraiseql_execute(ngx_http_fraiseql_ctx_t *ctx)
         s->waiter.verify = (rp->kind == FQL_RF_MUTATION);
 
         s->stmt.plan = rp;
+        s->stmt.conf = &ctx->lcf->stmt;
         s->stmt.log = r->connection->log;
-        s->stmt.timeout = ctx->lcf->query_timeout
-                          + NGX_HTTP_FRAISEQL_TIMEOUT_GRACE;
-        s->stmt.named = ctx->lcf->prepared;
-        s->stmt.pipeline = ctx->lcf->pipeline;
 
         if (rp->kind == FQL_RF_STATIC) {
             /* written when it becomes the head: it holds no memory */

@@ -574,7 +574,9 @@ ngx_http_fraiseql_cleanup(void *data)
     for (i = 0; i < ctx->nslots; i++) {
         s = &ctx->slots[i];
 
-        ngx_http_fraiseql_pool_cancel_wait(&s->waiter);
+        if (s->state == NGX_HTTP_FRAISEQL_SLOT_WAITING) {
+            ngx_http_fraiseql_pool_cancel_wait(&s->waiter);
+        }
 
         pgc = s->stmt.pgc;
         if (pgc != NULL) {

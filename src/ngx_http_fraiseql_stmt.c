@@ -71,7 +71,7 @@ ngx_http_fraiseql_stmt_send(ngx_http_fraiseql_stmt_t *st)
                    st->lead ? ", after a leading statement" : "",
                    (ngx_uint_t) rp->nparams);
 
-    if (st->lead != NULL || (prepare && st->pipeline)) {
+    if (st->lead != NULL || (prepare && st->conf->pipeline)) {
 
         if (!PQenterPipelineMode(pg)) {
             return NGX_ERROR;
@@ -140,7 +140,7 @@ ngx_http_fraiseql_stmt_send(ngx_http_fraiseql_stmt_t *st)
         return NGX_ERROR;
     }
 
-    ngx_add_timer(st->pgc->c->read, st->timeout);
+    ngx_add_timer(st->pgc->c->read, st->conf->timeout);
 
     return NGX_OK;
 }
@@ -162,7 +162,7 @@ ngx_http_fraiseql_stmt_lookup(ngx_http_fraiseql_stmt_t *st,
 
     *known = NGX_HTTP_FRAISEQL_UNNAMED;
 
-    if (!st->named) {
+    if (!st->conf->named) {
         return 0;
     }
 
@@ -354,7 +354,7 @@ ngx_http_fraiseql_stmt_result(ngx_http_fraiseql_stmt_t *st, PGresult **res)
                  * timer is also what keeps a gracefully exiting worker
                  * alive until the statement is over.
                  */
-                ngx_add_timer(st->pgc->c->read, st->timeout);
+                ngx_add_timer(st->pgc->c->read, st->conf->timeout);
                 return NGX_AGAIN;
             }
         }
