@@ -18,15 +18,17 @@ typedef struct {
 
 #define NGX_HTTP_FRAISEQL_STEP(phase)  (1u << (phase))
 
-#define NGX_HTTP_FRAISEQL_UNNAMED  ((ngx_uint_t) -1)
+/* how a statement runs on a connection */
+#define NGX_HTTP_FRAISEQL_UNNAMED  0
+#define NGX_HTTP_FRAISEQL_BY_NAME  1
+#define NGX_HTTP_FRAISEQL_PREPARE  2    /* prepared first, then by name */
 
 
-static ngx_uint_t ngx_http_fraiseql_stmt_lookup(ngx_http_fraiseql_stmt_t *st,
-    ngx_uint_t *known);
+static ngx_uint_t ngx_http_fraiseql_stmt_lookup(ngx_http_fraiseql_stmt_t *st);
 static ngx_int_t ngx_http_fraiseql_stmt_remember(
     ngx_http_fraiseql_stmt_t *st);
 static ngx_int_t ngx_http_fraiseql_stmt_run(ngx_http_fraiseql_stmt_t *st,
-    ngx_uint_t named);
+    ngx_uint_t how);
 static void ngx_http_fraiseql_stmt_enter(ngx_http_fraiseql_stmt_t *st,
     ngx_http_fraiseql_stmt_phase_e phase);
 static ngx_int_t ngx_http_fraiseql_stmt_next(ngx_http_fraiseql_stmt_t *st);
@@ -51,28 +53,33 @@ static const char  *ngx_http_fraiseql_stmt_phases[] = {
 ngx_int_t
 ngx_http_fraiseql_stmt_send(ngx_http_fraiseql_stmt_t *st)
 {
-    char                      name[24];
-    PGconn                   *pg = st->pgc->pg;
-    ngx_uint_t                known, prepare;
-    const fql_root_plan_t    *rp = st->plan;
+    char                    name[24];
+    PGconn                 *pg = st->pgc->pg;
+    ngx_uint_t              how;
+    const fql_root_plan_t  *rp = st->plan;
+
+    static const char  *hows[] = { "unnamed", "by name", "prepared now" };
 
     st->steps = 0;
     st->refused = 0;
     st->pgc->log.action = "sending a statement to PostgreSQL";
 
-    prepare = ngx_http_fraiseql_stmt_lookup(st, &known);
+    how = ngx_http_fraiseql_stmt_lookup(st);
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, st->log, 0,
                    "fraiseql stmt: send on *%uA, %s%s, %ui params",
-                   st->pgc->c->number,
-                   prepare ? "prepared now"
-                   : known != NGX_HTTP_FRAISEQL_UNNAMED ? "by name"
-                                                        : "unnamed",
+                   st->pgc->c->number, hows[how],
                    st->lead ? ", after a leading statement" : "",
                    (ngx_uint_t) rp->nparams);
 
-    if (st->lead != NULL || (prepare && st->conf->pipeline)) {
+    if (how == NGX_HTTP_FRAISEQL_PREPARE) {
+        ngx_sprintf((u_char *) name, "fq_%016uxL%Z", rp->sql_hash);
+    }
 
+    if (st->lead != NULL
+        || (how == NGX_HTTP_FRAISEQL_PREPARE && st->conf->pipeline))
+    {
+        /* every step at once, in order; the Sync closes them */
         if (!PQenterPipelineMode(pg)) {
             return NGX_ERROR;
         }
@@ -87,9 +94,7 @@ ngx_http_fraiseql_stmt_send(ngx_http_fraiseql_stmt_t *st)
             st->steps |= NGX_HTTP_FRAISEQL_STEP(NGX_HTTP_FRAISEQL_STMT_LEAD);
         }
 
-        if (prepare) {
-            ngx_sprintf((u_char *) name, "fq_%016uxL%Z", rp->sql_hash);
-
+        if (how == NGX_HTTP_FRAISEQL_PREPARE) {
             if (!PQsendPrepare(pg, name, rp->sql, rp->nparams, NULL)) {
                 return NGX_ERROR;
             }
@@ -98,10 +103,7 @@ ngx_http_fraiseql_stmt_send(ngx_http_fraiseql_stmt_t *st)
                                              NGX_HTTP_FRAISEQL_STMT_PREPARE);
         }
 
-        if (ngx_http_fraiseql_stmt_run(st, prepare
-                                           || known
-                                              != NGX_HTTP_FRAISEQL_UNNAMED)
-            != NGX_OK
+        if (ngx_http_fraiseql_stmt_run(st, how) != NGX_OK
             || !PQpipelineSync(pg))
         {
             return NGX_ERROR;
@@ -110,13 +112,12 @@ ngx_http_fraiseql_stmt_send(ngx_http_fraiseql_stmt_t *st)
         st->steps |= NGX_HTTP_FRAISEQL_STEP(NGX_HTTP_FRAISEQL_STMT_ROWS)
                      | NGX_HTTP_FRAISEQL_STEP(NGX_HTTP_FRAISEQL_STMT_SYNC);
 
-        ngx_http_fraiseql_stmt_enter(st,
-                          st->lead ? NGX_HTTP_FRAISEQL_STMT_LEAD
-                          : NGX_HTTP_FRAISEQL_STMT_PREPARE);
+        ngx_http_fraiseql_stmt_enter(st, st->lead
+                                         ? NGX_HTTP_FRAISEQL_STMT_LEAD
+                                         : NGX_HTTP_FRAISEQL_STMT_PREPARE);
 
-    } else if (prepare) {
-        ngx_sprintf((u_char *) name, "fq_%016uxL%Z", rp->sql_hash);
-
+    } else if (how == NGX_HTTP_FRAISEQL_PREPARE) {
+        /* the run follows when the Prepare is over (stmt_next) */
         if (!PQsendPrepare(pg, name, rp->sql, rp->nparams, NULL)) {
             return NGX_ERROR;
         }
@@ -125,10 +126,7 @@ ngx_http_fraiseql_stmt_send(ngx_http_fraiseql_stmt_t *st)
         ngx_http_fraiseql_stmt_enter(st, NGX_HTTP_FRAISEQL_STMT_PREPARE);
 
     } else {
-        if (ngx_http_fraiseql_stmt_run(st, known
-                                           != NGX_HTTP_FRAISEQL_UNNAMED)
-            != NGX_OK)
-        {
+        if (ngx_http_fraiseql_stmt_run(st, how) != NGX_OK) {
             return NGX_ERROR;
         }
 
@@ -147,23 +145,20 @@ ngx_http_fraiseql_stmt_send(ngx_http_fraiseql_stmt_t *st)
 
 
 /*
- * Whether the statement is to be prepared now (1); *known is its place
- * among those the connection has, or NGX_HTTP_FRAISEQL_UNNAMED when it
- * runs unnamed.
+ * How the statement runs on this connection: by the name it was
+ * prepared with, prepared now, or unnamed (prepared statements off, the
+ * connection holds too many, or the name stands for another text).
  */
 static ngx_uint_t
-ngx_http_fraiseql_stmt_lookup(ngx_http_fraiseql_stmt_t *st,
-    ngx_uint_t *known)
+ngx_http_fraiseql_stmt_lookup(ngx_http_fraiseql_stmt_t *st)
 {
     ngx_uint_t                  i, n;
     ngx_array_t                *a = st->pgc->prepared;
     ngx_http_fraiseql_known_t  *k;
     const fql_root_plan_t      *rp = st->plan;
 
-    *known = NGX_HTTP_FRAISEQL_UNNAMED;
-
     if (!st->conf->named) {
-        return 0;
+        return NGX_HTTP_FRAISEQL_UNNAMED;
     }
 
     k = a ? a->elts : NULL;
@@ -171,18 +166,14 @@ ngx_http_fraiseql_stmt_lookup(ngx_http_fraiseql_stmt_t *st,
 
     for (i = 0; i < n; i++) {
         if (k[i].hash == rp->sql_hash) {
-            /* a name stands for one text: another one runs unnamed */
-            if (k[i].len == rp->sql_len
-                && ngx_memcmp(k[i].sql, rp->sql, rp->sql_len) == 0)
-            {
-                *known = i;
-            }
-
-            return 0;
+            return (k[i].len == rp->sql_len
+                    && ngx_memcmp(k[i].sql, rp->sql, rp->sql_len) == 0)
+                   ? NGX_HTTP_FRAISEQL_BY_NAME : NGX_HTTP_FRAISEQL_UNNAMED;
         }
     }
 
-    return n < NGX_HTTP_FRAISEQL_PREPARED_MAX;
+    return n < NGX_HTTP_FRAISEQL_PREPARED_MAX
+           ? NGX_HTTP_FRAISEQL_PREPARE : NGX_HTTP_FRAISEQL_UNNAMED;
 }
 
 
@@ -228,14 +219,15 @@ ngx_http_fraiseql_stmt_remember(ngx_http_fraiseql_stmt_t *st)
 }
 
 
+/* the run itself: by name once prepared, or with its text */
 static ngx_int_t
-ngx_http_fraiseql_stmt_run(ngx_http_fraiseql_stmt_t *st, ngx_uint_t named)
+ngx_http_fraiseql_stmt_run(ngx_http_fraiseql_stmt_t *st, ngx_uint_t how)
 {
     char                    name[24];
     PGconn                 *pg = st->pgc->pg;
     const fql_root_plan_t  *rp = st->plan;
 
-    if (named) {
+    if (how != NGX_HTTP_FRAISEQL_UNNAMED) {
         ngx_sprintf((u_char *) name, "fq_%016uxL%Z", rp->sql_hash);
 
         return PQsendQueryPrepared(pg, name, rp->nparams, rp->params, NULL,
@@ -291,7 +283,8 @@ ngx_http_fraiseql_stmt_next(ngx_http_fraiseql_stmt_t *st)
         if (!(st->steps
               & NGX_HTTP_FRAISEQL_STEP(NGX_HTTP_FRAISEQL_STMT_ROWS)))
         {
-            if (ngx_http_fraiseql_stmt_run(st, 1) != NGX_OK
+            if (ngx_http_fraiseql_stmt_run(st, NGX_HTTP_FRAISEQL_BY_NAME)
+                != NGX_OK
                 || ngx_http_fraiseql_pgc_flush(st->pgc) != NGX_OK)
             {
                 return NGX_ERROR;
