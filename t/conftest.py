@@ -226,6 +226,14 @@ class Nginx:
             except ProcessLookupError:
                 break
 
+    def errors(self):
+        """The [error] lines it logged: for tests that expect none."""
+        return [l for l in self.log().splitlines() if "[error]" in l]
+
+    def config(self):
+        with open(self.conf_path) as f:
+            return f.read()
+
     def problems(self):
         bad = [l for l in self.log().splitlines()
                if "[alert]" in l or "[emerg]" in l
@@ -282,9 +290,19 @@ def ngx(pg):
     shutil.rmtree(n.prefix, ignore_errors=True)
 
 
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keeps each phase's report on the test, for fixtures to read."""
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
+
+
 @pytest.fixture
-def make_nginx(pg):
-    """Starts extra nginx instances; each is stopped and checked after."""
+def make_nginx(pg, request):
+    """Starts extra nginx instances; each is stopped and checked after.
+    When the test failed, the configuration each ran is printed (pytest
+    shows it with the failure), as an nginx-tests file shows its own."""
     started = []
 
     def make(**kw):
@@ -293,6 +311,10 @@ def make_nginx(pg):
         return n
 
     yield make
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:
+        for n in started:
+            print("---- %s\n%s" % (n.conf_path, n.config()))
     for n in started:
         n.stop()
     for n in started:

@@ -53,6 +53,8 @@ def test_statement_phases_in_the_debug_log(make_nginx, pg, pipeline):
     assert "fraiseql slot 0: run 1:" in log
     assert "fraiseql slot 0: done, 2 rows" in log
     assert re.search(r"fraiseql pg (read|write) event, fd:\d+ state:2", log)
+    # a clean run: nothing logged at [error]
+    assert n.errors() == []
 
 
 def test_unnamed_statement_in_the_debug_log(make_nginx, pg):
