@@ -60,14 +60,6 @@ static ngx_conf_num_bounds_t  ngx_http_fraiseql_count_bounds = {
 
 
 static ngx_command_t  ngx_http_fraiseql_commands[] = {
-
-    { ngx_string("fraiseql_plan_cache"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
-      ngx_http_fraiseql_plan_cache,
-      NGX_HTTP_MAIN_CONF_OFFSET,
-      0,
-      NULL },
-
     { ngx_string("fraiseql"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_fraiseql,
@@ -89,26 +81,12 @@ static ngx_command_t  ngx_http_fraiseql_commands[] = {
       0,
       NULL },
 
-    { ngx_string("fraiseql_prepared_statements"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
-      ngx_conf_set_flag_slot,
+    { ngx_string("fraiseql_pool_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_fraiseql_loc_conf_t, prepared),
-      NULL },
-
-    { ngx_string("fraiseql_pipeline"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
-      ngx_conf_set_flag_slot,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_fraiseql_loc_conf_t, pipeline),
-      NULL },
-
-    { ngx_string("fraiseql_debug"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
-      ngx_conf_set_flag_slot,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_fraiseql_loc_conf_t, debug),
-      NULL },
+      offsetof(ngx_http_fraiseql_loc_conf_t, pool_size),
+      &ngx_http_fraiseql_pool_bounds },
 
     { ngx_string("fraiseql_pool_min"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -116,6 +94,13 @@ static ngx_command_t  ngx_http_fraiseql_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_fraiseql_loc_conf_t, pool_min),
       &ngx_http_fraiseql_pool_min_bounds },
+
+    { ngx_string("fraiseql_pool_queue"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_fraiseql_pool_queue,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
 
     { ngx_string("fraiseql_pool_idle_timeout"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -145,47 +130,12 @@ static ngx_command_t  ngx_http_fraiseql_commands[] = {
       offsetof(ngx_http_fraiseql_loc_conf_t, query_timeout),
       NULL },
 
-    { ngx_string("fraiseql_pool_size"),
+    { ngx_string("fraiseql_send_timeout"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_num_slot,
+      ngx_conf_set_msec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_fraiseql_loc_conf_t, pool_size),
-      &ngx_http_fraiseql_pool_bounds },
-
-    { ngx_string("fraiseql_pool_queue"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
-      ngx_http_fraiseql_pool_queue,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      0,
+      offsetof(ngx_http_fraiseql_loc_conf_t, send_timeout),
       NULL },
-
-    { ngx_string("fraiseql_default_limit"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_num_slot,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_fraiseql_loc_conf_t, default_limit),
-      &ngx_http_fraiseql_limit_bounds },
-
-    { ngx_string("fraiseql_max_limit"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_num_slot,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_fraiseql_loc_conf_t, max_limit),
-      &ngx_http_fraiseql_limit_bounds },
-
-    { ngx_string("fraiseql_introspection"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
-      ngx_conf_set_flag_slot,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_fraiseql_loc_conf_t, introspection),
-      NULL },
-
-    { ngx_string("fraiseql_max_depth"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_num_slot,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_fraiseql_loc_conf_t, max_depth),
-      &ngx_http_fraiseql_depth_bounds },
 
     { ngx_string("fraiseql_request_connections"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -208,13 +158,6 @@ static ngx_command_t  ngx_http_fraiseql_commands[] = {
       offsetof(ngx_http_fraiseql_loc_conf_t, max_temp_file_size),
       NULL },
 
-    { ngx_string("fraiseql_send_timeout"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_msec_slot,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_fraiseql_loc_conf_t, send_timeout),
-      NULL },
-
     { ngx_string("fraiseql_max_document_size"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_size_slot,
@@ -229,12 +172,69 @@ static ngx_command_t  ngx_http_fraiseql_commands[] = {
       offsetof(ngx_http_fraiseql_loc_conf_t, max_root_fields),
       &ngx_http_fraiseql_count_bounds },
 
+    { ngx_string("fraiseql_max_depth"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, max_depth),
+      &ngx_http_fraiseql_depth_bounds },
+
     { ngx_string("fraiseql_max_filter_conditions"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_fraiseql_loc_conf_t, max_conditions),
       &ngx_http_fraiseql_count_bounds },
+
+    { ngx_string("fraiseql_default_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, default_limit),
+      &ngx_http_fraiseql_limit_bounds },
+
+    { ngx_string("fraiseql_max_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, max_limit),
+      &ngx_http_fraiseql_limit_bounds },
+
+
+    { ngx_string("fraiseql_plan_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_fraiseql_plan_cache,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fraiseql_introspection"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, introspection),
+      NULL },
+
+    { ngx_string("fraiseql_prepared_statements"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, prepared),
+      NULL },
+
+    { ngx_string("fraiseql_pipeline"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, pipeline),
+      NULL },
+
+    { ngx_string("fraiseql_debug"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, debug),
+      NULL },
 
       ngx_null_command
 };
