@@ -854,7 +854,7 @@ HTTP_OUT = re.compile(r"^ngx_(http_\w*(filter|send_header|output)\w*|"
     r"chain_update_sent|chain_coalesce_file|chain_update_chains|"
     r"chain_get_free_buf|chain_to_iovec|output_chain_to_iovec|"
     r"http_send_special|http_chunked\w*|unix_send)$")
-GQL = {"fql_lexer.c", "fql_parser.c", "fql_validate.c", "fql_rules.c",
+GQL = {"fql_lexer.c", "fql_parser.c", "fql_coerce.c", "fql_rules.c",
        "fql_schema.c", "fql_introspect.c"}
 TRANSFORM = {"fql_transform.c", "fql_json.c", "fql_jscan.c", "fql_json.h",
              "fql_jscan.h", "fql_utf8.h"}

@@ -6,7 +6,7 @@
 #ifndef FQL_COMPILE_INT_H
 #define FQL_COMPILE_INT_H
 
-#include "fql_validate.h"
+#include "fql_coerce.h"
 
 
 #define fql_pstr(s)  (int) (s).len, (s).data

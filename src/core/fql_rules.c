@@ -2,14 +2,14 @@
  * The validation rules of the spec's section 5, checked statically over
  * the whole document: every operation and every fragment, whichever one
  * is run, whatever the variables and @skip/@include will say.  Values are
- * checked by the coercion code in fql_validate.c running in a mode where
+ * checked by the coercion code in fql_coerce.c running in a mode where
  * variables have no values and their uses are recorded instead.
  */
 
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "fql_validate.h"
+#include "fql_coerce.h"
 #include "fql_index.h"
 
 

@@ -5,8 +5,8 @@
  * numbers keep a normalised lexeme, enums and IDs are strings.
  */
 
-#ifndef FQL_VALIDATE_H
-#define FQL_VALIDATE_H
+#ifndef FQL_COERCE_H
+#define FQL_COERCE_H
 
 #include "fql_compile.h"
 #include "fql_index.h"
@@ -87,4 +87,4 @@ const fql_jval_t *fql_find_var_value(fql_vctx_t *v, fql_str_t name);
 /* the value of @skip/@include: 1 when the node must be left out */
 int fql_skip_node(fql_vctx_t *v, fql_directive_t *dirs, int *skip);
 
-#endif /* FQL_VALIDATE_H */
+#endif /* FQL_COERCE_H */

@@ -5,7 +5,7 @@
 #include <strings.h>
 #include <arpa/inet.h>
 
-#include "fql_validate.h"
+#include "fql_coerce.h"
 #include "fql_jscan.h"
 
 
