@@ -7,7 +7,7 @@
 #ifndef FQL_AST_H
 #define FQL_AST_H
 
-#include "fql_arena.h"
+#include "fql_str.h"
 
 
 typedef struct {

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 
 #include "fql_cache.h"
-#include "fql_coerce.h"
+#include "fql_validate.h"
 
 
 /* plans per document: more shapes than this are compiled each time */

@@ -9,9 +9,6 @@
 #include "fql_jscan.h"
 
 
-#define fql_pstr(s)  (int) (s).len, (s).data
-
-
 static fql_jval_t *
 fql_jnew(fql_vctx_t *v, fql_jkind_t kind)
 {

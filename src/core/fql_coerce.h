@@ -1,5 +1,5 @@
 /*
- * Validation and input coercion shared by the compiler: the operation to
+ * Input coercion shared by validation and the compiler: the operation to
  * run, variables coerced against their definitions, argument values
  * coerced against argument types.  Coerced values are fql_jval_t trees:
  * numbers keep a normalised lexeme, enums and IDs are strings.
@@ -8,7 +8,9 @@
 #ifndef FQL_COERCE_H
 #define FQL_COERCE_H
 
-#include "fql_compile.h"
+#include "fql_schema.h"
+#include "fql_json.h"
+#include "fql_error.h"
 #include "fql_index.h"
 
 
@@ -46,13 +48,9 @@ struct fql_vctx_s {
 };
 
 
-
-/*
- * Every validation rule of the spec's section 5 over the whole document:
- * all operations and fragments, whatever operationName and the variables
- * say.  Returns 0, or -1 with errors added.
- */
-int fql_validate_document(fql_vctx_t *v);
+/* the operation chosen by name (or the lone one), or NULL with an error */
+const fql_definition_t *fql_select_operation(const fql_document_t *doc,
+    fql_str_t name, fql_errors_t *errs);
 
 /*
  * Coerces the request's variables against op's definitions into v->vars

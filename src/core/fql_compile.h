@@ -9,7 +9,7 @@
 #define FQL_COMPILE_H
 
 #include "fql_schema.h"
-#include "fql_request.h"
+#include "fql_json.h"
 #include "fql_error.h"
 
 
@@ -122,9 +122,5 @@ size_t fql_introspection_size(const fql_schema_t *schema);
  * so that a plan compiled in a request's memory can be kept compact.
  */
 int fql_plan_copy(fql_arena_t *a, const fql_plan_t *src, fql_plan_t **plan);
-
-/* the operation chosen by name (or the lone one), or NULL with an error */
-const fql_definition_t *fql_select_operation(const fql_document_t *doc,
-    fql_str_t name, fql_errors_t *errs);
 
 #endif /* FQL_COMPILE_H */

@@ -6,10 +6,9 @@
 #ifndef FQL_COMPILE_INT_H
 #define FQL_COMPILE_INT_H
 
-#include "fql_coerce.h"
+#include "fql_compile.h"
+#include "fql_validate.h"
 
-
-#define fql_pstr(s)  (int) (s).len, (s).data
 
 #define FQL_MAX_PATH  16
 

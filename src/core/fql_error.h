@@ -38,13 +38,15 @@ struct fql_error_s {
     fql_error_t  *next;
 };
 
-typedef struct {
+typedef struct fql_errors_s  fql_errors_t;
+
+struct fql_errors_s {
     fql_arena_t   *arena;
     fql_error_t   *head;
     fql_error_t  **tail;
     unsigned       count;       /* listed, "Too many errors" included */
     fql_error_t    sink;        /* what an error past the end becomes */
-} fql_errors_t;
+};
 
 /* the list is closed: "Too many errors" is its last */
 #define fql_errors_full(e)  ((e)->count > FQL_ERRORS_MAX)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "fql_cache.h"
+#include "fql_request.h"
 
 
 static const char  sdl[] =

@@ -9,11 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "fql_coerce.h"
+#include "fql_validate.h"
 #include "fql_index.h"
 
-
-#define fql_pstr(s)  (int) (s).len, (s).data
 
 /*
  * Fields gathered for the merging rule over the whole document: fragments
