@@ -17,6 +17,9 @@ struct fql_arena_s {
     void    *ctx;
 };
 
+/* what a failed allocation is reported as */
+#define FQL_NOMEM  "Out of memory"
+
 void *fql_alloc(fql_arena_t *a, size_t size);
 void *fql_calloc(fql_arena_t *a, size_t size);
 

@@ -644,7 +644,7 @@ fql_cache_add(fql_cache_t *c, fql_arena_t *ta, uint64_t hash,
 
     a = fql_arena_heap_create();
     if (a == NULL) {
-        fql_error_add(errs, NULL, FQL_CODE_INTERNAL, "Out of memory");
+        fql_error_nomem(errs);
         return NULL;
     }
 
@@ -655,7 +655,7 @@ fql_cache_add(fql_cache_t *c, fql_arena_t *ta, uint64_t hash,
         || fql_parse_document(a, src, query.len, plimits, &doc, &perr) != 0)
     {
         if (src == NULL) {
-            fql_error_add(errs, NULL, FQL_CODE_INTERNAL, "Out of memory");
+            fql_error_nomem(errs);
 
         } else {
             fql_error_add(errs, perr.loc.line ? &perr.loc : NULL,
@@ -683,7 +683,7 @@ fql_cache_add(fql_cache_t *c, fql_arena_t *ta, uint64_t hash,
 
     if (e == NULL || fql_validate_document(&v) != 0) {
         if (e == NULL) {
-            fql_error_add(errs, NULL, FQL_CODE_INTERNAL, "Out of memory");
+            fql_error_nomem(errs);
         }
 
         /* an invalid document is answered, not kept */
@@ -693,7 +693,7 @@ fql_cache_add(fql_cache_t *c, fql_arena_t *ta, uint64_t hash,
 
     e->text = fql_alloc(a, len ? len : 1);
     if (e->text == NULL || src == NULL) {
-        fql_error_add(errs, NULL, FQL_CODE_INTERNAL, "Out of memory");
+        fql_error_nomem(errs);
         fql_arena_heap_destroy(a);
         return NULL;
     }
@@ -790,8 +790,7 @@ fql_cache_plan(fql_cache_t *c, fql_arena_t *a, const fql_schema_t *schema,
     if (e == NULL) {
         text = fql_alloc(a, query.len ? query.len : 1);
         if (text == NULL) {
-            fql_error_add(errs, NULL, FQL_CODE_INTERNAL, "Out of memory");
-            return -1;
+            return fql_error_nomem(errs);
         }
 
         len = fql_normalize(query.data, query.len, text);
@@ -838,7 +837,7 @@ fql_cache_plan(fql_cache_t *c, fql_arena_t *a, const fql_schema_t *schema,
         || fql_vars_shape(&v, &shape) != 0)
     {
         if (errs->count == 0) {
-            fql_error_add(errs, NULL, FQL_CODE_INTERNAL, "Out of memory");
+            fql_error_nomem(errs);
         }
         return -1;
     }

@@ -23,14 +23,6 @@ fql_jnew(fql_vctx_t *v, fql_jkind_t kind)
 }
 
 
-static int
-fql_nomem(fql_vctx_t *v)
-{
-    fql_error_add(v->errs, NULL, FQL_CODE_INTERNAL, "Out of memory");
-    return -1;
-}
-
-
 static void
 fql_type_name(const fql_tref_t *t, char *buf, size_t size)
 {
@@ -508,7 +500,7 @@ fql_coerce_scalar(fql_vctx_t *v, const fql_type_t *t,
 
         j = fql_jnew(v, FQL_J_STRING);
         if (j == NULL) {
-            return fql_nomem(v);
+            return fql_error_nomem(v->errs);
         }
 
         j->str = ev->name;
@@ -536,7 +528,7 @@ fql_coerce_scalar(fql_vctx_t *v, const fql_type_t *t,
         j = fql_jnew(v, FQL_J_NUMBER);
         p = fql_alloc(v->arena, 16);
         if (j == NULL || p == NULL) {
-            return fql_nomem(v);
+            return fql_error_nomem(v->errs);
         }
 
         j->str.len = snprintf(p, 16, "%ld", l);
@@ -562,7 +554,7 @@ fql_coerce_scalar(fql_vctx_t *v, const fql_type_t *t,
 
         j = fql_jnew(v, FQL_J_NUMBER);
         if (j == NULL) {
-            return fql_nomem(v);
+            return fql_error_nomem(v->errs);
         }
 
         j->str = in->str;
@@ -577,7 +569,7 @@ fql_coerce_scalar(fql_vctx_t *v, const fql_type_t *t,
 
         j = fql_jnew(v, FQL_J_BOOL);
         if (j == NULL) {
-            return fql_nomem(v);
+            return fql_error_nomem(v->errs);
         }
 
         j->boolean = in->boolean;
@@ -608,7 +600,7 @@ fql_coerce_scalar(fql_vctx_t *v, const fql_type_t *t,
         if (in->kind == FQL_VAL_INT || in->kind == FQL_VAL_FLOAT) {
             j = fql_jnew(v, FQL_J_NUMBER);
             if (j == NULL) {
-                return fql_nomem(v);
+                return fql_error_nomem(v->errs);
             }
 
             j->str = in->str;
@@ -624,7 +616,7 @@ fql_coerce_scalar(fql_vctx_t *v, const fql_type_t *t,
 
         j = fql_jnew(v, FQL_J_NUMBER);
         if (j == NULL || fql_decimal_json(v, &in->str, &j->str) != 0) {
-            return fql_nomem(v);
+            return fql_error_nomem(v->errs);
         }
 
         *out = j;
@@ -652,7 +644,7 @@ fql_coerce_scalar(fql_vctx_t *v, const fql_type_t *t,
 
     j = fql_jnew(v, FQL_J_STRING);
     if (j == NULL) {
-        return fql_nomem(v);
+        return fql_error_nomem(v->errs);
     }
 
     j->str = in->str;
@@ -791,7 +783,7 @@ fql_coerce_input_json(fql_vctx_t *v, const fql_type_t *t,
 
     j = fql_jnew(v, FQL_J_OBJECT);
     if (j == NULL) {
-        return fql_nomem(v);
+        return fql_error_nomem(v->errs);
     }
 
     tail = &j->items;
@@ -902,13 +894,13 @@ fql_coerce_json(fql_vctx_t *v, const fql_tref_t *type, const fql_jval_t *in,
 
     if (in->kind == FQL_J_NULL) {
         *out = fql_jnew(v, FQL_J_NULL);
-        return *out ? 0 : fql_nomem(v);
+        return *out ? 0 : fql_error_nomem(v->errs);
     }
 
     if (type->kind == FQL_TYPE_LIST) {
         j = fql_jnew(v, FQL_J_ARRAY);
         if (j == NULL) {
-            return fql_nomem(v);
+            return fql_error_nomem(v->errs);
         }
 
         if (in->kind != FQL_J_ARRAY) {
@@ -955,7 +947,7 @@ fql_coerce_json(fql_vctx_t *v, const fql_tref_t *type, const fql_jval_t *in,
 
     if (t->kind == FQL_T_SCALAR && t->scalar == FQL_SCALAR_JSON) {
         *out = fql_jval_copy(v, in);
-        return *out ? 0 : fql_nomem(v);
+        return *out ? 0 : fql_error_nomem(v->errs);
     }
 
     if (t->kind == FQL_T_SCALAR && t->scalar == FQL_SCALAR_VECTOR) {
@@ -966,7 +958,7 @@ fql_coerce_json(fql_vctx_t *v, const fql_tref_t *type, const fql_jval_t *in,
         }
 
         *out = fql_jval_copy(v, in);
-        return *out ? 0 : fql_nomem(v);
+        return *out ? 0 : fql_error_nomem(v->errs);
     }
 
     memset(&si, 0, sizeof(si));
@@ -1182,7 +1174,7 @@ fql_coerce_variables(fql_vctx_t *v, const fql_jval_t *given)
     vars = fql_jnew(v, FQL_J_OBJECT);
     v->var_vals = fql_calloc(v->arena, (i + 1) * sizeof(fql_jval_t *));
     if (vars == NULL || v->var_vals == NULL) {
-        return fql_nomem(v);
+        return fql_error_nomem(v->errs);
     }
 
     v->vars = vars;
@@ -1191,14 +1183,14 @@ fql_coerce_variables(fql_vctx_t *v, const fql_jval_t *given)
 
     members.n = 0;
     if (given != NULL && fql_index_members(v, given, &members) != 0) {
-        return fql_nomem(v);
+        return fql_error_nomem(v->errs);
     }
 
     /* (the document is valid: one definition per name) */
     for (i = 0, vd = v->op->variables; vd; vd = vd->next, i++) {
         type = fql_calloc(v->arena, sizeof(fql_tref_t));
         if (type == NULL) {
-            return fql_nomem(v);
+            return fql_error_nomem(v->errs);
         }
 
         /* resolve the AST type reference against the schema */
@@ -1227,7 +1219,7 @@ fql_coerce_variables(fql_vctx_t *v, const fql_jval_t *given)
 
             cur->of = fql_calloc(v->arena, sizeof(fql_tref_t));
             if (cur->of == NULL) {
-                return fql_nomem(v);
+                return fql_error_nomem(v->errs);
             }
 
             cur = cur->of;
@@ -1393,7 +1385,7 @@ fql_literal_json(fql_vctx_t *v, const fql_value_t *value, fql_jval_t **out)
     }
 
     if (j == NULL) {
-        return fql_nomem(v);
+        return fql_error_nomem(v->errs);
     }
 
     *out = j;
@@ -1423,7 +1415,7 @@ fql_coerce_literal(fql_vctx_t *v, const fql_tref_t *type,
             /* no values yet: a placeholder stands for the variable */
             *out = fql_jnew(v, FQL_J_NULL);
             if (*out == NULL) {
-                return fql_nomem(v);
+                return fql_error_nomem(v->errs);
             }
 
             return v->on_variable(v, value, type);
@@ -1453,7 +1445,7 @@ fql_coerce_literal(fql_vctx_t *v, const fql_tref_t *type,
 
         j = fql_var_ref(v, var);
         if (j == NULL) {
-            return fql_nomem(v);
+            return fql_error_nomem(v->errs);
         }
 
         j->next = NULL;
@@ -1485,13 +1477,13 @@ fql_coerce_literal(fql_vctx_t *v, const fql_tref_t *type,
 
     if (value->kind == FQL_VAL_NULL) {
         *out = fql_jnew(v, FQL_J_NULL);
-        return *out ? 0 : fql_nomem(v);
+        return *out ? 0 : fql_error_nomem(v->errs);
     }
 
     if (type->kind == FQL_TYPE_LIST) {
         j = fql_jnew(v, FQL_J_ARRAY);
         if (j == NULL) {
-            return fql_nomem(v);
+            return fql_error_nomem(v->errs);
         }
 
         if (value->kind != FQL_VAL_LIST) {
@@ -1519,7 +1511,7 @@ fql_coerce_literal(fql_vctx_t *v, const fql_tref_t *type,
                 /* an unset variable inside a list is null */
                 item = fql_jnew(v, FQL_J_NULL);
                 if (item == NULL) {
-                    return fql_nomem(v);
+                    return fql_error_nomem(v->errs);
                 }
             }
 
@@ -1561,7 +1553,7 @@ fql_coerce_literal(fql_vctx_t *v, const fql_tref_t *type,
 
         j = fql_jnew(v, FQL_J_OBJECT);
         if (j == NULL) {
-            return fql_nomem(v);
+            return fql_error_nomem(v->errs);
         }
 
         tail = &j->items;
@@ -1698,7 +1690,7 @@ fql_coerce_arguments(fql_vctx_t *v, fql_arg_t *defs, fql_argument_t *given,
 
     j = fql_jnew(v, FQL_J_OBJECT);
     if (j == NULL) {
-        return fql_nomem(v);
+        return fql_error_nomem(v->errs);
     }
 
     tail = &j->items;

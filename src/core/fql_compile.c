@@ -7,19 +7,20 @@
 #define FQL_MAX_PARAMS  65535
 
 
-int
-fql_c_nomem(fql_cctx_t *c)
-{
-    fql_error_add(c->v.errs, NULL, FQL_CODE_INTERNAL, "Out of memory");
-    return -1;
-}
-
-
-static int
+/*
+ * The SQL writer's error is sticky (sqlite's accError): a write that runs
+ * out of memory marks the text, later writes do nothing, and fql_sql_end
+ * reports it once.  Writer calls need no check of their own.
+ */
+static void
 fql_sql_put(fql_cctx_t *c, const char *s, size_t n)
 {
     char    *p;
     size_t   cap;
+
+    if (c->sql.nomem) {
+        return;
+    }
 
     if (c->sql.len + n + 1 > c->sql.cap) {
         cap = c->sql.cap ? c->sql.cap * 2 : 256;
@@ -29,7 +30,8 @@ fql_sql_put(fql_cctx_t *c, const char *s, size_t n)
 
         p = fql_alloc(c->v.arena, cap);
         if (p == NULL) {
-            return fql_c_nomem(c);
+            c->sql.nomem = 1;
+            return;
         }
 
         if (c->sql.len) {
@@ -43,61 +45,50 @@ fql_sql_put(fql_cctx_t *c, const char *s, size_t n)
     memcpy(c->sql.data + c->sql.len, s, n);
     c->sql.len += n;
     c->sql.data[c->sql.len] = '\0';
-
-    return 0;
 }
 
 
 #define fql_sql_lit(c, s)  fql_sql_put(c, s, sizeof(s) - 1)
 
-static int
+static void
 fql_sql_z(fql_cctx_t *c, const char *s)
 {
-    return fql_sql_put(c, s, strlen(s));
+    fql_sql_put(c, s, strlen(s));
 }
 
 
-/* "ident" with embedded quotes doubled (the schema refuses them anyway) */
-static int
-fql_sql_ident(fql_cctx_t *c, fql_str_t id)
+/*
+ * s between quotes q, embedded ones doubled: "ident" (the schema refuses
+ * quotes in names anyway) or 'literal' for JSON keys from schema names
+ */
+static void
+fql_sql_quoted(fql_cctx_t *c, fql_str_t s, char q)
 {
     size_t  i;
 
-    if (fql_sql_lit(c, "\"") != 0) {
-        return -1;
-    }
-
-    for (i = 0; i < id.len; i++) {
-        if (fql_sql_put(c, &id.data[i], 1) != 0
-            || (id.data[i] == '"' && fql_sql_put(c, "\"", 1) != 0))
-        {
-            return -1;
-        }
-    }
-
-    return fql_sql_lit(c, "\"");
-}
-
-
-/* 'literal' for JSON keys taken from schema names */
-static int
-fql_sql_string(fql_cctx_t *c, fql_str_t s)
-{
-    size_t  i;
-
-    if (fql_sql_lit(c, "'") != 0) {
-        return -1;
-    }
+    fql_sql_put(c, &q, 1);
 
     for (i = 0; i < s.len; i++) {
-        if (fql_sql_put(c, &s.data[i], 1) != 0
-            || (s.data[i] == '\'' && fql_sql_put(c, "'", 1) != 0))
-        {
-            return -1;
+        fql_sql_put(c, &s.data[i], 1);
+
+        if (s.data[i] == q) {
+            fql_sql_put(c, &q, 1);
         }
     }
 
-    return fql_sql_lit(c, "'");
+    fql_sql_put(c, &q, 1);
+}
+
+
+/* back to the text written before mark (what a branch added was empty) */
+static void
+fql_sql_cut(fql_cctx_t *c, size_t mark)
+{
+    c->sql.len = mark;
+
+    if (c->sql.data != NULL) {
+        c->sql.data[mark] = '\0';
+    }
 }
 
 
@@ -123,7 +114,7 @@ fql_sql_param(fql_cctx_t *c, const char *value)
         p = fql_alloc(c->v.arena, c->params_cap * sizeof(char *));
         sl = fql_alloc(c->v.arena, c->params_cap * sizeof(fql_slot_t));
         if (p == NULL || sl == NULL) {
-            return fql_c_nomem(c);
+            return fql_error_nomem(c->v.errs);
         }
 
         if (c->nparams) {
@@ -140,8 +131,9 @@ fql_sql_param(fql_cctx_t *c, const char *value)
     c->params[c->nparams++] = value;
 
     n = snprintf(buf, sizeof(buf), "$%u", c->nparams);
+    fql_sql_put(c, buf, n);
 
-    return fql_sql_put(c, buf, n);
+    return 0;
 }
 
 
@@ -243,7 +235,7 @@ fql_slot_from(fql_cctx_t *c, const fql_jval_t *src, fql_slot_kind_t kind,
 
     p = fql_alloc(c->v.arena, (n ? n : 1) * sizeof(unsigned short));
     if (p == NULL) {
-        return fql_c_nomem(c);
+        return fql_error_nomem(c->v.errs);
     }
 
     memcpy(p, path, n * sizeof(unsigned short));
@@ -269,16 +261,15 @@ static int
 fql_text_put(fql_text_t *t, const char *s, size_t n)
 {
     fql_sql_t   save;
-    int         rc;
 
     /* reuse the SQL builder's growth on a separate buffer */
     save = t->c->sql;
     t->c->sql = t->b;
-    rc = fql_sql_put(t->c, s, n);
+    fql_sql_put(t->c, s, n);
     t->b = t->c->sql;
     t->c->sql = save;
 
-    return rc;
+    return t->b.nomem ? fql_error_nomem(t->c->v.errs) : 0;
 }
 
 
@@ -402,7 +393,7 @@ fql_param_text(fql_cctx_t *c, fql_scalar_t sc, const fql_jval_t *j,
     default:
         /* names and lexemes may point into a source: copy them out */
         *out = fql_strndup(c->v.arena, j->str.data, j->str.len);
-        return *out ? 0 : fql_c_nomem(c);
+        return *out ? 0 : fql_error_nomem(c->v.errs);
     }
 }
 
@@ -632,7 +623,7 @@ fql_scalar_cast(fql_scalar_t sc)
  * The SQL expression of a filterable field: its real column at the top
  * level, else its JSON path through the enclosing objects (c->path).
  */
-static int
+static void
 fql_sql_field(fql_cctx_t *c, const fql_field_t *f, fql_scalar_t sc,
     int array)
 {
@@ -640,7 +631,8 @@ fql_sql_field(fql_cctx_t *c, const fql_field_t *f, fql_scalar_t sc,
     const char  *cast;
 
     if (f->column.len && c->npath == 0) {
-        return fql_sql_ident(c, f->column);
+        fql_sql_quoted(c, f->column, '"');
+        return;
     }
 
     /*
@@ -648,49 +640,41 @@ fql_sql_field(fql_cctx_t *c, const fql_field_t *f, fql_scalar_t sc,
      * the rest is text cast to its type: (("data"->>'k')::t)
      */
     if (array || fql_scalar_is_json(sc)) {
-        if (fql_sql_lit(c, "NULLIF(\"data\"") != 0) {
-            return -1;
-        }
+        fql_sql_lit(c, "NULLIF(\"data\"");
 
-    } else if (fql_sql_lit(c, "((\"data\"") != 0) {
-        return -1;
+    } else {
+        fql_sql_lit(c, "((\"data\"");
     }
 
     for (i = 0; i < c->npath; i++) {
-        if (fql_sql_lit(c, "->") != 0
-            || fql_sql_string(c, c->path[i]->json_key) != 0)
-        {
-            return -1;
-        }
+        fql_sql_lit(c, "->");
+        fql_sql_quoted(c, c->path[i]->json_key, '\'');
     }
 
     if (array || fql_scalar_is_json(sc)) {
         /* a JSON null is SQL's NULL, as ->> makes it for the others */
-        return fql_sql_lit(c, "->") != 0
-               || fql_sql_string(c, f->json_key) != 0
-               || fql_sql_lit(c, ", 'null')") != 0 ? -1 : 0;
+        fql_sql_lit(c, "->");
+        fql_sql_quoted(c, f->json_key, '\'');
+        fql_sql_lit(c, ", 'null')");
+        return;
     }
 
-    if (fql_sql_lit(c, "->>") != 0
-        || fql_sql_string(c, f->json_key) != 0
-        || fql_sql_lit(c, ")") != 0)
-    {
-        return -1;
-    }
+    fql_sql_lit(c, "->>");
+    fql_sql_quoted(c, f->json_key, '\'');
+    fql_sql_lit(c, ")");
 
     cast = fql_scalar_cast(sc);
 
-    if (cast != NULL
-        && (fql_sql_lit(c, "::") != 0 || fql_sql_z(c, cast) != 0))
-    {
-        return -1;
+    if (cast != NULL) {
+        fql_sql_lit(c, "::");
+        fql_sql_z(c, cast);
     }
 
-    return fql_sql_lit(c, ")");
+    fql_sql_lit(c, ")");
 }
 
 
-static int
+static void
 fql_sql_cast_suffix(fql_cctx_t *c, const fql_field_t *f, fql_scalar_t sc,
     int array)
 {
@@ -700,21 +684,22 @@ fql_sql_cast_suffix(fql_cctx_t *c, const fql_field_t *f, fql_scalar_t sc,
 
     if (cast == NULL) {
         if (!array) {
-            return 0;
+            return;
         }
         cast = "text";
     }
 
     /* a real column gives the parameter its type, lists' too */
     if (f->column.len && c->npath == 0) {
-        return 0;
+        return;
     }
 
-    if (fql_sql_lit(c, "::") != 0 || fql_sql_z(c, cast) != 0) {
-        return -1;
-    }
+    fql_sql_lit(c, "::");
+    fql_sql_z(c, cast);
 
-    return array ? fql_sql_lit(c, "[]") : 0;
+    if (array) {
+        fql_sql_lit(c, "[]");
+    }
 }
 
 
@@ -885,7 +870,7 @@ fql_op_values(fql_cctx_t *c, const fql_arg_t *a, const fql_field_t *f,
 
             if (m == NULL) {
                 /* required members: coercion made sure they are here */
-                return fql_c_nomem(c);
+                return fql_error_nomem(c->v.errs);
             }
 
             if (m->kind == FQL_J_ARRAY) {
@@ -982,25 +967,21 @@ fql_sql_op(fql_cctx_t *c, const fql_operator_t *o, const fql_field_t *f,
         if (*p != '%') {
             for (s = p; p[1] && p[1] != '%'; p++) { /* void */ }
 
-            if (fql_sql_put(c, s, p - s + 1) != 0) {
-                return -1;
-            }
+            fql_sql_put(c, s, p - s + 1);
             continue;
         }
 
         p++;
 
         if (*p == 'e') {
-            if (fql_sql_field(c, f, sc, array) != 0) {
-                return -1;
-            }
+            fql_sql_field(c, f, sc, array);
             continue;
         }
 
         k = (*p == 'v' || *p == 'a') ? 0 : (unsigned) (*p - '1');
         if (k >= nval) {
             /* an operator's input object always has its members */
-            return fql_c_nomem(c);
+            return fql_error_nomem(c->v.errs);
         }
 
         if (pnum[k] == 0 && memo != NULL && memo->stmt == c->stmt) {
@@ -1009,11 +990,7 @@ fql_sql_op(fql_cctx_t *c, const fql_operator_t *o, const fql_field_t *f,
         }
 
         if (pnum[k] != 0) {
-            if (fql_sql_put(c, buf, snprintf(buf, sizeof(buf), "$%u",
-                                             pnum[k])) != 0)
-            {
-                return -1;
-            }
+            fql_sql_put(c, buf, snprintf(buf, sizeof(buf), "$%u", pnum[k]));
 
         } else {
             c->next_slot = sl[k];
@@ -1029,10 +1006,8 @@ fql_sql_op(fql_cctx_t *c, const fql_operator_t *o, const fql_field_t *f,
             }
         }
 
-        if ((*p == 'v' && fql_sql_cast_suffix(c, f, sc, 0) != 0)
-            || (*p == 'a' && fql_sql_cast_suffix(c, f, sc, 1) != 0))
-        {
-            return -1;
+        if (*p == 'v' || *p == 'a') {
+            fql_sql_cast_suffix(c, f, sc, *p == 'a');
         }
     }
 
@@ -1092,8 +1067,8 @@ fql_sql_ops(fql_cctx_t *c, const fql_arg_t *in, const fql_jval_t *ops,
         a = fql_arg_find(filter->input_fields, op->key);
         o = a->op;
 
-        if (!*first && fql_sql_lit(c, " AND ") != 0) {
-            return -1;
+        if (!*first) {
+            fql_sql_lit(c, " AND ");
         }
 
         *first = 0;
@@ -1131,13 +1106,11 @@ fql_sql_nested(fql_cctx_t *c, const fql_arg_t *in, const fql_jval_t *obj,
 
     mark = c->sql.len;
 
-    if (!*first && fql_sql_lit(c, " AND ") != 0) {
-        return -1;
+    if (!*first) {
+        fql_sql_lit(c, " AND ");
     }
 
-    if (fql_sql_lit(c, "(") != 0) {
-        return -1;
-    }
+    fql_sql_lit(c, "(");
 
     c->path[c->npath++] = in->filter_field;
 
@@ -1148,14 +1121,14 @@ fql_sql_nested(fql_cctx_t *c, const fql_arg_t *in, const fql_jval_t *obj,
     c->npath--;
 
     if (sub_empty) {
-        c->sql.len = mark;
-        c->sql.data[mark] = '\0';
+        fql_sql_cut(c, mark);
         return 0;
     }
 
     *first = 0;
+    fql_sql_lit(c, ")");
 
-    return fql_sql_lit(c, ")");
+    return 0;
 }
 
 
@@ -1182,12 +1155,7 @@ fql_sql_where(fql_cctx_t *c, const fql_type_t *where, const fql_jval_t *obj,
                 continue;
             }
 
-            if ((!first && fql_sql_lit(c, " AND ") != 0)
-                || fql_sql_lit(c, "(") != 0)
-            {
-                return -1;
-            }
-
+            fql_sql_z(c, first ? "(" : " AND (");
             first = 0;
 
             for (it = m->items; it; it = it->next) {
@@ -1195,40 +1163,35 @@ fql_sql_where(fql_cctx_t *c, const fql_type_t *where, const fql_jval_t *obj,
                     return -1;
                 }
 
-                if (it != m->items
-                    && (and ? fql_sql_lit(c, " AND ")
-                            : fql_sql_lit(c, " OR ")) != 0)
-                {
+                if (it != m->items) {
+                    fql_sql_z(c, and ? " AND " : " OR ");
+                }
+
+                fql_sql_lit(c, "(");
+
+                if (fql_sql_where(c, where, it, &sub_empty) != 0) {
                     return -1;
                 }
 
-                if (fql_sql_lit(c, "(") != 0
-                    || fql_sql_where(c, where, it, &sub_empty) != 0
-                    || (sub_empty && fql_sql_lit(c, "TRUE") != 0)
-                    || fql_sql_lit(c, ")") != 0)
-                {
-                    return -1;
-                }
+                fql_sql_z(c, sub_empty ? "TRUE)" : ")");
             }
 
-            if (fql_sql_lit(c, ")") != 0) {
-                return -1;
-            }
-
+            fql_sql_lit(c, ")");
             continue;
         }
 
         if (fql_str_eqz(m->key, "NOT")) {
-            if (fql_count_condition(c) != 0
-                || (!first && fql_sql_lit(c, " AND ") != 0)
-                || fql_sql_lit(c, "NOT (") != 0
-                || fql_sql_where(c, where, m, &sub_empty) != 0
-                || (sub_empty && fql_sql_lit(c, "TRUE") != 0)
-                || fql_sql_lit(c, ")") != 0)
-            {
+            if (fql_count_condition(c) != 0) {
                 return -1;
             }
 
+            fql_sql_z(c, first ? "NOT (" : " AND NOT (");
+
+            if (fql_sql_where(c, where, m, &sub_empty) != 0) {
+                return -1;
+            }
+
+            fql_sql_z(c, sub_empty ? "TRUE)" : ")");
             first = 0;
             continue;
         }
@@ -1289,13 +1252,9 @@ fql_sql_order(fql_cctx_t *c, const fql_type_t *order, const fql_jval_t *obj,
             c->uses_vector = 1;
         }
 
-        if (fql_sql_z(c, *first ? " ORDER BY " : ", ") != 0
-            || fql_sql_field(c, f, fql_tref_named(f->type)->scalar, 0) != 0
-            || fql_sql_z(c, fql_str_eqz(m->str, "DESC") ? " DESC"
-                                                        : " ASC") != 0)
-        {
-            return -1;
-        }
+        fql_sql_z(c, *first ? " ORDER BY " : ", ");
+        fql_sql_field(c, f, fql_tref_named(f->type)->scalar, 0);
+        fql_sql_z(c, fql_str_eqz(m->str, "DESC") ? " DESC" : " ASC");
 
         *first = 0;
     }
@@ -1325,21 +1284,17 @@ fql_sql_order_list(fql_cctx_t *c, const fql_type_t *order,
 }
 
 
-static int
+static void
 fql_sql_from(fql_cctx_t *c, const fql_type_t *t)
 {
-    if (fql_sql_lit(c, "SELECT \"data\" FROM ") != 0) {
-        return -1;
+    fql_sql_lit(c, "SELECT \"data\" FROM ");
+
+    if (t->view_schema.len) {
+        fql_sql_quoted(c, t->view_schema, '"');
+        fql_sql_lit(c, ".");
     }
 
-    if (t->view_schema.len
-        && (fql_sql_ident(c, t->view_schema) != 0
-            || fql_sql_lit(c, ".") != 0))
-    {
-        return -1;
-    }
-
-    return fql_sql_ident(c, t->view_name);
+    fql_sql_quoted(c, t->view_name, '"');
 }
 
 
@@ -1509,7 +1464,7 @@ fql_gather(fql_cctx_t *c, const fql_type_t *type,
 
             nodes = fql_alloc(c->v.arena, cap * sizeof(fql_gnode_t));
             if (nodes == NULL) {
-                return fql_c_nomem(c);
+                return fql_error_nomem(c->v.errs);
             }
 
             if (g->n) {
@@ -1547,7 +1502,7 @@ fql_group(fql_cctx_t *c, const fql_gather_t *g, fql_cfield_t **fields)
 
     owner = fql_alloc(c->v.arena, g->n * sizeof(fql_cfield_t *));
     if (owner == NULL || fql_index_init(&ix, c->v.arena, g->n) != 0) {
-        return fql_c_nomem(c);
+        return fql_error_nomem(c->v.errs);
     }
 
     for (i = 0; i < g->n; i++) {
@@ -1559,7 +1514,7 @@ fql_group(fql_cctx_t *c, const fql_gather_t *g, fql_cfield_t **fields)
     for (i = 0; i < ix.n; i = j) {
         cf = fql_calloc(c->v.arena, sizeof(fql_cfield_t));
         if (cf == NULL) {
-            return fql_c_nomem(c);
+            return fql_error_nomem(c->v.errs);
         }
 
         cf->key = ix.e[i].key;
@@ -1592,7 +1547,7 @@ fql_group(fql_cctx_t *c, const fql_gather_t *g, fql_cfield_t **fields)
 
         n = fql_calloc(c->v.arena, sizeof(fql_node_t));
         if (n == NULL) {
-            return fql_c_nomem(c);
+            return fql_error_nomem(c->v.errs);
         }
 
         n->sel = s;
@@ -1645,6 +1600,20 @@ static fql_proj_t *fql_project(fql_cctx_t *c, const fql_type_t *type,
     fql_cfield_t *fields, unsigned depth);
 
 
+int
+fql_c_typename(fql_cctx_t *c, const fql_selection_t *s)
+{
+    if (s->selections != NULL || s->args != NULL) {
+        fql_error_add(c->v.errs, &s->loc, FQL_CODE_VALIDATION,
+                      "Field \"__typename\" takes no arguments and no "
+                      "selection.");
+        return -1;
+    }
+
+    return 0;
+}
+
+
 static int
 fql_project_field(fql_cctx_t *c, const fql_type_t *type, fql_cfield_t *cf,
     fql_proj_field_t *pf, unsigned depth)
@@ -1660,10 +1629,7 @@ fql_project_field(fql_cctx_t *c, const fql_type_t *type, fql_cfield_t *cf,
     pf->out_key = cf->key;
 
     if (fql_str_eqz(s->name, "__typename")) {
-        if (s->selections != NULL || s->args != NULL) {
-            fql_error_add(c->v.errs, &s->loc, FQL_CODE_VALIDATION,
-                          "Field \"__typename\" takes no arguments and no "
-                          "selection.");
+        if (fql_c_typename(c, s) != 0) {
             return -1;
         }
 
@@ -1767,7 +1733,7 @@ fql_project(fql_cctx_t *c, const fql_type_t *type, fql_cfield_t *fields,
 
     p = fql_calloc(c->v.arena, sizeof(fql_proj_t));
     if (p == NULL) {
-        fql_c_nomem(c);
+        fql_error_nomem(c->v.errs);
         return NULL;
     }
 
@@ -1775,7 +1741,7 @@ fql_project(fql_cctx_t *c, const fql_type_t *type, fql_cfield_t *fields,
     p->nfields = n;
     p->fields = fql_calloc(c->v.arena, (n ? n : 1) * sizeof(fql_proj_field_t));
     if (p->fields == NULL) {
-        fql_c_nomem(c);
+        fql_error_nomem(c->v.errs);
         return NULL;
     }
 
@@ -1832,7 +1798,7 @@ fql_limit_text(fql_cctx_t *c, const fql_loc_t *loc, const fql_jval_t *a,
 
     p = fql_alloc(c->v.arena, 24);
     if (p == NULL) {
-        return fql_c_nomem(c);
+        return fql_error_nomem(c->v.errs);
     }
 
     snprintf(p, 24, "%ld", n);
@@ -1875,12 +1841,13 @@ fql_sql_limit(fql_cctx_t *c, const fql_selection_t *s, const fql_jval_t *a)
         return -1;
     }
 
-    if (fql_sql_lit(c, " LIMIT ") != 0
-        || fql_sql_param(c, p) != 0
-        || fql_sql_lit(c, "::bigint") != 0)
-    {
+    fql_sql_lit(c, " LIMIT ");
+
+    if (fql_sql_param(c, p) != 0) {
         return -1;
     }
+
+    fql_sql_lit(c, "::bigint");
 
     return 0;
 }
@@ -1922,11 +1889,12 @@ fql_input_slot(fql_cctx_t *c, const fql_jval_t *input, const fql_tref_t *type)
 
 /* a root field's statement starts empty: its text, parameters, limits */
 static void
-fql_stmt_begin(fql_cctx_t *c)
+fql_sql_begin(fql_cctx_t *c)
 {
     c->sql.data = NULL;
     c->sql.len = 0;
     c->sql.cap = 0;
+    c->sql.nomem = 0;
     c->params = NULL;
     c->slots = NULL;
     c->nparams = 0;
@@ -1934,6 +1902,25 @@ fql_stmt_begin(fql_cctx_t *c)
     c->nconds = 0;
     c->stmt++;
     c->next_slot.kind = FQL_SLOT_LITERAL;
+}
+
+
+/* the statement written: its text and parameters go to rp */
+static int
+fql_sql_end(fql_cctx_t *c, fql_root_plan_t *rp)
+{
+    if (c->sql.nomem) {
+        return fql_error_nomem(c->v.errs);
+    }
+
+    rp->sql = c->sql.data;
+    rp->sql_len = c->sql.len;
+    rp->sql_hash = fql_hash(rp->sql, rp->sql_len);
+    rp->params = c->params;
+    rp->slots = c->slots;
+    rp->nparams = c->nparams;
+
+    return 0;
 }
 
 
@@ -1986,32 +1973,29 @@ fql_compile_mutation(fql_cctx_t *c, const fql_field_t *f, fql_cfield_t *cf,
     if (input == NULL
         || fql_input_json(c, f->args->type, input, &json) != 0)
     {
-        return input ? -1 : fql_c_nomem(c);
+        return input ? -1 : fql_error_nomem(c->v.errs);
     }
 
-    fql_stmt_begin(c);
+    fql_sql_begin(c);
+    fql_sql_lit(c, "SELECT to_jsonb(r) FROM ");
 
-    if (fql_sql_lit(c, "SELECT to_jsonb(r) FROM ") != 0
-        || (f->fn_schema.len
-            && (fql_sql_ident(c, f->fn_schema) != 0
-                || fql_sql_lit(c, ".") != 0))
-        || fql_sql_ident(c, f->fn_name) != 0
-        || fql_sql_lit(c, "(") != 0
-        || fql_input_slot(c, input, f->args->type) != 0
-        || fql_sql_param(c, json) != 0
-        || fql_sql_lit(c, "::jsonb) AS r") != 0)
+    if (f->fn_schema.len) {
+        fql_sql_quoted(c, f->fn_schema, '"');
+        fql_sql_lit(c, ".");
+    }
+
+    fql_sql_quoted(c, f->fn_name, '"');
+    fql_sql_lit(c, "(");
+
+    if (fql_input_slot(c, input, f->args->type) != 0
+        || fql_sql_param(c, json) != 0)
     {
         return -1;
     }
 
-    rp->sql = c->sql.data;
-    rp->sql_len = c->sql.len;
-    rp->sql_hash = fql_hash(rp->sql, rp->sql_len);
-    rp->params = c->params;
-    rp->slots = c->slots;
-    rp->nparams = c->nparams;
+    fql_sql_lit(c, "::jsonb) AS r");
 
-    return 0;
+    return fql_sql_end(c, rp);
 }
 
 
@@ -2088,11 +2072,8 @@ fql_compile_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
         return -1;
     }
 
-    fql_stmt_begin(c);
-
-    if (fql_sql_from(c, t) != 0) {
-        return -1;
-    }
+    fql_sql_begin(c);
+    fql_sql_from(c, t);
 
     if (f->root == FQL_ROOT_BY_ID) {
         rp->kind = FQL_RF_OBJECT;
@@ -2101,10 +2082,14 @@ fql_compile_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
         sc = fql_tref_named(f->args->type)->scalar;
 
         if (fql_param_text(c, sc, a, &p) != 0
-            || fql_slot_from(c, a, FQL_SLOT_TEXT, sc, 0) != 0
-            || fql_sql_lit(c, " WHERE \"id\" = ") != 0
-            || fql_sql_param(c, p) != 0)
+            || fql_slot_from(c, a, FQL_SLOT_TEXT, sc, 0) != 0)
         {
+            return -1;
+        }
+
+        fql_sql_lit(c, " WHERE \"id\" = ");
+
+        if (fql_sql_param(c, p) != 0) {
             return -1;
         }
 
@@ -2115,15 +2100,14 @@ fql_compile_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
         if (a != NULL && a->kind == FQL_J_OBJECT) {
             size_t  mark = c->sql.len;
 
-            if (fql_sql_lit(c, " WHERE ") != 0
-                || fql_sql_where(c, t->where_input, a, &empty) != 0)
-            {
+            fql_sql_lit(c, " WHERE ");
+
+            if (fql_sql_where(c, t->where_input, a, &empty) != 0) {
                 return -1;
             }
 
             if (empty) {
-                c->sql.len = mark;
-                c->sql.data[mark] = '\0';
+                fql_sql_cut(c, mark);
             }
         }
 
@@ -2142,26 +2126,25 @@ fql_compile_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
         if (a != NULL && a->kind == FQL_J_NUMBER) {
             if (fql_offset_text(c, &s->loc, a, &p) != 0
                 || fql_slot_from(c, a, FQL_SLOT_OFFSET, FQL_SCALAR_INT, 0)
-                   != 0
-                || fql_sql_lit(c, " OFFSET ") != 0
-                || fql_sql_param(c, p) != 0
-                || fql_sql_lit(c, "::bigint") != 0)
+                   != 0)
             {
                 return -1;
             }
+
+            fql_sql_lit(c, " OFFSET ");
+
+            if (fql_sql_param(c, p) != 0) {
+                return -1;
+            }
+
+            fql_sql_lit(c, "::bigint");
         }
     }
 
     rp->uses_vector = c->uses_vector;
     c->uses_vector = 0;
-    rp->sql = c->sql.data;
-    rp->sql_len = c->sql.len;
-    rp->sql_hash = fql_hash(rp->sql, rp->sql_len);
-    rp->params = c->params;
-    rp->slots = c->slots;
-    rp->nparams = c->nparams;
 
-    return 0;
+    return fql_sql_end(c, rp);
 }
 
 
@@ -2180,8 +2163,7 @@ fql_compile_doc(fql_arena_t *a, const fql_schema_t *schema,
 
     c = fql_calloc(a, sizeof(fql_cctx_t));
     if (c == NULL) {
-        fql_error_add(errs, NULL, FQL_CODE_INTERNAL, "Out of memory");
-        return -1;
+        return fql_error_nomem(errs);
     }
 
     c->v.arena = a;
@@ -2249,7 +2231,7 @@ fql_compile_doc(fql_arena_t *a, const fql_schema_t *schema,
 
     pl = fql_calloc(a, sizeof(fql_plan_t));
     if (pl == NULL) {
-        return fql_c_nomem(c);
+        return fql_error_nomem(c->v.errs);
     }
 
     pl->op = c->v.op->op;
@@ -2258,7 +2240,7 @@ fql_compile_doc(fql_arena_t *a, const fql_schema_t *schema,
     for (cf = fields; cf; cf = cf->next) {
         rp = fql_calloc(a, sizeof(fql_root_plan_t));
         if (rp == NULL) {
-            return fql_c_nomem(c);
+            return fql_error_nomem(c->v.errs);
         }
 
         if (fql_compile_root(c, root, cf, rp) != 0) {
@@ -2326,7 +2308,7 @@ fql_bind_slot(fql_cctx_t *c, const fql_root_plan_t *rp, const fql_slot_t *sl,
 
     if (j == NULL) {
         /* the shape matched the plan's: this cannot happen */
-        return fql_c_nomem(c);
+        return fql_error_nomem(c->v.errs);
     }
 
     switch (sl->kind) {
@@ -2517,7 +2499,7 @@ fql_plan_bind(fql_arena_t *a, const fql_plan_t *tmpl, const fql_jval_t *vars,
 
     pl = fql_alloc(a, sizeof(fql_plan_t));
     if (pl == NULL) {
-        return fql_c_nomem(&c);
+        return fql_error_nomem(c.v.errs);
     }
 
     *pl = *tmpl;
@@ -2526,7 +2508,7 @@ fql_plan_bind(fql_arena_t *a, const fql_plan_t *tmpl, const fql_jval_t *vars,
     for (t = tmpl->roots; t; t = t->next) {
         rp = fql_alloc(a, sizeof(fql_root_plan_t));
         if (rp == NULL) {
-            return fql_c_nomem(&c);
+            return fql_error_nomem(c.v.errs);
         }
 
         *rp = *t;
@@ -2541,7 +2523,7 @@ fql_plan_bind(fql_arena_t *a, const fql_plan_t *tmpl, const fql_jval_t *vars,
         if (i < t->nparams) {
             params = fql_alloc(a, t->nparams * sizeof(char *));
             if (params == NULL) {
-                return fql_c_nomem(&c);
+                return fql_error_nomem(c.v.errs);
             }
 
             for (i = 0; i < t->nparams; i++) {

@@ -20,6 +20,7 @@ typedef struct {
     char      *data;
     size_t     len;
     size_t     cap;
+    unsigned   nomem:1;     /* a write failed: sticky, see fql_sql_put */
 } fql_sql_t;
 
 typedef struct fql_cfield_s  fql_cfield_t;
@@ -89,8 +90,8 @@ typedef struct {
 /* marks the plan uncacheable when a value came from a variable */
 void fql_c_static_value(fql_cctx_t *c, const fql_jval_t *j);
 
-
-int fql_c_nomem(fql_cctx_t *c);
+/* __typename takes no arguments and no selection: 0, or -1 with an error */
+int fql_c_typename(fql_cctx_t *c, const fql_selection_t *s);
 
 /* the merged sub-selections of all nodes of a response key, on type */
 int fql_collect_sub(fql_cctx_t *c, const fql_type_t *type,

@@ -67,6 +67,9 @@ fql_error_t *fql_error_add(fql_errors_t *e, const fql_loc_t *loc,
 #endif
     ;
 
+/* adds the out-of-memory error (no location, INTERNAL); returns -1 */
+int fql_error_nomem(fql_errors_t *e);
+
 /* writes `"errors":[...]` (without braces around it) */
 int fql_errors_write(const fql_errors_t *e, fql_wbuf_t *w);
 

@@ -736,17 +736,14 @@ fql_introspect_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
     ic.out.max = c->static_left;
 
     if (fql_str_eqz(s->name, "__typename")) {
-        if (s->selections != NULL || s->args != NULL) {
-            fql_error_add(c->v.errs, &s->loc, FQL_CODE_VALIDATION,
-                          "Field \"__typename\" takes no arguments and no "
-                          "selection.");
+        if (fql_c_typename(c, s) != 0) {
             return -1;
         }
 
         if (fql_json_string(&ic.out.w, root->name.data, root->name.len)
             != 0)
         {
-            return fql_c_nomem(c);
+            return fql_error_nomem(c->v.errs);
         }
 
         goto done;
@@ -816,7 +813,7 @@ fql_introspect_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
             }
 
             if (fql_wbuf_lit(&ic.out.w, "null") != 0) {
-                return fql_c_nomem(c);
+                return fql_error_nomem(c->v.errs);
             }
 
             goto done;
@@ -835,7 +832,7 @@ fql_introspect_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
             return -1;
         }
 
-        return c->v.errs->count ? -1 : fql_c_nomem(c);
+        return c->v.errs->count ? -1 : fql_error_nomem(c->v.errs);
     }
 
 done:

@@ -494,7 +494,7 @@ fql_json_parse(fql_arena_t *a, const char *text, size_t len,
                           FQL_JSON_MAX_DEPTH);
 
         } else if (p->nomem) {
-            fql_error_add(errs, NULL, FQL_CODE_INTERNAL, "Out of memory");
+            fql_error_nomem(errs);
 
         } else {
             msg = yajl_get_error(h, 0, (const unsigned char *) text, len);

@@ -138,7 +138,7 @@ fql_lexer_error(fql_lexer_t *lx, fql_loc_t loc, const char *fmt, ...)
 void
 fql_lexer_oom(fql_lexer_t *lx)
 {
-    snprintf(lx->err->message, sizeof(lx->err->message), "Out of memory.");
+    snprintf(lx->err->message, sizeof(lx->err->message), FQL_NOMEM ".");
     lx->err->loc = lx->tok.loc;
 }
 

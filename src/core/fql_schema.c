@@ -612,7 +612,7 @@ fql_sb_resolve(fql_sb_t *sb, const fql_type_ref_t *ref, int input)
 
         r = fql_sb_wrap(sb, ref->kind, r);
         if (r == NULL) {
-            fql_sb_error(sb, ref->loc, "Out of memory");
+            fql_sb_error(sb, ref->loc, FQL_NOMEM);
         }
 
         return r;
@@ -643,7 +643,7 @@ fql_sb_resolve(fql_sb_t *sb, const fql_type_ref_t *ref, int input)
 
     r = fql_sb_named(sb, t, 0);
     if (r == NULL) {
-        fql_sb_error(sb, ref->loc, "Out of memory");
+        fql_sb_error(sb, ref->loc, FQL_NOMEM);
     }
 
     return r;
@@ -751,7 +751,7 @@ fql_sb_args(fql_sb_t *sb, fql_input_value_def_t *defs, fql_arg_t **out)
 
         a = fql_calloc(sb->arena, sizeof(fql_arg_t));
         if (a == NULL) {
-            return fql_sb_error(sb, d->loc, "Out of memory");
+            return fql_sb_error(sb, d->loc, FQL_NOMEM);
         }
 
         a->name = d->name;
@@ -765,7 +765,7 @@ fql_sb_args(fql_sb_t *sb, fql_input_value_def_t *defs, fql_arg_t **out)
 
         a->json_key = fql_snake_case(sb->arena, d->name);
         if (a->json_key.data == NULL) {
-            return fql_sb_error(sb, d->loc, "Out of memory");
+            return fql_sb_error(sb, d->loc, FQL_NOMEM);
         }
 
         *tail = a;
@@ -805,7 +805,7 @@ fql_sb_fields(fql_sb_t *sb, fql_type_t *t, fql_field_def_t *defs)
 
         f = fql_calloc(sb->arena, sizeof(fql_field_t));
         if (f == NULL) {
-            return fql_sb_error(sb, d->loc, "Out of memory");
+            return fql_sb_error(sb, d->loc, FQL_NOMEM);
         }
 
         f->name = d->name;
@@ -816,7 +816,7 @@ fql_sb_fields(fql_sb_t *sb, fql_type_t *t, fql_field_def_t *defs)
         f->type = fql_sb_resolve(sb, d->type, 0);
 
         if (f->type == NULL || f->json_key.data == NULL) {
-            return f->type ? fql_sb_error(sb, d->loc, "Out of memory") : -1;
+            return f->type ? fql_sb_error(sb, d->loc, FQL_NOMEM) : -1;
         }
 
         if (fql_sb_args(sb, d->args, &f->args) != 0) {
@@ -874,7 +874,7 @@ fql_sb_type_list(fql_sb_t *sb, fql_name_list_t *names,
 
         l = fql_calloc(sb->arena, sizeof(fql_type_list_t));
         if (l == NULL) {
-            return fql_sb_error(sb, names->loc, "Out of memory");
+            return fql_sb_error(sb, names->loc, FQL_NOMEM);
         }
 
         l->type = t;
@@ -942,7 +942,7 @@ fql_sb_declare(fql_sb_t *sb, fql_definition_t *d)
 
     t = fql_sb_new_type(sb, kind, d->name);
     if (t == NULL) {
-        return fql_sb_error(sb, d->loc, "Out of memory");
+        return fql_sb_error(sb, d->loc, FQL_NOMEM);
     }
 
     t->description = d->description;
@@ -981,7 +981,7 @@ fql_sb_directive(fql_sb_t *sb, fql_definition_t *d)
 
     dd = fql_calloc(sb->arena, sizeof(fql_directive_def_t));
     if (dd == NULL) {
-        return fql_sb_error(sb, d->loc, "Out of memory");
+        return fql_sb_error(sb, d->loc, FQL_NOMEM);
     }
 
     dd->name = d->name;
@@ -1065,7 +1065,7 @@ fql_sb_define(fql_sb_t *sb, fql_definition_t *d)
         for (ev = d->values; ev; ev = ev->next) {
             v = fql_calloc(sb->arena, sizeof(fql_enum_value_t));
             if (v == NULL) {
-                return fql_sb_error(sb, ev->loc, "Out of memory");
+                return fql_sb_error(sb, ev->loc, FQL_NOMEM);
             }
 
             v->name = ev->name;
@@ -1287,7 +1287,7 @@ fql_sb_where_order_declare(fql_sb_t *sb, fql_type_t *t, fql_loc_t loc)
     for (i = 0; i < 2; i++) {
         name = fql_sb_concat(sb, t->name, suffix[i]);
         if (name.data == NULL) {
-            return fql_sb_error(sb, loc, "Out of memory");
+            return fql_sb_error(sb, loc, FQL_NOMEM);
         }
 
         if (fql_schema_type(sb->schema, name) != NULL) {
@@ -1300,7 +1300,7 @@ fql_sb_where_order_declare(fql_sb_t *sb, fql_type_t *t, fql_loc_t loc)
 
         in[i] = fql_sb_new_type(sb, FQL_T_INPUT, name);
         if (in[i] == NULL) {
-            return fql_sb_error(sb, loc, "Out of memory");
+            return fql_sb_error(sb, loc, FQL_NOMEM);
         }
 
         in[i]->generated = 1;
@@ -1367,7 +1367,7 @@ fql_sb_where_order(fql_sb_t *sb, fql_type_t *t)
             filter = fql_sb_filter_type(sb, ft, array);
             if (filter == NULL) {
                 return sb->err->message[0] ? -1
-                       : fql_sb_error(sb, noloc, "Out of memory");
+                       : fql_sb_error(sb, noloc, FQL_NOMEM);
             }
 
         } else {
@@ -1377,7 +1377,7 @@ fql_sb_where_order(fql_sb_t *sb, fql_type_t *t)
         a = fql_sb_add_input(sb, where, (const char *) f->name.data,
                              fql_sb_named(sb, filter, 0));
         if (a == NULL) {
-            return fql_sb_error(sb, noloc, "Out of memory");
+            return fql_sb_error(sb, noloc, FQL_NOMEM);
         }
 
         a->name = f->name;
@@ -1396,7 +1396,7 @@ fql_sb_where_order(fql_sb_t *sb, fql_type_t *t)
                              : fql_sb_named(sb, sb->schema->order_direction,
                                             0));
         if (a == NULL) {
-            return fql_sb_error(sb, noloc, "Out of memory");
+            return fql_sb_error(sb, noloc, FQL_NOMEM);
         }
 
         a->name = f->name;
@@ -1406,7 +1406,7 @@ fql_sb_where_order(fql_sb_t *sb, fql_type_t *t)
     tr = fql_sb_named(sb, where, 1);
     tr = tr ? fql_sb_wrap(sb, FQL_TYPE_LIST, tr) : NULL;
     if (fql_sb_add_input(sb, where, "AND", tr) == NULL) {
-        return fql_sb_error(sb, noloc, "Out of memory");
+        return fql_sb_error(sb, noloc, FQL_NOMEM);
     }
 
     tr = fql_sb_named(sb, where, 1);
@@ -1415,7 +1415,7 @@ fql_sb_where_order(fql_sb_t *sb, fql_type_t *t)
         || fql_sb_add_input(sb, where, "NOT", fql_sb_named(sb, where, 0))
            == NULL)
     {
-        return fql_sb_error(sb, noloc, "Out of memory");
+        return fql_sb_error(sb, noloc, FQL_NOMEM);
     }
 
     return 0;
@@ -1718,7 +1718,7 @@ fql_schema_build(fql_arena_t *a, const char *sdl, size_t len,
 
     s = fql_calloc(a, sizeof(fql_schema_t));
     if (s == NULL) {
-        snprintf(err->message, sizeof(err->message), "Out of memory");
+        snprintf(err->message, sizeof(err->message), FQL_NOMEM);
         return -1;
     }
 
@@ -1729,7 +1729,7 @@ fql_schema_build(fql_arena_t *a, const char *sdl, size_t len,
     sb.builtin = 1;
 
     if (fql_sb_builtins(&sb) != 0) {
-        return fql_sb_error(&sb, noloc, "Out of memory");
+        return fql_sb_error(&sb, noloc, FQL_NOMEM);
     }
 
     if (fql_parse_document(a, fql_builtin_sdl, sizeof(fql_builtin_sdl) - 1,

@@ -134,8 +134,7 @@ fql_on_variable(fql_vctx_t *v, const fql_value_t *var,
 
     u = fql_calloc(v->arena, sizeof(fql_usage_t));
     if (u == NULL) {
-        fql_error_add(v->errs, NULL, FQL_CODE_INTERNAL, "Out of memory");
-        return -1;
+        return fql_error_nomem(v->errs);
     }
 
     u->var = var;
@@ -1282,8 +1281,7 @@ fql_validate_document(fql_vctx_t *v)
 
     r.defs = fql_calloc(v->arena, (n ? n : 1) * sizeof(fql_dinfo_t));
     if (r.defs == NULL) {
-        fql_error_add(v->errs, NULL, FQL_CODE_INTERNAL, "Out of memory");
-        return -1;
+        return fql_error_nomem(v->errs);
     }
 
     for (def = v->doc->definitions; def; def = def->next) {
@@ -1302,8 +1300,7 @@ fql_validate_document(fql_vctx_t *v)
         || fql_index_init(&r.frags, v->arena, r.ndefs) != 0
         || fql_index_init(&names, v->arena, r.ndefs) != 0)
     {
-        fql_error_add(v->errs, NULL, FQL_CODE_INTERNAL, "Out of memory");
-        return -1;
+        return fql_error_nomem(v->errs);
     }
 
     for (i = 0; i < r.ndefs; i++) {
@@ -1443,7 +1440,7 @@ failed:
     v->op = NULL;
 
     if (v->errs->count == 0) {
-        fql_error_add(v->errs, NULL, FQL_CODE_INTERNAL, "Out of memory");
+        fql_error_nomem(v->errs);
     }
 
     return -1;
