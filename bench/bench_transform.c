@@ -5,7 +5,7 @@
  * way the module's buffer chain does.  Reports input MB/s and rows/s, the
  * best of several runs, one line per case.
  *
- *   gcc -O2 -Isrc/core bench/bench_transform.c src/core/*.c -lyajl -lm \
+ *   gcc -O2 -Isrc/core bench/bench_transform.c src/core/fql_*.c -lyajl -lm \
  *       -o bench_transform      (or: make bench)
  */
 

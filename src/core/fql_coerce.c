@@ -2,8 +2,6 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <strings.h>
-#include <arpa/inet.h>
 
 #include "fql_coerce.h"
 #include "fql_jscan.h"
@@ -117,101 +115,6 @@ fql_int32(const fql_str_t *lexeme, long *out)
 
     *out = (long) d;
     return 0;
-}
-
-
-static int
-fql_is_hex(char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')
-           || (c >= 'A' && c <= 'F');
-}
-
-
-/* inet's input: an IPv4 or IPv6 address, optionally /prefix */
-static int
-fql_check_inet(const fql_str_t *s)
-{
-    char         buf[64];
-    size_t       n, i;
-    unsigned     bits, max;
-    const char  *slash;
-    u_char       addr[16];
-
-    slash = memchr(s->data, '/', s->len);
-    n = slash ? (size_t) (slash - s->data) : s->len;
-
-    if (n == 0 || n >= sizeof(buf)) {
-        return -1;
-    }
-
-    memcpy(buf, s->data, n);
-    buf[n] = '\0';
-
-    if (inet_pton(AF_INET, buf, addr) == 1) {
-        max = 32;
-
-    } else if (inet_pton(AF_INET6, buf, addr) == 1) {
-        max = 128;
-
-    } else {
-        return -1;
-    }
-
-    if (slash == NULL) {
-        return 0;
-    }
-
-    bits = 0;
-
-    for (i = n + 1; i < s->len; i++) {
-        if (s->data[i] < '0' || s->data[i] > '9' || bits > max) {
-            return -1;
-        }
-        bits = bits * 10 + (s->data[i] - '0');
-    }
-
-    return (i > n + 1 && bits <= max) ? 0 : -1;
-}
-
-
-/* a number as PostgreSQL's numeric reads it */
-static int
-fql_check_decimal(const fql_str_t *s)
-{
-    size_t  i, digits;
-
-    i = (s->len && (s->data[0] == '-' || s->data[0] == '+'));
-    digits = 0;
-
-    for ( /* void */ ; i < s->len && fql_is_digit(s->data[i]); i++) {
-        digits++;
-    }
-
-    if (i < s->len && s->data[i] == '.') {
-        for (i++; i < s->len && fql_is_digit(s->data[i]); i++) {
-            digits++;
-        }
-    }
-
-    if (digits == 0) {
-        return -1;
-    }
-
-    if (i < s->len && (s->data[i] == 'e' || s->data[i] == 'E')) {
-        i++;
-        i += (i < s->len && (s->data[i] == '-' || s->data[i] == '+'));
-
-        if (i == s->len || !fql_is_digit(s->data[i])) {
-            return -1;
-        }
-
-        while (i < s->len && fql_is_digit(s->data[i])) {
-            i++;
-        }
-    }
-
-    return i == s->len ? 0 : -1;
 }
 
 
@@ -330,133 +233,6 @@ fql_decimal_json(fql_vctx_t *v, const fql_str_t *s, fql_str_t *out)
 }
 
 
-static int
-fql_check_format(fql_scalar_t sc, const fql_str_t *s)
-{
-    size_t  i, hex;
-
-    switch (sc) {
-
-    case FQL_SCALAR_IPADDRESS:
-        return fql_check_inet(s);
-
-    case FQL_SCALAR_MACADDRESS:
-        /* 12 hex digits, separated by : - or . as PostgreSQL allows */
-        hex = 0;
-
-        for (i = 0; i < s->len; i++) {
-            if (fql_is_hex(s->data[i])) {
-                hex++;
-
-            } else if (s->data[i] != ':' && s->data[i] != '-'
-                       && s->data[i] != '.')
-            {
-                return -1;
-            }
-        }
-
-        return hex == 12 && s->len <= 17 ? 0 : -1;
-
-    case FQL_SCALAR_LTREE:
-        /* labels of letters, digits, _ and - joined by dots */
-        for (i = 0; i < s->len; i++) {
-            u_char  ch = s->data[i];
-
-            if (ch == '.') {
-                if (i == 0 || i + 1 == s->len || s->data[i - 1] == '.') {
-                    return -1;
-                }
-
-            } else if (!(fql_is_digit(ch) || ch == '_' || ch == '-'
-                         || ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z')))
-            {
-                return -1;
-            }
-        }
-
-        return 0;
-
-    case FQL_SCALAR_DATERANGE:
-        if (s->len == 5 && strncasecmp(s->data, "empty", 5) == 0) {
-            return 0;
-        }
-
-        return (s->len >= 3 && (s->data[0] == '[' || s->data[0] == '(')
-                && (s->data[s->len - 1] == ']' || s->data[s->len - 1] == ')')
-                && memchr(s->data, ',', s->len) != NULL) ? 0 : -1;
-
-    case FQL_SCALAR_DECIMAL:
-        return fql_check_decimal(s);
-
-    case FQL_SCALAR_UUID:
-        if (s->len != 36) {
-            return -1;
-        }
-
-        for (i = 0; i < 36; i++) {
-            if (i == 8 || i == 13 || i == 18 || i == 23) {
-                if (s->data[i] != '-') {
-                    return -1;
-                }
-
-            } else if (!fql_is_hex(s->data[i])) {
-                return -1;
-            }
-        }
-
-        return 0;
-
-    case FQL_SCALAR_DATE:
-    case FQL_SCALAR_DATETIME:
-        if (s->len < 10) {
-            return -1;
-        }
-
-        for (i = 0; i < 10; i++) {
-            if (i == 4 || i == 7) {
-                if (s->data[i] != '-') {
-                    return -1;
-                }
-
-            } else if (s->data[i] < '0' || s->data[i] > '9') {
-                return -1;
-            }
-        }
-
-        if (sc == FQL_SCALAR_DATE) {
-            return s->len == 10 ? 0 : -1;
-        }
-
-        return (s->len == 10 || s->data[10] == 'T' || s->data[10] == 't'
-                || s->data[10] == ' ') ? 0 : -1;
-
-    default:
-        return 0;
-    }
-}
-
-
-static const char *
-fql_scalar_desc(fql_scalar_t sc)
-{
-    switch (sc) {
-    case FQL_SCALAR_UUID:     return "a UUID";
-    case FQL_SCALAR_DATE:     return "a date (YYYY-MM-DD)";
-    case FQL_SCALAR_DATETIME: return "an ISO 8601 date-time";
-    case FQL_SCALAR_IPADDRESS:
-        return "an IPv4 or IPv6 address, optionally with /prefix";
-    case FQL_SCALAR_MACADDRESS:
-        return "a MAC address such as 08:00:2b:01:02:03";
-    case FQL_SCALAR_LTREE:
-        return "a label path such as top.science (letters, digits, _ and -)";
-    case FQL_SCALAR_DATERANGE:
-        return "a date range such as [2024-01-01,2024-02-01)";
-    case FQL_SCALAR_DECIMAL:  return "a decimal number";
-    default:                  return "a value";
-    }
-}
-
-
 /*
  * The coercion rules are the same for JSON variables and literals; this
  * describes the input whichever way it came.
@@ -473,11 +249,12 @@ static int
 fql_coerce_scalar(fql_vctx_t *v, const fql_type_t *t,
     const fql_scalar_in_t *in, fql_jval_t **out, const char **why)
 {
-    long               l;
-    char              *p;
-    fql_num_t          num;
-    fql_jval_t        *j;
-    fql_enum_value_t  *ev;
+    long                      l;
+    char                     *p;
+    fql_num_t                 num;
+    fql_jval_t               *j;
+    fql_enum_value_t         *ev;
+    const fql_scalar_info_t  *sc;
 
     *why = NULL;
 
@@ -508,9 +285,11 @@ fql_coerce_scalar(fql_vctx_t *v, const fql_type_t *t,
         return 0;
     }
 
-    switch (t->scalar) {
+    sc = &fql_scalars[t->scalar];
 
-    case FQL_SCALAR_INT:
+    switch (sc->in) {
+
+    case FQL_SC_INT:
         /* JSON has one number type: 1.0 is an integer there, not here */
         if (in->kind != FQL_VAL_INT
             && !(in->json && in->kind == FQL_VAL_FLOAT))
@@ -536,7 +315,7 @@ fql_coerce_scalar(fql_vctx_t *v, const fql_type_t *t,
         *out = j;
         return 0;
 
-    case FQL_SCALAR_FLOAT:
+    case FQL_SC_FLOAT:
         if (in->kind != FQL_VAL_INT && in->kind != FQL_VAL_FLOAT) {
             *why = "Float cannot represent a non numeric value";
             return -1;
@@ -561,7 +340,7 @@ fql_coerce_scalar(fql_vctx_t *v, const fql_type_t *t,
         *out = j;
         return 0;
 
-    case FQL_SCALAR_BOOLEAN:
+    case FQL_SC_BOOLEAN:
         if (in->kind != FQL_VAL_BOOLEAN) {
             *why = "Boolean cannot represent a non boolean value";
             return -1;
@@ -576,7 +355,7 @@ fql_coerce_scalar(fql_vctx_t *v, const fql_type_t *t,
         *out = j;
         return 0;
 
-    case FQL_SCALAR_ID:
+    case FQL_SC_ID:
         if (in->kind != FQL_VAL_STRING && in->kind != FQL_VAL_INT) {
             *why = "ID cannot represent a value that is not a string or "
                    "an integer";
@@ -590,13 +369,12 @@ fql_coerce_scalar(fql_vctx_t *v, const fql_type_t *t,
 
         break;
 
-    case FQL_SCALAR_JSON:
-    case FQL_SCALAR_VECTOR:
+    case FQL_SC_RAW:
         /* handled by the caller, which keeps the structure */
         *why = "JSON";
         return -1;
 
-    case FQL_SCALAR_DECIMAL:
+    case FQL_SC_DECIMAL:
         if (in->kind == FQL_VAL_INT || in->kind == FQL_VAL_FLOAT) {
             j = fql_jnew(v, FQL_J_NUMBER);
             if (j == NULL) {
@@ -608,8 +386,7 @@ fql_coerce_scalar(fql_vctx_t *v, const fql_type_t *t,
             return 0;
         }
 
-        if (in->kind != FQL_VAL_STRING || fql_check_decimal(&in->str) != 0)
-        {
+        if (in->kind != FQL_VAL_STRING || sc->check(&in->str) != 0) {
             *why = "Decimal cannot represent a non numeric value";
             return -1;
         }
@@ -634,8 +411,8 @@ fql_coerce_scalar(fql_vctx_t *v, const fql_type_t *t,
             return -1;
         }
 
-        if (fql_check_format(t->scalar, &in->str) != 0) {
-            *why = fql_scalar_desc(t->scalar);
+        if (sc->check != NULL && sc->check(&in->str) != 0) {
+            *why = sc->input;
             return -1;
         }
 
@@ -1756,7 +1533,7 @@ fql_skip_node(fql_vctx_t *v, fql_directive_t *dirs, int *skip)
     memset(&bt, 0, sizeof(bt));
     memset(&nn, 0, sizeof(nn));
     bt.kind = FQL_TYPE_NAMED;
-    bt.type = v->schema->boolean_type;
+    bt.type = v->schema->scalars[FQL_SCALAR_BOOLEAN];
     nn.kind = FQL_TYPE_NON_NULL;
     nn.of = &bt;
 

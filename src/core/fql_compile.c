@@ -589,31 +589,6 @@ fql_param_pattern(fql_cctx_t *c, const fql_jval_t *v, unsigned wild,
 }
 
 
-/* SQL type a JSON text value is cast to before comparing */
-static const char *
-fql_scalar_cast(fql_scalar_t sc)
-{
-    switch (sc) {
-    case FQL_SCALAR_INT:
-    case FQL_SCALAR_FLOAT:
-    case FQL_SCALAR_DECIMAL:    return "numeric";
-    case FQL_SCALAR_BOOLEAN:    return "boolean";
-    case FQL_SCALAR_DATETIME:   return "timestamptz";
-    case FQL_SCALAR_DATE:       return "date";
-    case FQL_SCALAR_UUID:       return "uuid";
-    case FQL_SCALAR_JSON:       return "jsonb";
-    case FQL_SCALAR_IPADDRESS:  return "inet";
-    case FQL_SCALAR_MACADDRESS: return "macaddr";
-    case FQL_SCALAR_LTREE:      return "ltree";
-    case FQL_SCALAR_DATERANGE:  return "daterange";
-    case FQL_SCALAR_TSVECTOR:   return "tsvector";
-    case FQL_SCALAR_VECTOR:     return "vector";
-    case FQL_SCALAR_POINT:      return "point";
-    default:                    return NULL;
-    }
-}
-
-
 /* JSON values keep their structure in the JSON column (no ->> and cast) */
 #define fql_scalar_is_json(sc)                                                \
     ((sc) == FQL_SCALAR_JSON)
@@ -663,7 +638,7 @@ fql_sql_field(fql_cctx_t *c, const fql_field_t *f, fql_scalar_t sc,
     fql_sql_quoted(c, f->json_key, '\'');
     fql_sql_lit(c, ")");
 
-    cast = fql_scalar_cast(sc);
+    cast = fql_scalars[sc].cast;
 
     if (cast != NULL) {
         fql_sql_lit(c, "::");
@@ -680,7 +655,7 @@ fql_sql_cast_suffix(fql_cctx_t *c, const fql_field_t *f, fql_scalar_t sc,
 {
     const char  *cast;
 
-    cast = fql_scalar_cast(sc);
+    cast = fql_scalars[sc].cast;
 
     if (cast == NULL) {
         if (!array) {

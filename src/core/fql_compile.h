@@ -11,6 +11,7 @@
 #include "fql_schema.h"
 #include "fql_json.h"
 #include "fql_error.h"
+#include "fql_transform.h"
 
 
 typedef enum {

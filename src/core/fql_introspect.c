@@ -783,7 +783,7 @@ fql_introspect_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
         memset(&name_tref, 0, sizeof(fql_tref_t));
 
         string_tref.kind = FQL_TYPE_NAMED;
-        string_tref.type = c->v.schema->string_type;
+        string_tref.type = c->v.schema->scalars[FQL_SCALAR_STRING];
         name_tref.kind = FQL_TYPE_NON_NULL;
         name_tref.of = &string_tref;
         name_arg.name.data = "name";

@@ -284,52 +284,6 @@ static const char  fql_builtin_sdl[] =
     " INPUT_FIELD_DEFINITION }\n";
 
 
-static const struct {
-    const char    *name;
-    fql_scalar_t   scalar;
-    const char    *description;
-} fql_builtin_scalars[] = {
-    { "String", FQL_SCALAR_STRING,
-      "The `String` scalar type represents textual data, represented as "
-      "UTF-8 character sequences." },
-    { "Int", FQL_SCALAR_INT,
-      "The `Int` scalar type represents non-fractional signed whole numeric "
-      "values between -(2^31) and 2^31 - 1." },
-    { "Float", FQL_SCALAR_FLOAT,
-      "The `Float` scalar type represents signed double-precision "
-      "fractional values as specified by IEEE 754." },
-    { "Boolean", FQL_SCALAR_BOOLEAN,
-      "The `Boolean` scalar type represents `true` or `false`." },
-    { "ID", FQL_SCALAR_ID,
-      "The `ID` scalar type represents a unique identifier, serialized as "
-      "a string; a number is accepted as input." },
-    { "DateTime", FQL_SCALAR_DATETIME,
-      "An ISO 8601 date and time with time zone." },
-    { "Date", FQL_SCALAR_DATE, "An ISO 8601 calendar date." },
-    { "UUID", FQL_SCALAR_UUID, "A UUID in its canonical text form." },
-    { "JSON", FQL_SCALAR_JSON, "Any JSON value." },
-    { "Decimal", FQL_SCALAR_DECIMAL,
-      "An exact decimal number (PostgreSQL numeric), as a number or a "
-      "string." },
-    { "IpAddress", FQL_SCALAR_IPADDRESS,
-      "An IPv4 or IPv6 address or network (PostgreSQL inet)." },
-    { "MacAddress", FQL_SCALAR_MACADDRESS,
-      "A MAC address (PostgreSQL macaddr)." },
-    { "LTree", FQL_SCALAR_LTREE,
-      "A label path such as \"top.science.physics\" (PostgreSQL ltree)." },
-    { "DateRange", FQL_SCALAR_DATERANGE,
-      "A range of dates such as \"[2024-01-01,2024-02-01)\" (PostgreSQL "
-      "daterange)." },
-    { "TSVector", FQL_SCALAR_TSVECTOR,
-      "A document for full text search (PostgreSQL tsvector)." },
-    { "Vector", FQL_SCALAR_VECTOR,
-      "A list of numbers (pgvector's vector)." },
-    { "Point", FQL_SCALAR_POINT,
-      "A point \"(x,y)\": x is the longitude, y the latitude." },
-    { NULL, 0, NULL }
-};
-
-
 static int fql_sb_where_order_declare(fql_sb_t *sb, fql_type_t *t,
     fql_loc_t loc);
 static int fql_sb_load(fql_sb_t *sb, fql_document_t *doc);
@@ -1232,17 +1186,18 @@ fql_sb_filter_type(fql_sb_t *sb, fql_type_t *scalar, int array)
 
         case FQL_OPV_LIST:
         case FQL_OPV_STRING_LIST:
-            vt = op->value == FQL_OPV_LIST ? scalar : sb->schema->string_type;
+            vt = op->value == FQL_OPV_LIST
+                 ? scalar : sb->schema->scalars[FQL_SCALAR_STRING];
             tr = fql_sb_named(sb, vt, 1);
             tr = tr ? fql_sb_wrap(sb, FQL_TYPE_LIST, tr) : NULL;
             break;
 
         case FQL_OPV_INT:
-            tr = fql_sb_named(sb, sb->schema->int_type, 0);
+            tr = fql_sb_named(sb, sb->schema->scalars[FQL_SCALAR_INT], 0);
             break;
 
         case FQL_OPV_STRING:
-            tr = fql_sb_named(sb, sb->schema->string_type, 0);
+            tr = fql_sb_named(sb, sb->schema->scalars[FQL_SCALAR_STRING], 0);
             break;
 
         case FQL_OPV_DATE:
@@ -1259,7 +1214,7 @@ fql_sb_filter_type(fql_sb_t *sb, fql_type_t *scalar, int array)
             break;
 
         default: /* FQL_OPV_BOOLEAN */
-            tr = fql_sb_named(sb, sb->schema->boolean_type, 0);
+            tr = fql_sb_named(sb, sb->schema->scalars[FQL_SCALAR_BOOLEAN], 0);
             break;
         }
 
@@ -1475,7 +1430,7 @@ fql_sb_root_field(fql_sb_t *sb, fql_field_t *f)
 
             if ((fql_str_eqz(a->name, "limit")
                  || fql_str_eqz(a->name, "offset"))
-                && at == sb->schema->int_type)
+                && at == sb->schema->scalars[FQL_SCALAR_INT])
             {
                 continue;
             }
@@ -1627,24 +1582,20 @@ fql_sb_builtins(fql_sb_t *sb)
     fql_str_t     asc = fql_str_lit("ASC"), desc = fql_str_lit("DESC");
     fql_enum_value_t  *v;
 
-    for (i = 0; fql_builtin_scalars[i].name; i++) {
-        t = fql_sb_new_type(sb, FQL_T_SCALAR,
-                            fql_str_z(fql_builtin_scalars[i].name));
+    for (i = 0; i < FQL_SCALAR_N; i++) {
+        if (fql_scalars[i].description == NULL) {
+            continue;
+        }
+
+        t = fql_sb_new_type(sb, FQL_T_SCALAR, fql_str_z(fql_scalars[i].name));
         if (t == NULL) {
             return -1;
         }
 
         t->builtin = 1;
-        t->scalar = fql_builtin_scalars[i].scalar;
-        t->description = fql_str_z(fql_builtin_scalars[i].description);
-
-        switch (t->scalar) {
-        case FQL_SCALAR_STRING:  sb->schema->string_type = t; break;
-        case FQL_SCALAR_BOOLEAN: sb->schema->boolean_type = t; break;
-        case FQL_SCALAR_INT:     sb->schema->int_type = t; break;
-        case FQL_SCALAR_ID:      sb->schema->id_type = t; break;
-        default: break;
-        }
+        t->scalar = i;
+        t->description = fql_str_z(fql_scalars[i].description);
+        sb->schema->scalars[i] = t;
     }
 
     t = fql_sb_new_type(sb, FQL_T_ENUM, fql_str_z("OrderDirection"));

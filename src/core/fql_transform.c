@@ -702,44 +702,6 @@ fql_emit_value(fql_tr_t *t, const fql_proj_t *proj, const fql_proj_field_t *f,
 }
 
 
-static const char *
-fql_scalar_name(fql_scalar_t s)
-{
-    switch (s) {
-    case FQL_SCALAR_INT:
-        return "Int";
-    case FQL_SCALAR_FLOAT:
-        return "Float";
-    case FQL_SCALAR_BOOLEAN:
-        return "Boolean";
-    case FQL_SCALAR_ID:
-        return "ID";
-    case FQL_SCALAR_JSON:
-        return "JSON";
-    case FQL_SCALAR_ENUM:
-        return "Enum";
-    case FQL_SCALAR_DATETIME:
-        return "DateTime";
-    case FQL_SCALAR_DATE:
-        return "Date";
-    case FQL_SCALAR_UUID:
-        return "UUID";
-    case FQL_SCALAR_IPADDRESS:
-        return "IpAddress";
-    case FQL_SCALAR_MACADDRESS:
-        return "MacAddress";
-    case FQL_SCALAR_LTREE:
-        return "LTree";
-    case FQL_SCALAR_DATERANGE:
-        return "DateRange";
-    case FQL_SCALAR_TSVECTOR:
-        return "TSVector";
-    default:
-        return "String";
-    }
-}
-
-
 /*
  * Leaf values, coerced as graphql-js serializes results: v is a valid JSON
  * value other than null.
@@ -753,15 +715,14 @@ fql_emit_scalar(fql_tr_t *t, const fql_proj_field_t *f, const u_char *v,
     fql_num_t      n;
     size_t         nlen, i;
     char           buf[FQL_INT_BUF], msg[64];
-    u_char         c;
+    u_char         c, out;
     int            r;
 
     w = t->out;
     c = v[0];
+    out = fql_scalars[f->scalar].out;
 
-    if (f->scalar == FQL_SCALAR_JSON || f->scalar == FQL_SCALAR_DECIMAL
-        || f->scalar == FQL_SCALAR_VECTOR || f->scalar == FQL_SCALAR_POINT)
-    {
+    if (out == FQL_SC_RAW) {
         return fql_put_compact(w, v, v + len);
     }
 
@@ -781,9 +742,9 @@ fql_emit_scalar(fql_tr_t *t, const fql_proj_field_t *f, const u_char *v,
         nlen = len - 2;
     }
 
-    switch (f->scalar) {
+    switch (out) {
 
-    case FQL_SCALAR_INT:
+    case FQL_SC_INT:
         if (c == 't' || c == 'f') {
             return fql_wbuf_putc(w, c == 't' ? '1' : '0');
         }
@@ -830,7 +791,7 @@ fql_emit_scalar(fql_tr_t *t, const fql_proj_field_t *f, const u_char *v,
 
         return fql_wbuf_put(w, buf, r);
 
-    case FQL_SCALAR_FLOAT:
+    case FQL_SC_FLOAT:
         if (c == 't' || c == 'f') {
             return fql_wbuf_putc(w, c == 't' ? '1' : '0');
         }
@@ -857,7 +818,7 @@ fql_emit_scalar(fql_tr_t *t, const fql_proj_field_t *f, const u_char *v,
                              "Float cannot represent non numeric value",
                              v, len);
 
-    case FQL_SCALAR_BOOLEAN:
+    case FQL_SC_BOOLEAN:
         if (c == 't' || c == 'f') {
             return fql_wbuf_put(w, v, len);
         }
@@ -876,7 +837,7 @@ fql_emit_scalar(fql_tr_t *t, const fql_proj_field_t *f, const u_char *v,
                              "Boolean cannot represent a non boolean value",
                              v, len);
 
-    case FQL_SCALAR_ID:
+    case FQL_SC_ID:
         if (c == '"') {
             return fql_wbuf_put(w, v, len);
         }
@@ -907,7 +868,7 @@ fql_emit_scalar(fql_tr_t *t, const fql_proj_field_t *f, const u_char *v,
         return fql_bad_value(t, path, "ID cannot represent value", v, len);
 
     default:
-        /* String, Enum, DateTime, Date, UUID: strings */
+        /* String, Enum, DateTime, Date, UUID...: strings */
 
         if (c == '"') {
             return fql_wbuf_put(w, v, len);
@@ -918,7 +879,7 @@ fql_emit_scalar(fql_tr_t *t, const fql_proj_field_t *f, const u_char *v,
         }
 
         snprintf(msg, sizeof(msg), "%s cannot represent value",
-                 fql_scalar_name(f->scalar));
+                 fql_scalars[f->scalar].name);
 
         return fql_bad_value(t, path, msg, v, len);
     }

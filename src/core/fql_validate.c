@@ -364,7 +364,7 @@ fql_walk_field(fql_rctx_t *r, const fql_type_t *parent,
         }
 
         str->kind = FQL_TYPE_NAMED;
-        str->type = schema->string_type;
+        str->type = schema->scalars[FQL_SCALAR_STRING];
         nn->kind = FQL_TYPE_NON_NULL;
         nn->of = str;
         name_arg->name.data = "name";
