@@ -757,6 +757,64 @@ fql_plan_uncached(fql_arena_t *a, const fql_schema_t *schema,
 }
 
 
+/*
+ * A plan compiled for a shape of variables the entry had not seen: the
+ * entry keeps a compact copy of it as a variant, or remembers that the
+ * shape does not cache.
+ */
+static void
+fql_cache_learn(fql_cache_t *c, fql_cache_entry_t *e, fql_str_t opname,
+    fql_str_t shape, const fql_plan_t *plan)
+{
+    size_t          bytes;
+    fql_arena_t    *va;
+    fql_variant_t  *var;
+
+    va = fql_arena_heap_create();
+    var = va ? fql_calloc(va, sizeof(fql_variant_t)) : NULL;
+
+    if (var == NULL) {
+        /* this request has its plan; the cache learns nothing */
+        fql_arena_heap_destroy(va);
+        return;
+    }
+
+    var->arena = va;
+    var->opname.data = fql_strndup(va, opname.data ? opname.data : "",
+                                   opname.len);
+    var->opname.len = opname.len;
+    var->shape.data = fql_strndup(va, shape.data, shape.len);
+    var->shape.len = shape.len;
+
+    /* without its key the variant never matches */
+    var->dead = var->opname.data == NULL || var->shape.data == NULL;
+
+    /* NULL: compiled each time (its values shape more than parameters) */
+    var->plan = NULL;
+
+    if (!var->dead && !plan->uncacheable
+        && fql_plan_copy(va, plan, &var->plan) != 0)
+    {
+        var->dead = 1;
+        var->plan = NULL;
+    }
+
+    var->next = e->variants;
+    e->variants = var;
+    e->nvariants++;
+
+    bytes = fql_arena_heap_size(var->arena);
+    e->bytes += bytes;
+
+    /* an entry no longer kept (too large) is its request's alone */
+    if (e->cache != NULL) {
+        c->stats.plans++;
+        c->stats.bytes += bytes;
+        fql_cache_fit(c, e);
+    }
+}
+
+
 int
 fql_cache_plan(fql_cache_t *c, fql_arena_t *a, const fql_schema_t *schema,
     const fql_compile_limits_t *limits, const fql_parse_limits_t *plimits,
@@ -769,8 +827,6 @@ fql_cache_plan(fql_cache_t *c, fql_arena_t *a, const fql_schema_t *schema,
     fql_str_t           shape;
     fql_vctx_t          v;
     fql_variant_t      *var;
-    size_t              bytes;
-    fql_arena_t        *va;
     fql_cache_entry_t  *e;
 
     memset(res, 0, sizeof(fql_cache_result_t));
@@ -873,48 +929,7 @@ fql_cache_plan(fql_cache_t *c, fql_arena_t *a, const fql_schema_t *schema,
         return -1;
     }
 
-    va = fql_arena_heap_create();
-    var = va ? fql_calloc(va, sizeof(fql_variant_t)) : NULL;
-
-    if (var == NULL) {
-        /* this request has its plan; the cache learns nothing */
-        fql_arena_heap_destroy(va);
-        return 0;
-    }
-
-    var->arena = va;
-    var->opname.data = fql_strndup(va, opname.data ? opname.data : "",
-                                   opname.len);
-    var->opname.len = opname.len;
-    var->shape.data = fql_strndup(va, shape.data, shape.len);
-    var->shape.len = shape.len;
-
-    /* without its key the variant never matches */
-    var->dead = var->opname.data == NULL || var->shape.data == NULL;
-
-    /* NULL: compiled each time (its values shape more than parameters) */
-    var->plan = NULL;
-
-    if (!var->dead && !(*plan)->uncacheable
-        && fql_plan_copy(va, *plan, &var->plan) != 0)
-    {
-        var->dead = 1;
-        var->plan = NULL;
-    }
-
-    var->next = e->variants;
-    e->variants = var;
-    e->nvariants++;
-
-    bytes = fql_arena_heap_size(var->arena);
-    e->bytes += bytes;
-
-    /* an entry no longer kept (too large) is its request's alone */
-    if (e->cache != NULL) {
-        c->stats.plans++;
-        c->stats.bytes += bytes;
-        fql_cache_fit(c, e);
-    }
+    fql_cache_learn(c, e, opname, shape, *plan);
 
     return 0;
 }

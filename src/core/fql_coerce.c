@@ -245,44 +245,201 @@ typedef struct {
 } fql_scalar_in_t;
 
 
+/* a coerced value of that kind holding str */
+static int
+fql_coerced(fql_vctx_t *v, fql_jkind_t kind, fql_str_t str, fql_jval_t **out)
+{
+    fql_jval_t  *j;
+
+    j = fql_jnew(v, kind);
+    if (j == NULL) {
+        return fql_error_nomem(v->errs);
+    }
+
+    j->str = str;
+    *out = j;
+
+    return 0;
+}
+
+
+static int
+fql_coerce_enum(fql_vctx_t *v, const fql_type_t *t,
+    const fql_scalar_in_t *in, fql_jval_t **out, const char **why)
+{
+    fql_enum_value_t  *ev;
+
+    if (in->kind != FQL_VAL_ENUM) {
+        *why = "an enum value is expected";
+        return -1;
+    }
+
+    for (ev = t->values; ev; ev = ev->next) {
+        if (fql_str_eq(ev->name, in->str)) {
+            break;
+        }
+    }
+
+    if (ev == NULL) {
+        *why = "not a value of the enum";
+        return -1;
+    }
+
+    return fql_coerced(v, FQL_J_STRING, ev->name, out);
+}
+
+
+static int
+fql_coerce_int(fql_vctx_t *v, const fql_scalar_in_t *in, fql_jval_t **out,
+    const char **why)
+{
+    long         l;
+    char        *p;
+    fql_jval_t  *j;
+
+    /* JSON has one number type: 1.0 is an integer there, not here */
+    if (in->kind != FQL_VAL_INT
+        && !(in->json && in->kind == FQL_VAL_FLOAT))
+    {
+        *why = "Int cannot represent a non-integer value";
+        return -1;
+    }
+
+    if (fql_int32(&in->str, &l) != 0) {
+        *why = "Int cannot represent non-integer or non 32-bit signed "
+               "integer value";
+        return -1;
+    }
+
+    j = fql_jnew(v, FQL_J_NUMBER);
+    p = fql_alloc(v->arena, 16);
+    if (j == NULL || p == NULL) {
+        return fql_error_nomem(v->errs);
+    }
+
+    j->str.len = snprintf(p, 16, "%ld", l);
+    j->str.data = p;
+    *out = j;
+
+    return 0;
+}
+
+
+static int
+fql_coerce_float(fql_vctx_t *v, const fql_scalar_in_t *in, fql_jval_t **out,
+    const char **why)
+{
+    fql_num_t  num;
+
+    if (in->kind != FQL_VAL_INT && in->kind != FQL_VAL_FLOAT) {
+        *why = "Float cannot represent a non numeric value";
+        return -1;
+    }
+
+    /* 1e400 is a valid lexeme, but no double: refused, not sent
+     * (GraphQL's and JSON's number syntax are the same) */
+    fql_num_parse(&num, (const u_char *) in->str.data,
+                  (const u_char *) in->str.data + in->str.len);
+
+    if (!fql_num_finite(&num)) {
+        *why = "Float cannot represent a non-finite value";
+        return -1;
+    }
+
+    return fql_coerced(v, FQL_J_NUMBER, in->str, out);
+}
+
+
+static int
+fql_coerce_boolean(fql_vctx_t *v, const fql_scalar_in_t *in,
+    fql_jval_t **out, const char **why)
+{
+    fql_jval_t  *j;
+
+    if (in->kind != FQL_VAL_BOOLEAN) {
+        *why = "Boolean cannot represent a non boolean value";
+        return -1;
+    }
+
+    j = fql_jnew(v, FQL_J_BOOL);
+    if (j == NULL) {
+        return fql_error_nomem(v->errs);
+    }
+
+    j->boolean = in->boolean;
+    *out = j;
+
+    return 0;
+}
+
+
+static int
+fql_coerce_decimal(fql_vctx_t *v, const fql_scalar_info_t *sc,
+    const fql_scalar_in_t *in, fql_jval_t **out, const char **why)
+{
+    fql_jval_t  *j;
+
+    if (in->kind == FQL_VAL_INT || in->kind == FQL_VAL_FLOAT) {
+        return fql_coerced(v, FQL_J_NUMBER, in->str, out);
+    }
+
+    if (in->kind != FQL_VAL_STRING || sc->check(&in->str) != 0) {
+        *why = "Decimal cannot represent a non numeric value";
+        return -1;
+    }
+
+    j = fql_jnew(v, FQL_J_NUMBER);
+    if (j == NULL || fql_decimal_json(v, &in->str, &j->str) != 0) {
+        return fql_error_nomem(v->errs);
+    }
+
+    *out = j;
+
+    return 0;
+}
+
+
+/* ID and the string scalars: text parameters end at NUL, refused */
+static int
+fql_coerce_string(fql_vctx_t *v, const fql_scalar_info_t *sc,
+    const fql_scalar_in_t *in, fql_jval_t **out, const char **why)
+{
+    if (sc->in == FQL_SC_ID) {
+        if (in->kind != FQL_VAL_STRING && in->kind != FQL_VAL_INT) {
+            *why = "ID cannot represent a value that is not a string or "
+                   "an integer";
+            return -1;
+        }
+
+    } else if (in->kind != FQL_VAL_STRING) {
+        *why = "String cannot represent a non string value";
+        return -1;
+    }
+
+    if (memchr(in->str.data, '\0', in->str.len) != NULL) {
+        *why = "strings must not contain NUL (\\u0000)";
+        return -1;
+    }
+
+    if (sc->check != NULL && sc->check(&in->str) != 0) {
+        *why = sc->input;
+        return -1;
+    }
+
+    return fql_coerced(v, FQL_J_STRING, in->str, out);
+}
+
+
 static int
 fql_coerce_scalar(fql_vctx_t *v, const fql_type_t *t,
     const fql_scalar_in_t *in, fql_jval_t **out, const char **why)
 {
-    long                      l;
-    char                     *p;
-    fql_num_t                 num;
-    fql_jval_t               *j;
-    fql_enum_value_t         *ev;
     const fql_scalar_info_t  *sc;
 
     *why = NULL;
 
     if (t->kind == FQL_T_ENUM) {
-        if (in->kind != FQL_VAL_ENUM) {
-            *why = "an enum value is expected";
-            return -1;
-        }
-
-        for (ev = t->values; ev; ev = ev->next) {
-            if (fql_str_eq(ev->name, in->str)) {
-                break;
-            }
-        }
-
-        if (ev == NULL) {
-            *why = "not a value of the enum";
-            return -1;
-        }
-
-        j = fql_jnew(v, FQL_J_STRING);
-        if (j == NULL) {
-            return fql_error_nomem(v->errs);
-        }
-
-        j->str = ev->name;
-        *out = j;
-        return 0;
+        return fql_coerce_enum(v, t, in, out, why);
     }
 
     sc = &fql_scalars[t->scalar];
@@ -290,144 +447,25 @@ fql_coerce_scalar(fql_vctx_t *v, const fql_type_t *t,
     switch (sc->in) {
 
     case FQL_SC_INT:
-        /* JSON has one number type: 1.0 is an integer there, not here */
-        if (in->kind != FQL_VAL_INT
-            && !(in->json && in->kind == FQL_VAL_FLOAT))
-        {
-            *why = "Int cannot represent a non-integer value";
-            return -1;
-        }
-
-        if (fql_int32(&in->str, &l) != 0) {
-            *why = "Int cannot represent non-integer or non 32-bit signed "
-                   "integer value";
-            return -1;
-        }
-
-        j = fql_jnew(v, FQL_J_NUMBER);
-        p = fql_alloc(v->arena, 16);
-        if (j == NULL || p == NULL) {
-            return fql_error_nomem(v->errs);
-        }
-
-        j->str.len = snprintf(p, 16, "%ld", l);
-        j->str.data = p;
-        *out = j;
-        return 0;
+        return fql_coerce_int(v, in, out, why);
 
     case FQL_SC_FLOAT:
-        if (in->kind != FQL_VAL_INT && in->kind != FQL_VAL_FLOAT) {
-            *why = "Float cannot represent a non numeric value";
-            return -1;
-        }
-
-        /* 1e400 is a valid lexeme, but no double: refused, not sent
-         * (GraphQL's and JSON's number syntax are the same) */
-        fql_num_parse(&num, (const u_char *) in->str.data,
-                      (const u_char *) in->str.data + in->str.len);
-
-        if (!fql_num_finite(&num)) {
-            *why = "Float cannot represent a non-finite value";
-            return -1;
-        }
-
-        j = fql_jnew(v, FQL_J_NUMBER);
-        if (j == NULL) {
-            return fql_error_nomem(v->errs);
-        }
-
-        j->str = in->str;
-        *out = j;
-        return 0;
+        return fql_coerce_float(v, in, out, why);
 
     case FQL_SC_BOOLEAN:
-        if (in->kind != FQL_VAL_BOOLEAN) {
-            *why = "Boolean cannot represent a non boolean value";
-            return -1;
-        }
+        return fql_coerce_boolean(v, in, out, why);
 
-        j = fql_jnew(v, FQL_J_BOOL);
-        if (j == NULL) {
-            return fql_error_nomem(v->errs);
-        }
-
-        j->boolean = in->boolean;
-        *out = j;
-        return 0;
-
-    case FQL_SC_ID:
-        if (in->kind != FQL_VAL_STRING && in->kind != FQL_VAL_INT) {
-            *why = "ID cannot represent a value that is not a string or "
-                   "an integer";
-            return -1;
-        }
-
-        if (memchr(in->str.data, '\0', in->str.len) != NULL) {
-            *why = "strings must not contain NUL (\\u0000)";
-            return -1;
-        }
-
-        break;
+    case FQL_SC_DECIMAL:
+        return fql_coerce_decimal(v, sc, in, out, why);
 
     case FQL_SC_RAW:
         /* handled by the caller, which keeps the structure */
         *why = "JSON";
         return -1;
 
-    case FQL_SC_DECIMAL:
-        if (in->kind == FQL_VAL_INT || in->kind == FQL_VAL_FLOAT) {
-            j = fql_jnew(v, FQL_J_NUMBER);
-            if (j == NULL) {
-                return fql_error_nomem(v->errs);
-            }
-
-            j->str = in->str;
-            *out = j;
-            return 0;
-        }
-
-        if (in->kind != FQL_VAL_STRING || sc->check(&in->str) != 0) {
-            *why = "Decimal cannot represent a non numeric value";
-            return -1;
-        }
-
-        j = fql_jnew(v, FQL_J_NUMBER);
-        if (j == NULL || fql_decimal_json(v, &in->str, &j->str) != 0) {
-            return fql_error_nomem(v->errs);
-        }
-
-        *out = j;
-        return 0;
-
     default:
-        if (in->kind != FQL_VAL_STRING) {
-            *why = "String cannot represent a non string value";
-            return -1;
-        }
-
-        /* text parameters end at NUL: refuse it rather than truncate */
-        if (memchr(in->str.data, '\0', in->str.len) != NULL) {
-            *why = "strings must not contain NUL (\\u0000)";
-            return -1;
-        }
-
-        if (sc->check != NULL && sc->check(&in->str) != 0) {
-            *why = sc->input;
-            return -1;
-        }
-
-        break;
+        return fql_coerce_string(v, sc, in, out, why);
     }
-
-    j = fql_jnew(v, FQL_J_STRING);
-    if (j == NULL) {
-        return fql_error_nomem(v->errs);
-    }
-
-    j->str = in->str;
-    *out = j;
-
-    return 0;
 }
 
 
@@ -1171,238 +1209,287 @@ fql_literal_json(fql_vctx_t *v, const fql_value_t *value, fql_jval_t **out)
 }
 
 
-int
-fql_coerce_literal(fql_vctx_t *v, const fql_tref_t *type,
+/* a variable's coerced value, shared (a placeholder while validating) */
+static int
+fql_literal_variable(fql_vctx_t *v, const fql_tref_t *type,
     const fql_value_t *value, fql_jval_t **out)
 {
-    char                       why[256];
-    const char                *reason;
-    fql_type_t                *t;
-    fql_jval_t                *j, *item, **tail;
-    fql_arg_t                 *f;
-    fql_scalar_in_t            si;
-    const fql_jval_t          *var;
-    const fql_value_t         *it;
-    const fql_object_field_t  *of, *of2;
+    fql_jval_t        *j;
+    const fql_jval_t  *var;
 
-    *out = NULL;
-
-    if (value->kind == FQL_VAL_VARIABLE) {
-        if (v->on_variable != NULL) {
-            /* no values yet: a placeholder stands for the variable */
-            *out = fql_jnew(v, FQL_J_NULL);
-            if (*out == NULL) {
-                return fql_error_nomem(v->errs);
-            }
-
-            return v->on_variable(v, value, type);
-        }
-
-        if (fql_find_var_def(v, value->str) == NULL) {
-            fql_error_add(v->errs, &value->loc, FQL_CODE_VALIDATION,
-                          "Variable \"$%.*s\" is not defined%s%.*s.",
-                          fql_pstr(value->str),
-                          v->op->name.len ? " by operation " : "",
-                          fql_pstr(v->op->name));
-            return -1;
-        }
-
-        var = fql_find_var_value(v, value->str);
-
-        if (var == NULL) {
-            return 0;
-        }
-
-        if (var->kind == FQL_J_NULL && type->kind == FQL_TYPE_NON_NULL) {
-            fql_error_add(v->errs, &value->loc, FQL_CODE_BAD_INPUT,
-                          "Variable \"$%.*s\" is null where a non-null "
-                          "value is required.", fql_pstr(value->str));
-            return -1;
-        }
-
-        j = fql_var_ref(v, var);
-        if (j == NULL) {
+    if (v->on_variable != NULL) {
+        /* no values yet: a placeholder stands for the variable */
+        *out = fql_jnew(v, FQL_J_NULL);
+        if (*out == NULL) {
             return fql_error_nomem(v->errs);
         }
 
-        j->next = NULL;
-        *out = j;
+        return v->on_variable(v, value, type);
+    }
+
+    if (fql_find_var_def(v, value->str) == NULL) {
+        fql_error_add(v->errs, &value->loc, FQL_CODE_VALIDATION,
+                      "Variable \"$%.*s\" is not defined%s%.*s.",
+                      fql_pstr(value->str),
+                      v->op->name.len ? " by operation " : "",
+                      fql_pstr(v->op->name));
+        return -1;
+    }
+
+    var = fql_find_var_value(v, value->str);
+
+    if (var == NULL) {
         return 0;
     }
 
-    if (type->kind == FQL_TYPE_NON_NULL) {
-        if (value->kind == FQL_VAL_NULL) {
-            return fql_lit_error(v, value, type, "null is not allowed");
-        }
-
-        if (fql_coerce_literal(v, type->of, value, out) != 0) {
-            return -1;
-        }
-
-        if (*out == NULL) {
-            char  tn[128];
-
-            fql_type_name(type, tn, sizeof(tn));
-            fql_error_add(v->errs, &value->loc, FQL_CODE_BAD_INPUT,
-                          "Variable \"$%.*s\" of required type \"%s\" was "
-                          "not provided.", fql_pstr(value->str), tn);
-            return -1;
-        }
-
-        return 0;
+    if (var->kind == FQL_J_NULL && type->kind == FQL_TYPE_NON_NULL) {
+        fql_error_add(v->errs, &value->loc, FQL_CODE_BAD_INPUT,
+                      "Variable \"$%.*s\" is null where a non-null "
+                      "value is required.", fql_pstr(value->str));
+        return -1;
     }
+
+    j = fql_var_ref(v, var);
+    if (j == NULL) {
+        return fql_error_nomem(v->errs);
+    }
+
+    j->next = NULL;
+    *out = j;
+
+    return 0;
+}
+
+
+static int
+fql_literal_non_null(fql_vctx_t *v, const fql_tref_t *type,
+    const fql_value_t *value, fql_jval_t **out)
+{
+    char  tn[128];
 
     if (value->kind == FQL_VAL_NULL) {
-        *out = fql_jnew(v, FQL_J_NULL);
-        return *out ? 0 : fql_error_nomem(v->errs);
+        return fql_lit_error(v, value, type, "null is not allowed");
     }
 
-    if (type->kind == FQL_TYPE_LIST) {
-        j = fql_jnew(v, FQL_J_ARRAY);
-        if (j == NULL) {
-            return fql_error_nomem(v->errs);
+    if (fql_coerce_literal(v, type->of, value, out) != 0) {
+        return -1;
+    }
+
+    if (*out == NULL) {
+        fql_type_name(type, tn, sizeof(tn));
+        fql_error_add(v->errs, &value->loc, FQL_CODE_BAD_INPUT,
+                      "Variable \"$%.*s\" of required type \"%s\" was "
+                      "not provided.", fql_pstr(value->str), tn);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/* a list, or one value where a list goes (a list of one) */
+static int
+fql_literal_list(fql_vctx_t *v, const fql_tref_t *type,
+    const fql_value_t *value, fql_jval_t **out)
+{
+    fql_jval_t         *j, *item, **tail;
+    const fql_value_t  *it;
+
+    j = fql_jnew(v, FQL_J_ARRAY);
+    if (j == NULL) {
+        return fql_error_nomem(v->errs);
+    }
+
+    if (value->kind != FQL_VAL_LIST) {
+        if (fql_coerce_literal(v, type->of, value, &item) != 0) {
+            return -1;
         }
 
-        if (value->kind != FQL_VAL_LIST) {
-            if (fql_coerce_literal(v, type->of, value, &item) != 0) {
-                return -1;
-            }
-
-            if (item != NULL) {
-                j->items = item;
-                j->count = 1;
-            }
-
-            *out = j;
-            return 0;
-        }
-
-        tail = &j->items;
-
-        for (it = value->items; it; it = it->next) {
-            if (fql_coerce_literal(v, type->of, it, &item) != 0) {
-                return -1;
-            }
-
-            if (item == NULL) {
-                /* an unset variable inside a list is null */
-                item = fql_jnew(v, FQL_J_NULL);
-                if (item == NULL) {
-                    return fql_error_nomem(v->errs);
-                }
-            }
-
-            *tail = item;
-            tail = &item->next;
-            j->count++;
+        if (item != NULL) {
+            j->items = item;
+            j->count = 1;
         }
 
         *out = j;
         return 0;
     }
 
-    t = type->type;
+    tail = &j->items;
 
-    if (t->kind == FQL_T_INPUT) {
-        if (value->kind != FQL_VAL_OBJECT) {
-            return fql_lit_error(v, value, type, "an object is expected");
+    for (it = value->items; it; it = it->next) {
+        if (fql_coerce_literal(v, type->of, it, &item) != 0) {
+            return -1;
         }
 
-        for (of = value->fields; of; of = of->next) {
-            if (fql_arg_find(t->input_fields, of->name) == NULL) {
-                char  why[256];
+        if (item == NULL) {
+            /* an unset variable inside a list is null */
+            item = fql_jnew(v, FQL_J_NULL);
+            if (item == NULL) {
+                return fql_error_nomem(v->errs);
+            }
+        }
 
-                fql_unknown_field(v, t, of->name, why, sizeof(why));
-                fql_error_add(v->errs, &of->loc, FQL_CODE_VALIDATION, "%s",
-                              why);
+        *tail = item;
+        tail = &item->next;
+        j->count++;
+    }
+
+    *out = j;
+
+    return 0;
+}
+
+
+/* every field given is one of t's, and given once */
+static int
+fql_literal_fields_known(fql_vctx_t *v, const fql_type_t *t,
+    const fql_value_t *value)
+{
+    char                       why[256];
+    const fql_object_field_t  *of, *of2;
+
+    for (of = value->fields; of; of = of->next) {
+        if (fql_arg_find(t->input_fields, of->name) == NULL) {
+            fql_unknown_field(v, t, of->name, why, sizeof(why));
+            fql_error_add(v->errs, &of->loc, FQL_CODE_VALIDATION, "%s",
+                          why);
+            return -1;
+        }
+
+        for (of2 = of->next; of2; of2 = of2->next) {
+            if (fql_str_eq(of->name, of2->name)) {
+                fql_error_add(v->errs, &of2->loc, FQL_CODE_VALIDATION,
+                              "There can be only one input field named "
+                              "\"%.*s\".", fql_pstr(of->name));
                 return -1;
             }
-
-            for (of2 = of->next; of2; of2 = of2->next) {
-                if (fql_str_eq(of->name, of2->name)) {
-                    fql_error_add(v->errs, &of2->loc, FQL_CODE_VALIDATION,
-                                  "There can be only one input field named "
-                                  "\"%.*s\".", fql_pstr(of->name));
-                    return -1;
-                }
-            }
         }
+    }
 
-        j = fql_jnew(v, FQL_J_OBJECT);
-        if (j == NULL) {
-            return fql_error_nomem(v->errs);
-        }
+    return 0;
+}
 
-        tail = &j->items;
 
-        /* members keep the order the client wrote them in (orderBy) */
+/* the fields not given: their defaults, or an error if required */
+static int
+fql_literal_defaults(fql_vctx_t *v, const fql_type_t *t,
+    const fql_value_t *value, fql_jval_t *j, fql_jval_t **tail)
+{
+    char                       tn[128];
+    fql_arg_t                 *f;
+    fql_jval_t                *item;
+    const fql_object_field_t  *of;
+
+    for (f = t->input_fields; f; f = f->next) {
         for (of = value->fields; of; of = of->next) {
-            f = fql_arg_find(t->input_fields, of->name);
-            v->in_arg = f;
-
-            if (fql_coerce_literal(v, f->type, of->value, &item) != 0) {
-                return -1;
+            if (fql_str_eq(of->name, f->name)) {
+                break;
             }
+        }
 
-            if (item == NULL && f->default_value != NULL
-                && fql_coerce_literal(v, f->type, f->default_value, &item)
-                   != 0)
+        if (of != NULL) {
+            continue;
+        }
+
+        if (f->default_value != NULL) {
+            if (fql_coerce_literal(v, f->type, f->default_value, &item)
+                != 0)
             {
                 return -1;
-            }
-
-            if (item == NULL) {
-                if (f->type->kind == FQL_TYPE_NON_NULL) {
-                    return fql_lit_error(v, of->value, f->type,
-                                         "a required variable is unset");
-                }
-                continue;
             }
 
             item->key = f->name;
             *tail = item;
             tail = &item->next;
             j->count++;
+
+        } else if (f->type->kind == FQL_TYPE_NON_NULL) {
+            fql_type_name(f->type, tn, sizeof(tn));
+            fql_error_add(v->errs, &value->loc, FQL_CODE_VALIDATION,
+                          "Field \"%.*s.%.*s\" of required type \"%s\" "
+                          "was not provided.", fql_pstr(t->name),
+                          fql_pstr(f->name), tn);
+            return -1;
         }
-
-        for (f = t->input_fields; f; f = f->next) {
-            for (of = value->fields; of; of = of->next) {
-                if (fql_str_eq(of->name, f->name)) {
-                    break;
-                }
-            }
-
-            if (of != NULL) {
-                continue;
-            }
-
-            if (f->default_value != NULL) {
-                if (fql_coerce_literal(v, f->type, f->default_value, &item)
-                    != 0)
-                {
-                    return -1;
-                }
-
-                item->key = f->name;
-                *tail = item;
-                tail = &item->next;
-                j->count++;
-
-            } else if (f->type->kind == FQL_TYPE_NON_NULL) {
-                char  tn[128];
-
-                fql_type_name(f->type, tn, sizeof(tn));
-                fql_error_add(v->errs, &value->loc, FQL_CODE_VALIDATION,
-                              "Field \"%.*s.%.*s\" of required type \"%s\" "
-                              "was not provided.", fql_pstr(t->name),
-                              fql_pstr(f->name), tn);
-                return -1;
-            }
-        }
-
-        *out = j;
-        return 0;
     }
+
+    return 0;
+}
+
+
+static int
+fql_literal_object(fql_vctx_t *v, const fql_tref_t *type,
+    const fql_value_t *value, fql_jval_t **out)
+{
+    fql_arg_t                 *f;
+    fql_jval_t                *j, *item, **tail;
+    const fql_type_t          *t = type->type;
+    const fql_object_field_t  *of;
+
+    if (value->kind != FQL_VAL_OBJECT) {
+        return fql_lit_error(v, value, type, "an object is expected");
+    }
+
+    if (fql_literal_fields_known(v, t, value) != 0) {
+        return -1;
+    }
+
+    j = fql_jnew(v, FQL_J_OBJECT);
+    if (j == NULL) {
+        return fql_error_nomem(v->errs);
+    }
+
+    tail = &j->items;
+
+    /* members keep the order the client wrote them in (orderBy) */
+    for (of = value->fields; of; of = of->next) {
+        f = fql_arg_find(t->input_fields, of->name);
+        v->in_arg = f;
+
+        if (fql_coerce_literal(v, f->type, of->value, &item) != 0) {
+            return -1;
+        }
+
+        if (item == NULL && f->default_value != NULL
+            && fql_coerce_literal(v, f->type, f->default_value, &item)
+               != 0)
+        {
+            return -1;
+        }
+
+        if (item == NULL) {
+            if (f->type->kind == FQL_TYPE_NON_NULL) {
+                return fql_lit_error(v, of->value, f->type,
+                                     "a required variable is unset");
+            }
+            continue;
+        }
+
+        item->key = f->name;
+        *tail = item;
+        tail = &item->next;
+        j->count++;
+    }
+
+    if (fql_literal_defaults(v, t, value, j, tail) != 0) {
+        return -1;
+    }
+
+    *out = j;
+
+    return 0;
+}
+
+
+/* JSON, a vector or another scalar (or enum) */
+static int
+fql_literal_leaf(fql_vctx_t *v, const fql_tref_t *type,
+    const fql_value_t *value, fql_jval_t **out)
+{
+    char                why[256];
+    const char         *reason;
+    fql_scalar_in_t     si;
+    const fql_type_t   *t = type->type;
 
     if (t->kind == FQL_T_SCALAR && t->scalar == FQL_SCALAR_JSON) {
         return fql_literal_json(v, value, out);
@@ -1435,6 +1522,37 @@ fql_coerce_literal(fql_vctx_t *v, const fql_tref_t *type,
 
     snprintf(why, sizeof(why), "%s", reason);
     return fql_lit_error(v, value, type, why);
+}
+
+
+int
+fql_coerce_literal(fql_vctx_t *v, const fql_tref_t *type,
+    const fql_value_t *value, fql_jval_t **out)
+{
+    *out = NULL;
+
+    if (value->kind == FQL_VAL_VARIABLE) {
+        return fql_literal_variable(v, type, value, out);
+    }
+
+    if (type->kind == FQL_TYPE_NON_NULL) {
+        return fql_literal_non_null(v, type, value, out);
+    }
+
+    if (value->kind == FQL_VAL_NULL) {
+        *out = fql_jnew(v, FQL_J_NULL);
+        return *out ? 0 : fql_error_nomem(v->errs);
+    }
+
+    if (type->kind == FQL_TYPE_LIST) {
+        return fql_literal_list(v, type, value, out);
+    }
+
+    if (type->type->kind == FQL_T_INPUT) {
+        return fql_literal_object(v, type, value, out);
+    }
+
+    return fql_literal_leaf(v, type, value, out);
 }
 
 

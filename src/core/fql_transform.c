@@ -702,6 +702,212 @@ fql_emit_value(fql_tr_t *t, const fql_proj_t *proj, const fql_proj_field_t *f,
 }
 
 
+/* the number a value stands for: itself or a numeric string's content */
+static const u_char *
+fql_number_of(const u_char *v, size_t len, size_t *nlen)
+{
+    if (v[0] == '-' || fql_is_digit(v[0])) {
+        *nlen = len;
+        return v;
+    }
+
+    if (v[0] == '"' && len > 2
+        && fql_scan_number(v + 1, v + len - 1) == v + len - 1)
+    {
+        *nlen = len - 2;
+        return v + 1;
+    }
+
+    return NULL;
+}
+
+
+static int
+fql_emit_int(fql_tr_t *t, const u_char *v, size_t len,
+    const fql_path_t *path)
+{
+    const u_char  *num;
+    fql_num_t      n;
+    size_t         nlen, i;
+    char           buf[FQL_INT_BUF];
+    int            r;
+
+    if (v[0] == 't' || v[0] == 'f') {
+        return fql_wbuf_putc(t->out, v[0] == 't' ? '1' : '0');
+    }
+
+    num = fql_number_of(v, len, &nlen);
+
+    if (num == NULL) {
+        return fql_bad_value(t, path,
+                             "Int cannot represent non-integer value",
+                             v, len);
+    }
+
+    /* fast path: a plain integer of up to 9 digits, but "-0" */
+
+    i = (num[0] == '-');
+
+    if (nlen <= 9 + i && !(i && num[1] == '0')) {
+        while (i < nlen && fql_is_digit(num[i])) {
+            i++;
+        }
+
+        if (i == nlen) {
+            return fql_wbuf_put(t->out, num, nlen);
+        }
+    }
+
+    fql_num_parse(&n, num, num + nlen);
+    r = fql_num_int(&n, buf, sizeof(buf));
+
+    if (r == 0) {
+        return fql_bad_value(t, path,
+                             "Int cannot represent non-integer value",
+                             v, len);
+    }
+
+    i = (buf[0] == '-');
+
+    if (r < 0 || r - i > 10
+        || (r - i == 10
+            && memcmp(buf + i, i ? "2147483648" : "2147483647", 10) > 0))
+    {
+        return fql_bad_value(t, path,
+                    "Int cannot represent non 32-bit signed integer value",
+                    v, len);
+    }
+
+    return fql_wbuf_put(t->out, buf, r);
+}
+
+
+static int
+fql_emit_float(fql_tr_t *t, const u_char *v, size_t len,
+    const fql_path_t *path)
+{
+    const u_char  *num;
+    fql_num_t      n;
+    size_t         nlen, i;
+
+    if (v[0] == 't' || v[0] == 'f') {
+        return fql_wbuf_putc(t->out, v[0] == 't' ? '1' : '0');
+    }
+
+    num = fql_number_of(v, len, &nlen);
+
+    if (num != NULL) {
+        /* fewer than 309 digits and no exponent: finite */
+
+        for (i = 0; i < nlen && i < 309 && (num[i] | 0x20) != 'e'; i++) {
+            /* void */
+        }
+
+        if (i == nlen) {
+            return fql_wbuf_put(t->out, num, nlen);
+        }
+
+        fql_num_parse(&n, num, num + nlen);
+
+        if (fql_num_finite(&n)) {
+            return fql_wbuf_put(t->out, num, nlen);
+        }
+    }
+
+    return fql_bad_value(t, path,
+                         "Float cannot represent non numeric value",
+                         v, len);
+}
+
+
+static int
+fql_emit_boolean(fql_tr_t *t, const u_char *v, size_t len,
+    const fql_path_t *path)
+{
+    fql_num_t  n;
+
+    if (v[0] == 't' || v[0] == 'f') {
+        return fql_wbuf_put(t->out, v, len);
+    }
+
+    if (v[0] == '-' || fql_is_digit(v[0])) {
+        fql_num_parse(&n, v, v + len);
+
+        if (n.k0 == n.k1) {
+            return fql_wbuf_lit(t->out, "false");
+        }
+
+        return fql_wbuf_lit(t->out, "true");
+    }
+
+    return fql_bad_value(t, path,
+                         "Boolean cannot represent a non boolean value",
+                         v, len);
+}
+
+
+static int
+fql_emit_id(fql_tr_t *t, const u_char *v, size_t len,
+    const fql_path_t *path)
+{
+    fql_num_t  n;
+    size_t     i;
+    char       buf[FQL_INT_BUF];
+    int        r;
+
+    if (v[0] == '"') {
+        return fql_wbuf_put(t->out, v, len);
+    }
+
+    if (v[0] == '-' || fql_is_digit(v[0])) {
+        /* a plain integer is canonical as it is, but "-0" */
+
+        i = (v[0] == '-');
+
+        if (!(i && v[1] == '0')) {
+            while (i < len && fql_is_digit(v[i])) {
+                i++;
+            }
+
+            if (i == len) {
+                return fql_put_quoted(t->out, v, len);
+            }
+        }
+
+        fql_num_parse(&n, v, v + len);
+        r = fql_num_int(&n, buf, sizeof(buf));
+
+        if (r > 0) {
+            return fql_put_quoted(t->out, buf, r);
+        }
+    }
+
+    return fql_bad_value(t, path, "ID cannot represent value", v, len);
+}
+
+
+/* String, Enum, DateTime, Date, UUID...: strings */
+static int
+fql_emit_string(fql_tr_t *t, const fql_proj_field_t *f, const u_char *v,
+    size_t len, const fql_path_t *path)
+{
+    char  msg[64];
+
+    if (v[0] == '"') {
+        return fql_wbuf_put(t->out, v, len);
+    }
+
+    if (v[0] != '{' && v[0] != '[') {
+        return fql_put_quoted(t->out, v, len);
+    }
+
+    snprintf(msg, sizeof(msg), "%s cannot represent value",
+             fql_scalars[f->scalar].name);
+
+    return fql_bad_value(t, path, msg, v, len);
+}
+
+
 /*
  * Leaf values, coerced as graphql-js serializes results: v is a valid JSON
  * value other than null.
@@ -710,178 +916,25 @@ static int
 fql_emit_scalar(fql_tr_t *t, const fql_proj_field_t *f, const u_char *v,
     size_t len, const fql_path_t *path)
 {
-    const u_char  *num;
-    fql_wbuf_t    *w;
-    fql_num_t      n;
-    size_t         nlen, i;
-    char           buf[FQL_INT_BUF], msg[64];
-    u_char         c, out;
-    int            r;
+    switch (fql_scalars[f->scalar].out) {
 
-    w = t->out;
-    c = v[0];
-    out = fql_scalars[f->scalar].out;
-
-    if (out == FQL_SC_RAW) {
-        return fql_put_compact(w, v, v + len);
-    }
-
-    /* the number a value stands for: itself or a numeric string's content */
-
-    num = NULL;
-    nlen = 0;
-
-    if (c == '-' || fql_is_digit(c)) {
-        num = v;
-        nlen = len;
-
-    } else if (c == '"' && len > 2
-               && fql_scan_number(v + 1, v + len - 1) == v + len - 1)
-    {
-        num = v + 1;
-        nlen = len - 2;
-    }
-
-    switch (out) {
+    case FQL_SC_RAW:
+        return fql_put_compact(t->out, v, v + len);
 
     case FQL_SC_INT:
-        if (c == 't' || c == 'f') {
-            return fql_wbuf_putc(w, c == 't' ? '1' : '0');
-        }
-
-        if (num == NULL) {
-            return fql_bad_value(t, path,
-                                 "Int cannot represent non-integer value",
-                                 v, len);
-        }
-
-        /* fast path: a plain integer of up to 9 digits, but "-0" */
-
-        i = (num[0] == '-');
-
-        if (nlen <= 9 + i && !(i && num[1] == '0')) {
-            while (i < nlen && fql_is_digit(num[i])) {
-                i++;
-            }
-
-            if (i == nlen) {
-                return fql_wbuf_put(w, num, nlen);
-            }
-        }
-
-        fql_num_parse(&n, num, num + nlen);
-        r = fql_num_int(&n, buf, sizeof(buf));
-
-        if (r == 0) {
-            return fql_bad_value(t, path,
-                                 "Int cannot represent non-integer value",
-                                 v, len);
-        }
-
-        i = (buf[0] == '-');
-
-        if (r < 0 || r - i > 10
-            || (r - i == 10
-                && memcmp(buf + i, i ? "2147483648" : "2147483647", 10) > 0))
-        {
-            return fql_bad_value(t, path,
-                        "Int cannot represent non 32-bit signed integer value",
-                        v, len);
-        }
-
-        return fql_wbuf_put(w, buf, r);
+        return fql_emit_int(t, v, len, path);
 
     case FQL_SC_FLOAT:
-        if (c == 't' || c == 'f') {
-            return fql_wbuf_putc(w, c == 't' ? '1' : '0');
-        }
-
-        if (num != NULL) {
-            /* fewer than 309 digits and no exponent: finite */
-
-            for (i = 0; i < nlen && i < 309 && (num[i] | 0x20) != 'e'; i++) {
-                /* void */
-            }
-
-            if (i == nlen) {
-                return fql_wbuf_put(w, num, nlen);
-            }
-
-            fql_num_parse(&n, num, num + nlen);
-
-            if (fql_num_finite(&n)) {
-                return fql_wbuf_put(w, num, nlen);
-            }
-        }
-
-        return fql_bad_value(t, path,
-                             "Float cannot represent non numeric value",
-                             v, len);
+        return fql_emit_float(t, v, len, path);
 
     case FQL_SC_BOOLEAN:
-        if (c == 't' || c == 'f') {
-            return fql_wbuf_put(w, v, len);
-        }
-
-        if (num == v) {
-            fql_num_parse(&n, v, v + len);
-
-            if (n.k0 == n.k1) {
-                return fql_wbuf_lit(w, "false");
-            }
-
-            return fql_wbuf_lit(w, "true");
-        }
-
-        return fql_bad_value(t, path,
-                             "Boolean cannot represent a non boolean value",
-                             v, len);
+        return fql_emit_boolean(t, v, len, path);
 
     case FQL_SC_ID:
-        if (c == '"') {
-            return fql_wbuf_put(w, v, len);
-        }
-
-        if (num == v) {
-            /* a plain integer is canonical as it is, but "-0" */
-
-            i = (c == '-');
-
-            if (!(i && v[1] == '0')) {
-                while (i < len && fql_is_digit(v[i])) {
-                    i++;
-                }
-
-                if (i == len) {
-                    return fql_put_quoted(w, v, len);
-                }
-            }
-
-            fql_num_parse(&n, v, v + len);
-            r = fql_num_int(&n, buf, sizeof(buf));
-
-            if (r > 0) {
-                return fql_put_quoted(w, buf, r);
-            }
-        }
-
-        return fql_bad_value(t, path, "ID cannot represent value", v, len);
+        return fql_emit_id(t, v, len, path);
 
     default:
-        /* String, Enum, DateTime, Date, UUID...: strings */
-
-        if (c == '"') {
-            return fql_wbuf_put(w, v, len);
-        }
-
-        if (c != '{' && c != '[') {
-            return fql_put_quoted(w, v, len);
-        }
-
-        snprintf(msg, sizeof(msg), "%s cannot represent value",
-                 fql_scalars[f->scalar].name);
-
-        return fql_bad_value(t, path, msg, v, len);
+        return fql_emit_string(t, f, v, len, path);
     }
 }
 

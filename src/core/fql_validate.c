@@ -1249,82 +1249,90 @@ fql_mark_dups(const fql_index_t *ix)
 }
 
 
-int
-fql_validate_document(fql_vctx_t *v)
+/* the executable definitions, fragments and operations indexed by name */
+static int
+fql_index_definitions(fql_rctx_t *r)
 {
-    unsigned                 n, i, anonymous, ops;
-    fql_rctx_t               r;
+    unsigned                 n, i;
     fql_index_t              names;
     fql_dinfo_t             *d;
-    const fql_type_t        *t;
+    fql_vctx_t              *v = r->v;
     const fql_definition_t  *def;
-    static const char       *what[] = {
-        "operation", "fragment", "schema", "scalar", "type", "interface",
-        "union", "enum", "input", "directive"
-    };
-
-    memset(&r, 0, sizeof(fql_rctx_t));
-    r.v = v;
 
     n = 0;
-    ops = 0;
-    anonymous = 0;
 
     for (def = v->doc->definitions; def; def = def->next) {
         n++;
-
-        if (def->kind == FQL_DEF_OPERATION) {
-            ops++;
-            anonymous += def->name.len == 0;
-        }
     }
 
-    r.defs = fql_calloc(v->arena, (n ? n : 1) * sizeof(fql_dinfo_t));
-    if (r.defs == NULL) {
-        return fql_error_nomem(v->errs);
+    r->defs = fql_calloc(v->arena, (n ? n : 1) * sizeof(fql_dinfo_t));
+    if (r->defs == NULL) {
+        return -1;
     }
 
     for (def = v->doc->definitions; def; def = def->next) {
         if (def->kind == FQL_DEF_OPERATION || def->kind == FQL_DEF_FRAGMENT) {
-            r.defs[r.ndefs++].def = def;
+            r->defs[r->ndefs++].def = def;
         }
     }
 
-    r.reached = fql_alloc(v->arena, (r.ndefs ? r.ndefs : 1)
-                                    * sizeof(fql_dinfo_t *));
-    r.stack = fql_alloc(v->arena, (r.ndefs ? r.ndefs : 1)
-                                  * sizeof(fql_dframe_t));
+    r->reached = fql_alloc(v->arena, (r->ndefs ? r->ndefs : 1)
+                                     * sizeof(fql_dinfo_t *));
+    r->stack = fql_alloc(v->arena, (r->ndefs ? r->ndefs : 1)
+                                   * sizeof(fql_dframe_t));
 
     /* names of each kind, sorted: a duplicate follows the first */
-    if (r.reached == NULL || r.stack == NULL
-        || fql_index_init(&r.frags, v->arena, r.ndefs) != 0
-        || fql_index_init(&names, v->arena, r.ndefs) != 0)
+    if (r->reached == NULL || r->stack == NULL
+        || fql_index_init(&r->frags, v->arena, r->ndefs) != 0
+        || fql_index_init(&names, v->arena, r->ndefs) != 0)
     {
-        return fql_error_nomem(v->errs);
+        return -1;
     }
 
-    for (i = 0; i < r.ndefs; i++) {
-        d = &r.defs[i];
+    for (i = 0; i < r->ndefs; i++) {
+        d = &r->defs[i];
 
         if (d->def->kind == FQL_DEF_FRAGMENT) {
-            fql_index_add(&r.frags, d->def->name, d);
+            fql_index_add(&r->frags, d->def->name, d);
 
         } else if (d->def->name.len) {
             fql_index_add(&names, d->def->name, d);
         }
     }
 
-    fql_index_sort(&r.frags);
+    fql_index_sort(&r->frags);
     fql_index_sort(&names);
 
-    fql_mark_dups(&r.frags);
+    fql_mark_dups(&r->frags);
     fql_mark_dups(&names);
 
-    d = r.defs;
+    return 0;
+}
 
-    for (def = v->doc->definitions; def; def = def->next) {
+
+/* only executable definitions, named uniquely, one if anonymous */
+static void
+fql_check_definitions(fql_rctx_t *r)
+{
+    unsigned                 ops;
+    fql_dinfo_t             *d;
+    const fql_definition_t  *def;
+    static const char       *what[] = {
+        "operation", "fragment", "schema", "scalar", "type", "interface",
+        "union", "enum", "input", "directive"
+    };
+
+    ops = 0;
+
+    for (def = r->v->doc->definitions; def; def = def->next) {
+        ops += def->kind == FQL_DEF_OPERATION;
+    }
+
+    d = r->defs;
+
+    for (def = r->v->doc->definitions; def; def = def->next) {
         if (def->kind != FQL_DEF_OPERATION && def->kind != FQL_DEF_FRAGMENT) {
-            fql_err(&r, &def->loc, "The \"%s\" definition is not "
+            fql_err(r, &def->loc, "The \"%s\" definition is not "
                     "executable.", what[def->kind]);
             continue;
         }
@@ -1332,66 +1340,81 @@ fql_validate_document(fql_vctx_t *v)
         if (def->kind == FQL_DEF_OPERATION && def->name.len == 0
             && ops > 1)
         {
-            fql_err(&r, &def->loc, "This anonymous operation must be the "
+            fql_err(r, &def->loc, "This anonymous operation must be the "
                     "only defined operation.");
         }
 
         if ((d++)->dup) {
-            fql_err(&r, &def->loc, def->kind == FQL_DEF_OPERATION
+            fql_err(r, &def->loc, def->kind == FQL_DEF_OPERATION
                     ? "There can be only one operation named \"%.*s\"."
                     : "There can be only one fragment named \"%.*s\".",
                     fql_pstr(def->name));
         }
     }
+}
 
-    v->on_variable = fql_on_variable;
-    v->data = &r;
 
-    for (i = 0; i < r.ndefs; i++) {
-        d = &r.defs[i];
-        r.cur = d;
-        def = d->def;
+/* a fragment definition: its directives, type condition and selections */
+static int
+fql_walk_fragment(fql_rctx_t *r, const fql_definition_t *def)
+{
+    const fql_type_t  *t;
 
-        if (def->kind == FQL_DEF_OPERATION) {
-            v->op = def;
+    if (fql_check_directives(r, def->directives, "FRAGMENT_DEFINITION")
+        != 0)
+    {
+        return -1;
+    }
 
-            if (fql_walk_operation(&r, def) != 0) {
-                goto failed;
+    t = fql_schema_type(r->v->schema, def->type_condition);
+
+    if (t == NULL) {
+        fql_err(r, &def->loc, "Unknown type \"%.*s\".",
+                fql_pstr(def->type_condition));
+        return 0;
+    }
+
+    if (!fql_type_is_composite(t)) {
+        fql_err(r, &def->loc, "Fragment \"%.*s\" cannot condition on "
+                "non composite type \"%.*s\".", fql_pstr(def->name),
+                fql_pstr(t->name));
+        return 0;
+    }
+
+    return fql_walk_set(r, t, def->selections);
+}
+
+
+/* every operation and fragment, then the operations' variables */
+static int
+fql_walk_definitions(fql_rctx_t *r)
+{
+    unsigned      i;
+    fql_dinfo_t  *d;
+
+    for (i = 0; i < r->ndefs; i++) {
+        d = &r->defs[i];
+        r->cur = d;
+
+        if (d->def->kind == FQL_DEF_OPERATION) {
+            r->v->op = d->def;
+
+            if (fql_walk_operation(r, d->def) != 0) {
+                return -1;
             }
 
             continue;
         }
 
-        v->op = NULL;
+        r->v->op = NULL;
 
-        if (fql_check_directives(&r, def->directives,
-                                 "FRAGMENT_DEFINITION") != 0)
-        {
-            goto failed;
-        }
-
-        t = fql_schema_type(v->schema, def->type_condition);
-
-        if (t == NULL) {
-            fql_err(&r, &def->loc, "Unknown type \"%.*s\".",
-                    fql_pstr(def->type_condition));
-            continue;
-        }
-
-        if (!fql_type_is_composite(t)) {
-            fql_err(&r, &def->loc, "Fragment \"%.*s\" cannot condition on "
-                    "non composite type \"%.*s\".", fql_pstr(def->name),
-                    fql_pstr(t->name));
-            continue;
-        }
-
-        if (fql_walk_set(&r, t, def->selections) != 0) {
-            goto failed;
+        if (fql_walk_fragment(r, d->def) != 0) {
+            return -1;
         }
     }
 
-    for (i = 0; i < r.ndefs; i++) {
-        d = &r.defs[i];
+    for (i = 0; i < r->ndefs; i++) {
+        d = &r->defs[i];
 
         if (d->def->kind != FQL_DEF_OPERATION) {
             continue;
@@ -1399,49 +1422,79 @@ fql_validate_document(fql_vctx_t *v)
 
         if (d->unchecked) {
             /* its fragments are used; its variables were not walked */
-            fql_mark_reached(&r, d);
+            fql_mark_reached(r, d);
             continue;
         }
 
-        if (fql_check_variables(&r, d) != 0) {
-            goto failed;
+        if (fql_check_variables(r, d) != 0) {
+            return -1;
         }
     }
 
-    for (i = 0; i < r.ndefs; i++) {
-        d = &r.defs[i];
+    return 0;
+}
+
+
+/* fragments: no cycles, each one used */
+static void
+fql_check_fragments(fql_rctx_t *r)
+{
+    unsigned      i;
+    fql_dinfo_t  *d;
+
+    for (i = 0; i < r->ndefs; i++) {
+        d = &r->defs[i];
 
         if (d->def->kind == FQL_DEF_FRAGMENT) {
             if (d->state == 0) {
-                fql_check_cycles(&r, d);
+                fql_check_cycles(r, d);
             }
 
             if (!d->used) {
-                fql_err(&r, &d->def->loc, "Fragment \"%.*s\" is never used.",
+                fql_err(r, &d->def->loc, "Fragment \"%.*s\" is never used.",
                         fql_pstr(d->def->name));
             }
         }
     }
+}
 
-    if (r.too_complex) {
-        fql_err(&r, NULL, "The document is too complex to validate.");
+
+int
+fql_validate_document(fql_vctx_t *v)
+{
+    int         rc;
+    fql_rctx_t  r;
+
+    memset(&r, 0, sizeof(fql_rctx_t));
+    r.v = v;
+
+    if (fql_index_definitions(&r) != 0) {
+        return fql_error_nomem(v->errs);
+    }
+
+    fql_check_definitions(&r);
+
+    v->on_variable = fql_on_variable;
+    v->data = &r;
+
+    rc = fql_walk_definitions(&r);
+
+    if (rc == 0) {
+        fql_check_fragments(&r);
+
+        if (r.too_complex) {
+            fql_err(&r, NULL, "The document is too complex to validate.");
+        }
     }
 
     v->on_variable = NULL;
     v->data = NULL;
     v->op = NULL;
+
+    if (rc != 0) {
+        /* a walk stops on no memory, or on an error it added */
+        return v->errs->count ? -1 : fql_error_nomem(v->errs);
+    }
 
     return v->errs->count ? -1 : 0;
-
-failed:
-
-    v->on_variable = NULL;
-    v->data = NULL;
-    v->op = NULL;
-
-    if (v->errs->count == 0) {
-        fql_error_nomem(v->errs);
-    }
-
-    return -1;
 }
