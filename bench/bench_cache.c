@@ -75,24 +75,23 @@ one(fql_cache_t *c, const fql_schema_t *schema, const case_t *k)
     int                    hit;
     fql_arena_t           *a;
     fql_plan_t            *plan;
-    fql_jval_t            *vars = NULL;
     fql_errors_t           errs;
+    fql_engine_t           eng = { .compile = { .max_depth = 30 } };
+    fql_request_t          req = { .variables = NULL };
     fql_cache_result_t     res;
-    fql_compile_limits_t   limits = { .max_depth = 30 };
-    fql_str_t              q, op = { NULL, 0 };
 
     a = fql_arena_heap_create();
     fql_errors_init(&errs, a);
+    eng.schema = schema;
 
     if (k->vars != NULL) {
-        vars = fql_json_parse(a, k->vars, strlen(k->vars), &errs);
+        req.variables = fql_json_parse(a, k->vars, strlen(k->vars), &errs);
     }
 
-    q.data = k->doc;
-    q.len = strlen(k->doc);
+    req.query.data = k->doc;
+    req.query.len = strlen(k->doc);
 
-    if (fql_cache_plan(c, a, schema, &limits, NULL, q, op, vars, &plan,
-                       &errs, &res) != 0)
+    if (fql_cache_plan(c, a, &eng, &req, &plan, &errs, &res) != 0)
     {
         fprintf(stderr, "%s: %s\n", k->name, errs.head->message);
         exit(1);

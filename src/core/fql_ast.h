@@ -228,6 +228,9 @@ typedef struct {
     unsigned  max_tokens;    /* 0: unlimited */
 } fql_parse_limits_t;
 
+/* the tokens a request's document may have (a worker lexes them all) */
+#define FQL_PARSE_MAX_TOKENS  100000
+
 
 /*
  * Parses a whole GraphQL document (any mix of executable and type system

@@ -810,33 +810,43 @@ fql_memo_add(fql_cctx_t *c, const fql_vmemo_t *key, const char *val,
 }
 
 
+/* the parameters an operator's value stands for (fql_op_values) */
+typedef struct {
+    const char    *val[3];
+    fql_slot_t     sl[3];
+    fql_vmemo_t   *memo;       /* a variable's, kept for its next uses */
+    unsigned       n;
+} fql_opvals_t;
+
+
 /*
  * The parameters an operator's value on field f stands for: one per
- * member of an input object (MEMBERS), else one, which *memo keeps when
+ * member of an input object (MEMBERS), else one, which ov->memo keeps when
  * it comes from a variable (fql_memo_add).
  */
 static int
 fql_op_values(fql_cctx_t *c, const fql_arg_t *a, const fql_field_t *f,
-    fql_scalar_t sc, const fql_jval_t *op, const char **val,
-    fql_slot_t *sl, fql_vmemo_t **memo, unsigned *nval)
+    fql_scalar_t sc, const fql_jval_t *op, fql_opvals_t *ov)
 {
     int                    rc;
     unsigned               kind, wild;
     fql_vmemo_t            key;
     fql_scalar_t           vsc;
     const fql_arg_t       *in;
+    fql_slot_t            *sl;
+    const char           **val;
     const fql_jval_t      *m;
     const fql_operator_t  *o = a->op;
 
-    *memo = NULL;
+    ov->memo = NULL;
     vsc = fql_op_value_scalar(o, sc);
 
     if (o->xf == FQL_OPX_MEMBERS) {
         /* one parameter per member, in the input type's order */
-        *nval = 0;
+        ov->n = 0;
         in = fql_tref_named(a->type)->input_fields;
 
-        for ( /* void */ ; in && *nval < 3; in = in->next) {
+        for ( /* void */ ; in && ov->n < 3; in = in->next) {
             for (m = op->items; m; m = m->next) {
                 if (fql_str_eq(m->key, in->name)) {
                     break;
@@ -848,28 +858,30 @@ fql_op_values(fql_cctx_t *c, const fql_arg_t *a, const fql_field_t *f,
                 return fql_error_nomem(c->v.errs);
             }
 
+            sl = &ov->sl[ov->n];
+            val = &ov->val[ov->n];
+
             if (m->kind == FQL_J_ARRAY) {
-                if (fql_op_slot(c, m, FQL_SLOT_JSON, vsc, 0, &sl[*nval]) != 0
-                    || fql_param_json(c, m, &val[*nval]) != 0)
+                if (fql_op_slot(c, m, FQL_SLOT_JSON, vsc, 0, sl) != 0
+                    || fql_param_json(c, m, val) != 0)
                 {
                     return -1;
                 }
 
             } else if (fql_op_slot(c, m, FQL_SLOT_TEXT, FQL_SCALAR_FLOAT, 0,
-                                   &sl[*nval]) != 0
-                       || fql_param_text(c, FQL_SCALAR_FLOAT, m, &val[*nval])
-                          != 0)
+                                   sl) != 0
+                       || fql_param_text(c, FQL_SCALAR_FLOAT, m, val) != 0)
             {
                 return -1;
             }
 
-            (*nval)++;
+            ov->n++;
         }
 
         return 0;
     }
 
-    *nval = 1;
+    ov->n = 1;
     wild = o->xf == FQL_OPX_PATTERN ? o->wild : 0;
     kind = o->xf == FQL_OPX_ARRAY ? FQL_SLOT_ARRAY
            : o->xf == FQL_OPX_JSON ? FQL_SLOT_JSON
@@ -885,34 +897,34 @@ fql_op_values(fql_cctx_t *c, const fql_arg_t *a, const fql_field_t *f,
     /* the same field may be a column here, JSON in a nested filter */
     key.col = f->column.len && c->npath == 0;
 
-    *memo = fql_memo_find(c, &key);
+    ov->memo = fql_memo_find(c, &key);
 
-    if (*memo != NULL) {
-        val[0] = (*memo)->val;
-        sl[0] = (*memo)->slot;
+    if (ov->memo != NULL) {
+        ov->val[0] = ov->memo->val;
+        ov->sl[0] = ov->memo->slot;
         return 0;
     }
 
-    if (fql_op_slot(c, op, kind, vsc, wild, &sl[0]) != 0) {
+    if (fql_op_slot(c, op, kind, vsc, wild, &ov->sl[0]) != 0) {
         return -1;
     }
 
     switch (kind) {
 
     case FQL_SLOT_ARRAY:
-        rc = fql_param_array(c, vsc, op, &val[0]);
+        rc = fql_param_array(c, vsc, op, &ov->val[0]);
         break;
 
     case FQL_SLOT_JSON:
-        rc = fql_param_json(c, op, &val[0]);
+        rc = fql_param_json(c, op, &ov->val[0]);
         break;
 
     case FQL_SLOT_PATTERN:
-        rc = fql_param_pattern(c, op, wild, &val[0]);
+        rc = fql_param_pattern(c, op, wild, &ov->val[0]);
         break;
 
     default:
-        rc = fql_param_text(c, vsc, op, &val[0]);
+        rc = fql_param_text(c, vsc, op, &ov->val[0]);
         break;
     }
 
@@ -920,7 +932,7 @@ fql_op_values(fql_cctx_t *c, const fql_arg_t *a, const fql_field_t *f,
         return -1;
     }
 
-    *memo = fql_memo_add(c, &key, val[0], &sl[0]);
+    ov->memo = fql_memo_add(c, &key, ov->val[0], &ov->sl[0]);
 
     return 0;
 }
@@ -929,8 +941,7 @@ fql_op_values(fql_cctx_t *c, const fql_arg_t *a, const fql_field_t *f,
 /* writes an operator's SQL template (fql_schema.h) */
 static int
 fql_sql_op(fql_cctx_t *c, const fql_operator_t *o, const fql_field_t *f,
-    fql_scalar_t sc, int array, const char **val, const fql_slot_t *sl,
-    fql_vmemo_t *memo, unsigned nval)
+    fql_scalar_t sc, int array, const fql_opvals_t *ov)
 {
     char         buf[16];
     unsigned     k, pnum[3];
@@ -954,30 +965,30 @@ fql_sql_op(fql_cctx_t *c, const fql_operator_t *o, const fql_field_t *f,
         }
 
         k = (*p == 'v' || *p == 'a') ? 0 : (unsigned) (*p - '1');
-        if (k >= nval) {
+        if (k >= ov->n) {
             /* an operator's input object always has its members */
             return fql_error_nomem(c->v.errs);
         }
 
-        if (pnum[k] == 0 && memo != NULL && memo->stmt == c->stmt) {
-            /* bound already in this statement (a memo: nval is 1) */
-            pnum[k] = memo->pnum;
+        if (pnum[k] == 0 && ov->memo != NULL && ov->memo->stmt == c->stmt) {
+            /* bound already in this statement (a memo: one value) */
+            pnum[k] = ov->memo->pnum;
         }
 
         if (pnum[k] != 0) {
             fql_sql_put(c, buf, snprintf(buf, sizeof(buf), "$%u", pnum[k]));
 
         } else {
-            c->next_slot = sl[k];
+            c->next_slot = ov->sl[k];
 
-            if (fql_sql_param(c, val[k]) != 0) {
+            if (fql_sql_param(c, ov->val[k]) != 0) {
                 return -1;
             }
             pnum[k] = c->nparams;
 
-            if (memo != NULL) {
-                memo->stmt = c->stmt;
-                memo->pnum = pnum[k];
+            if (ov->memo != NULL) {
+                ov->memo->stmt = c->stmt;
+                ov->memo->pnum = pnum[k];
             }
         }
 
@@ -1017,16 +1028,13 @@ fql_sql_ops(fql_cctx_t *c, const fql_arg_t *in, const fql_jval_t *ops,
     int *first)
 {
     int                    array;
-    unsigned               nval;
     fql_arg_t             *a;
     fql_type_t            *filter;
     fql_scalar_t           sc;
+    fql_opvals_t           ov;
     const fql_jval_t      *op;
     const fql_field_t     *f;
     const fql_operator_t  *o;
-    const char            *val[3];
-    fql_slot_t             sl[3];
-    fql_vmemo_t           *memo;
 
     f = in->filter_field;
     filter = fql_tref_named(in->type);
@@ -1053,8 +1061,8 @@ fql_sql_ops(fql_cctx_t *c, const fql_arg_t *in, const fql_jval_t *ops,
         }
 
         if (fql_count_condition(c) != 0
-            || fql_op_values(c, a, f, sc, op, val, sl, &memo, &nval) != 0
-            || fql_sql_op(c, o, f, sc, array, val, sl, memo, nval) != 0)
+            || fql_op_values(c, a, f, sc, op, &ov) != 0
+            || fql_sql_op(c, o, f, sc, array, &ov) != 0)
         {
             return -1;
         }
@@ -2124,17 +2132,18 @@ fql_compile_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
 
 
 static int
-fql_compile_doc(fql_arena_t *a, const fql_schema_t *schema,
-    const fql_document_t *doc, fql_str_t operation_name,
-    const fql_jval_t *variables, const fql_compile_limits_t *limits,
-    fql_plan_t **plan, fql_errors_t *errs, int validated)
+fql_compile_doc(fql_arena_t *a, const fql_engine_t *eng,
+    const fql_document_t *doc, const fql_request_t *req, fql_plan_t **plan,
+    fql_errors_t *errs, int validated)
 {
-    unsigned           n;
-    fql_cctx_t        *c;
-    fql_plan_t        *pl;
-    fql_type_t        *root;
-    fql_cfield_t      *fields, *cf;
-    fql_root_plan_t   *rp, **tail;
+    unsigned                     n;
+    fql_cctx_t                  *c;
+    fql_plan_t                  *pl;
+    fql_type_t                  *root;
+    fql_cfield_t                *fields, *cf;
+    fql_root_plan_t             *rp, **tail;
+    const fql_schema_t          *schema = eng->schema;
+    const fql_compile_limits_t  *limits = &eng->compile;
 
     c = fql_calloc(a, sizeof(fql_cctx_t));
     if (c == NULL) {
@@ -2147,14 +2156,13 @@ fql_compile_doc(fql_arena_t *a, const fql_schema_t *schema,
     c->v.errs = errs;
     c->limits = limits;
     c->path_steps = FQL_PATH_STEPS;
-    c->static_left = limits && limits->max_static ? limits->max_static
-                                                   : (size_t) -1;
+    c->static_left = limits->max_static ? limits->max_static : (size_t) -1;
 
     if (!validated && fql_validate_document(&c->v) != 0) {
         return -1;
     }
 
-    c->v.op = fql_select_operation(doc, operation_name, errs);
+    c->v.op = fql_select_operation(doc, req->operation_name, errs);
     if (c->v.op == NULL) {
         return -1;
     }
@@ -2182,7 +2190,7 @@ fql_compile_doc(fql_arena_t *a, const fql_schema_t *schema,
         return -1;
     }
 
-    if (fql_coerce_variables(&c->v, variables) != 0) {
+    if (fql_coerce_variables(&c->v, req->variables) != 0) {
         return -1;
     }
 
@@ -2196,7 +2204,7 @@ fql_compile_doc(fql_arena_t *a, const fql_schema_t *schema,
         n++;
     }
 
-    if (limits && limits->max_root_fields && n > limits->max_root_fields) {
+    if (limits->max_root_fields && n > limits->max_root_fields) {
         fql_error_add(errs, &c->v.op->loc, FQL_CODE_LIMIT,
                       "The operation has %u root fields, more than %u "
                       "(fraiseql_max_root_fields).", n,
@@ -2244,24 +2252,20 @@ fql_compile_doc(fql_arena_t *a, const fql_schema_t *schema,
 
 
 int
-fql_compile(fql_arena_t *a, const fql_schema_t *schema,
-    const fql_document_t *doc, fql_str_t operation_name,
-    const fql_jval_t *variables, const fql_compile_limits_t *limits,
-    fql_plan_t **plan, fql_errors_t *errs)
+fql_compile(fql_arena_t *a, const fql_engine_t *eng,
+    const fql_document_t *doc, const fql_request_t *req, fql_plan_t **plan,
+    fql_errors_t *errs)
 {
-    return fql_compile_doc(a, schema, doc, operation_name, variables, limits,
-                           plan, errs, 0);
+    return fql_compile_doc(a, eng, doc, req, plan, errs, 0);
 }
 
 
 int
-fql_compile_validated(fql_arena_t *a, const fql_schema_t *schema,
-    const fql_document_t *doc, fql_str_t operation_name,
-    const fql_jval_t *variables, const fql_compile_limits_t *limits,
-    fql_plan_t **plan, fql_errors_t *errs)
+fql_compile_validated(fql_arena_t *a, const fql_engine_t *eng,
+    const fql_document_t *doc, const fql_request_t *req, fql_plan_t **plan,
+    fql_errors_t *errs)
 {
-    return fql_compile_doc(a, schema, doc, operation_name, variables, limits,
-                           plan, errs, 1);
+    return fql_compile_doc(a, eng, doc, req, plan, errs, 1);
 }
 
 

@@ -1083,14 +1083,14 @@ static const char  fql_full_introspection[] =
 size_t
 fql_introspection_size(const fql_schema_t *schema)
 {
-    size_t                 size;
-    fql_arena_t           *a;
-    fql_plan_t            *plan;
-    fql_errors_t           errs;
-    fql_document_t        *doc;
-    fql_parse_error_t      perr;
-    fql_compile_limits_t   limits;
-    fql_str_t              op = { NULL, 0 };
+    size_t              size;
+    fql_arena_t        *a;
+    fql_plan_t         *plan;
+    fql_engine_t        eng;
+    fql_errors_t        errs;
+    fql_request_t       req;
+    fql_document_t     *doc;
+    fql_parse_error_t   perr;
 
     a = fql_arena_heap_create();
     if (a == NULL) {
@@ -1098,13 +1098,15 @@ fql_introspection_size(const fql_schema_t *schema)
     }
 
     fql_errors_init(&errs, a);
-    memset(&limits, 0, sizeof(limits));
+    memset(&eng, 0, sizeof(eng));
+    eng.schema = schema;
+    memset(&req, 0, sizeof(req));
     size = 0;
 
     if (fql_parse_document(a, fql_full_introspection,
                            sizeof(fql_full_introspection) - 1, NULL, &doc,
                            &perr) == 0
-        && fql_compile(a, schema, doc, op, NULL, &limits, &plan, &errs) == 0
+        && fql_compile(a, &eng, doc, &req, &plan, &errs) == 0
         && plan->roots != NULL)
     {
         size = plan->roots->value.len;

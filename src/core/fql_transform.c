@@ -70,8 +70,8 @@ static int fql_emit_object_in(fql_tr_t *t, const fql_proj_t *proj,
     const u_char *p, const u_char *end, const fql_path_t *path,
     const fql_span_t *pre, const fql_lookup_t *lk);
 static int fql_emit_value(fql_tr_t *t, const fql_proj_t *proj,
-    const fql_proj_field_t *f, const u_char *v, const u_char *vend,
-    unsigned level, const fql_path_t *path, const fql_lookup_t *lk);
+    const fql_proj_field_t *f, const fql_span_t *val, unsigned level,
+    const fql_path_t *path, const fql_lookup_t *lk);
 static int fql_emit_scalar(fql_tr_t *t, const fql_proj_field_t *f,
     const u_char *v, size_t len, const fql_path_t *path);
 static int fql_put_compact(fql_wbuf_t *w, const u_char *p, const u_char *end);
@@ -541,7 +541,6 @@ fql_emit_object_in(fql_tr_t *t, const fql_proj_t *proj, const u_char *p,
     const fql_proj_field_t  *f;
     const fql_span_t        *sp;
     const fql_lookup_t      *cur;
-    const u_char            *v;
     fql_span_t               spans[FQL_WIN];
     fql_lookup_t             local;
     fql_path_t               node;
@@ -599,12 +598,7 @@ fql_emit_object_in(fql_tr_t *t, const fql_proj_t *proj, const u_char *p,
             node.key = f->out_key;
             node.index = -1;
 
-            v = sp[i].p;
-
-            if (fql_emit_value(t, proj, f, v, v ? v + sp[i].len : NULL, 0,
-                               &node, NULL)
-                != 0)
-            {
+            if (fql_emit_value(t, proj, f, &sp[i], 0, &node, NULL) != 0) {
                 return -1;
             }
         }
@@ -615,19 +609,22 @@ fql_emit_object_in(fql_tr_t *t, const fql_proj_t *proj, const u_char *p,
 
 
 /*
- * Writes the value v..vend (v NULL: absent) of field f at list level
+ * Writes the value val (val->p NULL: absent) of field f at list level
  * `level`; `lk` is the lookup of f->sub, built once for all the objects
  * of a list.
  */
 static int
 fql_emit_value(fql_tr_t *t, const fql_proj_t *proj, const fql_proj_field_t *f,
-    const u_char *v, const u_char *vend, unsigned level,
-    const fql_path_t *path, const fql_lookup_t *lk)
+    const fql_span_t *val, unsigned level, const fql_path_t *path,
+    const fql_lookup_t *lk)
 {
-    const u_char  *p, *e;
+    const u_char  *v, *vend, *p;
+    fql_span_t     item;
     fql_lookup_t   local;
     fql_path_t     node;
     long           index;
+
+    v = val->p;
 
     if (v == NULL || *v == 'n') {
         if (fql_non_null(f, level)) {
@@ -637,6 +634,8 @@ fql_emit_value(fql_tr_t *t, const fql_proj_t *proj, const fql_proj_field_t *f,
 
         return fql_wbuf_lit(t->out, "null");
     }
+
+    vend = v + val->len;
 
     if (level < f->list_depth) {
         if (*v != '[') {
@@ -659,7 +658,8 @@ fql_emit_value(fql_tr_t *t, const fql_proj_t *proj, const fql_proj_field_t *f,
 
         if (*p != ']') {
             for (index = 0; /* void */; index++) {
-                e = fql_skip_value(p, vend);
+                item.p = p;
+                item.len = fql_skip_value(p, vend) - p;
 
                 if (index && fql_wbuf_putc(t->out, ',') != 0) {
                     return -1;
@@ -670,13 +670,13 @@ fql_emit_value(fql_tr_t *t, const fql_proj_t *proj, const fql_proj_field_t *f,
                 node.key.len = 0;
                 node.index = index;
 
-                if (fql_emit_value(t, proj, f, p, e, level + 1, &node, lk)
+                if (fql_emit_value(t, proj, f, &item, level + 1, &node, lk)
                     != 0)
                 {
                     return -1;
                 }
 
-                p = fql_skip_ws(e, vend);
+                p = fql_skip_ws(item.p + item.len, vend);
 
                 if (*p != ',') {
                     break;

@@ -33,7 +33,7 @@ static const char  sdl[] =
 typedef struct {
     fql_arena_t           *schema_arena;
     fql_schema_t          *schema;
-    fql_compile_limits_t   limits;
+    fql_engine_t           eng;
 } fixture_t;
 
 
@@ -53,7 +53,8 @@ setup(void **state)
         return -1;
     }
 
-    f->limits.max_limit = 100;
+    f->eng.schema = f->schema;
+    f->eng.compile.max_limit = 100;
     *state = f;
 
     return 0;
@@ -86,29 +87,30 @@ static void
 run(fixture_t *f, fql_cache_t *c, const char *query, const char *vars,
     const char *opname, run_t *r)
 {
-    fql_jval_t  *v = NULL;
-    fql_str_t    q, op = { NULL, 0 };
+    fql_request_t  req;
 
     memset(r, 0, sizeof(run_t));
+    memset(&req, 0, sizeof(req));
     r->arena = fql_arena_heap_create();
     fql_errors_init(&r->errs, r->arena);
 
     if (vars != NULL) {
-        v = fql_json_parse(r->arena, vars, strlen(vars), &r->errs);
-        assert_non_null(v);
+        req.variables = fql_json_parse(r->arena, vars, strlen(vars),
+                                       &r->errs);
+        assert_non_null(req.variables);
     }
 
     if (opname != NULL) {
-        op.data = opname;
-        op.len = strlen(opname);
+        req.operation_name.data = opname;
+        req.operation_name.len = strlen(opname);
     }
 
     /* a copy, gone with the request: the cache must not keep pointers */
-    q.data = fql_strndup(r->arena, query, strlen(query));
-    q.len = strlen(query);
+    req.query.data = fql_strndup(r->arena, query, strlen(query));
+    req.query.len = strlen(query);
 
-    r->rc = fql_cache_plan(c, r->arena, f->schema, &f->limits, NULL, q, op,
-                           v, &r->plan, &r->errs, &r->res);
+    r->rc = fql_cache_plan(c, r->arena, &f->eng, &req, &r->plan, &r->errs,
+                           &r->res);
 }
 
 

@@ -77,22 +77,24 @@ static fql_plan_t *
 compile(fixture_t *f, const char *q, const char *vars, fql_errors_t *errs)
 {
     fql_plan_t         *plan;
-    fql_jval_t         *v = NULL;
+    fql_engine_t        eng;
+    fql_request_t       req;
     fql_document_t     *doc;
     fql_parse_error_t   perr;
-    fql_str_t           op = { NULL, 0 };
 
     fql_errors_init(errs, f->arena);
+    memset(&eng, 0, sizeof(eng));
+    eng.schema = f->schema;
+    memset(&req, 0, sizeof(req));
+
     assert_int_equal(fql_parse_document(f->arena, q, strlen(q), NULL, &doc,
                                         &perr), 0);
 
     if (vars != NULL) {
-        v = fql_json_parse(f->arena, vars, strlen(vars), errs);
+        req.variables = fql_json_parse(f->arena, vars, strlen(vars), errs);
     }
 
-    if (fql_compile(f->arena, f->schema, doc, op, v, NULL, &plan, errs)
-        != 0)
-    {
+    if (fql_compile(f->arena, &eng, doc, &req, &plan, errs) != 0) {
         return NULL;
     }
 
