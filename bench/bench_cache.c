@@ -19,46 +19,7 @@
 #include <time.h>
 
 #include "fql_cache.h"
-
-
-static double
-now_us(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-
-static char *
-slurp(const char *path, size_t *len)
-{
-    FILE   *f;
-    char   *buf;
-    long    n;
-
-    f = fopen(path, "rb");
-    if (f == NULL) {
-        perror(path);
-        exit(1);
-    }
-
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    rewind(f);
-
-    buf = malloc(n + 1);
-    if (buf == NULL || fread(buf, 1, n, f) != (size_t) n) {
-        exit(1);
-    }
-
-    buf[n] = '\0';
-    fclose(f);
-    *len = n;
-
-    return buf;
-}
+#include "bench.h"
 
 
 typedef struct {

@@ -1738,11 +1738,6 @@ fql_project(fql_cctx_t *c, const fql_type_t *type, fql_cfield_t *fields,
 }
 
 
-/*
- * LIMIT of a list: the request's, which may not pass fraiseql_max_limit
- * (refused, not clamped: a client asking for more than it gets would not
- * know), else fraiseql_default_limit, else the maximum.
- */
 /* the text of a page size: checked, or the default (NULL: none) */
 static int
 fql_limit_text(fql_cctx_t *c, const fql_loc_t *loc, const fql_jval_t *a,
@@ -1805,6 +1800,11 @@ fql_offset_text(fql_cctx_t *c, const fql_loc_t *loc, const fql_jval_t *a,
 }
 
 
+/*
+ * LIMIT of a list: the request's, which may not pass fraiseql_max_limit
+ * (refused, not clamped: a client asking for more than it gets would not
+ * know), else fraiseql_default_limit, else the maximum.
+ */
 static int
 fql_sql_limit(fql_cctx_t *c, const fql_selection_t *s, const fql_jval_t *a)
 {

@@ -1014,7 +1014,7 @@ fql_sb_define(fql_sb_t *sb, fql_definition_t *d)
                                 "an object type");
 
     case FQL_T_ENUM:
-        for (vtail = &t->values; *vtail; vtail = &(*vtail)->next) { }
+        for (vtail = &t->values; *vtail; vtail = &(*vtail)->next) { /* void */ }
 
         for (ev = d->values; ev; ev = ev->next) {
             v = fql_calloc(sb->arena, sizeof(fql_enum_value_t));
@@ -1035,7 +1035,9 @@ fql_sb_define(fql_sb_t *sb, fql_definition_t *d)
         {
         fql_arg_t  **tail;
 
-        for (tail = &t->input_fields; *tail; tail = &(*tail)->next) { }
+        for (tail = &t->input_fields; *tail; tail = &(*tail)->next) {
+            /* void */
+        }
 
         return fql_sb_args(sb, d->input_fields, tail);
         }
@@ -1060,7 +1062,9 @@ fql_sb_add_input(fql_sb_t *sb, fql_type_t *input, const char *name,
     a->name = fql_str_z(name);
     a->type = type;
 
-    for (tail = &input->input_fields; *tail; tail = &(*tail)->next) { }
+    for (tail = &input->input_fields; *tail; tail = &(*tail)->next) {
+        /* void */
+    }
     *tail = a;
 
     return a;

@@ -30,44 +30,21 @@ static const char  sdl[] =
     "}\n";
 
 
-typedef struct {
-    fql_arena_t           *schema_arena;
-    fql_schema_t          *schema;
-    fql_engine_t           eng;
-} fixture_t;
+#include "fixture.h"
 
 
+/* the cache keys plans by their limits too: these are not the defaults */
 static int
-setup(void **state)
+setup_limits(void **state)
 {
-    fixture_t          *f;
-    fql_parse_error_t   err;
+    fixture_t  *f;
 
-    f = calloc(1, sizeof(fixture_t));
-    f->schema_arena = fql_arena_heap_create();
-
-    if (fql_schema_build(f->schema_arena, sdl, sizeof(sdl) - 1, &f->schema,
-                         &err) != 0)
-    {
-        fprintf(stderr, "schema: %s\n", err.message);
+    if (setup(state) != 0) {
         return -1;
     }
 
-    f->eng.schema = f->schema;
+    f = *state;
     f->eng.compile.max_limit = 100;
-    *state = f;
-
-    return 0;
-}
-
-
-static int
-teardown(void **state)
-{
-    fixture_t  *f = *state;
-
-    fql_arena_heap_destroy(f->schema_arena);
-    free(f);
 
     return 0;
 }
@@ -542,5 +519,5 @@ main(void)
         cmocka_unit_test(test_no_cache),
     };
 
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup_limits, teardown);
 }

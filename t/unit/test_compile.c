@@ -51,43 +51,7 @@ static const char  sdl[] =
     "}\n";
 
 
-typedef struct {
-    fql_arena_t   *arena;
-    fql_schema_t  *schema;
-} fixture_t;
-
-
-static int
-setup(void **state)
-{
-    fixture_t          *f;
-    fql_parse_error_t   err;
-
-    f = calloc(1, sizeof(fixture_t));
-    f->arena = fql_arena_heap_create();
-
-    if (fql_schema_build(f->arena, sdl, sizeof(sdl) - 1, &f->schema, &err)
-        != 0)
-    {
-        fprintf(stderr, "schema: %u:%u: %s\n", err.loc.line, err.loc.column,
-                err.message);
-        return -1;
-    }
-
-    *state = f;
-    return 0;
-}
-
-
-static int
-teardown(void **state)
-{
-    fixture_t  *f = *state;
-
-    fql_arena_heap_destroy(f->arena);
-    free(f);
-    return 0;
-}
+#include "fixture.h"
 
 
 /* compiles; on success returns the first root plan, else NULL + errs */
@@ -102,8 +66,7 @@ compile(fixture_t *f, const char *query, const char *vars,
     fql_parse_error_t   perr;
 
     fql_errors_init(errs, f->arena);
-    memset(&eng, 0, sizeof(eng));
-    eng.schema = f->schema;
+    eng = f->eng;
     memset(&req, 0, sizeof(req));
 
     if (fql_parse_document(f->arena, query, strlen(query), NULL, &doc,
@@ -196,8 +159,7 @@ compile_limited(fixture_t *f, const char *query, const char *vars,
     fql_parse_error_t   perr;
 
     fql_errors_init(errs, f->arena);
-    memset(&eng, 0, sizeof(eng));
-    eng.schema = f->schema;
+    eng = f->eng;
     memset(&req, 0, sizeof(req));
 
     if (limits != NULL) {

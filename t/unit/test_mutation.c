@@ -35,42 +35,7 @@ static const char  sdl[] =
     "}\n";
 
 
-typedef struct {
-    fql_arena_t   *arena;
-    fql_schema_t  *schema;
-} fixture_t;
-
-
-static int
-setup(void **state)
-{
-    fixture_t          *f;
-    fql_parse_error_t   err;
-
-    f = calloc(1, sizeof(fixture_t));
-    f->arena = fql_arena_heap_create();
-
-    if (fql_schema_build(f->arena, sdl, sizeof(sdl) - 1, &f->schema, &err)
-        != 0)
-    {
-        fprintf(stderr, "schema: %s\n", err.message);
-        return -1;
-    }
-
-    *state = f;
-    return 0;
-}
-
-
-static int
-teardown(void **state)
-{
-    fixture_t  *f = *state;
-
-    fql_arena_heap_destroy(f->arena);
-    free(f);
-    return 0;
-}
+#include "fixture.h"
 
 
 static fql_plan_t *
@@ -83,8 +48,7 @@ compile(fixture_t *f, const char *q, const char *vars, fql_errors_t *errs)
     fql_parse_error_t   perr;
 
     fql_errors_init(errs, f->arena);
-    memset(&eng, 0, sizeof(eng));
-    eng.schema = f->schema;
+    eng = f->eng;
     memset(&req, 0, sizeof(req));
 
     assert_int_equal(fql_parse_document(f->arena, q, strlen(q), NULL, &doc,
