@@ -429,6 +429,23 @@ ngx_http_fraiseql_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_http_fraiseql_merge_servers(conf);
 
+    /* what each request of the location compiles with */
+    conf->engine.schema = conf->schema;
+    conf->engine.parse.max_depth = 0;
+    conf->engine.parse.max_tokens = FQL_PARSE_MAX_TOKENS;
+
+    ngx_memzero(&conf->engine.compile, sizeof(fql_compile_limits_t));
+    conf->engine.compile.max_depth = conf->max_depth;
+    conf->engine.compile.max_root_fields = conf->max_root_fields;
+    conf->engine.compile.max_conditions = conf->max_conditions;
+
+    /* the whole schema's introspection twice over: more is aliases */
+    conf->engine.compile.max_static = 2 * conf->schema->introspection_size
+                                      + 65536;
+    conf->engine.compile.no_introspection = !conf->introspection;
+    conf->engine.compile.default_limit = conf->default_limit;
+    conf->engine.compile.max_limit = conf->max_limit;
+
     return NGX_CONF_OK;
 }
 

@@ -19,46 +19,7 @@
 #include <time.h>
 
 #include "fql_cache.h"
-
-
-static double
-now_us(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-
-static char *
-slurp(const char *path, size_t *len)
-{
-    FILE   *f;
-    char   *buf;
-    long    n;
-
-    f = fopen(path, "rb");
-    if (f == NULL) {
-        perror(path);
-        exit(1);
-    }
-
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    rewind(f);
-
-    buf = malloc(n + 1);
-    if (buf == NULL || fread(buf, 1, n, f) != (size_t) n) {
-        exit(1);
-    }
-
-    buf[n] = '\0';
-    fclose(f);
-    *len = n;
-
-    return buf;
-}
+#include "bench.h"
 
 
 typedef struct {
@@ -75,24 +36,23 @@ one(fql_cache_t *c, const fql_schema_t *schema, const case_t *k)
     int                    hit;
     fql_arena_t           *a;
     fql_plan_t            *plan;
-    fql_jval_t            *vars = NULL;
     fql_errors_t           errs;
+    fql_engine_t           eng = { .compile = { .max_depth = 30 } };
+    fql_request_t          req = { .variables = NULL };
     fql_cache_result_t     res;
-    fql_compile_limits_t   limits = { .max_depth = 30 };
-    fql_str_t              q, op = { NULL, 0 };
 
     a = fql_arena_heap_create();
     fql_errors_init(&errs, a);
+    eng.schema = schema;
 
     if (k->vars != NULL) {
-        vars = fql_json_parse(a, k->vars, strlen(k->vars), &errs);
+        req.variables = fql_json_parse(a, k->vars, strlen(k->vars), &errs);
     }
 
-    q.data = k->doc;
-    q.len = strlen(k->doc);
+    req.query.data = k->doc;
+    req.query.len = strlen(k->doc);
 
-    if (fql_cache_plan(c, a, schema, &limits, NULL, q, op, vars, &plan,
-                       &errs, &res) != 0)
+    if (fql_cache_plan(c, a, &eng, &req, &plan, &errs, &res) != 0)
     {
         fprintf(stderr, "%s: %s\n", k->name, errs.head->message);
         exit(1);

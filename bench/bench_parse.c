@@ -13,51 +13,12 @@
 #include <time.h>
 
 #include "fql_compile.h"
-
-
-static double
-now_us(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-
-static char *
-slurp(const char *path, size_t *len)
-{
-    FILE   *f;
-    char   *buf;
-    long    n;
-
-    f = fopen(path, "rb");
-    if (f == NULL) {
-        perror(path);
-        exit(1);
-    }
-
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    rewind(f);
-
-    buf = malloc(n + 1);
-    if (buf == NULL || fread(buf, 1, n, f) != (size_t) n) {
-        exit(1);
-    }
-
-    buf[n] = '\0';
-    fclose(f);
-    *len = n;
-
-    return buf;
-}
+#include "bench.h"
 
 
 /* one request's work: parse, validate and compile into a fresh arena */
 static void
-one(const fql_schema_t *schema, const char *doc, const fql_jval_t *vars,
+one(const fql_schema_t *schema, const char *doc, fql_jval_t *vars,
     double *parse_us, double *total_us)
 {
     double                 t0, t1, t2;
@@ -66,8 +27,8 @@ one(const fql_schema_t *schema, const char *doc, const fql_jval_t *vars,
     fql_errors_t           errs;
     fql_document_t        *d;
     fql_parse_error_t      perr;
-    fql_compile_limits_t   limits = { .max_depth = 30 };
-    fql_str_t              op = { NULL, 0 };
+    fql_engine_t           eng = { .compile = { .max_depth = 30 } };
+    fql_request_t          req = { .variables = vars };
 
     t0 = now_us();
     a = fql_arena_heap_create();
@@ -80,7 +41,9 @@ one(const fql_schema_t *schema, const char *doc, const fql_jval_t *vars,
 
     t1 = now_us();
 
-    if (fql_compile(a, schema, d, op, vars, &limits, &plan, &errs) != 0) {
+    eng.schema = schema;
+
+    if (fql_compile(a, &eng, d, &req, &plan, &errs) != 0) {
         fprintf(stderr, "compile: %s\n", errs.head->message);
         exit(1);
     }

@@ -22,15 +22,7 @@
 
 #include <libpq-fe.h>
 
-
-static double
-now_us(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
+#include "bench.h"
 
 
 static void

@@ -5,8 +5,7 @@
  * way the module's buffer chain does.  Reports input MB/s and rows/s, the
  * best of several runs, one line per case.
  *
- *   gcc -O2 -Isrc/core bench/bench_transform.c src/core/fql_arena.c \
- *       src/core/fql_json.c src/core/fql_jscan.c src/core/fql_transform.c \
+ *   gcc -O2 -Isrc/core bench/bench_transform.c src/core/fql_*.c -lyajl -lm \
  *       -o bench_transform      (or: make bench)
  */
 

@@ -854,7 +854,7 @@ HTTP_OUT = re.compile(r"^ngx_(http_\w*(filter|send_header|output)\w*|"
     r"chain_update_sent|chain_coalesce_file|chain_update_chains|"
     r"chain_get_free_buf|chain_to_iovec|output_chain_to_iovec|"
     r"http_send_special|http_chunked\w*|unix_send)$")
-GQL = {"fql_lexer.c", "fql_parser.c", "fql_validate.c", "fql_rules.c",
+GQL = {"fql_lexer.c", "fql_parser.c", "fql_coerce.c", "fql_validate.c",
        "fql_schema.c", "fql_introspect.c"}
 TRANSFORM = {"fql_transform.c", "fql_json.c", "fql_jscan.c", "fql_json.h",
              "fql_jscan.h", "fql_utf8.h"}
@@ -862,7 +862,7 @@ TRANSFORM = {"fql_transform.c", "fql_json.c", "fql_jscan.c", "fql_json.h",
 B_IN = "nginx HTTP in (read, parse headers/body)"
 B_OUT = "nginx HTTP out (header, filters, writev chain)"
 B_CORE = "nginx core (epoll loop, phases, finalize, keepalive)"
-B_JSON = "request JSON parse (yajl + fql_request.c)"
+B_JSON = "request JSON parse (yajl + fql_request.c, fql_json_parse)"
 B_GQL = "GraphQL parse/validate (lexer, parser, validate)"
 B_CACHE = "plan cache lookup (fql_cache.c, fql_hash)"
 B_BIND = "SQL binding (fql_compile.c: fql_plan_bind)"
@@ -893,7 +893,8 @@ def classify(k):
         return B_ALLOC
     if "libpq" in o:
         return B_PQ
-    if "libyajl" in o or b == "fql_request.c":
+    if ("libyajl" in o or b == "fql_request.c"
+            or re.match(r"fql_(jparse_\w+|yajl_\w+|json_parse)$", n)):
         return B_JSON
     if o.startswith("ld-linux") or o.startswith("ld-"):
         return B_LD

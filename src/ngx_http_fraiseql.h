@@ -132,6 +132,7 @@ typedef struct {
     ngx_uint_t                  max_limit;
     ngx_uint_t                  queue_size;
     ngx_msec_t                  queue_timeout;
+    fql_engine_t                engine;      /* schema and limits, merged */
 } ngx_http_fraiseql_loc_conf_t;
 
 

@@ -270,8 +270,6 @@ ngx_http_fraiseql_process(ngx_http_request_t *r, u_char *body, size_t len)
     ngx_uint_t                      gql, status;
     fql_request_t                   req;
     ngx_pool_cleanup_t             *cln;
-    fql_parse_limits_t              limits;
-    fql_compile_limits_t            climits;
     ngx_http_fraiseql_ctx_t        *ctx;
     ngx_http_fraiseql_loc_conf_t   *flcf;
     ngx_http_fraiseql_main_conf_t  *fmcf;
@@ -324,20 +322,6 @@ ngx_http_fraiseql_process(ngx_http_request_t *r, u_char *body, size_t len)
         return;
     }
 
-    limits.max_depth = 0;
-    limits.max_tokens = 100000;
-
-    ngx_memzero(&climits, sizeof(fql_compile_limits_t));
-    climits.max_depth = flcf->max_depth;
-    climits.max_root_fields = flcf->max_root_fields;
-    climits.max_conditions = flcf->max_conditions;
-
-    /* the whole schema's introspection twice over: more is aliases */
-    climits.max_static = 2 * flcf->schema->introspection_size + 65536;
-    climits.no_introspection = !flcf->introspection;
-    climits.default_limit = flcf->default_limit;
-    climits.max_limit = flcf->max_limit;
-
     fmcf = ngx_http_get_module_main_conf(r, ngx_http_fraiseql_module);
 
     /* the plan may be the cache's: hold it while the request lives */
@@ -352,10 +336,8 @@ ngx_http_fraiseql_process(ngx_http_request_t *r, u_char *body, size_t len)
 
     ngx_http_set_ctx(r, ctx, ngx_http_fraiseql_module);
 
-    crc = fql_cache_plan(fmcf->cache, &ctx->arena, flcf->schema, &climits,
-                         &limits, req.query,
-                         req.operation_name, req.variables, &ctx->plan,
-                         &ctx->errs, &ctx->cache);
+    crc = fql_cache_plan(fmcf->cache, &ctx->arena, &flcf->engine, &req,
+                         &ctx->plan, &ctx->errs, &ctx->cache);
 
     if (ctx->cache.parse_failed) {
         /* a document error is 200 with application/json, 400 otherwise */

@@ -8,7 +8,6 @@
 #define FQL_ARENA_H
 
 #include <stddef.h>
-#include <stdint.h>
 
 typedef struct fql_arena_s  fql_arena_t;
 
@@ -18,22 +17,11 @@ struct fql_arena_s {
     void    *ctx;
 };
 
-/* a byte string that is not necessarily NUL-terminated */
-typedef struct {
-    const char  *data;
-    size_t       len;
-} fql_str_t;
-
-#define fql_str_lit(s)  { s, sizeof(s) - 1 }
+/* what a failed allocation is reported as */
+#define FQL_NOMEM  "Out of memory"
 
 void *fql_alloc(fql_arena_t *a, size_t size);
 void *fql_calloc(fql_arena_t *a, size_t size);
-char *fql_strndup(fql_arena_t *a, const char *s, size_t len);
-int fql_str_eq(fql_str_t a, fql_str_t b);
-int fql_str_eqz(fql_str_t a, const char *z);
-
-/* FNV-1a, 64 bits */
-uint64_t fql_hash(const char *s, size_t len);
 
 /* malloc-backed arena: chunks freed together by fql_arena_heap_destroy */
 fql_arena_t *fql_arena_heap_create(void);

@@ -7,7 +7,7 @@
 #ifndef FQL_AST_H
 #define FQL_AST_H
 
-#include "fql_arena.h"
+#include "fql_str.h"
 
 
 typedef struct {
@@ -227,6 +227,9 @@ typedef struct {
     unsigned  max_depth;     /* 0: the default, 128 */
     unsigned  max_tokens;    /* 0: unlimited */
 } fql_parse_limits_t;
+
+/* the tokens a request's document may have (a worker lexes them all) */
+#define FQL_PARSE_MAX_TOKENS  100000
 
 
 /*

@@ -624,18 +624,24 @@ fql_cache_find(fql_cache_t *c, uint64_t hash, const fql_schema_t *schema,
 }
 
 
+/* what a document is found by: its bytes, then its normal form */
+typedef struct {
+    uint64_t       raw_hash;
+    uint64_t       hash;
+    const char    *text;       /* normalised */
+    size_t         len;
+} fql_cache_key_t;
+
+
 /* a validated document in its own arena, held by the cache */
 static fql_cache_entry_t *
-fql_cache_add(fql_cache_t *c, fql_arena_t *ta, uint64_t hash,
-    uint64_t raw_hash,
-    const fql_schema_t *schema, const fql_compile_limits_t *limits,
-    const fql_parse_limits_t *plimits, fql_str_t query,
-    fql_str_t query_opname, const char *text, size_t len,
-    fql_errors_t *errs, fql_cache_result_t *res)
+fql_cache_add(fql_cache_t *c, fql_arena_t *ta, const fql_engine_t *eng,
+    const fql_request_t *req, const fql_cache_key_t *key, fql_errors_t *errs,
+    fql_cache_result_t *res)
 {
-    fql_arena_t        *a;
-    fql_vctx_t          v;
-    fql_document_t     *doc;
+    fql_arena_t             *a;
+    fql_vctx_t               v;
+    fql_document_t          *doc;
     char                    *src;
     fql_errors_t             tmp;
     fql_parse_error_t        perr;
@@ -644,18 +650,19 @@ fql_cache_add(fql_cache_t *c, fql_arena_t *ta, uint64_t hash,
 
     a = fql_arena_heap_create();
     if (a == NULL) {
-        fql_error_add(errs, NULL, FQL_CODE_INTERNAL, "Out of memory");
+        fql_error_nomem(errs);
         return NULL;
     }
 
     /* the AST points into its source: the source must live as long */
-    src = fql_strndup(a, query.data, query.len);
+    src = fql_strndup(a, req->query.data, req->query.len);
 
     if (src == NULL
-        || fql_parse_document(a, src, query.len, plimits, &doc, &perr) != 0)
+        || fql_parse_document(a, src, req->query.len, &eng->parse, &doc,
+                              &perr) != 0)
     {
         if (src == NULL) {
-            fql_error_add(errs, NULL, FQL_CODE_INTERNAL, "Out of memory");
+            fql_error_nomem(errs);
 
         } else {
             fql_error_add(errs, perr.loc.line ? &perr.loc : NULL,
@@ -669,13 +676,13 @@ fql_cache_add(fql_cache_t *c, fql_arena_t *ta, uint64_t hash,
 
     /* the operation's type decides the status of GET requests */
     fql_errors_init(&tmp, ta);
-    op = fql_select_operation(doc, query_opname, &tmp);
+    op = fql_select_operation(doc, req->operation_name, &tmp);
     res->op = op ? (int) op->op : -1;
 
     /* the rules run once per document; errors go to the request */
     memset(&v, 0, sizeof(v));
     v.arena = ta;
-    v.schema = schema;
+    v.schema = eng->schema;
     v.doc = doc;
     v.errs = errs;
 
@@ -683,7 +690,7 @@ fql_cache_add(fql_cache_t *c, fql_arena_t *ta, uint64_t hash,
 
     if (e == NULL || fql_validate_document(&v) != 0) {
         if (e == NULL) {
-            fql_error_add(errs, NULL, FQL_CODE_INTERNAL, "Out of memory");
+            fql_error_nomem(errs);
         }
 
         /* an invalid document is answered, not kept */
@@ -691,21 +698,21 @@ fql_cache_add(fql_cache_t *c, fql_arena_t *ta, uint64_t hash,
         return NULL;
     }
 
-    e->text = fql_alloc(a, len ? len : 1);
+    e->text = fql_alloc(a, key->len ? key->len : 1);
     if (e->text == NULL || src == NULL) {
-        fql_error_add(errs, NULL, FQL_CODE_INTERNAL, "Out of memory");
+        fql_error_nomem(errs);
         fql_arena_heap_destroy(a);
         return NULL;
     }
 
-    memcpy(e->text, text, len);
-    e->len = len;
-    e->hash = hash;
+    memcpy(e->text, key->text, key->len);
+    e->len = key->len;
+    e->hash = key->hash;
     e->raw = src;
-    e->raw_len = query.len;
-    e->raw_hash = raw_hash;
-    e->schema = schema;
-    e->limits = *limits;
+    e->raw_len = req->query.len;
+    e->raw_hash = key->raw_hash;
+    e->schema = eng->schema;
+    e->limits = eng->compile;
     e->arena = a;
     e->doc = doc;
     e->refs = 1;
@@ -716,10 +723,10 @@ fql_cache_add(fql_cache_t *c, fql_arena_t *ta, uint64_t hash,
         fql_cache_evict(c);
     }
 
-    e->hnext = c->buckets[hash & (c->nbuckets - 1)];
-    c->buckets[hash & (c->nbuckets - 1)] = e;
-    e->rnext = c->raw_buckets[raw_hash & (c->nbuckets - 1)];
-    c->raw_buckets[raw_hash & (c->nbuckets - 1)] = e;
+    e->hnext = c->buckets[e->hash & (c->nbuckets - 1)];
+    c->buckets[e->hash & (c->nbuckets - 1)] = e;
+    e->rnext = c->raw_buckets[e->raw_hash & (c->nbuckets - 1)];
+    c->raw_buckets[e->raw_hash & (c->nbuckets - 1)] = e;
     fql_lru_push_front(c, e);
     c->count++;
     c->stats.bytes += e->bytes;
@@ -729,18 +736,17 @@ fql_cache_add(fql_cache_t *c, fql_arena_t *ta, uint64_t hash,
 
 
 static int
-fql_plan_uncached(fql_arena_t *a, const fql_schema_t *schema,
-    const fql_compile_limits_t *limits, const fql_parse_limits_t *plimits,
-    fql_str_t query, fql_str_t opname, const fql_jval_t *variables,
-    fql_plan_t **plan, fql_errors_t *errs, fql_cache_result_t *res)
+fql_plan_uncached(fql_arena_t *a, const fql_engine_t *eng,
+    const fql_request_t *req, fql_plan_t **plan, fql_errors_t *errs,
+    fql_cache_result_t *res)
 {
     fql_document_t          *doc;
     fql_parse_error_t        perr;
     const fql_definition_t  *op;
     fql_errors_t             tmp;
 
-    if (fql_parse_document(a, query.data, query.len, plimits, &doc, &perr)
-        != 0)
+    if (fql_parse_document(a, req->query.data, req->query.len, &eng->parse,
+                           &doc, &perr) != 0)
     {
         fql_error_add(errs, perr.loc.line ? &perr.loc : NULL,
                       FQL_CODE_PARSE, "%s", perr.message);
@@ -749,60 +755,114 @@ fql_plan_uncached(fql_arena_t *a, const fql_schema_t *schema,
     }
 
     fql_errors_init(&tmp, a);
-    op = fql_select_operation(doc, opname, &tmp);
+    op = fql_select_operation(doc, req->operation_name, &tmp);
     res->op = op ? (int) op->op : -1;
 
-    return fql_compile(a, schema, doc, opname, variables, limits, plan,
-                       errs);
+    return fql_compile(a, eng, doc, req, plan, errs);
+}
+
+
+/*
+ * A plan compiled for a shape of variables the entry had not seen: the
+ * entry keeps a compact copy of it as a variant, or remembers that the
+ * shape does not cache.
+ */
+static void
+fql_cache_learn(fql_cache_t *c, fql_cache_entry_t *e, fql_str_t opname,
+    fql_str_t shape, const fql_plan_t *plan)
+{
+    size_t          bytes;
+    fql_arena_t    *va;
+    fql_variant_t  *var;
+
+    va = fql_arena_heap_create();
+    var = va ? fql_calloc(va, sizeof(fql_variant_t)) : NULL;
+
+    if (var == NULL) {
+        /* this request has its plan; the cache learns nothing */
+        fql_arena_heap_destroy(va);
+        return;
+    }
+
+    var->arena = va;
+    var->opname.data = fql_strndup(va, opname.data ? opname.data : "",
+                                   opname.len);
+    var->opname.len = opname.len;
+    var->shape.data = fql_strndup(va, shape.data, shape.len);
+    var->shape.len = shape.len;
+
+    /* without its key the variant never matches */
+    var->dead = var->opname.data == NULL || var->shape.data == NULL;
+
+    /* NULL: compiled each time (its values shape more than parameters) */
+    var->plan = NULL;
+
+    if (!var->dead && !plan->uncacheable
+        && fql_plan_copy(va, plan, &var->plan) != 0)
+    {
+        var->dead = 1;
+        var->plan = NULL;
+    }
+
+    var->next = e->variants;
+    e->variants = var;
+    e->nvariants++;
+
+    bytes = fql_arena_heap_size(var->arena);
+    e->bytes += bytes;
+
+    /* an entry no longer kept (too large) is its request's alone */
+    if (e->cache != NULL) {
+        c->stats.plans++;
+        c->stats.bytes += bytes;
+        fql_cache_fit(c, e);
+    }
 }
 
 
 int
-fql_cache_plan(fql_cache_t *c, fql_arena_t *a, const fql_schema_t *schema,
-    const fql_compile_limits_t *limits, const fql_parse_limits_t *plimits,
-    fql_str_t query, fql_str_t opname, const fql_jval_t *variables,
-    fql_plan_t **plan, fql_errors_t *errs, fql_cache_result_t *res)
+fql_cache_plan(fql_cache_t *c, fql_arena_t *a, const fql_engine_t *eng,
+    const fql_request_t *req, fql_plan_t **plan, fql_errors_t *errs,
+    fql_cache_result_t *res)
 {
-    char               *text;
-    size_t              len;
-    uint64_t            hash, raw_hash;
-    fql_str_t           shape;
-    fql_vctx_t          v;
-    fql_variant_t      *var;
-    size_t              bytes;
-    fql_arena_t        *va;
-    fql_cache_entry_t  *e;
+    char                        *text;
+    fql_str_t                    shape, query, opname;
+    fql_vctx_t                   v;
+    fql_variant_t               *var;
+    fql_cache_key_t              key;
+    fql_cache_entry_t           *e;
+    const fql_compile_limits_t  *limits = &eng->compile;
 
     memset(res, 0, sizeof(fql_cache_result_t));
     res->op = -1;
 
     if (c == NULL || c->max == 0) {
-        return fql_plan_uncached(a, schema, limits, plimits, query, opname,
-                                 variables, plan, errs, res);
+        return fql_plan_uncached(a, eng, req, plan, errs, res);
     }
 
     res->cached = 1;
+    query = req->query;
+    opname = req->operation_name;
 
     /* the same bytes again (the common case), else the same tokens */
-    raw_hash = fql_hash(query.data, query.len);
-    e = fql_cache_find_raw(c, raw_hash, schema, limits, query);
+    key.raw_hash = fql_hash(query.data, query.len);
+    e = fql_cache_find_raw(c, key.raw_hash, eng->schema, limits, query);
 
     if (e == NULL) {
         text = fql_alloc(a, query.len ? query.len : 1);
         if (text == NULL) {
-            fql_error_add(errs, NULL, FQL_CODE_INTERNAL, "Out of memory");
-            return -1;
+            return fql_error_nomem(errs);
         }
 
-        len = fql_normalize(query.data, query.len, text);
-        hash = fql_hash(text, len);
+        key.len = fql_normalize(query.data, query.len, text);
+        key.hash = fql_hash(text, key.len);
+        key.text = text;
 
-        e = fql_cache_find(c, hash, schema, limits, text, len);
+        e = fql_cache_find(c, key.hash, eng->schema, limits, text, key.len);
     }
 
     if (e == NULL) {
-        e = fql_cache_add(c, a, hash, raw_hash, schema, limits, plimits,
-                          query, opname, text, len, errs, res);
+        e = fql_cache_add(c, a, eng, req, &key, errs, res);
         if (e == NULL) {
             c->stats.misses++;
             return -1;
@@ -823,7 +883,7 @@ fql_cache_plan(fql_cache_t *c, fql_arena_t *a, const fql_schema_t *schema,
 
     memset(&v, 0, sizeof(v));
     v.arena = a;
-    v.schema = schema;
+    v.schema = eng->schema;
     v.doc = e->doc;
     v.errs = errs;
 
@@ -834,11 +894,11 @@ fql_cache_plan(fql_cache_t *c, fql_arena_t *a, const fql_schema_t *schema,
 
     res->op = (int) v.op->op;
 
-    if (fql_coerce_variables(&v, variables) != 0
+    if (fql_coerce_variables(&v, req->variables) != 0
         || fql_vars_shape(&v, &shape) != 0)
     {
         if (errs->count == 0) {
-            fql_error_add(errs, NULL, FQL_CODE_INTERNAL, "Out of memory");
+            fql_error_nomem(errs);
         }
         return -1;
     }
@@ -862,60 +922,17 @@ fql_cache_plan(fql_cache_t *c, fql_arena_t *a, const fql_schema_t *schema,
 
     if (var != NULL || e->nvariants == FQL_CACHE_VARIANTS) {
         /* known not to cache, or enough shapes: compile for this one */
-        return fql_compile_validated(a, schema, e->doc, opname, variables,
-                                     limits, plan, errs);
+        return fql_compile_validated(a, eng, e->doc, req, plan, errs);
     }
 
     /* compiled in the request's memory: the cache keeps a compact copy */
-    if (fql_compile_validated(a, schema, e->doc, opname, variables, limits,
-                              plan, errs) != 0)
+    if (fql_compile_validated(a, eng, e->doc, req, plan, errs) != 0)
     {
         /* errors that depend on the values: nothing to keep */
         return -1;
     }
 
-    va = fql_arena_heap_create();
-    var = va ? fql_calloc(va, sizeof(fql_variant_t)) : NULL;
-
-    if (var == NULL) {
-        /* this request has its plan; the cache learns nothing */
-        fql_arena_heap_destroy(va);
-        return 0;
-    }
-
-    var->arena = va;
-    var->opname.data = fql_strndup(va, opname.data ? opname.data : "",
-                                   opname.len);
-    var->opname.len = opname.len;
-    var->shape.data = fql_strndup(va, shape.data, shape.len);
-    var->shape.len = shape.len;
-
-    /* without its key the variant never matches */
-    var->dead = var->opname.data == NULL || var->shape.data == NULL;
-
-    /* NULL: compiled each time (its values shape more than parameters) */
-    var->plan = NULL;
-
-    if (!var->dead && !(*plan)->uncacheable
-        && fql_plan_copy(va, *plan, &var->plan) != 0)
-    {
-        var->dead = 1;
-        var->plan = NULL;
-    }
-
-    var->next = e->variants;
-    e->variants = var;
-    e->nvariants++;
-
-    bytes = fql_arena_heap_size(var->arena);
-    e->bytes += bytes;
-
-    /* an entry no longer kept (too large) is its request's alone */
-    if (e->cache != NULL) {
-        c->stats.plans++;
-        c->stats.bytes += bytes;
-        fql_cache_fit(c, e);
-    }
+    fql_cache_learn(c, e, opname, shape, *plan);
 
     return 0;
 }

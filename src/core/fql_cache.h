@@ -63,10 +63,8 @@ void fql_cache_destroy(fql_cache_t *cache);
  * request no longer uses the plan.
  */
 int fql_cache_plan(fql_cache_t *cache, fql_arena_t *a,
-    const fql_schema_t *schema, const fql_compile_limits_t *limits,
-    const fql_parse_limits_t *plimits, fql_str_t query, fql_str_t opname,
-    const fql_jval_t *variables, fql_plan_t **plan, fql_errors_t *errs,
-    fql_cache_result_t *res);
+    const fql_engine_t *eng, const fql_request_t *req, fql_plan_t **plan,
+    fql_errors_t *errs, fql_cache_result_t *res);
 
 void fql_cache_release(fql_cache_entry_t *entry);
 

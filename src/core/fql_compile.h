@@ -11,6 +11,7 @@
 #include "fql_schema.h"
 #include "fql_request.h"
 #include "fql_error.h"
+#include "fql_transform.h"
 
 
 typedef enum {
@@ -81,24 +82,34 @@ typedef struct {
     unsigned   no_introspection:1;   /* __schema and __type refused */
 } fql_compile_limits_t;
 
+/*
+ * The engine as a location configures it: built once (in nginx, when
+ * the configuration is merged), then only read by requests.
+ */
+typedef struct {
+    const fql_schema_t     *schema;
+    fql_parse_limits_t      parse;
+    fql_compile_limits_t    compile;
+} fql_engine_t;
+
 
 /*
+ * The request's operation (operation_name) of doc with its variables.
  * Returns 0 with *plan set, or -1 with errors added (validation, coercion
- * or out of memory).  The document must come from fql_parse_document.
+ * or out of memory).  The document must come from fql_parse_document;
+ * req->query is not read.
  */
-int fql_compile(fql_arena_t *a, const fql_schema_t *schema,
-    const fql_document_t *doc, fql_str_t operation_name,
-    const fql_jval_t *variables, const fql_compile_limits_t *limits,
-    fql_plan_t **plan, fql_errors_t *errs);
+int fql_compile(fql_arena_t *a, const fql_engine_t *eng,
+    const fql_document_t *doc, const fql_request_t *req, fql_plan_t **plan,
+    fql_errors_t *errs);
 
 /*
  * fql_compile on a document that fql_validate_document has accepted
  * (a cached one): the rules are not run again.
  */
-int fql_compile_validated(fql_arena_t *a, const fql_schema_t *schema,
-    const fql_document_t *doc, fql_str_t operation_name,
-    const fql_jval_t *variables, const fql_compile_limits_t *limits,
-    fql_plan_t **plan, fql_errors_t *errs);
+int fql_compile_validated(fql_arena_t *a, const fql_engine_t *eng,
+    const fql_document_t *doc, const fql_request_t *req, fql_plan_t **plan,
+    fql_errors_t *errs);
 
 /*
  * A cached plan for new variables, already coerced (vars as fql_vctx_t
@@ -122,9 +133,5 @@ size_t fql_introspection_size(const fql_schema_t *schema);
  * so that a plan compiled in a request's memory can be kept compact.
  */
 int fql_plan_copy(fql_arena_t *a, const fql_plan_t *src, fql_plan_t **plan);
-
-/* the operation chosen by name (or the lone one), or NULL with an error */
-const fql_definition_t *fql_select_operation(const fql_document_t *doc,
-    fql_str_t name, fql_errors_t *errs);
 
 #endif /* FQL_COMPILE_H */

@@ -1,15 +1,16 @@
 /*
- * The compiler's working state, shared with the introspection resolver
- * (fql_introspect.c), which walks selection sets the same way.
+ * The compiler's working state and the interfaces between its parts:
+ * the SQL of a root field (fql_sql.c), CollectFields and projection
+ * (fql_collect.c, which the introspection resolver in fql_introspect.c
+ * shares), and the drivers (fql_compile.c).
  */
 
 #ifndef FQL_COMPILE_INT_H
 #define FQL_COMPILE_INT_H
 
+#include "fql_compile.h"
 #include "fql_validate.h"
 
-
-#define fql_pstr(s)  (int) (s).len, (s).data
 
 #define FQL_MAX_PATH  16
 
@@ -21,6 +22,7 @@ typedef struct {
     char      *data;
     size_t     len;
     size_t     cap;
+    unsigned   nomem:1;     /* a write failed: sticky, see fql_sql_put */
 } fql_sql_t;
 
 typedef struct fql_cfield_s  fql_cfield_t;
@@ -87,15 +89,56 @@ typedef struct {
     size_t                       static_left;  /* bytes; see max_static */
 } fql_cctx_t;
 
+/* fql_sql.c: the statement's text; writes need no check (fql_sql_end) */
+void fql_sql_begin(fql_cctx_t *c);
+int fql_sql_end(fql_cctx_t *c, fql_root_plan_t *rp);
+void fql_sql_put(fql_cctx_t *c, const char *s, size_t n);
+void fql_sql_quoted(fql_cctx_t *c, fql_str_t s, char q);
+void fql_sql_cut(fql_cctx_t *c, size_t mark);
+
+#define fql_sql_lit(c, s)  fql_sql_put(c, s, sizeof(s) - 1)
+
+/* fql_sql.c: bound parameters ($n) and where a cached plan finds them */
+int fql_sql_param(fql_cctx_t *c, const char *value);
+int fql_slot_from(fql_cctx_t *c, const fql_jval_t *src,
+    fql_slot_kind_t kind, fql_scalar_t sc, unsigned wild);
+int fql_param_text(fql_cctx_t *c, fql_scalar_t sc, const fql_jval_t *j,
+    const char **out);
+int fql_offset_text(fql_cctx_t *c, const fql_loc_t *loc,
+    const fql_jval_t *a, const char **out);
+int fql_input_json(fql_cctx_t *c, const fql_tref_t *type,
+    const fql_jval_t *j, const char **out);
+int fql_input_slot(fql_cctx_t *c, const fql_jval_t *input,
+    const fql_tref_t *type);
+int fql_bind_slot(fql_cctx_t *c, const fql_root_plan_t *rp,
+    const fql_slot_t *sl, const fql_jval_t *vars, const char **out);
+
 /* marks the plan uncacheable when a value came from a variable */
 void fql_c_static_value(fql_cctx_t *c, const fql_jval_t *j);
 
+/* fql_sql.c: the clauses of a list's SELECT */
+void fql_sql_from(fql_cctx_t *c, const fql_type_t *t);
+int fql_sql_where(fql_cctx_t *c, const fql_type_t *where,
+    const fql_jval_t *obj, int *empty);
+int fql_sql_order_list(fql_cctx_t *c, const fql_type_t *order,
+    const fql_jval_t *list);
+int fql_sql_limit(fql_cctx_t *c, const fql_selection_t *s,
+    const fql_jval_t *a);
 
-int fql_c_nomem(fql_cctx_t *c);
+/* fql_collect.c: the fields of sels on type, merged by response key */
+int fql_collect(fql_cctx_t *c, const fql_type_t *type,
+    const fql_selection_t *sels, fql_cfield_t **fields);
 
 /* the merged sub-selections of all nodes of a response key, on type */
 int fql_collect_sub(fql_cctx_t *c, const fql_type_t *type,
     fql_cfield_t *cf, fql_cfield_t **fields);
+
+/* __typename takes no arguments and no selection: 0, or -1 with an error */
+int fql_c_typename(fql_cctx_t *c, const fql_selection_t *s);
+
+/* the projection of fields on type, at depth */
+fql_proj_t *fql_project(fql_cctx_t *c, const fql_type_t *type,
+    fql_cfield_t *fields, unsigned depth);
 
 /* __typename, __schema or __type of the root: JSON text in *value */
 int fql_introspect_root(fql_cctx_t *c, const fql_type_t *root,

@@ -77,6 +77,14 @@ fql_error_add(fql_errors_t *e, const fql_loc_t *loc, const char *code,
 
 
 int
+fql_error_nomem(fql_errors_t *e)
+{
+    fql_error_add(e, NULL, FQL_CODE_INTERNAL, FQL_NOMEM);
+    return -1;
+}
+
+
+int
 fql_error_write(const fql_error_t *err, fql_wbuf_t *w)
 {
     char  buf[64];

@@ -38,13 +38,15 @@ struct fql_error_s {
     fql_error_t  *next;
 };
 
-typedef struct {
+typedef struct fql_errors_s  fql_errors_t;
+
+struct fql_errors_s {
     fql_arena_t   *arena;
     fql_error_t   *head;
     fql_error_t  **tail;
     unsigned       count;       /* listed, "Too many errors" included */
     fql_error_t    sink;        /* what an error past the end becomes */
-} fql_errors_t;
+};
 
 /* the list is closed: "Too many errors" is its last */
 #define fql_errors_full(e)  ((e)->count > FQL_ERRORS_MAX)
@@ -64,6 +66,9 @@ fql_error_t *fql_error_add(fql_errors_t *e, const fql_loc_t *loc,
     __attribute__((format(printf, 4, 5)))
 #endif
     ;
+
+/* adds the out-of-memory error (no location, INTERNAL); returns -1 */
+int fql_error_nomem(fql_errors_t *e);
 
 /* writes `"errors":[...]` (without braces around it) */
 int fql_errors_write(const fql_errors_t *e, fql_wbuf_t *w);

@@ -8,7 +8,7 @@
 #ifndef FQL_INDEX_H
 #define FQL_INDEX_H
 
-#include "fql_arena.h"
+#include "fql_str.h"
 
 
 typedef struct {

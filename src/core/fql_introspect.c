@@ -11,7 +11,8 @@
 
 typedef enum {
     FQL_IO_SCHEMA = 0,
-    FQL_IO_TYPE,
+    FQL_IO_TYPE,          /* a named type */
+    FQL_IO_WRAPPER,       /* a LIST or NON_NULL type */
     FQL_IO_FIELD,
     FQL_IO_INPUT,
     FQL_IO_ENUM_VALUE,
@@ -42,6 +43,23 @@ typedef struct {
     fql_cctx_t   *c;
     fql_abuf_t    out;
 } fql_ictx_t;
+
+/* a field of an introspection object being answered */
+typedef struct {
+    fql_ictx_t       *ic;
+    const fql_io_t   *o;
+    fql_cfield_t     *cf;        /* its nodes, merged */
+    unsigned          depth;
+    int               dep;       /* includeDeprecated: true */
+} fql_ifield_t;
+
+typedef int (*fql_io_resolve_pt)(const fql_ifield_t *r);
+
+typedef struct {
+    fql_io_kind_t       kind;
+    const char         *name;
+    fql_io_resolve_pt   resolve;
+} fql_io_resolver_t;
 
 
 static int fql_io_object(fql_ictx_t *ic, const fql_io_t *o,
@@ -197,12 +215,13 @@ static void
 fql_io_tref(fql_io_t *o, const fql_tref_t *t)
 {
     memset(o, 0, sizeof(fql_io_t));
-    o->kind = FQL_IO_TYPE;
 
     if (t->kind == FQL_TYPE_NAMED) {
+        o->kind = FQL_IO_TYPE;
         o->type = t->type;
 
     } else {
+        o->kind = FQL_IO_WRAPPER;
         o->wrap = t;
     }
 }
@@ -251,20 +270,21 @@ fql_implements(const fql_type_t *t, const fql_type_t *iface)
 }
 
 
+/* deprecated: deprecated fields and enum values are listed too */
 static int
-fql_io_list(fql_ictx_t *ic, fql_il_kind_t kind, const void *first,
-    const fql_type_t *iface, int deprecated, const char *otype_name,
-    fql_cfield_t *cf, unsigned depth)
+fql_io_list(const fql_ifield_t *r, fql_il_kind_t kind, const void *first,
+    const fql_type_t *iface, int deprecated, const char *otype_name)
 {
     int                 n;
     fql_io_t            o;
     const void         *p;
     fql_cfield_t       *sub;
+    fql_ictx_t         *ic = r->ic;
     const fql_type_t   *otype;
 
     otype = fql_itype(ic, otype_name);
 
-    if (fql_collect_sub(ic->c, otype, cf, &sub) != 0
+    if (fql_collect_sub(ic->c, otype, r->cf, &sub) != 0
         || fql_wbuf_putc(&ic->out.w, '[') != 0)
     {
         return -1;
@@ -331,7 +351,7 @@ fql_io_list(fql_ictx_t *ic, fql_il_kind_t kind, const void *first,
         }
 
         if ((n++ && fql_wbuf_putc(&ic->out.w, ',') != 0)
-            || fql_io_object(ic, &o, otype, sub, depth + 1) != 0)
+            || fql_io_object(ic, &o, otype, sub, r->depth + 1) != 0)
         {
             return -1;
         }
@@ -343,23 +363,22 @@ fql_io_list(fql_ictx_t *ic, fql_il_kind_t kind, const void *first,
 
 /* a single object-valued field: o, or null when o is NULL */
 static int
-fql_io_one(fql_ictx_t *ic, const fql_io_t *o, const char *otype_name,
-    fql_cfield_t *cf, unsigned depth)
+fql_io_one(const fql_ifield_t *r, const fql_io_t *o, const char *otype_name)
 {
     fql_cfield_t      *sub;
     const fql_type_t  *otype;
 
     if (o == NULL) {
-        return fql_wbuf_lit(&ic->out.w, "null");
+        return fql_wbuf_lit(&r->ic->out.w, "null");
     }
 
-    otype = fql_itype(ic, otype_name);
+    otype = fql_itype(r->ic, otype_name);
 
-    if (fql_collect_sub(ic->c, otype, cf, &sub) != 0) {
+    if (fql_collect_sub(r->ic->c, otype, r->cf, &sub) != 0) {
         return -1;
     }
 
-    return fql_io_object(ic, o, otype, sub, depth + 1);
+    return fql_io_object(r->ic, o, otype, sub, r->depth + 1);
 }
 
 
@@ -382,253 +401,448 @@ fql_io_include_deprecated(fql_ictx_t *ic, const fql_field_t *f,
 }
 
 
+/* ---- the resolvers: one per field of each introspection type ---- */
+
+static int
+fql_io_null(const fql_ifield_t *r)
+{
+    return fql_wbuf_lit(&r->ic->out.w, "null");
+}
+
+
+static int
+fql_io_bool(const fql_ifield_t *r, int b)
+{
+    return b ? fql_wbuf_lit(&r->ic->out.w, "true")
+             : fql_wbuf_lit(&r->ic->out.w, "false");
+}
+
+
+/* a named type as a __Type, or null */
+static int
+fql_io_named(const fql_ifield_t *r, const fql_type_t *t)
+{
+    fql_io_t  child;
+
+    if (t == NULL) {
+        return fql_io_one(r, NULL, "__Type");
+    }
+
+    memset(&child, 0, sizeof(fql_io_t));
+    child.kind = FQL_IO_TYPE;
+    child.type = t;
+
+    return fql_io_one(r, &child, "__Type");
+}
+
+
+/* a type reference as a __Type */
+static int
+fql_io_type_ref(const fql_ifield_t *r, const fql_tref_t *t)
+{
+    fql_io_t  child;
+
+    fql_io_tref(&child, t);
+
+    return fql_io_one(r, &child, "__Type");
+}
+
+
+static int
+fql_io_schema_types(const fql_ifield_t *r)
+{
+    return fql_io_list(r, FQL_IL_TYPES, r->ic->c->v.schema->types, NULL, 0,
+                       "__Type");
+}
+
+
+static int
+fql_io_schema_query(const fql_ifield_t *r)
+{
+    return fql_io_named(r, r->ic->c->v.schema->query);
+}
+
+
+static int
+fql_io_schema_mutation(const fql_ifield_t *r)
+{
+    return fql_io_named(r, r->ic->c->v.schema->mutation);
+}
+
+
+static int
+fql_io_schema_subscription(const fql_ifield_t *r)
+{
+    return fql_io_named(r, r->ic->c->v.schema->subscription);
+}
+
+
+static int
+fql_io_schema_directives(const fql_ifield_t *r)
+{
+    return fql_io_list(r, FQL_IL_DIRECTIVES, r->ic->c->v.schema->directives,
+                       NULL, 0, "__Directive");
+}
+
+
+static int
+fql_io_type_kind(const fql_ifield_t *r)
+{
+    return fql_io_strz(r->ic, fql_type_kind_name(r->o));
+}
+
+
+static int
+fql_io_type_name(const fql_ifield_t *r)
+{
+    return fql_io_str(r->ic, r->o->type->name);
+}
+
+
+static int
+fql_io_type_description(const fql_ifield_t *r)
+{
+    fql_str_t  none = { NULL, 0 };
+
+    return fql_io_str(r->ic, r->o->type->description.len
+                             ? r->o->type->description : none);
+}
+
+
+static int
+fql_io_type_fields(const fql_ifield_t *r)
+{
+    const fql_type_t  *t = r->o->type;
+
+    if (t->kind != FQL_T_OBJECT && t->kind != FQL_T_INTERFACE) {
+        return fql_io_null(r);
+    }
+
+    return fql_io_list(r, FQL_IL_FIELDS, t->fields, NULL, r->dep,
+                       "__Field");
+}
+
+
+static int
+fql_io_type_interfaces(const fql_ifield_t *r)
+{
+    const fql_type_t  *t = r->o->type;
+
+    if (t->kind != FQL_T_OBJECT && t->kind != FQL_T_INTERFACE) {
+        return fql_io_null(r);
+    }
+
+    return fql_io_list(r, FQL_IL_TYPE_LIST, t->interfaces, NULL, 0,
+                       "__Type");
+}
+
+
+static int
+fql_io_type_possible(const fql_ifield_t *r)
+{
+    const fql_type_t  *t = r->o->type;
+
+    if (t->kind == FQL_T_UNION) {
+        return fql_io_list(r, FQL_IL_TYPE_LIST, t->members, NULL, 0,
+                           "__Type");
+    }
+
+    if (t->kind == FQL_T_INTERFACE) {
+        return fql_io_list(r, FQL_IL_IMPLEMENTORS, r->ic->c->v.schema->types,
+                           t, 0, "__Type");
+    }
+
+    return fql_io_null(r);
+}
+
+
+static int
+fql_io_type_enum_values(const fql_ifield_t *r)
+{
+    const fql_type_t  *t = r->o->type;
+
+    if (t->kind != FQL_T_ENUM) {
+        return fql_io_null(r);
+    }
+
+    return fql_io_list(r, FQL_IL_ENUM_VALUES, t->values, NULL, r->dep,
+                       "__EnumValue");
+}
+
+
+static int
+fql_io_type_input_fields(const fql_ifield_t *r)
+{
+    const fql_type_t  *t = r->o->type;
+
+    if (t->kind != FQL_T_INPUT) {
+        return fql_io_null(r);
+    }
+
+    return fql_io_list(r, FQL_IL_ARGS, t->input_fields, NULL, r->dep,
+                       "__InputValue");
+}
+
+
+static int
+fql_io_wrapper_of(const fql_ifield_t *r)
+{
+    return fql_io_type_ref(r, r->o->wrap->of);
+}
+
+
+static int
+fql_io_field_name(const fql_ifield_t *r)
+{
+    return fql_io_str(r->ic, r->o->field->name);
+}
+
+
+static int
+fql_io_field_description(const fql_ifield_t *r)
+{
+    return fql_io_str(r->ic, r->o->field->description);
+}
+
+
+static int
+fql_io_field_args(const fql_ifield_t *r)
+{
+    return fql_io_list(r, FQL_IL_ARGS, r->o->field->args, NULL, r->dep,
+                       "__InputValue");
+}
+
+
+static int
+fql_io_field_type(const fql_ifield_t *r)
+{
+    return fql_io_type_ref(r, r->o->field->type);
+}
+
+
+static int
+fql_io_field_deprecated(const fql_ifield_t *r)
+{
+    return fql_io_bool(r, r->o->field->deprecation.data != NULL);
+}
+
+
+static int
+fql_io_field_reason(const fql_ifield_t *r)
+{
+    return fql_io_str(r->ic, r->o->field->deprecation);
+}
+
+
+static int
+fql_io_input_name(const fql_ifield_t *r)
+{
+    return fql_io_str(r->ic, r->o->input->name);
+}
+
+
+static int
+fql_io_input_description(const fql_ifield_t *r)
+{
+    return fql_io_str(r->ic, r->o->input->description);
+}
+
+
+static int
+fql_io_input_type(const fql_ifield_t *r)
+{
+    return fql_io_type_ref(r, r->o->input->type);
+}
+
+
+/* the default value in GraphQL syntax, as a string */
+static int
+fql_io_input_default(const fql_ifield_t *r)
+{
+    fql_abuf_t  tmp;
+
+    if (r->o->input->default_value == NULL) {
+        return fql_io_null(r);
+    }
+
+    fql_abuf_init(&tmp, r->ic->c->v.arena);
+
+    if (fql_print_value(&tmp.w, r->o->input->default_value) != 0) {
+        return -1;
+    }
+
+    return fql_json_string(&r->ic->out.w, tmp.start, tmp.w.pos - tmp.start);
+}
+
+
+static int
+fql_io_false(const fql_ifield_t *r)
+{
+    return fql_io_bool(r, 0);
+}
+
+
+static int
+fql_io_value_name(const fql_ifield_t *r)
+{
+    return fql_io_str(r->ic, r->o->value->name);
+}
+
+
+static int
+fql_io_value_description(const fql_ifield_t *r)
+{
+    return fql_io_str(r->ic, r->o->value->description);
+}
+
+
+static int
+fql_io_value_deprecated(const fql_ifield_t *r)
+{
+    return fql_io_bool(r, r->o->value->deprecation.data != NULL);
+}
+
+
+static int
+fql_io_value_reason(const fql_ifield_t *r)
+{
+    return fql_io_str(r->ic, r->o->value->deprecation);
+}
+
+
+static int
+fql_io_dir_name(const fql_ifield_t *r)
+{
+    return fql_io_str(r->ic, r->o->dir->name);
+}
+
+
+static int
+fql_io_dir_description(const fql_ifield_t *r)
+{
+    return fql_io_str(r->ic, r->o->dir->description);
+}
+
+
+static int
+fql_io_dir_locations(const fql_ifield_t *r)
+{
+    fql_wbuf_t              *w = &r->ic->out.w;
+    const fql_name_list_t   *l;
+
+    if (fql_wbuf_putc(w, '[') != 0) {
+        return -1;
+    }
+
+    for (l = r->o->dir->locations; l; l = l->next) {
+        if ((l != r->o->dir->locations && fql_wbuf_putc(w, ',') != 0)
+            || fql_io_str(r->ic, l->name) != 0)
+        {
+            return -1;
+        }
+    }
+
+    return fql_wbuf_putc(w, ']');
+}
+
+
+static int
+fql_io_dir_args(const fql_ifield_t *r)
+{
+    return fql_io_list(r, FQL_IL_ARGS, r->o->dir->args, NULL, r->dep,
+                       "__InputValue");
+}
+
+
+static int
+fql_io_dir_repeatable(const fql_ifield_t *r)
+{
+    return fql_io_bool(r, r->o->dir->repeatable);
+}
+
+
+/*
+ * The fields of the spec's introspection types (fql_builtin_sdl), which
+ * the selection is validated against.  A field with no row here is null:
+ * a wrapper type's name, fields...; ofType of a named type;
+ * specifiedByURL.
+ */
+static const fql_io_resolver_t  fql_io_fields[] = {
+    { FQL_IO_SCHEMA, "description", fql_io_null },
+    { FQL_IO_SCHEMA, "types", fql_io_schema_types },
+    { FQL_IO_SCHEMA, "queryType", fql_io_schema_query },
+    { FQL_IO_SCHEMA, "mutationType", fql_io_schema_mutation },
+    { FQL_IO_SCHEMA, "subscriptionType", fql_io_schema_subscription },
+    { FQL_IO_SCHEMA, "directives", fql_io_schema_directives },
+
+    { FQL_IO_TYPE, "kind", fql_io_type_kind },
+    { FQL_IO_TYPE, "name", fql_io_type_name },
+    { FQL_IO_TYPE, "description", fql_io_type_description },
+    { FQL_IO_TYPE, "fields", fql_io_type_fields },
+    { FQL_IO_TYPE, "interfaces", fql_io_type_interfaces },
+    { FQL_IO_TYPE, "possibleTypes", fql_io_type_possible },
+    { FQL_IO_TYPE, "enumValues", fql_io_type_enum_values },
+    { FQL_IO_TYPE, "inputFields", fql_io_type_input_fields },
+
+    { FQL_IO_WRAPPER, "kind", fql_io_type_kind },
+    { FQL_IO_WRAPPER, "ofType", fql_io_wrapper_of },
+
+    { FQL_IO_FIELD, "name", fql_io_field_name },
+    { FQL_IO_FIELD, "description", fql_io_field_description },
+    { FQL_IO_FIELD, "args", fql_io_field_args },
+    { FQL_IO_FIELD, "type", fql_io_field_type },
+    { FQL_IO_FIELD, "isDeprecated", fql_io_field_deprecated },
+    { FQL_IO_FIELD, "deprecationReason", fql_io_field_reason },
+
+    { FQL_IO_INPUT, "name", fql_io_input_name },
+    { FQL_IO_INPUT, "description", fql_io_input_description },
+    { FQL_IO_INPUT, "type", fql_io_input_type },
+    { FQL_IO_INPUT, "defaultValue", fql_io_input_default },
+    { FQL_IO_INPUT, "isDeprecated", fql_io_false },
+    { FQL_IO_INPUT, "deprecationReason", fql_io_null },
+
+    { FQL_IO_ENUM_VALUE, "name", fql_io_value_name },
+    { FQL_IO_ENUM_VALUE, "description", fql_io_value_description },
+    { FQL_IO_ENUM_VALUE, "isDeprecated", fql_io_value_deprecated },
+    { FQL_IO_ENUM_VALUE, "deprecationReason", fql_io_value_reason },
+
+    { FQL_IO_DIRECTIVE, "name", fql_io_dir_name },
+    { FQL_IO_DIRECTIVE, "description", fql_io_dir_description },
+    { FQL_IO_DIRECTIVE, "locations", fql_io_dir_locations },
+    { FQL_IO_DIRECTIVE, "args", fql_io_dir_args },
+    { FQL_IO_DIRECTIVE, "isRepeatable", fql_io_dir_repeatable }
+};
+
+
 /* one field of an introspection object */
 static int
 fql_io_field(fql_ictx_t *ic, const fql_io_t *o, fql_cfield_t *cf,
     const fql_field_t *f, unsigned depth)
 {
-    int                    dep;
-    fql_io_t               child;
-    fql_abuf_t             tmp;
-    const fql_type_t      *t;
-    const fql_schema_t    *s = ic->c->v.schema;
-    const fql_selection_t *sel = cf->nodes->sel;
-    fql_str_t              name = f->name, none = { NULL, 0 };
+    size_t        i;
+    fql_ifield_t  r;
 
-    dep = 0;
+    r.ic = ic;
+    r.o = o;
+    r.cf = cf;
+    r.depth = depth;
+    r.dep = 0;
 
     if (f->args != NULL
-        && fql_io_include_deprecated(ic, f, sel, &dep) != 0)
+        && fql_io_include_deprecated(ic, f, cf->nodes->sel, &r.dep) != 0)
     {
         return -1;
     }
 
-#define is(z)  fql_str_eqz(name, z)
-
-    switch (o->kind) {
-
-    case FQL_IO_SCHEMA:
-        if (is("description")) {
-            return fql_io_str(ic, none);
-        }
-
-        if (is("types")) {
-            return fql_io_list(ic, FQL_IL_TYPES, s->types, NULL, 0,
-                               "__Type", cf, depth);
-        }
-
-        if (is("directives")) {
-            return fql_io_list(ic, FQL_IL_DIRECTIVES, s->directives, NULL, 0,
-                               "__Directive", cf, depth);
-        }
-
-        memset(&child, 0, sizeof(fql_io_t));
-        child.kind = FQL_IO_TYPE;
-        child.type = is("queryType") ? s->query
-                     : is("mutationType") ? s->mutation : s->subscription;
-
-        return fql_io_one(ic, child.type ? &child : NULL, "__Type", cf,
-                          depth);
-
-    case FQL_IO_TYPE:
-        t = o->type;
-
-        if (is("kind")) {
-            return fql_io_strz(ic, fql_type_kind_name(o));
-        }
-
-        if (is("ofType")) {
-            if (o->wrap == NULL) {
-                return fql_io_one(ic, NULL, "__Type", cf, depth);
-            }
-
-            fql_io_tref(&child, o->wrap->of);
-            return fql_io_one(ic, &child, "__Type", cf, depth);
-        }
-
-        if (t == NULL || is("specifiedByURL")) {
-            /* wrappers have no name, fields, ... */
-            return fql_wbuf_lit(&ic->out.w, "null");
-        }
-
-        if (is("name")) {
-            return fql_io_str(ic, t->name);
-        }
-
-        if (is("description")) {
-            return fql_io_str(ic, t->description.len ? t->description
-                                                     : none);
-        }
-
-        if (is("fields")) {
-            if (t->kind != FQL_T_OBJECT && t->kind != FQL_T_INTERFACE) {
-                return fql_wbuf_lit(&ic->out.w, "null");
-            }
-
-            return fql_io_list(ic, FQL_IL_FIELDS, t->fields, NULL, dep,
-                               "__Field", cf, depth);
-        }
-
-        if (is("interfaces")) {
-            if (t->kind != FQL_T_OBJECT && t->kind != FQL_T_INTERFACE) {
-                return fql_wbuf_lit(&ic->out.w, "null");
-            }
-
-            return fql_io_list(ic, FQL_IL_TYPE_LIST, t->interfaces, NULL, 0,
-                               "__Type", cf, depth);
-        }
-
-        if (is("possibleTypes")) {
-            if (t->kind == FQL_T_UNION) {
-                return fql_io_list(ic, FQL_IL_TYPE_LIST, t->members, NULL,
-                                   0, "__Type", cf, depth);
-            }
-
-            if (t->kind == FQL_T_INTERFACE) {
-                return fql_io_list(ic, FQL_IL_IMPLEMENTORS, s->types, t, 0,
-                                   "__Type", cf, depth);
-            }
-
-            return fql_wbuf_lit(&ic->out.w, "null");
-        }
-
-        if (is("enumValues")) {
-            if (t->kind != FQL_T_ENUM) {
-                return fql_wbuf_lit(&ic->out.w, "null");
-            }
-
-            return fql_io_list(ic, FQL_IL_ENUM_VALUES, t->values, NULL, dep,
-                               "__EnumValue", cf, depth);
-        }
-
-        /* inputFields */
-        if (t->kind != FQL_T_INPUT) {
-            return fql_wbuf_lit(&ic->out.w, "null");
-        }
-
-        return fql_io_list(ic, FQL_IL_ARGS, t->input_fields, NULL, dep,
-                           "__InputValue", cf, depth);
-
-    case FQL_IO_FIELD:
-        if (is("name")) {
-            return fql_io_str(ic, o->field->name);
-        }
-
-        if (is("description")) {
-            return fql_io_str(ic, o->field->description);
-        }
-
-        if (is("args")) {
-            return fql_io_list(ic, FQL_IL_ARGS, o->field->args, NULL, dep,
-                               "__InputValue", cf, depth);
-        }
-
-        if (is("type")) {
-            fql_io_tref(&child, o->field->type);
-            return fql_io_one(ic, &child, "__Type", cf, depth);
-        }
-
-        if (is("isDeprecated")) {
-            return o->field->deprecation.data
-                   ? fql_wbuf_lit(&ic->out.w, "true")
-                   : fql_wbuf_lit(&ic->out.w, "false");
-        }
-
-        return fql_io_str(ic, o->field->deprecation);
-
-    case FQL_IO_INPUT:
-        if (is("name")) {
-            return fql_io_str(ic, o->input->name);
-        }
-
-        if (is("description")) {
-            return fql_io_str(ic, o->input->description);
-        }
-
-        if (is("type")) {
-            fql_io_tref(&child, o->input->type);
-            return fql_io_one(ic, &child, "__Type", cf, depth);
-        }
-
-        if (is("defaultValue")) {
-            if (o->input->default_value == NULL) {
-                return fql_wbuf_lit(&ic->out.w, "null");
-            }
-
-            fql_abuf_init(&tmp, ic->c->v.arena);
-
-            if (fql_print_value(&tmp.w, o->input->default_value) != 0) {
-                return -1;
-            }
-
-            return fql_json_string(&ic->out.w, tmp.start,
-                                   tmp.w.pos - tmp.start);
-        }
-
-        if (is("isDeprecated")) {
-            return fql_wbuf_lit(&ic->out.w, "false");
-        }
-
-        return fql_wbuf_lit(&ic->out.w, "null");
-
-    case FQL_IO_ENUM_VALUE:
-        if (is("name")) {
-            return fql_io_str(ic, o->value->name);
-        }
-
-        if (is("description")) {
-            return fql_io_str(ic, o->value->description);
-        }
-
-        if (is("isDeprecated")) {
-            return o->value->deprecation.data
-                   ? fql_wbuf_lit(&ic->out.w, "true")
-                   : fql_wbuf_lit(&ic->out.w, "false");
-        }
-
-        return fql_io_str(ic, o->value->deprecation);
-
-    default: /* FQL_IO_DIRECTIVE */
-        if (is("name")) {
-            return fql_io_str(ic, o->dir->name);
-        }
-
-        if (is("description")) {
-            return fql_io_str(ic, o->dir->description);
-        }
-
-        if (is("args")) {
-            return fql_io_list(ic, FQL_IL_ARGS, o->dir->args, NULL, dep,
-                               "__InputValue", cf, depth);
-        }
-
-        if (is("isRepeatable")) {
-            return o->dir->repeatable ? fql_wbuf_lit(&ic->out.w, "true")
-                                      : fql_wbuf_lit(&ic->out.w, "false");
-        }
-
-        /* locations */
+    for (i = 0; i < sizeof(fql_io_fields) / sizeof(fql_io_fields[0]); i++) {
+        if (fql_io_fields[i].kind == o->kind
+            && fql_str_eqz(f->name, fql_io_fields[i].name))
         {
-        const fql_name_list_t  *l;
-
-        if (fql_wbuf_putc(&ic->out.w, '[') != 0) {
-            return -1;
-        }
-
-        for (l = o->dir->locations; l; l = l->next) {
-            if ((l != o->dir->locations && fql_wbuf_putc(&ic->out.w, ',')
-                 != 0)
-                || fql_io_str(ic, l->name) != 0)
-            {
-                return -1;
-            }
-        }
-
-        return fql_wbuf_putc(&ic->out.w, ']');
+            return fql_io_fields[i].resolve(&r);
         }
     }
 
-#undef is
+    return fql_io_null(&r);
 }
 
 
@@ -736,17 +950,14 @@ fql_introspect_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
     ic.out.max = c->static_left;
 
     if (fql_str_eqz(s->name, "__typename")) {
-        if (s->selections != NULL || s->args != NULL) {
-            fql_error_add(c->v.errs, &s->loc, FQL_CODE_VALIDATION,
-                          "Field \"__typename\" takes no arguments and no "
-                          "selection.");
+        if (fql_c_typename(c, s) != 0) {
             return -1;
         }
 
         if (fql_json_string(&ic.out.w, root->name.data, root->name.len)
             != 0)
         {
-            return fql_c_nomem(c);
+            return fql_error_nomem(c->v.errs);
         }
 
         goto done;
@@ -786,7 +997,7 @@ fql_introspect_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
         memset(&name_tref, 0, sizeof(fql_tref_t));
 
         string_tref.kind = FQL_TYPE_NAMED;
-        string_tref.type = c->v.schema->string_type;
+        string_tref.type = c->v.schema->scalars[FQL_SCALAR_STRING];
         name_tref.kind = FQL_TYPE_NON_NULL;
         name_tref.of = &string_tref;
         name_arg.name.data = "name";
@@ -816,7 +1027,7 @@ fql_introspect_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
             }
 
             if (fql_wbuf_lit(&ic.out.w, "null") != 0) {
-                return fql_c_nomem(c);
+                return fql_error_nomem(c->v.errs);
             }
 
             goto done;
@@ -835,7 +1046,7 @@ fql_introspect_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
             return -1;
         }
 
-        return c->v.errs->count ? -1 : fql_c_nomem(c);
+        return c->v.errs->count ? -1 : fql_error_nomem(c->v.errs);
     }
 
 done:
@@ -872,14 +1083,14 @@ static const char  fql_full_introspection[] =
 size_t
 fql_introspection_size(const fql_schema_t *schema)
 {
-    size_t                 size;
-    fql_arena_t           *a;
-    fql_plan_t            *plan;
-    fql_errors_t           errs;
-    fql_document_t        *doc;
-    fql_parse_error_t      perr;
-    fql_compile_limits_t   limits;
-    fql_str_t              op = { NULL, 0 };
+    size_t              size;
+    fql_arena_t        *a;
+    fql_plan_t         *plan;
+    fql_engine_t        eng;
+    fql_errors_t        errs;
+    fql_request_t       req;
+    fql_document_t     *doc;
+    fql_parse_error_t   perr;
 
     a = fql_arena_heap_create();
     if (a == NULL) {
@@ -887,13 +1098,15 @@ fql_introspection_size(const fql_schema_t *schema)
     }
 
     fql_errors_init(&errs, a);
-    memset(&limits, 0, sizeof(limits));
+    memset(&eng, 0, sizeof(eng));
+    eng.schema = schema;
+    memset(&req, 0, sizeof(req));
     size = 0;
 
     if (fql_parse_document(a, fql_full_introspection,
                            sizeof(fql_full_introspection) - 1, NULL, &doc,
                            &perr) == 0
-        && fql_compile(a, schema, doc, op, NULL, &limits, &plan, &errs) == 0
+        && fql_compile(a, &eng, doc, &req, &plan, &errs) == 0
         && plan->roots != NULL)
     {
         size = plan->roots->value.len;

@@ -1,5 +1,6 @@
 /*
- * JSON writer: string escaping and the heap-backed write buffer.
+ * JSON in and out: values read with yajl's event parser into arena trees,
+ * string escaping and the heap-backed write buffer.
  */
 
 #include <stdint.h>
@@ -7,8 +8,11 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include <yajl/yajl_parse.h>
+
 #include "fql_json.h"
 #include "fql_jscan.h"
+#include "fql_error.h"
 
 
 #define FQL_HEAPBUF_MIN  256
@@ -205,4 +209,327 @@ fql_heapbuf_free(fql_heapbuf_t *hb)
 {
     free(hb->data);
     fql_heapbuf_init(hb);
+}
+
+
+/* the yajl callbacks build the tree on an explicit stack of open values */
+typedef struct {
+    fql_arena_t   *arena;
+    fql_jval_t    *root;
+    fql_jval_t    *stack[FQL_JSON_MAX_DEPTH];
+    fql_jval_t   **tails[FQL_JSON_MAX_DEPTH];
+    unsigned       depth;
+    fql_str_t      key;
+    int            too_deep;
+    int            nomem;
+} fql_jparse_t;
+
+
+static fql_jval_t *
+fql_jparse_add(fql_jparse_t *p, fql_jkind_t kind)
+{
+    fql_jval_t  *v, *parent;
+
+    v = fql_calloc(p->arena, sizeof(fql_jval_t));
+    if (v == NULL) {
+        p->nomem = 1;
+        return NULL;
+    }
+
+    v->kind = kind;
+
+    if (p->depth == 0) {
+        p->root = v;
+        return v;
+    }
+
+    parent = p->stack[p->depth - 1];
+
+    if (parent->kind == FQL_J_OBJECT) {
+        v->key = p->key;
+    }
+
+    *p->tails[p->depth - 1] = v;
+    p->tails[p->depth - 1] = &v->next;
+    parent->count++;
+
+    return v;
+}
+
+
+static int
+fql_jparse_open(fql_jparse_t *p, fql_jkind_t kind)
+{
+    fql_jval_t  *v;
+
+    if (p->depth == FQL_JSON_MAX_DEPTH) {
+        p->too_deep = 1;
+        return 0;
+    }
+
+    v = fql_jparse_add(p, kind);
+    if (v == NULL) {
+        return 0;
+    }
+
+    p->stack[p->depth] = v;
+    p->tails[p->depth] = &v->items;
+    p->depth++;
+
+    return 1;
+}
+
+
+static int
+fql_jparse_close(void *ctx)
+{
+    fql_jparse_t  *p = ctx;
+
+    p->depth--;
+    return 1;
+}
+
+
+static int
+fql_jparse_null(void *ctx)
+{
+    return fql_jparse_add(ctx, FQL_J_NULL) != NULL;
+}
+
+
+static int
+fql_jparse_bool(void *ctx, int b)
+{
+    fql_jval_t  *v;
+
+    v = fql_jparse_add(ctx, FQL_J_BOOL);
+    if (v == NULL) {
+        return 0;
+    }
+
+    v->boolean = b;
+    return 1;
+}
+
+
+/* numbers keep their lexeme, strings their decoded text, NUL-ended */
+static int
+fql_jparse_text(fql_jparse_t *p, fql_jkind_t kind, const char *s, size_t len)
+{
+    fql_jval_t  *v;
+
+    v = fql_jparse_add(p, kind);
+    if (v == NULL) {
+        return 0;
+    }
+
+    v->str.data = fql_strndup(p->arena, s, len);
+    v->str.len = len;
+
+    if (v->str.data == NULL) {
+        p->nomem = 1;
+        return 0;
+    }
+
+    return 1;
+}
+
+
+static int
+fql_jparse_number(void *ctx, const char *s, size_t len)
+{
+    return fql_jparse_text(ctx, FQL_J_NUMBER, s, len);
+}
+
+
+static int
+fql_jparse_string(void *ctx, const unsigned char *s, size_t len)
+{
+    return fql_jparse_text(ctx, FQL_J_STRING, (const char *) s, len);
+}
+
+
+static int
+fql_jparse_start_map(void *ctx)
+{
+    return fql_jparse_open(ctx, FQL_J_OBJECT);
+}
+
+
+static int
+fql_jparse_map_key(void *ctx, const unsigned char *s, size_t len)
+{
+    fql_jparse_t  *p = ctx;
+
+    p->key.data = fql_strndup(p->arena, (const char *) s, len);
+    p->key.len = len;
+
+    if (p->key.data == NULL) {
+        p->nomem = 1;
+        return 0;
+    }
+
+    return 1;
+}
+
+
+static int
+fql_jparse_start_array(void *ctx)
+{
+    return fql_jparse_open(ctx, FQL_J_ARRAY);
+}
+
+
+static const yajl_callbacks  fql_jparse_callbacks = {
+    fql_jparse_null,
+    fql_jparse_bool,
+    NULL,
+    NULL,
+    fql_jparse_number,
+    fql_jparse_string,
+    fql_jparse_start_map,
+    fql_jparse_map_key,
+    fql_jparse_close,
+    fql_jparse_start_array,
+    fql_jparse_close
+};
+
+
+/*
+ * yajl allocates from the request's arena: its handle, lexer and buffers
+ * go with the request, and a request costs no malloc/free pairs.  Each
+ * block keeps its size in front of it, for realloc.
+ */
+static void *
+fql_yajl_malloc(void *ctx, size_t size)
+{
+    size_t  *p;
+
+    p = fql_alloc(ctx, sizeof(size_t) + size);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    *p = size;
+
+    return p + 1;
+}
+
+
+static void *
+fql_yajl_realloc(void *ctx, void *ptr, size_t size)
+{
+    size_t   old;
+    void    *p;
+
+    if (ptr == NULL) {
+        return fql_yajl_malloc(ctx, size);
+    }
+
+    old = ((size_t *) ptr)[-1];
+    if (size <= old) {
+        return ptr;
+    }
+
+    p = fql_yajl_malloc(ctx, size);
+    if (p != NULL) {
+        memcpy(p, ptr, old);
+    }
+
+    return p;
+}
+
+
+static void
+fql_yajl_free(void *ctx, void *ptr)
+{
+    (void) ctx;
+    (void) ptr;
+}
+
+
+fql_jval_t *
+fql_json_parse(fql_arena_t *a, const char *text, size_t len,
+    fql_errors_t *errs)
+{
+    yajl_handle        h;
+    yajl_status        st;
+    fql_jparse_t      *p;
+    unsigned char     *msg;
+    yajl_alloc_funcs   funcs;
+
+    /* the stacks are written before they are read: not cleared */
+    p = fql_alloc(a, sizeof(fql_jparse_t));
+    if (p == NULL) {
+        return NULL;
+    }
+
+    p->arena = a;
+    p->root = NULL;
+    p->depth = 0;
+    p->key.data = NULL;
+    p->key.len = 0;
+    p->too_deep = 0;
+    p->nomem = 0;
+
+    funcs.malloc = fql_yajl_malloc;
+    funcs.realloc = fql_yajl_realloc;
+    funcs.free = fql_yajl_free;
+    funcs.ctx = a;
+
+    h = yajl_alloc(&fql_jparse_callbacks, &funcs, p);
+    if (h == NULL) {
+        return NULL;
+    }
+
+    st = yajl_parse(h, (const unsigned char *) text, len);
+    if (st == yajl_status_ok) {
+        st = yajl_complete_parse(h);
+    }
+
+    if (st != yajl_status_ok || p->root == NULL) {
+        if (p->too_deep) {
+            fql_error_add(errs, NULL, FQL_CODE_BAD_REQUEST,
+                          "JSON nested deeper than %d levels",
+                          FQL_JSON_MAX_DEPTH);
+
+        } else if (p->nomem) {
+            fql_error_nomem(errs);
+
+        } else {
+            msg = yajl_get_error(h, 0, (const unsigned char *) text, len);
+            fql_error_add(errs, NULL, FQL_CODE_BAD_REQUEST,
+                          "Invalid JSON: %s",
+                          msg ? (char *) msg : "parse error");
+            if (msg) {
+                yajl_free_error(h, msg);
+            }
+        }
+
+        yajl_free(h);
+        return NULL;
+    }
+
+    yajl_free(h);
+
+    return p->root;
+}
+
+
+fql_jval_t *
+fql_jval_member(const fql_jval_t *obj, const char *name)
+{
+    fql_jval_t  *v;
+
+    if (obj == NULL || obj->kind != FQL_J_OBJECT) {
+        return NULL;
+    }
+
+    for (v = obj->items; v; v = v->next) {
+        if (fql_str_eqz(v->key, name)) {
+            return v;
+        }
+    }
+
+    return NULL;
 }

@@ -1,7 +1,9 @@
 /*
- * JSON output: an append-only write buffer whose owner decides where bytes
- * go (a growing heap buffer in tests, nginx buffer chains in the module),
- * and writers for GraphQL responses.
+ * JSON in and out.  In: JSON text (variables, extensions, a request body)
+ * read with yajl's event parser into arena trees, so that depth is bounded
+ * and nothing needs freeing.  Out: an append-only write buffer whose owner
+ * decides where bytes go (a growing heap buffer in tests, nginx buffer
+ * chains in the module), and writers for GraphQL responses.
  */
 
 #ifndef FQL_JSON_H
@@ -9,7 +11,7 @@
 
 #include <string.h>
 
-#include "fql_arena.h"
+#include "fql_str.h"
 
 
 typedef struct fql_wbuf_s  fql_wbuf_t;
@@ -64,5 +66,40 @@ typedef struct {
 void fql_heapbuf_init(fql_heapbuf_t *hb);
 size_t fql_heapbuf_len(const fql_heapbuf_t *hb);
 void fql_heapbuf_free(fql_heapbuf_t *hb);
+
+typedef struct fql_errors_s  fql_errors_t;
+
+typedef enum {
+    FQL_J_NULL = 0,
+    FQL_J_BOOL,
+    FQL_J_NUMBER,
+    FQL_J_STRING,
+    FQL_J_ARRAY,
+    FQL_J_OBJECT
+} fql_jkind_t;
+
+typedef struct fql_jval_s  fql_jval_t;
+
+struct fql_jval_s {
+    fql_jkind_t    kind;
+    int            boolean;
+    fql_str_t      str;       /* NUMBER: lexeme; STRING: value (NUL-ended) */
+    fql_str_t      key;       /* member name inside an OBJECT */
+    fql_jval_t    *items;     /* ARRAY elements, OBJECT members */
+    unsigned       count;
+    fql_jval_t    *next;
+    /* a use of a coerced variable's value (or one of its items): that
+     * coerced node, for a cached plan's parameters (fql_var_ref) */
+    const fql_jval_t  *var_src;
+};
+
+
+#define FQL_JSON_MAX_DEPTH  128
+
+/* parses JSON text; returns NULL and adds a BAD_REQUEST error if invalid */
+fql_jval_t *fql_json_parse(fql_arena_t *a, const char *text, size_t len,
+    fql_errors_t *errs);
+
+fql_jval_t *fql_jval_member(const fql_jval_t *obj, const char *name);
 
 #endif /* FQL_JSON_H */

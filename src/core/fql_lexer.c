@@ -138,7 +138,7 @@ fql_lexer_error(fql_lexer_t *lx, fql_loc_t loc, const char *fmt, ...)
 void
 fql_lexer_oom(fql_lexer_t *lx)
 {
-    snprintf(lx->err->message, sizeof(lx->err->message), "Out of memory.");
+    snprintf(lx->err->message, sizeof(lx->err->message), FQL_NOMEM ".");
     lx->err->loc = lx->tok.loc;
 }
 
@@ -327,7 +327,6 @@ fql_lexer_next(fql_lexer_t *lx)
  * Columns are counted in code points from the last known position, so
  * that a long single-line document costs linear time in total.
  */
-
 static fql_loc_t
 fql_lexer_loc(fql_lexer_t *lx, const unsigned char *p)
 {
@@ -366,7 +365,6 @@ fql_lexer_newline(fql_lexer_t *lx, const unsigned char *p)
  * Returns the length of the well-formed UTF-8 sequence at p, or 0.
  * Overlong forms, surrogates and values above U+10FFFF are ill-formed.
  */
-
 static size_t
 fql_utf8_decode(const unsigned char *p, const unsigned char *end,
     uint32_t *cp)
@@ -428,7 +426,6 @@ fql_utf8_encode(uint32_t cp, unsigned char *out)
 
 
 /* graphql-js style: <EOF>, "x" for printable ASCII, U+XXXX otherwise */
-
 static void
 fql_lexer_describe_char(fql_lexer_t *lx, const unsigned char *p, char *buf,
     size_t size)
@@ -454,7 +451,6 @@ fql_lexer_describe_char(fql_lexer_t *lx, const unsigned char *p, char *buf,
 
 
 /* reports a character that cannot appear at p */
-
 static void
 fql_lexer_bad_char(fql_lexer_t *lx, const unsigned char *p,
     const char *within)
@@ -489,7 +485,6 @@ fql_lexer_bad_char(fql_lexer_t *lx, const unsigned char *p,
 
 
 /* p is past '#'; returns the line terminator or end, NULL on error */
-
 static const unsigned char *
 fql_lexer_comment(fql_lexer_t *lx, const unsigned char *p)
 {
@@ -655,7 +650,6 @@ fql_hex4(const unsigned char *p, const unsigned char *end)
  * p is at a backslash inside a string; returns the length of the escape
  * sequence and its code point, or 0 with the error set.
  */
-
 static size_t
 fql_lexer_escape(fql_lexer_t *lx, const unsigned char *p, uint32_t *cp)
 {
@@ -779,7 +773,6 @@ invalid:
 
 
 /* quotes the escape from p up to last, as far as it is printable */
-
 static void
 fql_lexer_bad_escape(fql_lexer_t *lx, const unsigned char *p,
     const unsigned char *last, const char *what)
@@ -799,7 +792,6 @@ fql_lexer_bad_escape(fql_lexer_t *lx, const unsigned char *p,
 
 
 /* p is past the opening quote; returns the position after the closing one */
-
 static const unsigned char *
 fql_lexer_string(fql_lexer_t *lx, const unsigned char *p)
 {
@@ -886,7 +878,6 @@ fql_lexer_string(fql_lexer_t *lx, const unsigned char *p)
 
 
 /* p is past the opening """; returns the position after the closing one */
-
 static const unsigned char *
 fql_lexer_block_string(fql_lexer_t *lx, const unsigned char *p)
 {
@@ -964,7 +955,6 @@ fql_block_line_end(const unsigned char *p, const unsigned char *end)
 
 
 /* e is at a line terminator */
-
 static const unsigned char *
 fql_block_next_line(const unsigned char *e, const unsigned char *end)
 {
@@ -981,7 +971,6 @@ fql_block_next_line(const unsigned char *e, const unsigned char *end)
  * indentation of all lines but the first removed, leading and trailing
  * blank lines dropped and line terminators normalized to \n.
  */
-
 static int
 fql_block_dedent(fql_lexer_t *lx, const unsigned char *s,
     const unsigned char *e)

@@ -197,7 +197,6 @@ fql_unexpected(fql_parser_t *p)
 
 
 /* `what` is already quoted as needed: Name, "{", "on" */
-
 static void
 fql_expected(fql_parser_t *p, const char *what)
 {
@@ -210,7 +209,6 @@ fql_expected(fql_parser_t *p, const char *what)
 
 
 /* consumes a token of the given kind */
-
 static int
 fql_expect(fql_parser_t *p, fql_token_kind_t kind)
 {
@@ -263,7 +261,6 @@ fql_expect_name(fql_parser_t *p, fql_str_t *name, fql_loc_t *loc)
 
 
 /* called at the token that opens a nesting level */
-
 static int
 fql_enter(fql_parser_t *p)
 {
@@ -363,7 +360,6 @@ fql_parse_definition(fql_parser_t *p)
 
 
 /* at "query", "mutation", "subscription" or "{" */
-
 static fql_definition_t *
 fql_parse_operation(fql_parser_t *p)
 {
@@ -415,7 +411,6 @@ fql_parse_operation(fql_parser_t *p)
 
 
 /* at "fragment" */
-
 static fql_definition_t *
 fql_parse_fragment(fql_parser_t *p)
 {
@@ -454,7 +449,6 @@ fql_parse_fragment(fql_parser_t *p)
 
 
 /* ( VariableDefinition+ ) */
-
 static int
 fql_parse_variable_defs(fql_parser_t *p, fql_variable_def_t **out)
 {
@@ -511,7 +505,6 @@ fql_parse_variable_defs(fql_parser_t *p, fql_variable_def_t **out)
 
 
 /* { Selection+ } */
-
 static int
 fql_parse_selection_set(fql_parser_t *p, fql_selection_t **out)
 {
@@ -629,7 +622,6 @@ fql_parse_selection(fql_parser_t *p)
 
 
 /* ( Argument+ ) */
-
 static int
 fql_parse_arguments(fql_parser_t *p, int is_const, fql_argument_t **out)
 {
@@ -668,7 +660,6 @@ fql_parse_arguments(fql_parser_t *p, int is_const, fql_argument_t **out)
 
 
 /* Directive* */
-
 static int
 fql_parse_directives(fql_parser_t *p, int is_const, fql_directive_t **out)
 {
@@ -811,7 +802,6 @@ fql_parse_value(fql_parser_t *p, int is_const)
 
 
 /* [ Value* ] */
-
 static fql_value_t *
 fql_parse_list_value(fql_parser_t *p, int is_const)
 {
@@ -852,7 +842,6 @@ fql_parse_list_value(fql_parser_t *p, int is_const)
 
 
 /* { ObjectField* } */
-
 static fql_value_t *
 fql_parse_object_value(fql_parser_t *p, int is_const)
 {
@@ -905,7 +894,6 @@ fql_parse_object_value(fql_parser_t *p, int is_const)
 
 
 /* NamedType, [Type], Type! */
-
 static fql_type_ref_t *
 fql_parse_type(fql_parser_t *p)
 {
@@ -975,7 +963,6 @@ fql_type_keyword(fql_str_t name, fql_definition_kind_t *kind)
 
 
 /* at "extend" */
-
 static fql_definition_t *
 fql_parse_extension(fql_parser_t *p)
 {
@@ -1011,7 +998,6 @@ fql_parse_extension(fql_parser_t *p)
 
 
 /* at the keyword; def has kind, loc, description and extension set */
-
 static int
 fql_parse_type_def(fql_parser_t *p, fql_definition_t *def)
 {
@@ -1080,7 +1066,6 @@ fql_parse_schema_def(fql_parser_t *p, fql_definition_t *def)
 
 
 /* { RootOperationTypeDefinition+ } */
-
 static int
 fql_parse_root_ops(fql_parser_t *p, fql_root_op_t **out)
 {
@@ -1124,7 +1109,6 @@ fql_parse_root_ops(fql_parser_t *p, fql_root_op_t **out)
 
 
 /* type and interface definitions and extensions */
-
 static int
 fql_parse_object_def(fql_parser_t *p, fql_definition_t *def)
 {
@@ -1229,7 +1213,6 @@ fql_parse_input_def(fql_parser_t *p, fql_definition_t *def)
 
 
 /* directive @name ArgumentsDefinition? repeatable? on DirectiveLocations */
-
 static int
 fql_parse_directive_def(fql_parser_t *p, fql_definition_t *def)
 {
@@ -1263,7 +1246,6 @@ fql_parse_directive_def(fql_parser_t *p, fql_definition_t *def)
 
 
 /* an optional description: sets desc->data to NULL when there is none */
-
 static int
 fql_parse_description(fql_parser_t *p, fql_str_t *desc)
 {
@@ -1283,7 +1265,6 @@ fql_parse_description(fql_parser_t *p, fql_str_t *desc)
  * delim? Name (delim Name)*: implements lists (&), union members and
  * directive locations (|); locations must be known DirectiveLocations
  */
-
 static int
 fql_parse_names(fql_parser_t *p, fql_token_kind_t delim, int locations,
     fql_name_list_t **out)
@@ -1337,7 +1318,6 @@ fql_parse_names(fql_parser_t *p, fql_token_kind_t delim, int locations,
 
 
 /* { FieldDefinition+ } */
-
 static int
 fql_parse_field_defs(fql_parser_t *p, fql_field_def_t **out)
 {
@@ -1390,7 +1370,6 @@ fql_parse_field_defs(fql_parser_t *p, fql_field_def_t **out)
 
 
 /* ( InputValueDefinition+ ) or { InputValueDefinition+ } */
-
 static int
 fql_parse_input_value_defs(fql_parser_t *p, fql_token_kind_t open,
     fql_token_kind_t close, fql_input_value_def_t **out)
@@ -1446,7 +1425,6 @@ fql_parse_input_value_defs(fql_parser_t *p, fql_token_kind_t open,
 
 
 /* { EnumValueDefinition+ } */
-
 static int
 fql_parse_enum_value_defs(fql_parser_t *p, fql_enum_value_def_t **out)
 {

@@ -284,52 +284,6 @@ static const char  fql_builtin_sdl[] =
     " INPUT_FIELD_DEFINITION }\n";
 
 
-static const struct {
-    const char    *name;
-    fql_scalar_t   scalar;
-    const char    *description;
-} fql_builtin_scalars[] = {
-    { "String", FQL_SCALAR_STRING,
-      "The `String` scalar type represents textual data, represented as "
-      "UTF-8 character sequences." },
-    { "Int", FQL_SCALAR_INT,
-      "The `Int` scalar type represents non-fractional signed whole numeric "
-      "values between -(2^31) and 2^31 - 1." },
-    { "Float", FQL_SCALAR_FLOAT,
-      "The `Float` scalar type represents signed double-precision "
-      "fractional values as specified by IEEE 754." },
-    { "Boolean", FQL_SCALAR_BOOLEAN,
-      "The `Boolean` scalar type represents `true` or `false`." },
-    { "ID", FQL_SCALAR_ID,
-      "The `ID` scalar type represents a unique identifier, serialized as "
-      "a string; a number is accepted as input." },
-    { "DateTime", FQL_SCALAR_DATETIME,
-      "An ISO 8601 date and time with time zone." },
-    { "Date", FQL_SCALAR_DATE, "An ISO 8601 calendar date." },
-    { "UUID", FQL_SCALAR_UUID, "A UUID in its canonical text form." },
-    { "JSON", FQL_SCALAR_JSON, "Any JSON value." },
-    { "Decimal", FQL_SCALAR_DECIMAL,
-      "An exact decimal number (PostgreSQL numeric), as a number or a "
-      "string." },
-    { "IpAddress", FQL_SCALAR_IPADDRESS,
-      "An IPv4 or IPv6 address or network (PostgreSQL inet)." },
-    { "MacAddress", FQL_SCALAR_MACADDRESS,
-      "A MAC address (PostgreSQL macaddr)." },
-    { "LTree", FQL_SCALAR_LTREE,
-      "A label path such as \"top.science.physics\" (PostgreSQL ltree)." },
-    { "DateRange", FQL_SCALAR_DATERANGE,
-      "A range of dates such as \"[2024-01-01,2024-02-01)\" (PostgreSQL "
-      "daterange)." },
-    { "TSVector", FQL_SCALAR_TSVECTOR,
-      "A document for full text search (PostgreSQL tsvector)." },
-    { "Vector", FQL_SCALAR_VECTOR,
-      "A list of numbers (pgvector's vector)." },
-    { "Point", FQL_SCALAR_POINT,
-      "A point \"(x,y)\": x is the longitude, y the latitude." },
-    { NULL, 0, NULL }
-};
-
-
 static int fql_sb_where_order_declare(fql_sb_t *sb, fql_type_t *t,
     fql_loc_t loc);
 static int fql_sb_load(fql_sb_t *sb, fql_document_t *doc);
@@ -612,7 +566,7 @@ fql_sb_resolve(fql_sb_t *sb, const fql_type_ref_t *ref, int input)
 
         r = fql_sb_wrap(sb, ref->kind, r);
         if (r == NULL) {
-            fql_sb_error(sb, ref->loc, "Out of memory");
+            fql_sb_error(sb, ref->loc, FQL_NOMEM);
         }
 
         return r;
@@ -643,7 +597,7 @@ fql_sb_resolve(fql_sb_t *sb, const fql_type_ref_t *ref, int input)
 
     r = fql_sb_named(sb, t, 0);
     if (r == NULL) {
-        fql_sb_error(sb, ref->loc, "Out of memory");
+        fql_sb_error(sb, ref->loc, FQL_NOMEM);
     }
 
     return r;
@@ -751,7 +705,7 @@ fql_sb_args(fql_sb_t *sb, fql_input_value_def_t *defs, fql_arg_t **out)
 
         a = fql_calloc(sb->arena, sizeof(fql_arg_t));
         if (a == NULL) {
-            return fql_sb_error(sb, d->loc, "Out of memory");
+            return fql_sb_error(sb, d->loc, FQL_NOMEM);
         }
 
         a->name = d->name;
@@ -765,7 +719,7 @@ fql_sb_args(fql_sb_t *sb, fql_input_value_def_t *defs, fql_arg_t **out)
 
         a->json_key = fql_snake_case(sb->arena, d->name);
         if (a->json_key.data == NULL) {
-            return fql_sb_error(sb, d->loc, "Out of memory");
+            return fql_sb_error(sb, d->loc, FQL_NOMEM);
         }
 
         *tail = a;
@@ -805,7 +759,7 @@ fql_sb_fields(fql_sb_t *sb, fql_type_t *t, fql_field_def_t *defs)
 
         f = fql_calloc(sb->arena, sizeof(fql_field_t));
         if (f == NULL) {
-            return fql_sb_error(sb, d->loc, "Out of memory");
+            return fql_sb_error(sb, d->loc, FQL_NOMEM);
         }
 
         f->name = d->name;
@@ -816,7 +770,7 @@ fql_sb_fields(fql_sb_t *sb, fql_type_t *t, fql_field_def_t *defs)
         f->type = fql_sb_resolve(sb, d->type, 0);
 
         if (f->type == NULL || f->json_key.data == NULL) {
-            return f->type ? fql_sb_error(sb, d->loc, "Out of memory") : -1;
+            return f->type ? fql_sb_error(sb, d->loc, FQL_NOMEM) : -1;
         }
 
         if (fql_sb_args(sb, d->args, &f->args) != 0) {
@@ -874,7 +828,7 @@ fql_sb_type_list(fql_sb_t *sb, fql_name_list_t *names,
 
         l = fql_calloc(sb->arena, sizeof(fql_type_list_t));
         if (l == NULL) {
-            return fql_sb_error(sb, names->loc, "Out of memory");
+            return fql_sb_error(sb, names->loc, FQL_NOMEM);
         }
 
         l->type = t;
@@ -942,7 +896,7 @@ fql_sb_declare(fql_sb_t *sb, fql_definition_t *d)
 
     t = fql_sb_new_type(sb, kind, d->name);
     if (t == NULL) {
-        return fql_sb_error(sb, d->loc, "Out of memory");
+        return fql_sb_error(sb, d->loc, FQL_NOMEM);
     }
 
     t->description = d->description;
@@ -981,7 +935,7 @@ fql_sb_directive(fql_sb_t *sb, fql_definition_t *d)
 
     dd = fql_calloc(sb->arena, sizeof(fql_directive_def_t));
     if (dd == NULL) {
-        return fql_sb_error(sb, d->loc, "Out of memory");
+        return fql_sb_error(sb, d->loc, FQL_NOMEM);
     }
 
     dd->name = d->name;
@@ -1060,12 +1014,12 @@ fql_sb_define(fql_sb_t *sb, fql_definition_t *d)
                                 "an object type");
 
     case FQL_T_ENUM:
-        for (vtail = &t->values; *vtail; vtail = &(*vtail)->next) { }
+        for (vtail = &t->values; *vtail; vtail = &(*vtail)->next) { /* void */ }
 
         for (ev = d->values; ev; ev = ev->next) {
             v = fql_calloc(sb->arena, sizeof(fql_enum_value_t));
             if (v == NULL) {
-                return fql_sb_error(sb, ev->loc, "Out of memory");
+                return fql_sb_error(sb, ev->loc, FQL_NOMEM);
             }
 
             v->name = ev->name;
@@ -1081,7 +1035,9 @@ fql_sb_define(fql_sb_t *sb, fql_definition_t *d)
         {
         fql_arg_t  **tail;
 
-        for (tail = &t->input_fields; *tail; tail = &(*tail)->next) { }
+        for (tail = &t->input_fields; *tail; tail = &(*tail)->next) {
+            /* void */
+        }
 
         return fql_sb_args(sb, d->input_fields, tail);
         }
@@ -1106,7 +1062,9 @@ fql_sb_add_input(fql_sb_t *sb, fql_type_t *input, const char *name,
     a->name = fql_str_z(name);
     a->type = type;
 
-    for (tail = &input->input_fields; *tail; tail = &(*tail)->next) { }
+    for (tail = &input->input_fields; *tail; tail = &(*tail)->next) {
+        /* void */
+    }
     *tail = a;
 
     return a;
@@ -1232,17 +1190,18 @@ fql_sb_filter_type(fql_sb_t *sb, fql_type_t *scalar, int array)
 
         case FQL_OPV_LIST:
         case FQL_OPV_STRING_LIST:
-            vt = op->value == FQL_OPV_LIST ? scalar : sb->schema->string_type;
+            vt = op->value == FQL_OPV_LIST
+                 ? scalar : sb->schema->scalars[FQL_SCALAR_STRING];
             tr = fql_sb_named(sb, vt, 1);
             tr = tr ? fql_sb_wrap(sb, FQL_TYPE_LIST, tr) : NULL;
             break;
 
         case FQL_OPV_INT:
-            tr = fql_sb_named(sb, sb->schema->int_type, 0);
+            tr = fql_sb_named(sb, sb->schema->scalars[FQL_SCALAR_INT], 0);
             break;
 
         case FQL_OPV_STRING:
-            tr = fql_sb_named(sb, sb->schema->string_type, 0);
+            tr = fql_sb_named(sb, sb->schema->scalars[FQL_SCALAR_STRING], 0);
             break;
 
         case FQL_OPV_DATE:
@@ -1259,7 +1218,7 @@ fql_sb_filter_type(fql_sb_t *sb, fql_type_t *scalar, int array)
             break;
 
         default: /* FQL_OPV_BOOLEAN */
-            tr = fql_sb_named(sb, sb->schema->boolean_type, 0);
+            tr = fql_sb_named(sb, sb->schema->scalars[FQL_SCALAR_BOOLEAN], 0);
             break;
         }
 
@@ -1287,7 +1246,7 @@ fql_sb_where_order_declare(fql_sb_t *sb, fql_type_t *t, fql_loc_t loc)
     for (i = 0; i < 2; i++) {
         name = fql_sb_concat(sb, t->name, suffix[i]);
         if (name.data == NULL) {
-            return fql_sb_error(sb, loc, "Out of memory");
+            return fql_sb_error(sb, loc, FQL_NOMEM);
         }
 
         if (fql_schema_type(sb->schema, name) != NULL) {
@@ -1300,7 +1259,7 @@ fql_sb_where_order_declare(fql_sb_t *sb, fql_type_t *t, fql_loc_t loc)
 
         in[i] = fql_sb_new_type(sb, FQL_T_INPUT, name);
         if (in[i] == NULL) {
-            return fql_sb_error(sb, loc, "Out of memory");
+            return fql_sb_error(sb, loc, FQL_NOMEM);
         }
 
         in[i]->generated = 1;
@@ -1367,7 +1326,7 @@ fql_sb_where_order(fql_sb_t *sb, fql_type_t *t)
             filter = fql_sb_filter_type(sb, ft, array);
             if (filter == NULL) {
                 return sb->err->message[0] ? -1
-                       : fql_sb_error(sb, noloc, "Out of memory");
+                       : fql_sb_error(sb, noloc, FQL_NOMEM);
             }
 
         } else {
@@ -1377,7 +1336,7 @@ fql_sb_where_order(fql_sb_t *sb, fql_type_t *t)
         a = fql_sb_add_input(sb, where, (const char *) f->name.data,
                              fql_sb_named(sb, filter, 0));
         if (a == NULL) {
-            return fql_sb_error(sb, noloc, "Out of memory");
+            return fql_sb_error(sb, noloc, FQL_NOMEM);
         }
 
         a->name = f->name;
@@ -1396,7 +1355,7 @@ fql_sb_where_order(fql_sb_t *sb, fql_type_t *t)
                              : fql_sb_named(sb, sb->schema->order_direction,
                                             0));
         if (a == NULL) {
-            return fql_sb_error(sb, noloc, "Out of memory");
+            return fql_sb_error(sb, noloc, FQL_NOMEM);
         }
 
         a->name = f->name;
@@ -1406,7 +1365,7 @@ fql_sb_where_order(fql_sb_t *sb, fql_type_t *t)
     tr = fql_sb_named(sb, where, 1);
     tr = tr ? fql_sb_wrap(sb, FQL_TYPE_LIST, tr) : NULL;
     if (fql_sb_add_input(sb, where, "AND", tr) == NULL) {
-        return fql_sb_error(sb, noloc, "Out of memory");
+        return fql_sb_error(sb, noloc, FQL_NOMEM);
     }
 
     tr = fql_sb_named(sb, where, 1);
@@ -1415,7 +1374,7 @@ fql_sb_where_order(fql_sb_t *sb, fql_type_t *t)
         || fql_sb_add_input(sb, where, "NOT", fql_sb_named(sb, where, 0))
            == NULL)
     {
-        return fql_sb_error(sb, noloc, "Out of memory");
+        return fql_sb_error(sb, noloc, FQL_NOMEM);
     }
 
     return 0;
@@ -1475,7 +1434,7 @@ fql_sb_root_field(fql_sb_t *sb, fql_field_t *f)
 
             if ((fql_str_eqz(a->name, "limit")
                  || fql_str_eqz(a->name, "offset"))
-                && at == sb->schema->int_type)
+                && at == sb->schema->scalars[FQL_SCALAR_INT])
             {
                 continue;
             }
@@ -1627,24 +1586,20 @@ fql_sb_builtins(fql_sb_t *sb)
     fql_str_t     asc = fql_str_lit("ASC"), desc = fql_str_lit("DESC");
     fql_enum_value_t  *v;
 
-    for (i = 0; fql_builtin_scalars[i].name; i++) {
-        t = fql_sb_new_type(sb, FQL_T_SCALAR,
-                            fql_str_z(fql_builtin_scalars[i].name));
+    for (i = 0; i < FQL_SCALAR_N; i++) {
+        if (fql_scalars[i].description == NULL) {
+            continue;
+        }
+
+        t = fql_sb_new_type(sb, FQL_T_SCALAR, fql_str_z(fql_scalars[i].name));
         if (t == NULL) {
             return -1;
         }
 
         t->builtin = 1;
-        t->scalar = fql_builtin_scalars[i].scalar;
-        t->description = fql_str_z(fql_builtin_scalars[i].description);
-
-        switch (t->scalar) {
-        case FQL_SCALAR_STRING:  sb->schema->string_type = t; break;
-        case FQL_SCALAR_BOOLEAN: sb->schema->boolean_type = t; break;
-        case FQL_SCALAR_INT:     sb->schema->int_type = t; break;
-        case FQL_SCALAR_ID:      sb->schema->id_type = t; break;
-        default: break;
-        }
+        t->scalar = i;
+        t->description = fql_str_z(fql_scalars[i].description);
+        sb->schema->scalars[i] = t;
     }
 
     t = fql_sb_new_type(sb, FQL_T_ENUM, fql_str_z("OrderDirection"));
@@ -1718,7 +1673,7 @@ fql_schema_build(fql_arena_t *a, const char *sdl, size_t len,
 
     s = fql_calloc(a, sizeof(fql_schema_t));
     if (s == NULL) {
-        snprintf(err->message, sizeof(err->message), "Out of memory");
+        snprintf(err->message, sizeof(err->message), FQL_NOMEM);
         return -1;
     }
 
@@ -1729,7 +1684,7 @@ fql_schema_build(fql_arena_t *a, const char *sdl, size_t len,
     sb.builtin = 1;
 
     if (fql_sb_builtins(&sb) != 0) {
-        return fql_sb_error(&sb, noloc, "Out of memory");
+        return fql_sb_error(&sb, noloc, FQL_NOMEM);
     }
 
     if (fql_parse_document(a, fql_builtin_sdl, sizeof(fql_builtin_sdl) - 1,

@@ -9,7 +9,7 @@
 #define FQL_SCHEMA_H
 
 #include "fql_ast.h"
-#include "fql_transform.h"
+#include "fql_scalar.h"
 
 
 typedef enum {
@@ -171,10 +171,8 @@ typedef struct {
     fql_type_t    *query;
     fql_type_t    *mutation;
     fql_type_t    *subscription;
-    fql_type_t    *string_type;
-    fql_type_t    *boolean_type;
-    fql_type_t    *int_type;
-    fql_type_t    *id_type;
+    /* the built-in scalar types; NULL for FQL_SCALAR_ENUM */
+    fql_type_t    *scalars[FQL_SCALAR_N];
     fql_type_t    *order_direction;
     /* bytes of the answer to GraphiQL's whole introspection query */
     size_t         introspection_size;

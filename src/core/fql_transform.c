@@ -70,8 +70,8 @@ static int fql_emit_object_in(fql_tr_t *t, const fql_proj_t *proj,
     const u_char *p, const u_char *end, const fql_path_t *path,
     const fql_span_t *pre, const fql_lookup_t *lk);
 static int fql_emit_value(fql_tr_t *t, const fql_proj_t *proj,
-    const fql_proj_field_t *f, const u_char *v, const u_char *vend,
-    unsigned level, const fql_path_t *path, const fql_lookup_t *lk);
+    const fql_proj_field_t *f, const fql_span_t *val, unsigned level,
+    const fql_path_t *path, const fql_lookup_t *lk);
 static int fql_emit_scalar(fql_tr_t *t, const fql_proj_field_t *f,
     const u_char *v, size_t len, const fql_path_t *path);
 static int fql_put_compact(fql_wbuf_t *w, const u_char *p, const u_char *end);
@@ -541,7 +541,6 @@ fql_emit_object_in(fql_tr_t *t, const fql_proj_t *proj, const u_char *p,
     const fql_proj_field_t  *f;
     const fql_span_t        *sp;
     const fql_lookup_t      *cur;
-    const u_char            *v;
     fql_span_t               spans[FQL_WIN];
     fql_lookup_t             local;
     fql_path_t               node;
@@ -599,12 +598,7 @@ fql_emit_object_in(fql_tr_t *t, const fql_proj_t *proj, const u_char *p,
             node.key = f->out_key;
             node.index = -1;
 
-            v = sp[i].p;
-
-            if (fql_emit_value(t, proj, f, v, v ? v + sp[i].len : NULL, 0,
-                               &node, NULL)
-                != 0)
-            {
+            if (fql_emit_value(t, proj, f, &sp[i], 0, &node, NULL) != 0) {
                 return -1;
             }
         }
@@ -615,19 +609,22 @@ fql_emit_object_in(fql_tr_t *t, const fql_proj_t *proj, const u_char *p,
 
 
 /*
- * Writes the value v..vend (v NULL: absent) of field f at list level
+ * Writes the value val (val->p NULL: absent) of field f at list level
  * `level`; `lk` is the lookup of f->sub, built once for all the objects
  * of a list.
  */
 static int
 fql_emit_value(fql_tr_t *t, const fql_proj_t *proj, const fql_proj_field_t *f,
-    const u_char *v, const u_char *vend, unsigned level,
-    const fql_path_t *path, const fql_lookup_t *lk)
+    const fql_span_t *val, unsigned level, const fql_path_t *path,
+    const fql_lookup_t *lk)
 {
-    const u_char  *p, *e;
+    const u_char  *v, *vend, *p;
+    fql_span_t     item;
     fql_lookup_t   local;
     fql_path_t     node;
     long           index;
+
+    v = val->p;
 
     if (v == NULL || *v == 'n') {
         if (fql_non_null(f, level)) {
@@ -637,6 +634,8 @@ fql_emit_value(fql_tr_t *t, const fql_proj_t *proj, const fql_proj_field_t *f,
 
         return fql_wbuf_lit(t->out, "null");
     }
+
+    vend = v + val->len;
 
     if (level < f->list_depth) {
         if (*v != '[') {
@@ -659,7 +658,8 @@ fql_emit_value(fql_tr_t *t, const fql_proj_t *proj, const fql_proj_field_t *f,
 
         if (*p != ']') {
             for (index = 0; /* void */; index++) {
-                e = fql_skip_value(p, vend);
+                item.p = p;
+                item.len = fql_skip_value(p, vend) - p;
 
                 if (index && fql_wbuf_putc(t->out, ',') != 0) {
                     return -1;
@@ -670,13 +670,13 @@ fql_emit_value(fql_tr_t *t, const fql_proj_t *proj, const fql_proj_field_t *f,
                 node.key.len = 0;
                 node.index = index;
 
-                if (fql_emit_value(t, proj, f, p, e, level + 1, &node, lk)
+                if (fql_emit_value(t, proj, f, &item, level + 1, &node, lk)
                     != 0)
                 {
                     return -1;
                 }
 
-                p = fql_skip_ws(e, vend);
+                p = fql_skip_ws(item.p + item.len, vend);
 
                 if (*p != ',') {
                     break;
@@ -702,41 +702,209 @@ fql_emit_value(fql_tr_t *t, const fql_proj_t *proj, const fql_proj_field_t *f,
 }
 
 
-static const char *
-fql_scalar_name(fql_scalar_t s)
+/* the number a value stands for: itself or a numeric string's content */
+static const u_char *
+fql_number_of(const u_char *v, size_t len, size_t *nlen)
 {
-    switch (s) {
-    case FQL_SCALAR_INT:
-        return "Int";
-    case FQL_SCALAR_FLOAT:
-        return "Float";
-    case FQL_SCALAR_BOOLEAN:
-        return "Boolean";
-    case FQL_SCALAR_ID:
-        return "ID";
-    case FQL_SCALAR_JSON:
-        return "JSON";
-    case FQL_SCALAR_ENUM:
-        return "Enum";
-    case FQL_SCALAR_DATETIME:
-        return "DateTime";
-    case FQL_SCALAR_DATE:
-        return "Date";
-    case FQL_SCALAR_UUID:
-        return "UUID";
-    case FQL_SCALAR_IPADDRESS:
-        return "IpAddress";
-    case FQL_SCALAR_MACADDRESS:
-        return "MacAddress";
-    case FQL_SCALAR_LTREE:
-        return "LTree";
-    case FQL_SCALAR_DATERANGE:
-        return "DateRange";
-    case FQL_SCALAR_TSVECTOR:
-        return "TSVector";
-    default:
-        return "String";
+    if (v[0] == '-' || fql_is_digit(v[0])) {
+        *nlen = len;
+        return v;
     }
+
+    if (v[0] == '"' && len > 2
+        && fql_scan_number(v + 1, v + len - 1) == v + len - 1)
+    {
+        *nlen = len - 2;
+        return v + 1;
+    }
+
+    return NULL;
+}
+
+
+static int
+fql_emit_int(fql_tr_t *t, const u_char *v, size_t len,
+    const fql_path_t *path)
+{
+    const u_char  *num;
+    fql_num_t      n;
+    size_t         nlen, i;
+    char           buf[FQL_INT_BUF];
+    int            r;
+
+    if (v[0] == 't' || v[0] == 'f') {
+        return fql_wbuf_putc(t->out, v[0] == 't' ? '1' : '0');
+    }
+
+    num = fql_number_of(v, len, &nlen);
+
+    if (num == NULL) {
+        return fql_bad_value(t, path,
+                             "Int cannot represent non-integer value",
+                             v, len);
+    }
+
+    /* fast path: a plain integer of up to 9 digits, but "-0" */
+
+    i = (num[0] == '-');
+
+    if (nlen <= 9 + i && !(i && num[1] == '0')) {
+        while (i < nlen && fql_is_digit(num[i])) {
+            i++;
+        }
+
+        if (i == nlen) {
+            return fql_wbuf_put(t->out, num, nlen);
+        }
+    }
+
+    fql_num_parse(&n, num, num + nlen);
+    r = fql_num_int(&n, buf, sizeof(buf));
+
+    if (r == 0) {
+        return fql_bad_value(t, path,
+                             "Int cannot represent non-integer value",
+                             v, len);
+    }
+
+    i = (buf[0] == '-');
+
+    if (r < 0 || r - i > 10
+        || (r - i == 10
+            && memcmp(buf + i, i ? "2147483648" : "2147483647", 10) > 0))
+    {
+        return fql_bad_value(t, path,
+                    "Int cannot represent non 32-bit signed integer value",
+                    v, len);
+    }
+
+    return fql_wbuf_put(t->out, buf, r);
+}
+
+
+static int
+fql_emit_float(fql_tr_t *t, const u_char *v, size_t len,
+    const fql_path_t *path)
+{
+    const u_char  *num;
+    fql_num_t      n;
+    size_t         nlen, i;
+
+    if (v[0] == 't' || v[0] == 'f') {
+        return fql_wbuf_putc(t->out, v[0] == 't' ? '1' : '0');
+    }
+
+    num = fql_number_of(v, len, &nlen);
+
+    if (num != NULL) {
+        /* fewer than 309 digits and no exponent: finite */
+
+        for (i = 0; i < nlen && i < 309 && (num[i] | 0x20) != 'e'; i++) {
+            /* void */
+        }
+
+        if (i == nlen) {
+            return fql_wbuf_put(t->out, num, nlen);
+        }
+
+        fql_num_parse(&n, num, num + nlen);
+
+        if (fql_num_finite(&n)) {
+            return fql_wbuf_put(t->out, num, nlen);
+        }
+    }
+
+    return fql_bad_value(t, path,
+                         "Float cannot represent non numeric value",
+                         v, len);
+}
+
+
+static int
+fql_emit_boolean(fql_tr_t *t, const u_char *v, size_t len,
+    const fql_path_t *path)
+{
+    fql_num_t  n;
+
+    if (v[0] == 't' || v[0] == 'f') {
+        return fql_wbuf_put(t->out, v, len);
+    }
+
+    if (v[0] == '-' || fql_is_digit(v[0])) {
+        fql_num_parse(&n, v, v + len);
+
+        if (n.k0 == n.k1) {
+            return fql_wbuf_lit(t->out, "false");
+        }
+
+        return fql_wbuf_lit(t->out, "true");
+    }
+
+    return fql_bad_value(t, path,
+                         "Boolean cannot represent a non boolean value",
+                         v, len);
+}
+
+
+static int
+fql_emit_id(fql_tr_t *t, const u_char *v, size_t len,
+    const fql_path_t *path)
+{
+    fql_num_t  n;
+    size_t     i;
+    char       buf[FQL_INT_BUF];
+    int        r;
+
+    if (v[0] == '"') {
+        return fql_wbuf_put(t->out, v, len);
+    }
+
+    if (v[0] == '-' || fql_is_digit(v[0])) {
+        /* a plain integer is canonical as it is, but "-0" */
+
+        i = (v[0] == '-');
+
+        if (!(i && v[1] == '0')) {
+            while (i < len && fql_is_digit(v[i])) {
+                i++;
+            }
+
+            if (i == len) {
+                return fql_put_quoted(t->out, v, len);
+            }
+        }
+
+        fql_num_parse(&n, v, v + len);
+        r = fql_num_int(&n, buf, sizeof(buf));
+
+        if (r > 0) {
+            return fql_put_quoted(t->out, buf, r);
+        }
+    }
+
+    return fql_bad_value(t, path, "ID cannot represent value", v, len);
+}
+
+
+/* String, Enum, DateTime, Date, UUID...: strings */
+static int
+fql_emit_string(fql_tr_t *t, const fql_proj_field_t *f, const u_char *v,
+    size_t len, const fql_path_t *path)
+{
+    char  msg[64];
+
+    if (v[0] == '"') {
+        return fql_wbuf_put(t->out, v, len);
+    }
+
+    if (v[0] != '{' && v[0] != '[') {
+        return fql_put_quoted(t->out, v, len);
+    }
+
+    snprintf(msg, sizeof(msg), "%s cannot represent value",
+             fql_scalars[f->scalar].name);
+
+    return fql_bad_value(t, path, msg, v, len);
 }
 
 
@@ -748,179 +916,25 @@ static int
 fql_emit_scalar(fql_tr_t *t, const fql_proj_field_t *f, const u_char *v,
     size_t len, const fql_path_t *path)
 {
-    const u_char  *num;
-    fql_wbuf_t    *w;
-    fql_num_t      n;
-    size_t         nlen, i;
-    char           buf[FQL_INT_BUF], msg[64];
-    u_char         c;
-    int            r;
+    switch (fql_scalars[f->scalar].out) {
 
-    w = t->out;
-    c = v[0];
+    case FQL_SC_RAW:
+        return fql_put_compact(t->out, v, v + len);
 
-    if (f->scalar == FQL_SCALAR_JSON || f->scalar == FQL_SCALAR_DECIMAL
-        || f->scalar == FQL_SCALAR_VECTOR || f->scalar == FQL_SCALAR_POINT)
-    {
-        return fql_put_compact(w, v, v + len);
-    }
+    case FQL_SC_INT:
+        return fql_emit_int(t, v, len, path);
 
-    /* the number a value stands for: itself or a numeric string's content */
+    case FQL_SC_FLOAT:
+        return fql_emit_float(t, v, len, path);
 
-    num = NULL;
-    nlen = 0;
+    case FQL_SC_BOOLEAN:
+        return fql_emit_boolean(t, v, len, path);
 
-    if (c == '-' || fql_is_digit(c)) {
-        num = v;
-        nlen = len;
-
-    } else if (c == '"' && len > 2
-               && fql_scan_number(v + 1, v + len - 1) == v + len - 1)
-    {
-        num = v + 1;
-        nlen = len - 2;
-    }
-
-    switch (f->scalar) {
-
-    case FQL_SCALAR_INT:
-        if (c == 't' || c == 'f') {
-            return fql_wbuf_putc(w, c == 't' ? '1' : '0');
-        }
-
-        if (num == NULL) {
-            return fql_bad_value(t, path,
-                                 "Int cannot represent non-integer value",
-                                 v, len);
-        }
-
-        /* fast path: a plain integer of up to 9 digits, but "-0" */
-
-        i = (num[0] == '-');
-
-        if (nlen <= 9 + i && !(i && num[1] == '0')) {
-            while (i < nlen && fql_is_digit(num[i])) {
-                i++;
-            }
-
-            if (i == nlen) {
-                return fql_wbuf_put(w, num, nlen);
-            }
-        }
-
-        fql_num_parse(&n, num, num + nlen);
-        r = fql_num_int(&n, buf, sizeof(buf));
-
-        if (r == 0) {
-            return fql_bad_value(t, path,
-                                 "Int cannot represent non-integer value",
-                                 v, len);
-        }
-
-        i = (buf[0] == '-');
-
-        if (r < 0 || r - i > 10
-            || (r - i == 10
-                && memcmp(buf + i, i ? "2147483648" : "2147483647", 10) > 0))
-        {
-            return fql_bad_value(t, path,
-                        "Int cannot represent non 32-bit signed integer value",
-                        v, len);
-        }
-
-        return fql_wbuf_put(w, buf, r);
-
-    case FQL_SCALAR_FLOAT:
-        if (c == 't' || c == 'f') {
-            return fql_wbuf_putc(w, c == 't' ? '1' : '0');
-        }
-
-        if (num != NULL) {
-            /* fewer than 309 digits and no exponent: finite */
-
-            for (i = 0; i < nlen && i < 309 && (num[i] | 0x20) != 'e'; i++) {
-                /* void */
-            }
-
-            if (i == nlen) {
-                return fql_wbuf_put(w, num, nlen);
-            }
-
-            fql_num_parse(&n, num, num + nlen);
-
-            if (fql_num_finite(&n)) {
-                return fql_wbuf_put(w, num, nlen);
-            }
-        }
-
-        return fql_bad_value(t, path,
-                             "Float cannot represent non numeric value",
-                             v, len);
-
-    case FQL_SCALAR_BOOLEAN:
-        if (c == 't' || c == 'f') {
-            return fql_wbuf_put(w, v, len);
-        }
-
-        if (num == v) {
-            fql_num_parse(&n, v, v + len);
-
-            if (n.k0 == n.k1) {
-                return fql_wbuf_lit(w, "false");
-            }
-
-            return fql_wbuf_lit(w, "true");
-        }
-
-        return fql_bad_value(t, path,
-                             "Boolean cannot represent a non boolean value",
-                             v, len);
-
-    case FQL_SCALAR_ID:
-        if (c == '"') {
-            return fql_wbuf_put(w, v, len);
-        }
-
-        if (num == v) {
-            /* a plain integer is canonical as it is, but "-0" */
-
-            i = (c == '-');
-
-            if (!(i && v[1] == '0')) {
-                while (i < len && fql_is_digit(v[i])) {
-                    i++;
-                }
-
-                if (i == len) {
-                    return fql_put_quoted(w, v, len);
-                }
-            }
-
-            fql_num_parse(&n, v, v + len);
-            r = fql_num_int(&n, buf, sizeof(buf));
-
-            if (r > 0) {
-                return fql_put_quoted(w, buf, r);
-            }
-        }
-
-        return fql_bad_value(t, path, "ID cannot represent value", v, len);
+    case FQL_SC_ID:
+        return fql_emit_id(t, v, len, path);
 
     default:
-        /* String, Enum, DateTime, Date, UUID: strings */
-
-        if (c == '"') {
-            return fql_wbuf_put(w, v, len);
-        }
-
-        if (c != '{' && c != '[') {
-            return fql_put_quoted(w, v, len);
-        }
-
-        snprintf(msg, sizeof(msg), "%s cannot represent value",
-                 fql_scalar_name(f->scalar));
-
-        return fql_bad_value(t, path, msg, v, len);
+        return fql_emit_string(t, f, v, len, path);
     }
 }
 

@@ -10,28 +10,8 @@
 #define FQL_TRANSFORM_H
 
 #include "fql_json.h"
+#include "fql_scalar.h"
 
-
-typedef enum {
-    FQL_SCALAR_STRING = 0,
-    FQL_SCALAR_INT,          /* 32-bit */
-    FQL_SCALAR_FLOAT,
-    FQL_SCALAR_BOOLEAN,
-    FQL_SCALAR_ID,
-    FQL_SCALAR_JSON,         /* any JSON value, copied as is */
-    FQL_SCALAR_ENUM,         /* a string */
-    FQL_SCALAR_DATETIME,     /* strings */
-    FQL_SCALAR_DATE,
-    FQL_SCALAR_UUID,
-    FQL_SCALAR_DECIMAL,      /* numeric: copied as is */
-    FQL_SCALAR_IPADDRESS,    /* strings: inet, macaddr, ltree, daterange, */
-    FQL_SCALAR_MACADDRESS,   /* tsvector */
-    FQL_SCALAR_LTREE,
-    FQL_SCALAR_DATERANGE,
-    FQL_SCALAR_TSVECTOR,
-    FQL_SCALAR_VECTOR,       /* pgvector: a list of numbers, copied as is */
-    FQL_SCALAR_POINT         /* copied as is */
-} fql_scalar_t;
 
 typedef enum {
     FQL_PF_TYPENAME = 0,     /* the constant type_name of the enclosing proj */

@@ -1,275 +1,624 @@
-#include <errno.h>
-#include <math.h>
+/*
+ * The validation rules of the spec's section 5, checked statically over
+ * the whole document: every operation and every fragment, whichever one
+ * is run, whatever the variables and @skip/@include will say.  Values are
+ * checked by the coercion code in fql_coerce.c running in a mode where
+ * variables have no values and their uses are recorded instead.
+ */
+
 #include <stdio.h>
 #include <stdlib.h>
-#include <strings.h>
-#include <arpa/inet.h>
 
 #include "fql_validate.h"
-#include "fql_jscan.h"
+#include "fql_index.h"
 
 
-#define fql_pstr(s)  (int) (s).len, (s).data
+/*
+ * Fields gathered for the merging rule over the whole document: fragments
+ * spread several times in several places multiply, so the work is capped
+ * and a document past the cap is refused as too complex.
+ */
+#define FQL_FIELDS_MAX  50000
+#define FQL_PAIRS_MAX   200000
+
+/* fields of one selection set, fragments included; more is refused */
+#define FQL_SELECTIONS_MAX  1000
 
 
-static fql_jval_t *
-fql_jnew(fql_vctx_t *v, fql_jkind_t kind)
+typedef struct fql_usage_s {
+    const fql_value_t     *var;
+    const fql_tref_t      *type;
+    struct fql_usage_s    *next;
+} fql_usage_t;
+
+typedef struct fql_spread_s  fql_spread_t;
+
+/* what one operation or fragment uses */
+typedef struct {
+    const fql_definition_t  *def;
+    fql_usage_t             *usages;
+    fql_spread_t            *spreads;
+    unsigned                 state;     /* DFS: 0 new, 1 open, 2 done */
+    unsigned                 mark;      /* reached in round `mark` */
+    unsigned                 used:1;
+    unsigned                 dup:1;     /* an earlier one has its name */
+    unsigned                 unchecked:1;   /* no root type to walk */
+} fql_dinfo_t;
+
+/* a fragment spread: the record of the fragment it names */
+struct fql_spread_s {
+    fql_dinfo_t             *frag;
+    struct fql_spread_s     *next;
+};
+
+/* a record being walked by fql_check_cycles, and its next spread */
+typedef struct {
+    fql_dinfo_t   *d;
+    fql_spread_t  *sp;
+} fql_dframe_t;
+
+typedef struct {
+    fql_vctx_t    *v;
+    fql_dinfo_t   *defs;
+    unsigned       ndefs;
+    fql_index_t    frags;       /* fragments by name: their fql_dinfo_t */
+    fql_dinfo_t  **reached;     /* what an operation reaches, this round */
+    fql_dframe_t  *stack;       /* fql_check_cycles' */
+    unsigned       nreached;
+    unsigned       round;
+    fql_dinfo_t   *cur;
+    unsigned       pairs;
+    unsigned       fields;      /* gathered so far, up to FQL_FIELDS_MAX */
+    unsigned       too_complex:1;
+    /* fragments being expanded while gathering, to skip cycles */
+    const fql_definition_t  *path[32];
+    unsigned       npath;
+} fql_rctx_t;
+
+/* a field reached from a selection set, for the merging rule */
+typedef struct fql_ofield_s {
+    fql_str_t                key;
+    const fql_type_t        *parent;
+    const fql_selection_t   *sel;
+    const fql_field_t       *def;      /* NULL: __typename or unknown */
+    struct fql_ofield_s     *next;
+    struct fql_ofield_s     *same;     /* the next one under its key */
+} fql_ofield_t;
+
+
+#define fql_err(r, loc, ...)                                                  \
+    fql_error_add((r)->v->errs, loc, FQL_CODE_VALIDATION, __VA_ARGS__)
+
+
+static int fql_walk_set(fql_rctx_t *r, const fql_type_t *parent,
+    const fql_selection_t *sels);
+
+
+/* the record of the (first) fragment of that name, or NULL */
+static fql_dinfo_t *
+fql_find_fragment(fql_rctx_t *r, fql_str_t name)
 {
-    fql_jval_t  *j;
+    const fql_ientry_t  *e;
 
-    j = fql_calloc(v->arena, sizeof(fql_jval_t));
-    if (j != NULL) {
-        j->kind = kind;
-    }
+    e = fql_index_find(&r->frags, name);
 
-    return j;
+    return e ? (fql_dinfo_t *) e->item : NULL;
 }
 
 
+/* notes that the definition being checked spreads fragment f */
 static int
-fql_nomem(fql_vctx_t *v)
+fql_add_spread(fql_rctx_t *r, fql_dinfo_t *f)
 {
-    fql_error_add(v->errs, NULL, FQL_CODE_INTERNAL, "Out of memory");
-    return -1;
-}
+    fql_spread_t  *sp;
 
-
-static void
-fql_type_name(const fql_tref_t *t, char *buf, size_t size)
-{
-    fql_tref_print(t, buf, size);
-}
-
-
-const fql_definition_t *
-fql_select_operation(const fql_document_t *doc, fql_str_t name,
-    fql_errors_t *errs)
-{
-    unsigned                 n;
-    const fql_definition_t  *d, *found;
-
-    n = 0;
-    found = NULL;
-
-    for (d = doc->definitions; d; d = d->next) {
-        if (d->kind != FQL_DEF_OPERATION) {
-            continue;
-        }
-
-        n++;
-
-        if (name.data == NULL) {
-            found = d;
-
-        } else if (fql_str_eq(d->name, name) && found == NULL) {
-            found = d;
-        }
-    }
-
-    if (name.data == NULL) {
-        if (n == 0) {
-            fql_error_add(errs, NULL, FQL_CODE_VALIDATION,
-                          "The document has no operation.");
-            return NULL;
-        }
-
-        if (n > 1) {
-            fql_error_add(errs, NULL, FQL_CODE_VALIDATION,
-                          "The document has several operations: "
-                          "operationName must name the one to run.");
-            return NULL;
-        }
-
-        return found;
-    }
-
-    if (found == NULL) {
-        fql_error_add(errs, NULL, FQL_CODE_VALIDATION,
-                      "Unknown operation named \"%.*s\".", fql_pstr(name));
-    }
-
-    return found;
-}
-
-
-/* integer lexeme or number -> checked int32, normalised text */
-static int
-fql_int32(const fql_str_t *lexeme, long *out)
-{
-    char    *end, buf[64];
-    double   d;
-    long     l;
-
-    if (lexeme->len == 0 || lexeme->len >= sizeof(buf)) {
+    sp = fql_calloc(r->v->arena, sizeof(fql_spread_t));
+    if (sp == NULL) {
         return -1;
     }
 
-    memcpy(buf, lexeme->data, lexeme->len);
-    buf[lexeme->len] = '\0';
+    sp->frag = f;
+    sp->next = r->cur->spreads;
+    r->cur->spreads = sp;
 
-    errno = 0;
-    l = strtol(buf, &end, 10);
-    if (*end == '\0' && errno == 0) {
-        if (l < -2147483648L || l > 2147483647L) {
-            return -1;
-        }
-
-        *out = l;
-        return 0;
-    }
-
-    /* 1.0 or 1e2 in JSON: an integer written as a float */
-    d = strtod(buf, &end);
-    if (*end != '\0' || !isfinite(d) || d != floor(d)
-        || d < -2147483648.0 || d > 2147483647.0)
-    {
-        return -1;
-    }
-
-    *out = (long) d;
     return 0;
 }
 
 
 static int
-fql_is_hex(char c)
+fql_on_variable(fql_vctx_t *v, const fql_value_t *var,
+    const fql_tref_t *type)
 {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')
-           || (c >= 'A' && c <= 'F');
+    fql_rctx_t   *r = v->data;
+    fql_usage_t  *u;
+
+    u = fql_calloc(v->arena, sizeof(fql_usage_t));
+    if (u == NULL) {
+        return fql_error_nomem(v->errs);
+    }
+
+    u->var = var;
+    u->type = type;
+    u->next = r->cur->usages;
+    r->cur->usages = u;
+
+    return 0;
 }
 
 
-/* inet's input: an IPv4 or IPv6 address, optionally /prefix */
-static int
-fql_check_inet(const fql_str_t *s)
+/* a type reference of the document resolved against the schema */
+static fql_tref_t *
+fql_resolve_ref(fql_rctx_t *r, const fql_type_ref_t *ref)
 {
-    char         buf[64];
-    size_t       n, i;
-    unsigned     bits, max;
-    const char  *slash;
-    u_char       addr[16];
+    fql_tref_t  *t;
 
-    slash = memchr(s->data, '/', s->len);
-    n = slash ? (size_t) (slash - s->data) : s->len;
-
-    if (n == 0 || n >= sizeof(buf)) {
-        return -1;
+    t = fql_calloc(r->v->arena, sizeof(fql_tref_t));
+    if (t == NULL) {
+        return NULL;
     }
 
-    memcpy(buf, s->data, n);
-    buf[n] = '\0';
+    t->kind = ref->kind;
 
-    if (inet_pton(AF_INET, buf, addr) == 1) {
-        max = 32;
-
-    } else if (inet_pton(AF_INET6, buf, addr) == 1) {
-        max = 128;
-
-    } else {
-        return -1;
+    if (ref->kind != FQL_TYPE_NAMED) {
+        t->of = fql_resolve_ref(r, ref->of);
+        return t->of ? t : NULL;
     }
 
-    if (slash == NULL) {
+    t->type = fql_schema_type(r->v->schema, ref->name);
+
+    return t->type ? t : NULL;
+}
+
+
+static const fql_type_ref_t *
+fql_ref_named(const fql_type_ref_t *ref)
+{
+    while (ref->kind != FQL_TYPE_NAMED) {
+        ref = ref->of;
+    }
+
+    return ref;
+}
+
+
+/* AreTypesCompatible: may a variable of type v go where type l goes */
+static int
+fql_types_compatible(const fql_tref_t *v, const fql_tref_t *l)
+{
+    if (l->kind == FQL_TYPE_NON_NULL) {
+        return v->kind == FQL_TYPE_NON_NULL
+               && fql_types_compatible(v->of, l->of);
+    }
+
+    if (v->kind == FQL_TYPE_NON_NULL) {
+        return fql_types_compatible(v->of, l);
+    }
+
+    if (l->kind == FQL_TYPE_LIST) {
+        return v->kind == FQL_TYPE_LIST
+               && fql_types_compatible(v->of, l->of);
+    }
+
+    return v->kind == FQL_TYPE_NAMED && v->type == l->type;
+}
+
+
+static const char *
+fql_location_name(fql_definition_kind_t kind, fql_op_type_t op)
+{
+    if (kind == FQL_DEF_FRAGMENT) {
+        return "FRAGMENT_DEFINITION";
+    }
+
+    return op == FQL_OP_QUERY ? "QUERY"
+           : op == FQL_OP_MUTATION ? "MUTATION" : "SUBSCRIPTION";
+}
+
+
+/* Directives Are Defined, In Valid Locations, Unique Per Location */
+static int
+fql_check_directives(fql_rctx_t *r, fql_directive_t *dirs,
+    const char *location)
+{
+    fql_jval_t                 *args;
+    fql_directive_t            *d, *e;
+    fql_name_list_t            *l;
+    const fql_directive_def_t  *def;
+
+    for (d = dirs; d; d = d->next) {
+        for (def = r->v->schema->directives; def; def = def->next) {
+            if (fql_str_eq(def->name, d->name)) {
+                break;
+            }
+        }
+
+        if (def == NULL) {
+            fql_err(r, &d->loc, "Unknown directive \"@%.*s\".",
+                    fql_pstr(d->name));
+            continue;
+        }
+
+        for (l = def->locations; l; l = l->next) {
+            if (fql_str_eqz(l->name, location)) {
+                break;
+            }
+        }
+
+        if (l == NULL) {
+            fql_err(r, &d->loc, "Directive \"@%.*s\" may not be used on %s.",
+                    fql_pstr(d->name), location);
+        }
+
+        if (!def->repeatable) {
+            for (e = d->next; e; e = e->next) {
+                if (fql_str_eq(e->name, d->name)) {
+                    fql_err(r, &e->loc, "The directive \"@%.*s\" can only "
+                            "be used once at this location.",
+                            fql_pstr(d->name));
+                    break;
+                }
+            }
+        }
+
+        if (fql_coerce_arguments(r->v, def->args, d->args, &d->name, d->loc,
+                                 &args) != 0
+            && r->v->errs->count == 0)
+        {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* the object types a composite type may be at run time */
+static int
+fql_possible(const fql_type_t *t, const fql_type_t *obj)
+{
+    const fql_type_list_t  *l;
+
+    if (t == obj) {
+        return 1;
+    }
+
+    if (t->kind == FQL_T_UNION) {
+        for (l = t->members; l; l = l->next) {
+            if (l->type == obj) {
+                return 1;
+            }
+        }
+    }
+
+    if (t->kind == FQL_T_INTERFACE && obj->kind == FQL_T_OBJECT) {
+        for (l = obj->interfaces; l; l = l->next) {
+            if (l->type == t) {
+                return 1;
+            }
+        }
+    }
+
+    return 0;
+}
+
+
+/* Fragment Spread Is Possible: the two types' possible sets meet */
+static int
+fql_spread_possible(fql_rctx_t *r, const fql_type_t *a, const fql_type_t *b)
+{
+    const fql_type_t  *t;
+
+    if (a == b) {
+        return 1;
+    }
+
+    for (t = r->v->schema->types; t; t = t->next) {
+        if (t->kind == FQL_T_OBJECT && fql_possible(a, t)
+            && fql_possible(b, t))
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+fql_walk_field(fql_rctx_t *r, const fql_type_t *parent,
+    const fql_selection_t *s)
+{
+    fql_arg_t             *name_arg;
+    fql_tref_t            *str, *nn;
+    fql_jval_t            *args;
+    fql_type_t            *ft;
+    const fql_field_t     *f;
+    const fql_schema_t    *schema = r->v->schema;
+    fql_str_t              z;
+
+    if (fql_str_eqz(s->name, "__typename")) {
+        if (s->args != NULL) {
+            fql_err(r, &s->args->loc, "Unknown argument \"%.*s\" on field "
+                    "\"%.*s.__typename\".", fql_pstr(s->args->name),
+                    fql_pstr(parent->name));
+        }
+
+        if (s->selections != NULL) {
+            fql_err(r, &s->loc, "Field \"__typename\" must not have a "
+                    "selection since type \"String!\" has no subfields.");
+        }
+
         return 0;
     }
 
-    bits = 0;
-
-    for (i = n + 1; i < s->len; i++) {
-        if (s->data[i] < '0' || s->data[i] > '9' || bits > max) {
-            return -1;
-        }
-        bits = bits * 10 + (s->data[i] - '0');
-    }
-
-    return (i > n + 1 && bits <= max) ? 0 : -1;
-}
-
-
-/* a number as PostgreSQL's numeric reads it */
-static int
-fql_check_decimal(const fql_str_t *s)
-{
-    size_t  i, digits;
-
-    i = (s->len && (s->data[0] == '-' || s->data[0] == '+'));
-    digits = 0;
-
-    for ( /* void */ ; i < s->len && fql_is_digit(s->data[i]); i++) {
-        digits++;
-    }
-
-    if (i < s->len && s->data[i] == '.') {
-        for (i++; i < s->len && fql_is_digit(s->data[i]); i++) {
-            digits++;
-        }
-    }
-
-    if (digits == 0) {
-        return -1;
-    }
-
-    if (i < s->len && (s->data[i] == 'e' || s->data[i] == 'E')) {
-        i++;
-        i += (i < s->len && (s->data[i] == '-' || s->data[i] == '+'));
-
-        if (i == s->len || !fql_is_digit(s->data[i])) {
-            return -1;
-        }
-
-        while (i < s->len && fql_is_digit(s->data[i])) {
-            i++;
-        }
-    }
-
-    return i == s->len ? 0 : -1;
-}
-
-
-/*
- * An input field the type does not have; for a where filter, an operator
- * that does not fit the field's type says so.
- */
-static void
-fql_unknown_field(fql_vctx_t *v, const fql_type_t *t, fql_str_t name,
-    char *why, size_t size)
-{
-    int               n;
-    char              tn[128];
-    const fql_arg_t  *in = v->in_arg;
-
-    n = snprintf(why, size, "Field \"%.*s\" is not defined by type "
-                 "\"%.*s\".", fql_pstr(name), fql_pstr(t->name));
-
-    /* in_arg is the field whose value this is only if its type is t */
-    if (!t->filter || in == NULL || in->filter_field == NULL
-        || fql_tref_named(in->type) != t
-        || fql_operator_named(name) == NULL || n < 0 || (size_t) n >= size)
+    if (parent == schema->query && (fql_str_eqz(s->name, "__schema")
+                                    || fql_str_eqz(s->name, "__type")))
     {
-        return;
+        /* __type(name: String!); variable uses keep pointing at it */
+        name_arg = fql_calloc(r->v->arena, sizeof(fql_arg_t));
+        str = fql_calloc(r->v->arena, sizeof(fql_tref_t));
+        nn = fql_calloc(r->v->arena, sizeof(fql_tref_t));
+
+        if (name_arg == NULL || str == NULL || nn == NULL) {
+            return -1;
+        }
+
+        str->kind = FQL_TYPE_NAMED;
+        str->type = schema->scalars[FQL_SCALAR_STRING];
+        nn->kind = FQL_TYPE_NON_NULL;
+        nn->of = str;
+        name_arg->name.data = "name";
+        name_arg->name.len = 4;
+        name_arg->type = nn;
+
+        if (fql_coerce_arguments(r->v, s->name.data[2] == 's' ? NULL
+                                                              : name_arg,
+                                 s->args, &s->name, s->loc, &args) != 0
+            && r->v->errs->count == 0)
+        {
+            return -1;
+        }
+
+        z.data = s->name.data[2] == 's' ? "__Schema" : "__Type";
+        z.len = strlen(z.data);
+        ft = fql_schema_type(schema, z);
+
+        if (s->selections == NULL) {
+            fql_err(r, &s->loc, "Field \"%.*s\" of type \"%.*s\" must have "
+                    "a selection of subfields. Did you mean \"%.*s { ... }"
+                    "\"?", fql_pstr(s->name), fql_pstr(ft->name),
+                    fql_pstr(s->name));
+            return 0;
+        }
+
+        return fql_walk_set(r, ft, s->selections);
     }
 
-    fql_tref_print(in->filter_field->type, tn, sizeof(tn));
+    f = (parent->kind == FQL_T_UNION) ? NULL : fql_type_field(parent, s->name);
 
-    snprintf(why + n, size - n, " Operator \"%.*s\" does not apply to "
-             "field \"%.*s\" of type %s.", fql_pstr(name),
-             fql_pstr(in->name), tn);
-}
-
-
-#define FQL_VECTOR_WHY  "a vector is a non-empty list of numbers"
-
-static int
-fql_is_vector(const fql_jval_t *j)
-{
-    const fql_jval_t  *it;
-
-    if (j->kind != FQL_J_ARRAY || j->items == NULL) {
+    if (f == NULL) {
+        fql_err(r, &s->loc, "Cannot query field \"%.*s\" on type \"%.*s\".",
+                fql_pstr(s->name), fql_pstr(parent->name));
         return 0;
     }
 
-    for (it = j->items; it; it = it->next) {
-        if (it->kind != FQL_J_NUMBER) {
+    if (fql_coerce_arguments(r->v, f->args, s->args, &f->name, s->loc, &args)
+        != 0 && r->v->errs->count == 0)
+    {
+        return -1;
+    }
+
+    ft = fql_tref_named(f->type);
+
+    if (ft->kind == FQL_T_SCALAR || ft->kind == FQL_T_ENUM) {
+        if (s->selections != NULL) {
+            char  tn[128];
+
+            fql_tref_print(f->type, tn, sizeof(tn));
+            fql_err(r, &s->loc, "Field \"%.*s\" must not have a selection "
+                    "since type \"%s\" has no subfields.",
+                    fql_pstr(s->name), tn);
+        }
+
+        return 0;
+    }
+
+    if (s->selections == NULL) {
+        char  tn[128];
+
+        fql_tref_print(f->type, tn, sizeof(tn));
+        fql_err(r, &s->loc, "Field \"%.*s\" of type \"%s\" must have a "
+                "selection of subfields. Did you mean \"%.*s { ... }\"?",
+                fql_pstr(s->name), tn, fql_pstr(s->name));
+        return 0;
+    }
+
+    return fql_walk_set(r, ft, s->selections);
+}
+
+
+/* ---- Overlapping Fields Can Be Merged ---- */
+
+
+static int
+fql_collect_ofields(fql_rctx_t *r, const fql_type_t *parent,
+    const fql_selection_t *sels, fql_ofield_t **list, unsigned depth)
+{
+    unsigned                  i;
+    fql_dinfo_t              *f;
+    fql_ofield_t             *o;
+    const fql_type_t         *t;
+    const fql_definition_t   *frag;
+    const fql_selection_t    *s;
+
+    if (depth > 32) {
+        return 0;
+    }
+
+    for (s = sels; s; s = s->next) {
+        if (++r->fields > FQL_FIELDS_MAX) {
+            r->too_complex = 1;
+            return 0;
+        }
+
+        switch (s->kind) {
+
+        case FQL_SEL_FIELD:
+            o = fql_calloc(r->v->arena, sizeof(fql_ofield_t));
+            if (o == NULL) {
+                return -1;
+            }
+
+            o->key = s->alias.len ? s->alias : s->name;
+            o->parent = parent;
+            o->sel = s;
+            o->def = (parent->kind == FQL_T_OBJECT
+                      || parent->kind == FQL_T_INTERFACE)
+                     ? fql_type_field(parent, s->name) : NULL;
+            o->next = *list;
+            *list = o;
+            break;
+
+        case FQL_SEL_INLINE:
+            t = s->type_condition.len
+                ? fql_schema_type(r->v->schema, s->type_condition) : parent;
+
+            if (t != NULL && fql_type_is_composite(t)
+                && fql_collect_ofields(r, t, s->selections, list, depth + 1)
+                   != 0)
+            {
+                return -1;
+            }
+            break;
+
+        default: /* FQL_SEL_SPREAD */
+            f = fql_find_fragment(r, s->name);
+            if (f == NULL || r->npath == 32) {
+                break;
+            }
+
+            frag = f->def;
+
+            /* fragment cycles are reported elsewhere: do not follow them */
+            for (i = 0; i < r->npath; i++) {
+                if (r->path[i] == frag) {
+                    break;
+                }
+            }
+
+            if (i < r->npath) {
+                break;
+            }
+
+            t = fql_schema_type(r->v->schema, frag->type_condition);
+
+            if (t != NULL && fql_type_is_composite(t)) {
+                r->path[r->npath++] = frag;
+
+                if (fql_collect_ofields(r, t, frag->selections, list,
+                                        depth + 1) != 0)
+                {
+                    return -1;
+                }
+
+                r->npath--;
+            }
+            break;
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+fql_values_equal(const fql_value_t *a, const fql_value_t *b)
+{
+    const fql_value_t         *x, *y;
+    const fql_object_field_t  *f, *g;
+
+    if (a->kind != b->kind) {
+        return 0;
+    }
+
+    switch (a->kind) {
+
+    case FQL_VAL_BOOLEAN:
+        return a->boolean == b->boolean;
+
+    case FQL_VAL_NULL:
+        return 1;
+
+    case FQL_VAL_LIST:
+        for (x = a->items, y = b->items; x && y; x = x->next, y = y->next) {
+            if (!fql_values_equal(x, y)) {
+                return 0;
+            }
+        }
+
+        return x == NULL && y == NULL;
+
+    case FQL_VAL_OBJECT:
+        /* field order does not matter: graphql-js compares them sorted */
+        for (f = a->fields, g = b->fields; f && g; f = f->next, g = g->next)
+        {
+            /* void: count both */
+        }
+
+        if (f != NULL || g != NULL) {
+            return 0;
+        }
+
+        for (f = a->fields; f; f = f->next) {
+            for (g = b->fields; g; g = g->next) {
+                if (fql_str_eq(f->name, g->name)) {
+                    break;
+                }
+            }
+
+            if (g == NULL || !fql_values_equal(f->value, g->value)) {
+                return 0;
+            }
+        }
+
+        return 1;
+
+    default:
+        /* a string and a block string with one value print the same */
+        return fql_str_eq(a->str, b->str);
+    }
+}
+
+
+static int
+fql_same_arguments(const fql_argument_t *a, const fql_argument_t *b)
+{
+    unsigned               na, nb;
+    const fql_argument_t  *x, *y;
+
+    na = 0;
+    nb = 0;
+
+    for (x = a; x; x = x->next) {
+        na++;
+    }
+
+    for (y = b; y; y = y->next) {
+        nb++;
+    }
+
+    if (na != nb) {
+        return 0;
+    }
+
+    for (x = a; x; x = x->next) {
+        for (y = b; y; y = y->next) {
+            if (fql_str_eq(x->name, y->name)) {
+                break;
+            }
+        }
+
+        if (y == NULL || !fql_values_equal(x->value, y->value)) {
             return 0;
         }
     }
@@ -278,1540 +627,874 @@ fql_is_vector(const fql_jval_t *j)
 }
 
 
-/*
- * A numeric string PostgreSQL reads ("+2", ".5", "1.", "007") as a JSON
- * number ("2", "0.5", "1", "7"), for the JSON some operators send.
- */
 static int
-fql_decimal_json(fql_vctx_t *v, const fql_str_t *s, fql_str_t *out)
+fql_types_conflict(const fql_tref_t *a, const fql_tref_t *b)
 {
-    char    *p, *o;
-    size_t   i, mark;
-
-    p = fql_alloc(v->arena, s->len + 3);
-    if (p == NULL) {
-        return -1;
+    if (a->kind == FQL_TYPE_LIST || b->kind == FQL_TYPE_LIST) {
+        return a->kind != b->kind || fql_types_conflict(a->of, b->of);
     }
 
-    o = p;
-    i = 0;
-
-    if (s->data[i] == '+' || s->data[i] == '-') {
-        if (s->data[i++] == '-') {
-            *o++ = '-';
-        }
+    if (a->kind == FQL_TYPE_NON_NULL || b->kind == FQL_TYPE_NON_NULL) {
+        return a->kind != b->kind || fql_types_conflict(a->of, b->of);
     }
 
-    while (i + 1 < s->len && s->data[i] == '0' && fql_is_digit(s->data[i + 1]))
-    {
-        i++;
+    if (!fql_type_is_composite(a->type) || !fql_type_is_composite(b->type)) {
+        return a->type != b->type;
     }
-
-    if (i == s->len || !fql_is_digit(s->data[i])) {
-        *o++ = '0';
-    }
-
-    while (i < s->len && fql_is_digit(s->data[i])) {
-        *o++ = s->data[i++];
-    }
-
-    if (i < s->len && s->data[i] == '.') {
-        i++;
-        mark = o - p;
-        *o++ = '.';
-
-        while (i < s->len && fql_is_digit(s->data[i])) {
-            *o++ = s->data[i++];
-        }
-
-        if ((size_t) (o - p) == mark + 1) {
-            o--;    /* "1." */
-        }
-    }
-
-    /* the exponent, as it is: JSON reads e, E, signs and zeros alike */
-    while (i < s->len) {
-        *o++ = s->data[i++];
-    }
-
-    out->data = p;
-    out->len = o - p;
 
     return 0;
 }
 
 
-static int
-fql_check_format(fql_scalar_t sc, const fql_str_t *s)
-{
-    size_t  i, hex;
-
-    switch (sc) {
-
-    case FQL_SCALAR_IPADDRESS:
-        return fql_check_inet(s);
-
-    case FQL_SCALAR_MACADDRESS:
-        /* 12 hex digits, separated by : - or . as PostgreSQL allows */
-        hex = 0;
-
-        for (i = 0; i < s->len; i++) {
-            if (fql_is_hex(s->data[i])) {
-                hex++;
-
-            } else if (s->data[i] != ':' && s->data[i] != '-'
-                       && s->data[i] != '.')
-            {
-                return -1;
-            }
-        }
-
-        return hex == 12 && s->len <= 17 ? 0 : -1;
-
-    case FQL_SCALAR_LTREE:
-        /* labels of letters, digits, _ and - joined by dots */
-        for (i = 0; i < s->len; i++) {
-            u_char  ch = s->data[i];
-
-            if (ch == '.') {
-                if (i == 0 || i + 1 == s->len || s->data[i - 1] == '.') {
-                    return -1;
-                }
-
-            } else if (!(fql_is_digit(ch) || ch == '_' || ch == '-'
-                         || ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z')))
-            {
-                return -1;
-            }
-        }
-
-        return 0;
-
-    case FQL_SCALAR_DATERANGE:
-        if (s->len == 5 && strncasecmp(s->data, "empty", 5) == 0) {
-            return 0;
-        }
-
-        return (s->len >= 3 && (s->data[0] == '[' || s->data[0] == '(')
-                && (s->data[s->len - 1] == ']' || s->data[s->len - 1] == ')')
-                && memchr(s->data, ',', s->len) != NULL) ? 0 : -1;
-
-    case FQL_SCALAR_DECIMAL:
-        return fql_check_decimal(s);
-
-    case FQL_SCALAR_UUID:
-        if (s->len != 36) {
-            return -1;
-        }
-
-        for (i = 0; i < 36; i++) {
-            if (i == 8 || i == 13 || i == 18 || i == 23) {
-                if (s->data[i] != '-') {
-                    return -1;
-                }
-
-            } else if (!fql_is_hex(s->data[i])) {
-                return -1;
-            }
-        }
-
-        return 0;
-
-    case FQL_SCALAR_DATE:
-    case FQL_SCALAR_DATETIME:
-        if (s->len < 10) {
-            return -1;
-        }
-
-        for (i = 0; i < 10; i++) {
-            if (i == 4 || i == 7) {
-                if (s->data[i] != '-') {
-                    return -1;
-                }
-
-            } else if (s->data[i] < '0' || s->data[i] > '9') {
-                return -1;
-            }
-        }
-
-        if (sc == FQL_SCALAR_DATE) {
-            return s->len == 10 ? 0 : -1;
-        }
-
-        return (s->len == 10 || s->data[10] == 'T' || s->data[10] == 't'
-                || s->data[10] == ' ') ? 0 : -1;
-
-    default:
-        return 0;
-    }
-}
+static int fql_check_merge(fql_rctx_t *r, fql_ofield_t *list, int excl,
+    unsigned depth);
 
 
+/* why fields a and b under one response key cannot be merged, or NULL */
 static const char *
-fql_scalar_desc(fql_scalar_t sc)
+fql_find_conflict(fql_rctx_t *r, fql_ofield_t *a, fql_ofield_t *b,
+    int excl, unsigned depth)
 {
-    switch (sc) {
-    case FQL_SCALAR_UUID:     return "a UUID";
-    case FQL_SCALAR_DATE:     return "a date (YYYY-MM-DD)";
-    case FQL_SCALAR_DATETIME: return "an ISO 8601 date-time";
-    case FQL_SCALAR_IPADDRESS:
-        return "an IPv4 or IPv6 address, optionally with /prefix";
-    case FQL_SCALAR_MACADDRESS:
-        return "a MAC address such as 08:00:2b:01:02:03";
-    case FQL_SCALAR_LTREE:
-        return "a label path such as top.science (letters, digits, _ and -)";
-    case FQL_SCALAR_DATERANGE:
-        return "a date range such as [2024-01-01,2024-02-01)";
-    case FQL_SCALAR_DECIMAL:  return "a decimal number";
-    default:                  return "a value";
-    }
-}
+    fql_ofield_t  *sub;
 
+    excl = excl || (a->parent != b->parent && a->parent->kind == FQL_T_OBJECT
+                    && b->parent->kind == FQL_T_OBJECT);
 
-/*
- * The coercion rules are the same for JSON variables and literals; this
- * describes the input whichever way it came.
- */
-typedef struct {
-    fql_value_kind_t   kind;      /* as a literal kind */
-    fql_str_t          str;
-    int                boolean;
-    int                json;      /* from a JSON variable, not a literal */
-} fql_scalar_in_t;
-
-
-static int
-fql_coerce_scalar(fql_vctx_t *v, const fql_type_t *t,
-    const fql_scalar_in_t *in, fql_jval_t **out, const char **why)
-{
-    long               l;
-    char              *p;
-    fql_num_t          num;
-    fql_jval_t        *j;
-    fql_enum_value_t  *ev;
-
-    *why = NULL;
-
-    if (t->kind == FQL_T_ENUM) {
-        if (in->kind != FQL_VAL_ENUM) {
-            *why = "an enum value is expected";
-            return -1;
+    if (!excl) {
+        if (!fql_str_eq(a->sel->name, b->sel->name)) {
+            return "they are different fields";
         }
 
-        for (ev = t->values; ev; ev = ev->next) {
-            if (fql_str_eq(ev->name, in->str)) {
-                break;
-            }
-        }
-
-        if (ev == NULL) {
-            *why = "not a value of the enum";
-            return -1;
-        }
-
-        j = fql_jnew(v, FQL_J_STRING);
-        if (j == NULL) {
-            return fql_nomem(v);
-        }
-
-        j->str = ev->name;
-        *out = j;
-        return 0;
-    }
-
-    switch (t->scalar) {
-
-    case FQL_SCALAR_INT:
-        /* JSON has one number type: 1.0 is an integer there, not here */
-        if (in->kind != FQL_VAL_INT
-            && !(in->json && in->kind == FQL_VAL_FLOAT))
-        {
-            *why = "Int cannot represent a non-integer value";
-            return -1;
-        }
-
-        if (fql_int32(&in->str, &l) != 0) {
-            *why = "Int cannot represent non-integer or non 32-bit signed "
-                   "integer value";
-            return -1;
-        }
-
-        j = fql_jnew(v, FQL_J_NUMBER);
-        p = fql_alloc(v->arena, 16);
-        if (j == NULL || p == NULL) {
-            return fql_nomem(v);
-        }
-
-        j->str.len = snprintf(p, 16, "%ld", l);
-        j->str.data = p;
-        *out = j;
-        return 0;
-
-    case FQL_SCALAR_FLOAT:
-        if (in->kind != FQL_VAL_INT && in->kind != FQL_VAL_FLOAT) {
-            *why = "Float cannot represent a non numeric value";
-            return -1;
-        }
-
-        /* 1e400 is a valid lexeme, but no double: refused, not sent
-         * (GraphQL's and JSON's number syntax are the same) */
-        fql_num_parse(&num, (const u_char *) in->str.data,
-                      (const u_char *) in->str.data + in->str.len);
-
-        if (!fql_num_finite(&num)) {
-            *why = "Float cannot represent a non-finite value";
-            return -1;
-        }
-
-        j = fql_jnew(v, FQL_J_NUMBER);
-        if (j == NULL) {
-            return fql_nomem(v);
-        }
-
-        j->str = in->str;
-        *out = j;
-        return 0;
-
-    case FQL_SCALAR_BOOLEAN:
-        if (in->kind != FQL_VAL_BOOLEAN) {
-            *why = "Boolean cannot represent a non boolean value";
-            return -1;
-        }
-
-        j = fql_jnew(v, FQL_J_BOOL);
-        if (j == NULL) {
-            return fql_nomem(v);
-        }
-
-        j->boolean = in->boolean;
-        *out = j;
-        return 0;
-
-    case FQL_SCALAR_ID:
-        if (in->kind != FQL_VAL_STRING && in->kind != FQL_VAL_INT) {
-            *why = "ID cannot represent a value that is not a string or "
-                   "an integer";
-            return -1;
-        }
-
-        if (memchr(in->str.data, '\0', in->str.len) != NULL) {
-            *why = "strings must not contain NUL (\\u0000)";
-            return -1;
-        }
-
-        break;
-
-    case FQL_SCALAR_JSON:
-    case FQL_SCALAR_VECTOR:
-        /* handled by the caller, which keeps the structure */
-        *why = "JSON";
-        return -1;
-
-    case FQL_SCALAR_DECIMAL:
-        if (in->kind == FQL_VAL_INT || in->kind == FQL_VAL_FLOAT) {
-            j = fql_jnew(v, FQL_J_NUMBER);
-            if (j == NULL) {
-                return fql_nomem(v);
-            }
-
-            j->str = in->str;
-            *out = j;
-            return 0;
-        }
-
-        if (in->kind != FQL_VAL_STRING || fql_check_decimal(&in->str) != 0)
-        {
-            *why = "Decimal cannot represent a non numeric value";
-            return -1;
-        }
-
-        j = fql_jnew(v, FQL_J_NUMBER);
-        if (j == NULL || fql_decimal_json(v, &in->str, &j->str) != 0) {
-            return fql_nomem(v);
-        }
-
-        *out = j;
-        return 0;
-
-    default:
-        if (in->kind != FQL_VAL_STRING) {
-            *why = "String cannot represent a non string value";
-            return -1;
-        }
-
-        /* text parameters end at NUL: refuse it rather than truncate */
-        if (memchr(in->str.data, '\0', in->str.len) != NULL) {
-            *why = "strings must not contain NUL (\\u0000)";
-            return -1;
-        }
-
-        if (fql_check_format(t->scalar, &in->str) != 0) {
-            *why = fql_scalar_desc(t->scalar);
-            return -1;
-        }
-
-        break;
-    }
-
-    j = fql_jnew(v, FQL_J_STRING);
-    if (j == NULL) {
-        return fql_nomem(v);
-    }
-
-    j->str = in->str;
-    *out = j;
-
-    return 0;
-}
-
-
-/* a deep copy (var_src is not copied: the copy is a value of its own) */
-static fql_jval_t *
-fql_jval_copy(fql_vctx_t *v, const fql_jval_t *src)
-{
-    fql_jval_t        *j, **tail;
-    const fql_jval_t  *it;
-
-    j = fql_jnew(v, src->kind);
-    if (j == NULL) {
-        return NULL;
-    }
-
-    j->boolean = src->boolean;
-    j->str = src->str;
-    j->key = src->key;
-    tail = &j->items;
-
-    for (it = src->items; it; it = it->next) {
-        *tail = fql_jval_copy(v, it);
-        if (*tail == NULL) {
-            return NULL;
-        }
-
-        j->count++;
-        tail = &(*tail)->next;
-    }
-
-    return j;
-}
-
-
-/*
- * A use of a variable: a node of its own (a parent sets its key and
- * links it), over the variable's coerced items, which every use shares.
- * A deep copy per use let a large variable used many times cost its size
- * times the uses.  var_src leads back to the coerced value.
- */
-static fql_jval_t *
-fql_var_ref(fql_vctx_t *v, const fql_jval_t *var)
-{
-    fql_jval_t  *j;
-
-    j = fql_jnew(v, var->kind);
-    if (j == NULL) {
-        return NULL;
-    }
-
-    j->boolean = var->boolean;
-    j->str = var->str;
-    j->key = var->key;
-    j->items = var->items;
-    j->count = var->count;
-    j->var_src = var;
-
-    return j;
-}
-
-
-/* the nodes of a coerced variable lead to themselves: see fql_var_ref */
-static void
-fql_mark_var_src(fql_jval_t *j)
-{
-    fql_jval_t  *it;
-
-    j->var_src = j;
-
-    for (it = j->items; it; it = it->next) {
-        fql_mark_var_src(it);
-    }
-}
-
-
-static int fql_coerce_json(fql_vctx_t *v, const fql_tref_t *type,
-    const fql_jval_t *in, fql_jval_t **out, const char *var,
-    char *path, size_t plen);
-
-
-static int
-fql_var_error(fql_vctx_t *v, const char *var, const char *path,
-    const char *why)
-{
-    const fql_variable_def_t  *vd;
-    const fql_loc_t           *loc = NULL;
-
-    for (vd = v->op->variables; vd; vd = vd->next) {
-        if (fql_str_eqz(vd->name, var)) {
-            loc = &vd->loc;
-            break;
+        if (!fql_same_arguments(a->sel->args, b->sel->args)) {
+            return "they have differing arguments";
         }
     }
 
-    /* the path starts with the variable's name, as graphql-js has it */
-    if (strcmp(path, var) == 0) {
-        path = "";
-    }
-
-    fql_error_add(v->errs, loc, FQL_CODE_BAD_INPUT,
-                  "Variable \"$%s\" got invalid value%s%s%s; %s", var,
-                  *path ? " at \"" : "", path, *path ? "\"" : "", why);
-    return -1;
-}
-
-
-static int
-fql_coerce_input_json(fql_vctx_t *v, const fql_type_t *t,
-    const fql_jval_t *in, fql_jval_t **out, const char *var, char *path,
-    size_t plen)
-{
-    size_t             n;
-    char               why[256];
-    fql_arg_t         *f;
-    fql_jval_t        *j, *fv, **tail;
-    const fql_jval_t  *m;
-
-    if (in->kind != FQL_J_OBJECT) {
-        snprintf(why, sizeof(why), "Expected type \"%.*s\" to be an object.",
-                 fql_pstr(t->name));
-        return fql_var_error(v, var, path, why);
-    }
-
-    for (m = in->items; m; m = m->next) {
-        if (fql_arg_find(t->input_fields, m->key) == NULL) {
-            fql_unknown_field(v, t, m->key, why, sizeof(why));
-            return fql_var_error(v, var, path, why);
-        }
-    }
-
-    j = fql_jnew(v, FQL_J_OBJECT);
-    if (j == NULL) {
-        return fql_nomem(v);
-    }
-
-    tail = &j->items;
-
-    /* given members keep the client's order (orderBy), defaults follow */
-    for (m = in->items; m; m = m->next) {
-        const fql_jval_t  *d;
-
-        /* a repeated JSON key: the first one counts */
-        for (d = in->items; d != m && !fql_str_eq(d->key, m->key);
-             d = d->next)
-        { /* void */ }
-
-        if (d != m) {
-            continue;
-        }
-
-        f = fql_arg_find(t->input_fields, m->key);
-        n = strlen(path);
-
-        snprintf(path + n, plen - n, "%s%.*s", n ? "." : "",
-                 fql_pstr(f->name));
-
-        v->in_arg = f;
-        fv = NULL;
-
-        if (fql_coerce_json(v, f->type, m, &fv, var, path, plen) != 0) {
-            return -1;
-        }
-
-        path[n] = '\0';
-
-        if (fv == NULL) {
-            continue;
-        }
-
-        fv->key = f->name;
-        *tail = fv;
-        tail = &fv->next;
-        j->count++;
-    }
-
-    for (f = t->input_fields; f; f = f->next) {
-        for (m = in->items; m; m = m->next) {
-            if (fql_str_eq(m->key, f->name)) {
-                break;
-            }
-        }
-
-        fv = NULL;
-
-        if (m != NULL) {
-            continue;
-
-        } else if (f->default_value != NULL) {
-            if (fql_coerce_literal(v, f->type, f->default_value, &fv) != 0) {
-                return -1;
-            }
-
-        } else if (f->type->kind == FQL_TYPE_NON_NULL) {
-            char  tn[128];
-
-            fql_type_name(f->type, tn, sizeof(tn));
-            snprintf(why, sizeof(why),
-                     "Field \"%.*s\" of required type \"%s\" was not "
-                     "provided.", fql_pstr(f->name), tn);
-            return fql_var_error(v, var, path, why);
-        }
-
-        if (fv == NULL) {
-            continue;
-        }
-
-        fv->key = f->name;
-        *tail = fv;
-        tail = &fv->next;
-        j->count++;
-    }
-
-    *out = j;
-
-    return 0;
-}
-
-
-static int
-fql_coerce_json(fql_vctx_t *v, const fql_tref_t *type, const fql_jval_t *in,
-    fql_jval_t **out, const char *var, char *path, size_t plen)
-{
-    size_t             n;
-    char               tn[128], why[300];
-    const char        *reason;
-    fql_type_t        *t;
-    fql_jval_t        *j, *item, **tail;
-    fql_scalar_in_t    si;
-    const fql_jval_t  *it;
-
-    if (type->kind == FQL_TYPE_NON_NULL) {
-        if (in->kind == FQL_J_NULL) {
-            fql_type_name(type, tn, sizeof(tn));
-            snprintf(why, sizeof(why),
-                     "Expected non-nullable type \"%s\" not to be null.", tn);
-            return fql_var_error(v, var, path, why);
-        }
-
-        return fql_coerce_json(v, type->of, in, out, var, path, plen);
-    }
-
-    if (in->kind == FQL_J_NULL) {
-        *out = fql_jnew(v, FQL_J_NULL);
-        return *out ? 0 : fql_nomem(v);
-    }
-
-    if (type->kind == FQL_TYPE_LIST) {
-        j = fql_jnew(v, FQL_J_ARRAY);
-        if (j == NULL) {
-            return fql_nomem(v);
-        }
-
-        if (in->kind != FQL_J_ARRAY) {
-            /* a single value where a list is expected: a list of one */
-            if (fql_coerce_json(v, type->of, in, &item, var, path, plen)
-                != 0)
-            {
-                return -1;
-            }
-
-            j->items = item;
-            j->count = 1;
-            *out = j;
-            return 0;
-        }
-
-        tail = &j->items;
-        n = strlen(path);
-
-        for (it = in->items; it; it = it->next) {
-            snprintf(path + n, plen - n, "[%u]", j->count);
-
-            if (fql_coerce_json(v, type->of, it, &item, var, path, plen)
-                != 0)
-            {
-                return -1;
-            }
-
-            *tail = item;
-            tail = &item->next;
-            j->count++;
-        }
-
-        path[n] = '\0';
-        *out = j;
-        return 0;
-    }
-
-    t = type->type;
-
-    if (t->kind == FQL_T_INPUT) {
-        return fql_coerce_input_json(v, t, in, out, var, path, plen);
-    }
-
-    if (t->kind == FQL_T_SCALAR && t->scalar == FQL_SCALAR_JSON) {
-        *out = fql_jval_copy(v, in);
-        return *out ? 0 : fql_nomem(v);
-    }
-
-    if (t->kind == FQL_T_SCALAR && t->scalar == FQL_SCALAR_VECTOR) {
-        if (!fql_is_vector(in)) {
-            snprintf(why, sizeof(why), "expected type \"%.*s\": %s",
-                     fql_pstr(t->name), FQL_VECTOR_WHY);
-            return fql_var_error(v, var, path, why);
-        }
-
-        *out = fql_jval_copy(v, in);
-        return *out ? 0 : fql_nomem(v);
-    }
-
-    memset(&si, 0, sizeof(si));
-    si.str = in->str;
-    si.json = 1;
-
-    switch (in->kind) {
-    case FQL_J_BOOL:
-        si.kind = FQL_VAL_BOOLEAN;
-        si.boolean = in->boolean;
-        break;
-    case FQL_J_NUMBER:
-        si.kind = memchr(in->str.data, '.', in->str.len)
-                  || memchr(in->str.data, 'e', in->str.len)
-                  || memchr(in->str.data, 'E', in->str.len)
-                  ? FQL_VAL_FLOAT : FQL_VAL_INT;
-        break;
-    case FQL_J_STRING:
-        si.kind = t->kind == FQL_T_ENUM ? FQL_VAL_ENUM : FQL_VAL_STRING;
-        break;
-    default:
-        si.kind = FQL_VAL_OBJECT;
-        break;
-    }
-
-    /* an ID given as a number in JSON must be an integer */
-    if (t->kind == FQL_T_SCALAR && t->scalar == FQL_SCALAR_ID
-        && si.kind == FQL_VAL_FLOAT)
+    if (a->def != NULL && b->def != NULL
+        && fql_types_conflict(a->def->type, b->def->type))
     {
-        si.kind = FQL_VAL_OBJECT;
+        return "they return conflicting types";
     }
 
-    if (fql_coerce_scalar(v, t, &si, out, &reason) == 0) {
-        return 0;
+    if (a->sel->selections == NULL || b->sel->selections == NULL
+        || a->def == NULL || b->def == NULL || depth > 32)
+    {
+        return NULL;
     }
 
-    if (reason == NULL) {
-        return -1;
+    /* the two sub-selections are merged: check them as one set */
+    sub = NULL;
+
+    if (fql_collect_ofields(r, fql_tref_named(a->def->type),
+                            a->sel->selections, &sub, 0) != 0
+        || fql_collect_ofields(r, fql_tref_named(b->def->type),
+                               b->sel->selections, &sub, 0) != 0)
+    {
+        return NULL;
     }
 
-    snprintf(why, sizeof(why), "expected type \"%.*s\": %s",
-             fql_pstr(t->name), reason);
-    return fql_var_error(v, var, path, why);
+    if (fql_check_merge(r, sub, excl, depth + 1) != 0) {
+        return "subfields are in conflict";
+    }
+
+    return NULL;
 }
 
 
-/* an index over a jval object's members, by key */
+/*
+ * Links the fields of a set that share a response key, each to the next
+ * one in the set's order: only they are compared, in the order a pairwise
+ * scan would meet them.
+ */
 static int
-fql_index_members(fql_vctx_t *v, const fql_jval_t *obj, fql_index_t *ix)
+fql_link_same(fql_rctx_t *r, fql_ofield_t *list)
 {
-    const fql_jval_t  *it;
-
-    if (fql_index_init(ix, v->arena, obj->count) != 0) {
-        return -1;
-    }
-
-    for (it = obj->items; it && ix->n < obj->count; it = it->next) {
-        fql_index_add(ix, it->key, it);
-    }
-
-    fql_index_sort(ix);
-
-    return 0;
-}
-
-
-const fql_definition_t *
-fql_find_fragment_def(fql_vctx_t *v, fql_str_t name)
-{
-    unsigned                 n;
-    const fql_ientry_t      *e;
-    const fql_definition_t  *d;
-
-    if (v->frags_of != v->doc) {
-        n = 0;
-        for (d = v->doc->definitions; d; d = d->next) {
-            n += d->kind == FQL_DEF_FRAGMENT;
-        }
-
-        if (fql_index_init(&v->frags, v->arena, n) != 0) {
-            /* no memory for the index: the slow way */
-            for (d = v->doc->definitions; d; d = d->next) {
-                if (d->kind == FQL_DEF_FRAGMENT && fql_str_eq(d->name, name))
-                {
-                    return d;
-                }
-            }
-
-            return NULL;
-        }
-
-        for (d = v->doc->definitions; d; d = d->next) {
-            if (d->kind == FQL_DEF_FRAGMENT) {
-                fql_index_add(&v->frags, d->name, d);
-            }
-        }
-
-        fql_index_sort(&v->frags);
-        v->frags_of = v->doc;
-    }
-
-    e = fql_index_find(&v->frags, name);
-
-    return e ? e->item : NULL;
-}
-
-
-const fql_index_t *
-fql_var_defs(fql_vctx_t *v, const fql_definition_t *op)
-{
-    unsigned             n;
-    fql_variable_def_t  *vd;
-
-    if (v->var_defs_of == op) {
-        return &v->var_defs;
-    }
+    unsigned       n, i;
+    fql_index_t    ix;
+    fql_ofield_t  *o, *a;
 
     n = 0;
-    for (vd = op->variables; vd; vd = vd->next) {
+    for (o = list; o; o = o->next) {
+        o->same = NULL;
         n++;
     }
 
-    if (fql_index_init(&v->var_defs, v->arena, n) != 0) {
-        v->var_defs_of = NULL;
-        return NULL;
+    if (n < 2) {
+        return 0;
     }
 
-    for (vd = op->variables; vd; vd = vd->next) {
-        fql_index_add(&v->var_defs, vd->name, vd);
+    if (fql_index_init(&ix, r->v->arena, n) != 0) {
+        return -1;
     }
 
-    fql_index_sort(&v->var_defs);
-    v->var_defs_of = op;
-
-    return &v->var_defs;
-}
-
-
-/* op's definition of the variable (the first) and its position, or NULL */
-static const fql_variable_def_t *
-fql_var_def_at(fql_vctx_t *v, fql_str_t name, unsigned *pos)
-{
-    const fql_index_t         *ix;
-    const fql_ientry_t        *e;
-    const fql_variable_def_t  *vd;
-
-    ix = fql_var_defs(v, v->op);
-
-    if (ix == NULL) {
-        /* no memory for the index: the slow way */
-        for (*pos = 0, vd = v->op->variables; vd; vd = vd->next, (*pos)++) {
-            if (fql_str_eq(vd->name, name)) {
-                return vd;
-            }
-        }
-
-        return NULL;
+    for (o = list; o; o = o->next) {
+        fql_index_add(&ix, o->key, o);
     }
 
-    e = fql_index_find(ix, name);
-    if (e == NULL) {
-        return NULL;
+    fql_index_sort(&ix);
+
+    for (i = 1; i < n; i++) {
+        if (fql_str_eq(ix.e[i - 1].key, ix.e[i].key)) {
+            a = (fql_ofield_t *) ix.e[i - 1].item;
+            a->same = (fql_ofield_t *) ix.e[i].item;
+        }
     }
-
-    *pos = e->pos;
-
-    return e->item;
-}
-
-
-const fql_variable_def_t *
-fql_find_var_def(fql_vctx_t *v, fql_str_t name)
-{
-    unsigned  pos;
-
-    return fql_var_def_at(v, name, &pos);
-}
-
-
-const fql_jval_t *
-fql_find_var_value(fql_vctx_t *v, fql_str_t name)
-{
-    unsigned  pos;
-
-    if (v->var_vals == NULL || fql_var_def_at(v, name, &pos) == NULL) {
-        return NULL;
-    }
-
-    return v->var_vals[pos];
-}
-
-
-int
-fql_coerce_variables(fql_vctx_t *v, const fql_jval_t *given)
-{
-    char                       path[256], tn[128];
-    char                       name[128];
-    fql_type_t                *t;
-    fql_tref_t                *type;
-    fql_jval_t                *vars, *val, **tail;
-    const fql_jval_t          *in;
-    fql_variable_def_t        *vd;
-    fql_index_t                members;
-    const fql_ientry_t        *e;
-    unsigned                   i;
-    int                        rc;
-
-    i = 0;
-    for (vd = v->op->variables; vd; vd = vd->next) {
-        i++;
-    }
-
-    vars = fql_jnew(v, FQL_J_OBJECT);
-    v->var_vals = fql_calloc(v->arena, (i + 1) * sizeof(fql_jval_t *));
-    if (vars == NULL || v->var_vals == NULL) {
-        return fql_nomem(v);
-    }
-
-    v->vars = vars;
-    tail = &vars->items;
-    rc = 0;
-
-    members.n = 0;
-    if (given != NULL && fql_index_members(v, given, &members) != 0) {
-        return fql_nomem(v);
-    }
-
-    /* (the document is valid: one definition per name) */
-    for (i = 0, vd = v->op->variables; vd; vd = vd->next, i++) {
-        type = fql_calloc(v->arena, sizeof(fql_tref_t));
-        if (type == NULL) {
-            return fql_nomem(v);
-        }
-
-        /* resolve the AST type reference against the schema */
-        {
-        const fql_type_ref_t  *r;
-        fql_tref_t            *cur = type;
-
-        for (r = vd->type; ; r = r->of) {
-            cur->kind = r->kind;
-
-            if (r->kind == FQL_TYPE_NAMED) {
-                t = fql_schema_type(v->schema, r->name);
-                if (t == NULL || !fql_type_is_input(t)) {
-                    fql_error_add(v->errs, &r->loc, FQL_CODE_VALIDATION,
-                                  t ? "Variable \"$%.*s\" cannot be "
-                                      "non-input type \"%.*s\"."
-                                    : "Variable \"$%.*s\": unknown type "
-                                      "\"%.*s\".",
-                                  fql_pstr(vd->name), fql_pstr(r->name));
-                    return -1;
-                }
-
-                cur->type = t;
-                break;
-            }
-
-            cur->of = fql_calloc(v->arena, sizeof(fql_tref_t));
-            if (cur->of == NULL) {
-                return fql_nomem(v);
-            }
-
-            cur = cur->of;
-        }
-        }
-
-        snprintf(name, sizeof(name), "%.*s", fql_pstr(vd->name));
-
-        e = fql_index_find(&members, vd->name);
-        in = e ? e->item : NULL;
-
-        val = NULL;
-
-        if (in != NULL) {
-            snprintf(path, sizeof(path), "%s", name);
-            if (fql_coerce_json(v, type, in, &val, name, path, sizeof(path))
-                != 0)
-            {
-                rc = -1;
-                continue;
-            }
-
-        } else if (vd->default_value != NULL) {
-            if (fql_coerce_literal(v, type, vd->default_value, &val) != 0) {
-                rc = -1;
-                continue;
-            }
-
-        } else if (type->kind == FQL_TYPE_NON_NULL) {
-            fql_type_name(type, tn, sizeof(tn));
-            fql_error_add(v->errs, &vd->loc, FQL_CODE_BAD_INPUT,
-                          "Variable \"$%s\" of required type \"%s\" was not "
-                          "provided.", name, tn);
-            rc = -1;
-            continue;
-        }
-
-        if (val == NULL) {
-            continue;
-        }
-
-        val->key = vd->name;
-        fql_mark_var_src(val);
-        *tail = val;
-        tail = &val->next;
-        vars->count++;
-        v->var_vals[i] = val;
-    }
-
-    return rc;
-}
-
-
-static int
-fql_lit_error(fql_vctx_t *v, const fql_value_t *value, const fql_tref_t *t,
-    const char *why)
-{
-    char  tn[128];
-
-    fql_type_name(t, tn, sizeof(tn));
-
-    fql_error_add(v->errs, &value->loc, FQL_CODE_VALIDATION,
-                  "Expected value of type \"%s\"%s%s.", tn,
-                  why ? ": " : "", why ? why : "");
-    return -1;
-}
-
-
-/* a literal as JSON, for the JSON scalar */
-static int
-fql_literal_json(fql_vctx_t *v, const fql_value_t *value, fql_jval_t **out)
-{
-    fql_jval_t                *j, *item, **tail;
-    const fql_value_t         *it;
-    const fql_object_field_t  *f;
-    const fql_jval_t          *var;
-
-    switch (value->kind) {
-
-    case FQL_VAL_VARIABLE:
-        if (v->on_variable != NULL) {
-            /* inside a JSON value a variable may be of any type */
-            j = fql_jnew(v, FQL_J_NULL);
-            if (j != NULL && v->on_variable(v, value, NULL) != 0) {
-                return -1;
-            }
-            break;
-        }
-
-        var = fql_find_var_value(v, value->str);
-
-        if (var == NULL) {
-            j = fql_jnew(v, FQL_J_NULL);
-        } else {
-            j = fql_var_ref(v, var);
-        }
-
-        break;
-
-    case FQL_VAL_INT:
-    case FQL_VAL_FLOAT:
-        j = fql_jnew(v, FQL_J_NUMBER);
-        if (j) {
-            j->str = value->str;
-        }
-        break;
-
-    case FQL_VAL_STRING:
-    case FQL_VAL_ENUM:
-        j = fql_jnew(v, FQL_J_STRING);
-        if (j) {
-            j->str = value->str;
-        }
-        break;
-
-    case FQL_VAL_BOOLEAN:
-        j = fql_jnew(v, FQL_J_BOOL);
-        if (j) {
-            j->boolean = value->boolean;
-        }
-        break;
-
-    case FQL_VAL_NULL:
-        j = fql_jnew(v, FQL_J_NULL);
-        break;
-
-    case FQL_VAL_LIST:
-        j = fql_jnew(v, FQL_J_ARRAY);
-        if (j == NULL) {
-            break;
-        }
-
-        tail = &j->items;
-        for (it = value->items; it; it = it->next) {
-            if (fql_literal_json(v, it, &item) != 0) {
-                return -1;
-            }
-
-            *tail = item;
-            tail = &item->next;
-            j->count++;
-        }
-        break;
-
-    default: /* FQL_VAL_OBJECT */
-        j = fql_jnew(v, FQL_J_OBJECT);
-        if (j == NULL) {
-            break;
-        }
-
-        tail = &j->items;
-        for (f = value->fields; f; f = f->next) {
-            if (fql_literal_json(v, f->value, &item) != 0) {
-                return -1;
-            }
-
-            item->key = f->name;
-            *tail = item;
-            tail = &item->next;
-            j->count++;
-        }
-        break;
-    }
-
-    if (j == NULL) {
-        return fql_nomem(v);
-    }
-
-    *out = j;
 
     return 0;
 }
 
 
-int
-fql_coerce_literal(fql_vctx_t *v, const fql_tref_t *type,
-    const fql_value_t *value, fql_jval_t **out)
+/* returns -1 after reporting the first conflict of the set */
+static int
+fql_check_merge(fql_rctx_t *r, fql_ofield_t *list, int excl, unsigned depth)
 {
-    char                       why[256];
-    const char                *reason;
-    fql_type_t                *t;
-    fql_jval_t                *j, *item, **tail;
-    fql_arg_t                 *f;
-    fql_scalar_in_t            si;
-    const fql_jval_t          *var;
-    const fql_value_t         *it;
-    const fql_object_field_t  *of, *of2;
+    const char    *why;
+    fql_ofield_t  *a, *b;
 
-    *out = NULL;
-
-    if (value->kind == FQL_VAL_VARIABLE) {
-        if (v->on_variable != NULL) {
-            /* no values yet: a placeholder stands for the variable */
-            *out = fql_jnew(v, FQL_J_NULL);
-            if (*out == NULL) {
-                return fql_nomem(v);
-            }
-
-            return v->on_variable(v, value, type);
-        }
-
-        if (fql_find_var_def(v, value->str) == NULL) {
-            fql_error_add(v->errs, &value->loc, FQL_CODE_VALIDATION,
-                          "Variable \"$%.*s\" is not defined%s%.*s.",
-                          fql_pstr(value->str),
-                          v->op->name.len ? " by operation " : "",
-                          fql_pstr(v->op->name));
-            return -1;
-        }
-
-        var = fql_find_var_value(v, value->str);
-
-        if (var == NULL) {
-            return 0;
-        }
-
-        if (var->kind == FQL_J_NULL && type->kind == FQL_TYPE_NON_NULL) {
-            fql_error_add(v->errs, &value->loc, FQL_CODE_BAD_INPUT,
-                          "Variable \"$%.*s\" is null where a non-null "
-                          "value is required.", fql_pstr(value->str));
-            return -1;
-        }
-
-        j = fql_var_ref(v, var);
-        if (j == NULL) {
-            return fql_nomem(v);
-        }
-
-        j->next = NULL;
-        *out = j;
+    if (fql_link_same(r, list) != 0) {
+        r->too_complex = 1;
         return 0;
     }
 
-    if (type->kind == FQL_TYPE_NON_NULL) {
-        if (value->kind == FQL_VAL_NULL) {
-            return fql_lit_error(v, value, type, "null is not allowed");
-        }
-
-        if (fql_coerce_literal(v, type->of, value, out) != 0) {
-            return -1;
-        }
-
-        if (*out == NULL) {
-            char  tn[128];
-
-            fql_type_name(type, tn, sizeof(tn));
-            fql_error_add(v->errs, &value->loc, FQL_CODE_BAD_INPUT,
-                          "Variable \"$%.*s\" of required type \"%s\" was "
-                          "not provided.", fql_pstr(value->str), tn);
-            return -1;
-        }
-
-        return 0;
-    }
-
-    if (value->kind == FQL_VAL_NULL) {
-        *out = fql_jnew(v, FQL_J_NULL);
-        return *out ? 0 : fql_nomem(v);
-    }
-
-    if (type->kind == FQL_TYPE_LIST) {
-        j = fql_jnew(v, FQL_J_ARRAY);
-        if (j == NULL) {
-            return fql_nomem(v);
-        }
-
-        if (value->kind != FQL_VAL_LIST) {
-            if (fql_coerce_literal(v, type->of, value, &item) != 0) {
-                return -1;
+    for (a = list; a; a = a->next) {
+        for (b = a->same; b; b = b->same) {
+            if (++r->pairs > FQL_PAIRS_MAX) {
+                r->too_complex = 1;
             }
 
-            if (item != NULL) {
-                j->items = item;
-                j->count = 1;
+            if (r->too_complex) {
+                return 0;
             }
 
-            *out = j;
-            return 0;
-        }
-
-        tail = &j->items;
-
-        for (it = value->items; it; it = it->next) {
-            if (fql_coerce_literal(v, type->of, it, &item) != 0) {
-                return -1;
-            }
-
-            if (item == NULL) {
-                /* an unset variable inside a list is null */
-                item = fql_jnew(v, FQL_J_NULL);
-                if (item == NULL) {
-                    return fql_nomem(v);
-                }
-            }
-
-            *tail = item;
-            tail = &item->next;
-            j->count++;
-        }
-
-        *out = j;
-        return 0;
-    }
-
-    t = type->type;
-
-    if (t->kind == FQL_T_INPUT) {
-        if (value->kind != FQL_VAL_OBJECT) {
-            return fql_lit_error(v, value, type, "an object is expected");
-        }
-
-        for (of = value->fields; of; of = of->next) {
-            if (fql_arg_find(t->input_fields, of->name) == NULL) {
-                char  why[256];
-
-                fql_unknown_field(v, t, of->name, why, sizeof(why));
-                fql_error_add(v->errs, &of->loc, FQL_CODE_VALIDATION, "%s",
-                              why);
-                return -1;
-            }
-
-            for (of2 = of->next; of2; of2 = of2->next) {
-                if (fql_str_eq(of->name, of2->name)) {
-                    fql_error_add(v->errs, &of2->loc, FQL_CODE_VALIDATION,
-                                  "There can be only one input field named "
-                                  "\"%.*s\".", fql_pstr(of->name));
-                    return -1;
-                }
-            }
-        }
-
-        j = fql_jnew(v, FQL_J_OBJECT);
-        if (j == NULL) {
-            return fql_nomem(v);
-        }
-
-        tail = &j->items;
-
-        /* members keep the order the client wrote them in (orderBy) */
-        for (of = value->fields; of; of = of->next) {
-            f = fql_arg_find(t->input_fields, of->name);
-            v->in_arg = f;
-
-            if (fql_coerce_literal(v, f->type, of->value, &item) != 0) {
-                return -1;
-            }
-
-            if (item == NULL && f->default_value != NULL
-                && fql_coerce_literal(v, f->type, f->default_value, &item)
-                   != 0)
-            {
-                return -1;
-            }
-
-            if (item == NULL) {
-                if (f->type->kind == FQL_TYPE_NON_NULL) {
-                    return fql_lit_error(v, of->value, f->type,
-                                         "a required variable is unset");
-                }
+            why = fql_find_conflict(r, a, b, excl, depth);
+            if (why == NULL) {
                 continue;
             }
 
-            item->key = f->name;
-            *tail = item;
-            tail = &item->next;
-            j->count++;
+            /* the deepest conflict was reported already */
+            if (why[0] == 's') {
+                return -1;
+            }
+
+            fql_err(r, &b->sel->loc, "Fields \"%.*s\" conflict because %s. "
+                    "Use different aliases on the fields to fetch both if "
+                    "this was intentional.", fql_pstr(a->key), why);
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* a selection set too wide to check in reasonable time is refused */
+static int
+fql_too_wide(fql_rctx_t *r, const fql_selection_t *sels, unsigned n)
+{
+    if (n <= FQL_SELECTIONS_MAX) {
+        return 0;
+    }
+
+    fql_error_add(r->v->errs, &sels->loc, FQL_CODE_LIMIT,
+                  "The selection set has more than %d fields.",
+                  FQL_SELECTIONS_MAX);
+    return 1;
+}
+
+
+static int
+fql_walk_set(fql_rctx_t *r, const fql_type_t *parent,
+    const fql_selection_t *sels)
+{
+    unsigned                 n;
+    fql_dinfo_t             *f;
+    fql_ofield_t            *list, *o;
+    const fql_type_t        *t;
+    const fql_selection_t   *s;
+
+    n = 0;
+    for (s = sels; s; s = s->next) {
+        n++;
+    }
+
+    if (fql_too_wide(r, sels, n)) {
+        return 0;
+    }
+
+    for (s = sels; s; s = s->next) {
+
+        /* enough errors for one answer: the rest is not looked at */
+        if (fql_errors_full(r->v->errs)) {
+            return -1;
         }
 
-        for (f = t->input_fields; f; f = f->next) {
-            for (of = value->fields; of; of = of->next) {
-                if (fql_str_eq(of->name, f->name)) {
+        if (fql_check_directives(r, s->directives,
+                                 s->kind == FQL_SEL_FIELD ? "FIELD"
+                                 : s->kind == FQL_SEL_SPREAD
+                                   ? "FRAGMENT_SPREAD" : "INLINE_FRAGMENT")
+            != 0)
+        {
+            return -1;
+        }
+
+        switch (s->kind) {
+
+        case FQL_SEL_FIELD:
+            if (fql_walk_field(r, parent, s) != 0) {
+                return -1;
+            }
+            break;
+
+        case FQL_SEL_INLINE:
+            t = parent;
+
+            if (s->type_condition.len) {
+                t = fql_schema_type(r->v->schema, s->type_condition);
+
+                if (t == NULL) {
+                    fql_err(r, &s->loc, "Unknown type \"%.*s\".",
+                            fql_pstr(s->type_condition));
+                    break;
+                }
+
+                if (!fql_type_is_composite(t)) {
+                    fql_err(r, &s->loc, "Fragment cannot condition on non "
+                            "composite type \"%.*s\".", fql_pstr(t->name));
+                    break;
+                }
+
+                if (!fql_spread_possible(r, parent, t)) {
+                    fql_err(r, &s->loc, "Fragment cannot be spread here as "
+                            "objects of type \"%.*s\" can never be of type "
+                            "\"%.*s\".", fql_pstr(parent->name),
+                            fql_pstr(t->name));
                     break;
                 }
             }
 
-            if (of != NULL) {
-                continue;
-            }
-
-            if (f->default_value != NULL) {
-                if (fql_coerce_literal(v, f->type, f->default_value, &item)
-                    != 0)
-                {
-                    return -1;
-                }
-
-                item->key = f->name;
-                *tail = item;
-                tail = &item->next;
-                j->count++;
-
-            } else if (f->type->kind == FQL_TYPE_NON_NULL) {
-                char  tn[128];
-
-                fql_type_name(f->type, tn, sizeof(tn));
-                fql_error_add(v->errs, &value->loc, FQL_CODE_VALIDATION,
-                              "Field \"%.*s.%.*s\" of required type \"%s\" "
-                              "was not provided.", fql_pstr(t->name),
-                              fql_pstr(f->name), tn);
+            if (fql_walk_set(r, t, s->selections) != 0) {
                 return -1;
             }
+            break;
+
+        default: /* FQL_SEL_SPREAD */
+            f = fql_find_fragment(r, s->name);
+
+            if (f == NULL) {
+                fql_err(r, &s->loc, "Unknown fragment \"%.*s\".",
+                        fql_pstr(s->name));
+                break;
+            }
+
+            if (fql_add_spread(r, f) != 0) {
+                return -1;
+            }
+
+            t = fql_schema_type(r->v->schema, f->def->type_condition);
+
+            if (t != NULL && fql_type_is_composite(t)
+                && !fql_spread_possible(r, parent, t))
+            {
+                fql_err(r, &s->loc, "Fragment \"%.*s\" cannot be spread "
+                        "here as objects of type \"%.*s\" can never be of "
+                        "type \"%.*s\".", fql_pstr(s->name),
+                        fql_pstr(parent->name), fql_pstr(t->name));
+            }
+            break;
         }
-
-        *out = j;
-        return 0;
     }
 
-    if (t->kind == FQL_T_SCALAR && t->scalar == FQL_SCALAR_JSON) {
-        return fql_literal_json(v, value, out);
-    }
+    list = NULL;
 
-    if (t->kind == FQL_T_SCALAR && t->scalar == FQL_SCALAR_VECTOR) {
-        if (fql_literal_json(v, value, out) != 0) {
-            return -1;
-        }
-
-        if (*out != NULL && !fql_is_vector(*out)) {
-            return fql_lit_error(v, value, type, FQL_VECTOR_WHY);
-        }
-
-        return 0;
-    }
-
-    memset(&si, 0, sizeof(si));
-    si.kind = value->kind;
-    si.str = value->str;
-    si.boolean = value->boolean;
-
-    if (fql_coerce_scalar(v, t, &si, out, &reason) == 0) {
-        return 0;
-    }
-
-    if (reason == NULL) {
+    if (fql_collect_ofields(r, parent, sels, &list, 0) != 0) {
         return -1;
     }
 
-    snprintf(why, sizeof(why), "%s", reason);
-    return fql_lit_error(v, value, type, why);
+    n = 0;
+    for (o = list; o; o = o->next) {
+        n++;
+    }
+
+    /* the same, with the fields its fragments bring */
+    if (fql_too_wide(r, sels, n)) {
+        return 0;
+    }
+
+    (void) fql_check_merge(r, list, 0, 0);
+
+    return 0;
 }
 
 
-int
-fql_coerce_arguments(fql_vctx_t *v, fql_arg_t *defs, fql_argument_t *given,
-    const fql_str_t *field, fql_loc_t loc, fql_jval_t **out)
-{
-    char             tn[128];
-    fql_arg_t       *d;
-    fql_jval_t      *j, *item, **tail;
-    fql_argument_t  *a, *b;
+/* ---- per definition ---- */
 
-    for (a = given; a; a = a->next) {
-        if (fql_arg_find(defs, a->name) == NULL) {
-            fql_error_add(v->errs, &a->loc, FQL_CODE_VALIDATION,
-                          "Unknown argument \"%.*s\" on field \"%.*s\".",
-                          fql_pstr(a->name), fql_pstr(*field));
+
+static int
+fql_note_spreads(fql_rctx_t *r, const fql_selection_t *sels, unsigned depth)
+{
+    fql_dinfo_t              *f;
+    const fql_selection_t    *s;
+
+    for (s = sels; s && depth < 64; s = s->next) {
+        if (s->kind != FQL_SEL_SPREAD) {
+            if (fql_note_spreads(r, s->selections, depth + 1) != 0) {
+                return -1;
+            }
+            continue;
+        }
+
+        f = fql_find_fragment(r, s->name);
+        if (f != NULL && fql_add_spread(r, f) != 0) {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+fql_walk_operation(fql_rctx_t *r, const fql_definition_t *op)
+{
+    fql_jval_t                *val;
+    fql_tref_t                *type;
+    const fql_type_t          *root, *t;
+    const fql_type_ref_t      *named;
+    const fql_index_t         *ix;
+    fql_variable_def_t        *vd;
+    const fql_schema_t        *s = r->v->schema;
+
+    if (fql_check_directives(r, op->directives,
+                             fql_location_name(op->kind, op->op)) != 0)
+    {
+        return -1;
+    }
+
+    ix = fql_var_defs(r->v, op);
+    if (ix == NULL) {
+        return -1;
+    }
+
+    for (vd = op->variables; vd; vd = vd->next) {
+        /* a definition after the first of its name is a duplicate */
+        if (fql_index_find(ix, vd->name)->item != vd) {
+            fql_err(r, &vd->loc, "There can be only one variable named "
+                    "\"$%.*s\".", fql_pstr(vd->name));
+        }
+
+        if (fql_check_directives(r, vd->directives, "VARIABLE_DEFINITION")
+            != 0)
+        {
             return -1;
         }
 
-        for (b = a->next; b; b = b->next) {
-            if (fql_str_eq(a->name, b->name)) {
-                fql_error_add(v->errs, &b->loc, FQL_CODE_VALIDATION,
-                              "There can be only one argument named "
-                              "\"%.*s\".", fql_pstr(a->name));
+        named = fql_ref_named(vd->type);
+        t = fql_schema_type(s, named->name);
+
+        if (t == NULL) {
+            fql_err(r, &named->loc, "Unknown type \"%.*s\".",
+                    fql_pstr(named->name));
+            continue;
+        }
+
+        if (!fql_type_is_input(t)) {
+            char  tn[128];
+
+            type = fql_resolve_ref(r, vd->type);
+            if (type == NULL) {
+                return -1;
+            }
+
+            fql_tref_print(type, tn, sizeof(tn));
+            fql_err(r, &vd->loc, "Variable \"$%.*s\" cannot be non-input "
+                    "type \"%s\".", fql_pstr(vd->name), tn);
+            continue;
+        }
+
+        if (vd->default_value != NULL) {
+            type = fql_resolve_ref(r, vd->type);
+            if (type == NULL) {
+                return -1;
+            }
+
+            if (fql_coerce_literal(r->v, type, vd->default_value, &val) != 0
+                && r->v->errs->count == 0)
+            {
                 return -1;
             }
         }
     }
 
-    j = fql_jnew(v, FQL_J_OBJECT);
-    if (j == NULL) {
-        return fql_nomem(v);
+    root = op->op == FQL_OP_QUERY ? s->query
+           : op->op == FQL_OP_MUTATION ? s->mutation : s->subscription;
+
+    /*
+     * No such root type: refused when run, as graphql-js does; the
+     * fragments it spreads still count as used.
+     */
+    if (root == NULL) {
+        r->cur->unchecked = 1;
+        return fql_note_spreads(r, op->selections, 0);
     }
 
-    tail = &j->items;
+    return fql_walk_set(r, root, op->selections);
+}
 
-    for (d = defs; d; d = d->next) {
-        for (a = given; a; a = a->next) {
-            if (fql_str_eq(a->name, d->name)) {
-                break;
+
+/*
+ * The fragments an operation reaches, marked with a new round and listed
+ * in r->reached (the operation first), breadth first: a chain of
+ * fragments as long as the document allows takes no stack.
+ */
+static void
+fql_mark_reached(fql_rctx_t *r, fql_dinfo_t *op)
+{
+    unsigned       i;
+    fql_spread_t  *sp;
+    fql_dinfo_t   *f;
+
+    r->round++;
+    r->nreached = 0;
+
+    op->mark = r->round;
+    r->reached[r->nreached++] = op;
+
+    for (i = 0; i < r->nreached; i++) {
+        for (sp = r->reached[i]->spreads; sp; sp = sp->next) {
+            f = sp->frag;
+
+            if (f->mark != r->round) {
+                f->mark = r->round;
+                f->used = 1;
+                r->reached[r->nreached++] = f;
             }
         }
+    }
+}
 
-        item = NULL;
 
-        if (a != NULL && fql_coerce_literal(v, d->type, a->value, &item)
-                         != 0)
-        {
-            return -1;
+/* records lie in r->defs in the document's order */
+static int
+fql_dinfo_cmp(const void *x, const void *y)
+{
+    const fql_dinfo_t  *a = *(fql_dinfo_t * const *) x;
+    const fql_dinfo_t  *b = *(fql_dinfo_t * const *) y;
+
+    return a < b ? -1 : (a > b);
+}
+
+
+static int
+fql_check_variables(fql_rctx_t *r, fql_dinfo_t *op)
+{
+    char                  vt[128], lt[128];
+    unsigned              i, k;
+    fql_tref_t           *type;
+    fql_usage_t          *u;
+    fql_dinfo_t          *d;
+    unsigned char        *used;
+    fql_variable_def_t   *vd;
+    const fql_index_t    *ix;
+    const fql_ientry_t   *e;
+    const fql_definition_t  *o = op->def;
+
+    fql_mark_reached(r, op);
+
+    ix = fql_var_defs(r->v, o);
+    if (ix == NULL) {
+        return -1;
+    }
+
+    /* by position of definition: some use of its name was seen */
+    used = fql_calloc(r->v->arena, ix->n ? ix->n : 1);
+    if (used == NULL) {
+        return -1;
+    }
+
+    /* in the document's order, as the errors are listed */
+    qsort(r->reached, r->nreached, sizeof(fql_dinfo_t *), fql_dinfo_cmp);
+
+    /* All Variable Uses Defined, All Variable Usages Are Allowed */
+    for (i = 0; i < r->nreached; i++) {
+        d = r->reached[i];
+
+        for (u = d->usages; u; u = u->next) {
+            e = fql_index_find(ix, u->var->str);
+
+            if (e == NULL) {
+                if (o->name.len) {
+                    fql_err(r, &u->var->loc, "Variable \"$%.*s\" is not "
+                            "defined by operation \"%.*s\".",
+                            fql_pstr(u->var->str), fql_pstr(o->name));
+                } else {
+                    fql_err(r, &u->var->loc, "Variable \"$%.*s\" is not "
+                            "defined.", fql_pstr(u->var->str));
+                }
+                continue;
+            }
+
+            /* every definition of the name counts as used */
+            for (k = e - ix->e; k < ix->n && fql_str_eq(ix->e[k].key, e->key);
+                 k++)
+            {
+                used[ix->e[k].pos] = 1;
+            }
+
+            vd = (fql_variable_def_t *) e->item;
+
+            type = fql_resolve_ref(r, vd->type);
+            if (type == NULL || !fql_type_is_input(fql_tref_named(type))
+                || u->type == NULL)
+            {
+                continue;
+            }
+
+            /* a nullable variable with a default may fill a non-null spot */
+            if (u->type->kind == FQL_TYPE_NON_NULL
+                && type->kind != FQL_TYPE_NON_NULL
+                && vd->default_value != NULL
+                && vd->default_value->kind != FQL_VAL_NULL
+                && fql_types_compatible(type, u->type->of))
+            {
+                continue;
+            }
+
+            if (!fql_types_compatible(type, u->type)) {
+                fql_tref_print(type, vt, sizeof(vt));
+                fql_tref_print(u->type, lt, sizeof(lt));
+                fql_err(r, &u->var->loc, "Variable \"$%.*s\" of type \"%s\" "
+                        "used in position expecting type \"%s\".",
+                        fql_pstr(u->var->str), vt, lt);
+            }
+        }
+    }
+
+    /* All Variables Used */
+    for (i = 0, vd = o->variables; vd; vd = vd->next, i++) {
+        if (used[i]) {
+            continue;
         }
 
-        if (item == NULL && d->default_value != NULL
-            && fql_coerce_literal(v, d->type, d->default_value, &item) != 0)
-        {
-            return -1;
+        if (o->name.len) {
+            fql_err(r, &vd->loc, "Variable \"$%.*s\" is never used in "
+                    "operation \"%.*s\".", fql_pstr(vd->name),
+                    fql_pstr(o->name));
+        } else {
+            fql_err(r, &vd->loc, "Variable \"$%.*s\" is never used.",
+                    fql_pstr(vd->name));
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * Fragment spreads must not form cycles: a depth-first walk from d, with
+ * its own stack (a record is on it at most once, while open).
+ */
+static void
+fql_check_cycles(fql_rctx_t *r, fql_dinfo_t *d)
+{
+    unsigned       top;
+    fql_dinfo_t   *f;
+    fql_spread_t  *sp;
+    fql_dframe_t  *fr;
+
+    top = 0;
+    d->state = 1;
+    r->stack[top].d = d;
+    r->stack[top++].sp = d->spreads;
+
+    while (top) {
+        fr = &r->stack[top - 1];
+
+        if (fr->sp == NULL) {
+            fr->d->state = 2;
+            top--;
+            continue;
         }
 
-        if (item == NULL) {
-            if (d->type->kind == FQL_TYPE_NON_NULL) {
-                fql_type_name(d->type, tn, sizeof(tn));
-                fql_error_add(v->errs, &loc, FQL_CODE_VALIDATION,
-                              "Field \"%.*s\" argument \"%.*s\" of type "
-                              "\"%s\" is required, but it was not "
-                              "provided.", fql_pstr(*field),
-                              fql_pstr(d->name), tn);
+        sp = fr->sp;
+        fr->sp = sp->next;
+
+        f = sp->frag;
+
+        if (f->state == 1) {
+            fql_err(r, &f->def->loc, "Cannot spread fragment \"%.*s\" "
+                    "within itself.", fql_pstr(f->def->name));
+            continue;
+        }
+
+        if (f->state == 0) {
+            f->state = 1;
+            r->stack[top].d = f;
+            r->stack[top++].sp = f->spreads;
+        }
+    }
+}
+
+
+/* in a sorted index of records, marks each after the first of its name */
+static void
+fql_mark_dups(const fql_index_t *ix)
+{
+    unsigned  i;
+
+    for (i = 1; i < ix->n; i++) {
+        if (fql_str_eq(ix->e[i - 1].key, ix->e[i].key)) {
+            ((fql_dinfo_t *) ix->e[i].item)->dup = 1;
+        }
+    }
+}
+
+
+/* the executable definitions, fragments and operations indexed by name */
+static int
+fql_index_definitions(fql_rctx_t *r)
+{
+    unsigned                 n, i;
+    fql_index_t              names;
+    fql_dinfo_t             *d;
+    fql_vctx_t              *v = r->v;
+    const fql_definition_t  *def;
+
+    n = 0;
+
+    for (def = v->doc->definitions; def; def = def->next) {
+        n++;
+    }
+
+    r->defs = fql_calloc(v->arena, (n ? n : 1) * sizeof(fql_dinfo_t));
+    if (r->defs == NULL) {
+        return -1;
+    }
+
+    for (def = v->doc->definitions; def; def = def->next) {
+        if (def->kind == FQL_DEF_OPERATION || def->kind == FQL_DEF_FRAGMENT) {
+            r->defs[r->ndefs++].def = def;
+        }
+    }
+
+    r->reached = fql_alloc(v->arena, (r->ndefs ? r->ndefs : 1)
+                                     * sizeof(fql_dinfo_t *));
+    r->stack = fql_alloc(v->arena, (r->ndefs ? r->ndefs : 1)
+                                   * sizeof(fql_dframe_t));
+
+    /* names of each kind, sorted: a duplicate follows the first */
+    if (r->reached == NULL || r->stack == NULL
+        || fql_index_init(&r->frags, v->arena, r->ndefs) != 0
+        || fql_index_init(&names, v->arena, r->ndefs) != 0)
+    {
+        return -1;
+    }
+
+    for (i = 0; i < r->ndefs; i++) {
+        d = &r->defs[i];
+
+        if (d->def->kind == FQL_DEF_FRAGMENT) {
+            fql_index_add(&r->frags, d->def->name, d);
+
+        } else if (d->def->name.len) {
+            fql_index_add(&names, d->def->name, d);
+        }
+    }
+
+    fql_index_sort(&r->frags);
+    fql_index_sort(&names);
+
+    fql_mark_dups(&r->frags);
+    fql_mark_dups(&names);
+
+    return 0;
+}
+
+
+/* only executable definitions, named uniquely, one if anonymous */
+static void
+fql_check_definitions(fql_rctx_t *r)
+{
+    unsigned                 ops;
+    fql_dinfo_t             *d;
+    const fql_definition_t  *def;
+    static const char       *what[] = {
+        "operation", "fragment", "schema", "scalar", "type", "interface",
+        "union", "enum", "input", "directive"
+    };
+
+    ops = 0;
+
+    for (def = r->v->doc->definitions; def; def = def->next) {
+        ops += def->kind == FQL_DEF_OPERATION;
+    }
+
+    d = r->defs;
+
+    for (def = r->v->doc->definitions; def; def = def->next) {
+        if (def->kind != FQL_DEF_OPERATION && def->kind != FQL_DEF_FRAGMENT) {
+            fql_err(r, &def->loc, "The \"%s\" definition is not "
+                    "executable.", what[def->kind]);
+            continue;
+        }
+
+        if (def->kind == FQL_DEF_OPERATION && def->name.len == 0
+            && ops > 1)
+        {
+            fql_err(r, &def->loc, "This anonymous operation must be the "
+                    "only defined operation.");
+        }
+
+        if ((d++)->dup) {
+            fql_err(r, &def->loc, def->kind == FQL_DEF_OPERATION
+                    ? "There can be only one operation named \"%.*s\"."
+                    : "There can be only one fragment named \"%.*s\".",
+                    fql_pstr(def->name));
+        }
+    }
+}
+
+
+/* a fragment definition: its directives, type condition and selections */
+static int
+fql_walk_fragment(fql_rctx_t *r, const fql_definition_t *def)
+{
+    const fql_type_t  *t;
+
+    if (fql_check_directives(r, def->directives, "FRAGMENT_DEFINITION")
+        != 0)
+    {
+        return -1;
+    }
+
+    t = fql_schema_type(r->v->schema, def->type_condition);
+
+    if (t == NULL) {
+        fql_err(r, &def->loc, "Unknown type \"%.*s\".",
+                fql_pstr(def->type_condition));
+        return 0;
+    }
+
+    if (!fql_type_is_composite(t)) {
+        fql_err(r, &def->loc, "Fragment \"%.*s\" cannot condition on "
+                "non composite type \"%.*s\".", fql_pstr(def->name),
+                fql_pstr(t->name));
+        return 0;
+    }
+
+    return fql_walk_set(r, t, def->selections);
+}
+
+
+/* every operation and fragment, then the operations' variables */
+static int
+fql_walk_definitions(fql_rctx_t *r)
+{
+    unsigned      i;
+    fql_dinfo_t  *d;
+
+    for (i = 0; i < r->ndefs; i++) {
+        d = &r->defs[i];
+        r->cur = d;
+
+        if (d->def->kind == FQL_DEF_OPERATION) {
+            r->v->op = d->def;
+
+            if (fql_walk_operation(r, d->def) != 0) {
                 return -1;
             }
 
             continue;
         }
 
-        item->key = d->name;
-        *tail = item;
-        tail = &item->next;
-        j->count++;
+        r->v->op = NULL;
+
+        if (fql_walk_fragment(r, d->def) != 0) {
+            return -1;
+        }
     }
 
-    *out = j;
+    for (i = 0; i < r->ndefs; i++) {
+        d = &r->defs[i];
+
+        if (d->def->kind != FQL_DEF_OPERATION) {
+            continue;
+        }
+
+        if (d->unchecked) {
+            /* its fragments are used; its variables were not walked */
+            fql_mark_reached(r, d);
+            continue;
+        }
+
+        if (fql_check_variables(r, d) != 0) {
+            return -1;
+        }
+    }
 
     return 0;
 }
 
 
-int
-fql_skip_node(fql_vctx_t *v, fql_directive_t *dirs, int *skip)
+/* fragments: no cycles, each one used */
+static void
+fql_check_fragments(fql_rctx_t *r)
 {
-    int               include;
-    fql_jval_t       *val;
-    fql_argument_t   *a;
-    fql_directive_t  *d;
-    fql_tref_t        bt, nn;
+    unsigned      i;
+    fql_dinfo_t  *d;
 
-    *skip = 0;
+    for (i = 0; i < r->ndefs; i++) {
+        d = &r->defs[i];
 
-    memset(&bt, 0, sizeof(bt));
-    memset(&nn, 0, sizeof(nn));
-    bt.kind = FQL_TYPE_NAMED;
-    bt.type = v->schema->boolean_type;
-    nn.kind = FQL_TYPE_NON_NULL;
-    nn.of = &bt;
-
-    for (d = dirs; d; d = d->next) {
-        include = fql_str_eqz(d->name, "include");
-
-        if (!include && !fql_str_eqz(d->name, "skip")) {
-            if (fql_str_eqz(d->name, "deprecated")
-                || fql_str_eqz(d->name, "specifiedBy"))
-            {
-                fql_error_add(v->errs, &d->loc, FQL_CODE_VALIDATION,
-                              "Directive \"@%.*s\" may not be used on "
-                              "this location.", fql_pstr(d->name));
-            } else {
-                fql_error_add(v->errs, &d->loc, FQL_CODE_VALIDATION,
-                              "Unknown directive \"@%.*s\".",
-                              fql_pstr(d->name));
+        if (d->def->kind == FQL_DEF_FRAGMENT) {
+            if (d->state == 0) {
+                fql_check_cycles(r, d);
             }
-            return -1;
-        }
 
-        a = d->args;
-        if (a == NULL || a->next != NULL || !fql_str_eqz(a->name, "if")) {
-            fql_error_add(v->errs, &d->loc, FQL_CODE_VALIDATION,
-                          "Directive \"@%.*s\" takes exactly one argument, "
-                          "\"if: Boolean!\".", fql_pstr(d->name));
-            return -1;
+            if (!d->used) {
+                fql_err(r, &d->def->loc, "Fragment \"%.*s\" is never used.",
+                        fql_pstr(d->def->name));
+            }
         }
+    }
+}
 
-        if (fql_coerce_literal(v, &nn, a->value, &val) != 0) {
-            return -1;
-        }
 
-        if (val == NULL || val->kind != FQL_J_BOOL) {
-            fql_error_add(v->errs, &a->loc, FQL_CODE_BAD_INPUT,
-                          "Directive \"@%.*s\" needs a Boolean value.",
-                          fql_pstr(d->name));
-            return -1;
-        }
+int
+fql_validate_document(fql_vctx_t *v)
+{
+    int         rc;
+    fql_rctx_t  r;
 
-        if (include ? !val->boolean : val->boolean) {
-            *skip = 1;
+    memset(&r, 0, sizeof(fql_rctx_t));
+    r.v = v;
+
+    if (fql_index_definitions(&r) != 0) {
+        return fql_error_nomem(v->errs);
+    }
+
+    fql_check_definitions(&r);
+
+    v->on_variable = fql_on_variable;
+    v->data = &r;
+
+    rc = fql_walk_definitions(&r);
+
+    if (rc == 0) {
+        fql_check_fragments(&r);
+
+        if (r.too_complex) {
+            fql_err(&r, NULL, "The document is too complex to validate.");
         }
     }
 
-    return 0;
+    v->on_variable = NULL;
+    v->data = NULL;
+    v->op = NULL;
+
+    if (rc != 0) {
+        /* a walk stops on no memory, or on an error it added */
+        return v->errs->count ? -1 : fql_error_nomem(v->errs);
+    }
+
+    return v->errs->count ? -1 : 0;
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "fql_cache.h"
+#include "fql_request.h"
 
 
 static const char  sdl[] =
@@ -75,8 +76,8 @@ same_plans(const fql_plan_t *p, const fql_plan_t *q)
 
 /* through the cache, in a request arena of its own */
 static void
-cached(const fql_request_t *req, const fql_parse_limits_t *limits,
-    const fql_compile_limits_t *climits, const fql_plan_t *want)
+cached(const fql_engine_t *eng, const fql_request_t *req,
+    const fql_plan_t *want)
 {
     int                  rc;
     fql_arena_t         *a;
@@ -87,9 +88,7 @@ cached(const fql_request_t *req, const fql_parse_limits_t *limits,
     a = fql_arena_heap_create();
     fql_errors_init(&errs, a);
 
-    rc = fql_cache_plan(cache, a, schema, climits, limits, req->query,
-                        req->operation_name, req->variables, &plan, &errs,
-                        &res);
+    rc = fql_cache_plan(cache, a, eng, req, &plan, &errs, &res);
 
     if ((rc == 0) != (want != NULL)) {
         abort();
@@ -113,8 +112,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fql_request_t          req;
     fql_document_t        *doc;
     fql_parse_error_t      perr;
-    fql_parse_limits_t     limits = { 64, 20000 };
-    fql_compile_limits_t   climits = { 20 };
+    fql_engine_t           eng;
 
     if (schema == NULL) {
         schema_arena = fql_arena_heap_create();
@@ -130,6 +128,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cache = fql_cache_create(4, 0);
     }
 
+    memset(&eng, 0, sizeof(eng));
+    eng.schema = schema;
+    eng.parse.max_depth = 64;
+    eng.parse.max_tokens = 20000;
+    eng.compile.max_depth = 20;
+
     a = fql_arena_heap_create();
     fql_errors_init(&errs, a);
 
@@ -138,17 +142,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     {
         plan = NULL;
 
-        if (fql_parse_document(a, req.query.data, req.query.len, &limits,
-                               &doc, &perr) == 0
-            && fql_compile(a, schema, doc, req.operation_name,
-                           req.variables, &climits, &plan, &errs) != 0)
+        if (fql_parse_document(a, req.query.data, req.query.len,
+                               &eng.parse, &doc, &perr) == 0
+            && fql_compile(a, &eng, doc, &req, &plan, &errs) != 0)
         {
             plan = NULL;
         }
 
         /* a miss (or a hit from an earlier input), then surely a hit */
-        cached(&req, &limits, &climits, plan);
-        cached(&req, &limits, &climits, plan);
+        cached(&eng, &req, plan);
+        cached(&eng, &req, plan);
     }
 
     fql_arena_heap_destroy(a);

@@ -41,17 +41,24 @@ init(void)
     fql_errors_t        errs;
     fql_document_t     *doc;
     fql_parse_error_t   perr;
-    fql_str_t           op = { NULL, 0 };
+    fql_engine_t        eng;
+    fql_request_t       req;
 
     arena = fql_arena_heap_create();
     fql_errors_init(&errs, arena);
+    memset(&eng, 0, sizeof(eng));
+    memset(&req, 0, sizeof(req));
 
     if (fql_schema_build(arena, sdl, sizeof(sdl) - 1, &schema, &perr) != 0
         || fql_parse_document(arena, query, sizeof(query) - 1, NULL, &doc,
-                              &perr) != 0
-        || fql_compile(arena, schema, doc, op, NULL, NULL, &plan, &errs)
-           != 0)
+                              &perr) != 0)
     {
+        return -1;
+    }
+
+    eng.schema = schema;
+
+    if (fql_compile(arena, &eng, doc, &req, &plan, &errs) != 0) {
         return -1;
     }
 

@@ -49,7 +49,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fql_jval_t         *vars;
     fql_errors_t        errs;
     fql_parse_error_t   perr;
-    fql_str_t           op = { "Q", 1 };
+    fql_engine_t        eng;
+    fql_request_t       req;
 
     if (schema == NULL) {
         schema_arena = fql_arena_heap_create();
@@ -70,7 +71,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     vars = fql_json_parse(a, (const char *) data, size, &errs);
 
     if (vars != NULL && vars->kind == FQL_J_OBJECT) {
-        (void) fql_compile(a, schema, doc, op, vars, NULL, &plan, &errs);
+        memset(&eng, 0, sizeof(eng));
+        eng.schema = schema;
+        memset(&req, 0, sizeof(req));
+        req.operation_name.data = "Q";
+        req.operation_name.len = 1;
+        req.variables = vars;
+
+        (void) fql_compile(a, &eng, doc, &req, &plan, &errs);
     }
 
     fql_arena_heap_destroy(a);

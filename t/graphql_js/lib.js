@@ -336,7 +336,7 @@ function sdlSchema(sdlText, full) {
  * would parse literals (docs/schema.md: "An ISO 8601 date and time",
  * "An ISO 8601 calendar date", "A UUID in its canonical text form", "Any
  * JSON value"; the checks of fql_check_format() and fql_coerce_scalar()
- * in src/core/fql_validate.c for the others).  A client schema's custom
+ * in src/core/fql_coerce.c for the others).  A client schema's custom
  * scalars accept any literal, which would make every malformed literal
  * look valid.
  */

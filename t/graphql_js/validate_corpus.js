@@ -14,7 +14,7 @@
  *     generates (lib.js mirrors them).  Either way the module's scalars
  *     (DateTime, Date, UUID, Decimal, IpAddress, MacAddress, LTree,
  *     DateRange, Vector...) get the literal parsing docs/schema.md and
- *     src/core/fql_validate.c give them (lib.js), as a graphql-js server
+ *     src/core/fql_coerce.c give them (lib.js), as a graphql-js server
  *     implementing those scalars would: a client schema's custom scalars
  *     take any literal.
  *

@@ -30,43 +30,21 @@ static const char  sdl[] =
     "}\n";
 
 
-typedef struct {
-    fql_arena_t           *schema_arena;
-    fql_schema_t          *schema;
-    fql_compile_limits_t   limits;
-} fixture_t;
+#include "fixture.h"
 
 
+/* the cache keys plans by their limits too: these are not the defaults */
 static int
-setup(void **state)
+setup_limits(void **state)
 {
-    fixture_t          *f;
-    fql_parse_error_t   err;
+    fixture_t  *f;
 
-    f = calloc(1, sizeof(fixture_t));
-    f->schema_arena = fql_arena_heap_create();
-
-    if (fql_schema_build(f->schema_arena, sdl, sizeof(sdl) - 1, &f->schema,
-                         &err) != 0)
-    {
-        fprintf(stderr, "schema: %s\n", err.message);
+    if (setup(state) != 0) {
         return -1;
     }
 
-    f->limits.max_limit = 100;
-    *state = f;
-
-    return 0;
-}
-
-
-static int
-teardown(void **state)
-{
-    fixture_t  *f = *state;
-
-    fql_arena_heap_destroy(f->schema_arena);
-    free(f);
+    f = *state;
+    f->eng.compile.max_limit = 100;
 
     return 0;
 }
@@ -86,29 +64,30 @@ static void
 run(fixture_t *f, fql_cache_t *c, const char *query, const char *vars,
     const char *opname, run_t *r)
 {
-    fql_jval_t  *v = NULL;
-    fql_str_t    q, op = { NULL, 0 };
+    fql_request_t  req;
 
     memset(r, 0, sizeof(run_t));
+    memset(&req, 0, sizeof(req));
     r->arena = fql_arena_heap_create();
     fql_errors_init(&r->errs, r->arena);
 
     if (vars != NULL) {
-        v = fql_json_parse(r->arena, vars, strlen(vars), &r->errs);
-        assert_non_null(v);
+        req.variables = fql_json_parse(r->arena, vars, strlen(vars),
+                                       &r->errs);
+        assert_non_null(req.variables);
     }
 
     if (opname != NULL) {
-        op.data = opname;
-        op.len = strlen(opname);
+        req.operation_name.data = opname;
+        req.operation_name.len = strlen(opname);
     }
 
     /* a copy, gone with the request: the cache must not keep pointers */
-    q.data = fql_strndup(r->arena, query, strlen(query));
-    q.len = strlen(query);
+    req.query.data = fql_strndup(r->arena, query, strlen(query));
+    req.query.len = strlen(query);
 
-    r->rc = fql_cache_plan(c, r->arena, f->schema, &f->limits, NULL, q, op,
-                           v, &r->plan, &r->errs, &r->res);
+    r->rc = fql_cache_plan(c, r->arena, &f->eng, &req, &r->plan, &r->errs,
+                           &r->res);
 }
 
 
@@ -540,5 +519,5 @@ main(void)
         cmocka_unit_test(test_no_cache),
     };
 
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup_limits, teardown);
 }

@@ -51,43 +51,7 @@ static const char  sdl[] =
     "}\n";
 
 
-typedef struct {
-    fql_arena_t   *arena;
-    fql_schema_t  *schema;
-} fixture_t;
-
-
-static int
-setup(void **state)
-{
-    fixture_t          *f;
-    fql_parse_error_t   err;
-
-    f = calloc(1, sizeof(fixture_t));
-    f->arena = fql_arena_heap_create();
-
-    if (fql_schema_build(f->arena, sdl, sizeof(sdl) - 1, &f->schema, &err)
-        != 0)
-    {
-        fprintf(stderr, "schema: %u:%u: %s\n", err.loc.line, err.loc.column,
-                err.message);
-        return -1;
-    }
-
-    *state = f;
-    return 0;
-}
-
-
-static int
-teardown(void **state)
-{
-    fixture_t  *f = *state;
-
-    fql_arena_heap_destroy(f->arena);
-    free(f);
-    return 0;
-}
+#include "fixture.h"
 
 
 /* compiles; on success returns the first root plan, else NULL + errs */
@@ -96,12 +60,14 @@ compile(fixture_t *f, const char *query, const char *vars,
     fql_errors_t *errs)
 {
     fql_plan_t         *plan;
-    fql_jval_t         *v = NULL;
+    fql_engine_t        eng;
+    fql_request_t       req;
     fql_document_t     *doc;
     fql_parse_error_t   perr;
-    fql_str_t           op = { NULL, 0 };
 
     fql_errors_init(errs, f->arena);
+    eng = f->eng;
+    memset(&req, 0, sizeof(req));
 
     if (fql_parse_document(f->arena, query, strlen(query), NULL, &doc,
                            &perr) != 0)
@@ -111,13 +77,11 @@ compile(fixture_t *f, const char *query, const char *vars,
     }
 
     if (vars != NULL) {
-        v = fql_json_parse(f->arena, vars, strlen(vars), errs);
-        assert_non_null(v);
+        req.variables = fql_json_parse(f->arena, vars, strlen(vars), errs);
+        assert_non_null(req.variables);
     }
 
-    if (fql_compile(f->arena, f->schema, doc, op, v, NULL, &plan, errs)
-        != 0)
-    {
+    if (fql_compile(f->arena, &eng, doc, &req, &plan, errs) != 0) {
         return NULL;
     }
 
@@ -189,22 +153,28 @@ compile_limited(fixture_t *f, const char *query, const char *vars,
     const fql_compile_limits_t *limits, fql_plan_t **plan,
     fql_errors_t *errs)
 {
-    fql_jval_t         *v = NULL;
+    fql_engine_t        eng;
+    fql_request_t       req;
     fql_document_t     *doc;
     fql_parse_error_t   perr;
-    fql_str_t           op = { NULL, 0 };
 
     fql_errors_init(errs, f->arena);
+    eng = f->eng;
+    memset(&req, 0, sizeof(req));
+
+    if (limits != NULL) {
+        eng.compile = *limits;
+    }
 
     assert_int_equal(fql_parse_document(f->arena, query, strlen(query), NULL,
                                         &doc, &perr), 0);
 
     if (vars != NULL) {
-        v = fql_json_parse(f->arena, vars, strlen(vars), errs);
-        assert_non_null(v);
+        req.variables = fql_json_parse(f->arena, vars, strlen(vars), errs);
+        assert_non_null(req.variables);
     }
 
-    return fql_compile(f->arena, f->schema, doc, op, v, limits, plan, errs);
+    return fql_compile(f->arena, &eng, doc, &req, plan, errs);
 }
 
 

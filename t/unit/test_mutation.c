@@ -35,64 +35,30 @@ static const char  sdl[] =
     "}\n";
 
 
-typedef struct {
-    fql_arena_t   *arena;
-    fql_schema_t  *schema;
-} fixture_t;
-
-
-static int
-setup(void **state)
-{
-    fixture_t          *f;
-    fql_parse_error_t   err;
-
-    f = calloc(1, sizeof(fixture_t));
-    f->arena = fql_arena_heap_create();
-
-    if (fql_schema_build(f->arena, sdl, sizeof(sdl) - 1, &f->schema, &err)
-        != 0)
-    {
-        fprintf(stderr, "schema: %s\n", err.message);
-        return -1;
-    }
-
-    *state = f;
-    return 0;
-}
-
-
-static int
-teardown(void **state)
-{
-    fixture_t  *f = *state;
-
-    fql_arena_heap_destroy(f->arena);
-    free(f);
-    return 0;
-}
+#include "fixture.h"
 
 
 static fql_plan_t *
 compile(fixture_t *f, const char *q, const char *vars, fql_errors_t *errs)
 {
     fql_plan_t         *plan;
-    fql_jval_t         *v = NULL;
+    fql_engine_t        eng;
+    fql_request_t       req;
     fql_document_t     *doc;
     fql_parse_error_t   perr;
-    fql_str_t           op = { NULL, 0 };
 
     fql_errors_init(errs, f->arena);
+    eng = f->eng;
+    memset(&req, 0, sizeof(req));
+
     assert_int_equal(fql_parse_document(f->arena, q, strlen(q), NULL, &doc,
                                         &perr), 0);
 
     if (vars != NULL) {
-        v = fql_json_parse(f->arena, vars, strlen(vars), errs);
+        req.variables = fql_json_parse(f->arena, vars, strlen(vars), errs);
     }
 
-    if (fql_compile(f->arena, f->schema, doc, op, v, NULL, &plan, errs)
-        != 0)
-    {
+    if (fql_compile(f->arena, &eng, doc, &req, &plan, errs) != 0) {
         return NULL;
     }
 
