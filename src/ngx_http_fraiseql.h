@@ -105,34 +105,47 @@ typedef struct {
 
 
 typedef struct {
+    /* fraiseql, fraiseql_schema, fraiseql_database */
     ngx_flag_t                  enable;
     fql_schema_t               *schema;
     ngx_str_t                   schema_file;
     ngx_http_fraiseql_group_t  *group;
+
+    /* the pool */
     ngx_uint_t                  pool_size;
     ngx_uint_t                  pool_min;
+    ngx_uint_t                  queue_size;
+    ngx_msec_t                  queue_timeout;
     ngx_msec_t                  idle_timeout;
     ngx_msec_t                  lifetime;
+
+    /* timeouts */
     ngx_msec_t                  connect_timeout;
     ngx_msec_t                  query_timeout;
-    ngx_uint_t                  max_depth;
+    ngx_msec_t                  send_timeout;  /* holding a connection */
+
+    /* the answer's buffers */
     ngx_uint_t                  request_connections;
     ngx_bufs_t                  buffers;     /* for answers not yet sent */
     off_t                       max_temp_file_size;
-    ngx_msec_t                  send_timeout;  /* holding a connection */
+
+    /* limits */
     size_t                      max_document_size;
     ngx_uint_t                  max_root_fields;
+    ngx_uint_t                  max_depth;
     ngx_uint_t                  max_conditions;
+    ngx_uint_t                  default_limit;
+    ngx_uint_t                  max_limit;
+
+    /* switches */
     ngx_flag_t                  introspection;
     ngx_flag_t                  prepared;    /* named prepared statements */
     ngx_flag_t                  pipeline;    /* prepare + run at once */
     ngx_flag_t                  debug;       /* database messages shown */
-    ngx_http_fraiseql_stmt_conf_t  stmt;     /* from the above */
-    ngx_uint_t                  default_limit;
-    ngx_uint_t                  max_limit;
-    ngx_uint_t                  queue_size;
-    ngx_msec_t                  queue_timeout;
-    fql_engine_t                engine;      /* schema and limits, merged */
+
+    /* computed at merge from the above */
+    ngx_http_fraiseql_stmt_conf_t  stmt;
+    fql_engine_t                engine;      /* schema and limits */
 } ngx_http_fraiseql_loc_conf_t;
 
 
