@@ -251,7 +251,7 @@ ngx_http_fraiseql_get_params(ngx_http_request_t *r, fql_request_t *req,
 }
 
 
-/* parse, validate, compile, then hand over to the executor */
+/* the request is over: its cached plan may be evicted again */
 static void
 ngx_http_fraiseql_cache_cleanup(void *data)
 {
@@ -262,6 +262,7 @@ ngx_http_fraiseql_cache_cleanup(void *data)
 }
 
 
+/* parse, validate, compile, then hand over to the executor */
 static void
 ngx_http_fraiseql_process(ngx_http_request_t *r, u_char *body, size_t len)
 {
