@@ -40,16 +40,38 @@ fql_str_eqz(fql_str_t a, const char *z)
 }
 
 
+/*
+ * Eight bytes a step: the texts hashed on every request (a document for
+ * the plan cache, a statement's SQL) are hundreds of bytes long.  The
+ * last step's mix makes the low bits, which the tables index with,
+ * depend on every byte.  Hashes live in one process: the byte order of
+ * the machine does not matter.
+ */
 uint64_t
 fql_hash(const char *s, size_t len)
 {
-    size_t    i;
-    uint64_t  h = 14695981039346656037ULL;
+    uint64_t  h, w;
 
-    for (i = 0; i < len; i++) {
-        h ^= (unsigned char) s[i];
-        h *= 1099511628211ULL;
+    h = 0x9e3779b97f4a7c15ULL ^ len;
+
+    for ( /* void */ ; len >= 8; s += 8, len -= 8) {
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 29;
     }
+
+    if (len) {
+        w = 0;
+        memcpy(&w, s, len);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+    }
+
+    /* splitmix64's finalizer */
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebULL;
+    h ^= h >> 31;
 
     return h;
 }
