@@ -28,7 +28,7 @@ FUZZERS     := $(patsubst t/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard t/fuzz/fuzz_*.c)
 FUZZ_TIME   ?= 60
 
 .PHONY: all deps test unit integration test-asan fuzz demo demo-stop bench \
-        bench-hostile clean
+        bench-hostile bench-deps profile clean
 
 all: $(MODULE)
 
@@ -144,15 +144,17 @@ demo-stop:
 # C microbenchmarks of the core, then the HTTP benchmark (bench/README.md)
 # gnuplot draws bench/results/throughput.png; PostGraphile 4 (the GraphQL
 # server compared with) comes from npm, pinned by bench/postgraphile's lock
-BENCH_PKGS := gnuplot-nox
+BENCH_PKGS := gnuplot-nox valgrind strace
 
-bench: deps all
+bench-deps: deps
 	@if ! dpkg -s $(BENCH_PKGS) >/dev/null 2>&1; then \
 	    echo "installing: $(BENCH_PKGS)"; \
 	    apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	        --no-install-recommends $(BENCH_PKGS) >/dev/null; \
 	fi
+
+bench: bench-deps all
 	@test -d bench/postgraphile/node_modules/postgraphile || \
 	    npm ci --prefix bench/postgraphile --no-audit --no-fund \
 	        --loglevel=error
@@ -170,6 +172,12 @@ bench: deps all
 	$(BUILD)/bench_cache t/schema.graphql t/introspection_query.graphql
 	@/usr/bin/python3 bench/suite.py
 	@/usr/bin/python3 bench/hostile.py
+	@PROFILE_NATIVE=0 bash bench/profile.sh
+
+# callgrind's instructions per request (by id, a 1,000-row list), and
+# natively the worker's CPU split, syscalls and a perf profile
+profile: bench-deps all
+	@bash bench/profile.sh
 
 # The hostile soak alone (bench/hostile.py): a well-behaved client beside
 # 64 hostile connections for 60 s
