@@ -68,6 +68,26 @@ INSERT INTO tb_word VALUES
   (8, 'backXslash'), (9, 'GRAPE'), (10, 'grapefruit'), (11, NULL),
   (12, 'it''s'), (13, '日本語'), (14, '');
 
+-- ids in their own types (t/test_ordering.py): integer ids whose text
+-- order is not their order (1, 10, 100, 101...), uuids, timestamps, an
+-- integer field with ties, and a nested object's numeric id in the JSON
+CREATE TABLE tb_seq (id int PRIMARY KEY, rank int, at timestamptz,
+                     ref_id int);
+INSERT INTO tb_seq
+SELECT n, (n * 37) % 11, timestamptz '2024-01-01 00:00:00+00'
+                         + ((n * 7919) % 120) * interval '1 hour' + n * interval '1 second',
+       121 - n
+FROM generate_series(1, 120) AS n;
+CREATE VIEW v_seq AS
+SELECT id, jsonb_build_object('id', id, 'rank', rank, 'at', at,
+                              'ref', jsonb_build_object('id', ref_id)) AS data
+FROM tb_seq;
+CREATE TABLE tb_useq (id uuid PRIMARY KEY, n int);
+INSERT INTO tb_useq
+SELECT md5('useq' || n)::uuid, n FROM generate_series(1, 40) AS n;
+CREATE VIEW v_useq AS
+SELECT id, jsonb_build_object('id', id, 'n', n) AS data FROM tb_useq;
+
 -- Every operator family of fql_operators[] (src/core/fql_schema.c) on
 -- typed columns: tb_spot holds the values in their PostgreSQL types (the
 -- hand-written SQL of t/test_filters.py filters it), v_spot is the

@@ -1289,6 +1289,23 @@ fql_sb_where_order(fql_sb_t *sb, fql_type_t *t)
     /* set first: a type may reach itself through its object fields */
     t->where_done = 1;
 
+    /*
+     * A view's `id` field is its id column (FraiseQL's views all have
+     * one): filters and orders by id use the key's index and its type,
+     * numbers as numbers, not the text of data->>'id'.
+     */
+    if (t->view_name.len) {
+        for (f = t->fields; f; f = f->next) {
+            if (f->column.len == 0 && fql_str_eqz(f->name, "id")
+                && fql_tref_named(f->type)->kind == FQL_T_SCALAR
+                && fql_tref_scalar_list(f->type) == NULL)
+            {
+                f->column.data = "id";
+                f->column.len = 2;
+            }
+        }
+    }
+
     where = t->where_input;
     order = t->order_input;
 

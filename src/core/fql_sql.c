@@ -1202,6 +1202,7 @@ fql_sql_order(fql_cctx_t *c, const fql_type_t *order, const fql_jval_t *obj,
     int *first)
 {
     fql_arg_t         *in;
+    fql_scalar_t       sc;
     const fql_field_t *f;
     const fql_jval_t  *m;
 
@@ -1235,8 +1236,15 @@ fql_sql_order(fql_cctx_t *c, const fql_type_t *order, const fql_jval_t *obj,
             c->uses_vector = 1;
         }
 
+        sc = fql_tref_named(f->type)->scalar;
+
+        /* an ID in the JSON orders as a JSON value: numbers as numbers */
+        if (sc == FQL_SCALAR_ID) {
+            sc = FQL_SCALAR_JSON;
+        }
+
         fql_sql_z(c, *first ? " ORDER BY " : ", ");
-        fql_sql_field(c, f, fql_tref_named(f->type)->scalar, 0);
+        fql_sql_field(c, f, sc, 0);
         fql_sql_z(c, fql_str_eqz(m->str, "DESC") ? " DESC" : " ASC");
 
         *first = 0;

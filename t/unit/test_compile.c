@@ -260,8 +260,15 @@ test_operators_per_type(void **state)
                "\"5b6e8c5e-5f27-4d52-9f0b-9f3b4d0c0a01\"}}) { id } }", NULL,
                FROM " WHERE ((\"data\"->>'uid')::uuid) = $1::uuid",
                "5b6e8c5e-5f27-4d52-9f0b-9f3b4d0c0a01", NULL);
+    /* a view's id is its id column: its index, its type */
     expect_sql(f, "{ things(where: {id: {eq: 5}}) { id } }", NULL,
-               FROM " WHERE ((\"data\"->>'id')) = $1", "5", NULL);
+               FROM " WHERE \"id\" = $1", "5", NULL);
+    expect_sql(f, "{ things(where: {id: {in: [1, \"2\"]}}) { id } }", NULL,
+               FROM " WHERE (\"id\" = ANY($1))", "{\"1\",\"2\"}", NULL);
+    /* a nested object's id is in the JSON: text, as the other IDs */
+    expect_sql(f, "{ things(where: {parent: {id: {eq: 5}}}) { id } }", NULL,
+               FROM " WHERE (((\"data\"->'parent'->>'id')) = $1)", "5",
+               NULL);
 }
 
 
@@ -725,6 +732,14 @@ test_order(void **state)
                "((\"data\"->>'name')) ASC", NULL);
     expect_sql(*state, "{ things(orderBy: {when: ASC}) { id } }", NULL,
                FROM " ORDER BY ((\"data\"->>'when')::timestamptz) ASC",
+               NULL);
+    /* by id: the id column, in its own type, through the key's index */
+    expect_sql(*state, "{ things(orderBy: [{id: DESC}], limit: 3) { id } }",
+               NULL, FROM " ORDER BY \"id\" DESC LIMIT $1::bigint", "3", NULL);
+    /* an ID in the JSON orders as a JSON value: numbers as numbers */
+    expect_sql(*state, "{ things(orderBy: {parent: {id: ASC}}) { id } }",
+               NULL,
+               FROM " ORDER BY NULLIF(\"data\"->'parent'->'id', 'null') ASC",
                NULL);
 }
 
