@@ -495,13 +495,13 @@ sql_and_plans() {
     done
     for kind in byid list; do
         if [ "$kind" = byid ]; then
-            sql=$(grep -o 'fraiseql: run ".*"v_user".*" with [0-9]* params' "$NGXDIR/debug.log" | head -1)
+            sql=$(grep -o 'fraiseql slot [0-9]*: run [0-9]*: ".*"v_user".*" with [0-9]* params' "$NGXDIR/debug.log" | head -1)
             arg="'${USER_IDS[0]}'"
         else
-            sql=$(grep -o 'fraiseql: run ".*"v_post".*" with [0-9]* params' "$NGXDIR/debug.log" | head -1)
+            sql=$(grep -o 'fraiseql slot [0-9]*: run [0-9]*: ".*"v_post".*" with [0-9]* params' "$NGXDIR/debug.log" | head -1)
             arg="true, 1000"
         fi
-        sql=${sql#fraiseql: run \"}
+        sql=${sql#*: run *: \"}
         sql=${sql%\" with * params}
         [ -n "$sql" ] || { log "no SQL for $kind in the debug log"; continue; }
         {

@@ -56,6 +56,7 @@ PHASES = os.environ.get("BENCH_PHASES",
 RECORD = os.environ.get("BENCH_RECORD", "1") == "1"
 KEEP = os.environ.get("BENCH_KEEP", "0") == "1"
 WITH_PGL = os.environ.get("BENCH_POSTGRAPHILE", "1") == "1"
+ONLY = [w for w in os.environ.get("BENCH_WORKLOADS", "").split(",") if w]
 MODULE = os.environ.get("FRAISEQL_MODULE",
                         os.path.join(ROOT, "build",
                                      "ngx_http_fraiseql_module.so"))
@@ -480,6 +481,11 @@ P_TWO = ('{ user: tbUserById(id: "%s") { id firstName lastName email } '
 Q_LIST = ('{ posts(limit: %d%s, orderBy: [{createdAt: DESC}]) '
           '{ id title rating author { firstName lastName } } }')
 Q_LIST_WHERE = ", where: {published: {eq: true}}"
+# the page every client asks for first: users by id, the key's order
+Q_LIST_ID = ('{ users(limit: %d, orderBy: [{id: ASC}]) '
+             '{ id firstName lastName email } }')
+P_LIST_ID = ('{ users: allTbUsers(first: %d, orderBy: [PRIMARY_KEY_ASC]) '
+             '{ nodes { id firstName lastName email } } }')
 # PostGraphile's own idiom: a Relay connection's nodes, the author
 # through the foreign key; aliases give the JSON the module's keys
 P_LIST = ('{ posts: allTbPosts(first: %d%s, orderBy: [CREATED_AT_DESC]) '
@@ -511,6 +517,7 @@ class Workload:
         self.concurrency = concurrency or CONCURRENCY
         self.rows, self.unique = rows, unique
         self.expect, self.pgl_expect = expect, pgl_expect
+        self.row_key = '"title"'    # once per row of a list's answer
         self.sql = []          # the module's statements (pgbench)
         self.pgbench = []      # pgbench arguments (-f, -D)
         self.lens = {"module": set(), "pgl": set()}
@@ -529,6 +536,14 @@ def list_workload(name, n, where=True, path="/graphql", concurrency=None,
         params=(["true"] if where else []) + [str(n)], duration=duration)
 
 
+def list_by_id_workload(n):
+    wl = Workload("list_1k_id", "list of %s users ordered by id"
+                  % format(n, ","), [gql(Q_LIST_ID % n)],
+                  [gql(P_LIST_ID % n)], rows=n, params=[str(n)])
+    wl.row_key = '"email"'
+    return wl
+
+
 def workloads(users, posts):
     return [
         Workload("by_id", "one object by id",
@@ -543,6 +558,7 @@ def workloads(users, posts):
                  expect='"email"', pgl_expect='"email"'),
         list_workload("list_20", 20),
         list_workload("list_1k", 1000),
+        list_by_id_workload(1000),
         # answers come in waves of `clients` every ~0.7 s: a longer count
         list_workload("list_10k", 10000, duration=2 * DURATION),
         list_workload("list_1k_tv", 1000, path="/graphql-tv",
@@ -770,6 +786,10 @@ class Bench:
             log("PostGraphile on 127.0.0.1:%d, ready in %.1f s"
                 % (self.pgl.port, time.monotonic() - t))
         self.wls = workloads(self.users, self.posts)
+        if ONLY:
+            # by_id_cold runs by_id's statement: it needs by_id
+            want = set(ONLY) | ({"by_id"} if "by_id_cold" in ONLY else set())
+            self.wls = [w for w in self.wls if w.name in want]
         self.scale_wls = {n: list_workload("scale_%d" % n, n, where=False)
                           for n in SCALE_ROWS}
 
@@ -788,7 +808,8 @@ class Bench:
         with open(self.nginx.errlog) as f:
             f.seek(start)
             text = f.read()
-        return re.findall(r'fraiseql: run "(.*?)" with \d+ params', text)
+        return re.findall(r'fraiseql slot \d+: run \d+: "(.*?)" with \d+ params',
+                          text)
 
     def check(self):
         log("checking every answer, capturing the module's SQL "
@@ -797,7 +818,7 @@ class Bench:
         for wl in self.wls + list(self.scale_wls.values()):
             wl.sql = self.capture_sql(wl)
             if not wl.sql:
-                die("no 'fraiseql: run' line for %s: is nginx built "
+                die("no 'fraiseql slot N: run' line for %s: is nginx built "
                     "--with-debug?" % wl.name)
         self.nginx.stop()
         self.nginx.start("warn")
@@ -817,7 +838,7 @@ class Bench:
                     if st != 200 or '"errors"' in text:
                         die("%s (%s): %d %s" % (wl.name, who, st, text[:400]))
                     if wl.rows and wl.rows > 1:
-                        got = text.count('"title"')
+                        got = text.count(wl.row_key)
                         if got != wl.rows:
                             die("%s (%s): %d rows, expected %d"
                                 % (wl.name, who, got, wl.rows))
@@ -1516,7 +1537,9 @@ def targets(R):
                 return r
         return None
     for name, want, label in (("by_id", 0.6, "by id"),
-                              ("list_1k", 0.8, "1,000-row list")):
+                              ("list_1k", 0.8, "1,000-row list"),
+                              ("list_1k_id", 0.8,
+                               "1,000 users ordered by id")):
         r = at(name, 16)
         x = ratio(r.get("module"), r.get("pgbench")) if r else None
         if x is not None:
