@@ -58,6 +58,166 @@ fql_dc_def(const fql_schema_t *s, fql_str_t name)
 }
 
 
+/* the longest names suggestions are looked for (longer: none) */
+#define FQL_DC_NAME_MAX  64
+
+
+static int
+fql_dc_lower(int c)
+{
+    return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;
+}
+
+
+/*
+ * graphql-js's lexical distance (suggestionList): the optimal string
+ * alignment distance of the lower-cased names, 1 when only case differs;
+ * -1 when over threshold.
+ */
+static int
+fql_dc_distance(fql_str_t input, fql_str_t option, int threshold)
+{
+    int        rows[3][FQL_DC_NAME_MAX + 1];
+    int        cell, smallest, cost;
+    size_t     i, j;
+    fql_str_t  a, b;
+
+    if (fql_str_eq(input, option)) {
+        return 0;
+    }
+
+    a = option.len >= input.len ? option : input;
+    b = option.len >= input.len ? input : option;
+
+    if (a.len > FQL_DC_NAME_MAX || (int) (a.len - b.len) > threshold) {
+        return -1;
+    }
+
+    for (j = 0; j <= b.len; j++) {
+        rows[0][j] = j;
+    }
+
+    for (i = 1; i <= a.len; i++) {
+        smallest = rows[i % 3][0] = i;
+
+        for (j = 1; j <= b.len; j++) {
+            cost = fql_dc_lower(a.data[i - 1]) != fql_dc_lower(b.data[j - 1]);
+            cell = rows[(i - 1) % 3][j] + 1;
+
+            if (rows[i % 3][j - 1] + 1 < cell) {
+                cell = rows[i % 3][j - 1] + 1;
+            }
+
+            if (rows[(i - 1) % 3][j - 1] + cost < cell) {
+                cell = rows[(i - 1) % 3][j - 1] + cost;
+            }
+
+            if (i > 1 && j > 1
+                && fql_dc_lower(a.data[i - 1]) == fql_dc_lower(b.data[j - 2])
+                && fql_dc_lower(a.data[i - 2]) == fql_dc_lower(b.data[j - 1])
+                && rows[(i - 2) % 3][j - 2] + 1 < cell)
+            {
+                cell = rows[(i - 2) % 3][j - 2] + 1;
+            }
+
+            if (cell < smallest) {
+                smallest = cell;
+            }
+
+            rows[i % 3][j] = cell;
+        }
+
+        if (smallest > threshold) {
+            return -1;
+        }
+    }
+
+    cell = rows[a.len % 3][b.len];
+
+    /* the same letters in another case */
+    if (cell == 0) {
+        return 1;
+    }
+
+    return cell <= threshold ? cell : -1;
+}
+
+
+static int
+fql_dc_cmp(fql_str_t a, fql_str_t b)
+{
+    int  c;
+
+    c = memcmp(a.data, b.data, a.len < b.len ? a.len : b.len);
+
+    return c ? c : (a.len > b.len) - (a.len < b.len);
+}
+
+
+/*
+ * graphql-js's didYouMean of the arguments a directive declares, nearest
+ * first (then by name), at most five: " Did you mean "a", "b", or "c"?"
+ */
+static void
+fql_dc_suggest(fql_str_t input, const fql_arg_t *args, char *buf,
+    size_t size)
+{
+    int               d, best[5];
+    size_t            n, i, len;
+    const fql_arg_t  *a, *pick[5];
+
+    n = 0;
+
+    for (a = args; a; a = a->next) {
+        d = fql_dc_distance(input, a->name, (int) (input.len * 4 / 10) + 1);
+        if (d < 0) {
+            continue;
+        }
+
+        /* insertion into the five best, by distance then by name */
+        for (i = n; i > 0; i--) {
+            if (best[i - 1] < d
+                || (best[i - 1] == d
+                    && fql_dc_cmp(pick[i - 1]->name, a->name) <= 0))
+            {
+                break;
+            }
+
+            if (i < 5) {
+                best[i] = best[i - 1];
+                pick[i] = pick[i - 1];
+            }
+        }
+
+        if (i < 5) {
+            best[i] = d;
+            pick[i] = a;
+            n += n < 5;
+        }
+    }
+
+    buf[0] = '\0';
+
+    if (n == 0) {
+        return;
+    }
+
+    len = snprintf(buf, size, " Did you mean");
+
+    for (i = 0; i < n && len < size; i++) {
+        len += snprintf(buf + len, size - len, "%s\"%.*s\"",
+                        i == 0 ? " "
+                        : n == 2 ? " or "
+                        : i == n - 1 ? ", or " : ", ",
+                        fql_pstr(pick[i]->name));
+    }
+
+    if (len < size) {
+        snprintf(buf + len, size - len, "?");
+    }
+}
+
+
 /* arguments known and given once each, the required ones present */
 static int
 fql_dc_args(fql_dc_t *dc, const fql_directive_t *d,
@@ -69,9 +229,11 @@ fql_dc_args(fql_dc_t *dc, const fql_directive_t *d,
 
     for (a = d->args; a; a = a->next) {
         if (fql_arg_find(def->args, a->name) == NULL) {
+            fql_dc_suggest(a->name, def->args, type, sizeof(type));
+
             return fql_dc_error(dc, a->loc, "Unknown argument \"%.*s\" on "
-                                "directive \"@%.*s\".", fql_pstr(a->name),
-                                fql_pstr(d->name));
+                                "directive \"@%.*s\".%s", fql_pstr(a->name),
+                                fql_pstr(d->name), type);
         }
 
         for (b = d->args; b != a; b = b->next) {

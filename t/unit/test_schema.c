@@ -206,7 +206,8 @@ test_declared_directives(void **state)
                  "Directive \"@x\" may not be used on FIELD_DEFINITION.");
     schema_error(Q T "a: Int @x(m: 1) }\ndirective @x(n: Int) on "
                  "FIELD_DEFINITION", 2, 45,
-                 "Unknown argument \"m\" on directive \"@x\".");
+                 "Unknown argument \"m\" on directive \"@x\". Did you mean "
+                 "\"n\"?");
     schema_error(Q T "a: Int @x(n: 1, n: 2) }\ndirective @x(n: Int) on "
                  "FIELD_DEFINITION", 2, 51,
                  "There can be only one argument named \"n\".");
@@ -258,7 +259,8 @@ test_misplaced_and_repeated(void **state)
                  "The directive \"@view\" can only be used once at this "
                  "location.");
     schema_error(Q T "a: Int @column(nme: \"c\") }", 2, 50,
-                 "Unknown argument \"nme\" on directive \"@column\".");
+                 "Unknown argument \"nme\" on directive \"@column\". Did "
+                 "you mean \"name\"?");
     schema_error(Q T "a: Int @json }", 2, 42,
                  "Directive \"@json\" argument \"key\" of type \"String!\" "
                  "is required, but it was not provided.");
