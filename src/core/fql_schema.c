@@ -1412,8 +1412,8 @@ fql_sb_where_order(fql_sb_t *sb, fql_type_t *t)
             continue;
         }
 
-        a = fql_sb_add_input(sb, where, (const char *) f->name.data,
-                             fql_sb_named(sb, filter, 0));
+        /* named below: the field's name is not NUL-terminated */
+        a = fql_sb_add_input(sb, where, "", fql_sb_named(sb, filter, 0));
         if (a == NULL) {
             return fql_sb_error(sb, noloc, FQL_NOMEM);
         }
