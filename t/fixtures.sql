@@ -369,3 +369,58 @@ RETURNS app.mutation_response
 LANGUAGE sql AS $$
     SELECT NULL::app.mutation_response
 $$;
+
+-- @json (issue 14): a legacy view whose JSON keys are not snake_case;
+-- tb_legacy holds the values in plain columns for the hand-written SQL
+-- of t/test_json_keys.py
+CREATE TABLE tb_legacy (
+    id           int PRIMARY KEY,
+    email        text,
+    full_name    text,
+    age          int,
+    status_code  text,
+    zip          text,
+    city         text
+);
+
+INSERT INTO tb_legacy VALUES
+  (1, 'ada@example.com', 'Ada Lovelace', 36, 'active', '75001', 'Paris'),
+  (2, 'alan@example.com', 'Alan Turing', 41, 'retired', '10115', 'Berlin'),
+  (3, 'grace@example.com', 'Grace Hopper', 85, 'active', '10001',
+   'New York'),
+  (4, NULL, 'O''Brien "quoted"', NULL, NULL, NULL, NULL),
+  (5, 'marie@example.com', 'Marie Curie', 66, 'active', '75005', 'Paris');
+
+CREATE VIEW v_legacy AS
+SELECT l.id,
+       l.status_code AS "statusCode",
+       jsonb_build_object(
+           'id', l.id,
+           'eMail', l.email,
+           'Full Name', l.full_name,
+           'it''s "age"', l.age,
+           'statusCode', l.status_code,
+           'homeAddress', CASE WHEN l.zip IS NOT NULL
+                          THEN jsonb_build_object('ZIP', l.zip,
+                                                  'cityName', l.city)
+                          END
+       ) AS data
+FROM tb_legacy l;
+
+-- a write whose input JSON keys are the @json keys of LegacyInput
+CREATE FUNCTION app.fn_save_legacy(input jsonb)
+RETURNS app.mutation_response
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_id  int;
+BEGIN
+    INSERT INTO tb_legacy (id, email, full_name)
+    VALUES ((SELECT coalesce(max(id), 0) + 1 FROM tb_legacy),
+            input->>'eMail', input->>'Full Name')
+    RETURNING id INTO v_id;
+
+    RETURN ROW('created', input::text, v_id::text, 'Legacy',
+               (SELECT data FROM v_legacy WHERE id = v_id), NULL, NULL,
+               NULL)::app.mutation_response;
+END
+$$;

@@ -45,6 +45,73 @@ def test_bad_schema_fails_nginx_t_with_location(text, where, reason):
         os.unlink(path)
 
 
+# A schema's directives, as graphql-js's SDL validation checks them (issue
+# 14, item 6): t/test_graphql_js.py runs graphql-js on these same files
+# and finds the same message at the same place.
+_T = 'type T @view(name: "v_t") {\n  id: ID!\n'
+_Q = 'type Query { t(id: ID!): T }\n'
+
+BAD_DIRECTIVES = [
+    # a misspelt directive, on a field, a type, an argument...
+    (_T + '  secret: String @auht(role: "x")\n}\n' + _Q, ":3:18:",
+     'Unknown directive "@auht".'),
+    ('type T @veiw(name: "v_t") { id: ID! }\n' + _Q, ":1:8:",
+     'Unknown directive "@veiw".'),
+    (_T + '  a(x: Int @nope): Int\n}\n' + _Q, ":3:12:",
+     'Unknown directive "@nope".'),
+    (_T + '}\nenum E { A B @nope }\n' + _Q, ":4:14:",
+     'Unknown directive "@nope".'),
+    (_T + '}\ninput I {\n  x: Int @nope\n}\n' + _Q, ":5:10:",
+     'Unknown directive "@nope".'),
+    (_T + '}\nschema @nope { query: Query }\n' + _Q, ":4:8:",
+     'Unknown directive "@nope".'),
+    # in a place it does not apply to
+    (_T + '  a: Int @view(name: "v")\n}\n' + _Q, ":3:10:",
+     'Directive "@view" may not be used on FIELD_DEFINITION.'),
+    (_T + '  a(x: Int @json(key: "k")): Int\n}\n' + _Q, ":3:12:",
+     'Directive "@json" may not be used on ARGUMENT_DEFINITION.'),
+    # twice where once is allowed, a type and its extension alike
+    (_T + '  a: Int @column @column\n}\n' + _Q, ":3:18:",
+     'The directive "@column" can only be used once at this location.'),
+    (_T + '}\nextend type T @view(name: "w")\n' + _Q, ":4:15:",
+     'The directive "@view" can only be used once at this location.'),
+    # arguments: unknown, repeated, missing
+    (_T + '  a: Int @column(nme: "c")\n}\n' + _Q, ":3:18:",
+     'Unknown argument "nme" on directive "@column". Did you mean '
+     '"name"?'),
+    ('directive @auth(role: String!) on FIELD_DEFINITION\n' + _T
+     + '  a: Int @auth(rol: "x")\n}\n' + _Q, ":4:16:",
+     'Unknown argument "rol" on directive "@auth". Did you mean "role"?'),
+    ('directive @d(b: Int, ac: Int, ab: Int, aa: Int, zz: Int) on '
+     'FIELD_DEFINITION\n' + _T + '  a: Int @d(a: 1)\n}\n' + _Q, ":4:13:",
+     'Unknown argument "a" on directive "@d". Did you mean "aa", "ab", '
+     '"ac", or "b"?'),
+    (_T + '  a: Int @json(key: "a", key: "b")\n}\n' + _Q, ":3:26:",
+     'There can be only one argument named "key".'),
+    (_T + '  a: Int @json\n}\n' + _Q, ":3:10:",
+     'Directive "@json" argument "key" of type "String!" is required, '
+     'but it was not provided.'),
+]
+
+
+@pytest.mark.parametrize("text,where,reason", BAD_DIRECTIVES)
+def test_bad_directive_fails_nginx_t_with_location(text, where, reason):
+    test_bad_schema_fails_nginx_t_with_location(text, where, reason)
+
+
+def test_declared_directive_passes_nginx_t():
+    path = _schema('directive @auth(role: String!) repeatable on '
+                   'FIELD_DEFINITION | OBJECT\n'
+                   'type T @view(name: "v_t") @auth(role: "a") {\n'
+                   '  id: ID!\n  a: Int @auth(role: "b") @auth(role: "c")\n'
+                   '}\n' + _Q)
+    try:
+        r = Nginx(NoPg(), path).cmd("-t")
+        assert r.returncode == 0, r.stderr
+    finally:
+        os.unlink(path)
+
+
 def test_missing_schema_file():
     r = Nginx(NoPg(), "/nonexistent/schema.graphql").cmd("-t")
     assert r.returncode != 0

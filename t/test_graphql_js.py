@@ -92,3 +92,35 @@ def test_validation_agrees_with_graphql_js(ngx, node):
 def test_graphql_over_http_audits(ngx, node):
     r = run(node, "audit.js", ngx.url)
     assert r.returncode == 0, report(r)
+
+
+def test_sdl_directive_errors_agree_with_graphql_js(node):
+    # graphql-js's SDL validation says of each bad schema of
+    # test_config.py what `nginx -t` says, at one of the places it names
+    import json
+    import tempfile
+
+    from test_config import BAD_DIRECTIVES
+
+    paths = []
+    try:
+        for text, _, _ in BAD_DIRECTIVES:
+            f = tempfile.NamedTemporaryFile("w", suffix=".graphql",
+                                            delete=False)
+            f.write(text)
+            f.close()
+            paths.append(f.name)
+        r = subprocess.run([node, os.path.join(HERE, "sdl_errors.js")]
+                           + paths, cwd=HERE, capture_output=True,
+                           text=True, timeout=600)
+        assert r.returncode == 0, report(r)
+        answers = [json.loads(l) for l in r.stdout.splitlines()]
+        assert len(answers) == len(BAD_DIRECTIVES)
+        for (text, where, reason), a in zip(BAD_DIRECTIVES, answers):
+            assert a["message"] == reason, (text, a)
+            places = [":%d:%d:" % (l["line"], l["column"])
+                      for l in a["locations"]]
+            assert where in places, (text, a)
+    finally:
+        for p in paths:
+            os.unlink(p)

@@ -253,6 +253,16 @@ static const char  fql_builtin_sdl[] =
     " on FIELD_DEFINITION | ARGUMENT_DEFINITION | INPUT_FIELD_DEFINITION"
     " | ENUM_VALUE\n"
     "directive @specifiedBy(url: String!) on SCALAR\n"
+    "\"Binds an object type to a view with an id and a JSONB data column.\"\n"
+    "directive @view(name: String!, schema: String) on OBJECT\n"
+    "\"The view also has a real column for the field, to filter and order"
+    " by.\"\n"
+    "directive @column(name: String) on FIELD_DEFINITION\n"
+    "\"The PostgreSQL function a mutation calls.\"\n"
+    "directive @function(name: String!, schema: String) on FIELD_DEFINITION\n"
+    "\"The field's key in the JSON, when not its name in snake_case.\"\n"
+    "directive @json(key: String!)"
+    " on FIELD_DEFINITION | INPUT_FIELD_DEFINITION\n"
     "type __Schema { description: String types: [__Type!]!"
     " queryType: __Type! mutationType: __Type subscriptionType: __Type"
     " directives: [__Directive!]! }\n"
@@ -633,11 +643,32 @@ fql_directive_arg(fql_directive_t *d, const char *name)
 
 
 /* a directive's string argument, checked to be a plain SQL identifier */
+/* identifiers are quoted in SQL; refuse what could not be one */
+static int
+fql_sb_ident_ok(fql_str_t s)
+{
+    size_t  i;
+
+    if (s.len == 0 || s.len > 63) {
+        return 0;
+    }
+
+    for (i = 0; i < s.len; i++) {
+        unsigned char  c = s.data[i];
+
+        if (c < 0x20 || c == '"' || c == 0x7f) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
 static int
 fql_sb_ident_arg(fql_sb_t *sb, fql_directive_t *d, const char *name,
     fql_str_t *out)
 {
-    size_t        i;
     fql_value_t  *v;
 
     v = fql_directive_arg(d, name);
@@ -651,18 +682,55 @@ fql_sb_ident_arg(fql_sb_t *sb, fql_directive_t *d, const char *name,
                             "63 bytes", (int) d->name.len, d->name.data, name);
     }
 
-    /* identifiers are quoted in SQL; refuse what could not be one */
-    for (i = 0; i < v->str.len; i++) {
-        unsigned char  c = v->str.data[i];
-
-        if (c < 0x20 || c == '"' || c == 0x7f) {
-            return fql_sb_error(sb, v->loc,
-                                "@%.*s(%s:) is not a valid SQL identifier",
-                                (int) d->name.len, d->name.data, name);
-        }
+    if (!fql_sb_ident_ok(v->str)) {
+        return fql_sb_error(sb, v->loc,
+                            "@%.*s(%s:) is not a valid SQL identifier",
+                            (int) d->name.len, d->name.data, name);
     }
 
     *out = v->str;
+
+    return 0;
+}
+
+
+/*
+ * @json(key:) names the field's key in the JSON; else it is the field's
+ * name in snake_case.  Keys are written into SQL as quoted literals:
+ * no control characters, and no backslash, which a server with
+ * standard_conforming_strings off would read as an escape.
+ */
+static int
+fql_sb_json_key(fql_sb_t *sb, fql_directive_t *dirs, fql_str_t name,
+    fql_loc_t loc, fql_str_t *key)
+{
+    size_t            i;
+    fql_value_t      *v;
+    fql_directive_t  *d;
+
+    d = fql_find_directive(dirs, "json");
+    if (d == NULL) {
+        *key = fql_snake_case(sb->arena, name);
+        return key->data ? 0 : fql_sb_error(sb, loc, FQL_NOMEM);
+    }
+
+    v = fql_directive_arg(d, "key");
+    if (v == NULL || v->kind != FQL_VAL_STRING || v->str.len == 0) {
+        return fql_sb_error(sb, v ? v->loc : d->loc,
+                            "@json(key:) must be a non-empty string");
+    }
+
+    for (i = 0; i < v->str.len; i++) {
+        unsigned char  c = v->str.data[i];
+
+        if (c < 0x20 || c == '\\' || c == 0x7f) {
+            return fql_sb_error(sb, v->loc,
+                                "@json(key:) must not hold a control "
+                                "character or a backslash");
+        }
+    }
+
+    *key = v->str;
 
     return 0;
 }
@@ -717,9 +785,10 @@ fql_sb_args(fql_sb_t *sb, fql_input_value_def_t *defs, fql_arg_t **out)
             return -1;
         }
 
-        a->json_key = fql_snake_case(sb->arena, d->name);
-        if (a->json_key.data == NULL) {
-            return fql_sb_error(sb, d->loc, FQL_NOMEM);
+        if (fql_sb_json_key(sb, d->directives, d->name, d->loc,
+                            &a->json_key) != 0)
+        {
+            return -1;
         }
 
         *tail = a;
@@ -766,11 +835,13 @@ fql_sb_fields(fql_sb_t *sb, fql_type_t *t, fql_field_def_t *defs)
         f->description = d->description;
         f->loc = d->loc;
         f->deprecation = fql_deprecation(d->directives);
-        f->json_key = fql_snake_case(sb->arena, d->name);
         f->type = fql_sb_resolve(sb, d->type, 0);
 
-        if (f->type == NULL || f->json_key.data == NULL) {
-            return f->type ? fql_sb_error(sb, d->loc, FQL_NOMEM) : -1;
+        if (f->type == NULL
+            || fql_sb_json_key(sb, d->directives, d->name, d->loc,
+                               &f->json_key) != 0)
+        {
+            return -1;
         }
 
         if (fql_sb_args(sb, d->args, &f->args) != 0) {
@@ -792,11 +863,19 @@ fql_sb_fields(fql_sb_t *sb, fql_type_t *t, fql_field_def_t *defs)
             }
         }
 
+        /* the column: @column(name:), else the JSON key */
         col = fql_find_directive(d->directives, "column");
         if (col != NULL) {
             f->column = f->json_key;
             if (fql_sb_ident_arg(sb, col, "name", &f->column) != 0) {
                 return -1;
+            }
+
+            if (!fql_sb_ident_ok(f->column)) {
+                return fql_sb_error(sb, col->loc,
+                                    "@column on \"%.*s\" needs a name: "
+                                    "its JSON key is not a valid SQL "
+                                    "identifier", fql_pstr(d->name));
             }
         }
 
@@ -967,7 +1046,7 @@ fql_sb_define(fql_sb_t *sb, fql_definition_t *d)
     }
 
     if (d->kind == FQL_DEF_DIRECTIVE) {
-        return fql_sb_directive(sb, d);
+        return 0;
     }
 
     t = fql_schema_type(sb->schema, d->name);
@@ -1350,8 +1429,8 @@ fql_sb_where_order(fql_sb_t *sb, fql_type_t *t)
             continue;
         }
 
-        a = fql_sb_add_input(sb, where, (const char *) f->name.data,
-                             fql_sb_named(sb, filter, 0));
+        /* named below: the field's name is not NUL-terminated */
+        a = fql_sb_add_input(sb, where, "", fql_sb_named(sb, filter, 0));
         if (a == NULL) {
             return fql_sb_error(sb, noloc, FQL_NOMEM);
         }
@@ -1660,6 +1739,19 @@ fql_sb_load(fql_sb_t *sb, fql_document_t *doc)
         if (fql_sb_declare(sb, d) != 0) {
             return -1;
         }
+    }
+
+    /* all directives known before any use is checked, as types are */
+    for (d = doc->definitions; d; d = d->next) {
+        if (d->kind == FQL_DEF_DIRECTIVE && fql_sb_directive(sb, d) != 0) {
+            return -1;
+        }
+    }
+
+    if (!sb->builtin
+        && fql_sdl_check_directives(sb->schema, doc, sb->err) != 0)
+    {
+        return -1;
     }
 
     for (d = doc->definitions; d; d = d->next) {

@@ -186,6 +186,13 @@ typedef struct {
 int fql_schema_build(fql_arena_t *a, const char *sdl, size_t len,
     fql_schema_t **schema, fql_parse_error_t *err);
 
+/*
+ * The directives a schema file uses, checked against those built in and
+ * those it declares (fql_sdl.c): -1 with err filled on the first error.
+ */
+int fql_sdl_check_directives(const fql_schema_t *s,
+    const fql_document_t *doc, fql_parse_error_t *err);
+
 fql_type_t *fql_schema_type(const fql_schema_t *s, fql_str_t name);
 fql_field_t *fql_type_field(const fql_type_t *t, fql_str_t name);
 fql_arg_t *fql_arg_find(fql_arg_t *args, fql_str_t name);

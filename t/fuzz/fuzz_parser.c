@@ -3,13 +3,14 @@
  * first byte only picks the limits.  Successful parses are walked and
  * checked (strings NUL-terminated and valid UTF-8, names non-empty,
  * definitions in source order); errors must carry a message and location.
+ * A document that parses is also built as a schema (fql_schema_build).
  */
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "fql_ast.h"
+#include "fql_schema.h"
 
 
 #define fuzz_check(c)  do { if (!(c)) abort(); } while (0)
@@ -302,11 +303,42 @@ fuzz_definition(const fql_definition_t *d)
 }
 
 
+/*
+ * fql_schema_build (the directive checks of fql_sdl.c, @json keys...):
+ * a schema, or an error with a message.
+ */
+static void
+fuzz_schema(const uint8_t *data, size_t size)
+{
+    fql_arena_t        *a;
+    fql_schema_t       *s;
+    fql_parse_error_t   err;
+
+    a = fql_arena_heap_create();
+    if (a == NULL) {
+        return;
+    }
+
+    s = NULL;
+
+    if (fql_schema_build(a, (const char *) data, size, &s, &err) == 0) {
+        fuzz_check(s != NULL && s->query != NULL);
+
+    } else {
+        fuzz_check(err.message[0] != '\0');
+        fuzz_check(memchr(err.message, '\0', sizeof(err.message)) != NULL);
+    }
+
+    fql_arena_heap_destroy(a);
+}
+
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fql_arena_t             *a;
     fql_document_t          *doc;
+    int                      doc_ok;
     const fql_definition_t  *d, *prev;
     fql_parse_error_t        err;
     fql_parse_limits_t       lim;
@@ -336,9 +368,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
 
-    if (fql_parse_document(a, (const char *) data, size, &lim, &doc, &err)
-        == 0)
-    {
+    doc_ok = fql_parse_document(a, (const char *) data, size, &lim, &doc,
+                                &err) == 0;
+
+    if (doc_ok) {
         fuzz_check(doc != NULL && doc->definitions != NULL);
 
         prev = NULL;
@@ -363,6 +396,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     fql_arena_heap_destroy(a);
+
+    /* a document that parses is also tried as a schema file */
+    if (doc_ok && lim.max_depth == 0 && lim.max_tokens == 0) {
+        fuzz_schema(data, size);
+    }
 
     return 0;
 }

@@ -115,6 +115,7 @@ const MODULE_DIRECTIVES = `
 directive @view(name: String!, schema: String) on OBJECT
 directive @function(name: String!, schema: String) on FIELD_DEFINITION
 directive @column(name: String) on FIELD_DEFINITION
+directive @json(key: String!) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
 `;
 
 /* options that take a value, as --name=value or --name value */
@@ -567,6 +568,7 @@ function die(msg) {
 module.exports = {
   DEFAULT_SDL,
   MODULE_SCALARS,
+  MODULE_DIRECTIVES,
   INTROSPECTION_QUERY,
   parseArgs,
   moduleSDL,

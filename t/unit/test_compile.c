@@ -887,7 +887,7 @@ test_schema_errors(void **state)
     schema_error("type T @view(name: \"v\\\"x\") { a: Int } "
                  "type Query { t: [T] }", "not a valid SQL identifier");
     schema_error("type T @view { a: Int } type Query { t: [T] }",
-                 "needs a name");
+                 "argument \"name\" of type \"String!\" is required");
     schema_error("type T { a: Int a: Int } type Query { t: T }",
                  "only be defined once");
     schema_error("type T { a: Int } type T { b: Int }",
