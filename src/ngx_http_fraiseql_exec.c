@@ -297,9 +297,10 @@ ngx_http_fraiseql_slot_run(ngx_http_fraiseql_slot_t *slot,
     pgc->handler = ngx_http_fraiseql_slot_event;
     pgc->data = slot;
 
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, slot->ctx->r->connection->log, 0,
-                   "fraiseql slot %ui: run %ui: \"%s\"", slot->index,
-                   slot->runs, slot->plan->sql);
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, slot->ctx->r->connection->log, 0,
+                   "fraiseql slot %ui: run %ui: \"%s\" with %ui params",
+                   slot->index, slot->runs, slot->plan->sql,
+                   (ngx_uint_t) slot->plan->nparams);
 
     if (ngx_http_fraiseql_stmt_send(&slot->stmt) != NGX_OK) {
         ngx_http_fraiseql_slot_fail(slot, PQerrorMessage(pgc->pg));
