@@ -808,8 +808,9 @@ class Bench:
         with open(self.nginx.errlog) as f:
             f.seek(start)
             text = f.read()
-        return re.findall(r'fraiseql slot \d+: run \d+: "(.*?)" with \d+ params',
-                          text)
+        # (and the line of builds before issue 13, to compare with them)
+        return re.findall(r'fraiseql(?: slot \d+)?: run(?: \d+:)? "(.*?)"'
+                          r' with \d+ params', text)
 
     def check(self):
         log("checking every answer, capturing the module's SQL "
