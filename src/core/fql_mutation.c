@@ -39,6 +39,8 @@ static const fql_str_t  fql_answered_null =
     fql_str_lit("The mutation's function answered NULL");
 static const fql_str_t  fql_answered_no_status =
     fql_str_lit("The mutation's function answered no status");
+static const fql_str_t  fql_answered_empty_status =
+    fql_str_lit("The mutation's function answered an empty status");
 
 
 int
@@ -317,6 +319,11 @@ fql_mutation_object(fql_arena_t *a, const char *row, size_t len,
         message = fql_jval_member(j, "message");
         res->message = message && message->kind == FQL_J_STRING
                        && message->str.len ? message->str : status->str;
+
+        if (res->message.len == 0) {
+            res->message = fql_answered_empty_status;
+        }
+
         return 0;
 
     } else {

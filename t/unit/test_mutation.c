@@ -464,6 +464,8 @@ test_direct_object(void **state)
                   "null}", "FORBIDDEN", "forbidden:role");
     expect_object(f, rp, "{\"status\": \"gone\", \"message\": \"\"}",
                   "FAILED", "gone");
+    expect_object(f, rp, "{\"status\": \"\"}", "FAILED",
+                  "The mutation's function answered an empty status");
 
     /* SQL NULL, a NULL or non-string status: an internal error */
     expect_object(f, rp, NULL, "INTERNAL_SERVER_ERROR",
