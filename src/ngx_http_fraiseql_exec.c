@@ -402,9 +402,9 @@ ngx_http_fraiseql_root_path(ngx_http_fraiseql_slot_t *slot, fql_error_t *err)
 
 
 /*
- * A mutation returning its object directly reported an error: the field
- * is null, the error says what the function said, with the taxonomy's
- * code.  The function returned: its transaction committed.
+ * A mutation returning its object directly reported an error: the error
+ * says what the function said, with the taxonomy's code (the field is
+ * null).  The function returned: its transaction committed.
  */
 static ngx_int_t
 ngx_http_fraiseql_mutation_error(ngx_http_fraiseql_slot_t *slot,
@@ -415,9 +415,7 @@ ngx_http_fraiseql_mutation_error(ngx_http_fraiseql_slot_t *slot,
     err = fql_error_add(&slot->ctx->errs, &slot->plan->loc, res->code,
                         "%.*s", fql_pstr(res->message));
 
-    if (err == NULL || ngx_http_fraiseql_root_path(slot, err) != NGX_OK
-        || fql_wbuf_lit(&slot->w, "null") != 0)
-    {
+    if (err == NULL || ngx_http_fraiseql_root_path(slot, err) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -449,21 +447,21 @@ ngx_http_fraiseql_mutation_row(ngx_http_fraiseql_slot_t *slot, char *data,
                               &hb);
     }
 
-    if (rc == 0 && res.code != NULL) {
+    /* an error, or a success without an entity: the field is null */
+    if (rc == 0 && (res.code != NULL || fql_heapbuf_len(&hb) == 0)) {
         fql_heapbuf_free(&hb);
 
-        if (ngx_http_fraiseql_mutation_error(slot, &res) != NGX_OK) {
+        if ((res.code != NULL
+             && ngx_http_fraiseql_mutation_error(slot, &res) != NGX_OK)
+            || fql_wbuf_lit(&slot->w, "null") != 0)
+        {
             ngx_http_fraiseql_abort(ctx, NGX_ERROR);
         }
 
         return;
     }
 
-    if (rc == 0 && fql_heapbuf_len(&hb) == 0) {
-        /* a success without an entity */
-        rc = fql_wbuf_lit(&slot->w, "null");
-
-    } else if (rc == 0) {
+    if (rc == 0) {
         rc = fql_transform_row(proj, hb.data, fql_heapbuf_len(&hb),
                                &slot->w, pp, ngx_http_fraiseql_field_error,
                                ctx);
