@@ -401,7 +401,29 @@ ngx_http_fraiseql_root_path(ngx_http_fraiseql_slot_t *slot, fql_error_t *err)
 }
 
 
-/* a mutation's row: Success or Error, shaped, then projected */
+/*
+ * A mutation returning its object directly reported an error: the error
+ * says what the function said, with the taxonomy's code (the field is
+ * null).  The function returned: its transaction committed.
+ */
+static ngx_int_t
+ngx_http_fraiseql_mutation_error(ngx_http_fraiseql_slot_t *slot,
+    const fql_mutation_result_t *res)
+{
+    fql_error_t  *err;
+
+    err = fql_error_add(&slot->ctx->errs, &slot->plan->loc, res->code,
+                        "%.*s", fql_pstr(res->message));
+
+    if (err == NULL || ngx_http_fraiseql_root_path(slot, err) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* a mutation's row: Success or Error (or the object), shaped, projected */
 static void
 ngx_http_fraiseql_mutation_row(ngx_http_fraiseql_slot_t *slot, char *data,
     size_t len, fql_path_t *pp)
@@ -409,11 +431,35 @@ ngx_http_fraiseql_mutation_row(ngx_http_fraiseql_slot_t *slot, char *data,
     int                       rc;
     fql_heapbuf_t             hb;
     const fql_proj_t         *proj;
+    fql_mutation_result_t     res;
     ngx_http_fraiseql_ctx_t  *ctx = slot->ctx;
 
     fql_heapbuf_init(&hb);
 
-    rc = fql_mutation_row(slot->plan, &ctx->arena, data, len, &proj, &hb);
+    proj = slot->plan->proj;
+    res.code = NULL;
+
+    if (slot->plan->direct) {
+        rc = fql_mutation_object(&ctx->arena, data, len, &res, &hb);
+
+    } else {
+        rc = fql_mutation_row(slot->plan, &ctx->arena, data, len, &proj,
+                              &hb);
+    }
+
+    /* an error, or a success without an entity: the field is null */
+    if (rc == 0 && (res.code != NULL || fql_heapbuf_len(&hb) == 0)) {
+        fql_heapbuf_free(&hb);
+
+        if ((res.code != NULL
+             && ngx_http_fraiseql_mutation_error(slot, &res) != NGX_OK)
+            || fql_wbuf_lit(&slot->w, "null") != 0)
+        {
+            ngx_http_fraiseql_abort(ctx, NGX_ERROR);
+        }
+
+        return;
+    }
 
     if (rc == 0) {
         rc = fql_transform_row(proj, hb.data, fql_heapbuf_len(&hb),

@@ -309,6 +309,47 @@ LANGUAGE sql AS $$
            ::app.mutation_response
 $$;
 
+-- a mutation returning its object directly (t/test_mutations_direct.py):
+-- each error class it can answer, checked before anything is written
+CREATE FUNCTION app.fn_update_note(input jsonb)
+RETURNS app.mutation_response
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_id    int := (input->>'id')::int;
+    v_body  text;
+BEGIN
+    SELECT body INTO v_body FROM tb_note WHERE id = v_id;
+
+    IF NOT FOUND THEN
+        RETURN ROW('not_found:note', 'No note ' || v_id, v_id::text, 'Note',
+                   NULL, NULL, NULL, NULL)::app.mutation_response;
+    END IF;
+
+    IF input->>'body' = '' THEN
+        RETURN ROW('validation:body', 'The body is empty', v_id::text,
+                   'Note', NULL, NULL, NULL, NULL)::app.mutation_response;
+    END IF;
+
+    IF input->>'body' = v_body THEN
+        RETURN ROW('noop:unchanged', 'Nothing to change', v_id::text,
+                   'Note', (SELECT data FROM v_note WHERE id = v_id),
+                   NULL, NULL, NULL)::app.mutation_response;
+    END IF;
+
+    IF EXISTS (SELECT 1 FROM tb_note WHERE body = input->>'body') THEN
+        RETURN ROW('conflict:body', 'Another note has this body',
+                   v_id::text, 'Note', NULL, NULL, NULL,
+                   NULL)::app.mutation_response;
+    END IF;
+
+    UPDATE tb_note SET body = input->>'body' WHERE id = v_id;
+
+    RETURN ROW('updated', 'Note updated', v_id::text, 'Note',
+               (SELECT data FROM v_note WHERE id = v_id), ARRAY['body'],
+               NULL, NULL)::app.mutation_response;
+END
+$$;
+
 -- hostile clients (test_hostile.py)
 
 -- big rows: one answer of { bulk { id title body } } is ~6.3 MB (3,000

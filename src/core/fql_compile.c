@@ -14,7 +14,8 @@
  * A mutation field: one call of its SQL function with the input as
  * JSON, "SELECT to_jsonb(r) FROM schema.fn($1::jsonb) AS r", whose row
  * (a mutation_response or plain JSON) the Success or the Error
- * projection shapes (fql_mutation.c).
+ * projection shapes (fql_mutation.c), or the object's own when the field
+ * returns it directly.
  */
 static int
 fql_compile_mutation(fql_cctx_t *c, const fql_field_t *f, fql_cfield_t *cf,
@@ -43,9 +44,17 @@ fql_compile_mutation(fql_cctx_t *c, const fql_field_t *f, fql_cfield_t *cf,
     }
 
     if (fql_collect_sub(c, f->success, cf, &sub) != 0
-        || (rp->proj = fql_project(c, f->success, sub, 1)) == NULL
-        || fql_collect_sub(c, f->failure, cf, &sub) != 0
-        || (rp->proj_error = fql_project(c, f->failure, sub, 1)) == NULL)
+        || (rp->proj = fql_project(c, f->success, sub, 1)) == NULL)
+    {
+        return -1;
+    }
+
+    /* returning the object itself: no Error member to shape */
+    rp->direct = (f->failure == NULL);
+
+    if (!rp->direct
+        && (fql_collect_sub(c, f->failure, cf, &sub) != 0
+            || (rp->proj_error = fql_project(c, f->failure, sub, 1)) == NULL))
     {
         return -1;
     }

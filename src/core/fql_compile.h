@@ -18,7 +18,8 @@ typedef enum {
     FQL_RF_OBJECT = 0,    /* one row or null */
     FQL_RF_LIST,          /* a list of rows */
     FQL_RF_STATIC,        /* known at compile time: __typename, __schema */
-    FQL_RF_MUTATION       /* a function's one row: Success or Error */
+    FQL_RF_MUTATION       /* a function's one row: Success or Error,
+                             or (direct) the object or an error */
 } fql_root_field_kind_t;
 
 typedef struct fql_root_plan_s  fql_root_plan_t;
@@ -51,6 +52,7 @@ struct fql_root_plan_s {
     unsigned                non_null:1;      /* the field's type is T! */
     unsigned                items_non_null:1;
     unsigned                uses_vector:1;   /* needs pgvector */
+    unsigned                direct:1;        /* MUTATION: returns T */
     const char             *sql;             /* NUL-terminated */
     size_t                  sql_len;
     unsigned                nparams;

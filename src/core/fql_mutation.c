@@ -16,24 +16,45 @@ static const char  *fql_success_statuses[] = {
     NULL
 };
 
+/* the error classes: the union's code, a direct field's extensions.code */
 static const struct {
     const char  *prefix;
     int          code;
+    const char  *name;
 } fql_error_statuses[] = {
-    { "validation", 422 },
-    { "noop", 422 },
-    { "not_found", 404 },
-    { "conflict", 409 },
-    { "unauthorized", 401 },
-    { "forbidden", 403 },
-    { "timeout", 408 },
-    { "failed", 500 },
-    { NULL, 0 }
+    { "validation", 422, "VALIDATION" },
+    { "noop", 422, "NOOP" },
+    { "not_found", 404, "NOT_FOUND" },
+    { "conflict", 409, "CONFLICT" },
+    { "unauthorized", 401, "UNAUTHORIZED" },
+    { "forbidden", 403, "FORBIDDEN" },
+    { "timeout", 408, "TIMEOUT" },
+    { "failed", 500, "FAILED" },
+    { NULL, 0, NULL }
 };
+
+#define FQL_FAILED  "FAILED"
+
+static const fql_str_t  fql_answered_null =
+    fql_str_lit("The mutation's function answered NULL");
+static const fql_str_t  fql_answered_no_status =
+    fql_str_lit("The mutation's function answered no status");
+static const fql_str_t  fql_answered_empty_status =
+    fql_str_lit("The mutation's function answered an empty status");
 
 
 int
 fql_mutation_status(fql_str_t status, int *code, fql_str_t *identifier)
+{
+    const char  *name;
+
+    return fql_mutation_class(status, code, identifier, &name);
+}
+
+
+int
+fql_mutation_class(fql_str_t status, int *code, fql_str_t *identifier,
+    const char **name)
 {
     size_t       i, n;
     const char  *colon;
@@ -54,6 +75,7 @@ fql_mutation_status(fql_str_t status, int *code, fql_str_t *identifier)
             && strncasecmp(status.data, fql_success_statuses[i], n) == 0)
         {
             *code = 200;
+            *name = NULL;
             return 1;
         }
     }
@@ -63,12 +85,14 @@ fql_mutation_status(fql_str_t status, int *code, fql_str_t *identifier)
             && strncasecmp(status.data, fql_error_statuses[i].prefix, n) == 0)
         {
             *code = fql_error_statuses[i].code;
+            *name = fql_error_statuses[i].name;
             return 0;
         }
     }
 
     /* a status nobody knows is a failure, named by itself */
     *code = 500;
+    *name = FQL_FAILED;
     *identifier = status;
 
     return 0;
@@ -247,4 +271,69 @@ fql_mutation_row(const fql_root_plan_t *rp, fql_arena_t *a, const char *row,
     }
 
     return fql_wbuf_putc(w, '}');
+}
+
+
+int
+fql_mutation_object(fql_arena_t *a, const char *row, size_t len,
+    fql_mutation_result_t *res, fql_heapbuf_t *out)
+{
+    int            code;
+    fql_str_t      ident;
+    fql_jval_t    *j, *status, *message, *entity;
+    fql_errors_t   errs;
+
+    fql_errors_init(&errs, a);
+
+    res->code = NULL;
+    res->message.data = NULL;
+    res->message.len = 0;
+
+    /* SQL NULL: nothing says what happened, as a NULL status */
+    if (row == NULL) {
+        res->code = FQL_CODE_INTERNAL;
+        res->message = fql_answered_null;
+        return 0;
+    }
+
+    j = fql_json_parse(a, row, len, &errs);
+    if (j == NULL || j->kind != FQL_J_OBJECT) {
+        return -1;
+    }
+
+    status = fql_jval_member(j, "status");
+
+    if (status == NULL) {
+        /* plain JSON without a status: the object is the entity */
+        entity = j;
+
+    } else if (status->kind != FQL_J_STRING) {
+        res->code = FQL_CODE_INTERNAL;
+        res->message = fql_answered_no_status;
+        return 0;
+
+    } else if (fql_mutation_class(status->str, &code, &ident, &res->code)
+               == 0)
+    {
+        /* the function's message, or else its status, says what failed */
+        message = fql_jval_member(j, "message");
+        res->message = message && message->kind == FQL_J_STRING
+                       && message->str.len ? message->str : status->str;
+
+        if (res->message.len == 0) {
+            res->message = fql_answered_empty_status;
+        }
+
+        return 0;
+
+    } else {
+        entity = fql_jval_member(j, "entity");
+    }
+
+    /* a success without an entity (a delete, say) is a null object */
+    if (entity == NULL || entity->kind == FQL_J_NULL) {
+        return 0;
+    }
+
+    return entity->kind == FQL_J_OBJECT ? fql_jval_write(&out->w, entity) : -1;
 }

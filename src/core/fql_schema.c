@@ -1591,8 +1591,38 @@ fql_sb_is_error_type(const fql_type_t *t)
 
 
 /*
+ * A mutation that returns its object type directly: a success is the
+ * entity, an error a GraphQL error that makes the field null, so the
+ * field must be nullable (a null would otherwise null all of "data").
+ */
+static int
+fql_sb_mutation_object(fql_sb_t *sb, fql_field_t *f, fql_type_t *t)
+{
+    if (f->type->kind == FQL_TYPE_NON_NULL) {
+        return fql_sb_error(sb, f->loc,
+                            "Mutation field \"%.*s\" returns \"%.*s\" "
+                            "directly: it must be nullable (\"%.*s\", not "
+                            "\"%.*s!\"), as an error makes it null",
+                            (int) f->name.len, f->name.data,
+                            (int) t->name.len, t->name.data,
+                            (int) t->name.len, t->name.data,
+                            (int) t->name.len, t->name.data);
+    }
+
+    /* no Error member: the object is the success and its own entity */
+    f->success = t;
+    f->failure = NULL;
+    f->entity = NULL;
+    f->root = FQL_ROOT_FUNCTION;
+
+    return 0;
+}
+
+
+/*
  * A mutation field calls a SQL function (@function) with one input
- * object and answers a union of a Success and an Error object type.
+ * object and answers a union of a Success and an Error object type, or
+ * its object type directly.
  */
 static int
 fql_sb_mutation_field(fql_sb_t *sb, fql_field_t *f)
@@ -1624,12 +1654,17 @@ fql_sb_mutation_field(fql_sb_t *sb, fql_field_t *f)
     tr = f->type->kind == FQL_TYPE_NON_NULL ? f->type->of : f->type;
     t = tr->kind == FQL_TYPE_NAMED ? tr->type : NULL;
 
+    if (t != NULL && t->kind == FQL_T_OBJECT) {
+        return fql_sb_mutation_object(sb, f, t);
+    }
+
     m = t && t->kind == FQL_T_UNION ? t->members : NULL;
 
     if (m == NULL || m->next == NULL || m->next->next != NULL) {
         return fql_sb_error(sb, f->loc,
-                            "Mutation field \"%.*s\" must return a union of "
-                            "two object types, a Success and an Error (e.g. "
+                            "Mutation field \"%.*s\" must return an "
+                            "object type (e.g. User) or a union of two "
+                            "object types, a Success and an Error (e.g. "
                             "union CreateUserResult = CreateUserSuccess | "
                             "CreateUserError)",
                             (int) f->name.len, f->name.data);

@@ -66,8 +66,8 @@ struct fql_field_s {
     /* @function(name:, schema:) of a mutation */
     fql_str_t        fn_schema;       /* len 0: search_path */
     fql_str_t        fn_name;
-    fql_type_t      *success;         /* members of its result union */
-    fql_type_t      *failure;
+    fql_type_t      *success;         /* members of its result union; */
+    fql_type_t      *failure;         /* NULL: returns success directly */
     fql_field_t     *entity;          /* success's object field, or NULL */
     fql_field_t     *next;
 };

@@ -1,7 +1,8 @@
 /*
  * libFuzzer target: a mutation function's row (to_jsonb of its answer)
  * through the status taxonomy and the shaping for Success or Error, then
- * the chosen projection, as the module does for each mutation field.
+ * the chosen projection, as the module does for each mutation field; and
+ * through the shaping of a mutation that returns its object directly.
  */
 
 #include <stdint.h>
@@ -22,15 +23,17 @@ static const char  sdl[] =
     "  errors: [FieldError!]! }\n"
     "union Res = Ok | Bad\n"
     "type Query { user(id: ID!): User }\n"
-    "type Mutation { m(input: In!): Res @function(name: \"f\") }\n";
+    "type Mutation { m(input: In!): Res @function(name: \"f\")\n"
+    "  d(input: In!): User @function(name: \"g\") }\n";
 
 static const char  query[] =
     "mutation { m(input: {name: \"x\"}) { __typename ... on Ok { message "
     "status user { id name age tags __typename } updatedFields cascade } "
-    "... on Bad { message code identifier errors { field message } } } }";
+    "... on Bad { message code identifier errors { field message } } }\n"
+    "  d(input: {name: \"y\"}) { id name age tags __typename } }";
 
 static fql_arena_t      *arena;
-static fql_root_plan_t  *rp;
+static fql_root_plan_t  *rp, *rp_direct;
 
 
 static int
@@ -63,17 +66,19 @@ init(void)
     }
 
     rp = plan->roots;
+    rp_direct = rp->next;
 
-    return 0;
+    return rp_direct != NULL && rp_direct->direct ? 0 : -1;
 }
 
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    fql_arena_t       *a;
-    fql_heapbuf_t      hb, out;
-    const fql_proj_t  *proj;
+    fql_arena_t            *a;
+    fql_heapbuf_t           hb, out;
+    const fql_proj_t       *proj;
+    fql_mutation_result_t   res;
 
     if (rp == NULL && init() != 0) {
         abort();
@@ -89,6 +94,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     {
         /* what the shaping writes is always an object the transform reads */
         abort();
+    }
+
+    fql_heapbuf_free(&hb);
+    fql_heapbuf_free(&out);
+    fql_heapbuf_init(&hb);
+    fql_heapbuf_init(&out);
+
+    if (fql_mutation_object(a, (const char *) data, size, &res, &hb) == 0) {
+        /* an error has a code and a message; a success is null or reads */
+        if ((res.code != NULL && res.message.len == 0)
+            || (res.code == NULL && fql_heapbuf_len(&hb)
+                && fql_transform_row(rp_direct->proj, hb.data,
+                                     fql_heapbuf_len(&hb), &out.w, NULL,
+                                     NULL, NULL) != 0))
+        {
+            abort();
+        }
     }
 
     fql_heapbuf_free(&hb);

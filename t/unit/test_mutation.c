@@ -32,6 +32,9 @@ static const char  sdl[] =
     "    @function(name: \"fn_create_user\", schema: \"app\")\n"
     "  plain(input: CreateUserInput!): CreateUserResult!\n"
     "    @function(name: \"fn_plain\")\n"
+    "  updateUser(input: CreateUserInput!): User\n"
+    "    @function(name: \"fn_update_user\", schema: \"app\")\n"
+    "  note(input: CreateUserInput!): FieldError @function(name: \"fn_n\")\n"
     "}\n";
 
 
@@ -148,8 +151,22 @@ test_schema_rules(void **state)
           "exactly one argument" },
         { Q "input I { a: Int }\n"
           "type S { m: String }\n"
-          "type Mutation { m(input: I!): S @function(name: \"f\") }",
-          "must return a union" },
+          "type Mutation { m(input: I!): S! @function(name: \"f\") }",
+          "it must be nullable (\"S\", not \"S!\")" },
+        { Q "input I { a: Int }\n"
+          "type S { m: String }\n"
+          "type Mutation { m(input: I!): [S] @function(name: \"f\") }",
+          "must return an object type (e.g. User) or a union" },
+        { Q "input I { a: Int }\n"
+          "type Mutation { m(input: I!): String @function(name: \"f\") }",
+          "must return an object type (e.g. User) or a union" },
+        { Q "input I { a: Int }\n"
+          "interface N { m: String }\n"
+          "type Mutation { m(input: I!): N @function(name: \"f\") }",
+          "must return an object type (e.g. User) or a union" },
+        { Q "input I { a: Int }\n"
+          "type Mutation { m(input: I!): I @function(name: \"f\") }",
+          "must be an output type" },
         { Q "input I { a: Int }\n"
           "type S { m: String } type T { n: Int } union R = S | T\n"
           "type Mutation { m(input: I!): R @function(name: \"f\") }",
@@ -303,6 +320,191 @@ test_rows(void **state)
 }
 
 
+static void
+test_error_codes(void **state)
+{
+    int          code;
+    unsigned     i;
+    fql_str_t    id, st;
+    const char  *name;
+    static const struct {
+        const char  *status;
+        const char  *name;
+    } cases[] = {
+        { "created", NULL }, { "updated:name", NULL }, { "OK", NULL },
+        { "validation:email", "VALIDATION" }, { "noop:same", "NOOP" },
+        { "not_found:user", "NOT_FOUND" }, { "NOT_FOUND", "NOT_FOUND" },
+        { "conflict:email_taken", "CONFLICT" },
+        { "unauthorized", "UNAUTHORIZED" }, { "forbidden:r", "FORBIDDEN" },
+        { "timeout:lock", "TIMEOUT" }, { "failed:io", "FAILED" },
+        /* a status nobody knows is a failure, as for the union */
+        { "gone:away", "FAILED" }, { "", "FAILED" },
+    };
+
+    (void) state;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        st.data = cases[i].status;
+        st.len = strlen(cases[i].status);
+
+        assert_int_equal(fql_mutation_class(st, &code, &id, &name),
+                         cases[i].name == NULL);
+
+        if (cases[i].name == NULL) {
+            assert_null(name);
+        } else {
+            assert_string_equal(name, cases[i].name);
+        }
+    }
+}
+
+
+/* a direct mutation's row: the object projected, or the error's code */
+static void
+expect_object(fixture_t *f, const fql_root_plan_t *rp, const char *row,
+    const char *code, const char *want)
+{
+    fql_heapbuf_t          hb, out;
+    fql_mutation_result_t  res;
+
+    fql_heapbuf_init(&hb);
+    fql_heapbuf_init(&out);
+
+    assert_int_equal(fql_mutation_object(f->arena, row,
+                                         row ? strlen(row) : 0, &res, &hb),
+                     0);
+
+    if (code != NULL) {
+        /* an error: its message, nothing to project */
+        assert_non_null(res.code);
+        assert_string_equal(res.code, code);
+        assert_int_equal(res.message.len, strlen(want));
+        assert_memory_equal(res.message.data, want, res.message.len);
+        assert_int_equal(fql_heapbuf_len(&hb), 0);
+
+    } else if (want == NULL) {
+        /* a success without an entity: null */
+        assert_null(res.code);
+        assert_int_equal(fql_heapbuf_len(&hb), 0);
+
+    } else {
+        assert_null(res.code);
+        assert_int_equal(fql_transform_row(rp->proj, hb.data,
+                                           fql_heapbuf_len(&hb), &out.w,
+                                           NULL, NULL, NULL), 0);
+        assert_int_equal(fql_heapbuf_len(&out), strlen(want));
+        assert_memory_equal(out.data, want, strlen(want));
+    }
+
+    fql_heapbuf_free(&hb);
+    fql_heapbuf_free(&out);
+}
+
+
+static void
+test_direct_object(void **state)
+{
+    fixture_t         *f = *state;
+    fql_plan_t        *p;
+    fql_errors_t       errs;
+    fql_heapbuf_t      hb;
+    fql_root_plan_t   *rp;
+    fql_mutation_result_t  res;
+
+    p = compile(f, "mutation { u: updateUser(input: {firstName: \"a\"}) { "
+                "__typename id firstName } n: note(input: {firstName: "
+                "\"b\"}) { field } }", NULL, &errs);
+    assert_non_null(p);
+
+    rp = p->roots;
+    assert_int_equal(rp->kind, FQL_RF_MUTATION);
+    assert_true(rp->direct);
+    assert_false(rp->non_null);
+    assert_null(rp->proj_error);
+    assert_string_equal(rp->sql, "SELECT to_jsonb(r) FROM \"app\"."
+                        "\"fn_update_user\"($1::jsonb) AS r");
+    assert_string_equal(rp->params[0], "{\"first_name\":\"a\"}");
+
+    /* any object type the schema knows, @view or not */
+    assert_true(rp->next->direct);
+
+    /* a success: the entity, projected as a view's data */
+    expect_object(f, rp,
+                  "{\"status\": \"updated\", \"message\": \"ok\", "
+                  "\"entity\": {\"id\": 7, \"first_name\": \"A\", "
+                  "\"secret\": 1}, \"updated_fields\": [\"first_name\"]}",
+                  NULL,
+                  "{\"__typename\":\"User\",\"id\":\"7\","
+                  "\"firstName\":\"A\"}");
+
+    /* plain JSON: the object is the entity */
+    expect_object(f, rp, "{\"id\": 3, \"first_name\": \"P\"}", NULL,
+                  "{\"__typename\":\"User\",\"id\":\"3\","
+                  "\"firstName\":\"P\"}");
+
+    /* a success without an entity (a delete): null, no error */
+    expect_object(f, rp, "{\"status\": \"deleted\", \"entity\": null}",
+                  NULL, NULL);
+    expect_object(f, rp, "{\"status\": \"ok\"}", NULL, NULL);
+
+    /* errors: the taxonomy's code and the function's message */
+    expect_object(f, rp,
+                  "{\"status\": \"not_found:user\", \"message\": "
+                  "\"No user 7\", \"entity\": {\"id\": 7}}",
+                  "NOT_FOUND", "No user 7");
+    expect_object(f, rp, "{\"status\": \"conflict:email\", \"message\": "
+                  "\"Taken\"}", "CONFLICT", "Taken");
+    expect_object(f, rp, "{\"status\": \"validation:age\", \"message\": "
+                  "\"Too old\"}", "VALIDATION", "Too old");
+    expect_object(f, rp, "{\"status\": \"noop:same\", \"message\": "
+                  "\"Same\"}", "NOOP", "Same");
+
+    /* without a message, the status says what failed */
+    expect_object(f, rp, "{\"status\": \"forbidden:role\", \"message\": "
+                  "null}", "FORBIDDEN", "forbidden:role");
+    expect_object(f, rp, "{\"status\": \"gone\", \"message\": \"\"}",
+                  "FAILED", "gone");
+    expect_object(f, rp, "{\"status\": \"\"}", "FAILED",
+                  "The mutation's function answered an empty status");
+
+    /* SQL NULL, a NULL or non-string status: an internal error */
+    expect_object(f, rp, NULL, "INTERNAL_SERVER_ERROR",
+                  "The mutation's function answered NULL");
+    expect_object(f, rp, "{\"status\": null, \"message\": \"m\"}",
+                  "INTERNAL_SERVER_ERROR",
+                  "The mutation's function answered no status");
+    expect_object(f, rp, "{\"status\": 7}", "INTERNAL_SERVER_ERROR",
+                  "The mutation's function answered no status");
+
+    /* not an object, or an entity that is not one */
+    fql_heapbuf_init(&hb);
+    assert_int_equal(fql_mutation_object(f->arena, "[1]", 3, &res, &hb), -1);
+    assert_int_equal(fql_mutation_object(f->arena, "{\"a\"", 4, &res, &hb),
+                     -1);
+    assert_int_equal(fql_mutation_object(f->arena, "{\"status\": \"ok\", "
+                                         "\"entity\": 5}", 29, &res, &hb),
+                     -1);
+    fql_heapbuf_free(&hb);
+}
+
+
+static void
+test_direct_coercion_before_sql(void **state)
+{
+    fixture_t     *f = *state;
+    fql_errors_t   errs;
+
+    assert_null(compile(f, "mutation { updateUser(input: {}) { id } }", NULL,
+                        &errs));
+    assert_non_null(strstr(errs.head->message, "firstName"));
+
+    /* an object: a selection is required, Error fragments do not apply */
+    assert_null(compile(f, "mutation { updateUser(input: {firstName: "
+                        "\"a\"}) }", NULL, &errs));
+    assert_non_null(strstr(errs.head->message, "selection of subfields"));
+}
+
+
 int
 main(void)
 {
@@ -312,6 +514,9 @@ main(void)
         cmocka_unit_test(test_schema_rules),
         cmocka_unit_test(test_status_taxonomy),
         cmocka_unit_test(test_rows),
+        cmocka_unit_test(test_error_codes),
+        cmocka_unit_test(test_direct_object),
+        cmocka_unit_test(test_direct_coercion_before_sql),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
