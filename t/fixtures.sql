@@ -510,3 +510,15 @@ RETURNS SETOF v_doc
 LANGUAGE sql STABLE AS $$
     SELECT * FROM v_doc WHERE id = doc_id
 $$;
+
+-- JSON, Boolean and enum arguments: jsonb, boolean, text
+CREATE FUNCTION app.fn_docs_matching(match jsonb, cheap boolean DEFAULT NULL,
+                                     kind text DEFAULT NULL)
+RETURNS SETOF v_doc
+LANGUAGE sql STABLE AS $$
+    SELECT d.* FROM v_doc d JOIN tb_doc t ON t.id = d.id
+    WHERE d.data @> match
+      AND (cheap IS NULL OR (t.price < 50) = cheap)
+      AND (kind IS NULL OR t.title LIKE kind || '%')
+    ORDER BY t.id
+$$;

@@ -3,7 +3,8 @@
 
 t/fixtures.sql has documents (tb_doc, v_doc) and functions over them: a
 ranked full-text search (fn_search_docs, TABLE(id, data)), a search near
-a point and one by price range (SETOF v_doc, arguments with DEFAULTs), and
+a point and one by price range (SETOF v_doc, arguments with DEFAULTs),
+one taking jsonb, boolean and text (JSON, Boolean and an enum), and
 single-object lookups (fn_doc_by_title, fn_doc_by_id).  Every answer is
 compared with calling the function directly in SQL with the same
 arguments, injection strings included; where/orderBy/limit/offset on top
@@ -167,6 +168,40 @@ def test_omitted_is_default_null_is_null(ngx, pg):
     want = pg.query("SELECT id FROM app.fn_docs_priced(title_like => "
                     "'Back%%') WHERE (data->>'price')::numeric < 50")
     assert [x["id"] for x in d["docsPriced"]] == [r[0] for r in want]
+
+
+def test_json_boolean_enum_arguments(ngx, pg):
+    q = ("query ($m: JSON!, $c: Boolean, $k: DocKind) {"
+         " docsMatching(match: $m, cheap: $c, kind: $k) { id } }")
+    for v, sql, params in [
+        ({"m": {}}, "match => '{}'", ()),
+        ({"m": {"body": "cat cat cat"}}, "match => %s", (
+            '{"body": "cat cat cat"}',)),
+        ({"m": {"body": "nothing here"}, "c": True},
+         "match => %s, cheap => true", ('{"body": "nothing here"}',)),
+        ({"m": {"body": "nothing here"}, "c": False, "k": "Fish"},
+         "match => %s, cheap => false, kind => 'Fish'",
+         ('{"body": "nothing here"}',)),
+        ({"m": {"title": "x'); DROP TABLE tb_doc; --"}, "k": "Dogs"},
+         "match => %s, kind => 'Dogs'",
+         ('{"title": "x\'); DROP TABLE tb_doc; --"}',)),
+        ({"m": {}, "c": None, "k": None},
+         "match => '{}', cheap => NULL, kind => NULL", ()),
+    ]:
+        d = answer(ngx, q, v)
+        want = pg.query("SELECT id FROM app.fn_docs_matching(%s)" % sql,
+                        *params)
+        assert [x["id"] for x in d["docsMatching"]] == \
+            [r[0] for r in want], v
+    d = answer(ngx, '{ docsMatching(match: {lon: 5}, kind: Cats)'
+               ' { id title } }')
+    want = pg.query("SELECT id FROM app.fn_docs_matching(match => "
+                    "'{\"lon\": 5}', kind => 'Cats')")
+    assert want and [x["id"] for x in d["docsMatching"]] == \
+        [r[0] for r in want]
+    status, body = errors(ngx, '{ docsMatching(match: {}, kind: Bird)'
+                          ' { id } }')
+    assert "DocKind" in body["errors"][0]["message"], body
 
 
 def test_single_object(ngx, pg):
