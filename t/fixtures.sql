@@ -465,3 +465,101 @@ BEGIN
                NULL)::app.mutation_response;
 END
 $$;
+
+-- query functions (t/test_query_functions.py): documents to search
+CREATE TABLE tb_doc (
+    id     int PRIMARY KEY,
+    title  text NOT NULL,
+    body   text NOT NULL,
+    price  numeric NOT NULL,
+    lat    float8 NOT NULL,
+    lon    float8 NOT NULL
+);
+
+CREATE VIEW v_doc AS
+SELECT id,
+       jsonb_build_object('id', id, 'title', title, 'body', body,
+                          'price', price, 'lat', lat, 'lon', lon,
+                          'rank', NULL) AS data
+FROM tb_doc;
+
+INSERT INTO tb_doc
+SELECT n,
+       (ARRAY['Cats and dogs', 'Dogs at night', 'The cat''s "quote"',
+              'Back\slash', 'Fish'])[1 + n % 5] || ' ' || n,
+       (ARRAY['a cat sat on a mat', 'dogs bark at cats and dogs',
+              'nothing here', 'cat cat cat', 'drop table tb_doc'])
+           [1 + (n * 7) % 5],
+       (n * 3.5) % 100,
+       45 + (n % 10) * 0.1,
+       5 + (n % 7) * 0.1
+FROM generate_series(1, 60) AS n;
+
+-- full text search ranked: best first; min_price has a DEFAULT
+CREATE FUNCTION app.fn_search_docs(q text, min_price numeric DEFAULT 0)
+RETURNS TABLE (id int, data jsonb)
+LANGUAGE sql STABLE AS $$
+    SELECT d.id, d.data || jsonb_build_object('rank', r.rank)
+    FROM v_doc d
+    JOIN tb_doc t ON t.id = d.id,
+         LATERAL (SELECT ts_rank(to_tsvector('english', t.title || ' '
+                                             || t.body),
+                                 websearch_to_tsquery('english', q))
+                         AS rank) r
+    WHERE to_tsvector('english', t.title || ' ' || t.body)
+          @@ websearch_to_tsquery('english', q)
+      AND t.price >= coalesce(min_price, 0)
+    ORDER BY r.rank DESC, d.id
+$$;
+
+-- near a point (degrees, about 111 km each), nearest first
+CREATE FUNCTION app.fn_docs_near(lat float8, lon float8,
+                                 km float8 DEFAULT 20)
+RETURNS SETOF v_doc
+LANGUAGE sql STABLE AS $$
+    SELECT d.* FROM v_doc d JOIN tb_doc t ON t.id = d.id
+    WHERE sqrt((t.lat - fn_docs_near.lat) ^ 2
+               + (t.lon - fn_docs_near.lon) ^ 2) * 111 <= km
+    ORDER BY sqrt((t.lat - fn_docs_near.lat) ^ 2
+                  + (t.lon - fn_docs_near.lon) ^ 2), t.id
+$$;
+
+-- a price range; a bound left NULL is open
+CREATE FUNCTION app.fn_docs_priced(low numeric DEFAULT NULL,
+                                   high numeric DEFAULT NULL,
+                                   title_like text DEFAULT '%')
+RETURNS SETOF v_doc
+LANGUAGE sql STABLE AS $$
+    SELECT d.* FROM v_doc d JOIN tb_doc t ON t.id = d.id
+    WHERE (low IS NULL OR t.price >= low)
+      AND (high IS NULL OR t.price <= high)
+      AND t.title LIKE title_like
+    ORDER BY t.price, t.id
+$$;
+
+-- one object: the first document with this title, or none
+CREATE FUNCTION app.fn_doc_by_title(title text)
+RETURNS SETOF v_doc
+LANGUAGE sql STABLE AS $$
+    SELECT d.* FROM v_doc d JOIN tb_doc t ON t.id = d.id
+    WHERE t.title = fn_doc_by_title.title
+    ORDER BY t.id
+$$;
+
+CREATE FUNCTION app.fn_doc_by_id(doc_id int)
+RETURNS SETOF v_doc
+LANGUAGE sql STABLE AS $$
+    SELECT * FROM v_doc WHERE id = doc_id
+$$;
+
+-- JSON, Boolean and enum arguments: jsonb, boolean, text
+CREATE FUNCTION app.fn_docs_matching(match jsonb, cheap boolean DEFAULT NULL,
+                                     kind text DEFAULT NULL)
+RETURNS SETOF v_doc
+LANGUAGE sql STABLE AS $$
+    SELECT d.* FROM v_doc d JOIN tb_doc t ON t.id = d.id
+    WHERE d.data @> match
+      AND (cheap IS NULL OR (t.price < 50) = cheap)
+      AND (kind IS NULL OR t.title LIKE kind || '%')
+    ORDER BY t.id
+$$;

@@ -94,11 +94,66 @@ fql_compile_mutation(fql_cctx_t *c, const fql_field_t *f, fql_cfield_t *cf,
 }
 
 
+/* where, orderBy, limit and offset of a list, on top of its FROM */
+static int
+fql_compile_list(fql_cctx_t *c, const fql_type_t *t, const fql_selection_t *s,
+    const fql_jval_t *args)
+{
+    int          empty;
+    const char  *p;
+    fql_jval_t  *a;
+
+    a = fql_jval_member(args, "where");
+    if (a != NULL && a->kind == FQL_J_OBJECT) {
+        size_t  mark = c->sql.len;
+
+        fql_sql_lit(c, " WHERE ");
+
+        if (fql_sql_where(c, t->where_input, a, &empty) != 0) {
+            return -1;
+        }
+
+        if (empty) {
+            fql_sql_cut(c, mark);
+        }
+    }
+
+    a = fql_jval_member(args, "orderBy");
+    if (a != NULL && a->kind == FQL_J_ARRAY
+        && fql_sql_order_list(c, t->order_input, a) != 0)
+    {
+        return -1;
+    }
+
+    if (fql_sql_limit(c, s, fql_jval_member(args, "limit")) != 0) {
+        return -1;
+    }
+
+    a = fql_jval_member(args, "offset");
+    if (a != NULL && a->kind == FQL_J_NUMBER) {
+        if (fql_offset_text(c, &s->loc, a, &p) != 0
+            || fql_slot_from(c, a, FQL_SLOT_OFFSET, FQL_SCALAR_INT, 0) != 0)
+        {
+            return -1;
+        }
+
+        fql_sql_lit(c, " OFFSET ");
+
+        if (fql_sql_param(c, p) != 0) {
+            return -1;
+        }
+
+        fql_sql_lit(c, "::bigint");
+    }
+
+    return 0;
+}
+
+
 static int
 fql_compile_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
     fql_root_plan_t *rp)
 {
-    int                     empty;
     fql_jval_t             *args, *a;
     fql_field_t            *f;
     fql_type_t             *t;
@@ -168,7 +223,15 @@ fql_compile_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
     }
 
     fql_sql_begin(c);
-    fql_sql_from(c, t);
+
+    if (f->root == FQL_ROOT_QUERY_FN) {
+        if (fql_sql_fn_from(c, f, args) != 0) {
+            return -1;
+        }
+
+    } else {
+        fql_sql_from(c, t);
+    }
 
     if (f->root == FQL_ROOT_BY_ID) {
         rp->kind = FQL_RF_OBJECT;
@@ -188,51 +251,16 @@ fql_compile_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
             return -1;
         }
 
+    } else if (f->root == FQL_ROOT_QUERY_FN && tr->kind != FQL_TYPE_LIST) {
+        /* one object: the function's first row, or null */
+        rp->kind = FQL_RF_OBJECT;
+        fql_sql_lit(c, " LIMIT 1");
+
     } else {
         rp->kind = FQL_RF_LIST;
 
-        a = fql_jval_member(args, "where");
-        if (a != NULL && a->kind == FQL_J_OBJECT) {
-            size_t  mark = c->sql.len;
-
-            fql_sql_lit(c, " WHERE ");
-
-            if (fql_sql_where(c, t->where_input, a, &empty) != 0) {
-                return -1;
-            }
-
-            if (empty) {
-                fql_sql_cut(c, mark);
-            }
-        }
-
-        a = fql_jval_member(args, "orderBy");
-        if (a != NULL && a->kind == FQL_J_ARRAY
-            && fql_sql_order_list(c, t->order_input, a) != 0)
-        {
+        if (fql_compile_list(c, t, s, args) != 0) {
             return -1;
-        }
-
-        if (fql_sql_limit(c, s, fql_jval_member(args, "limit")) != 0) {
-            return -1;
-        }
-
-        a = fql_jval_member(args, "offset");
-        if (a != NULL && a->kind == FQL_J_NUMBER) {
-            if (fql_offset_text(c, &s->loc, a, &p) != 0
-                || fql_slot_from(c, a, FQL_SLOT_OFFSET, FQL_SCALAR_INT, 0)
-                   != 0)
-            {
-                return -1;
-            }
-
-            fql_sql_lit(c, " OFFSET ");
-
-            if (fql_sql_param(c, p) != 0) {
-                return -1;
-            }
-
-            fql_sql_lit(c, "::bigint");
         }
     }
 

@@ -118,6 +118,8 @@ void fql_c_static_value(fql_cctx_t *c, const fql_jval_t *j);
 
 /* fql_sql.c: the clauses of a list's SELECT */
 void fql_sql_from(fql_cctx_t *c, const fql_type_t *t);
+int fql_sql_fn_from(fql_cctx_t *c, const fql_field_t *f,
+    const fql_jval_t *args);
 int fql_sql_where(fql_cctx_t *c, const fql_type_t *where,
     const fql_jval_t *obj, int *empty);
 int fql_sql_order_list(fql_cctx_t *c, const fql_type_t *order,

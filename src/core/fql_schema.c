@@ -1477,6 +1477,85 @@ fql_sb_where_order(fql_sb_t *sb, fql_type_t *t)
 }
 
 
+/* where/orderBy/limit/offset of a list over t, with their own types */
+static int
+fql_sb_list_control(fql_sb_t *sb, const fql_type_t *t, const fql_arg_t *a)
+{
+    fql_type_t  *at;
+
+    at = fql_tref_named(a->type);
+
+    if (fql_str_eqz(a->name, "where")) {
+        return at == t->where_input && a->type->kind == FQL_TYPE_NAMED;
+    }
+
+    if (fql_str_eqz(a->name, "orderBy")) {
+        return at == t->order_input;
+    }
+
+    return (fql_str_eqz(a->name, "limit") || fql_str_eqz(a->name, "offset"))
+           && at == sb->schema->scalars[FQL_SCALAR_INT];
+}
+
+
+static int
+fql_sb_is_control_name(fql_str_t name)
+{
+    return fql_str_eqz(name, "where") || fql_str_eqz(name, "orderBy")
+           || fql_str_eqz(name, "limit") || fql_str_eqz(name, "offset");
+}
+
+
+/*
+ * A query field with @function reads the rows of a set-returning SQL
+ * function shaped like its type's view (id, data): its own arguments
+ * are the function's, by name; a list also takes where, orderBy, limit
+ * and offset, applied on top as for a view.
+ */
+static int
+fql_sb_query_fn(fql_sb_t *sb, fql_field_t *f, fql_type_t *t, int list)
+{
+    fql_arg_t   *a;
+    fql_tref_t  *tr;
+
+    f->root = FQL_ROOT_QUERY_FN;
+
+    for (a = f->args; a; a = a->next) {
+        if (fql_sb_is_control_name(a->name)) {
+            if (list && fql_sb_list_control(sb, t, a)) {
+                continue;
+            }
+
+            return fql_sb_error(sb, f->loc,
+                                "Query function \"%.*s\": \"%.*s\" is "
+                                "reserved for lists (where: %.*s, orderBy: "
+                                "[%.*s!], limit: Int, offset: Int)",
+                                fql_pstr(f->name), fql_pstr(a->name),
+                                fql_pstr(t->where_input->name),
+                                fql_pstr(t->order_input->name));
+        }
+
+        tr = a->type->kind == FQL_TYPE_NON_NULL ? a->type->of : a->type;
+
+        if (tr->kind != FQL_TYPE_NAMED
+            || (tr->type->kind != FQL_T_SCALAR
+                && tr->type->kind != FQL_T_ENUM))
+        {
+            return fql_sb_error(sb, f->loc,
+                                "Query function \"%.*s\": argument "
+                                "\"%.*s\" must be a scalar or an enum "
+                                "(input objects and lists are not "
+                                "supported)",
+                                fql_pstr(f->name), fql_pstr(a->name));
+        }
+
+        a->fn_param = 1;
+    }
+
+    return 0;
+}
+
+
 /* checks the arguments of a root query field against what it does */
 static int
 fql_sb_root_field(fql_sb_t *sb, fql_field_t *f)
@@ -1513,25 +1592,14 @@ fql_sb_root_field(fql_sb_t *sb, fql_field_t *f)
                                 (int) f->name.len, f->name.data);
         }
 
+        if (f->fn_name.len) {
+            return fql_sb_query_fn(sb, f, t, 1);
+        }
+
         f->root = FQL_ROOT_LIST;
 
         for (a = f->args; a; a = a->next) {
-            at = fql_tref_named(a->type);
-
-            if (fql_str_eqz(a->name, "where") && at == t->where_input
-                && a->type->kind == FQL_TYPE_NAMED)
-            {
-                continue;
-            }
-
-            if (fql_str_eqz(a->name, "orderBy") && at == t->order_input) {
-                continue;
-            }
-
-            if ((fql_str_eqz(a->name, "limit")
-                 || fql_str_eqz(a->name, "offset"))
-                && at == sb->schema->scalars[FQL_SCALAR_INT])
-            {
+            if (fql_sb_list_control(sb, t, a)) {
                 continue;
             }
 
@@ -1548,6 +1616,10 @@ fql_sb_root_field(fql_sb_t *sb, fql_field_t *f)
         }
 
         return 0;
+    }
+
+    if (f->fn_name.len) {
+        return fql_sb_query_fn(sb, f, t, 0);
     }
 
     f->root = FQL_ROOT_BY_ID;

@@ -43,6 +43,7 @@ struct fql_arg_s {
     /* generated filter inputs: the operator this field stands for */
     const struct fql_operator_s  *op;
     fql_field_t    *filter_field;     /* generated where/orderBy inputs */
+    unsigned        fn_param:1;       /* a query function's own argument */
     fql_arg_t      *next;
 };
 
@@ -50,7 +51,8 @@ typedef enum {
     FQL_ROOT_NONE = 0,
     FQL_ROOT_BY_ID,
     FQL_ROOT_LIST,
-    FQL_ROOT_FUNCTION       /* a mutation: a call of a SQL function */
+    FQL_ROOT_FUNCTION,      /* a mutation: a call of a SQL function */
+    FQL_ROOT_QUERY_FN       /* rows of a set-returning SQL function */
 } fql_root_kind_t;
 
 struct fql_field_s {
@@ -63,7 +65,7 @@ struct fql_field_s {
     fql_arg_t       *args;
     fql_root_kind_t  root;            /* fields of the root types */
     fql_loc_t        loc;
-    /* @function(name:, schema:) of a mutation */
+    /* @function(name:, schema:) of a mutation or a query function */
     fql_str_t        fn_schema;       /* len 0: search_path */
     fql_str_t        fn_name;
     fql_type_t      *success;         /* members of its result union; */

@@ -1289,6 +1289,79 @@ fql_sql_from(fql_cctx_t *c, const fql_type_t *t)
 }
 
 
+/*
+ * The FROM of a query function: "SELECT "data" FROM "s"."fn"(a => $1)".
+ * Each argument given is passed by name, its parameter untyped so that
+ * PostgreSQL gives it the type the function declares (an Int may be an
+ * integer, a bigint or a numeric); one left out is not written, so the
+ * function's DEFAULT applies; a null is SQL NULL.
+ */
+int
+fql_sql_fn_from(fql_cctx_t *c, const fql_field_t *f, const fql_jval_t *args)
+{
+    unsigned           n;
+    const char        *p;
+    fql_scalar_t       sc;
+    const fql_arg_t   *a;
+    const fql_jval_t  *j;
+
+    fql_sql_lit(c, "SELECT \"data\" FROM ");
+
+    if (f->fn_schema.len) {
+        fql_sql_quoted(c, f->fn_schema, '"');
+        fql_sql_lit(c, ".");
+    }
+
+    fql_sql_quoted(c, f->fn_name, '"');
+    fql_sql_lit(c, "(");
+
+    n = 0;
+
+    for (a = f->args; a; a = a->next) {
+        if (!a->fn_param) {
+            continue;
+        }
+
+        for (j = args ? args->items : NULL; j; j = j->next) {
+            if (fql_str_eq(j->key, a->name)) {
+                break;
+            }
+        }
+
+        if (j == NULL) {
+            continue;
+        }
+
+        /* JSON's null is SQL NULL here, not the JSON value null */
+        sc = fql_tref_named(a->type)->scalar;
+        if (j->kind == FQL_J_NULL) {
+            sc = FQL_SCALAR_STRING;
+        }
+
+        if (fql_param_text(c, sc, j, &p) != 0
+            || fql_slot_from(c, j, FQL_SLOT_TEXT, sc, 0) != 0)
+        {
+            return -1;
+        }
+
+        if (n++) {
+            fql_sql_lit(c, ", ");
+        }
+
+        fql_sql_quoted(c, a->json_key, '"');
+        fql_sql_lit(c, " => ");
+
+        if (fql_sql_param(c, p) != 0) {
+            return -1;
+        }
+    }
+
+    fql_sql_lit(c, ")");
+
+    return 0;
+}
+
+
 /* the text of a page size: checked, or the default (NULL: none) */
 static int
 fql_limit_text(fql_cctx_t *c, const fql_loc_t *loc, const fql_jval_t *a,

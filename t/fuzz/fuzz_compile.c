@@ -36,6 +36,10 @@ static const char  sdl[] =
     "  thing(id: ID!): Thing\n"
     "  things(where: ThingWhereInput, orderBy: [ThingOrderByInput!],\n"
     "         limit: Int, offset: Int): [Thing!]!\n"
+    "  search(q: String!, minScore: Int, meta: JSON, code: Code,\n"
+    "         where: ThingWhereInput, orderBy: [ThingOrderByInput!],\n"
+    "         limit: Int): [Thing!]! @function(name: \"fn\", schema: \"s\")\n"
+    "  byName(name: String): Thing @function(name: \"fn1\")\n"
     "}\n";
 
 static fql_arena_t   *schema_arena;

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "fql_compile.h"
+#include "fql_cache.h"
 
 
 static const char  sdl[] =
@@ -48,6 +49,12 @@ static const char  sdl[] =
     "  thing(id: ID!): Thing\n"
     "  things(where: ThingWhereInput, orderBy: [ThingOrderByInput!],\n"
     "         limit: Int, offset: Int): [Thing!]!\n"
+    "  searchThings(q: String!, minScore: Int, day: Date, code: Code,\n"
+    "               meta: JSON, where: ThingWhereInput,\n"
+    "               orderBy: [ThingOrderByInput!], limit: Int,\n"
+    "               offset: Int): [Thing!]!\n"
+    "    @function(name: \"fn_search\", schema: \"app\")\n"
+    "  thingByName(name: String!): Thing @function(name: \"fn_by_name\")\n"
     "}\n";
 
 
@@ -853,6 +860,128 @@ test_errors(void **state)
 }
 
 
+#define FN  "SELECT \"data\" FROM \"app\".\"fn_search\""
+
+/* query functions: arguments by name, nulls, lists on top, one object */
+static void
+test_query_functions(void **state)
+{
+    expect_sql(*state, "{ searchThings(q: \"x'; DROP TABLE t; --\") { id } }",
+               NULL, FN "(\"q\" => $1)", "x'; DROP TABLE t; --", NULL);
+
+    /* in the schema's order, snake_case, each a parameter */
+    expect_sql(*state, "{ searchThings(code: B, minScore: 3, q: \"a\","
+               " day: \"2024-01-02\", meta: {k: [1]}) { id } }", NULL,
+               FN "(\"q\" => $1, \"min_score\" => $2, \"day\" => $3,"
+               " \"code\" => $4, \"meta\" => $5)",
+               "a", "3", "2024-01-02", "B", "{\"k\":[1]}", NULL);
+
+    /* null is SQL NULL; left out, the function's DEFAULT applies */
+    expect_sql(*state, "{ searchThings(q: \"a\", minScore: null,"
+               " meta: null) { id } }", NULL,
+               FN "(\"q\" => $1, \"min_score\" => $2, \"meta\" => $3)",
+               "a", "<NULL>", "<NULL>", NULL);
+    expect_sql(*state, "query ($m: Int) { searchThings(q: \"a\","
+               " minScore: $m) { id } }", "{}", FN "(\"q\" => $1)", "a",
+               NULL);
+    expect_sql(*state, "query ($m: Int) { searchThings(q: \"a\","
+               " minScore: $m) { id } }", "{\"m\": null}",
+               FN "(\"q\" => $1, \"min_score\" => $2)", "a", "<NULL>",
+               NULL);
+
+    /* where, orderBy, limit and offset on top, as for a view */
+    expect_sql(*state, "{ searchThings(q: \"a\", where: {score: {gt: 1}},"
+               " orderBy: [{id: DESC}], limit: 2, offset: 1) { id } }",
+               NULL, FN "(\"q\" => $1) WHERE ((\"data\"->>'score')"
+               "::numeric) > $2::numeric ORDER BY \"id\" DESC"
+               " LIMIT $3::bigint OFFSET $4::bigint",
+               "a", "1", "2", "1", NULL);
+
+    expect_sql(*state, "{ thingByName(name: \"\\\\ \\\"\") { id } }", NULL,
+               "SELECT \"data\" FROM \"fn_by_name\"(\"name\" => $1)"
+               " LIMIT 1", "\\ \"", NULL);
+
+    expect_error(*state, "{ searchThings { id } }", NULL,
+                 "argument \"q\" of type \"String!\" is required");
+    expect_error(*state, "{ searchThings(q: 1) { id } }", NULL,
+                 "String cannot represent");
+    expect_error(*state, "{ searchThings(q: \"a\", minScore: \"x\")"
+                 " { id } }", NULL, "Int cannot represent");
+    expect_error(*state, "{ searchThings(q: \"a\", limit: -1) { id } }",
+                 NULL, "must not be negative");
+}
+
+
+/* a plan from the cache, bound to new variables, is a fresh compile's */
+static void
+cached_as_fresh(fixture_t *f, fql_cache_t *c, const char *query,
+    const char *vars, int hit)
+{
+    unsigned             i;
+    fql_plan_t          *plan;
+    fql_arena_t         *a;
+    fql_errors_t         errs;
+    fql_request_t        req;
+    fql_root_plan_t     *fresh;
+    fql_cache_result_t   res;
+
+    fresh = compile(f, query, vars, &errs);
+    assert_non_null(fresh);
+
+    a = fql_arena_heap_create();
+    fql_errors_init(&errs, a);
+    memset(&req, 0, sizeof(req));
+    req.variables = fql_json_parse(a, vars, strlen(vars), &errs);
+    req.query.data = query;
+    req.query.len = strlen(query);
+
+    assert_int_equal(fql_cache_plan(c, a, &f->eng, &req, &plan, &errs,
+                                    &res), 0);
+    assert_int_equal(res.hit, hit);
+    assert_string_equal(plan->roots->sql, fresh->sql);
+    assert_int_equal(plan->roots->nparams, fresh->nparams);
+
+    for (i = 0; i < fresh->nparams; i++) {
+        if (fresh->params[i] == NULL) {
+            assert_null(plan->roots->params[i]);
+        } else {
+            assert_string_equal(plan->roots->params[i], fresh->params[i]);
+        }
+    }
+
+    fql_cache_release(res.entry);
+    fql_arena_heap_destroy(a);
+}
+
+
+static void
+test_query_function_cached(void **state)
+{
+    fql_cache_t  *c;
+    const char   *q = "query ($q: String!, $m: Int, $w: ThingWhereInput,"
+                      " $l: Int) { searchThings(q: $q, minScore: $m,"
+                      " where: $w, limit: $l) { id name } }";
+
+    c = fql_cache_create(8, 0);
+    assert_non_null(c);
+
+    cached_as_fresh(*state, c, q, "{\"q\": \"a\", \"m\": 1, \"l\": 5}", 0);
+    cached_as_fresh(*state, c, q, "{\"q\": \"'; --\", \"m\": 7, \"l\": 1}",
+                    1);
+    /* null, then left out: shapes of their own, other SQL */
+    cached_as_fresh(*state, c, q, "{\"q\": \"b\", \"m\": null}", 0);
+    cached_as_fresh(*state, c, q, "{\"q\": \"c\", \"m\": null}", 1);
+    cached_as_fresh(*state, c, q, "{\"q\": \"d\"}", 0);
+    cached_as_fresh(*state, c, q, "{\"q\": \"e\"}", 1);
+    cached_as_fresh(*state, c, q, "{\"q\": \"f\", \"m\": 2,"
+                    " \"w\": {\"name\": {\"eq\": \"z\"}}}", 0);
+    cached_as_fresh(*state, c, q, "{\"q\": \"g\", \"m\": 3,"
+                    " \"w\": {\"name\": {\"eq\": \"y\"}}}", 1);
+
+    fql_cache_destroy(c);
+}
+
+
 static void
 schema_error(const char *text, const char *fragment)
 {
@@ -898,6 +1027,22 @@ test_schema_errors(void **state)
     schema_error("type Query { a: Int", "Expected");
     schema_error("type A { a: Int }", "no Query type");
     schema_error("query { a }", "type definitions only");
+
+    /* query functions */
+    schema_error("type Query { a(x: Int): Int @function(name: \"f\") }",
+                 "must return an object type");
+    schema_error("type T @view(name: \"v\") { a: Int } input I { b: Int }"
+                 " type Query { t(i: I): [T] @function(name: \"f\") }",
+                 "argument \"i\" must be a scalar or an enum");
+    schema_error("type T @view(name: \"v\") { a: Int }"
+                 " type Query { t(i: [Int]): T @function(name: \"f\") }",
+                 "argument \"i\" must be a scalar or an enum");
+    schema_error("type T @view(name: \"v\") { a: Int }"
+                 " type Query { t(limit: Int): T @function(name: \"f\") }",
+                 "\"limit\" is reserved for lists");
+    schema_error("type T @view(name: \"v\") { a: Int }"
+                 " type Query { t(where: Int): [T] @function(name: \"f\") }",
+                 "\"where\" is reserved for lists");
 }
 
 
@@ -1041,6 +1186,8 @@ main(void)
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(test_by_id),
         cmocka_unit_test(test_list_plain),
+        cmocka_unit_test(test_query_functions),
+        cmocka_unit_test(test_query_function_cached),
         cmocka_unit_test(test_operators_per_type),
         cmocka_unit_test(test_in_nin_isnull),
         cmocka_unit_test(test_string_operators),
