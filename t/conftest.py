@@ -267,6 +267,12 @@ class Nginx:
         assert r.status_code == 200, r.text
         return r.json()
 
+    def data(self, query, variables=None, **kw):
+        """The answer's data, which must come without errors."""
+        body = self.gql(query, variables, **kw)
+        assert "errors" not in body, body
+        return body["data"]
+
 
 SCHEMA = os.path.join(ROOT, "t", "schema.graphql")
 

@@ -23,14 +23,6 @@ DOCS = os.path.join(ROOT, "docs", "schema.md")
 FIELDS = "id email fullName age status address { zip city }"
 
 
-def answer(ngx, query, variables=None):
-    r = ngx.post(query, variables)
-    assert r.status_code == 200, r.text
-    body = r.json()
-    assert "errors" not in body, body
-    return body["data"]
-
-
 def by_hand(pg, where, order="id"):
     rows = pg.query("SELECT id, email, full_name, age, status_code, zip, "
                     "city FROM tb_legacy WHERE %s ORDER BY %s"
@@ -42,10 +34,10 @@ def by_hand(pg, where, order="id"):
 
 
 def test_answers_read_the_json_keys(ngx, pg):
-    d = answer(ngx, "{ legacies(orderBy: [{id: ASC}]) { %s } }" % FIELDS)
+    d = ngx.data("{ legacies(orderBy: [{id: ASC}]) { %s } }" % FIELDS)
     assert d["legacies"] == by_hand(pg, "id <= 5")
     # one with every odd key, by alias too
-    d = answer(ngx, '{ legacies(where: {fullName: {contains: "\\"quoted"}})'
+    d = ngx.data('{ legacies(where: {fullName: {contains: "\\"quoted"}})'
                ' { n: fullName a: age e: email } }')
     assert d["legacies"] == [{"n": 'O\'Brien "quoted"', "a": None,
                               "e": None}]
@@ -68,7 +60,7 @@ def test_answers_read_the_json_keys(ngx, pg):
      "NOT (email ILIKE '%%alan%%')"),
 ])
 def test_filters_go_through_the_json_keys(ngx, pg, where, sql):
-    d = answer(ngx, "{ legacies(where: %s, orderBy: [{id: ASC}]) { %s } }"
+    d = ngx.data("{ legacies(where: %s, orderBy: [{id: ASC}]) { %s } }"
                % (where, FIELDS))
     assert d["legacies"] == by_hand(pg, "id <= 5 AND (%s)" % sql)
 
@@ -81,10 +73,10 @@ def test_filters_go_through_the_json_keys(ngx, pg, where, sql):
     ("[{status: ASC}, {address: {zip: DESC}}]", "status_code, zip DESC"),
 ])
 def test_orders_go_through_the_json_keys(ngx, pg, order_by, sql):
-    d = answer(ngx, "{ legacies(where: {id: {lte: 5}}, orderBy: %s) { %s } }"
+    d = ngx.data("{ legacies(where: {id: {lte: 5}}, orderBy: %s) { %s } }"
                % (order_by, FIELDS))
     assert d["legacies"] == by_hand(pg, "id <= 5", sql)
-    d = answer(ngx, "{ legacies(where: {id: {lte: 5}}, orderBy: %s, "
+    d = ngx.data("{ legacies(where: {id: {lte: 5}}, orderBy: %s, "
                "limit: 2, offset: 1) { %s } }" % (order_by, FIELDS))
     assert d["legacies"] == by_hand(pg, "id <= 5", sql + " LIMIT 2 OFFSET 1")
 
@@ -94,7 +86,7 @@ def test_mutation_input_uses_the_json_keys(ngx, pg):
          ' ... on LegacySuccess { message legacy { id email fullName } }'
          ' ... on LegacyError { code } } }')
     try:
-        d = answer(ngx, q, {"i": {"email": "new@example.com",
+        d = ngx.data(q, {"i": {"email": "new@example.com",
                                   "fullName": "New 'One'"}})
         res = d["saveLegacy"]
         # the function's input, as it received it (its message echoes it)
@@ -110,7 +102,7 @@ def test_mutation_input_uses_the_json_keys(ngx, pg):
 
 
 def test_introspection_lists_json_and_declared_directives(ngx):
-    d = answer(ngx, "{ __schema { directives { name description locations"
+    d = ngx.data("{ __schema { directives { name description locations"
                " isRepeatable args { name type { kind ofType { name } } } }"
                " } }")
     dirs = {x["name"]: x for x in d["__schema"]["directives"]}

@@ -38,14 +38,6 @@ HOSTILE = [
 ]
 
 
-def answer(ngx, query, variables=None):
-    r = ngx.post(query, variables)
-    assert r.status_code == 200, r.text
-    body = r.json()
-    assert "errors" not in body, body
-    return body["data"]
-
-
 def errors(ngx, query, variables=None):
     r = ngx.post(query, variables)
     body = r.json()
@@ -75,13 +67,13 @@ def same(got, want):
 
 @pytest.mark.parametrize("q", HOSTILE)
 def test_search_is_the_function(ngx, pg, q):
-    d = answer(ngx, "query ($q: String!) { searchDocs(q: $q) { %s } }"
+    d = ngx.data("query ($q: String!) { searchDocs(q: $q) { %s } }"
                % FIELDS, {"q": q})
     same(d["searchDocs"],
          direct(pg, "SELECT data FROM app.fn_search_docs(q => %s)", q))
     # the same string as a literal in the document
     lit = json.dumps(q)
-    d = answer(ngx, "{ searchDocs(q: %s, minPrice: 20) { %s } }"
+    d = ngx.data("{ searchDocs(q: %s, minPrice: 20) { %s } }"
                % (lit, FIELDS))
     same(d["searchDocs"],
          direct(pg, "SELECT data FROM app.fn_search_docs(q => %s, "
@@ -90,14 +82,14 @@ def test_search_is_the_function(ngx, pg, q):
 
 
 def test_some_searches_find_rows(ngx, pg):
-    d = answer(ngx, '{ searchDocs(q: "cat") { id rank } }')
+    d = ngx.data('{ searchDocs(q: "cat") { id rank } }')
     assert len(d["searchDocs"]) > 10
     ranks = [x["rank"] for x in d["searchDocs"]]
     assert ranks == sorted(ranks, reverse=True)
 
 
 def test_where_order_limit_on_top(ngx, pg):
-    d = answer(ngx, '{ searchDocs(q: "cat", where: {price: {gte: 20},'
+    d = ngx.data('{ searchDocs(q: "cat", where: {price: {gte: 20},'
                ' title: {contains: "s"}}, orderBy: [{price: DESC},'
                ' {id: ASC}], limit: 4, offset: 1) { %s } }' % FIELDS)
     want = direct(pg, "SELECT data FROM app.fn_search_docs(q => 'cat') "
@@ -109,14 +101,14 @@ def test_where_order_limit_on_top(ngx, pg):
     same(d["searchDocs"], want)
 
     # id orders through the id column the function returns
-    d = answer(ngx, '{ searchDocs(q: "dogs", orderBy: [{id: DESC}],'
+    d = ngx.data('{ searchDocs(q: "dogs", orderBy: [{id: DESC}],'
                ' limit: 3) { id } }')
     want = pg.query("SELECT id FROM app.fn_search_docs(q => 'dogs') "
                     "ORDER BY id DESC LIMIT 3")
     assert [x["id"] for x in d["searchDocs"]] == [r[0] for r in want]
 
     # an empty where is no WHERE
-    d = answer(ngx, '{ searchDocs(q: "fish", where: {}) { id } }')
+    d = ngx.data('{ searchDocs(q: "fish", where: {}) { id } }')
     want = pg.query("SELECT id FROM app.fn_search_docs(q => 'fish')")
     assert [x["id"] for x in d["searchDocs"]] == [r[0] for r in want]
 
@@ -135,7 +127,7 @@ def test_floats_and_defaults(ngx, pg):
          "app.fn_docs_near(lat => %s, lon => %s, km => %s) LIMIT 5",
          (45, 5, 30)),
     ]:
-        d = answer(ngx, q, v)
+        d = ngx.data(q, v)
         want = direct(pg, "SELECT data FROM " + sql, *params)
         assert want
         same(d["docsNear"], want)
@@ -156,14 +148,14 @@ def test_omitted_is_default_null_is_null(ngx, pg):
     ]
     for _ in range(2):  # the second time from the plan cache
         for v, sql in cases:
-            d = answer(ngx, q, v)
+            d = ngx.data(q, v)
             want = pg.query("SELECT id, data->'price' FROM " + sql)
             assert [(x["id"], x["price"]) for x in d["docsPriced"]] == \
                 [(r[0], float(r[1])) for r in want], (v, sql)
-    assert answer(ngx, q, {"t": None})["docsPriced"] == []
-    assert len(answer(ngx, q, {})["docsPriced"]) == 60
+    assert ngx.data(q, {"t": None})["docsPriced"] == []
+    assert len(ngx.data(q, {})["docsPriced"]) == 60
 
-    d = answer(ngx, '{ docsPriced(titleLike: "Back%", where: {price:'
+    d = ngx.data('{ docsPriced(titleLike: "Back%", where: {price:'
                ' {lt: 50}}) { id } }')
     want = pg.query("SELECT id FROM app.fn_docs_priced(title_like => "
                     "'Back%%') WHERE (data->>'price')::numeric < 50")
@@ -188,12 +180,12 @@ def test_json_boolean_enum_arguments(ngx, pg):
         ({"m": {}, "c": None, "k": None},
          "match => '{}', cheap => NULL, kind => NULL", ()),
     ]:
-        d = answer(ngx, q, v)
+        d = ngx.data(q, v)
         want = pg.query("SELECT id FROM app.fn_docs_matching(%s)" % sql,
                         *params)
         assert [x["id"] for x in d["docsMatching"]] == \
             [r[0] for r in want], v
-    d = answer(ngx, '{ docsMatching(match: {lon: 5}, kind: Cats)'
+    d = ngx.data('{ docsMatching(match: {lon: 5}, kind: Cats)'
                ' { id title } }')
     want = pg.query("SELECT id FROM app.fn_docs_matching(match => "
                     "'{\"lon\": 5}', kind => 'Cats')")
@@ -207,17 +199,17 @@ def test_json_boolean_enum_arguments(ngx, pg):
 def test_single_object(ngx, pg):
     title = pg.query("SELECT title FROM tb_doc WHERE id = 2")[0][0]
     assert '"' in title and "'" in title
-    d = answer(ngx, "query ($t: String!) { docByTitle(title: $t) { %s } }"
+    d = ngx.data("query ($t: String!) { docByTitle(title: $t) { %s } }"
                % FIELDS, {"t": title})
     assert d["docByTitle"] == direct(
         pg, "SELECT data FROM app.fn_doc_by_title(title => %s)", title)[0]
 
     for t in ["no such title", "'; DROP TABLE tb_doc; --", "Fish"]:
-        d = answer(ngx, "query ($t: String!) { docByTitle(title: $t)"
+        d = ngx.data("query ($t: String!) { docByTitle(title: $t)"
                    " { id } }", {"t": t})
         assert d == {"docByTitle": None}
 
-    d = answer(ngx, '{ a: docById(docId: 7) { id title }'
+    d = ngx.data('{ a: docById(docId: 7) { id title }'
                ' b: docById(docId: "8") { id } c: docById(docId: 999)'
                ' { id } }')
     assert d == {"a": {"id": 7, "title": pg.query(
@@ -258,12 +250,12 @@ def test_database_errors_are_clean(ngx, pg):
                           " { id } }", {"q": "cat\u0000dog"})
     assert "NUL" in body["errors"][0]["message"], body
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
-    assert answer(ngx, '{ searchDocs(q: "cat", limit: 1) { id } }')
+    assert ngx.data('{ searchDocs(q: "cat", limit: 1) { id } }')
     assert pg.query("SELECT count(*) FROM tb_doc") == [(60,)]
 
 
 def test_introspection_shows_the_arguments(ngx):
-    d = answer(ngx, '{ __type(name: "Query") { fields { name args { name'
+    d = ngx.data('{ __type(name: "Query") { fields { name args { name'
                ' type { kind name ofType { name } } } type { kind ofType {'
                ' kind } } } } }')
     f = {x["name"]: x for x in d["__type"]["fields"]}

@@ -73,14 +73,7 @@ fql_compile_mutation(fql_cctx_t *c, const fql_field_t *f, fql_cfield_t *cf,
 
     fql_sql_begin(c);
     fql_sql_lit(c, "SELECT to_jsonb(r) FROM ");
-
-    if (f->fn_schema.len) {
-        fql_sql_quoted(c, f->fn_schema, '"');
-        fql_sql_lit(c, ".");
-    }
-
-    fql_sql_quoted(c, f->fn_name, '"');
-    fql_sql_lit(c, "(");
+    fql_sql_call(c, f);
 
     if (fql_input_slot(c, input, f->args->type) != 0
         || fql_sql_param(c, json) != 0)

@@ -94,6 +94,7 @@ void fql_sql_begin(fql_cctx_t *c);
 int fql_sql_end(fql_cctx_t *c, fql_root_plan_t *rp);
 void fql_sql_put(fql_cctx_t *c, const char *s, size_t n);
 void fql_sql_quoted(fql_cctx_t *c, fql_str_t s, char q);
+void fql_sql_call(fql_cctx_t *c, const fql_field_t *f);
 void fql_sql_cut(fql_cctx_t *c, size_t mark);
 
 #define fql_sql_lit(c, s)  fql_sql_put(c, s, sizeof(s) - 1)

@@ -1289,6 +1289,20 @@ fql_sql_from(fql_cctx_t *c, const fql_type_t *t)
 }
 
 
+/* "schema"."name"( of a field's @function: names from the schema, quoted */
+void
+fql_sql_call(fql_cctx_t *c, const fql_field_t *f)
+{
+    if (f->fn_schema.len) {
+        fql_sql_quoted(c, f->fn_schema, '"');
+        fql_sql_lit(c, ".");
+    }
+
+    fql_sql_quoted(c, f->fn_name, '"');
+    fql_sql_lit(c, "(");
+}
+
+
 /*
  * The FROM of a query function: "SELECT "data" FROM "s"."fn"(a => $1)".
  * Each argument given is passed by name, its parameter untyped so that
@@ -1306,14 +1320,7 @@ fql_sql_fn_from(fql_cctx_t *c, const fql_field_t *f, const fql_jval_t *args)
     const fql_jval_t  *j;
 
     fql_sql_lit(c, "SELECT \"data\" FROM ");
-
-    if (f->fn_schema.len) {
-        fql_sql_quoted(c, f->fn_schema, '"');
-        fql_sql_lit(c, ".");
-    }
-
-    fql_sql_quoted(c, f->fn_name, '"');
-    fql_sql_lit(c, "(");
+    fql_sql_call(c, f);
 
     n = 0;
 
