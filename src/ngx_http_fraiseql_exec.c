@@ -1169,7 +1169,21 @@ ngx_http_fraiseql_write_handler(ngx_http_request_t *r)
                    wev->timedout ? ", timed out" : "",
                    wev->delayed ? ", delayed" : "");
 
-    if (ctx == NULL || ctx->finished) {
+    if (ctx == NULL) {
+        return;
+    }
+
+    if (ctx->finished) {
+        /*
+         * The posted finalization hands the rest of the answer to nginx's
+         * writer: the event is for it (an epoll edge is not repeated; a
+         * write event taken here would leave the answer waiting for
+         * send_timeout).
+         */
+        if (ctx->fin.posted) {
+            ngx_post_event(wev, &ngx_posted_next_events);
+        }
+
         return;
     }
 
