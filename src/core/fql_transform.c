@@ -722,6 +722,26 @@ fql_number_of(const u_char *v, size_t len, size_t *nlen)
 }
 
 
+/* a plain integer (digits, a leading '-', not "-0"): canonical as written */
+static int
+fql_plain_int(const u_char *v, size_t len)
+{
+    size_t  i;
+
+    i = (v[0] == '-');
+
+    if (i == len || (i && v[1] == '0')) {
+        return 0;
+    }
+
+    while (i < len && fql_is_digit(v[i])) {
+        i++;
+    }
+
+    return i == len;
+}
+
+
 static int
 fql_emit_int(fql_tr_t *t, const u_char *v, size_t len,
     const fql_path_t *path)
@@ -744,18 +764,9 @@ fql_emit_int(fql_tr_t *t, const u_char *v, size_t len,
                              v, len);
     }
 
-    /* fast path: a plain integer of up to 9 digits, but "-0" */
-
-    i = (num[0] == '-');
-
-    if (nlen <= 9 + i && !(i && num[1] == '0')) {
-        while (i < nlen && fql_is_digit(num[i])) {
-            i++;
-        }
-
-        if (i == nlen) {
-            return fql_wbuf_put(t->out, num, nlen);
-        }
+    /* fast path: a plain integer of up to 9 digits fits */
+    if (nlen <= 9 + (num[0] == '-') && fql_plain_int(num, nlen)) {
+        return fql_wbuf_put(t->out, num, nlen);
     }
 
     fql_num_parse(&n, num, num + nlen);
@@ -851,7 +862,6 @@ fql_emit_id(fql_tr_t *t, const u_char *v, size_t len,
     const fql_path_t *path)
 {
     fql_num_t  n;
-    size_t     i;
     char       buf[FQL_INT_BUF];
     int        r;
 
@@ -860,18 +870,8 @@ fql_emit_id(fql_tr_t *t, const u_char *v, size_t len,
     }
 
     if (v[0] == '-' || fql_is_digit(v[0])) {
-        /* a plain integer is canonical as it is, but "-0" */
-
-        i = (v[0] == '-');
-
-        if (!(i && v[1] == '0')) {
-            while (i < len && fql_is_digit(v[i])) {
-                i++;
-            }
-
-            if (i == len) {
-                return fql_put_quoted(t->out, v, len);
-            }
+        if (fql_plain_int(v, len)) {
+            return fql_put_quoted(t->out, v, len);
         }
 
         fql_num_parse(&n, v, v + len);
