@@ -8,6 +8,8 @@ import re
 
 import pytest
 
+from test_hostile import Unharmed
+
 
 def ids(rows):
     return [r["id"] for r in rows]
@@ -78,12 +80,28 @@ def test_id_filters_use_the_id_column(ngx, pg):
     assert got["id"] == "42"
 
 
-def test_an_id_not_of_the_columns_type_is_the_clients_error(ngx):
-    r = ngx.post('{ seqs(where: {id: {eq: "x"}}) { id } }')
-    assert r.status_code == 200
-    body = r.json()
-    assert body["data"] == {"seqs": None} or body["data"] is None
-    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+@pytest.mark.parametrize("bad,code", [
+    ('"x"', "BAD_USER_INPUT"),
+    ('"1; DROP TABLE tb_seq"', "BAD_USER_INPUT"),
+    ('"99999999999999999999"', "BAD_USER_INPUT"),
+    ('"%s"' % ("9" * 100000), "BAD_USER_INPUT"),
+    # refused before SQL: PostgreSQL's text cannot hold it
+    ('"\\u0000"', "GRAPHQL_VALIDATION_FAILED")])
+def test_an_id_not_of_the_columns_type_is_the_clients_error(make_nginx, pg,
+                                                            bad, code):
+    """A value the id column cannot take is the client's error, bound as a
+    parameter; the worker, its pool and its memory are unharmed."""
+    n = make_nginx(pool=2, extra="fraiseql_max_document_size 1m;").start()
+    u = Unharmed(n, pg)
+    for q in ("{ seqs(where: {id: {eq: %s}}) { id } }" % bad,
+              "{ seqs(where: {id: {in: [%s, 1]}}) { id } }" % bad,
+              "{ seq(id: %s) { id } }" % bad):
+        r = n.post(q)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["errors"][0]["extensions"]["code"] == code, body
+    assert pg.query("SELECT count(*) FROM tb_seq")[0][0] == 120
+    u.check()
 
 
 def test_order_by_id_is_served_by_the_keys_index(pg, make_nginx):
