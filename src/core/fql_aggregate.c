@@ -269,7 +269,7 @@ fql_agg_group(fql_cctx_t *c, fql_agg_t *ag, const fql_type_t *t,
 
     limit = fql_jval_member(args, "limit");
 
-    if (fql_limit_text(c, &s->loc, FQL_LIMIT_LIMIT, limit, &p) != 0) {
+    if (fql_limit_text(c, &s->loc, FQL_LIMIT_GROUPS, limit, &p) != 0) {
         return -1;
     }
 
@@ -322,7 +322,7 @@ fql_agg_group(fql_cctx_t *c, fql_agg_t *ag, const fql_type_t *t,
     if (p != NULL) {
         if (limit != NULL && limit->kind == FQL_J_NUMBER
             && fql_slot_from(c, limit, FQL_SLOT_LIMIT, FQL_SCALAR_INT,
-                             FQL_LIMIT_LIMIT) != 0)
+                             FQL_LIMIT_GROUPS) != 0)
         {
             return -1;
         }

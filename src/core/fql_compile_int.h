@@ -132,10 +132,14 @@ int fql_sql_order_list(fql_cctx_t *c, const fql_type_t *order,
 int fql_sql_limit(fql_cctx_t *c, const fql_selection_t *s,
     const fql_jval_t *a);
 
-/* page sizes: the names errors give them (a LIMIT slot's wild) */
-#define FQL_LIMIT_LIMIT  0
-#define FQL_LIMIT_FIRST  1
-#define FQL_LIMIT_LAST   2
+/* page sizes: the names errors give them (a LIMIT slot's wild); all but
+ * a list's are at most FQL_PAGE_MAX, a list's streams row by row */
+#define FQL_LIMIT_LIMIT   0
+#define FQL_LIMIT_FIRST   1
+#define FQL_LIMIT_LAST    2
+#define FQL_LIMIT_GROUPS  3
+
+#define FQL_PAGE_MAX  10000
 
 int fql_limit_text(fql_cctx_t *c, const fql_loc_t *loc, unsigned name,
     const fql_jval_t *a, const char **out);

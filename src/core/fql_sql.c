@@ -24,7 +24,8 @@ fql_sql_put(fql_cctx_t *c, const char *s, size_t n)
     char    *p;
     size_t   cap;
 
-    if (c->sql.nomem) {
+    /* an empty piece may have no text at all (a clause not written) */
+    if (c->sql.nomem || n == 0) {
         return;
     }
 
@@ -1401,7 +1402,8 @@ fql_sql_fn_from(fql_cctx_t *c, const fql_field_t *f, const fql_jval_t *args)
 
 
 /* the names of page sizes, by a LIMIT slot's wild */
-static const char  *fql_limit_names[] = { "limit", "first", "last" };
+static const char  *fql_limit_names[] = { "limit", "first", "last",
+                                          "limit" };
 
 
 /* the text of a page size: checked, or the default (NULL: none) */
@@ -1415,6 +1417,11 @@ fql_limit_text(fql_cctx_t *c, const fql_loc_t *loc, unsigned name,
 
     max = c->limits ? c->limits->max_limit : 0;
     dflt = c->limits ? c->limits->default_limit : 0;
+
+    /* a page of a connection, or groups, is one row in memory: bounded */
+    if (name != FQL_LIMIT_LIMIT && (max == 0 || max > FQL_PAGE_MAX)) {
+        max = FQL_PAGE_MAX;
+    }
 
     if (a != NULL && a->kind == FQL_J_NUMBER) {
         n = strtol(a->str.data, NULL, 10);
@@ -1434,7 +1441,7 @@ fql_limit_text(fql_cctx_t *c, const fql_loc_t *loc, unsigned name,
         }
 
     } else if (dflt || max) {
-        n = (long) (dflt ? dflt : max);
+        n = (long) (dflt && (max == 0 || dflt < max) ? dflt : max);
 
     } else {
         *out = NULL;
