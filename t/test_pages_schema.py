@@ -4,20 +4,10 @@ XAggregate and its field types), and the schemas refused at `nginx -t`,
 with file, line and column."""
 
 import os
-import tempfile
 
 import pytest
 
-from conftest import Nginx, SCHEMA
-
-
-def schema_with(old, new):
-    text = open(SCHEMA).read()
-    assert old in text
-    f = tempfile.NamedTemporaryFile("w", suffix=".graphql", delete=False)
-    f.write(text.replace(old, new))
-    f.close()
-    return f.name
+from conftest import Nginx, schema_with
 
 
 FIELD = "  usersAggregate(where: UserWhereInput): UserAggregate!\n"

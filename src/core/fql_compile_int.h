@@ -120,6 +120,27 @@ int fql_bind_slot(fql_cctx_t *c, const fql_root_plan_t *rp,
 /* marks the plan uncacheable when a value came from a variable */
 void fql_c_static_value(fql_cctx_t *c, const fql_jval_t *j);
 
+/* fql_sql.c: the keys of an orderBy list (a connection adds its id) */
+#define FQL_ORDER_KEYS  64
+
+typedef struct {
+    const fql_field_t  *field;      /* NULL: the view's id column */
+    const fql_field_t  *path[FQL_MAX_PATH];
+    unsigned            npath;
+    fql_scalar_t        sc;
+    unsigned            desc:1;
+} fql_okey_t;
+
+typedef struct {
+    fql_okey_t          keys[FQL_ORDER_KEYS];
+    unsigned            nkeys;
+} fql_order_t;
+
+int fql_order_keys(fql_cctx_t *c, const fql_type_t *order,
+    const fql_jval_t *list, fql_order_t *o);
+void fql_order_expr(fql_cctx_t *c, const fql_okey_t *k);
+void fql_order_sql(fql_cctx_t *c, const fql_order_t *o, int reverse);
+
 /* fql_sql.c: the clauses of a list's SELECT */
 void fql_sql_from(fql_cctx_t *c, const fql_type_t *t);
 void fql_sql_view(fql_cctx_t *c, const fql_type_t *t);
@@ -151,10 +172,12 @@ void fql_sql_field(fql_cctx_t *c, const fql_field_t *f, fql_scalar_t sc,
 void fql_sql_cast_suffix(fql_cctx_t *c, const fql_field_t *f,
     fql_scalar_t sc, int array);
 
-/* fql_sql.c: JSON objects of response keys; text written again */
-void fql_sql_obj_begin(fql_cctx_t *c, unsigned *n);
-void fql_sql_obj_key(fql_cctx_t *c, unsigned *n, fql_str_t key);
-void fql_sql_obj_end(fql_cctx_t *c);
+/* fql_sql.c: a generated type's JSON object; text written again */
+typedef int (*fql_sql_value_pt)(fql_cctx_t *c, void *data,
+    const fql_type_t *t, fql_cfield_t *x);
+
+int fql_sql_object(fql_cctx_t *c, const fql_type_t *t, fql_cfield_t *cf,
+    fql_sql_value_pt value, void *data);
 fql_str_t fql_sql_since(fql_cctx_t *c, size_t mark);
 
 #define fql_sql_again(c, s)  fql_sql_put(c, (s).data, (s).len)
