@@ -124,17 +124,21 @@ void fql_c_static_value(fql_cctx_t *c, const fql_jval_t *j);
 #define FQL_ORDER_KEYS  64
 
 typedef struct {
-    const fql_field_t  *field;      /* NULL: the view's id column */
-    const fql_field_t  *path[FQL_MAX_PATH];
-    unsigned            npath;
-    fql_scalar_t        sc;
-    unsigned            desc:1;
+    const fql_field_t         *field;   /* NULL: the view's id column */
+    const fql_field_t *const  *path;    /* the objects it is nested in */
+    unsigned                   npath;
+    fql_scalar_t               sc;
+    unsigned                   desc:1;
 } fql_okey_t;
 
 typedef struct {
-    fql_okey_t          keys[FQL_ORDER_KEYS];
-    unsigned            nkeys;
+    fql_okey_t          *keys;        /* in the arena, grown by doubling */
+    unsigned             nkeys;
+    unsigned             cap;
 } fql_order_t;
+
+/* a key added to o (not filled in): NULL when out of memory */
+fql_okey_t *fql_order_add(fql_cctx_t *c, fql_order_t *o);
 
 int fql_order_keys(fql_cctx_t *c, const fql_type_t *order,
     const fql_jval_t *list, fql_order_t *o);

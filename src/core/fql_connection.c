@@ -63,8 +63,13 @@ fql_conn_order(fql_cctx_t *c, fql_conn_t *cn, const fql_jval_t *list)
     }
 
     if (i == o->nkeys) {
-        k = &o->keys[o->nkeys++];
+        k = fql_order_add(c, o);
+        if (k == NULL) {
+            return fql_error_nomem(c->v.errs);
+        }
+
         k->field = NULL;
+        k->path = NULL;
         k->npath = 0;
         k->sc = FQL_SCALAR_ID;
         k->desc = 0;
@@ -100,7 +105,10 @@ fql_conn_value(fql_cctx_t *c, const fql_okey_t *k, unsigned n)
     fql_sql_ref(c, n);
 
     if (k->field != NULL) {
-        memcpy(c->path, k->path, k->npath * sizeof(k->path[0]));
+        if (k->npath) {
+            memcpy(c->path, k->path, k->npath * sizeof(k->path[0]));
+        }
+
         c->npath = k->npath;
         fql_sql_cast_suffix(c, k->field, k->sc, 0);
         c->npath = 0;
@@ -343,8 +351,9 @@ fql_conn_cursor(fql_cctx_t *c, fql_conn_t *cn, unsigned which,
 {
     int                n;
     size_t             mark;
-    unsigned           i, pn[FQL_ORDER_KEYS];
+    unsigned           i, *pn;
     const char        *p;
+    fql_scalar_t       sc;
     const fql_jval_t  *v;
 
     if (fql_cursor_decode(c, &cn->loc, which, cur, cn->print, cn->order.nkeys,
@@ -353,10 +362,16 @@ fql_conn_cursor(fql_cctx_t *c, fql_conn_t *cn, unsigned which,
         return -1;
     }
 
+    pn = fql_alloc(c->v.arena, cn->order.nkeys * sizeof(unsigned));
+    if (pn == NULL) {
+        return fql_error_nomem(c->v.errs);
+    }
+
     for (i = 0; i < cn->order.nkeys; i++, v = v->next) {
-        if (fql_cursor_text(c, &cn->loc, which, cn->order.keys[i].sc, v, &p) != 0
-            || fql_slot_from(c, cur, FQL_SLOT_CURSOR, cn->order.keys[i].sc, which)
-               != 0)
+        sc = cn->order.keys[i].sc;
+
+        if (fql_cursor_text(c, &cn->loc, which, sc, v, &p) != 0
+            || fql_slot_from(c, cur, FQL_SLOT_CURSOR, sc, which) != 0)
         {
             return -1;
         }

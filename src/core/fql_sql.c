@@ -1279,15 +1279,52 @@ fql_order_object(fql_cctx_t *c, fql_order_t *o, const fql_type_t *order,
             sc = FQL_SCALAR_JSON;
         }
 
-        k = &o->keys[o->nkeys++];
+        k = fql_order_add(c, o);
+        if (k == NULL) {
+            return fql_error_nomem(c->v.errs);
+        }
+
         k->field = f;
         k->npath = npath;
         k->sc = sc;
         k->desc = fql_str_eqz(m->str, "DESC");
-        memcpy(k->path, path, npath * sizeof(path[0]));
+        k->path = NULL;
+
+        if (npath) {
+            k->path = fql_alloc(c->v.arena, npath * sizeof(path[0]));
+            if (k->path == NULL) {
+                return fql_error_nomem(c->v.errs);
+            }
+
+            memcpy((void *) k->path, path, npath * sizeof(path[0]));
+        }
     }
 
     return 0;
+}
+
+
+fql_okey_t *
+fql_order_add(fql_cctx_t *c, fql_order_t *o)
+{
+    fql_okey_t  *k;
+
+    if (o->nkeys == o->cap) {
+        o->cap = o->cap ? o->cap * 2 : 4;
+
+        k = fql_alloc(c->v.arena, o->cap * sizeof(fql_okey_t));
+        if (k == NULL) {
+            return NULL;
+        }
+
+        if (o->nkeys) {
+            memcpy(k, o->keys, o->nkeys * sizeof(fql_okey_t));
+        }
+
+        o->keys = k;
+    }
+
+    return &o->keys[o->nkeys++];
 }
 
 
@@ -1298,7 +1335,9 @@ fql_order_keys(fql_cctx_t *c, const fql_type_t *order,
     const fql_jval_t   *it;
     const fql_field_t  *path[FQL_MAX_PATH];
 
+    o->keys = NULL;
     o->nkeys = 0;
+    o->cap = 0;
 
     for (it = list ? list->items : NULL; it; it = it->next) {
         if (it->kind == FQL_J_OBJECT
@@ -1321,7 +1360,10 @@ fql_order_expr(fql_cctx_t *c, const fql_okey_t *k)
         return;
     }
 
-    memcpy(c->path, k->path, k->npath * sizeof(k->path[0]));
+    if (k->npath) {
+        memcpy(c->path, k->path, k->npath * sizeof(k->path[0]));
+    }
+
     c->npath = k->npath;
     fql_sql_field(c, k->field, k->sc, 0);
     c->npath = 0;
@@ -1349,20 +1391,15 @@ int
 fql_sql_order_list(fql_cctx_t *c, const fql_type_t *order,
     const fql_jval_t *list)
 {
-    fql_order_t  *o;
+    fql_order_t  o;
 
-    o = fql_alloc(c->v.arena, sizeof(fql_order_t));
-    if (o == NULL) {
-        return fql_error_nomem(c->v.errs);
-    }
-
-    if (fql_order_keys(c, order, list, o) != 0) {
+    if (fql_order_keys(c, order, list, &o) != 0) {
         return -1;
     }
 
-    if (o->nkeys) {
+    if (o.nkeys) {
         fql_sql_lit(c, " ORDER BY ");
-        fql_order_sql(c, o, 0);
+        fql_order_sql(c, &o, 0);
     }
 
     return 0;
