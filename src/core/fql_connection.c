@@ -54,10 +54,17 @@ fql_conn_order(fql_cctx_t *c, fql_conn_t *cn, const fql_jval_t *list)
         return -1;
     }
 
+    /*
+     * The id column is unique and never null: the keys after it change
+     * nothing, and its conditions need no care for nulls, which keeps
+     * them index conditions ("id" > $n).
+     */
     for (i = 0; i < o->nkeys; i++) {
         k = &o->keys[i];
 
         if (k->npath == 0 && fql_str_eqz(k->field->column, "id")) {
+            k->field = NULL;
+            o->nkeys = i + 1;
             break;
         }
     }
@@ -286,30 +293,50 @@ fql_cursor_decode(fql_cctx_t *c, const fql_loc_t *loc, unsigned which,
 }
 
 
-/* a key's value as its parameter's text; -1 if it cannot be one */
+/*
+ * A key's value as its parameter's text; -1 if it cannot be one: each
+ * key has the JSON type the statement gives its values (numbers for
+ * numbers, strings of their format, booleans), a column's or the id's
+ * any scalar (their SQL type is not known here), JSON anything.
+ */
 static int
 fql_cursor_text(fql_cctx_t *c, const fql_loc_t *loc, unsigned which,
     fql_scalar_t sc, const fql_jval_t *v, const char **out)
 {
     int  ok;
 
-    switch (v->kind) {
-    case FQL_J_NULL:
+    if (v->kind == FQL_J_NULL) {
         *out = NULL;
         return 0;
-    case FQL_J_BOOL:
-        ok = sc == FQL_SCALAR_BOOLEAN || sc == FQL_SCALAR_JSON;
+    }
+
+    /* parameters are C strings: a NUL would cut the value short */
+    if (v->kind == FQL_J_STRING
+        && memchr(v->str.data, '\0', v->str.len) != NULL)
+    {
+        return fql_cursor_invalid(c, loc, which);
+    }
+
+    switch (fql_scalars[sc].in) {
+    case FQL_SC_RAW:
+        ok = 1;
         break;
-    case FQL_J_ARRAY:
-    case FQL_J_OBJECT:
-        ok = sc == FQL_SCALAR_JSON;
+    case FQL_SC_INT:
+    case FQL_SC_FLOAT:
+    case FQL_SC_DECIMAL:
+        ok = v->kind == FQL_J_NUMBER;
         break;
-    case FQL_J_STRING:
-        ok = sc == FQL_SCALAR_JSON || fql_scalars[sc].check == NULL
-             || fql_scalars[sc].check(&v->str) == 0;
+    case FQL_SC_BOOLEAN:
+        ok = v->kind == FQL_J_BOOL;
+        break;
+    case FQL_SC_ID:
+        ok = v->kind == FQL_J_STRING || v->kind == FQL_J_NUMBER
+             || v->kind == FQL_J_BOOL;
         break;
     default:
-        ok = sc != FQL_SCALAR_BOOLEAN;
+        ok = v->kind == FQL_J_STRING
+             && (fql_scalars[sc].check == NULL
+                 || fql_scalars[sc].check(&v->str) == 0);
         break;
     }
 

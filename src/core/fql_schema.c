@@ -1554,7 +1554,7 @@ fql_sb_query_fn(fql_sb_t *sb, fql_field_t *f, fql_type_t *t, int list)
 static int
 fql_sb_root_field(fql_sb_t *sb, fql_field_t *f)
 {
-    fql_type_t        *t;
+    fql_type_t        *t, *view;
     fql_tref_t        *tr;
     fql_arg_t         *a;
     fql_type_t        *at;
@@ -1568,6 +1568,16 @@ fql_sb_root_field(fql_sb_t *sb, fql_field_t *f)
 
     if (t->gen == FQL_GEN_CONNECTION || t->gen == FQL_GEN_AGGREGATE) {
         return fql_sb_gen_root(sb, f, t);
+    }
+
+    /* XConnection declared by hand: the module's are generated */
+    view = fql_sb_gen_view(sb, t->name, NULL);
+
+    if (view != NULL) {
+        return fql_sb_error(sb, f->loc, "Query field \"%.*s\": \"%.*s\" is "
+                            "generated from \"%.*s\"; remove its "
+                            "declaration", fql_pstr(f->name),
+                            fql_pstr(t->name), fql_pstr(view->name));
     }
 
     if (t->kind != FQL_T_OBJECT || t->view_name.len == 0) {

@@ -92,13 +92,14 @@ static const struct {
 };
 
 
+/* the @view type X of a name XConnection or XAggregate, and which */
 fql_type_t *
-fql_sb_gen_shell(fql_sb_t *sb, fql_str_t name, fql_loc_t loc)
+fql_sb_gen_view(fql_sb_t *sb, fql_str_t name, fql_gen_t *gen)
 {
     size_t       n;
     unsigned     i;
     fql_str_t    prefix;
-    fql_type_t  *t, *view;
+    fql_type_t  *view;
 
     for (i = 0; fql_gen_roots[i].suffix; i++) {
         n = strlen(fql_gen_roots[i].suffix);
@@ -126,6 +127,25 @@ fql_sb_gen_shell(fql_sb_t *sb, fql_str_t name, fql_loc_t loc)
         return NULL;
     }
 
+    if (gen != NULL) {
+        *gen = fql_gen_roots[i].gen;
+    }
+
+    return view;
+}
+
+
+fql_type_t *
+fql_sb_gen_shell(fql_sb_t *sb, fql_str_t name, fql_loc_t loc)
+{
+    fql_gen_t    gen;
+    fql_type_t  *t, *view;
+
+    view = fql_sb_gen_view(sb, name, &gen);
+    if (view == NULL) {
+        return NULL;
+    }
+
     t = fql_sb_new_type(sb, FQL_T_OBJECT, name);
     if (t == NULL) {
         fql_sb_error(sb, loc, FQL_NOMEM);
@@ -133,7 +153,7 @@ fql_sb_gen_shell(fql_sb_t *sb, fql_str_t name, fql_loc_t loc)
     }
 
     t->generated = 1;
-    t->gen = fql_gen_roots[i].gen;
+    t->gen = gen;
     t->view = view;
     t->loc = loc;
 

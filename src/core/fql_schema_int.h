@@ -39,6 +39,9 @@ fql_str_t fql_sb_concat(fql_sb_t *sb, fql_str_t a, const char *b);
  * field names it; NULL (no error) when name is neither */
 fql_type_t *fql_sb_gen_shell(fql_sb_t *sb, fql_str_t name, fql_loc_t loc);
 
+/* fql_schema_gen.c: the @view type X of XConnection or XAggregate */
+fql_type_t *fql_sb_gen_view(fql_sb_t *sb, fql_str_t name, fql_gen_t *gen);
+
 /* fql_schema_gen.c: the fields of every shell, once all types are read */
 int fql_sb_gen_fill(fql_sb_t *sb);
 

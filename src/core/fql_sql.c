@@ -1274,8 +1274,12 @@ fql_order_object(fql_cctx_t *c, fql_order_t *o, const fql_type_t *order,
             c->uses_vector = 1;
         }
 
-        /* an ID in the JSON orders as a JSON value: numbers as numbers */
-        if (sc == FQL_SCALAR_ID) {
+        if (f->column.len && npath == 0) {
+            /* a column's own type: unknown here, its values any scalar */
+            sc = FQL_SCALAR_ID;
+
+        } else if (sc == FQL_SCALAR_ID) {
+            /* an ID in the JSON orders as a JSON value: numbers as such */
             sc = FQL_SCALAR_JSON;
         }
 
