@@ -88,6 +88,39 @@ SELECT md5('useq' || n)::uuid, n FROM generate_series(1, 40) AS n;
 CREATE VIEW v_useq AS
 SELECT id, jsonb_build_object('id', id, 'n', n) AS data FROM tb_useq;
 
+-- Cursor pages and aggregates (t/test_connections.py, t/test_aggregates.py):
+-- keys with ties and nulls of every sortable kind, a real column (grp),
+-- an enum, a nested object; tb_feed takes inserts between page requests
+CREATE TABLE tb_page (id int PRIMARY KEY, score int, name text,
+                      at timestamptz, day date, price numeric, ratio float8,
+                      grp text, kind text, flag boolean, nested_n int);
+INSERT INTO tb_page
+SELECT n,
+       CASE WHEN n % 13 = 0 THEN NULL ELSE (n * 7) % 10 END,
+       CASE WHEN n % 17 = 0 THEN NULL ELSE 'name ' || ((n * 3) % 25) END,
+       timestamptz '2024-01-01 00:00:00+00'
+           + ((n * 7919) % 50) * interval '1 hour',
+       date '2024-01-01' + (n % 30),
+       CASE WHEN n % 19 = 0 THEN NULL ELSE round(n * 1.25, 2) END,
+       n / 8.0,
+       CASE WHEN n % 11 = 0 THEN NULL
+            ELSE (ARRAY['red', 'green', 'blue'])[1 + n % 3] END,
+       (ARRAY['A', 'B', 'C'])[1 + (n / 7) % 3],
+       CASE WHEN n % 7 = 0 THEN NULL ELSE n % 2 = 0 END,
+       n % 5
+FROM generate_series(1, 200) AS n;
+CREATE VIEW v_page AS
+SELECT id, grp,
+       jsonb_build_object('id', id, 'score', score, 'name', name, 'at', at,
+                          'day', day, 'price', price, 'ratio', ratio,
+                          'grp', grp, 'kind', kind, 'flag', flag,
+                          'nested', jsonb_build_object('n', nested_n)) AS data
+FROM tb_page;
+CREATE TABLE tb_feed (id int PRIMARY KEY, n int);
+INSERT INTO tb_feed SELECT n * 10, n % 4 FROM generate_series(1, 60) AS n;
+CREATE VIEW v_feed AS
+SELECT id, jsonb_build_object('id', id, 'n', n) AS data FROM tb_feed;
+
 -- Every operator family of fql_operators[] (src/core/fql_schema.c) on
 -- typed columns: tb_spot holds the values in their PostgreSQL types (the
 -- hand-written SQL of t/test_filters.py filters it), v_spot is the
