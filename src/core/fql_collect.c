@@ -347,7 +347,8 @@ fql_project_field(fql_cctx_t *c, const fql_type_t *type, fql_cfield_t *cf,
         return -1;
     }
 
-    if (s->args != NULL) {
+    /* groupBy of an aggregate has arguments; the SQL reads them */
+    if (s->args != NULL && f->args == NULL) {
         fql_error_add(c->v.errs, &s->args->loc, FQL_CODE_VALIDATION,
                       "Unknown argument \"%.*s\" on field \"%.*s.%.*s\".",
                       fql_pstr(s->args->name), fql_pstr(type->name),
@@ -355,7 +356,8 @@ fql_project_field(fql_cctx_t *c, const fql_type_t *type, fql_cfield_t *cf,
         return -1;
     }
 
-    pf->json_key = f->json_key;
+    /* a generated type's JSON is written by its SQL under response keys */
+    pf->json_key = type->gen ? cf->key : f->json_key;
 
     /* list wrapping and nullability, outermost first */
     bit = 0;

@@ -217,7 +217,18 @@ fql_compile_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
 
     fql_sql_begin(c);
 
-    if (f->root == FQL_ROOT_QUERY_FN) {
+    if (f->root == FQL_ROOT_CONNECTION || f->root == FQL_ROOT_AGGREGATE) {
+        /* one row: the whole page, or the aggregates, as JSON */
+        rp->kind = FQL_RF_OBJECT;
+
+        if ((f->root == FQL_ROOT_CONNECTION
+             ? fql_compile_connection(c, f, cf, args, rp)
+             : fql_compile_aggregate(c, f, cf, args, rp)) != 0)
+        {
+            return -1;
+        }
+
+    } else if (f->root == FQL_ROOT_QUERY_FN) {
         if (fql_sql_fn_from(c, f, args) != 0) {
             return -1;
         }
@@ -226,7 +237,10 @@ fql_compile_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
         fql_sql_from(c, t);
     }
 
-    if (f->root == FQL_ROOT_BY_ID) {
+    if (f->root == FQL_ROOT_CONNECTION || f->root == FQL_ROOT_AGGREGATE) {
+        /* written */
+
+    } else if (f->root == FQL_ROOT_BY_ID) {
         rp->kind = FQL_RF_OBJECT;
         a = fql_jval_member(args, "id");
 

@@ -33,7 +33,8 @@ typedef enum {
     FQL_SLOT_PATTERN,      /* ... a LIKE pattern, wildcards escaped */
     FQL_SLOT_LIMIT,        /* ... a page size, checked against the limits */
     FQL_SLOT_OFFSET,
-    FQL_SLOT_INPUT         /* ... a mutation's input: JSON, snake_case */
+    FQL_SLOT_INPUT,        /* ... a mutation's input: JSON, snake_case */
+    FQL_SLOT_CURSOR        /* ... a connection cursor's key, by index */
 } fql_slot_kind_t;
 
 typedef struct {
@@ -43,6 +44,10 @@ typedef struct {
     unsigned short         npath;
     const unsigned short  *path;       /* member/item indexes in variables */
     const struct fql_tref_s  *type;    /* INPUT: the input's type */
+    /* CURSOR: the key's index, how many keys, the ordering's print */
+    unsigned short         key;
+    unsigned short         nkeys;
+    uint32_t               print;
 } fql_slot_t;
 
 struct fql_root_plan_s {

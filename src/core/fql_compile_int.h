@@ -93,6 +93,7 @@ typedef struct {
 void fql_sql_begin(fql_cctx_t *c);
 int fql_sql_end(fql_cctx_t *c, fql_root_plan_t *rp);
 void fql_sql_put(fql_cctx_t *c, const char *s, size_t n);
+void fql_sql_z(fql_cctx_t *c, const char *s);
 void fql_sql_quoted(fql_cctx_t *c, fql_str_t s, char q);
 void fql_sql_call(fql_cctx_t *c, const fql_field_t *f);
 void fql_sql_cut(fql_cctx_t *c, size_t mark);
@@ -101,6 +102,8 @@ void fql_sql_cut(fql_cctx_t *c, size_t mark);
 
 /* fql_sql.c: bound parameters ($n) and where a cached plan finds them */
 int fql_sql_param(fql_cctx_t *c, const char *value);
+int fql_param_add(fql_cctx_t *c, const char *value);
+void fql_sql_ref(fql_cctx_t *c, unsigned n);
 int fql_slot_from(fql_cctx_t *c, const fql_jval_t *src,
     fql_slot_kind_t kind, fql_scalar_t sc, unsigned wild);
 int fql_param_text(fql_cctx_t *c, fql_scalar_t sc, const fql_jval_t *j,
@@ -119,6 +122,7 @@ void fql_c_static_value(fql_cctx_t *c, const fql_jval_t *j);
 
 /* fql_sql.c: the clauses of a list's SELECT */
 void fql_sql_from(fql_cctx_t *c, const fql_type_t *t);
+void fql_sql_view(fql_cctx_t *c, const fql_type_t *t);
 int fql_sql_fn_from(fql_cctx_t *c, const fql_field_t *f,
     const fql_jval_t *args);
 int fql_sql_where(fql_cctx_t *c, const fql_type_t *where,
@@ -127,6 +131,40 @@ int fql_sql_order_list(fql_cctx_t *c, const fql_type_t *order,
     const fql_jval_t *list);
 int fql_sql_limit(fql_cctx_t *c, const fql_selection_t *s,
     const fql_jval_t *a);
+
+/* page sizes: the names errors give them (a LIMIT slot's wild) */
+#define FQL_LIMIT_LIMIT  0
+#define FQL_LIMIT_FIRST  1
+#define FQL_LIMIT_LAST   2
+
+int fql_limit_text(fql_cctx_t *c, const fql_loc_t *loc, unsigned name,
+    const fql_jval_t *a, const char **out);
+
+/* fql_sql.c: a field's expression (its column, or its typed JSON at
+ * c->path) and the cast a parameter compared with it takes */
+void fql_sql_field(fql_cctx_t *c, const fql_field_t *f, fql_scalar_t sc,
+    int array);
+void fql_sql_cast_suffix(fql_cctx_t *c, const fql_field_t *f,
+    fql_scalar_t sc, int array);
+
+/* fql_sql.c: JSON objects of response keys; text written again */
+void fql_sql_obj_begin(fql_cctx_t *c, unsigned *n);
+void fql_sql_obj_key(fql_cctx_t *c, unsigned *n, fql_str_t key);
+void fql_sql_obj_end(fql_cctx_t *c);
+fql_str_t fql_sql_since(fql_cctx_t *c, size_t mark);
+
+#define fql_sql_again(c, s)  fql_sql_put(c, (s).data, (s).len)
+
+/* fql_connection.c: a page of a view's rows with cursors, as one JSON
+ * row; a cursor's value for a cached plan's parameter */
+int fql_compile_connection(fql_cctx_t *c, const fql_field_t *f,
+    fql_cfield_t *cf, const fql_jval_t *args, fql_root_plan_t *rp);
+int fql_cursor_param(fql_cctx_t *c, const fql_root_plan_t *rp,
+    const fql_slot_t *sl, const fql_jval_t *j, const char **out);
+
+/* fql_aggregate.c: counts, aggregates and groups, as one JSON row */
+int fql_compile_aggregate(fql_cctx_t *c, const fql_field_t *f,
+    fql_cfield_t *cf, const fql_jval_t *args, fql_root_plan_t *rp);
 
 /* fql_collect.c: the fields of sels on type, merged by response key */
 int fql_collect(fql_cctx_t *c, const fql_type_t *type,

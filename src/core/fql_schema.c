@@ -1,7 +1,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "fql_schema.h"
+#include "fql_schema_int.h"
 #include "fql_compile.h"
 
 
@@ -231,12 +231,6 @@ fql_operator_named(fql_str_t name)
 }
 
 
-typedef struct {
-    fql_arena_t         *arena;
-    fql_schema_t        *schema;
-    fql_parse_error_t   *err;
-    unsigned             builtin;   /* loading fql_builtin_sdl */
-} fql_sb_t;
 
 
 /*
@@ -296,15 +290,9 @@ static const char  fql_builtin_sdl[] =
 
 static int fql_sb_where_order_declare(fql_sb_t *sb, fql_type_t *t,
     fql_loc_t loc);
-static int fql_sb_load(fql_sb_t *sb, fql_document_t *doc);
-static int fql_sb_error(fql_sb_t *sb, fql_loc_t loc, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
 
 
-static int
+int
 fql_sb_error(fql_sb_t *sb, fql_loc_t loc, const char *fmt, ...)
 {
     va_list  args;
@@ -495,7 +483,7 @@ fql_snake_case(fql_arena_t *a, fql_str_t name)
 }
 
 
-static fql_type_t *
+fql_type_t *
 fql_sb_new_type(fql_sb_t *sb, fql_type_kind_t kind, fql_str_t name)
 {
     fql_type_t  *t, **pp;
@@ -583,6 +571,16 @@ fql_sb_resolve(fql_sb_t *sb, const fql_type_ref_t *ref, int input)
     }
 
     t = fql_schema_type(sb->schema, ref->name);
+
+    if (t == NULL) {
+        /* XConnection, XAggregate: made when first named */
+        sb->err->message[0] = '\0';
+        t = fql_sb_gen_shell(sb, ref->name, ref->loc);
+        if (t == NULL && sb->err->message[0]) {
+            return NULL;
+        }
+    }
+
     if (t == NULL) {
         fql_sb_error(sb, ref->loc, "Unknown type \"%.*s\".",
                      (int) ref->name.len, ref->name.data);
@@ -1150,7 +1148,7 @@ fql_sb_add_input(fql_sb_t *sb, fql_type_t *input, const char *name,
 }
 
 
-static fql_str_t
+fql_str_t
 fql_sb_concat(fql_sb_t *sb, fql_str_t a, const char *b)
 {
     size_t     n;
@@ -1177,11 +1175,9 @@ fql_sb_concat(fql_sb_t *sb, fql_str_t a, const char *b)
 static fql_type_t *
 fql_sb_op_input(fql_sb_t *sb, const char *name)
 {
-    int                 i;
-    fql_type_t         *t;
-    fql_loc_t           noloc = { 0, 0 };
-    fql_document_t     *doc;
-    fql_parse_limits_t  limits = { 0, 0 };
+    int          i;
+    fql_type_t  *t;
+    fql_loc_t    noloc = { 0, 0 };
 
     t = fql_schema_type(sb->schema, fql_str_z(name));
     if (t != NULL) {
@@ -1200,10 +1196,8 @@ fql_sb_op_input(fql_sb_t *sb, const char *name)
     }
 
     if (fql_op_inputs[i].name == NULL
-        || fql_parse_document(sb->arena, fql_op_inputs[i].sdl,
-                              strlen(fql_op_inputs[i].sdl), &limits, &doc,
-                              sb->err) != 0
-        || fql_sb_load(sb, doc) != 0)
+        || fql_sb_load_text(sb, fql_op_inputs[i].sdl,
+                            strlen(fql_op_inputs[i].sdl)) != 0)
     {
         return NULL;
     }
@@ -1478,7 +1472,7 @@ fql_sb_where_order(fql_sb_t *sb, fql_type_t *t)
 
 
 /* where/orderBy/limit/offset of a list over t, with their own types */
-static int
+int
 fql_sb_list_control(fql_sb_t *sb, const fql_type_t *t, const fql_arg_t *a)
 {
     fql_type_t  *at;
@@ -1571,6 +1565,10 @@ fql_sb_root_field(fql_sb_t *sb, fql_field_t *f)
     }
 
     t = fql_tref_named(tr);
+
+    if (t->gen == FQL_GEN_CONNECTION || t->gen == FQL_GEN_AGGREGATE) {
+        return fql_sb_gen_root(sb, f, t);
+    }
 
     if (t->kind != FQL_T_OBJECT || t->view_name.len == 0) {
         return fql_sb_error(sb, f->loc,
@@ -1837,7 +1835,7 @@ fql_sb_builtins(fql_sb_t *sb)
 
 
 /* declares every type first so that definitions may refer to any */
-static int
+int
 fql_sb_load(fql_sb_t *sb, fql_document_t *doc)
 {
     fql_definition_t  *d;
@@ -1866,6 +1864,30 @@ fql_sb_load(fql_sb_t *sb, fql_document_t *doc)
             return -1;
         }
     }
+
+    return 0;
+}
+
+
+int
+fql_sb_load_text(fql_sb_t *sb, const char *sdl, size_t len)
+{
+    unsigned            builtin;
+    fql_document_t     *doc;
+    fql_parse_limits_t  limits = { 0, 0 };
+
+    /* the module's own text: no directive of the user's to check */
+    builtin = sb->builtin;
+    sb->builtin = 1;
+
+    if (fql_parse_document(sb->arena, sdl, len, &limits, &doc, sb->err) != 0
+        || fql_sb_load(sb, doc) != 0)
+    {
+        sb->builtin = builtin;
+        return -1;
+    }
+
+    sb->builtin = builtin;
 
     return 0;
 }
@@ -1970,6 +1992,10 @@ fql_schema_build(fql_arena_t *a, const char *sdl, size_t len,
         {
             return -1;
         }
+    }
+
+    if (fql_sb_gen_fill(&sb) != 0) {
+        return -1;
     }
 
     for (f = s->query->fields; f; f = f->next) {

@@ -52,8 +52,22 @@ typedef enum {
     FQL_ROOT_BY_ID,
     FQL_ROOT_LIST,
     FQL_ROOT_FUNCTION,      /* a mutation: a call of a SQL function */
-    FQL_ROOT_QUERY_FN       /* rows of a set-returning SQL function */
+    FQL_ROOT_QUERY_FN,      /* rows of a set-returning SQL function */
+    FQL_ROOT_CONNECTION,    /* a page of a view's rows, with cursors */
+    FQL_ROOT_AGGREGATE      /* counts and aggregates of a view's rows */
 } fql_root_kind_t;
+
+/* what a type generated for an @view type's pages and aggregates is */
+typedef enum {
+    FQL_GEN_NONE = 0,
+    FQL_GEN_CONNECTION,     /* XConnection: edges, nodes, pageInfo, ... */
+    FQL_GEN_EDGE,           /* XEdge: cursor, node */
+    FQL_GEN_PAGE_INFO,      /* PageInfo, shared by all connections */
+    FQL_GEN_AGGREGATE,      /* XAggregate: count, sum... groupBy */
+    FQL_GEN_AGG_FIELDS,     /* XSumFields...: one field per view field */
+    FQL_GEN_GROUP,          /* XGroup: key and the aggregates of a group */
+    FQL_GEN_GROUP_KEY       /* XGroupKey: the grouped fields' values */
+} fql_gen_t;
 
 struct fql_field_s {
     fql_str_t        name;
@@ -95,6 +109,9 @@ struct fql_type_s {
     unsigned           generated:1;   /* where/orderBy/filter inputs */
     unsigned           filter:1;      /* generated operators of a scalar */
     unsigned           where_done:1;  /* where/orderBy inputs filled */
+    unsigned           gen:4;         /* fql_gen_t: an output type made */
+    fql_type_t        *view;          /* GEN: the @view type it is for */
+    fql_loc_t          loc;           /* GEN: where it was first named */
     fql_field_t       *fields;        /* OBJECT, INTERFACE */
     fql_arg_t         *input_fields;  /* INPUT */
     fql_enum_value_t  *values;        /* ENUM */

@@ -54,7 +54,7 @@ fql_sql_put(fql_cctx_t *c, const char *s, size_t n)
 }
 
 
-static void
+void
 fql_sql_z(fql_cctx_t *c, const char *s)
 {
     fql_sql_put(c, s, strlen(s));
@@ -100,8 +100,35 @@ fql_sql_cut(fql_cctx_t *c, size_t mark)
 int
 fql_sql_param(fql_cctx_t *c, const char *value)
 {
-    char          buf[16];
-    int           n;
+    int  n;
+
+    n = fql_param_add(c, value);
+    if (n < 0) {
+        return -1;
+    }
+
+    fql_sql_ref(c, n);
+
+    return 0;
+}
+
+
+/* $n again: a parameter used in several places of the statement */
+void
+fql_sql_ref(fql_cctx_t *c, unsigned n)
+{
+    char  buf[16];
+    int   len;
+
+    len = snprintf(buf, sizeof(buf), "$%u", n);
+    fql_sql_put(c, buf, len);
+}
+
+
+/* adds a bound parameter: its number n for $n, or -1 */
+int
+fql_param_add(fql_cctx_t *c, const char *value)
+{
     const char  **p;
     fql_slot_t   *sl;
 
@@ -134,10 +161,7 @@ fql_sql_param(fql_cctx_t *c, const char *value)
     c->next_slot.kind = FQL_SLOT_LITERAL;
     c->params[c->nparams++] = value;
 
-    n = snprintf(buf, sizeof(buf), "$%u", c->nparams);
-    fql_sql_put(c, buf, n);
-
-    return 0;
+    return (int) c->nparams;
 }
 
 
@@ -602,7 +626,7 @@ fql_param_pattern(fql_cctx_t *c, const fql_jval_t *v, unsigned wild,
  * The SQL expression of a filterable field: its real column at the top
  * level, else its JSON path through the enclosing objects (c->path).
  */
-static void
+void
 fql_sql_field(fql_cctx_t *c, const fql_field_t *f, fql_scalar_t sc,
     int array)
 {
@@ -653,7 +677,7 @@ fql_sql_field(fql_cctx_t *c, const fql_field_t *f, fql_scalar_t sc,
 }
 
 
-static void
+void
 fql_sql_cast_suffix(fql_cctx_t *c, const fql_field_t *f, fql_scalar_t sc,
     int array)
 {
@@ -1279,7 +1303,14 @@ void
 fql_sql_from(fql_cctx_t *c, const fql_type_t *t)
 {
     fql_sql_lit(c, "SELECT \"data\" FROM ");
+    fql_sql_view(c, t);
+}
 
+
+/* "schema"."view" of an @view type */
+void
+fql_sql_view(fql_cctx_t *c, const fql_type_t *t)
+{
     if (t->view_schema.len) {
         fql_sql_quoted(c, t->view_schema, '"');
         fql_sql_lit(c, ".");
@@ -1369,10 +1400,14 @@ fql_sql_fn_from(fql_cctx_t *c, const fql_field_t *f, const fql_jval_t *args)
 }
 
 
+/* the names of page sizes, by a LIMIT slot's wild */
+static const char  *fql_limit_names[] = { "limit", "first", "last" };
+
+
 /* the text of a page size: checked, or the default (NULL: none) */
-static int
-fql_limit_text(fql_cctx_t *c, const fql_loc_t *loc, const fql_jval_t *a,
-    const char **out)
+int
+fql_limit_text(fql_cctx_t *c, const fql_loc_t *loc, unsigned name,
+    const fql_jval_t *a, const char **out)
 {
     long         n;
     char        *p;
@@ -1386,14 +1421,15 @@ fql_limit_text(fql_cctx_t *c, const fql_loc_t *loc, const fql_jval_t *a,
 
         if (n < 0) {
             fql_error_add(c->v.errs, loc, FQL_CODE_BAD_INPUT,
-                          "\"limit\" must not be negative.");
+                          "\"%s\" must not be negative.",
+                          fql_limit_names[name]);
             return -1;
         }
 
         if (max && n > (long) max) {
             fql_error_add(c->v.errs, loc, FQL_CODE_BAD_INPUT,
-                          "\"limit\" is %ld, over the maximum of %u.",
-                          n, max);
+                          "\"%s\" is %ld, over the maximum of %u.",
+                          fql_limit_names[name], n, max);
             return -1;
         }
 
@@ -1441,7 +1477,7 @@ fql_sql_limit(fql_cctx_t *c, const fql_selection_t *s, const fql_jval_t *a)
 {
     const char  *p;
 
-    if (fql_limit_text(c, &s->loc, a, &p) != 0) {
+    if (fql_limit_text(c, &s->loc, FQL_LIMIT_LIMIT, a, &p) != 0) {
         return -1;
     }
 
@@ -1567,7 +1603,9 @@ fql_bind_slot(fql_cctx_t *c, const fql_root_plan_t *rp, const fql_slot_t *sl,
     case FQL_SLOT_PATTERN:
         return fql_param_pattern(c, j, sl->wild, out);
     case FQL_SLOT_LIMIT:
-        return fql_limit_text(c, &rp->loc, j, out);
+        return fql_limit_text(c, &rp->loc, sl->wild, j, out);
+    case FQL_SLOT_CURSOR:
+        return fql_cursor_param(c, rp, sl, j, out);
     case FQL_SLOT_OFFSET:
         return fql_offset_text(c, &rp->loc, j, out);
 
@@ -1576,4 +1614,58 @@ fql_bind_slot(fql_cctx_t *c, const fql_root_plan_t *rp, const fql_slot_t *sl,
     default:
         return fql_param_text(c, sl->sc, j, out);
     }
+}
+
+
+/*
+ * A JSON object of response keys: json_build_object takes at most 100
+ * arguments, so past 50 keys the rest go in jsonb objects joined to it.
+ */
+void
+fql_sql_obj_begin(fql_cctx_t *c, unsigned *n)
+{
+    *n = 0;
+    fql_sql_lit(c, "(json_build_object(");
+}
+
+
+void
+fql_sql_obj_key(fql_cctx_t *c, unsigned *n, fql_str_t key)
+{
+    if (*n && *n % 50 == 0) {
+        fql_sql_lit(c, ")::jsonb || jsonb_build_object(");
+
+    } else if (*n) {
+        fql_sql_lit(c, ", ");
+    }
+
+    fql_sql_quoted(c, key, '\'');
+    fql_sql_lit(c, ", ");
+    (*n)++;
+}
+
+
+void
+fql_sql_obj_end(fql_cctx_t *c)
+{
+    fql_sql_lit(c, "))");
+}
+
+
+/* the text written since mark, kept to be written again (same $n) */
+fql_str_t
+fql_sql_since(fql_cctx_t *c, size_t mark)
+{
+    fql_str_t  r;
+
+    r.len = c->sql.len - mark;
+    r.data = c->sql.nomem ? "" : fql_strndup(c->v.arena, c->sql.data + mark,
+                                             r.len);
+    if (r.data == NULL) {
+        c->sql.nomem = 1;
+        r.data = "";
+        r.len = 0;
+    }
+
+    return r;
 }

@@ -1,0 +1,902 @@
+/*
+ * Cursor pages of a view (Relay connections) as one statement whose one
+ * row is the whole page in JSON, under the response keys:
+ *
+ *   WITH "p" AS (SELECT "data", <cursor> AS "c",
+ *                       row_number() OVER (ORDER BY <keys>) AS "i"
+ *                FROM <view> WHERE <where> AND <after> AND <before>
+ *                ORDER BY <keys> LIMIT $n + 1)
+ *   SELECT json_build_object('edges', ..., 'pageInfo', ..., ...)
+ *
+ * The order is the orderBy keys then the id column; after and before are
+ * keyset conditions on those keys (never OFFSET, so page 1,000 costs
+ * what page 1 costs), one row more than the page says whether more
+ * follow.  `last` reads the keys reversed.  A cursor is the row's key
+ * values with a print of the ordering, as JSON in base64url: decoded, it
+ * gives bound parameters only, and a cursor of another ordering or
+ * anything else is refused.
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "fql_compile_int.h"
+
+
+#define FQL_CONN_KEYS    32      /* ordering keys, the id included */
+#define FQL_CURSOR_MAX   4096    /* characters of a cursor */
+
+typedef struct {
+    const fql_field_t  *field;      /* NULL: the view's id column */
+    const fql_field_t  *path[FQL_MAX_PATH];
+    unsigned            npath;
+    fql_scalar_t        sc;
+    unsigned            desc:1;
+} fql_okey_t;
+
+typedef struct {
+    const fql_type_t   *view;
+    fql_okey_t          keys[FQL_CONN_KEYS];
+    unsigned            nkeys;
+    uint32_t            print;      /* of the ordering, in its cursors */
+    unsigned            limit;      /* $n of the page size; 0: none */
+    unsigned            back:1;     /* last: the page before */
+    unsigned            cursor:1;   /* cursors are selected */
+    fql_str_t           where;      /* " WHERE (...)" or empty */
+    fql_str_t           seek[2];    /* after, before: their conditions */
+    fql_loc_t           loc;
+} fql_conn_t;
+
+static const char  *fql_cursor_names[2] = { "after", "before" };
+
+
+static int
+fql_conn_keys(fql_cctx_t *c, fql_conn_t *cn, const fql_type_t *order,
+    const fql_jval_t *obj, const fql_field_t **path, unsigned npath)
+{
+    fql_arg_t          *in;
+    fql_okey_t         *k;
+    fql_scalar_t        sc;
+    const fql_field_t  *f;
+    const fql_jval_t   *m;
+
+    for (m = obj->items; m; m = m->next) {
+        in = fql_arg_find(order->input_fields, m->key);
+        f = in->filter_field;
+
+        if (m->kind == FQL_J_OBJECT) {
+            if (npath == FQL_MAX_PATH) {
+                fql_error_add(c->v.errs, &cn->loc, FQL_CODE_BAD_INPUT,
+                              "Orderings nest more than %d objects deep.",
+                              FQL_MAX_PATH);
+                return -1;
+            }
+
+            path[npath] = f;
+
+            if (fql_conn_keys(c, cn, fql_tref_named(in->type), m, path,
+                              npath + 1) != 0)
+            {
+                return -1;
+            }
+
+            continue;
+        }
+
+        if (m->kind != FQL_J_STRING) {
+            continue;
+        }
+
+        if (cn->nkeys == FQL_CONN_KEYS - 1) {
+            fql_error_add(c->v.errs, &cn->loc, FQL_CODE_BAD_INPUT,
+                          "A connection orders by at most %d keys.",
+                          FQL_CONN_KEYS - 1);
+            return -1;
+        }
+
+        sc = fql_tref_named(f->type)->scalar;
+
+        if (sc == FQL_SCALAR_VECTOR) {
+            c->uses_vector = 1;
+        }
+
+        /* as lists do: an ID in the JSON orders as a JSON value */
+        if (sc == FQL_SCALAR_ID) {
+            sc = FQL_SCALAR_JSON;
+        }
+
+        k = &cn->keys[cn->nkeys++];
+        k->field = f;
+        k->npath = npath;
+        k->sc = sc;
+        k->desc = fql_str_eqz(m->str, "DESC");
+        memcpy(k->path, path, npath * sizeof(path[0]));
+    }
+
+    return 0;
+}
+
+
+/* the keys, the id last unless a key is the id column already */
+static int
+fql_conn_order(fql_cctx_t *c, fql_conn_t *cn, const fql_jval_t *order)
+{
+    unsigned            i;
+    uint64_t            h;
+    fql_okey_t         *k;
+    const fql_jval_t   *it;
+    const fql_field_t  *path[FQL_MAX_PATH];
+
+    for (it = order ? order->items : NULL; it; it = it->next) {
+        if (it->kind == FQL_J_OBJECT
+            && fql_conn_keys(c, cn, cn->view->order_input, it, path, 0) != 0)
+        {
+            return -1;
+        }
+    }
+
+    for (i = 0; i < cn->nkeys; i++) {
+        k = &cn->keys[i];
+
+        if (k->npath == 0 && fql_str_eqz(k->field->column, "id")) {
+            break;
+        }
+    }
+
+    if (i == cn->nkeys) {
+        k = &cn->keys[cn->nkeys++];
+        k->field = NULL;
+        k->npath = 0;
+        k->sc = FQL_SCALAR_ID;
+        k->desc = 0;
+    }
+
+    /* the print: the type, each key's JSON path and direction */
+    h = fql_hash(cn->view->name.data, cn->view->name.len);
+
+    for (i = 0; i < cn->nkeys; i++) {
+        k = &cn->keys[i];
+        h = h * 31 + (k->desc ? 'D' : 'A');
+
+        for (unsigned j = 0; j < k->npath; j++) {
+            h = h * 31 + fql_hash(k->path[j]->json_key.data,
+                                  k->path[j]->json_key.len);
+        }
+
+        h = h * 31 + (k->field ? fql_hash(k->field->json_key.data,
+                                          k->field->json_key.len)
+                               : 1);
+    }
+
+    cn->print = (uint32_t) (h ^ (h >> 32));
+
+    return 0;
+}
+
+
+static void
+fql_conn_expr(fql_cctx_t *c, const fql_okey_t *k)
+{
+    if (k->field == NULL) {
+        fql_sql_lit(c, "\"id\"");
+        return;
+    }
+
+    memcpy(c->path, k->path, k->npath * sizeof(k->path[0]));
+    c->npath = k->npath;
+    fql_sql_field(c, k->field, k->sc, 0);
+    c->npath = 0;
+}
+
+
+/* $n, cast as the key's expression is (a column's type is inferred) */
+static void
+fql_conn_value(fql_cctx_t *c, const fql_okey_t *k, unsigned n)
+{
+    fql_sql_ref(c, n);
+
+    if (k->field != NULL) {
+        memcpy(c->path, k->path, k->npath * sizeof(k->path[0]));
+        c->npath = k->npath;
+        fql_sql_cast_suffix(c, k->field, k->sc, 0);
+        c->npath = 0;
+    }
+}
+
+
+static void
+fql_conn_keys_sql(fql_cctx_t *c, const fql_conn_t *cn, int reverse)
+{
+    unsigned  i;
+
+    for (i = 0; i < cn->nkeys; i++) {
+        if (i) {
+            fql_sql_lit(c, ", ");
+        }
+
+        fql_conn_expr(c, &cn->keys[i]);
+        fql_sql_z(c, cn->keys[i].desc ^ reverse ? " DESC" : " ASC");
+    }
+}
+
+
+/*
+ * Rows strictly after the position $pn[0..] in the order (reversed:
+ * strictly before): A0 OR (E0 AND (A1 OR (E1 AND ... An))), where Ai is
+ * "after on key i" and Ei "equal on key i".  ASC puts nulls last and
+ * DESC first, so a null is after every value: the conditions say so,
+ * and are never NULL themselves (NOT of them is their complement).
+ */
+static void
+fql_conn_seek(fql_cctx_t *c, const fql_conn_t *cn, const unsigned *pn,
+    int reverse)
+{
+    unsigned           i, desc, more;
+    const fql_okey_t  *k;
+
+    for (i = 0; i < cn->nkeys; i++) {
+        k = &cn->keys[i];
+        desc = k->desc ^ reverse;
+        more = i + 1 < cn->nkeys;
+
+        if (more) {
+            fql_sql_lit(c, "(");
+        }
+
+        if (k->field == NULL) {
+            fql_conn_expr(c, k);
+            fql_sql_z(c, desc ? " < " : " > ");
+            fql_conn_value(c, k, pn[i]);
+
+        } else {
+            fql_sql_lit(c, "(COALESCE(");
+            fql_conn_expr(c, k);
+            fql_sql_z(c, desc ? " < " : " > ");
+            fql_conn_value(c, k, pn[i]);
+            fql_sql_lit(c, ", false) OR (");
+            fql_conn_expr(c, k);
+            fql_sql_z(c, desc ? " IS NOT NULL AND " : " IS NULL AND ");
+            fql_conn_value(c, k, pn[i]);
+            fql_sql_z(c, desc ? " IS NULL))" : " IS NOT NULL))");
+        }
+
+        if (more) {
+            fql_sql_lit(c, " OR (");
+            fql_conn_expr(c, k);
+            fql_sql_z(c, k->field ? " IS NOT DISTINCT FROM " : " = ");
+            fql_conn_value(c, k, pn[i]);
+            fql_sql_lit(c, " AND ");
+        }
+    }
+
+    for (i = 1; i < cn->nkeys; i++) {
+        fql_sql_lit(c, "))");
+    }
+}
+
+
+/* ---- cursors ---- */
+
+
+static int
+fql_b64url_value(unsigned char ch)
+{
+    if (ch >= 'A' && ch <= 'Z') return ch - 'A';
+    if (ch >= 'a' && ch <= 'z') return ch - 'a' + 26;
+    if (ch >= '0' && ch <= '9') return ch - '0' + 52;
+    if (ch == '-') return 62;
+    if (ch == '_') return 63;
+    return -1;
+}
+
+
+/* base64url without padding, as the statement writes it; -1: not that */
+static int
+fql_b64url_decode(const fql_str_t *in, char *out, size_t *len)
+{
+    int       v;
+    size_t    i, n;
+    unsigned  acc, bits;
+
+    n = 0;
+    acc = 0;
+    bits = 0;
+
+    for (i = 0; i < in->len; i++) {
+        v = fql_b64url_value((unsigned char) in->data[i]);
+        if (v < 0) {
+            return -1;
+        }
+
+        acc = (acc << 6) | (unsigned) v;
+        bits += 6;
+
+        if (bits >= 8) {
+            bits -= 8;
+            out[n++] = (char) ((acc >> bits) & 0xff);
+        }
+    }
+
+    /* a lone character, or bits left that are not zero: not an encoding */
+    if (bits >= 6 || (acc & ((1u << bits) - 1)) != 0) {
+        return -1;
+    }
+
+    out[n] = '\0';
+    *len = n;
+
+    return 0;
+}
+
+
+static int
+fql_cursor_invalid(fql_cctx_t *c, const fql_loc_t *loc, unsigned which)
+{
+    fql_error_add(c->v.errs, loc, FQL_CODE_BAD_INPUT,
+                  "Invalid cursor \"%s\": it is not a cursor of this "
+                  "connection with this orderBy.", fql_cursor_names[which]);
+    return -1;
+}
+
+
+/* the key values of a cursor of this ordering, or -1 (BAD_USER_INPUT) */
+static int
+fql_cursor_decode(fql_cctx_t *c, const fql_loc_t *loc, unsigned which,
+    const fql_jval_t *cur, uint32_t print, unsigned nkeys,
+    const fql_jval_t **keys)
+{
+    char              *buf, *end;
+    size_t             len;
+    unsigned long      p;
+    fql_jval_t        *j;
+    fql_errors_t       errs;
+
+    if (cur->kind != FQL_J_STRING || cur->str.len > FQL_CURSOR_MAX) {
+        return fql_cursor_invalid(c, loc, which);
+    }
+
+    buf = fql_alloc(c->v.arena, cur->str.len + 1);
+    if (buf == NULL) {
+        return fql_error_nomem(c->v.errs);
+    }
+
+    if (fql_b64url_decode(&cur->str, buf, &len) != 0) {
+        return fql_cursor_invalid(c, loc, which);
+    }
+
+    /* the parser's own error is about JSON, not about the cursor */
+    fql_errors_init(&errs, c->v.arena);
+
+    j = fql_json_parse(c->v.arena, buf, len, &errs);
+
+    if (j == NULL || j->kind != FQL_J_ARRAY || j->count != nkeys + 1
+        || j->items->kind != FQL_J_NUMBER)
+    {
+        return fql_cursor_invalid(c, loc, which);
+    }
+
+    errno = 0;
+    p = strtoul(j->items->str.data, &end, 10);
+
+    if (errno || end != j->items->str.data + j->items->str.len
+        || p != print)
+    {
+        return fql_cursor_invalid(c, loc, which);
+    }
+
+    *keys = j->items->next;
+
+    return 0;
+}
+
+
+/* a key's value as its parameter's text; -1 if it cannot be one */
+static int
+fql_cursor_text(fql_cctx_t *c, const fql_loc_t *loc, unsigned which,
+    fql_scalar_t sc, const fql_jval_t *v, const char **out)
+{
+    int  ok;
+
+    switch (v->kind) {
+    case FQL_J_NULL:
+        *out = NULL;
+        return 0;
+    case FQL_J_BOOL:
+        ok = sc == FQL_SCALAR_BOOLEAN || sc == FQL_SCALAR_JSON;
+        break;
+    case FQL_J_ARRAY:
+    case FQL_J_OBJECT:
+        ok = sc == FQL_SCALAR_JSON;
+        break;
+    case FQL_J_STRING:
+        ok = sc == FQL_SCALAR_JSON || fql_scalars[sc].check == NULL
+             || fql_scalars[sc].check(&v->str) == 0;
+        break;
+    default:
+        ok = sc != FQL_SCALAR_BOOLEAN;
+        break;
+    }
+
+    if (!ok) {
+        return fql_cursor_invalid(c, loc, which);
+    }
+
+    return fql_param_text(c, sc, v, out);
+}
+
+
+int
+fql_cursor_param(fql_cctx_t *c, const fql_root_plan_t *rp,
+    const fql_slot_t *sl, const fql_jval_t *j, const char **out)
+{
+    unsigned           i, which;
+    const fql_jval_t  *v;
+
+    which = sl->wild;
+
+    if (fql_cursor_decode(c, &rp->loc, which, j, sl->print, sl->nkeys, &v)
+        != 0)
+    {
+        return -1;
+    }
+
+    for (i = 0; i < sl->key; i++) {
+        v = v->next;
+    }
+
+    return fql_cursor_text(c, &rp->loc, which, sl->sc, v, out);
+}
+
+
+/* after (which 0) or before (1): the condition, its values bound */
+static int
+fql_conn_cursor(fql_cctx_t *c, fql_conn_t *cn, unsigned which,
+    const fql_jval_t *cur)
+{
+    int                n;
+    size_t             mark;
+    unsigned           i, pn[FQL_CONN_KEYS];
+    const char        *p;
+    const fql_jval_t  *v;
+
+    if (fql_cursor_decode(c, &cn->loc, which, cur, cn->print, cn->nkeys,
+                          &v) != 0)
+    {
+        return -1;
+    }
+
+    for (i = 0; i < cn->nkeys; i++, v = v->next) {
+        if (fql_cursor_text(c, &cn->loc, which, cn->keys[i].sc, v, &p) != 0
+            || fql_slot_from(c, cur, FQL_SLOT_CURSOR, cn->keys[i].sc, which)
+               != 0)
+        {
+            return -1;
+        }
+
+        c->next_slot.key = (unsigned short) i;
+        c->next_slot.nkeys = (unsigned short) cn->nkeys;
+        c->next_slot.print = cn->print;
+
+        n = fql_param_add(c, p);
+        if (n < 0) {
+            return -1;
+        }
+
+        pn[i] = (unsigned) n;
+    }
+
+    mark = c->sql.len;
+    fql_conn_seek(c, cn, pn, which);
+    cn->seek[which] = fql_sql_since(c, mark);
+
+    return 0;
+}
+
+
+/* ---- the answer ---- */
+
+
+static const fql_type_t *
+fql_conn_field_type(const fql_type_t *t, const char *name)
+{
+    fql_str_t  s;
+
+    s.data = name;
+    s.len = strlen(name);
+
+    return fql_tref_named(fql_type_field(t, s)->type);
+}
+
+
+/* are cursors selected: edges' cursor, pageInfo's start and end? */
+static int
+fql_conn_cursors(fql_cctx_t *c, const fql_type_t *t, fql_cfield_t *cf,
+    unsigned *yes)
+{
+    fql_str_t      name;
+    fql_cfield_t  *sub, *e, *esub, *x;
+
+    if (fql_collect_sub(c, t, cf, &sub) != 0) {
+        return -1;
+    }
+
+    for (e = sub; e; e = e->next) {
+        name = e->nodes->sel->name;
+
+        if (!fql_str_eqz(name, "edges") && !fql_str_eqz(name, "pageInfo")) {
+            continue;
+        }
+
+        if (fql_collect_sub(c, fql_conn_field_type(t, name.data[0] == 'e'
+                                                      ? "edges"
+                                                      : "pageInfo"),
+                            e, &esub) != 0)
+        {
+            return -1;
+        }
+
+        for (x = esub; x; x = x->next) {
+            name = x->nodes->sel->name;
+
+            if (fql_str_eqz(name, "cursor")
+                || fql_str_eqz(name, "startCursor")
+                || fql_str_eqz(name, "endCursor"))
+            {
+                *yes = 1;
+            }
+        }
+    }
+
+    return 0;
+}
+
+
+/* the page's rows, in the page's order: edges or nodes */
+static int
+fql_conn_rows(fql_cctx_t *c, const fql_conn_t *cn, const fql_type_t *t,
+    fql_cfield_t *e, int edges)
+{
+    unsigned       n;
+    fql_str_t      name;
+    fql_cfield_t  *sub, *x;
+
+    fql_sql_lit(c, "(SELECT COALESCE(json_agg(");
+
+    if (edges) {
+        if (fql_collect_sub(c, fql_conn_field_type(t, "edges"), e, &sub)
+            != 0)
+        {
+            return -1;
+        }
+
+        fql_sql_obj_begin(c, &n);
+
+        for (x = sub; x; x = x->next) {
+            name = x->nodes->sel->name;
+
+            if (fql_str_eqz(name, "__typename")) {
+                continue;
+            }
+
+            fql_sql_obj_key(c, &n, x->key);
+            fql_sql_z(c, fql_str_eqz(name, "cursor") ? "\"c\"" : "\"data\"");
+        }
+
+        fql_sql_obj_end(c);
+
+    } else {
+        fql_sql_lit(c, "\"data\"");
+    }
+
+    fql_sql_z(c, cn->back ? " ORDER BY \"i\" DESC), '[]') FROM \"p\""
+                          : " ORDER BY \"i\"), '[]') FROM \"p\"");
+
+    if (cn->limit) {
+        fql_sql_lit(c, " WHERE \"i\" <= ");
+        fql_sql_ref(c, cn->limit);
+        fql_sql_lit(c, "::bigint");
+    }
+
+    fql_sql_lit(c, ")");
+
+    return 0;
+}
+
+
+/* rows at or before the cursor (which: after), at or after (before) */
+static void
+fql_conn_beyond(fql_cctx_t *c, const fql_conn_t *cn, unsigned which)
+{
+    if (cn->seek[which].len == 0) {
+        fql_sql_lit(c, "false");
+        return;
+    }
+
+    fql_sql_lit(c, "EXISTS (SELECT 1 FROM ");
+    fql_sql_view(c, cn->view);
+    fql_sql_again(c, cn->where);
+    fql_sql_z(c, cn->where.len ? " AND NOT " : " WHERE NOT ");
+    fql_sql_again(c, cn->seek[which]);
+    fql_sql_lit(c, ")");
+}
+
+
+/* the page holds fewer rows than "p": more follow it in its order */
+static void
+fql_conn_more(fql_cctx_t *c, const fql_conn_t *cn)
+{
+    if (cn->limit == 0) {
+        fql_sql_lit(c, "false");
+        return;
+    }
+
+    fql_sql_lit(c, "((SELECT count(*) FROM \"p\") > ");
+    fql_sql_ref(c, cn->limit);
+    fql_sql_lit(c, "::bigint)");
+}
+
+
+/* the cursor of the page's first edge (or last): null when empty */
+static void
+fql_conn_edge_cursor(fql_cctx_t *c, const fql_conn_t *cn, int last)
+{
+    fql_sql_lit(c, "(SELECT \"c\" FROM \"p\"");
+
+    if (cn->limit) {
+        fql_sql_lit(c, " WHERE \"i\" <= ");
+        fql_sql_ref(c, cn->limit);
+        fql_sql_lit(c, "::bigint");
+    }
+
+    /* "i" counts from the page's start, or from its end going back */
+    fql_sql_z(c, last ^ cn->back ? " ORDER BY \"i\" DESC LIMIT 1)"
+                                 : " ORDER BY \"i\" LIMIT 1)");
+}
+
+
+static int
+fql_conn_page_info(fql_cctx_t *c, const fql_conn_t *cn, const fql_type_t *t,
+    fql_cfield_t *e)
+{
+    unsigned       n;
+    fql_str_t      name;
+    fql_cfield_t  *sub, *x;
+
+    if (fql_collect_sub(c, fql_conn_field_type(t, "pageInfo"), e, &sub)
+        != 0)
+    {
+        return -1;
+    }
+
+    fql_sql_obj_begin(c, &n);
+
+    for (x = sub; x; x = x->next) {
+        name = x->nodes->sel->name;
+
+        if (fql_str_eqz(name, "__typename")) {
+            continue;
+        }
+
+        fql_sql_obj_key(c, &n, x->key);
+
+        if (fql_str_eqz(name, "hasNextPage")) {
+            if (cn->back) {
+                fql_conn_beyond(c, cn, 1);
+            } else {
+                fql_conn_more(c, cn);
+            }
+
+        } else if (fql_str_eqz(name, "hasPreviousPage")) {
+            if (cn->back) {
+                fql_conn_more(c, cn);
+            } else {
+                fql_conn_beyond(c, cn, 0);
+            }
+
+        } else {
+            fql_conn_edge_cursor(c, cn, fql_str_eqz(name, "endCursor"));
+        }
+    }
+
+    fql_sql_obj_end(c);
+
+    return 0;
+}
+
+
+static int
+fql_conn_object(fql_cctx_t *c, const fql_conn_t *cn, const fql_type_t *t,
+    fql_cfield_t *cf)
+{
+    unsigned       n;
+    fql_str_t      name;
+    fql_cfield_t  *sub, *e;
+
+    if (fql_collect_sub(c, t, cf, &sub) != 0) {
+        return -1;
+    }
+
+    fql_sql_obj_begin(c, &n);
+
+    for (e = sub; e; e = e->next) {
+        name = e->nodes->sel->name;
+
+        if (fql_str_eqz(name, "__typename")) {
+            continue;
+        }
+
+        fql_sql_obj_key(c, &n, e->key);
+
+        if (fql_str_eqz(name, "edges") || fql_str_eqz(name, "nodes")) {
+            if (fql_conn_rows(c, cn, t, e, name.data[0] == 'e') != 0) {
+                return -1;
+            }
+
+        } else if (fql_str_eqz(name, "pageInfo")) {
+            if (fql_conn_page_info(c, cn, t, e) != 0) {
+                return -1;
+            }
+
+        } else {
+            /* totalCount: the filter's rows, cursors aside */
+            fql_sql_lit(c, "(SELECT count(*) FROM ");
+            fql_sql_view(c, cn->view);
+            fql_sql_again(c, cn->where);
+            fql_sql_lit(c, ")");
+        }
+    }
+
+    fql_sql_obj_end(c);
+
+    return 0;
+}
+
+
+static const fql_jval_t *
+fql_conn_arg(const fql_jval_t *args, const char *name)
+{
+    const fql_jval_t  *a;
+
+    a = fql_jval_member(args, name);
+
+    return a != NULL && a->kind != FQL_J_NULL ? a : NULL;
+}
+
+
+int
+fql_compile_connection(fql_cctx_t *c, const fql_field_t *f,
+    fql_cfield_t *cf, const fql_jval_t *args, fql_root_plan_t *rp)
+{
+    int                 n, empty;
+    size_t              mark;
+    unsigned            i, name;
+    fql_conn_t         *cn;
+    const char         *p;
+    const fql_type_t   *t;
+    const fql_jval_t   *first, *last, *a, *cur[2];
+
+    cn = fql_calloc(c->v.arena, sizeof(fql_conn_t));
+    if (cn == NULL) {
+        return fql_error_nomem(c->v.errs);
+    }
+
+    t = fql_tref_named(f->type);
+    cn->view = t->view;
+    cn->loc = rp->loc;
+
+    first = fql_conn_arg(args, "first");
+    last = fql_conn_arg(args, "last");
+    cur[0] = fql_conn_arg(args, "after");
+    cur[1] = fql_conn_arg(args, "before");
+
+    if (first != NULL && last != NULL) {
+        /* the spec discourages it; GitHub's API refuses it too */
+        fql_error_add(c->v.errs, &cn->loc, FQL_CODE_BAD_INPUT,
+                      "Passing both \"first\" and \"last\" to a connection "
+                      "is not supported.");
+        return -1;
+    }
+
+    cn->back = last != NULL;
+
+    i = 0;
+
+    if (fql_conn_order(c, cn, fql_conn_arg(args, "orderBy")) != 0
+        || fql_conn_cursors(c, t, cf, &i) != 0)
+    {
+        return -1;
+    }
+
+    cn->cursor = i;
+
+    /* the page size: first, last, or the lists' default */
+    a = cn->back ? last : first;
+    name = cn->back ? FQL_LIMIT_LAST : FQL_LIMIT_FIRST;
+
+    if (fql_limit_text(c, &cn->loc, name, a, &p) != 0
+        || (a != NULL
+            && fql_slot_from(c, a, FQL_SLOT_LIMIT, FQL_SCALAR_INT, name)
+               != 0))
+    {
+        return -1;
+    }
+
+    if (p != NULL) {
+        n = fql_param_add(c, p);
+        if (n < 0) {
+            return -1;
+        }
+
+        cn->limit = (unsigned) n;
+    }
+
+    fql_sql_lit(c, "WITH \"p\" AS (SELECT \"data\"");
+
+    if (cn->cursor) {
+        char  buf[16];
+
+        fql_sql_lit(c, ", translate(encode(convert_to(jsonb_build_array(");
+        fql_sql_put(c, buf, snprintf(buf, sizeof(buf), "%u",
+                                     (unsigned) cn->print));
+
+        for (i = 0; i < cn->nkeys; i++) {
+            fql_sql_lit(c, ", ");
+            fql_conn_expr(c, &cn->keys[i]);
+        }
+
+        /* base64 breaks lines; base64url has neither +/ nor padding */
+        fql_sql_lit(c, ")::text, 'UTF8'), 'base64'), '+/=' || chr(10), "
+                    "'-_') AS \"c\"");
+    }
+
+    fql_sql_lit(c, ", row_number() OVER (ORDER BY ");
+    fql_conn_keys_sql(c, cn, cn->back);
+    fql_sql_lit(c, ") AS \"i\" FROM ");
+    fql_sql_view(c, cn->view);
+
+    a = fql_conn_arg(args, "where");
+
+    if (a != NULL && a->kind == FQL_J_OBJECT) {
+        mark = c->sql.len;
+        fql_sql_lit(c, " WHERE (");
+
+        if (fql_sql_where(c, cn->view->where_input, a, &empty) != 0) {
+            return -1;
+        }
+
+        if (empty) {
+            fql_sql_cut(c, mark);
+
+        } else {
+            fql_sql_lit(c, ")");
+            cn->where = fql_sql_since(c, mark);
+        }
+    }
+
+    for (i = 0; i < 2; i++) {
+        if (cur[i] == NULL) {
+            continue;
+        }
+
+        fql_sql_z(c, cn->where.len || (i == 1 && cur[0]) ? " AND "
+                                                         : " WHERE ");
+
+        if (fql_conn_cursor(c, cn, i, cur[i]) != 0) {
+            return -1;
+        }
+    }
+
+    fql_sql_lit(c, " ORDER BY ");
+    fql_conn_keys_sql(c, cn, cn->back);
+
+    if (cn->limit) {
+        fql_sql_lit(c, " LIMIT ");
+        fql_sql_ref(c, cn->limit);
+        fql_sql_lit(c, "::bigint + 1");
+    }
+
+    fql_sql_lit(c, ") SELECT ");
+
+    return fql_conn_object(c, cn, t, cf);
+}
