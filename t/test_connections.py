@@ -187,7 +187,7 @@ def check_page(page, size=None):
             CURSOR_CHARS.fullmatch(e["cursor"]), e["cursor"]
     if size is not None:
         assert len(edges) <= size
-    return [e["node"]["id"] for e in edges]
+    return [str(e["node"]["id"]) for e in edges]
 
 
 def walk_forward(pager, want, size):
@@ -1026,3 +1026,81 @@ def test_declaring_a_generated_type_fails_nginx_t(pg, extra, reason):
                          or '"pagesConnection"' in line[0]), r.stderr
     finally:
         os.unlink(f.name)
+
+
+# ------------------------------------- keys of other kinds, awkward text
+
+def list_ids(url, field, order):
+    q = "query ($o: [%sOrderByInput!]) { l: %s(orderBy: $o) { id } }" % (
+        {"things": "Thing", "words": "Word"}[field], field)
+    return [str(r["id"]) for r in answer(url, q, {"o": order})["l"]]
+
+
+THING_ORDERS = [
+    [{"name": "ASC"}], [{"name": "DESC"}], [{"uid": "ASC"}],
+    [{"uid": "DESC"}], [{"meta": "ASC"}], [{"meta": "DESC"}],
+    [{"when": "DESC"}], [{"status": "ASC"}, {"code": "DESC"}],
+    [{"flag": "ASC"}, {"ratio": "DESC"}], [{"day": "ASC"}],
+    [{"legacyCode": "ASC"}], [{"score": "DESC"}],
+]
+
+
+@pytest.mark.parametrize("order", THING_ORDERS,
+                         ids=[json.dumps(o) for o in THING_ORDERS])
+def test_walk_keys_of_every_kind(ngx, order):
+    """v_thing's four rows hold quotes, backslashes, a newline, emoji,
+    JSON null and SQL null: the pages, both ways, are the list field's
+    order (itself checked against PostgreSQL in test_ordering.py and
+    test_filters.py) with id last."""
+    want = list_ids(ngx.url, "things", order + [{"id": "ASC"}])
+    assert len(want) == 4
+    pager = Pager(ngx.url, field="thingsConnection", types="Thing",
+                  order=order)
+    for size in (1, 3):
+        walk_forward(pager, want, size)
+        walk_backward(pager, want, size)
+
+
+@pytest.mark.parametrize("direction", ["ASC", "DESC"])
+def test_walk_awkward_words(ngx, pg, direction):
+    """'100% pure', 'snake_case', 'back\\slash', "it's", '', NULL..."""
+    want = pg_ids(pg, "SELECT id FROM v_word ORDER BY data->>'word' %s,"
+                  " id ASC" % direction)
+    assert want == list_ids(ngx.url, "words", [{"word": direction},
+                                                {"id": "ASC"}])
+    pager = Pager(ngx.url, field="wordsConnection", types="Word",
+                  order=[{"word": direction}], has_where=False)
+    for size in (1, 4):
+        walk_forward(pager, want, size)
+        walk_backward(pager, want, size)
+
+
+def test_a_cursor_outside_the_filter(ngx, pg):
+    """A cursor taken without the filter, of a row the filter leaves out:
+    the page starts where the row would be, and pageInfo looks only at
+    the rows the filter keeps."""
+    order = [{"score": "ASC"}]
+    rows = Pager(ngx.url, order=order).page(first=200)["edges"]
+    scores = dict(pg.query("SELECT id::text, (data->>'score')::int"
+                           " FROM v_page"))
+    c3 = next(e["cursor"] for e in rows if scores[e["node"]["id"]] == 3)
+    c_null = next(e["cursor"] for e in rows
+                  if scores[e["node"]["id"]] is None)
+    high = Pager(ngx.url, order=order, where={"score": {"gte": 5}})
+    want = page_order(pg, "(data->>'score')::int ASC, id ASC",
+                      "(data->>'score')::int >= 5")
+    page = high.page(first=4, after=c3)
+    assert check_page(page) == want[:4]
+    assert page["pageInfo"]["hasPreviousPage"] is False
+    assert page["pageInfo"]["hasNextPage"] is True
+    page = high.page(last=4, before=c3)
+    assert check_page(page) == []
+    assert page["pageInfo"]["hasNextPage"] is True
+    low = Pager(ngx.url, order=order, where={"score": {"lte": 2}})
+    want = page_order(pg, "(data->>'score')::int ASC, id ASC",
+                      "(data->>'score')::int <= 2")
+    page = low.page(last=4, before=c_null)
+    assert check_page(page) == want[-4:]
+    # nothing the filter keeps is at or after a null score
+    assert page["pageInfo"]["hasNextPage"] is False
+    assert page["pageInfo"]["hasPreviousPage"] is True
