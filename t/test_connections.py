@@ -77,6 +77,13 @@ MORE_ORDERINGS = [
     ("name_desc_at_desc", "[{name: DESC}, {at: DESC}]",
      [{"name": "DESC"}, {"at": "DESC"}],
      "data->>'name' DESC, (data->>'at')::timestamptz DESC, id ASC"),
+    # a key twice: the second never decides
+    ("score_twice", "[{score: ASC}, {score: DESC}]",
+     [{"score": "ASC"}, {"score": "DESC"}],
+     "(data->>'score')::int ASC, id ASC"),
+    # a direction given null is ignored
+    ("null_direction", "[{score: null}, {name: DESC}]",
+     [{"score": None}, {"name": "DESC"}], "data->>'name' DESC, id ASC"),
 ]
 
 BY_NAME = {o[0]: o for o in ORDERINGS + MORE_ORDERINGS}
@@ -802,6 +809,20 @@ def test_a_cursor_of_another_ordering_is_refused(hostile):
     for other in ("default", "id_asc", "id_desc"):
         assert_bad_input(uuid_pager.post(first=2, after=cursors[other]))
         assert_bad_input(uuid_pager.post(last=2, before=cursors[other]))
+
+
+def test_orderings_of_many_keys(hostile, pg):
+    """31 keys and the id are walked; more are refused, cleanly."""
+    want = page_order(pg, "(data->>'score')::int DESC, id ASC")
+    pager = Pager(hostile.url, order=[{"score": "DESC"}] * 31)
+    walk_forward(pager, want, 50)
+    walk_backward(pager, want, 50)
+    for n in (32, 1000):
+        r = Pager(hostile.url, order=[{"score": "DESC"}] * n).post(first=2)
+        assert_bad_input(r, n)
+        r = Pager(hostile.url, order=[{"score": "DESC"}] * n).post(
+            inline=True, first=2)
+        assert_bad_input(r, n)
 
 
 def test_a_forged_text_key_is_a_position_or_refused(hostile, pg):
