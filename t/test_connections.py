@@ -284,6 +284,20 @@ def test_walk_uuid_ids(ngx, pg, size):
     walk_backward(pager, want, size)
 
 
+@pytest.mark.parametrize("order,sql", [
+    ([{"id": "ASC"}], "id ASC"),
+    ([{"id": "DESC"}], "id DESC"),
+    ([{"age": "DESC"}, {"id": "DESC"}], "(data->>'age')::int DESC, id DESC"),
+])
+def test_walk_uuid_ids_as_a_key_of_the_ordering(ngx, pg, order, sql):
+    """id named in orderBy: its cursor value is the uuid, bound as one."""
+    want = pg_ids(pg, "SELECT id FROM v_user ORDER BY " + sql)
+    pager = Pager(ngx.url, field="usersConnection", types="User",
+                  order=order)
+    walk_forward(pager, want, 7)
+    walk_backward(pager, want, 7)
+
+
 def test_walk_users_by_creation(ngx, pg):
     want = pg_ids(pg, "SELECT id FROM v_user ORDER BY"
                   " (data->>'created_at')::timestamptz DESC, id ASC")
