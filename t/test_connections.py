@@ -1065,9 +1065,13 @@ def test_declaring_a_generated_type_fails_nginx_t(pg, extra, reason):
 
 # ------------------------------------- keys of other kinds, awkward text
 
+TYPES = {"things": "Thing", "words": "Word", "posts": "Post",
+         "seqs": "Seq"}
+
+
 def list_ids(url, field, order):
     q = "query ($o: [%sOrderByInput!]) { l: %s(orderBy: $o) { id } }" % (
-        {"things": "Thing", "words": "Word"}[field], field)
+        TYPES[field], field)
     return [str(r["id"]) for r in answer(url, q, {"o": order})["l"]]
 
 
@@ -1139,3 +1143,24 @@ def test_a_cursor_outside_the_filter(ngx, pg):
     # nothing the filter keeps is at or after a null score
     assert page["pageInfo"]["hasNextPage"] is False
     assert page["pageInfo"]["hasPreviousPage"] is True
+
+
+@pytest.mark.parametrize("field,order,size", [
+    ("posts", [{"author": {"id": "ASC"}}], 50),
+    ("posts", [{"author": {"id": "DESC"}}, {"id": "DESC"}], 50),
+    ("posts", [{"rating": "DESC"}, {"createdAt": "ASC"}], 50),
+    ("seqs", [{"ref": {"id": "DESC"}}], 7),
+    ("seqs", [{"id": "DESC"}], 7),
+    ("seqs", [{"rank": "ASC"}, {"at": "DESC"}], 7),
+])
+def test_walk_ids_in_the_json(ngx, field, order, size):
+    """An ID inside the JSON orders by its JSON value (a UUID string, a
+    number); the view's id by its column: the pages are the list's order
+    with id last."""
+    full = order if any("id" in o for o in order) \
+        else order + [{"id": "ASC"}]
+    want = list_ids(ngx.url, field, full)
+    pager = Pager(ngx.url, field=field + "Connection", types=TYPES[field],
+                  order=order, has_where=field == "posts")
+    walk_forward(pager, want, size)
+    walk_backward(pager, want, size)
