@@ -932,6 +932,27 @@ def test_one_statement_and_a_count_only_when_selected(make_nginx, pg):
     assert pg.query("SELECT count(*) FROM tb_page")[0][0] == 200
 
 
+def test_a_cursor_on_the_id_is_an_index_condition(make_nginx, pg):
+    """Page 1,000 costs what page 1 costs: after a cursor, the rows are
+    read from the key's index (an Index Cond), not filtered one by one
+    from the first, with or without id named in orderBy."""
+    n = make_nginx(pool=1, log_level="debug").start()
+    for order, op in ((None, ">"), ([{"id": "ASC"}], ">"),
+                      ([{"id": "DESC"}], "<")):
+        pager = Pager(n.url, order=order)
+        c = [e for e in pager.page(first=200)["edges"]
+             if e["node"]["id"] == "150"][0]["cursor"]
+        start = len(n.log())
+        page = pager.page(first=20, after=c)
+        assert check_page(page)[0] == ("151" if op == ">" else "149")
+        sql = run_lines(n, start)[0]
+        assert "$3" not in sql, sql
+        plan = "\n".join(r[0] for r in pg.query(
+            "EXPLAIN " + sql.replace("$1", "20").replace("$2", "150")))
+        assert re.search(r"Index Cond: \(id %s 150\)" % op, plan), \
+            (order, sql, plan)
+
+
 # --------------------------------------------------- shapes of answers
 
 def test_typenames_aliases_fragments(ngx, pg):
