@@ -802,6 +802,19 @@ def test_forged_cursors_are_the_clients_error(hostile, name):
         assert_bad_input(r, (arg, inline, decode(c)))
 
 
+def test_forged_uuid_cursors_are_the_clients_error(hostile):
+    pager = Pager(hostile.url, field="useqsConnection", types="Useq",
+                  has_order=False, has_where=False)
+    good = pager.page(first=5)["pageInfo"]["endCursor"]
+    value = decode(good)
+    wrong = WRONG + [12, "5b6e8c5e-5f27-4d52-9f0b-9f3b4d0c0a0",
+                     "5b6e8c5e-5f27-4d52-9f0b-9f3b4d0c0a01'; --"]
+    forged = [f for f in forgeries(good, wrong) if f != good]
+    assert len(forged) > len(wrong), value
+    for c, arg, inline, r in bad_cursor_requests(pager, forged):
+        assert_bad_input(r, (arg, inline, decode(c)))
+
+
 def test_a_cursor_of_another_ordering_is_refused(hostile):
     cursors = {}
     for name, _, order, _ in ORDERINGS + MORE_ORDERINGS:
