@@ -59,6 +59,16 @@ Try:
   curl -s http://127.0.0.1:8080/graphql -H 'Content-Type: application/json' \\
     -d '{"query": "{ users(limit: 3, orderBy: [{age: DESC}]) { id firstName lastName age } posts(where: {published: {eq: true}}, limit: 2) { title author { firstName } } }"}'
 
+A page of users with cursors (pass endCursor as "after" for the next):
+
+  curl -s http://127.0.0.1:8080/graphql -H 'Content-Type: application/json' \\
+    -d '{"query": "$CONNECTION"}'
+
+Counts and aggregates, of all users and per group:
+
+  curl -s http://127.0.0.1:8080/graphql -H 'Content-Type: application/json' \\
+    -d '{"query": "$AGGREGATE"}'
+
 A mutation (it calls app.fn_create_user; run it twice to see the Error
 member of the result union answer "conflict"):
 
@@ -67,7 +77,20 @@ member of the result union answer "conflict"):
 
 Stop it with: make demo-stop
 MSG
+
+    # the page and the aggregate above, answered by the running demo
+    for q in "$CONNECTION" "$AGGREGATE"; do
+        printf '\n%s\n  -> ' "$q"
+        curl -s http://127.0.0.1:8080/graphql \
+            -H 'Content-Type: application/json' \
+            -d "{\"query\": \"$q\"}" || echo "(curl failed)"
+        echo
+    done
 }
+
+# the examples start() shows (t/test_demo.py runs them too)
+CONNECTION='{ usersConnection(first: 3, orderBy: [{age: DESC}]) { totalCount edges { cursor node { firstName age } } pageInfo { hasNextPage endCursor } } }'
+AGGREGATE='{ usersAggregate(where: {age: {gte: 30}}) { count avg { age } max { createdAt } groupBy(fields: [active]) { key { active } count min { age } } } }'
 
 case "${1:-start}" in
     start) start ;;

@@ -148,6 +148,18 @@ http {
 """
 
 
+def schema_with(old, new):
+    """t/schema.graphql with old replaced by new, in a temporary file (the
+    caller removes it)."""
+    with open(SCHEMA) as f:
+        text = f.read()
+    assert old in text
+    f = tempfile.NamedTemporaryFile("w", suffix=".graphql", delete=False)
+    f.write(text.replace(old, new))
+    f.close()
+    return f.name
+
+
 class Nginx:
     def __init__(self, pg, schema, pool=4, workers=1, extra="", conf=None,
                  log_level="info", http_extra=""):

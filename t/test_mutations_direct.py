@@ -8,11 +8,10 @@ that does not coerce runs nothing.  Also the example of docs/mutations.md
 import json
 import os
 import re
-import tempfile
 
 import pytest
 
-from conftest import ROOT, SCHEMA, Nginx
+from conftest import ROOT, Nginx, schema_with
 
 DOCS = os.path.join(ROOT, "docs", "mutations.md")
 
@@ -202,16 +201,6 @@ def test_introspection_shows_the_object(ngx):
     assert fields["updateNote"]["type"] == {"kind": "OBJECT", "name": "Note"}
     assert fields["updateNote"]["args"] == [{"name": "input", "type": {
         "kind": "NON_NULL", "ofType": {"name": "UpdateNoteInput"}}}]
-
-
-def schema_with(old, new):
-    """t/schema.graphql with old replaced by new, in a temporary file."""
-    text = open(SCHEMA).read()
-    assert old in text
-    f = tempfile.NamedTemporaryFile("w", suffix=".graphql", delete=False)
-    f.write(text.replace(old, new))
-    f.close()
-    return f.name
 
 
 @pytest.mark.parametrize("rtype,message", [

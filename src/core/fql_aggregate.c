@@ -90,82 +90,54 @@ fql_agg_field_type(const fql_type_t *t, fql_str_t name)
 }
 
 
-/* sum { a b }: an object of fn(<a>), fn(<b>) */
+/* what the values of an object are written from */
+typedef struct {
+    fql_agg_t          *ag;
+    fql_str_t           fn;        /* sum { a }: sum(<a>) */
+    const fql_str_t    *keys;      /* a group's: the fields grouped by */
+    unsigned            nkeys;
+} fql_agg_obj_t;
+
+
+/* sum { a b }: fn(<a>), fn(<b>) */
 static int
-fql_agg_fields(fql_cctx_t *c, const fql_agg_t *ag, const fql_type_t *t,
-    fql_cfield_t *cf, fql_str_t fn)
+fql_agg_fn(fql_cctx_t *c, void *data, const fql_type_t *t, fql_cfield_t *x)
 {
-    unsigned       n;
-    fql_str_t      name;
-    fql_cfield_t  *sub, *x;
+    fql_agg_obj_t  *o = data;
 
-    if (fql_collect_sub(c, fql_agg_field_type(t, fn), cf, &sub) != 0) {
-        return -1;
-    }
+    (void) t;
 
-    fql_sql_obj_begin(c, &n);
-
-    for (x = sub; x; x = x->next) {
-        name = x->nodes->sel->name;
-
-        if (fql_str_eqz(name, "__typename")) {
-            continue;
-        }
-
-        fql_sql_obj_key(c, &n, x->key);
-        fql_sql_put(c, fn.data, fn.len);
-        fql_sql_lit(c, "(");
-        fql_agg_expr(c, ag, name);
-        fql_sql_lit(c, ")");
-    }
-
-    fql_sql_obj_end(c);
+    fql_sql_put(c, o->fn.data, o->fn.len);
+    fql_sql_lit(c, "(");
+    fql_agg_expr(c, o->ag, x->nodes->sel->name);
+    fql_sql_lit(c, ")");
 
     return 0;
 }
 
 
-/* a group's key { ... }: only fields it is grouped by */
+/* key { a }: only a field the group is made by */
 static int
-fql_agg_key(fql_cctx_t *c, const fql_agg_t *ag, const fql_type_t *t,
-    fql_cfield_t *cf, const fql_str_t *keys, unsigned nkeys)
+fql_agg_key(fql_cctx_t *c, void *data, const fql_type_t *t, fql_cfield_t *x)
 {
-    unsigned       n, i;
-    fql_str_t      name;
-    fql_cfield_t  *sub, *x;
+    unsigned        i;
+    fql_str_t       name = x->nodes->sel->name;
+    fql_agg_obj_t  *o = data;
 
-    if (fql_collect_sub(c, fql_agg_field_type(t, cf->nodes->sel->name), cf,
-                        &sub) != 0)
-    {
+    (void) t;
+
+    for (i = 0; i < o->nkeys && !fql_str_eq(o->keys[i], name); i++) {
+        /* void */
+    }
+
+    if (i == o->nkeys) {
+        fql_error_add(c->v.errs, &x->nodes->sel->loc, FQL_CODE_BAD_INPUT,
+                      "\"%.*s\" is not a key of this group: "
+                      "groupBy(fields:) does not name it.", fql_pstr(name));
         return -1;
     }
 
-    fql_sql_obj_begin(c, &n);
-
-    for (x = sub; x; x = x->next) {
-        name = x->nodes->sel->name;
-
-        if (fql_str_eqz(name, "__typename")) {
-            continue;
-        }
-
-        for (i = 0; i < nkeys && !fql_str_eq(keys[i], name); i++) {
-            /* void */
-        }
-
-        if (i == nkeys) {
-            fql_error_add(c->v.errs, &x->nodes->sel->loc, FQL_CODE_BAD_INPUT,
-                          "\"%.*s\" is not a key of this group: "
-                          "groupBy(fields:) does not name it.",
-                          fql_pstr(name));
-            return -1;
-        }
-
-        fql_sql_obj_key(c, &n, x->key);
-        fql_agg_expr(c, ag, name);
-    }
-
-    fql_sql_obj_end(c);
+    fql_agg_expr(c, o->ag, name);
 
     return 0;
 }
@@ -176,57 +148,36 @@ static int fql_agg_group(fql_cctx_t *c, fql_agg_t *ag, const fql_type_t *t,
 
 
 /*
- * The object of an XAggregate (keys NULL) or of an XGroup: count and
- * the aggregates, a group's key, an aggregate's groups.
+ * A field of an XAggregate (keys none) or of an XGroup: count, the
+ * aggregates, a group's key, an aggregate's groups.
  */
 static int
-fql_agg_values(fql_cctx_t *c, fql_agg_t *ag, const fql_type_t *t,
-    fql_cfield_t *cf, const fql_str_t *keys, unsigned nkeys)
+fql_agg_field(fql_cctx_t *c, void *data, const fql_type_t *t,
+    fql_cfield_t *x)
 {
-    unsigned       n;
-    fql_str_t      name;
-    fql_cfield_t  *sub, *x;
+    fql_str_t       name = x->nodes->sel->name;
+    fql_agg_obj_t  *o = data, sub;
 
-    if (fql_collect_sub(c, t, cf, &sub) != 0) {
-        return -1;
+    if (fql_str_eqz(name, "count")) {
+        fql_sql_lit(c, "count(*)");
+        return 0;
     }
 
-    fql_sql_obj_begin(c, &n);
-
-    for (x = sub; x; x = x->next) {
-        name = x->nodes->sel->name;
-
-        if (fql_str_eqz(name, "__typename")) {
-            continue;
-        }
-
-        fql_sql_obj_key(c, &n, x->key);
-
-        if (fql_str_eqz(name, "count")) {
-            fql_sql_lit(c, "count(*)");
-
-        } else if (fql_str_eqz(name, "key")) {
-            if (fql_agg_key(c, ag, t, x, keys, nkeys) != 0) {
-                return -1;
-            }
-
-        } else if (fql_str_eqz(name, "groupBy")) {
-            if (fql_agg_group(c, ag, t, x) != 0) {
-                return -1;
-            }
-
-        } else if (fql_agg_fields(c, ag, t, x, name) != 0) {
-            return -1;
-        }
+    if (fql_str_eqz(name, "groupBy")) {
+        return fql_agg_group(c, o->ag, t, x);
     }
 
-    fql_sql_obj_end(c);
+    /* the function's name is the schema's (sum, avg, min, max) */
+    sub = *o;
+    sub.fn = fql_type_field(t, name)->name;
 
-    return 0;
+    return fql_sql_object(c, fql_agg_field_type(t, name), x,
+                          fql_str_eqz(name, "key") ? fql_agg_key
+                                                   : fql_agg_fn, &sub);
 }
 
 
-/* the groups, by the keys fields names, ordered by them */
+/* the groups, by the fields named, ordered by them */
 static int
 fql_agg_group(fql_cctx_t *c, fql_agg_t *ag, const fql_type_t *t,
     fql_cfield_t *cf)
@@ -236,6 +187,7 @@ fql_agg_group(fql_cctx_t *c, fql_agg_t *ag, const fql_type_t *t,
     fql_str_t              *keys;
     const char             *p;
     fql_jval_t             *args;
+    fql_agg_obj_t           o;
     const fql_jval_t       *list, *it, *limit;
     const fql_field_t      *f;
     const fql_selection_t  *s = cf->nodes->sel;
@@ -269,7 +221,7 @@ fql_agg_group(fql_cctx_t *c, fql_agg_t *ag, const fql_type_t *t,
 
     limit = fql_jval_member(args, "limit");
 
-    if (fql_limit_text(c, &s->loc, FQL_LIMIT_LIMIT, limit, &p) != 0) {
+    if (fql_limit_text(c, &s->loc, FQL_LIMIT_GROUPS, limit, &p) != 0) {
         return -1;
     }
 
@@ -282,7 +234,11 @@ fql_agg_group(fql_cctx_t *c, fql_agg_t *ag, const fql_type_t *t,
 
     fql_sql_lit(c, "), '[]') FROM (SELECT ");
 
-    if (fql_agg_values(c, ag, fql_tref_named(f->type), cf, keys, nkeys)
+    o.ag = ag;
+    o.keys = keys;
+    o.nkeys = nkeys;
+
+    if (fql_sql_object(c, fql_tref_named(f->type), cf, fql_agg_field, &o)
         != 0)
     {
         return -1;
@@ -322,7 +278,7 @@ fql_agg_group(fql_cctx_t *c, fql_agg_t *ag, const fql_type_t *t,
     if (p != NULL) {
         if (limit != NULL && limit->kind == FQL_J_NUMBER
             && fql_slot_from(c, limit, FQL_SLOT_LIMIT, FQL_SCALAR_INT,
-                             FQL_LIMIT_LIMIT) != 0)
+                             FQL_LIMIT_GROUPS) != 0)
         {
             return -1;
         }
@@ -349,6 +305,7 @@ fql_compile_aggregate(fql_cctx_t *c, const fql_field_t *f,
     int                  whole;
     fql_str_t            name;
     fql_agg_t            ag;
+    fql_agg_obj_t        o;
     fql_cfield_t        *sub, *x;
     const fql_type_t    *t;
 
@@ -381,7 +338,11 @@ fql_compile_aggregate(fql_cctx_t *c, const fql_field_t *f,
 
     fql_sql_lit(c, "SELECT ");
 
-    if (fql_agg_values(c, &ag, t, cf, NULL, 0) != 0) {
+    o.ag = &ag;
+    o.keys = NULL;
+    o.nkeys = 0;
+
+    if (fql_sql_object(c, t, cf, fql_agg_field, &o) != 0) {
         return -1;
     }
 

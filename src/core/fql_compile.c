@@ -217,7 +217,10 @@ fql_compile_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
 
     fql_sql_begin(c);
 
-    if (f->root == FQL_ROOT_CONNECTION || f->root == FQL_ROOT_AGGREGATE) {
+    switch (f->root) {
+
+    case FQL_ROOT_CONNECTION:
+    case FQL_ROOT_AGGREGATE:
         /* one row: the whole page, or the aggregates, as JSON */
         rp->kind = FQL_RF_OBJECT;
 
@@ -228,19 +231,9 @@ fql_compile_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
             return -1;
         }
 
-    } else if (f->root == FQL_ROOT_QUERY_FN) {
-        if (fql_sql_fn_from(c, f, args) != 0) {
-            return -1;
-        }
+        break;
 
-    } else {
-        fql_sql_from(c, t);
-    }
-
-    if (f->root == FQL_ROOT_CONNECTION || f->root == FQL_ROOT_AGGREGATE) {
-        /* written */
-
-    } else if (f->root == FQL_ROOT_BY_ID) {
+    case FQL_ROOT_BY_ID:
         rp->kind = FQL_RF_OBJECT;
         a = fql_jval_member(args, "id");
 
@@ -252,18 +245,32 @@ fql_compile_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
             return -1;
         }
 
+        fql_sql_from(c, t);
         fql_sql_lit(c, " WHERE \"id\" = ");
 
         if (fql_sql_param(c, p) != 0) {
             return -1;
         }
 
-    } else if (f->root == FQL_ROOT_QUERY_FN && tr->kind != FQL_TYPE_LIST) {
-        /* one object: the function's first row, or null */
-        rp->kind = FQL_RF_OBJECT;
-        fql_sql_lit(c, " LIMIT 1");
+        break;
 
-    } else {
+    default:
+        if (f->root == FQL_ROOT_QUERY_FN) {
+            if (fql_sql_fn_from(c, f, args) != 0) {
+                return -1;
+            }
+
+        } else {
+            fql_sql_from(c, t);
+        }
+
+        if (f->root == FQL_ROOT_QUERY_FN && tr->kind != FQL_TYPE_LIST) {
+            /* one object: the function's first row, or null */
+            rp->kind = FQL_RF_OBJECT;
+            fql_sql_lit(c, " LIMIT 1");
+            break;
+        }
+
         rp->kind = FQL_RF_LIST;
 
         if (fql_compile_list(c, t, s, args) != 0) {

@@ -120,6 +120,31 @@ int fql_bind_slot(fql_cctx_t *c, const fql_root_plan_t *rp,
 /* marks the plan uncacheable when a value came from a variable */
 void fql_c_static_value(fql_cctx_t *c, const fql_jval_t *j);
 
+/* fql_sql.c: the keys of an orderBy list (a connection adds its id) */
+#define FQL_ORDER_KEYS  64
+
+typedef struct {
+    const fql_field_t         *field;   /* NULL: the view's id column */
+    const fql_field_t *const  *path;    /* the objects it is nested in */
+    unsigned                   npath;
+    fql_scalar_t               sc;
+    unsigned                   desc:1;
+} fql_okey_t;
+
+typedef struct {
+    fql_okey_t          *keys;        /* in the arena, grown by doubling */
+    unsigned             nkeys;
+    unsigned             cap;
+} fql_order_t;
+
+/* a key added to o (not filled in): NULL when out of memory */
+fql_okey_t *fql_order_add(fql_cctx_t *c, fql_order_t *o);
+
+int fql_order_keys(fql_cctx_t *c, const fql_type_t *order,
+    const fql_jval_t *list, fql_order_t *o);
+void fql_order_expr(fql_cctx_t *c, const fql_okey_t *k);
+void fql_order_sql(fql_cctx_t *c, const fql_order_t *o, int reverse);
+
 /* fql_sql.c: the clauses of a list's SELECT */
 void fql_sql_from(fql_cctx_t *c, const fql_type_t *t);
 void fql_sql_view(fql_cctx_t *c, const fql_type_t *t);
@@ -132,10 +157,14 @@ int fql_sql_order_list(fql_cctx_t *c, const fql_type_t *order,
 int fql_sql_limit(fql_cctx_t *c, const fql_selection_t *s,
     const fql_jval_t *a);
 
-/* page sizes: the names errors give them (a LIMIT slot's wild) */
-#define FQL_LIMIT_LIMIT  0
-#define FQL_LIMIT_FIRST  1
-#define FQL_LIMIT_LAST   2
+/* page sizes: the names errors give them (a LIMIT slot's wild); all but
+ * a list's are at most FQL_PAGE_MAX, a list's streams row by row */
+#define FQL_LIMIT_LIMIT   0
+#define FQL_LIMIT_FIRST   1
+#define FQL_LIMIT_LAST    2
+#define FQL_LIMIT_GROUPS  3
+
+#define FQL_PAGE_MAX  10000
 
 int fql_limit_text(fql_cctx_t *c, const fql_loc_t *loc, unsigned name,
     const fql_jval_t *a, const char **out);
@@ -147,10 +176,12 @@ void fql_sql_field(fql_cctx_t *c, const fql_field_t *f, fql_scalar_t sc,
 void fql_sql_cast_suffix(fql_cctx_t *c, const fql_field_t *f,
     fql_scalar_t sc, int array);
 
-/* fql_sql.c: JSON objects of response keys; text written again */
-void fql_sql_obj_begin(fql_cctx_t *c, unsigned *n);
-void fql_sql_obj_key(fql_cctx_t *c, unsigned *n, fql_str_t key);
-void fql_sql_obj_end(fql_cctx_t *c);
+/* fql_sql.c: a generated type's JSON object; text written again */
+typedef int (*fql_sql_value_pt)(fql_cctx_t *c, void *data,
+    const fql_type_t *t, fql_cfield_t *x);
+
+int fql_sql_object(fql_cctx_t *c, const fql_type_t *t, fql_cfield_t *cf,
+    fql_sql_value_pt value, void *data);
 fql_str_t fql_sql_since(fql_cctx_t *c, size_t mark);
 
 #define fql_sql_again(c, s)  fql_sql_put(c, (s).data, (s).len)

@@ -24,21 +24,11 @@
 #include "fql_compile_int.h"
 
 
-#define FQL_CONN_KEYS    32      /* ordering keys, the id included */
 #define FQL_CURSOR_MAX   4096    /* characters of a cursor */
 
 typedef struct {
-    const fql_field_t  *field;      /* NULL: the view's id column */
-    const fql_field_t  *path[FQL_MAX_PATH];
-    unsigned            npath;
-    fql_scalar_t        sc;
-    unsigned            desc:1;
-} fql_okey_t;
-
-typedef struct {
     const fql_type_t   *view;
-    fql_okey_t          keys[FQL_CONN_KEYS];
-    unsigned            nkeys;
+    fql_order_t         order;      /* the keys, the id last */
     uint32_t            print;      /* of the ordering, in its cursors */
     unsigned            limit;      /* $n of the page size; 0: none */
     unsigned            back:1;     /* last: the page before */
@@ -51,102 +41,35 @@ typedef struct {
 static const char  *fql_cursor_names[2] = { "after", "before" };
 
 
-static int
-fql_conn_keys(fql_cctx_t *c, fql_conn_t *cn, const fql_type_t *order,
-    const fql_jval_t *obj, const fql_field_t **path, unsigned npath)
-{
-    fql_arg_t          *in;
-    fql_okey_t         *k;
-    fql_scalar_t        sc;
-    const fql_field_t  *f;
-    const fql_jval_t   *m;
-
-    for (m = obj->items; m; m = m->next) {
-        in = fql_arg_find(order->input_fields, m->key);
-        f = in->filter_field;
-
-        if (m->kind == FQL_J_OBJECT) {
-            if (npath == FQL_MAX_PATH) {
-                fql_error_add(c->v.errs, &cn->loc, FQL_CODE_BAD_INPUT,
-                              "Orderings nest more than %d objects deep.",
-                              FQL_MAX_PATH);
-                return -1;
-            }
-
-            path[npath] = f;
-
-            if (fql_conn_keys(c, cn, fql_tref_named(in->type), m, path,
-                              npath + 1) != 0)
-            {
-                return -1;
-            }
-
-            continue;
-        }
-
-        if (m->kind != FQL_J_STRING) {
-            continue;
-        }
-
-        if (cn->nkeys == FQL_CONN_KEYS - 1) {
-            fql_error_add(c->v.errs, &cn->loc, FQL_CODE_BAD_INPUT,
-                          "A connection orders by at most %d keys.",
-                          FQL_CONN_KEYS - 1);
-            return -1;
-        }
-
-        sc = fql_tref_named(f->type)->scalar;
-
-        if (sc == FQL_SCALAR_VECTOR) {
-            c->uses_vector = 1;
-        }
-
-        /* as lists do: an ID in the JSON orders as a JSON value */
-        if (sc == FQL_SCALAR_ID) {
-            sc = FQL_SCALAR_JSON;
-        }
-
-        k = &cn->keys[cn->nkeys++];
-        k->field = f;
-        k->npath = npath;
-        k->sc = sc;
-        k->desc = fql_str_eqz(m->str, "DESC");
-        memcpy(k->path, path, npath * sizeof(path[0]));
-    }
-
-    return 0;
-}
-
-
 /* the keys, the id last unless a key is the id column already */
 static int
-fql_conn_order(fql_cctx_t *c, fql_conn_t *cn, const fql_jval_t *order)
+fql_conn_order(fql_cctx_t *c, fql_conn_t *cn, const fql_jval_t *list)
 {
-    unsigned            i;
-    uint64_t            h;
-    fql_okey_t         *k;
-    const fql_jval_t   *it;
-    const fql_field_t  *path[FQL_MAX_PATH];
+    unsigned      i, j;
+    uint64_t      h;
+    fql_okey_t   *k;
+    fql_order_t  *o = &cn->order;
 
-    for (it = order ? order->items : NULL; it; it = it->next) {
-        if (it->kind == FQL_J_OBJECT
-            && fql_conn_keys(c, cn, cn->view->order_input, it, path, 0) != 0)
-        {
-            return -1;
-        }
+    if (fql_order_keys(c, cn->view->order_input, list, o) != 0) {
+        return -1;
     }
 
-    for (i = 0; i < cn->nkeys; i++) {
-        k = &cn->keys[i];
+    for (i = 0; i < o->nkeys; i++) {
+        k = &o->keys[i];
 
         if (k->npath == 0 && fql_str_eqz(k->field->column, "id")) {
             break;
         }
     }
 
-    if (i == cn->nkeys) {
-        k = &cn->keys[cn->nkeys++];
+    if (i == o->nkeys) {
+        k = fql_order_add(c, o);
+        if (k == NULL) {
+            return fql_error_nomem(c->v.errs);
+        }
+
         k->field = NULL;
+        k->path = NULL;
         k->npath = 0;
         k->sc = FQL_SCALAR_ID;
         k->desc = 0;
@@ -155,11 +78,11 @@ fql_conn_order(fql_cctx_t *c, fql_conn_t *cn, const fql_jval_t *order)
     /* the print: the type, each key's JSON path and direction */
     h = fql_hash(cn->view->name.data, cn->view->name.len);
 
-    for (i = 0; i < cn->nkeys; i++) {
-        k = &cn->keys[i];
+    for (i = 0; i < o->nkeys; i++) {
+        k = &o->keys[i];
         h = h * 31 + (k->desc ? 'D' : 'A');
 
-        for (unsigned j = 0; j < k->npath; j++) {
+        for (j = 0; j < k->npath; j++) {
             h = h * 31 + fql_hash(k->path[j]->json_key.data,
                                   k->path[j]->json_key.len);
         }
@@ -175,21 +98,6 @@ fql_conn_order(fql_cctx_t *c, fql_conn_t *cn, const fql_jval_t *order)
 }
 
 
-static void
-fql_conn_expr(fql_cctx_t *c, const fql_okey_t *k)
-{
-    if (k->field == NULL) {
-        fql_sql_lit(c, "\"id\"");
-        return;
-    }
-
-    memcpy(c->path, k->path, k->npath * sizeof(k->path[0]));
-    c->npath = k->npath;
-    fql_sql_field(c, k->field, k->sc, 0);
-    c->npath = 0;
-}
-
-
 /* $n, cast as the key's expression is (a column's type is inferred) */
 static void
 fql_conn_value(fql_cctx_t *c, const fql_okey_t *k, unsigned n)
@@ -197,26 +105,13 @@ fql_conn_value(fql_cctx_t *c, const fql_okey_t *k, unsigned n)
     fql_sql_ref(c, n);
 
     if (k->field != NULL) {
-        memcpy(c->path, k->path, k->npath * sizeof(k->path[0]));
+        if (k->npath) {
+            memcpy(c->path, k->path, k->npath * sizeof(k->path[0]));
+        }
+
         c->npath = k->npath;
         fql_sql_cast_suffix(c, k->field, k->sc, 0);
         c->npath = 0;
-    }
-}
-
-
-static void
-fql_conn_keys_sql(fql_cctx_t *c, const fql_conn_t *cn, int reverse)
-{
-    unsigned  i;
-
-    for (i = 0; i < cn->nkeys; i++) {
-        if (i) {
-            fql_sql_lit(c, ", ");
-        }
-
-        fql_conn_expr(c, &cn->keys[i]);
-        fql_sql_z(c, cn->keys[i].desc ^ reverse ? " DESC" : " ASC");
     }
 }
 
@@ -235,27 +130,27 @@ fql_conn_seek(fql_cctx_t *c, const fql_conn_t *cn, const unsigned *pn,
     unsigned           i, desc, more;
     const fql_okey_t  *k;
 
-    for (i = 0; i < cn->nkeys; i++) {
-        k = &cn->keys[i];
+    for (i = 0; i < cn->order.nkeys; i++) {
+        k = &cn->order.keys[i];
         desc = k->desc ^ reverse;
-        more = i + 1 < cn->nkeys;
+        more = i + 1 < cn->order.nkeys;
 
         if (more) {
             fql_sql_lit(c, "(");
         }
 
         if (k->field == NULL) {
-            fql_conn_expr(c, k);
+            fql_order_expr(c, k);
             fql_sql_z(c, desc ? " < " : " > ");
             fql_conn_value(c, k, pn[i]);
 
         } else {
             fql_sql_lit(c, "(COALESCE(");
-            fql_conn_expr(c, k);
+            fql_order_expr(c, k);
             fql_sql_z(c, desc ? " < " : " > ");
             fql_conn_value(c, k, pn[i]);
             fql_sql_lit(c, ", false) OR (");
-            fql_conn_expr(c, k);
+            fql_order_expr(c, k);
             fql_sql_z(c, desc ? " IS NOT NULL AND " : " IS NULL AND ");
             fql_conn_value(c, k, pn[i]);
             fql_sql_z(c, desc ? " IS NULL))" : " IS NOT NULL))");
@@ -263,14 +158,14 @@ fql_conn_seek(fql_cctx_t *c, const fql_conn_t *cn, const unsigned *pn,
 
         if (more) {
             fql_sql_lit(c, " OR (");
-            fql_conn_expr(c, k);
+            fql_order_expr(c, k);
             fql_sql_z(c, k->field ? " IS NOT DISTINCT FROM " : " = ");
             fql_conn_value(c, k, pn[i]);
             fql_sql_lit(c, " AND ");
         }
     }
 
-    for (i = 1; i < cn->nkeys; i++) {
+    for (i = 1; i < cn->order.nkeys; i++) {
         fql_sql_lit(c, "))");
     }
 }
@@ -456,26 +351,33 @@ fql_conn_cursor(fql_cctx_t *c, fql_conn_t *cn, unsigned which,
 {
     int                n;
     size_t             mark;
-    unsigned           i, pn[FQL_CONN_KEYS];
+    unsigned           i, *pn;
     const char        *p;
+    fql_scalar_t       sc;
     const fql_jval_t  *v;
 
-    if (fql_cursor_decode(c, &cn->loc, which, cur, cn->print, cn->nkeys,
+    if (fql_cursor_decode(c, &cn->loc, which, cur, cn->print, cn->order.nkeys,
                           &v) != 0)
     {
         return -1;
     }
 
-    for (i = 0; i < cn->nkeys; i++, v = v->next) {
-        if (fql_cursor_text(c, &cn->loc, which, cn->keys[i].sc, v, &p) != 0
-            || fql_slot_from(c, cur, FQL_SLOT_CURSOR, cn->keys[i].sc, which)
-               != 0)
+    pn = fql_alloc(c->v.arena, cn->order.nkeys * sizeof(unsigned));
+    if (pn == NULL) {
+        return fql_error_nomem(c->v.errs);
+    }
+
+    for (i = 0; i < cn->order.nkeys; i++, v = v->next) {
+        sc = cn->order.keys[i].sc;
+
+        if (fql_cursor_text(c, &cn->loc, which, sc, v, &p) != 0
+            || fql_slot_from(c, cur, FQL_SLOT_CURSOR, sc, which) != 0)
         {
             return -1;
         }
 
         c->next_slot.key = (unsigned short) i;
-        c->next_slot.nkeys = (unsigned short) cn->nkeys;
+        c->next_slot.nkeys = (unsigned short) cn->order.nkeys;
         c->next_slot.print = cn->print;
 
         n = fql_param_add(c, p);
@@ -552,41 +454,34 @@ fql_conn_cursors(fql_cctx_t *c, const fql_type_t *t, fql_cfield_t *cf,
 }
 
 
+/* an edge's field: its cursor, or its node */
+static int
+fql_conn_edge(fql_cctx_t *c, void *data, const fql_type_t *t,
+    fql_cfield_t *x)
+{
+    (void) data;
+    (void) t;
+
+    fql_sql_z(c, fql_str_eqz(x->nodes->sel->name, "cursor") ? "\"c\""
+                                                          : "\"data\"");
+    return 0;
+}
+
+
 /* the page's rows, in the page's order: edges or nodes */
 static int
 fql_conn_rows(fql_cctx_t *c, const fql_conn_t *cn, const fql_type_t *t,
     fql_cfield_t *e, int edges)
 {
-    unsigned       n;
-    fql_str_t      name;
-    fql_cfield_t  *sub, *x;
-
     fql_sql_lit(c, "(SELECT COALESCE(json_agg(");
 
-    if (edges) {
-        if (fql_collect_sub(c, fql_conn_field_type(t, "edges"), e, &sub)
-            != 0)
-        {
-            return -1;
-        }
-
-        fql_sql_obj_begin(c, &n);
-
-        for (x = sub; x; x = x->next) {
-            name = x->nodes->sel->name;
-
-            if (fql_str_eqz(name, "__typename")) {
-                continue;
-            }
-
-            fql_sql_obj_key(c, &n, x->key);
-            fql_sql_z(c, fql_str_eqz(name, "cursor") ? "\"c\"" : "\"data\"");
-        }
-
-        fql_sql_obj_end(c);
-
-    } else {
+    if (!edges) {
         fql_sql_lit(c, "\"data\"");
+
+    } else if (fql_sql_object(c, fql_conn_field_type(t, "edges"), e,
+                              fql_conn_edge, NULL) != 0)
+    {
+        return -1;
     }
 
     fql_sql_z(c, cn->back ? " ORDER BY \"i\" DESC), '[]') FROM \"p\""
@@ -655,99 +550,60 @@ fql_conn_edge_cursor(fql_cctx_t *c, const fql_conn_t *cn, int last)
 }
 
 
+/* a field of pageInfo */
 static int
-fql_conn_page_info(fql_cctx_t *c, const fql_conn_t *cn, const fql_type_t *t,
-    fql_cfield_t *e)
+fql_conn_info(fql_cctx_t *c, void *data, const fql_type_t *t,
+    fql_cfield_t *x)
 {
-    unsigned       n;
-    fql_str_t      name;
-    fql_cfield_t  *sub, *x;
+    fql_str_t          name = x->nodes->sel->name;
+    const fql_conn_t  *cn = data;
 
-    if (fql_collect_sub(c, fql_conn_field_type(t, "pageInfo"), e, &sub)
-        != 0)
-    {
-        return -1;
-    }
+    (void) t;
 
-    fql_sql_obj_begin(c, &n);
-
-    for (x = sub; x; x = x->next) {
-        name = x->nodes->sel->name;
-
-        if (fql_str_eqz(name, "__typename")) {
-            continue;
-        }
-
-        fql_sql_obj_key(c, &n, x->key);
-
-        if (fql_str_eqz(name, "hasNextPage")) {
-            if (cn->back) {
-                fql_conn_beyond(c, cn, 1);
-            } else {
-                fql_conn_more(c, cn);
-            }
-
-        } else if (fql_str_eqz(name, "hasPreviousPage")) {
-            if (cn->back) {
-                fql_conn_more(c, cn);
-            } else {
-                fql_conn_beyond(c, cn, 0);
-            }
-
+    if (fql_str_eqz(name, "hasNextPage")) {
+        if (cn->back) {
+            fql_conn_beyond(c, cn, 1);
         } else {
-            fql_conn_edge_cursor(c, cn, fql_str_eqz(name, "endCursor"));
+            fql_conn_more(c, cn);
         }
-    }
 
-    fql_sql_obj_end(c);
+    } else if (fql_str_eqz(name, "hasPreviousPage")) {
+        if (cn->back) {
+            fql_conn_more(c, cn);
+        } else {
+            fql_conn_beyond(c, cn, 0);
+        }
+
+    } else {
+        fql_conn_edge_cursor(c, cn, fql_str_eqz(name, "endCursor"));
+    }
 
     return 0;
 }
 
 
+/* a field of the connection */
 static int
-fql_conn_object(fql_cctx_t *c, const fql_conn_t *cn, const fql_type_t *t,
-    fql_cfield_t *cf)
+fql_conn_field(fql_cctx_t *c, void *data, const fql_type_t *t,
+    fql_cfield_t *x)
 {
-    unsigned       n;
-    fql_str_t      name;
-    fql_cfield_t  *sub, *e;
+    fql_str_t          name = x->nodes->sel->name;
+    const fql_conn_t  *cn = data;
 
-    if (fql_collect_sub(c, t, cf, &sub) != 0) {
-        return -1;
+    if (fql_str_eqz(name, "edges") || fql_str_eqz(name, "nodes")) {
+        return fql_conn_rows(c, cn, t, x, name.data[0] == 'e');
     }
 
-    fql_sql_obj_begin(c, &n);
-
-    for (e = sub; e; e = e->next) {
-        name = e->nodes->sel->name;
-
-        if (fql_str_eqz(name, "__typename")) {
-            continue;
-        }
-
-        fql_sql_obj_key(c, &n, e->key);
-
-        if (fql_str_eqz(name, "edges") || fql_str_eqz(name, "nodes")) {
-            if (fql_conn_rows(c, cn, t, e, name.data[0] == 'e') != 0) {
-                return -1;
-            }
-
-        } else if (fql_str_eqz(name, "pageInfo")) {
-            if (fql_conn_page_info(c, cn, t, e) != 0) {
-                return -1;
-            }
-
-        } else {
-            /* totalCount: the filter's rows, cursors aside */
-            fql_sql_lit(c, "(SELECT count(*) FROM ");
-            fql_sql_view(c, cn->view);
-            fql_sql_again(c, cn->where);
-            fql_sql_lit(c, ")");
-        }
+    if (fql_str_eqz(name, "pageInfo")) {
+        return fql_sql_object(c, fql_conn_field_type(t, "pageInfo"), x,
+                              fql_conn_info, data);
     }
 
-    fql_sql_obj_end(c);
+    /* totalCount: the filter's rows, cursors aside */
+    fql_sql_lit(c, "(SELECT count(*) FROM ");
+    fql_sql_view(c, cn->view);
+    fql_sql_again(c, cn->where);
+    fql_sql_lit(c, ")");
 
     return 0;
 }
@@ -840,9 +696,9 @@ fql_compile_connection(fql_cctx_t *c, const fql_field_t *f,
         fql_sql_put(c, buf, snprintf(buf, sizeof(buf), "%u",
                                      (unsigned) cn->print));
 
-        for (i = 0; i < cn->nkeys; i++) {
+        for (i = 0; i < cn->order.nkeys; i++) {
             fql_sql_lit(c, ", ");
-            fql_conn_expr(c, &cn->keys[i]);
+            fql_order_expr(c, &cn->order.keys[i]);
         }
 
         /* base64 breaks lines; base64url has neither +/ nor padding */
@@ -851,7 +707,7 @@ fql_compile_connection(fql_cctx_t *c, const fql_field_t *f,
     }
 
     fql_sql_lit(c, ", row_number() OVER (ORDER BY ");
-    fql_conn_keys_sql(c, cn, cn->back);
+    fql_order_sql(c, &cn->order, cn->back);
     fql_sql_lit(c, ") AS \"i\" FROM ");
     fql_sql_view(c, cn->view);
 
@@ -888,7 +744,7 @@ fql_compile_connection(fql_cctx_t *c, const fql_field_t *f,
     }
 
     fql_sql_lit(c, " ORDER BY ");
-    fql_conn_keys_sql(c, cn, cn->back);
+    fql_order_sql(c, &cn->order, cn->back);
 
     if (cn->limit) {
         fql_sql_lit(c, " LIMIT ");
@@ -898,5 +754,5 @@ fql_compile_connection(fql_cctx_t *c, const fql_field_t *f,
 
     fql_sql_lit(c, ") SELECT ");
 
-    return fql_conn_object(c, cn, t, cf);
+    return fql_sql_object(c, t, cf, fql_conn_field, cn);
 }

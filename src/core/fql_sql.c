@@ -24,7 +24,8 @@ fql_sql_put(fql_cctx_t *c, const char *s, size_t n)
     char    *p;
     size_t   cap;
 
-    if (c->sql.nomem) {
+    /* an empty piece may have no text at all (a clause not written) */
+    if (c->sql.nomem || n == 0) {
         return;
     }
 
@@ -1221,34 +1222,37 @@ fql_sql_where(fql_cctx_t *c, const fql_type_t *where, const fql_jval_t *obj,
 }
 
 
+/* the keys of an orderBy object, in the order written, nested ones too */
 static int
-fql_sql_order(fql_cctx_t *c, const fql_type_t *order, const fql_jval_t *obj,
-    int *first)
+fql_order_object(fql_cctx_t *c, fql_order_t *o, const fql_type_t *order,
+    const fql_jval_t *obj, const fql_field_t **path, unsigned npath)
 {
-    fql_arg_t         *in;
-    fql_scalar_t       sc;
-    const fql_field_t *f;
-    const fql_jval_t  *m;
+    fql_arg_t          *in;
+    fql_okey_t         *k;
+    fql_scalar_t        sc;
+    const fql_field_t  *f;
+    const fql_jval_t   *m;
 
     for (m = obj->items; m; m = m->next) {
         in = fql_arg_find(order->input_fields, m->key);
         f = in->filter_field;
 
         if (m->kind == FQL_J_OBJECT) {
-            if (c->npath == FQL_MAX_PATH) {
+            if (npath == FQL_MAX_PATH) {
                 fql_error_add(c->v.errs, NULL, FQL_CODE_BAD_INPUT,
                               "Orderings nest more than %d objects deep.",
                               FQL_MAX_PATH);
                 return -1;
             }
 
-            c->path[c->npath++] = f;
+            path[npath] = f;
 
-            if (fql_sql_order(c, fql_tref_named(in->type), m, first) != 0) {
+            if (fql_order_object(c, o, fql_tref_named(in->type), m, path,
+                                 npath + 1) != 0)
+            {
                 return -1;
             }
 
-            c->npath--;
             continue;
         }
 
@@ -1256,25 +1260,130 @@ fql_sql_order(fql_cctx_t *c, const fql_type_t *order, const fql_jval_t *obj,
             continue;
         }
 
-        if (fql_tref_named(f->type)->scalar == FQL_SCALAR_VECTOR) {
-            c->uses_vector = 1;
+        /* one place is kept for a connection's id */
+        if (o->nkeys == FQL_ORDER_KEYS - 1) {
+            fql_error_add(c->v.errs, NULL, FQL_CODE_BAD_INPUT,
+                          "An ordering has at most %d keys.",
+                          FQL_ORDER_KEYS - 1);
+            return -1;
         }
 
         sc = fql_tref_named(f->type)->scalar;
+
+        if (sc == FQL_SCALAR_VECTOR) {
+            c->uses_vector = 1;
+        }
 
         /* an ID in the JSON orders as a JSON value: numbers as numbers */
         if (sc == FQL_SCALAR_ID) {
             sc = FQL_SCALAR_JSON;
         }
 
-        fql_sql_z(c, *first ? " ORDER BY " : ", ");
-        fql_sql_field(c, f, sc, 0);
-        fql_sql_z(c, fql_str_eqz(m->str, "DESC") ? " DESC" : " ASC");
+        k = fql_order_add(c, o);
+        if (k == NULL) {
+            return fql_error_nomem(c->v.errs);
+        }
 
-        *first = 0;
+        k->field = f;
+        k->npath = npath;
+        k->sc = sc;
+        k->desc = fql_str_eqz(m->str, "DESC");
+        k->path = NULL;
+
+        if (npath) {
+            k->path = fql_alloc(c->v.arena, npath * sizeof(path[0]));
+            if (k->path == NULL) {
+                return fql_error_nomem(c->v.errs);
+            }
+
+            memcpy((void *) k->path, path, npath * sizeof(path[0]));
+        }
     }
 
     return 0;
+}
+
+
+fql_okey_t *
+fql_order_add(fql_cctx_t *c, fql_order_t *o)
+{
+    fql_okey_t  *k;
+
+    if (o->nkeys == o->cap) {
+        o->cap = o->cap ? o->cap * 2 : 4;
+
+        k = fql_alloc(c->v.arena, o->cap * sizeof(fql_okey_t));
+        if (k == NULL) {
+            return NULL;
+        }
+
+        if (o->nkeys) {
+            memcpy(k, o->keys, o->nkeys * sizeof(fql_okey_t));
+        }
+
+        o->keys = k;
+    }
+
+    return &o->keys[o->nkeys++];
+}
+
+
+int
+fql_order_keys(fql_cctx_t *c, const fql_type_t *order,
+    const fql_jval_t *list, fql_order_t *o)
+{
+    const fql_jval_t   *it;
+    const fql_field_t  *path[FQL_MAX_PATH];
+
+    o->keys = NULL;
+    o->nkeys = 0;
+    o->cap = 0;
+
+    for (it = list ? list->items : NULL; it; it = it->next) {
+        if (it->kind == FQL_J_OBJECT
+            && fql_order_object(c, o, order, it, path, 0) != 0)
+        {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* a key's expression: its field's (fql_sql_field), or the id column */
+void
+fql_order_expr(fql_cctx_t *c, const fql_okey_t *k)
+{
+    if (k->field == NULL) {
+        fql_sql_lit(c, "\"id\"");
+        return;
+    }
+
+    if (k->npath) {
+        memcpy(c->path, k->path, k->npath * sizeof(k->path[0]));
+    }
+
+    c->npath = k->npath;
+    fql_sql_field(c, k->field, k->sc, 0);
+    c->npath = 0;
+}
+
+
+/* "e1 ASC, e2 DESC": reversed, each the other way */
+void
+fql_order_sql(fql_cctx_t *c, const fql_order_t *o, int reverse)
+{
+    unsigned  i;
+
+    for (i = 0; i < o->nkeys; i++) {
+        if (i) {
+            fql_sql_lit(c, ", ");
+        }
+
+        fql_order_expr(c, &o->keys[i]);
+        fql_sql_z(c, o->keys[i].desc ^ reverse ? " DESC" : " ASC");
+    }
 }
 
 
@@ -1282,17 +1391,15 @@ int
 fql_sql_order_list(fql_cctx_t *c, const fql_type_t *order,
     const fql_jval_t *list)
 {
-    int                first;
-    const fql_jval_t  *it;
+    fql_order_t  o;
 
-    first = 1;
+    if (fql_order_keys(c, order, list, &o) != 0) {
+        return -1;
+    }
 
-    for (it = list->items; it; it = it->next) {
-        if (it->kind == FQL_J_OBJECT
-            && fql_sql_order(c, order, it, &first) != 0)
-        {
-            return -1;
-        }
+    if (o.nkeys) {
+        fql_sql_lit(c, " ORDER BY ");
+        fql_order_sql(c, &o, 0);
     }
 
     return 0;
@@ -1401,7 +1508,8 @@ fql_sql_fn_from(fql_cctx_t *c, const fql_field_t *f, const fql_jval_t *args)
 
 
 /* the names of page sizes, by a LIMIT slot's wild */
-static const char  *fql_limit_names[] = { "limit", "first", "last" };
+static const char  *fql_limit_names[] = { "limit", "first", "last",
+                                          "limit" };
 
 
 /* the text of a page size: checked, or the default (NULL: none) */
@@ -1415,6 +1523,11 @@ fql_limit_text(fql_cctx_t *c, const fql_loc_t *loc, unsigned name,
 
     max = c->limits ? c->limits->max_limit : 0;
     dflt = c->limits ? c->limits->default_limit : 0;
+
+    /* a page of a connection, or groups, is one row in memory: bounded */
+    if (name != FQL_LIMIT_LIMIT && (max == 0 || max > FQL_PAGE_MAX)) {
+        max = FQL_PAGE_MAX;
+    }
 
     if (a != NULL && a->kind == FQL_J_NUMBER) {
         n = strtol(a->str.data, NULL, 10);
@@ -1434,7 +1547,7 @@ fql_limit_text(fql_cctx_t *c, const fql_loc_t *loc, unsigned name,
         }
 
     } else if (dflt || max) {
-        n = (long) (dflt ? dflt : max);
+        n = (long) (dflt && (max == 0 || dflt < max) ? dflt : max);
 
     } else {
         *out = NULL;
@@ -1618,37 +1731,49 @@ fql_bind_slot(fql_cctx_t *c, const fql_root_plan_t *rp, const fql_slot_t *sl,
 
 
 /*
- * A JSON object of response keys: json_build_object takes at most 100
- * arguments, so past 50 keys the rest go in jsonb objects joined to it.
+ * A JSON object of the fields selected on a generated type, under their
+ * response keys, each value written by value().  json_build_object takes
+ * at most 100 arguments: past 50 keys the rest go in jsonb objects
+ * joined to it.
  */
-void
-fql_sql_obj_begin(fql_cctx_t *c, unsigned *n)
+int
+fql_sql_object(fql_cctx_t *c, const fql_type_t *t, fql_cfield_t *cf,
+    fql_sql_value_pt value, void *data)
 {
-    *n = 0;
-    fql_sql_lit(c, "(json_build_object(");
-}
+    unsigned       n;
+    fql_cfield_t  *sub, *x;
 
-
-void
-fql_sql_obj_key(fql_cctx_t *c, unsigned *n, fql_str_t key)
-{
-    if (*n && *n % 50 == 0) {
-        fql_sql_lit(c, ")::jsonb || jsonb_build_object(");
-
-    } else if (*n) {
-        fql_sql_lit(c, ", ");
+    if (fql_collect_sub(c, t, cf, &sub) != 0) {
+        return -1;
     }
 
-    fql_sql_quoted(c, key, '\'');
-    fql_sql_lit(c, ", ");
-    (*n)++;
-}
+    fql_sql_lit(c, "(json_build_object(");
 
+    for (n = 0, x = sub; x; x = x->next) {
+        /* the projection writes __typename */
+        if (fql_str_eqz(x->nodes->sel->name, "__typename")) {
+            continue;
+        }
 
-void
-fql_sql_obj_end(fql_cctx_t *c)
-{
+        if (n && n % 50 == 0) {
+            fql_sql_lit(c, ")::jsonb || jsonb_build_object(");
+
+        } else if (n) {
+            fql_sql_lit(c, ", ");
+        }
+
+        n++;
+        fql_sql_quoted(c, x->key, '\'');
+        fql_sql_lit(c, ", ");
+
+        if (value(c, data, t, x) != 0) {
+            return -1;
+        }
+    }
+
     fql_sql_lit(c, "))");
+
+    return 0;
 }
 
 

@@ -40,6 +40,10 @@ static const char  sdl[] =
     "         where: ThingWhereInput, orderBy: [ThingOrderByInput!],\n"
     "         limit: Int): [Thing!]! @function(name: \"fn\", schema: \"s\")\n"
     "  byName(name: String): Thing @function(name: \"fn1\")\n"
+    "  thingsConnection(where: ThingWhereInput,\n"
+    "         orderBy: [ThingOrderByInput!], first: Int, after: String,\n"
+    "         last: Int, before: String): ThingConnection!\n"
+    "  thingsAggregate(where: ThingWhereInput): ThingAggregate!\n"
     "}\n";
 
 static fql_arena_t   *schema_arena;

@@ -55,6 +55,11 @@ static const char  sdl[] =
     "               offset: Int): [Thing!]!\n"
     "    @function(name: \"fn_search\", schema: \"app\")\n"
     "  thingByName(name: String!): Thing @function(name: \"fn_by_name\")\n"
+    "  thingsConnection(where: ThingWhereInput,\n"
+    "                   orderBy: [ThingOrderByInput!], first: Int,\n"
+    "                   after: String, last: Int,\n"
+    "                   before: String): ThingConnection!\n"
+    "  thingsAggregate(where: ThingWhereInput): ThingAggregate!\n"
     "}\n";
 
 
@@ -982,6 +987,135 @@ test_query_function_cached(void **state)
 }
 
 
+/* cursors of Thing's orderings: base64url of [print, keys..., id] */
+#define CURSOR_ID          "WzcwNTY2MTg5LCA1XQ"            /* id 5 */
+#define CURSOR_SCORE_DESC  "WzE1MzcxMjc0NDgsIDcsIDNd"      /* 7, id 3 */
+#define CURSOR_SCORE_NULL  "WzE1MzcxMjc0NDgsIG51bGwsIDld"  /* null, 9 */
+
+/* one statement, keyset conditions on the keys, never OFFSET */
+static void
+test_connection(void **state)
+{
+    fql_errors_t      errs;
+    fql_root_plan_t  *rp;
+
+    rp = compile(*state, "{ thingsConnection(first: 2, after: \""
+                 CURSOR_ID "\") { edges { node { id } } } }", NULL, &errs);
+    assert_non_null(rp);
+    assert_int_equal(rp->kind, FQL_RF_OBJECT);
+    assert_non_null(strstr(rp->sql, " WHERE \"id\" > $2 ORDER BY \"id\""
+                           " ASC LIMIT $1::bigint + 1) SELECT "));
+    assert_null(strstr(rp->sql, "OFFSET"));
+    /* no cursor, no count unless selected */
+    assert_null(strstr(rp->sql, "base64"));
+    assert_null(strstr(rp->sql, "count(*) FROM \"app\""));
+    assert_string_equal(rp->params[0], "2");
+    assert_string_equal(rp->params[1], "5");
+
+    /* last: the keys reversed; a null key value is SQL NULL */
+    rp = compile(*state, "{ thingsConnection(last: 3, before: \""
+                 CURSOR_SCORE_NULL "\", orderBy: {score: DESC}) { totalCount"
+                 " edges { cursor } } }", NULL, &errs);
+    assert_non_null(rp);
+    assert_non_null(strstr(rp->sql, "ORDER BY ((\"data\"->>'score')"
+                           "::numeric) ASC, \"id\" DESC LIMIT"));
+    assert_non_null(strstr(rp->sql, "count(*) FROM \"app\".\"v_thing\""));
+    assert_non_null(strstr(rp->sql, "base64"));
+    assert_null(rp->params[1]);
+    assert_string_equal(rp->params[2], "9");
+
+    expect_error(*state, "{ thingsConnection(first: 1, last: 1) { nodes"
+                 " { id } } }", NULL, "Passing both \"first\" and \"last\"");
+    expect_error(*state, "{ thingsConnection(first: -1) { nodes { id } } }",
+                 NULL, "\"first\" must not be negative");
+    expect_error(*state, "{ thingsConnection(last: 10001) { nodes { id } } }",
+                 NULL, "\"last\" is 10001, over the maximum of 10000");
+    /* not base64url, not JSON, another ordering's, a wrong key type */
+    expect_error(*state, "{ thingsConnection(after: \"a+b=\") { nodes"
+                 " { id } } }", NULL, "Invalid cursor \"after\"");
+    expect_error(*state, "{ thingsConnection(after: \"eyJh\") { nodes"
+                 " { id } } }", NULL, "Invalid cursor \"after\"");
+    expect_error(*state, "{ thingsConnection(before: \"" CURSOR_ID "\","
+                 " orderBy: {score: DESC}) { nodes { id } } }", NULL,
+                 "Invalid cursor \"before\"");
+    expect_error(*state, "{ thingsConnection(after: \""
+                 "WzcwNTY2MTg5LCBbMV1d\") { nodes { id } } }", NULL,
+                 "Invalid cursor");
+}
+
+
+/* a cached plan refills cursor keys and page sizes, and refuses bad ones */
+static void
+test_connection_cached(void **state)
+{
+    fql_cache_t        *c;
+    fql_arena_t        *a;
+    fql_plan_t         *plan;
+    fql_errors_t        errs;
+    fql_request_t       req;
+    fql_cache_result_t  res;
+    const char         *q = "query ($a: String, $n: Int) { thingsConnection("
+                            "first: $n, after: $a, orderBy: [{score: DESC}])"
+                            " { edges { cursor node { id } } pageInfo {"
+                            " hasNextPage hasPreviousPage } } }";
+    const char         *bad = "{\"n\": 1, \"a\": \"" CURSOR_ID "\"}";
+
+    c = fql_cache_create(8, 0);
+    assert_non_null(c);
+
+    cached_as_fresh(*state, c, q, "{\"n\": 2}", 0);
+    cached_as_fresh(*state, c, q, "{\"n\": 2, \"a\": \""
+                    CURSOR_SCORE_DESC "\"}", 0);
+    cached_as_fresh(*state, c, q, "{\"n\": 5, \"a\": \""
+                    CURSOR_SCORE_NULL "\"}", 1);
+
+    /* the cursor of another ordering, bound to the cached plan */
+    a = fql_arena_heap_create();
+    fql_errors_init(&errs, a);
+    memset(&req, 0, sizeof(req));
+    req.variables = fql_json_parse(a, bad, strlen(bad), &errs);
+    req.query.data = q;
+    req.query.len = strlen(q);
+
+    assert_int_equal(fql_cache_plan(c, a, &((fixture_t *) *state)->eng, &req,
+                                    &plan, &errs, &res), -1);
+    assert_non_null(strstr(errs.head->message, "Invalid cursor \"after\""));
+    assert_string_equal(errs.head->code, FQL_CODE_BAD_INPUT);
+
+    fql_cache_release(res.entry);
+    fql_arena_heap_destroy(a);
+    fql_cache_destroy(c);
+}
+
+
+static void
+test_aggregate(void **state)
+{
+    expect_sql(*state, "{ thingsAggregate(where: {score: {gt: 1}}) { count"
+               " m: max { score } } }", NULL,
+               "SELECT (json_build_object('count', count(*), 'm',"
+               " (json_build_object('score', max(((\"data\"->>'score')"
+               "::numeric)))))) FROM \"app\".\"v_thing\" WHERE (((\"data\""
+               "->>'score')::numeric) > $1::numeric)", "1", NULL);
+
+    /* groups alone read the view in their subquery only */
+    expect_sql(*state, "{ thingsAggregate { groupBy(fields: [status, status],"
+               " limit: 3) { key { status } count } } }", NULL,
+               "SELECT (json_build_object('groupBy', (SELECT COALESCE("
+               "json_agg(\"j\" ORDER BY \"k0\"), '[]') FROM (SELECT"
+               " (json_build_object('key', (json_build_object('status',"
+               " \"status\")), 'count', count(*))) AS \"j\", \"status\""
+               " AS \"k0\" FROM \"app\".\"v_thing\" GROUP BY \"status\""
+               " ORDER BY \"status\" LIMIT $1::bigint) AS \"g\")))", "3",
+               NULL);
+
+    expect_error(*state, "{ thingsAggregate { groupBy(fields: [flag]) {"
+                 " key { code } } } }", NULL, "\"code\" is not a key");
+    expect_error(*state, "{ thingsAggregate { groupBy(fields: [flag],"
+                 " limit: 20000) { count } } }", NULL, "over the maximum");
+}
+
+
 static void
 schema_error(const char *text, const char *fragment)
 {
@@ -1207,6 +1341,9 @@ main(void)
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_shared_variable),
         cmocka_unit_test(test_schema_errors),
+        cmocka_unit_test(test_connection),
+        cmocka_unit_test(test_connection_cached),
+        cmocka_unit_test(test_aggregate),
         cmocka_unit_test(test_snake_case),
     };
 

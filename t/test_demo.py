@@ -1,0 +1,57 @@
+"""`make demo`'s examples: conf-examples/schema.graphql loads, and the
+connection page and the aggregate conf-examples/demo.sh shows (and runs)
+answer what PostgreSQL says of the demo's users."""
+
+import os
+import re
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEMO_SCHEMA = os.path.join(ROOT, "conf-examples", "schema.graphql")
+
+
+def demo_query(name):
+    text = open(os.path.join(ROOT, "conf-examples", "demo.sh")).read()
+    return re.search(r"^%s='(.*)'$" % name, text, re.M).group(1)
+
+
+def test_demo_connection_page(make_nginx, pg):
+    n = make_nginx(schema=DEMO_SCHEMA).start()
+    got = n.data(demo_query("CONNECTION"))["usersConnection"]
+    want = pg.query("SELECT data->>'first_name', (data->>'age')::int"
+                    " FROM v_user ORDER BY (data->>'age')::int DESC, id"
+                    " LIMIT 3")
+    assert [(e["node"]["firstName"], e["node"]["age"])
+            for e in got["edges"]] == [tuple(r) for r in want]
+    assert got["totalCount"] == pg.query("SELECT count(*) FROM v_user")[0][0]
+    assert got["pageInfo"]["hasNextPage"] is True
+    assert got["pageInfo"]["endCursor"] == got["edges"][-1]["cursor"]
+
+    # the end cursor is the next page's start
+    q = demo_query("CONNECTION").replace(
+        "first: 3,", 'first: 3, after: "%s",' % got["pageInfo"]["endCursor"])
+    nxt = n.data(q)["usersConnection"]["edges"]
+    want = pg.query("SELECT data->>'first_name' FROM v_user ORDER BY"
+                    " (data->>'age')::int DESC, id LIMIT 3 OFFSET 3")
+    assert [e["node"]["firstName"] for e in nxt] == [r[0] for r in want]
+
+
+def test_demo_aggregate(make_nginx, pg):
+    n = make_nginx(schema=DEMO_SCHEMA).start()
+    got = n.data(demo_query("AGGREGATE"))["usersAggregate"]
+    count, avg = pg.query("SELECT count(*), avg((data->>'age')::int)"
+                          " FROM v_user WHERE (data->>'age')::int >= 30")[0]
+    assert got["count"] == count
+    assert abs(got["avg"]["age"] - float(avg)) < 1e-9
+    groups = pg.query("SELECT (data->>'active')::boolean, count(*),"
+                      " min((data->>'age')::int) FROM v_user"
+                      " WHERE (data->>'age')::int >= 30 GROUP BY 1"
+                      " ORDER BY 1")
+    assert [(g["key"]["active"], g["count"], g["min"]["age"])
+            for g in got["groupBy"]] == [tuple(r) for r in groups]
+    assert got["max"]["createdAt"].startswith("20")
+
+
+def test_docs_show_the_demo_examples():
+    docs = open(os.path.join(ROOT, "docs", "schema.md")).read()
+    assert demo_query("CONNECTION") in docs
+    assert demo_query("AGGREGATE") in docs
