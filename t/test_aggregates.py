@@ -343,6 +343,20 @@ def test_group_keys_only_of_grouped_fields(ngx):
     assert len(got) == 12
 
 
+def test_groups_are_bounded_without_a_maximum(ngx):
+    """Groups are one row in memory: 10,000 at most, as a page."""
+    q = ("query ($l: Int) { pagesAggregate { groupBy(fields: [name], "
+         "limit: $l) { count } } }")
+    assert len(answer(ngx.url, q, {"l": 10000})["pagesAggregate"]
+               ["groupBy"]) == 26
+    for bad in (10001, 2147483647):
+        r = post(ngx.url, q, {"l": bad})
+        body = r.json()
+        assert r.status_code == 200 and body.get("data") is None, body
+        assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+        assert "10000" in body["errors"][0]["message"], body
+
+
 def test_group_by_limits(make_nginx, pg):
     n = make_nginx(extra="fraiseql_default_limit 2; fraiseql_max_limit 3;")
     n.start()
