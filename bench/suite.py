@@ -499,6 +499,34 @@ P_CREATE = ('mutation ($i: JSON!) { fnCreateUser(input: {input: $i}) '
             '{ mutationResponse { status entity } } }')
 
 
+# cursor pages of users by id (Relay connections): the first page, and
+# page 500 (rows 9,981 to 10,000) after the cursor of row 9,980, which
+# prepare_pages() fetches once through the module (and PostGraphile's own
+# cursor of that row through PostGraphile); a cursor is a keyset
+# condition, so page 500 should cost what page 1 costs
+PAGE_SIZE = 20
+PAGE_N = 500
+Q_PAGE = ('query ($after: String) { users: usersConnection(first: %d, '
+          'after: $after, orderBy: [{id: ASC}]) { edges { cursor node '
+          '{ id firstName lastName email } } pageInfo { hasNextPage '
+          'endCursor } } }' % PAGE_SIZE)
+P_PAGE = ('query ($after: Cursor) { users: allTbUsers(first: %d, '
+          'after: $after, orderBy: [PRIMARY_KEY_ASC]) { edges { cursor node '
+          '{ id firstName lastName email } } pageInfo { hasNextPage '
+          'endCursor } } }' % PAGE_SIZE)
+# the module's aggregate (PostGraphile 4 has none without a plugin)
+Q_AGGREGATE = '{ usersAggregate { count avg { age } max { age } } }'
+# what the bench schema adds to conf-examples/schema.graphql for them
+SCHEMA_PAGES = """
+extend type Query {
+  usersConnection(where: UserWhereInput, orderBy: [UserOrderByInput!],
+                  first: Int, after: String, last: Int,
+                  before: String): UserConnection!
+  usersAggregate(where: UserWhereInput): UserAggregate!
+}
+"""
+
+
 def create_vars(camel):
     first, last = ("firstName", "lastName") if camel else (
         "first_name", "last_name")
@@ -509,10 +537,18 @@ def create_vars(camel):
 class Workload:
     def __init__(self, name, title, module, pgl, path="/graphql",
                  concurrency=None, rows=None, expect=None, pgl_expect=None,
-                 unique=False, params=None, duration=None):
+                 unique=False, params=None, duration=None, sql_rows=None,
+                 prepare=None):
         self.name, self.title = name, title
+        # the module's statement's parameters, as pgbench binds them
         self.params = params
         self.duration = duration
+        # rows of that statement: the list's, or one (a whole page or an
+        # aggregate in one JSON row)
+        self.sql_rows = sql_rows if sql_rows is not None else rows
+        # called with the Bench once nginx and PostGraphile run, before the
+        # answers are checked: fills in what needs the servers (cursors)
+        self.prepare = prepare
         self.module, self.pgl, self.path = module, pgl, path
         self.concurrency = concurrency or CONCURRENCY
         self.rows, self.unique = rows, unique
@@ -542,6 +578,60 @@ def list_by_id_workload(n):
                   [gql(P_LIST_ID % n)], rows=n, params=[str(n)])
     wl.row_key = '"email"'
     return wl
+
+
+def page_workload(n):
+    """Page n (from 1) of PAGE_SIZE users by id."""
+    wl = Workload("page_%d" % n, "connection page %s of %d users by id"
+                  % (format(n, ","), PAGE_SIZE), [gql(Q_PAGE, {})],
+                  [gql(P_PAGE, {})], rows=PAGE_SIZE, sql_rows=1,
+                  params=[str(PAGE_SIZE)])
+    wl.row_key = '"email"'
+    if n > 1:
+        wl.prepare = lambda b: prepare_pages(b, wl, n)
+    return wl
+
+
+def prepare_pages(b, wl, n):
+    """The cursors of row (n - 1) * PAGE_SIZE: the module's, fetched
+    through the module, PostGraphile's through PostGraphile; both pages
+    must then be the rows SQL gives."""
+    at = (n - 1) * PAGE_SIZE
+    if b.results["dataset"]["users"] < n * PAGE_SIZE:
+        die("%s: the data set has fewer than %d users"
+            % (wl.name, n * PAGE_SIZE))
+    st, resp = post(b.nginx.port, "/graphql", gql(
+        "{ usersConnection(first: %d, orderBy: [{id: ASC}]) "
+        "{ pageInfo { endCursor } } }" % at))
+    if st != 200 or b'"errors"' in resp:
+        die("%s: no cursor: %d %s" % (wl.name, st, resp[:300]))
+    cursor = json.loads(resp)["data"]["usersConnection"]["pageInfo"][
+        "endCursor"]
+    wl.module = [gql(Q_PAGE, {"after": cursor})]
+    want = b.pg.psql("SELECT id FROM tb_user ORDER BY id OFFSET %d LIMIT %d"
+                     % (at - 1, PAGE_SIZE + 1)).split()
+    # the cursor's key, as the module binds it: the uuid of row `at`
+    wl.params = [str(PAGE_SIZE), want[0]]
+    pages = [("module", b.nginx.port, wl.module[0], "usersConnection")]
+    if b.pgl:
+        st, resp = post(b.pgl.port, "/graphql", gql(
+            "{ allTbUsers(first: 1, offset: %d, orderBy: [PRIMARY_KEY_ASC])"
+            " { edges { cursor } } }" % (at - 1)))
+        if st != 200 or b'"errors"' in resp:
+            die("%s: no PostGraphile cursor: %d %s" % (wl.name, st,
+                                                       resp[:300]))
+        pcur = json.loads(resp)["data"]["allTbUsers"]["edges"][0]["cursor"]
+        wl.pgl = [gql(P_PAGE, {"after": pcur})]
+        pages.append(("pgl", b.pgl.port, wl.pgl[0], "users"))
+    for who, port, body, _ in pages:
+        st, resp = post(port, "/graphql", body)
+        if st != 200 or b'"errors"' in resp:
+            die("%s (%s): %d %s" % (wl.name, who, st, resp[:300]))
+        ids = [e["node"]["id"] for e in
+               json.loads(resp)["data"]["users"]["edges"]]
+        if ids != want[1:]:
+            die("%s (%s): not rows %d to %d: %s" % (
+                wl.name, who, at + 1, at + PAGE_SIZE, ids[:3]))
 
 
 def workloads(users, posts):
@@ -575,6 +665,11 @@ def workloads(users, posts):
                  [gql(P_CREATE, create_vars(False))],
                  expect="CreateUserSuccess", pgl_expect='"created"',
                  unique=True),
+        page_workload(1),
+        page_workload(PAGE_N),
+        Workload("aggregate", "aggregate of users (count, avg, max)",
+                 [gql(Q_AGGREGATE)], None, expect='"count"', params=[],
+                 sql_rows=1),
     ]
 
 
@@ -773,6 +868,8 @@ class Bench:
                           "  published: Boolean! @column\n")
         src = src.replace("  createdAt: DateTime!\n",
                           "  createdAt: DateTime! @column\n")
+        if "usersConnection" not in src:
+            src += SCHEMA_PAGES
         schema = os.path.join(self.work, "schema.graphql")
         schema_tv = os.path.join(self.work, "schema-tv.graphql")
         open(schema, "w").write(src)
@@ -816,6 +913,9 @@ class Bench:
         log("checking every answer, capturing the module's SQL "
             "(error_log debug)")
         self.nginx.start("debug")
+        for wl in self.wls:
+            if wl.prepare:
+                wl.prepare(self)
         for wl in self.wls + list(self.scale_wls.values()):
             wl.sql = self.capture_sql(wl)
             if not wl.sql:
@@ -828,7 +928,7 @@ class Bench:
             for who, port, bodies in (
                     ("module", self.nginx.port, wl.module),
                     ("pgl", self.pgl.port if self.pgl else 0, wl.pgl)):
-                if not port:
+                if not port or not bodies:
                     continue
                 sizes = []
                 for b in bodies:
@@ -895,28 +995,37 @@ class Bench:
                                  % (sql, vals[j])).count("\n")
                 if n != 1:
                     die("%s: statement returns %d rows" % (wl.name, n))
-        elif wl.rows:
-            # a list binds constants: \set makes them, -M prepared sends
-            # them as $1, $2 (published = true, the limit)
+        elif wl.params is not None:
+            # a list binds constants: \set makes numbers and booleans, -D
+            # strings (a cursor's uuid); -M prepared sends them as $1, $2
+            # (published = true, the limit; a page's limit, its cursor)
             if len(sqls) != 1:
                 die("%s: expected one statement: %s" % (wl.name, sqls))
             # the module numbers parameters in the order it meets them:
             # the filter's value, then the limit
             sql, vals = sqls[0], wl.params
-            if sorted(set(re.findall(r"\$(\d+)", sql))) != [
+            if sorted(set(re.findall(r"\$(\d+)", sql)), key=int) != [
                     str(k + 1) for k in range(len(vals))]:
                 die("%s: expected %d parameters: %s" % (wl.name, len(vals),
                                                         sql))
+            plain = re.compile(r"-?\d+|true|false")
             sets = ["\\set p%d %s\n" % (k + 1, v) for k, v in
-                    enumerate(vals)]
+                    enumerate(vals) if plain.fullmatch(v)]
+            args = []
+            for k, v in enumerate(vals):
+                if not plain.fullmatch(v):
+                    args += ["-D", "p%d=%s" % (k + 1, v)]
             f = os.path.join(d, "list.sql")
             open(f, "w").write("".join(sets) + re.sub(
                 r"\$(\d+)", r":p\1", sql) + ";\n")
-            n = self.pg.psql("PREPARE q AS %s; EXECUTE q(%s)"
-                             % (sql, ", ".join(vals))).count("\n")
-            if n != wl.rows:
+            lits = [v if plain.fullmatch(v) else "'%s'" % v.replace("'", "''")
+                    for v in vals]
+            n = self.pg.psql("PREPARE q AS %s; EXECUTE q%s"
+                             % (sql, "(%s)" % ", ".join(lits) if lits
+                                else "")).count("\n")
+            if n != wl.sql_rows:
                 die("%s: statement returns %d rows" % (wl.name, n))
-            args = ["-f", f]
+            args += ["-f", f]
         elif wl.name == "create":
             sql = sqls[0]
             arg = ("('{\"email\": \"pgb' || :client_id || '-' || :n || "
@@ -1038,7 +1147,7 @@ class Bench:
         worker = self.nginx.worker()
         for wl in self.wls:
             lua_m, lua_p = self.lua(wl, "module"), None
-            if self.pgl:
+            if self.pgl and wl.pgl:
                 lua_p = self.lua(wl, "pgl")
             for c in wl.concurrency:
                 row = {"workload": wl.name, "title": wl.title, "c": c,
@@ -1048,7 +1157,7 @@ class Bench:
                 row["pgbench"] = self.run_pgbench(wl.pgbench, c, d)
                 row["module"] = self.run_wrk("module", self.nginx.port,
                                              worker, lua_m, c, d)
-                if self.pgl:
+                if lua_p:
                     row["pgl"] = self.run_wrk("pgl", self.pgl.port,
                                               self.pgl.proc.pid, lua_p, c, d)
                 self.results["matrix"].append(row)

@@ -1,6 +1,6 @@
 """The module against the reference implementation (issue 3, points 1-2).
 
-Three Node scripts in t/graphql_js/ run against the shared nginx:
+Node scripts in t/graphql_js/ run against the shared nginx:
 
 - schema_diff.js: the module's introspection, through graphql-js's
   buildClientSchema, describes t/schema.graphql and the generated types;
@@ -8,11 +8,15 @@ Three Node scripts in t/graphql_js/ run against the shared nginx:
   which documents of t/graphql_js/corpus/ are valid, but for the files in
   known_gaps.txt;
 - audit.js: graphql-http's GraphQL-over-HTTP audits: every MUST passes,
-  but for the ids in known_audit_gaps.txt.
+  but for the ids in known_audit_gaps.txt;
+- apollo_pages.js: Apollo Client's relayStylePagination merges the
+  module's cursor pages, forwards and backwards, into the whole ordered
+  list (issue 14, item 2).
 
-The npm packages (graphql, graphql-http, pinned in package-lock.json) are
-installed once with `npm ci` when node_modules is missing or the lock
-file changed.  Without Node.js the tests are skipped.
+The npm packages (graphql, graphql-http, @apollo/client and its peer
+rxjs, pinned in package-lock.json) are installed once with `npm ci` when
+node_modules is missing or the lock file changed.  Without Node.js the
+tests are skipped.
 """
 
 import fcntl
@@ -92,6 +96,12 @@ def test_validation_agrees_with_graphql_js(ngx, node):
 def test_graphql_over_http_audits(ngx, node):
     r = run(node, "audit.js", ngx.url)
     assert r.returncode == 0, report(r)
+
+
+def test_apollo_client_merges_cursor_pages(ngx, node):
+    r = run(node, "apollo_pages.js", ngx.url)
+    assert r.returncode == 0, report(r)
+    assert r.stdout.count("ok ") == 8, report(r)
 
 
 def test_sdl_directive_errors_agree_with_graphql_js(node):
