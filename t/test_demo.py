@@ -2,6 +2,7 @@
 connection page and the aggregate conf-examples/demo.sh shows (and runs)
 answer what PostgreSQL says of the demo's users."""
 
+import json
 import os
 import re
 
@@ -55,3 +56,44 @@ def test_docs_show_the_demo_examples():
     docs = open(os.path.join(ROOT, "docs", "schema.md")).read()
     assert demo_query("CONNECTION") in docs
     assert demo_query("AGGREGATE") in docs
+
+
+def doc_block(after, since):
+    """The indented block of docs/schema.md that follows the line after,
+    the first such line past the line since."""
+    lines = open(os.path.join(ROOT, "docs", "schema.md")).read().split("\n")
+    i = lines.index(after, lines.index(since)) + 1
+    while not lines[i].strip():
+        i += 1
+    block = []
+    while i < len(lines) and (lines[i].startswith("    ")
+                              or not lines[i].strip()):
+        block.append(lines[i])
+        i += 1
+    return "\n".join(block).strip()
+
+
+def test_docs_examples_run_as_written(make_pg, make_nginx):
+    """On the demo's own data: the page docs/schema.md shows the start
+    of, the aggregate's statement (white space aside) and its answer."""
+    own = make_pg()
+    n = make_nginx(pg=own, schema=DEMO_SCHEMA, log_level="debug").start()
+
+    page = n.data(demo_query("CONNECTION"))["usersConnection"]
+    shown = doc_block("answers", "## Cursor pages: connections")
+    m = re.search(r'"totalCount": (\d+), "edges": \[\s*\{"cursor": "(\w+)",'
+                  r'\s*"node": (\{[^}]*\})\}', shown)
+    assert int(m.group(1)) == page["totalCount"]
+    assert page["edges"][0] == {"cursor": m.group(2),
+                                "node": json.loads(m.group(3))}
+    assert page["pageInfo"]["endCursor"].startswith(
+        re.search(r'"endCursor": "(\w+)\.\.\."', shown).group(1))
+
+    r = n.post(demo_query("AGGREGATE"))
+    assert r.status_code == 200
+    assert r.json() == json.loads(doc_block("and answers",
+                                            "## Counts and aggregates"))
+    sql = [m.group(1) for m in re.finditer(r'run \d+: "(.*)" with',
+                                           n.log())]
+    want = doc_block("runs one statement,", "## Counts and aggregates")
+    assert [re.sub(r"\s+", "", s) for s in sql] == [re.sub(r"\s+", "", want)]
