@@ -182,57 +182,6 @@ fql_conn_seek(fql_cctx_t *c, const fql_conn_t *cn, const unsigned *pn,
 
 
 static int
-fql_b64url_value(unsigned char ch)
-{
-    if (ch >= 'A' && ch <= 'Z') return ch - 'A';
-    if (ch >= 'a' && ch <= 'z') return ch - 'a' + 26;
-    if (ch >= '0' && ch <= '9') return ch - '0' + 52;
-    if (ch == '-') return 62;
-    if (ch == '_') return 63;
-    return -1;
-}
-
-
-/* base64url without padding, as the statement writes it; -1: not that */
-static int
-fql_b64url_decode(const fql_str_t *in, char *out, size_t *len)
-{
-    int       v;
-    size_t    i, n;
-    unsigned  acc, bits;
-
-    n = 0;
-    acc = 0;
-    bits = 0;
-
-    for (i = 0; i < in->len; i++) {
-        v = fql_b64url_value((unsigned char) in->data[i]);
-        if (v < 0) {
-            return -1;
-        }
-
-        acc = (acc << 6) | (unsigned) v;
-        bits += 6;
-
-        if (bits >= 8) {
-            bits -= 8;
-            out[n++] = (char) ((acc >> bits) & 0xff);
-        }
-    }
-
-    /* a lone character, or bits left that are not zero: not an encoding */
-    if (bits >= 6 || (acc & ((1u << bits) - 1)) != 0) {
-        return -1;
-    }
-
-    out[n] = '\0';
-    *len = n;
-
-    return 0;
-}
-
-
-static int
 fql_cursor_invalid(fql_cctx_t *c, const fql_loc_t *loc, unsigned which)
 {
     fql_error_add(c->v.errs, loc, FQL_CODE_BAD_INPUT,
@@ -263,7 +212,7 @@ fql_cursor_decode(fql_cctx_t *c, const fql_loc_t *loc, unsigned which,
         return fql_error_nomem(c->v.errs);
     }
 
-    if (fql_b64url_decode(&cur->str, buf, &len) != 0) {
+    if (fql_b64url_decode(cur->str, buf, &len) != 0) {
         return fql_cursor_invalid(c, loc, which);
     }
 

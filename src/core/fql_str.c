@@ -75,3 +75,66 @@ fql_hash(const char *s, size_t len)
 
     return h;
 }
+
+
+/* a base64url character's six bits, or 64: not one of the alphabet */
+const unsigned char  fql_b64url_bits[256] = {
+    64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
+    64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
+    64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 62, 64, 64,
+    52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 64, 64, 64, 64, 64, 64,
+    64,  0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12, 13, 14,
+    15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 64, 64, 64, 64, 63,
+    64, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+    41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 64, 64, 64, 64, 64,
+    64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
+    64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
+    64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
+    64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
+    64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
+    64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
+    64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
+    64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64
+};
+
+
+/*
+ * Bits left over at the end must be zero: each byte string then has one
+ * encoding, so two different texts never decode to the same bytes (a
+ * cursor or a token segment is compared, hashed or signed as text).
+ */
+int
+fql_b64url_decode(fql_str_t in, char *out, size_t *len)
+{
+    size_t    i, n;
+    unsigned  v, acc, bits;
+
+    n = 0;
+    acc = 0;
+    bits = 0;
+
+    for (i = 0; i < in.len; i++) {
+        v = fql_b64url_bits[(unsigned char) in.data[i]];
+        if (v == 64) {
+            return -1;
+        }
+
+        acc = (acc << 6) | v;
+        bits += 6;
+
+        if (bits >= 8) {
+            bits -= 8;
+            out[n++] = (char) ((acc >> bits) & 0xff);
+        }
+    }
+
+    /* a lone character, or bits left that are not zero: not an encoding */
+    if (bits >= 6 || (acc & ((1u << bits) - 1)) != 0) {
+        return -1;
+    }
+
+    out[n] = '\0';
+    *len = n;
+
+    return 0;
+}
