@@ -13,6 +13,7 @@
 #include "fql_json.h"
 #include "fql_jscan.h"
 #include "fql_error.h"
+#include "fql_index.h"
 
 
 #define FQL_HEAPBUF_MIN  256
@@ -532,4 +533,257 @@ fql_jval_member(const fql_jval_t *obj, const char *name)
     }
 
     return NULL;
+}
+
+
+int
+fql_jval_write(fql_wbuf_t *w, const fql_jval_t *j)
+{
+    const fql_jval_t  *it;
+
+    switch (j->kind) {
+
+    case FQL_J_NULL:
+        return fql_wbuf_lit(w, "null");
+
+    case FQL_J_BOOL:
+        return j->boolean ? fql_wbuf_lit(w, "true") : fql_wbuf_lit(w, "false");
+
+    case FQL_J_NUMBER:
+        return fql_wbuf_put(w, j->str.data, j->str.len);
+
+    case FQL_J_STRING:
+        return fql_json_string(w, j->str.data, j->str.len);
+
+    case FQL_J_ARRAY:
+        if (fql_wbuf_putc(w, '[') != 0) {
+            return -1;
+        }
+
+        for (it = j->items; it; it = it->next) {
+            if ((it != j->items && fql_wbuf_putc(w, ',') != 0)
+                || fql_jval_write(w, it) != 0)
+            {
+                return -1;
+            }
+        }
+
+        return fql_wbuf_putc(w, ']');
+
+    default: /* FQL_J_OBJECT */
+        if (fql_wbuf_putc(w, '{') != 0) {
+            return -1;
+        }
+
+        for (it = j->items; it; it = it->next) {
+            if ((it != j->items && fql_wbuf_putc(w, ',') != 0)
+                || fql_json_string(w, it->key.data, it->key.len) != 0
+                || fql_wbuf_putc(w, ':') != 0
+                || fql_jval_write(w, it) != 0)
+            {
+                return -1;
+            }
+        }
+
+        return fql_wbuf_putc(w, '}');
+    }
+}
+
+
+/*
+ * Small objects are compared pairwise; larger ones are sorted, so that
+ * an object of thousands of members costs n log n, not n squared.
+ */
+#define FQL_JSON_PAIRWISE  8
+
+static int
+fql_json_object_unique(fql_arena_t *a, const fql_jval_t *obj)
+{
+    unsigned            i;
+    fql_index_t         ix;
+    const fql_jval_t   *x, *y;
+
+    if (obj->count <= FQL_JSON_PAIRWISE) {
+        for (x = obj->items; x; x = x->next) {
+            for (y = x->next; y; y = y->next) {
+                if (fql_str_eq(x->key, y->key)) {
+                    return 0;
+                }
+            }
+        }
+
+        return 1;
+    }
+
+    if (fql_index_init(&ix, a, obj->count) != 0) {
+        return -1;
+    }
+
+    for (x = obj->items; x && ix.n < obj->count; x = x->next) {
+        fql_index_add(&ix, x->key, x);
+    }
+
+    fql_index_sort(&ix);
+
+    for (i = 1; i < ix.n; i++) {
+        if (fql_str_eq(ix.e[i - 1].key, ix.e[i].key)) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+int
+fql_json_unique_keys(fql_arena_t *a, const fql_jval_t *j)
+{
+    int                 rc;
+    const fql_jval_t   *it;
+
+    if (j->kind == FQL_J_OBJECT) {
+        rc = fql_json_object_unique(a, j);
+        if (rc != 1) {
+            return rc;
+        }
+
+    } else if (j->kind != FQL_J_ARRAY) {
+        return 1;
+    }
+
+    /* the parser bounds the depth (FQL_JSON_MAX_DEPTH) */
+    for (it = j->items; it; it = it->next) {
+        rc = fql_json_unique_keys(a, it);
+        if (rc != 1) {
+            return rc;
+        }
+    }
+
+    return 1;
+}
+
+
+/* ---- RFC 6901 JSON Pointer ---- */
+
+
+/* a reference token (escaped as in the pointer) equals a member's name */
+static int
+fql_jptr_token_is(const char *t, size_t len, fql_str_t key)
+{
+    size_t  i, k;
+    char    c;
+
+    k = 0;
+
+    for (i = 0; i < len; i++, k++) {
+        c = t[i];
+
+        if (c == '~') {
+            /* fql_json_pointer_valid vouched for the next character */
+            c = (t[++i] == '0') ? '~' : '/';
+        }
+
+        if (k == key.len || key.data[k] != c) {
+            return 0;
+        }
+    }
+
+    return k == key.len;
+}
+
+
+/*
+ * An array index as RFC 6901 spells it: "0" or digits without a leading
+ * zero; "-" (the element after the last) and anything else select nothing.
+ */
+static const fql_jval_t *
+fql_jptr_index(const fql_jval_t *arr, const char *t, size_t len)
+{
+    size_t              i, n;
+    const fql_jval_t   *it;
+
+    if (len == 0 || (t[0] == '0' && len > 1)) {
+        return NULL;
+    }
+
+    n = 0;
+
+    for (i = 0; i < len; i++) {
+        if (t[i] < '0' || t[i] > '9' || n > arr->count) {
+            return NULL;
+        }
+
+        n = n * 10 + (size_t) (t[i] - '0');
+    }
+
+    for (it = arr->items; it && n; it = it->next) {
+        n--;
+    }
+
+    return it;
+}
+
+
+int
+fql_json_pointer_valid(fql_str_t pointer)
+{
+    size_t  i;
+
+    if (pointer.len && pointer.data[0] != '/') {
+        return 0;
+    }
+
+    for (i = 0; i < pointer.len; i++) {
+        if (pointer.data[i] == '~'
+            && (i + 1 == pointer.len
+                || (pointer.data[i + 1] != '0' && pointer.data[i + 1] != '1')))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+const fql_jval_t *
+fql_json_pointer(const fql_jval_t *root, fql_str_t pointer)
+{
+    const char         *p, *end, *t;
+    const fql_jval_t   *j, *it;
+
+    if (!fql_json_pointer_valid(pointer)) {
+        return NULL;
+    }
+
+    j = root;
+    p = pointer.data;
+    end = p + pointer.len;
+
+    while (j != NULL && p < end) {
+        t = ++p;                        /* past the '/' */
+
+        while (p < end && *p != '/') {
+            p++;
+        }
+
+        if (j->kind == FQL_J_ARRAY) {
+            j = fql_jptr_index(j, t, p - t);
+            continue;
+        }
+
+        if (j->kind != FQL_J_OBJECT) {
+            return NULL;
+        }
+
+        for (it = j->items; it; it = it->next) {
+            if (fql_jptr_token_is(t, p - t, it->key)) {
+                break;
+            }
+        }
+
+        j = it;
+    }
+
+    return j;
 }

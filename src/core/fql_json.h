@@ -102,4 +102,26 @@ fql_jval_t *fql_json_parse(fql_arena_t *a, const char *text, size_t len,
 
 fql_jval_t *fql_jval_member(const fql_jval_t *obj, const char *name);
 
+/* writes a value as compact JSON text, members in their order */
+int fql_jval_write(fql_wbuf_t *w, const fql_jval_t *j);
+
+/*
+ * 1: no object in the tree has two members of one name; 0: one has;
+ * -1: no memory.  The parser keeps duplicates, and readers disagree on
+ * which one counts (first, last, both): where a value decides something,
+ * such as a token's claims, a duplicate is refused rather than guessed.
+ */
+int fql_json_unique_keys(fql_arena_t *a, const fql_jval_t *j);
+
+/* RFC 6901: "" or "/"-separated tokens with ~0 and ~1 only as escapes */
+int fql_json_pointer_valid(fql_str_t pointer);
+
+/*
+ * The value an RFC 6901 JSON Pointer selects ("/role",
+ * "/https:~1~1example.com~1claims/role", "/roles/0"), or NULL: no such
+ * member or element, or not a pointer.  The first of duplicate members.
+ */
+const fql_jval_t *fql_json_pointer(const fql_jval_t *root,
+    fql_str_t pointer);
+
 #endif /* FQL_JSON_H */

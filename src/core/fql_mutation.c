@@ -100,60 +100,6 @@ fql_mutation_class(fql_str_t status, int *code, fql_str_t *identifier,
 
 
 static int
-fql_jval_write(fql_wbuf_t *w, const fql_jval_t *j)
-{
-    const fql_jval_t  *it;
-
-    switch (j->kind) {
-
-    case FQL_J_NULL:
-        return fql_wbuf_lit(w, "null");
-
-    case FQL_J_BOOL:
-        return j->boolean ? fql_wbuf_lit(w, "true") : fql_wbuf_lit(w, "false");
-
-    case FQL_J_NUMBER:
-        return fql_wbuf_put(w, j->str.data, j->str.len);
-
-    case FQL_J_STRING:
-        return fql_json_string(w, j->str.data, j->str.len);
-
-    case FQL_J_ARRAY:
-        if (fql_wbuf_putc(w, '[') != 0) {
-            return -1;
-        }
-
-        for (it = j->items; it; it = it->next) {
-            if ((it != j->items && fql_wbuf_putc(w, ',') != 0)
-                || fql_jval_write(w, it) != 0)
-            {
-                return -1;
-            }
-        }
-
-        return fql_wbuf_putc(w, ']');
-
-    default: /* FQL_J_OBJECT */
-        if (fql_wbuf_putc(w, '{') != 0) {
-            return -1;
-        }
-
-        for (it = j->items; it; it = it->next) {
-            if ((it != j->items && fql_wbuf_putc(w, ',') != 0)
-                || fql_json_string(w, it->key.data, it->key.len) != 0
-                || fql_wbuf_putc(w, ':') != 0
-                || fql_jval_write(w, it) != 0)
-            {
-                return -1;
-            }
-        }
-
-        return fql_wbuf_putc(w, '}');
-    }
-}
-
-
-static int
 fql_member(fql_wbuf_t *w, int *first, const char *key, size_t len)
 {
     if (!*first && fql_wbuf_putc(w, ',') != 0) {
