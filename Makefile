@@ -16,12 +16,12 @@ NGX_SRCS    := ngx_http_fraiseql_module.c $(wildcard src/*.c) $(wildcard src/*.h
 CFLAGS_CORE := -std=gnu11 -Wall -Wextra -Werror -Isrc/core
 UNIT_CFLAGS := $(CFLAGS_CORE) -g -O1 -fsanitize=address,undefined \
                -fno-omit-frame-pointer -fno-sanitize-recover=all
-LIBS_CORE   := -lyajl -lm
+LIBS_CORE   := -lyajl -lcrypto -lm
 
-DEB_PKGS := nginx nginx-dev libpq-dev libyajl-dev libjwt-dev postgresql \
-            postgresql-contrib libcmocka-dev python3-pytest python3-psycopg \
-            python3-requests python3-jwt clang libclang-rt-14-dev wrk gcc \
-            make curl
+DEB_PKGS := nginx nginx-dev libpq-dev libyajl-dev libjwt-dev libssl-dev \
+            postgresql postgresql-contrib libcmocka-dev python3-pytest \
+            python3-psycopg python3-requests python3-jwt python3-cryptography \
+            clang libclang-rt-14-dev wrk gcc make curl
 
 UNIT_TESTS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c))
 FUZZERS     := $(patsubst t/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard t/fuzz/fuzz_*.c))
@@ -90,7 +90,7 @@ $(ASAN_MODULE): $(BUILD)/asan/nginx/objs/Makefile $(NGX_SRCS) $(CORE_SRCS) \
 	@cp $(BUILD)/asan/nginx/objs/ngx_http_fraiseql_module.so $@.tmp
 	@mv -f $@.tmp $@
 
-$(BUILD)/unit/%: t/unit/%.c $(CORE_SRCS) $(CORE_HDRS)
+$(BUILD)/unit/%: t/unit/%.c $(wildcard t/unit/*.h) $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_SRCS) $(LIBS_CORE) -lcmocka
 
