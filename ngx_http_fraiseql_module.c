@@ -59,6 +59,20 @@ static ngx_conf_num_bounds_t  ngx_http_fraiseql_count_bounds = {
 };
 
 
+static ngx_conf_enum_t  ngx_http_fraiseql_jwt_modes[] = {
+    { ngx_string("off"), NGX_HTTP_FRAISEQL_JWT_OFF },
+    { ngx_string("required"), NGX_HTTP_FRAISEQL_JWT_REQUIRED },
+    { ngx_string("optional"), NGX_HTTP_FRAISEQL_JWT_OPTIONAL },
+    { ngx_null_string, 0 }
+};
+
+static ngx_conf_enum_t  ngx_http_fraiseql_db_roles[] = {
+    { ngx_string("off"), 0 },
+    { ngx_string("claim"), 1 },
+    { ngx_null_string, 0 }
+};
+
+
 static ngx_command_t  ngx_http_fraiseql_commands[] = {
     { ngx_string("fraiseql"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
@@ -236,6 +250,92 @@ static ngx_command_t  ngx_http_fraiseql_commands[] = {
       offsetof(ngx_http_fraiseql_loc_conf_t, debug),
       NULL },
 
+    /* identity (ngx_http_fraiseql_auth.c) */
+
+    { ngx_string("fraiseql_jwt"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, auth.mode),
+      &ngx_http_fraiseql_jwt_modes },
+
+    { ngx_string("fraiseql_jwt_token"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, auth.token),
+      NULL },
+
+    { ngx_string("fraiseql_jwt_key"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_2MORE,
+      ngx_http_fraiseql_jwt_key,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fraiseql_jwt_issuer"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, auth.issuer),
+      NULL },
+
+    { ngx_string("fraiseql_jwt_audience"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_conf_set_str_array_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, auth.audiences),
+      NULL },
+
+    { ngx_string("fraiseql_jwt_leeway"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, auth.leeway),
+      NULL },
+
+    { ngx_string("fraiseql_jwt_max_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, auth.max_size),
+      NULL },
+
+    { ngx_string("fraiseql_jwt_role_claim"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, auth.role_claim),
+      NULL },
+
+    { ngx_string("fraiseql_anon_role"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, auth.anon_role),
+      NULL },
+
+    { ngx_string("fraiseql_db_role"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, auth.db_role),
+      &ngx_http_fraiseql_db_roles },
+
+    { ngx_string("fraiseql_jwt_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_fraiseql_jwt_cache,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fraiseql_db_setting"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_fraiseql_db_setting,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -312,6 +412,7 @@ ngx_http_fraiseql_create_loc_conf(ngx_conf_t *cf)
     conf->max_limit = NGX_CONF_UNSET_UINT;
     conf->queue_size = NGX_CONF_UNSET_UINT;
     conf->queue_timeout = NGX_CONF_UNSET_MSEC;
+    ngx_http_fraiseql_auth_create(&conf->auth);
 
     return conf;
 }
@@ -405,6 +506,12 @@ ngx_http_fraiseql_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (conf->schema_file.data == NULL) {
         conf->schema_file = prev->schema_file;
+    }
+
+    if (ngx_http_fraiseql_auth_merge(cf, &prev->auth, &conf->auth)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
     }
 
     if (!conf->enable) {
@@ -903,14 +1010,33 @@ static ngx_int_t
 ngx_http_fraiseql_add_variables(ngx_conf_t *cf)
 {
     ngx_http_variable_t  *var;
-    ngx_str_t             name = ngx_string("fraiseql_plan_cache");
 
-    var = ngx_http_add_variable(cf, &name, NGX_HTTP_VAR_NOCACHEABLE);
-    if (var == NULL) {
-        return NGX_ERROR;
+    ngx_uint_t            i;
+
+    static struct {
+        ngx_str_t                    name;
+        ngx_http_get_variable_pt     handler;
+        ngx_uint_t                   flags;
+    } vars[] = {
+        { ngx_string("fraiseql_plan_cache"),
+          ngx_http_fraiseql_cache_variable, NGX_HTTP_VAR_NOCACHEABLE },
+        { ngx_string("fraiseql_jwt_status"),
+          ngx_http_fraiseql_jwt_status_variable, NGX_HTTP_VAR_NOCACHEABLE },
+        { ngx_string("fraiseql_role"),
+          ngx_http_fraiseql_role_variable, NGX_HTTP_VAR_NOCACHEABLE },
+        { ngx_string("fraiseql_jwt_claim_"),
+          ngx_http_fraiseql_claim_variable,
+          NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_PREFIX },
+    };
+
+    for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+        var = ngx_http_add_variable(cf, &vars[i].name, vars[i].flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = vars[i].handler;
     }
-
-    var->get_handler = ngx_http_fraiseql_cache_variable;
 
     return NGX_OK;
 }

@@ -14,6 +14,7 @@
 #include "fql_compile.h"
 #include "fql_cache.h"
 #include "fql_transform.h"
+#include "fql_jwt.h"
 
 
 /* the nginx timer's margin over the server's statement_timeout */
@@ -96,6 +97,53 @@ typedef struct {
 } ngx_http_fraiseql_main_conf_t;
 
 
+/* fraiseql_jwt */
+#define NGX_HTTP_FRAISEQL_JWT_OFF       0
+#define NGX_HTTP_FRAISEQL_JWT_REQUIRED  1
+#define NGX_HTTP_FRAISEQL_JWT_OPTIONAL  2
+
+/* fraiseql_db_setting NAME VALUE */
+typedef struct {
+    ngx_str_t                   name;
+    ngx_http_complex_value_t    value;
+} ngx_http_fraiseql_setting_t;
+
+/* tokens a worker verified, by their SHA-256 (auth.c) */
+typedef struct ngx_http_fraiseql_jwt_cache_s  ngx_http_fraiseql_jwt_cache_t;
+
+/* who asks, and what PostgreSQL learns of it (auth.c) */
+typedef struct {
+    ngx_uint_t                  mode;        /* NGX_HTTP_FRAISEQL_JWT_* */
+    ngx_http_complex_value_t   *token;       /* NULL: Authorization */
+    ngx_array_t                *keys;        /* fql_jwt_key_t */
+    ngx_str_t                   issuer;
+    ngx_array_t                *audiences;   /* ngx_str_t; "any" */
+    time_t                      leeway;
+    size_t                      max_size;
+    ngx_str_t                   role_claim;  /* a JSON pointer */
+    ngx_str_t                   anon_role;
+    ngx_uint_t                  db_role;     /* claim: set_config('role') */
+    ngx_array_t                *settings;    /* fraiseql_db_setting */
+    ngx_uint_t                  cache_size;  /* tokens; 0: no cache */
+    time_t                      cache_ttl;
+    ngx_http_fraiseql_jwt_cache_t  *cache;   /* this worker's, lazily */
+    /* computed at merge */
+    fql_jwt_conf_t              jwt;
+    const char                 *lead;        /* the settings' statement */
+    ngx_uint_t                  lead_nparams;
+} ngx_http_fraiseql_auth_conf_t;
+
+/* a request's identity */
+typedef struct {
+    fql_jwt_status_t            status;      /* OK, MISSING, or why not */
+    fql_jwt_t                   jwt;         /* OK: the claims */
+    ngx_str_t                   role;        /* empty: none */
+    const char                **lead_params; /* NULL: no leading statement */
+    unsigned                    checked:1;   /* fraiseql_jwt is on */
+    unsigned                    cached:1;    /* verified before */
+} ngx_http_fraiseql_auth_t;
+
+
 /* how a location's statements run, set at configuration */
 typedef struct {
     ngx_msec_t                       timeout;  /* PostgreSQL's silence */
@@ -142,6 +190,8 @@ typedef struct {
     ngx_flag_t                  prepared;    /* named prepared statements */
     ngx_flag_t                  pipeline;    /* prepare + run at once */
     ngx_flag_t                  debug;       /* database messages shown */
+
+    ngx_http_fraiseql_auth_conf_t  auth;
 
     /* computed at merge from the above */
     ngx_http_fraiseql_stmt_conf_t  stmt;
@@ -309,6 +359,7 @@ struct ngx_http_fraiseql_ctx_s {
     ngx_chain_t                     *busy;
     ngx_int_t                        rc;        /* to finalize with */
     ngx_event_t                      fin;       /* posted finalization */
+    ngx_http_fraiseql_auth_t         auth;
     unsigned                         header_sent:1;
     unsigned                         blocked:1;   /* client is slow */
     unsigned                         finished:1;
@@ -365,6 +416,27 @@ ngx_int_t ngx_http_fraiseql_send_errors(ngx_http_request_t *r,
     ngx_uint_t status, fql_errors_t *errs, ngx_uint_t graphql_response);
 void ngx_http_fraiseql_set_content_type(ngx_http_request_t *r,
     ngx_uint_t graphql_response);
+void ngx_http_fraiseql_add_header(ngx_http_request_t *r, const char *key,
+    const char *value);
+
+/* ngx_http_fraiseql_auth.c */
+void ngx_http_fraiseql_auth_create(ngx_http_fraiseql_auth_conf_t *acf);
+char *ngx_http_fraiseql_auth_merge(ngx_conf_t *cf,
+    ngx_http_fraiseql_auth_conf_t *prev, ngx_http_fraiseql_auth_conf_t *acf);
+char *ngx_http_fraiseql_jwt_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_fraiseql_db_setting(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_fraiseql_jwt_cache(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_fraiseql_auth(ngx_http_request_t *r,
+    ngx_http_fraiseql_ctx_t *ctx);
+ngx_int_t ngx_http_fraiseql_jwt_status_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+ngx_int_t ngx_http_fraiseql_role_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+ngx_int_t ngx_http_fraiseql_claim_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 
 /* ngx_http_fraiseql_exec.c */
 ngx_int_t ngx_http_fraiseql_execute(ngx_http_fraiseql_ctx_t *ctx);

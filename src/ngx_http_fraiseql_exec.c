@@ -128,6 +128,13 @@ ngx_http_fraiseql_execute(ngx_http_fraiseql_ctx_t *ctx)
         s->stmt.conf = &ctx->lcf->stmt;
         s->stmt.log = r->connection->log;
 
+        /* the claims and settings go first, in the same pipeline */
+        if (ctx->auth.lead_params != NULL) {
+            s->stmt.lead = ctx->lcf->auth.lead;
+            s->stmt.lead_nparams = ctx->lcf->auth.lead_nparams;
+            s->stmt.lead_params = ctx->auth.lead_params;
+        }
+
         if (rp->kind == FQL_RF_STATIC) {
             /* written when it becomes the head: it holds no memory */
             s->state = NGX_HTTP_FRAISEQL_SLOT_DONE;

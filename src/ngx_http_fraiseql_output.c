@@ -22,8 +22,6 @@ static ngx_int_t ngx_http_fraiseql_spill(ngx_http_fraiseql_ctx_t *ctx,
     ngx_http_fraiseql_slot_t *s);
 static void ngx_http_fraiseql_hold_timeout(ngx_event_t *ev);
 static void ngx_http_fraiseql_finalize_handler(ngx_event_t *ev);
-static void ngx_http_fraiseql_add_header(ngx_http_request_t *r,
-    const char *key, const char *value);
 
 
 static ngx_str_t  ngx_http_fraiseql_json_type =
@@ -638,7 +636,7 @@ ngx_http_fraiseql_membuf_reserve(fql_wbuf_t *w, size_t need)
 
 
 /* a header of the answer; without memory for it, the answer goes on */
-static void
+void
 ngx_http_fraiseql_add_header(ngx_http_request_t *r, const char *key,
     const char *value)
 {

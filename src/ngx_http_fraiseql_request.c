@@ -77,13 +77,33 @@ ngx_http_fraiseql_refuse(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t
 ngx_http_fraiseql_handler(ngx_http_request_t *r)
 {
-    ngx_int_t         rc;
-    ngx_table_elt_t  *ct;
+    ngx_int_t                 rc;
+    ngx_table_elt_t          *ct;
+    ngx_http_fraiseql_ctx_t  *ctx;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_POST))) {
         return ngx_http_fraiseql_refuse(r, NGX_HTTP_NOT_ALLOWED,
                                         "GraphQL is served over GET and "
                                         "POST only");
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_fraiseql_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->r = r;
+    ctx->lcf = ngx_http_get_module_loc_conf(r, ngx_http_fraiseql_module);
+    ngx_http_fraiseql_arena_init(&ctx->arena, r->pool);
+    fql_errors_init(&ctx->errs, &ctx->arena);
+    ctx->graphql_response = ngx_http_fraiseql_wants_graphql_response(r);
+
+    ngx_http_set_ctx(r, ctx, ngx_http_fraiseql_module);
+
+    /* who asks, before a body is read or anything is compiled */
+    rc = ngx_http_fraiseql_auth(r, ctx);
+    if (rc != NGX_DECLINED) {
+        return rc;
     }
 
     if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
@@ -275,21 +295,9 @@ ngx_http_fraiseql_process(ngx_http_request_t *r, u_char *body, size_t len)
     ngx_http_fraiseql_loc_conf_t   *flcf;
     ngx_http_fraiseql_main_conf_t  *fmcf;
 
-    flcf = ngx_http_get_module_loc_conf(r, ngx_http_fraiseql_module);
-
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_fraiseql_ctx_t));
-    if (ctx == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    ctx->r = r;
-    ctx->lcf = flcf;
-    ngx_http_fraiseql_arena_init(&ctx->arena, r->pool);
-    fql_errors_init(&ctx->errs, &ctx->arena);
-
-    gql = ngx_http_fraiseql_wants_graphql_response(r);
-    ctx->graphql_response = gql;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_fraiseql_module);
+    flcf = ctx->lcf;
+    gql = ctx->graphql_response;
 
     if (body == NULL) {
         rc = ngx_http_fraiseql_get_params(r, &req, &ctx->errs);
@@ -334,8 +342,6 @@ ngx_http_fraiseql_process(ngx_http_request_t *r, u_char *body, size_t len)
 
     cln->handler = ngx_http_fraiseql_cache_cleanup;
     cln->data = ctx;
-
-    ngx_http_set_ctx(r, ctx, ngx_http_fraiseql_module);
 
     crc = fql_cache_plan(fmcf->cache, &ctx->arena, &flcf->engine, &req,
                          &ctx->plan, &ctx->errs, &ctx->cache);

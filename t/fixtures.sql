@@ -596,3 +596,27 @@ LANGUAGE sql STABLE AS $$
       AND (kind IS NULL OR t.title LIKE kind || '%')
     ORDER BY t.id
 $$;
+
+-- Identity (t/test_jwt.py): what PostgreSQL learns of a request's token,
+-- and a row-level security policy on its claims, for a role the module
+-- switches to with fraiseql_db_role claim
+CREATE ROLE app_user NOLOGIN;
+CREATE VIEW v_whoami AS
+SELECT 1 AS id,
+       jsonb_build_object(
+           'id', 1,
+           'claims', nullif(current_setting('request.jwt.claims', true), ''),
+           'role', current_user::text,
+           'ip', nullif(current_setting('request.ip', true), '')) AS data;
+CREATE TABLE tb_tenant_note (id int PRIMARY KEY, tenant text NOT NULL,
+                             body text NOT NULL);
+INSERT INTO tb_tenant_note VALUES
+  (1, 't1', 'one'), (2, 't1', 'two'), (3, 't2', 'three'), (4, 't3', 'four');
+ALTER TABLE tb_tenant_note ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant_only ON tb_tenant_note
+    USING (tenant = nullif(current_setting('request.jwt.claims', true),
+                           '')::jsonb->>'tenant');
+CREATE VIEW v_tenant_note WITH (security_invoker = true) AS
+SELECT id, jsonb_build_object('id', id, 'tenant', tenant, 'body', body) AS data
+FROM tb_tenant_note;
+GRANT SELECT ON tb_tenant_note, v_tenant_note, v_whoami TO app_user;

@@ -1,0 +1,1122 @@
+/*
+ * Identity: the request's token (fraiseql_jwt_token, else Authorization:
+ * Bearer), verified by fql_jwt.c against the location's pinned keys
+ * before the body is read and any SQL runs; a refusal is 401 with
+ * WWW-Authenticate.  A verified token's claims reach PostgreSQL as
+ * request.jwt.claims (PostgREST's name, so its row-level security
+ * policies work unchanged) through a leading statement in the same
+ * pipeline as each root field's statement, before one Sync: the settings
+ * are transaction-local and gone when the next request uses the
+ * connection.  The variables $fraiseql_jwt_status, $fraiseql_role and
+ * $fraiseql_jwt_claim_<name> say what happened.
+ */
+
+#include "ngx_http_fraiseql.h"
+
+#include <openssl/sha.h>
+
+
+/* the verified-token cache's defaults: tokens, and how long at most */
+#define NGX_HTTP_FRAISEQL_JWT_CACHE      1024
+#define NGX_HTTP_FRAISEQL_JWT_CACHE_TTL  300
+
+/*
+ * A worker's verified tokens: an rbtree on their SHA-256, least recently
+ * used first out.  Only successes are kept (a cache of refusals would be
+ * the attacker's to churn), each until its exp (plus the leeway) or the
+ * ttl, whichever comes first; a reload starts a new one, as keys change.
+ */
+struct ngx_http_fraiseql_jwt_cache_s {
+    ngx_rbtree_t                rbtree;
+    ngx_rbtree_node_t           sentinel;
+    ngx_queue_t                 lru;          /* most recent first */
+    ngx_uint_t                  n;
+};
+
+typedef struct {
+    ngx_rbtree_node_t           node;         /* key: digest's first bytes */
+    ngx_queue_t                 queue;
+    u_char                      digest[SHA256_DIGEST_LENGTH];
+    time_t                      expires;
+    size_t                      len;
+    u_char                      claims[1];    /* JSON, NUL-ended */
+} ngx_http_fraiseql_jwt_entry_t;
+
+
+static ngx_int_t ngx_http_fraiseql_auth_refuse(ngx_http_request_t *r,
+    ngx_http_fraiseql_ctx_t *ctx, const char *message);
+
+
+/* ---- configuration ---- */
+
+
+void
+ngx_http_fraiseql_auth_create(ngx_http_fraiseql_auth_conf_t *acf)
+{
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     acf->issuer = { 0, NULL };
+     *     acf->role_claim = { 0, NULL };
+     *     acf->anon_role = { 0, NULL };
+     *     acf->lead = NULL;
+     */
+
+    acf->mode = NGX_CONF_UNSET_UINT;
+    acf->token = NGX_CONF_UNSET_PTR;
+    acf->keys = NGX_CONF_UNSET_PTR;
+    acf->cache_size = NGX_CONF_UNSET_UINT;
+    acf->cache_ttl = NGX_CONF_UNSET;
+    acf->audiences = NGX_CONF_UNSET_PTR;
+    acf->settings = NGX_CONF_UNSET_PTR;
+    acf->leeway = NGX_CONF_UNSET;
+    acf->max_size = NGX_CONF_UNSET_SIZE;
+    acf->db_role = NGX_CONF_UNSET_UINT;
+}
+
+
+static void
+ngx_http_fraiseql_key_cleanup(void *data)
+{
+    fql_jwt_key_free(data);
+}
+
+
+/* fraiseql_jwt_key alg=ALG file=PATH [kid=ID]; */
+char *
+ngx_http_fraiseql_jwt_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_fraiseql_loc_conf_t *flcf = conf;
+
+    char                 err[256];
+    ssize_t              n;
+    ngx_str_t           *value, alg, file, kid;
+    ngx_uint_t           i;
+    ngx_file_t           f;
+    ngx_file_info_t      fi;
+    fql_arena_t          arena;
+    fql_jwt_alg_t        a;
+    fql_jwt_key_t       *key;
+    fql_str_t            s, k;
+    ngx_pool_cleanup_t  *cln;
+    u_char              *data;
+
+    value = cf->args->elts;
+    ngx_str_null(&alg);
+    ngx_str_null(&file);
+    ngx_str_null(&kid);
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (ngx_strncmp(value[i].data, "alg=", 4) == 0) {
+            alg.data = value[i].data + 4;
+            alg.len = value[i].len - 4;
+
+        } else if (ngx_strncmp(value[i].data, "file=", 5) == 0) {
+            file.data = value[i].data + 5;
+            file.len = value[i].len - 5;
+
+        } else if (ngx_strncmp(value[i].data, "kid=", 4) == 0) {
+            kid.data = value[i].data + 4;
+            kid.len = value[i].len - 4;
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    s.data = (char *) alg.data;
+    s.len = alg.len;
+    a = alg.len ? fql_jwt_alg_named(s) : FQL_JWT_ALG_UNKNOWN;
+
+    if (a == FQL_JWT_ALG_UNKNOWN || file.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" needs alg=HS256|HS384|HS512|RS256|RS384|"
+                           "RS512|ES256|ES384|ES512 and file=PATH",
+                           &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_conf_full_name(cf->cycle, &file, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* a key file is small: read whole, at configuration time only */
+    ngx_memzero(&f, sizeof(ngx_file_t));
+    f.name = file;
+    f.log = cf->log;
+    f.fd = ngx_open_file(file.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (f.fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%V\" failed", &file);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_fd_info(f.fd, &fi) == NGX_FILE_ERROR
+        || ngx_file_size(&fi) > 65536)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "key file \"%V\" is not a file of at most 64k",
+                           &file);
+        ngx_close_file(f.fd);
+        return NGX_CONF_ERROR;
+    }
+
+    data = ngx_pnalloc(cf->temp_pool, ngx_file_size(&fi) + 1);
+    if (data == NULL) {
+        ngx_close_file(f.fd);
+        return NGX_CONF_ERROR;
+    }
+
+    n = ngx_read_file(&f, data, ngx_file_size(&fi), 0);
+    ngx_close_file(f.fd);
+
+    if (n != ngx_file_size(&fi)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "cannot read \"%V\"",
+                           &file);
+        return NGX_CONF_ERROR;
+    }
+
+    /* a secret written by an editor or echo ends with a line break */
+    if (a <= FQL_JWT_HS512) {
+        while (n > 0 && (data[n - 1] == '\n' || data[n - 1] == '\r')) {
+            n--;
+        }
+    }
+
+    data[n] = '\0';
+
+    if (flcf->auth.keys == NGX_CONF_UNSET_PTR) {
+        flcf->auth.keys = ngx_array_create(cf->pool, 2,
+                                           sizeof(fql_jwt_key_t));
+        if (flcf->auth.keys == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    key = ngx_array_push(flcf->auth.keys);
+    if (key == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    k.data = (char *) kid.data;
+    k.len = kid.len;
+    ngx_http_fraiseql_arena_init(&arena, cf->pool);
+
+    if (fql_jwt_key_load(&arena, a, k, (char *) data, n, key, err,
+                         sizeof(err)) != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\": %s", &file, err);
+        return NGX_CONF_ERROR;
+    }
+
+    /* OpenSSL's key lives as long as the configuration */
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        fql_jwt_key_free(key);
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_http_fraiseql_key_cleanup;
+    cln->data = key;
+
+    return NGX_CONF_OK;
+}
+
+
+/* fraiseql_db_setting NAME $value; (repeatable) */
+char *
+ngx_http_fraiseql_db_setting(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_fraiseql_loc_conf_t *flcf = conf;
+
+    u_char                              *p;
+    ngx_str_t                           *value;
+    ngx_uint_t                           dots;
+    ngx_http_fraiseql_setting_t         *st;
+    ngx_http_compile_complex_value_t     ccv;
+
+    value = cf->args->elts;
+
+    /* a custom setting (it has a dot), written into SQL as a literal */
+    dots = 0;
+
+    for (p = value[1].data; p < value[1].data + value[1].len; p++) {
+        if (*p == '.' && p > value[1].data
+            && p < value[1].data + value[1].len - 1 && p[-1] != '.')
+        {
+            dots++;
+            continue;
+        }
+
+        if (!((*p >= 'a' && *p <= 'z') || *p == '_'
+              || (*p >= '0' && *p <= '9' && p > value[1].data)))
+        {
+            break;
+        }
+    }
+
+    if (p != value[1].data + value[1].len || dots == 0
+        || value[1].len > 63)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\": \"%V\" is not a custom setting's name "
+                           "(lower-case words joined by dots, such as "
+                           "request.ip)", &cmd->name, &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (flcf->auth.settings == NGX_CONF_UNSET_PTR) {
+        flcf->auth.settings = ngx_array_create(cf->pool, 2,
+                                  sizeof(ngx_http_fraiseql_setting_t));
+        if (flcf->auth.settings == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    st = ngx_array_push(flcf->auth.settings);
+    if (st == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    st->name = value[1];
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+    ccv.cf = cf;
+    ccv.value = &value[2];
+    ccv.complex_value = &st->value;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* fraiseql_jwt_cache N [ttl=time] | off; */
+char *
+ngx_http_fraiseql_jwt_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_fraiseql_loc_conf_t *flcf = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value, s;
+
+    value = cf->args->elts;
+
+    if (flcf->auth.cache_size != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    if (ngx_strcmp(value[1].data, "off") == 0 && cf->args->nelts == 2) {
+        flcf->auth.cache_size = 0;
+        return NGX_CONF_OK;
+    }
+
+    n = ngx_atoi(value[1].data, value[1].len);
+    if (n <= 0 || n > 1000000) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\": \"%V\" is not a number of tokens "
+                           "(1 to 1000000) nor \"off\"", &cmd->name,
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    flcf->auth.cache_size = n;
+
+    if (cf->args->nelts == 3) {
+        if (ngx_strncmp(value[2].data, "ttl=", 4) != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+
+        s.data = value[2].data + 4;
+        s.len = value[2].len - 4;
+
+        flcf->auth.cache_ttl = ngx_parse_time(&s, 1);
+        if (flcf->auth.cache_ttl == (time_t) NGX_ERROR
+            || flcf->auth.cache_ttl == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid ttl \"%V\"", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * The leading statement: request.jwt.claims, then the role when
+ * fraiseql_db_role claim, then each fraiseql_db_setting, in one SELECT
+ * whose values are all parameters.
+ */
+static char *
+ngx_http_fraiseql_auth_lead(ngx_conf_t *cf,
+    ngx_http_fraiseql_auth_conf_t *acf)
+{
+    u_char                        *p;
+    size_t                         len;
+    ngx_uint_t                     i, n, nsettings;
+    ngx_http_fraiseql_setting_t   *st;
+
+    static const char  claims[] =
+        "SELECT set_config('request.jwt.claims', $1, true)";
+    static const char  role[] = ", set_config('role', $2, true)";
+
+    nsettings = acf->settings ? acf->settings->nelts : 0;
+    st = acf->settings ? acf->settings->elts : NULL;
+
+    len = sizeof(claims) + sizeof(role);
+    for (i = 0; i < nsettings; i++) {
+        len += sizeof(", set_config('', $NNNN, true)") + st[i].name.len;
+    }
+
+    p = ngx_pnalloc(cf->pool, len);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    acf->lead = (const char *) p;
+    p = ngx_cpymem(p, claims, sizeof(claims) - 1);
+    n = 1;
+
+    if (acf->db_role) {
+        p = ngx_cpymem(p, role, sizeof(role) - 1);
+        n++;
+    }
+
+    for (i = 0; i < nsettings; i++) {
+        p = ngx_sprintf(p, ", set_config('%V', $%ui, true)", &st[i].name,
+                        ++n);
+    }
+
+    *p = '\0';
+    acf->lead_nparams = n;
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_fraiseql_auth_merge(ngx_conf_t *cf,
+    ngx_http_fraiseql_auth_conf_t *prev, ngx_http_fraiseql_auth_conf_t *acf)
+{
+    fql_str_t   ptr;
+    ngx_str_t  *aud;
+    ngx_uint_t  i;
+
+    ngx_conf_merge_uint_value(acf->mode, prev->mode,
+                              NGX_HTTP_FRAISEQL_JWT_OFF);
+    ngx_conf_merge_ptr_value(acf->token, prev->token, NULL);
+    ngx_conf_merge_ptr_value(acf->keys, prev->keys, NULL);
+    ngx_conf_merge_str_value(acf->issuer, prev->issuer, "");
+    ngx_conf_merge_ptr_value(acf->audiences, prev->audiences, NULL);
+    ngx_conf_merge_sec_value(acf->leeway, prev->leeway,
+                             FQL_JWT_DEFAULT_LEEWAY);
+    ngx_conf_merge_size_value(acf->max_size, prev->max_size,
+                              FQL_JWT_DEFAULT_MAX_SIZE);
+    ngx_conf_merge_str_value(acf->role_claim, prev->role_claim, "/role");
+    ngx_conf_merge_str_value(acf->anon_role, prev->anon_role, "");
+    ngx_conf_merge_uint_value(acf->db_role, prev->db_role, 0);
+    ngx_conf_merge_ptr_value(acf->settings, prev->settings, NULL);
+    ngx_conf_merge_uint_value(acf->cache_size, prev->cache_size,
+                              NGX_HTTP_FRAISEQL_JWT_CACHE);
+    ngx_conf_merge_sec_value(acf->cache_ttl, prev->cache_ttl,
+                             NGX_HTTP_FRAISEQL_JWT_CACHE_TTL);
+
+    ptr.data = (char *) acf->role_claim.data;
+    ptr.len = acf->role_claim.len;
+
+    if (!fql_json_pointer_valid(ptr)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"fraiseql_jwt_role_claim\" %V is not a JSON "
+                           "pointer (RFC 6901), such as /role",
+                           &acf->role_claim);
+        return NGX_CONF_ERROR;
+    }
+
+    if (acf->mode != NGX_HTTP_FRAISEQL_JWT_OFF
+        && (acf->keys == NULL || acf->keys->nelts == 0))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"fraiseql_jwt\" needs a key: "
+                           "fraiseql_jwt_key alg=... file=...");
+        return NGX_CONF_ERROR;
+    }
+
+    fql_jwt_conf_init(&acf->jwt);
+
+    if (acf->keys != NULL) {
+        acf->jwt.keys = acf->keys->elts;
+        acf->jwt.nkeys = acf->keys->nelts;
+    }
+
+    if (acf->issuer.len) {
+        acf->jwt.issuer.data = (char *) acf->issuer.data;
+        acf->jwt.issuer.len = acf->issuer.len;
+    }
+
+    if (acf->audiences != NULL) {
+        aud = acf->audiences->elts;
+
+        if (acf->audiences->nelts == 1 && aud[0].len == 3
+            && ngx_strncmp(aud[0].data, "any", 3) == 0)
+        {
+            acf->jwt.audience_any = 1;
+
+        } else {
+            fql_str_t  *a;
+
+            a = ngx_palloc(cf->pool,
+                           acf->audiences->nelts * sizeof(fql_str_t));
+            if (a == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            for (i = 0; i < acf->audiences->nelts; i++) {
+                a[i].data = (char *) aud[i].data;
+                a[i].len = aud[i].len;
+            }
+
+            acf->jwt.audiences = a;
+            acf->jwt.naudiences = acf->audiences->nelts;
+        }
+    }
+
+    acf->jwt.leeway = acf->leeway;
+    acf->jwt.max_size = acf->max_size;
+
+    return ngx_http_fraiseql_auth_lead(cf, acf);
+}
+
+
+/* ---- requests ---- */
+
+
+/* the token: the configured value, or the one of Authorization: Bearer */
+static ngx_int_t
+ngx_http_fraiseql_token(ngx_http_request_t *r,
+    ngx_http_fraiseql_auth_conf_t *acf, ngx_str_t *token)
+{
+    u_char           *p, *end;
+    ngx_table_elt_t  *h;
+
+    ngx_str_null(token);
+
+    if (acf->token != NULL) {
+        return ngx_http_complex_value(r, acf->token, token);
+    }
+
+    /* nginx refuses a second Authorization header itself (400) */
+    h = r->headers_in.authorization;
+    if (h == NULL) {
+        return NGX_OK;
+    }
+
+    p = h->value.data;
+    end = p + h->value.len;
+
+    if (h->value.len < 7 || ngx_strncasecmp(p, (u_char *) "Bearer ", 7)) {
+        /* another scheme: not a token, and not nothing either */
+        token->data = p;
+        token->len = 0;
+        return NGX_DECLINED;
+    }
+
+    for (p += 7; p < end && *p == ' '; p++) { /* void */ }
+
+    token->data = p;
+    token->len = end - p;
+
+    return NGX_OK;
+}
+
+
+/* the role: the claim fraiseql_jwt_role_claim points at, else anon */
+static ngx_int_t
+ngx_http_fraiseql_role(ngx_http_request_t *r, ngx_http_fraiseql_ctx_t *ctx,
+    ngx_http_fraiseql_auth_conf_t *acf)
+{
+    u_char            *p;
+    fql_str_t          ptr;
+    const fql_jval_t  *v;
+
+    ctx->auth.role = acf->anon_role;
+
+    if (ctx->auth.status != FQL_JWT_OK) {
+        return NGX_OK;
+    }
+
+    ptr.data = (char *) acf->role_claim.data;
+    ptr.len = acf->role_claim.len;
+
+    v = fql_json_pointer(ctx->auth.jwt.claims, ptr);
+    if (v == NULL) {
+        return NGX_OK;
+    }
+
+    /* a role becomes a SQL role's name: a plain identifier, or nothing */
+    if (v->kind != FQL_J_STRING || v->str.len == 0 || v->str.len > 63) {
+        return NGX_DECLINED;
+    }
+
+    for (p = (u_char *) v->str.data; p < (u_char *) v->str.data + v->str.len;
+         p++)
+    {
+        if (!((*p >= 'a' && *p <= 'z') || *p == '_'
+              || (*p >= '0' && *p <= '9' && p > (u_char *) v->str.data)))
+        {
+            return NGX_DECLINED;
+        }
+    }
+
+    ctx->auth.role.data = (u_char *) v->str.data;
+    ctx->auth.role.len = v->str.len;
+
+    (void) r;
+
+    return NGX_OK;
+}
+
+
+/* the leading statement's parameters, when it has anything to say */
+static ngx_int_t
+ngx_http_fraiseql_lead_params(ngx_http_request_t *r,
+    ngx_http_fraiseql_ctx_t *ctx, ngx_http_fraiseql_auth_conf_t *acf)
+{
+    u_char                        *p;
+    ngx_str_t                      v;
+    ngx_uint_t                     i, n;
+    const char                   **params;
+    ngx_http_fraiseql_setting_t   *st;
+
+    if (ctx->auth.status != FQL_JWT_OK && acf->settings == NULL
+        && !(acf->db_role && ctx->auth.role.len))
+    {
+        return NGX_OK;
+    }
+
+    params = ngx_palloc(r->pool, acf->lead_nparams * sizeof(char *));
+    if (params == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* '' as PostgreSQL has it when unset: policies read one way */
+    params[0] = ctx->auth.status == FQL_JWT_OK
+                ? ctx->auth.jwt.claims_json.data : "";
+    n = 1;
+
+    if (acf->db_role) {
+        /* "none" is the session's own role (SET ROLE NONE) */
+        params[n] = "none";
+
+        if (ctx->auth.role.len) {
+            p = ngx_pnalloc(r->pool, ctx->auth.role.len + 1);
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+            ngx_memcpy(p, ctx->auth.role.data, ctx->auth.role.len);
+            p[ctx->auth.role.len] = '\0';
+            params[n] = (const char *) p;
+        }
+
+        n++;
+    }
+
+    st = acf->settings ? acf->settings->elts : NULL;
+
+    for (i = 0; acf->settings && i < acf->settings->nelts; i++) {
+        if (ngx_http_complex_value(r, &st[i].value, &v) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        /* a parameter is a C string: what follows a NUL is not sent */
+        p = ngx_pnalloc(r->pool, v.len + 1);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(p, v.data, v.len);
+        p[v.len] = '\0';
+        params[n++] = (const char *) p;
+    }
+
+    ctx->auth.lead_params = params;
+
+    return NGX_OK;
+}
+
+
+/* ---- the verified-token cache ---- */
+
+
+static void
+ngx_http_fraiseql_jwt_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+{
+    ngx_rbtree_node_t  **p;
+
+    for ( ;; ) {
+        if (node->key != temp->key) {
+            p = (node->key < temp->key) ? &temp->left : &temp->right;
+
+        } else {
+            /* the same first bytes: the whole digests decide */
+            p = ngx_memcmp(((ngx_http_fraiseql_jwt_entry_t *) node)->digest,
+                           ((ngx_http_fraiseql_jwt_entry_t *) temp)->digest,
+                           SHA256_DIGEST_LENGTH) < 0
+                ? &temp->left : &temp->right;
+        }
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
+static ngx_http_fraiseql_jwt_entry_t *
+ngx_http_fraiseql_jwt_find(ngx_http_fraiseql_jwt_cache_t *cache,
+    const u_char *digest)
+{
+    ngx_int_t                       rc;
+    ngx_rbtree_key_t                key;
+    ngx_rbtree_node_t              *node, *sentinel;
+    ngx_http_fraiseql_jwt_entry_t  *e;
+
+    ngx_memcpy(&key, digest, sizeof(key));
+
+    node = cache->rbtree.root;
+    sentinel = cache->rbtree.sentinel;
+
+    while (node != sentinel) {
+        if (key != node->key) {
+            node = (key < node->key) ? node->left : node->right;
+            continue;
+        }
+
+        e = (ngx_http_fraiseql_jwt_entry_t *) node;
+        rc = ngx_memcmp(digest, e->digest, SHA256_DIGEST_LENGTH);
+
+        if (rc == 0) {
+            return e;
+        }
+
+        node = (rc < 0) ? node->left : node->right;
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_http_fraiseql_jwt_forget(ngx_http_fraiseql_jwt_cache_t *cache,
+    ngx_http_fraiseql_jwt_entry_t *e)
+{
+    ngx_rbtree_delete(&cache->rbtree, &e->node);
+    ngx_queue_remove(&e->queue);
+    cache->n--;
+    ngx_free(e);
+}
+
+
+/* a token verified before: its claims, parsed again (cheaper than RS) */
+static ngx_int_t
+ngx_http_fraiseql_jwt_recall(ngx_http_request_t *r,
+    ngx_http_fraiseql_ctx_t *ctx, ngx_http_fraiseql_auth_conf_t *acf,
+    const u_char *digest)
+{
+    char                           *json;
+    fql_errors_t                    errs;
+    ngx_http_fraiseql_jwt_entry_t  *e;
+
+    if (acf->cache == NULL) {
+        return NGX_DECLINED;
+    }
+
+    e = ngx_http_fraiseql_jwt_find(acf->cache, digest);
+    if (e == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (e->expires <= ngx_time()) {
+        ngx_http_fraiseql_jwt_forget(acf->cache, e);
+        return NGX_DECLINED;
+    }
+
+    ngx_queue_remove(&e->queue);
+    ngx_queue_insert_head(&acf->cache->lru, &e->queue);
+
+    /* the request's own copy: the entry may go while the request waits */
+    json = ngx_pnalloc(r->pool, e->len + 1);
+    if (json == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(json, e->claims, e->len + 1);
+    fql_errors_init(&errs, &ctx->arena);
+
+    ngx_memzero(&ctx->auth.jwt, sizeof(fql_jwt_t));
+    ctx->auth.jwt.claims = fql_json_parse(&ctx->arena, json, e->len, &errs);
+    if (ctx->auth.jwt.claims == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->auth.jwt.claims_json.data = json;
+    ctx->auth.jwt.claims_json.len = e->len;
+    ctx->auth.status = FQL_JWT_OK;
+    ctx->auth.cached = 1;
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "fraiseql jwt: verified before (cache)");
+
+    return NGX_OK;
+}
+
+
+/* a token just verified, kept until its exp or the ttl */
+static void
+ngx_http_fraiseql_jwt_remember(ngx_http_fraiseql_ctx_t *ctx,
+    ngx_http_fraiseql_auth_conf_t *acf, const u_char *digest)
+{
+    time_t                          expires;
+    ngx_queue_t                    *q;
+    ngx_http_fraiseql_jwt_cache_t  *cache;
+    ngx_http_fraiseql_jwt_entry_t  *e;
+
+    expires = ngx_time() + acf->cache_ttl;
+
+    if (ctx->auth.jwt.exp != INT64_MAX
+        && ctx->auth.jwt.exp + acf->leeway < (int64_t) expires)
+    {
+        expires = (time_t) (ctx->auth.jwt.exp + acf->leeway);
+    }
+
+    cache = acf->cache;
+
+    if (cache == NULL) {
+        /* the worker's: it lives as long as the worker does */
+        cache = ngx_calloc(sizeof(ngx_http_fraiseql_jwt_cache_t),
+                           ngx_cycle->log);
+        if (cache == NULL) {
+            return;
+        }
+
+        ngx_rbtree_init(&cache->rbtree, &cache->sentinel,
+                        ngx_http_fraiseql_jwt_insert);
+        ngx_queue_init(&cache->lru);
+        acf->cache = cache;
+    }
+
+    if (cache->n == acf->cache_size) {
+        q = ngx_queue_last(&cache->lru);
+        ngx_http_fraiseql_jwt_forget(cache, ngx_queue_data(q,
+                                        ngx_http_fraiseql_jwt_entry_t, queue));
+    }
+
+    e = ngx_alloc(sizeof(ngx_http_fraiseql_jwt_entry_t)
+                  + ctx->auth.jwt.claims_json.len, ngx_cycle->log);
+    if (e == NULL) {
+        return;
+    }
+
+    ngx_memcpy(e->digest, digest, SHA256_DIGEST_LENGTH);
+    ngx_memcpy(&e->node.key, digest, sizeof(ngx_rbtree_key_t));
+    e->expires = expires;
+    e->len = ctx->auth.jwt.claims_json.len;
+    ngx_memcpy(e->claims, ctx->auth.jwt.claims_json.data, e->len);
+    e->claims[e->len] = '\0';
+
+    ngx_rbtree_insert(&cache->rbtree, &e->node);
+    ngx_queue_insert_head(&cache->lru, &e->queue);
+    cache->n++;
+}
+
+
+/* the token verified, or recalled; its status in ctx->auth */
+static fql_jwt_status_t
+ngx_http_fraiseql_verify(ngx_http_request_t *r, ngx_http_fraiseql_ctx_t *ctx,
+    ngx_http_fraiseql_auth_conf_t *acf, ngx_str_t *token)
+{
+    ngx_int_t         rc;
+    fql_jwt_status_t  st;
+    u_char            digest[SHA256_DIGEST_LENGTH];
+
+    if (acf->cache_size && token->len <= acf->max_size) {
+        SHA256(token->data, token->len, digest);
+
+        rc = ngx_http_fraiseql_jwt_recall(r, ctx, acf, digest);
+        if (rc == NGX_OK) {
+            return FQL_JWT_OK;
+        }
+
+        if (rc == NGX_ERROR) {
+            ctx->auth.jwt.error = "out of memory";
+            return FQL_JWT_NOMEM;
+        }
+    }
+
+    st = fql_jwt_verify(&ctx->arena, &acf->jwt, (char *) token->data,
+                        token->len, (int64_t) ngx_time(), &ctx->auth.jwt);
+
+    if (st == FQL_JWT_OK && acf->cache_size
+        && token->len <= acf->max_size)
+    {
+        ngx_http_fraiseql_jwt_remember(ctx, acf, digest);
+    }
+
+    return st;
+}
+
+
+/*
+ * Who asks: NGX_DECLINED to go on (ctx->auth says who, and what the
+ * leading statement binds), else what the content handler returns: the
+ * request was answered (401) or failed.
+ */
+ngx_int_t
+ngx_http_fraiseql_auth(ngx_http_request_t *r, ngx_http_fraiseql_ctx_t *ctx)
+{
+    ngx_int_t                       rc;
+    ngx_str_t                       token;
+    fql_jwt_status_t                st;
+    ngx_http_fraiseql_auth_conf_t  *acf = &ctx->lcf->auth;
+
+    ctx->auth.status = FQL_JWT_MISSING;
+
+    if (acf->mode == NGX_HTTP_FRAISEQL_JWT_OFF) {
+        return ngx_http_fraiseql_lead_params(r, ctx, acf) == NGX_OK
+               ? NGX_DECLINED : NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->auth.checked = 1;
+
+    rc = ngx_http_fraiseql_token(r, acf, &token);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        ctx->auth.status = FQL_JWT_MALFORMED;
+        return ngx_http_fraiseql_auth_refuse(r, ctx, "The Authorization "
+                                             "header is not a Bearer "
+                                             "token.");
+    }
+
+    if (token.len == 0) {
+        if (acf->mode == NGX_HTTP_FRAISEQL_JWT_REQUIRED) {
+            return ngx_http_fraiseql_auth_refuse(r, ctx, "A token is "
+                                                 "required.");
+        }
+
+    } else {
+        st = ngx_http_fraiseql_verify(r, ctx, acf, &token);
+        ctx->auth.status = st;
+
+        if (st == FQL_JWT_NOMEM || st == FQL_JWT_ERROR) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "fraiseql: the token could not be verified: %s",
+                          ctx->auth.jwt.error);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (st != FQL_JWT_OK) {
+            /* a client's error: info, as nginx logs those; no token */
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "fraiseql: token refused (%s): %s",
+                          fql_jwt_status_name(st), ctx->auth.jwt.error);
+
+            return ngx_http_fraiseql_auth_refuse(r, ctx, "The token is "
+                                                 "not valid.");
+        }
+    }
+
+    if (ngx_http_fraiseql_role(r, ctx, acf) != NGX_OK) {
+        ctx->auth.status = FQL_JWT_BAD_CLAIMS;
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "fraiseql: token refused (bad_claims): its role "
+                      "claim is not a role's name");
+        return ngx_http_fraiseql_auth_refuse(r, ctx, "The token is not "
+                                             "valid.");
+    }
+
+    if (ngx_http_fraiseql_lead_params(r, ctx, acf) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * 401 with a GraphQL body (RFC 6750: error="invalid_token" when a token
+ * came); the body is discarded first, as for any answer before it.
+ */
+static ngx_int_t
+ngx_http_fraiseql_auth_refuse(ngx_http_request_t *r,
+    ngx_http_fraiseql_ctx_t *ctx, const char *message)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (fql_error_add(&ctx->errs, NULL, FQL_CODE_UNAUTHENTICATED, "%s",
+                      message) == NULL)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_fraiseql_add_header(r, "WWW-Authenticate",
+                                 ctx->auth.status == FQL_JWT_MISSING
+                                 ? "Bearer"
+                                 : "Bearer error=\"invalid_token\"");
+
+    return ngx_http_fraiseql_send_errors(r, NGX_HTTP_UNAUTHORIZED,
+                                         &ctx->errs,
+                                         ctx->graphql_response);
+}
+
+
+/* ---- variables ---- */
+
+
+/* $fraiseql_jwt_status: ok, missing, or why the token was refused */
+ngx_int_t
+ngx_http_fraiseql_jwt_status_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    const char               *s;
+    ngx_http_fraiseql_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_fraiseql_module);
+
+    if (ctx == NULL || !ctx->auth.checked) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    s = fql_jwt_status_name(ctx->auth.status);
+
+    v->data = (u_char *) s;
+    v->len = ngx_strlen(s);
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/* $fraiseql_role: the role the request runs as (empty: none) */
+ngx_int_t
+ngx_http_fraiseql_role_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_fraiseql_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_fraiseql_module);
+
+    if (ctx == NULL || ctx->auth.role.len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->data = ctx->auth.role.data;
+    v->len = ctx->auth.role.len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/*
+ * $fraiseql_jwt_claim_NAME: a top-level claim of a verified token (a
+ * string as it is, anything else as JSON); empty otherwise, whatever an
+ * unverified token says.
+ */
+ngx_int_t
+ngx_http_fraiseql_claim_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t                *name = (ngx_str_t *) data;
+
+    size_t                    len;
+    fql_str_t                 key;
+    fql_heapbuf_t             hb;
+    const fql_jval_t         *m;
+    ngx_http_fraiseql_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_fraiseql_module);
+
+    v->not_found = 1;
+
+    if (ctx == NULL || ctx->auth.status != FQL_JWT_OK
+        || ctx->auth.jwt.claims == NULL)
+    {
+        return NGX_OK;
+    }
+
+    len = sizeof("fraiseql_jwt_claim_") - 1;
+    key.data = (char *) name->data + len;
+    key.len = name->len - len;
+
+    for (m = ctx->auth.jwt.claims->items; m; m = m->next) {
+        if (fql_str_eq(m->key, key)) {
+            break;
+        }
+    }
+
+    if (m == NULL) {
+        return NGX_OK;
+    }
+
+    if (m->kind == FQL_J_STRING) {
+        v->data = (u_char *) m->str.data;
+        v->len = m->str.len;
+
+    } else {
+        fql_heapbuf_init(&hb);
+
+        if (fql_jval_write(&hb.w, m) != 0) {
+            fql_heapbuf_free(&hb);
+            return NGX_ERROR;
+        }
+
+        v->len = fql_heapbuf_len(&hb);
+        v->data = ngx_pnalloc(r->pool, v->len);
+        if (v->data == NULL) {
+            fql_heapbuf_free(&hb);
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(v->data, hb.data, v->len);
+        fql_heapbuf_free(&hb);
+    }
+
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
