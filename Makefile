@@ -115,7 +115,7 @@ test: deps
 test-asan: deps $(ASAN_MODULE)
 	FRAISEQL_MODULE=$(ASAN_MODULE) FRAISEQL_ASAN=1 $(PYTEST) -q t/
 
-$(BUILD)/fuzz/%: t/fuzz/%.c $(CORE_SRCS) $(CORE_HDRS)
+$(BUILD)/fuzz/%: t/fuzz/%.c t/unit/jwt_tokens.h $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(BUILD)/fuzz
 	clang -std=gnu11 -g -O1 -Isrc/core \
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
@@ -165,11 +165,14 @@ bench: bench-deps all
 	    bench/bench_parse.c $(CORE_SRCS) $(LIBS_CORE)
 	$(CC) -O2 -Isrc/core -o $(BUILD)/bench_cache \
 	    bench/bench_cache.c $(CORE_SRCS) $(LIBS_CORE)
+	$(CC) -O2 -Isrc/core -o $(BUILD)/bench_jwt \
+	    bench/bench_jwt.c $(CORE_SRCS) $(LIBS_CORE)
 	$(CC) -O2 -Wall -Wextra -Werror -I/usr/include/postgresql \
 	    -o $(BUILD)/bench_pipeline bench/bench_pipeline.c -lpq
 	$(BUILD)/bench_transform
 	$(BUILD)/bench_parse t/schema.graphql t/introspection_query.graphql
 	$(BUILD)/bench_cache t/schema.graphql t/introspection_query.graphql
+	$(BUILD)/bench_jwt
 	@/usr/bin/python3 bench/suite.py
 	@/usr/bin/python3 bench/hostile.py
 	@PROFILE_NATIVE=0 bash bench/profile.sh

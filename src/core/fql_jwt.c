@@ -85,9 +85,9 @@ static const char  *fql_jwt_status_names[] = {
 };
 
 /*
- * The latest NumericDate accepted, 9999-12-31T23:59:59Z: beyond it lies
- * arithmetic overflow, and before it a date in milliseconds (a common
- * issuer's mistake, which makes a token live for ever) is already refused.
+ * The latest NumericDate accepted, 9999-12-31T23:59:59Z: far from any
+ * overflow of the arithmetic on dates, and low enough to refuse a date in
+ * milliseconds (an issuer's mistake that makes a token live for ever).
  */
 #define FQL_JWT_DATE_MAX  253402300799LL
 
@@ -242,6 +242,13 @@ fql_jwt_pem_read(const char *data, size_t len, char *err, size_t errlen)
     EVP_PKEY     *pkey;
     const char   *begin, *label;
 
+    /* the verifier needs no private key: it stays with the issuer */
+    if (fql_jwt_find(data, len, "PRIVATE KEY-----") != NULL) {
+        fql_jwt_key_error(err, errlen, "%s", "a private key: give the public "
+                          "key (openssl pkey -pubout)");
+        return NULL;
+    }
+
     begin = fql_jwt_find(data, len, "-----BEGIN ");
     if (begin == NULL) {
         fql_jwt_key_error(err, errlen, "%s", "not a PEM public key or "
@@ -259,12 +266,6 @@ fql_jwt_pem_read(const char *data, size_t len, char *err, size_t errlen)
 
     label = begin + sizeof("-----BEGIN ") - 1;
     rest = len - (size_t) (label - data);
-
-    if (fql_jwt_find(label, rest, "PRIVATE KEY-----") != NULL) {
-        fql_jwt_key_error(err, errlen, "%s", "a private key: give the public "
-                          "key (openssl pkey -pubout)");
-        return NULL;
-    }
 
     bio = BIO_new_mem_buf(data, (int) len);
     if (bio == NULL) {

@@ -80,9 +80,10 @@ typedef struct {
 
 /*
  * Loads a key pinned to alg into *key: for HS* the secret's bytes as
- * given (at least FQL_JWT_HS_MIN, and neither PEM nor JSON text: such a
- * "secret" is an asymmetric key used as an HMAC key, the algorithm
- * confusion attack); for RS* and ES* a PEM public key ("PUBLIC KEY") or
+ * given, a file's last newline included if the caller leaves it (at least
+ * FQL_JWT_HS_MIN, and neither PEM nor JSON text: such a "secret" is an
+ * asymmetric key used as an HMAC key, the algorithm confusion attack);
+ * for RS* and ES* a PEM public key ("PUBLIC KEY") or
  * certificate ("CERTIFICATE"), of the alg's type: RSA of at least 2048
  * bits for RS*, EC on P-256, P-384, P-521 for ES256, ES384, ES512.
  * kid may be empty.  Returns 0, or -1 with a message in err.
