@@ -848,6 +848,10 @@ ngx_http_fraiseql_exit_process(ngx_cycle_t *cycle)
         fql_cache_destroy(fmcf->cache);
         fmcf->cache = NULL;
     }
+
+    if (fmcf != NULL) {
+        ngx_http_fraiseql_auth_exit(fmcf);
+    }
 }
 
 

@@ -47,6 +47,8 @@ typedef struct ngx_http_fraiseql_waiter_s  ngx_http_fraiseql_waiter_t;
 typedef struct ngx_http_fraiseql_stmt_s    ngx_http_fraiseql_stmt_t;
 typedef struct ngx_http_fraiseql_slot_s    ngx_http_fraiseql_slot_t;
 typedef struct ngx_http_fraiseql_ctx_s     ngx_http_fraiseql_ctx_t;
+/* tokens a worker verified, by their SHA-256 (auth.c) */
+typedef struct ngx_http_fraiseql_jwt_cache_s  ngx_http_fraiseql_jwt_cache_t;
 
 /* a busy connection's events go to the handler its user set */
 typedef void (*ngx_http_fraiseql_pgc_handler_pt)(
@@ -94,6 +96,8 @@ typedef struct {
     size_t                      plan_cache_size;   /* their bytes */
     fql_cache_t                *cache;       /* this worker's */
     ngx_array_t                 dbs;         /* every server */
+    /* this worker's verified-token caches, freed when it exits */
+    ngx_http_fraiseql_jwt_cache_t  *jwt_caches;
 } ngx_http_fraiseql_main_conf_t;
 
 
@@ -107,9 +111,6 @@ typedef struct {
     ngx_str_t                   name;
     ngx_http_complex_value_t    value;
 } ngx_http_fraiseql_setting_t;
-
-/* tokens a worker verified, by their SHA-256 (auth.c) */
-typedef struct ngx_http_fraiseql_jwt_cache_s  ngx_http_fraiseql_jwt_cache_t;
 
 /* who asks, and what PostgreSQL learns of it (auth.c) */
 typedef struct {
@@ -431,6 +432,7 @@ char *ngx_http_fraiseql_jwt_cache(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_fraiseql_auth(ngx_http_request_t *r,
     ngx_http_fraiseql_ctx_t *ctx);
+void ngx_http_fraiseql_auth_exit(ngx_http_fraiseql_main_conf_t *fmcf);
 ngx_int_t ngx_http_fraiseql_jwt_status_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 ngx_int_t ngx_http_fraiseql_role_variable(ngx_http_request_t *r,

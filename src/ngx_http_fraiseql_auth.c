@@ -27,10 +27,11 @@
  * ttl, whichever comes first; a reload starts a new one, as keys change.
  */
 struct ngx_http_fraiseql_jwt_cache_s {
-    ngx_rbtree_t                rbtree;
-    ngx_rbtree_node_t           sentinel;
-    ngx_queue_t                 lru;          /* most recent first */
-    ngx_uint_t                  n;
+    ngx_rbtree_t                    rbtree;
+    ngx_rbtree_node_t               sentinel;
+    ngx_queue_t                     lru;      /* most recent first */
+    ngx_uint_t                      n;
+    ngx_http_fraiseql_jwt_cache_t  *next;     /* the worker's others */
 };
 
 typedef struct {
@@ -798,6 +799,7 @@ ngx_http_fraiseql_jwt_remember(ngx_http_fraiseql_ctx_t *ctx,
     ngx_queue_t                    *q;
     ngx_http_fraiseql_jwt_cache_t  *cache;
     ngx_http_fraiseql_jwt_entry_t  *e;
+    ngx_http_fraiseql_main_conf_t  *fmcf;
 
     expires = ngx_time() + acf->cache_ttl;
 
@@ -821,6 +823,11 @@ ngx_http_fraiseql_jwt_remember(ngx_http_fraiseql_ctx_t *ctx,
                         ngx_http_fraiseql_jwt_insert);
         ngx_queue_init(&cache->lru);
         acf->cache = cache;
+
+        fmcf = ngx_http_get_module_main_conf(ctx->r,
+                                             ngx_http_fraiseql_module);
+        cache->next = fmcf->jwt_caches;
+        fmcf->jwt_caches = cache;
     }
 
     if (cache->n == acf->cache_size) {
@@ -845,6 +852,29 @@ ngx_http_fraiseql_jwt_remember(ngx_http_fraiseql_ctx_t *ctx,
     ngx_rbtree_insert(&cache->rbtree, &e->node);
     ngx_queue_insert_head(&cache->lru, &e->queue);
     cache->n++;
+}
+
+
+/* the worker exits: its caches go */
+void
+ngx_http_fraiseql_auth_exit(ngx_http_fraiseql_main_conf_t *fmcf)
+{
+    ngx_queue_t                    *q;
+    ngx_http_fraiseql_jwt_cache_t  *cache, *next;
+
+    for (cache = fmcf->jwt_caches; cache; cache = next) {
+        next = cache->next;
+
+        while (!ngx_queue_empty(&cache->lru)) {
+            q = ngx_queue_head(&cache->lru);
+            ngx_http_fraiseql_jwt_forget(cache, ngx_queue_data(q,
+                                        ngx_http_fraiseql_jwt_entry_t, queue));
+        }
+
+        ngx_free(cache);
+    }
+
+    fmcf->jwt_caches = NULL;
 }
 
 
