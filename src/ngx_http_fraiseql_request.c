@@ -343,6 +343,10 @@ ngx_http_fraiseql_process(ngx_http_request_t *r, u_char *body, size_t len)
     cln->handler = ngx_http_fraiseql_cache_cleanup;
     cln->data = ctx;
 
+    /* what @fromClaim arguments are bound from */
+    req.claims = ctx->auth.status == FQL_JWT_OK ? ctx->auth.jwt.claims
+                                                : NULL;
+
     crc = fql_cache_plan(fmcf->cache, &ctx->arena, &flcf->engine, &req,
                          &ctx->plan, &ctx->errs, &ctx->cache);
 
@@ -377,6 +381,14 @@ ngx_http_fraiseql_process(ngx_http_request_t *r, u_char *body, size_t len)
             && ctx->errs.head->code == (const char *) FQL_CODE_INTERNAL)
         {
             status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        /* an argument needs a claim the request's token does not have */
+        if (ctx->errs.head != NULL
+            && ctx->errs.head->code == (const char *) FQL_CODE_UNAUTHENTICATED)
+        {
+            status = NGX_HTTP_UNAUTHORIZED;
+            ngx_http_fraiseql_add_header(r, "WWW-Authenticate", "Bearer");
         }
 
         ngx_http_finalize_request(r,

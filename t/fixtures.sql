@@ -620,3 +620,18 @@ CREATE VIEW v_tenant_note WITH (security_invoker = true) AS
 SELECT id, jsonb_build_object('id', id, 'tenant', tenant, 'body', body) AS data
 FROM tb_tenant_note;
 GRANT SELECT ON tb_tenant_note, v_tenant_note, v_whoami TO app_user;
+
+-- @fromClaim (t/test_jwt.py): functions that take an argument the module
+-- binds from the verified token, never from the client
+CREATE VIEW v_echo AS SELECT 1 AS id, '{}'::jsonb AS data WHERE false;
+CREATE FUNCTION app.fn_claim_echo(who text, n int DEFAULT 1)
+RETURNS TABLE (id int, data jsonb) LANGUAGE sql AS $$
+    SELECT 1, jsonb_build_object('id', 1, 'who', who, 'n', n)
+$$;
+CREATE FUNCTION app.fn_stamp(input jsonb, by text)
+RETURNS app.mutation_response LANGUAGE sql AS $$
+    SELECT ROW('created', 'Stamped', '1', 'Echo',
+               jsonb_build_object('id', 1, 'who', by,
+                                  'n', (input->>'n')::int),
+               NULL, NULL, NULL)::app.mutation_response
+$$;

@@ -284,3 +284,72 @@ def test_no_cache(make_nginx, keys):
     for _ in range(3):
         assert post(n, WHO, t).status_code == 200
     assert hits(n) == 0
+
+
+def test_from_claim_binds_arguments_from_the_token(make_nginx, keys):
+    n = make_nginx(http_extra=http_extra(keys, "optional")).start()
+    q = "{ claimEcho(n: 2) { who n } }"
+    for sub in ("u1", "u2", "x'); DROP TABLE tb_note; --", "日本"):
+        # the same document: the cached plan binds each request's claim
+        r = post(n, q, token(keys, sub=sub))
+        assert r.json() == {"data": {"claimEcho": [{"who": sub, "n": 2}]}}
+    r = post(n, "mutation { stamp(input: {n: 7}) { who n } }",
+             token(keys, sub="writer"))
+    assert r.json() == {"data": {"stamp": {"who": "writer", "n": 7}}}
+
+
+def test_from_claim_arguments_are_not_the_clients(make_nginx, keys):
+    n = make_nginx(http_extra=http_extra(keys, "optional")).start()
+    r = post(n, '{ claimEcho(who: "admin") { who } }', token(keys))
+    err = r.json()["errors"][0]
+    assert err["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert 'Unknown argument "who"' in err["message"]
+    args = n.data('{ __type(name: "Query") { fields { name args { name }'
+                  ' } } }', headers={"Authorization": "Bearer " +
+                                     token(keys)})["__type"]["fields"]
+    assert [a["name"] for f in args if f["name"] == "claimEcho"
+            for a in f["args"]] == ["n"]
+
+
+def test_from_claim_without_the_claim_is_401(make_nginx, keys):
+    n = make_nginx(http_extra=http_extra(keys, "optional")).start()
+    for tok in (None, token(keys, sub=None)):
+        r = post(n, "{ claimEcho { who } }", tok)
+        assert r.status_code == 401, r.text
+        assert r.headers["WWW-Authenticate"] == "Bearer"
+        err = r.json()["errors"][0]
+        assert err["extensions"]["code"] == "UNAUTHENTICATED"
+        assert "/sub" in err["message"]
+
+
+@pytest.mark.parametrize("new,message", [
+    ('claimEcho(n: Int, who: String @fromClaim(pointer: "sub")): [Echo!]!',
+     '@fromClaim on "who": pointer must be a JSON pointer (RFC 6901)'),
+    ('claimEcho(n: Int, who: String @fromClaim): [Echo!]!',
+     'Directive "@fromClaim" argument "pointer" of type "String!" is '
+     'required'),
+])
+def test_bad_from_claims_fail_nginx_t(pg, new, message):
+    from conftest import Nginx, schema_with
+    old = 'claimEcho(n: Int, who: String @fromClaim(pointer: "/sub")): [Echo!]!'
+    path = schema_with(old, new)
+    try:
+        r = Nginx(pg, path).cmd("-t")
+        assert r.returncode != 0
+        assert message in r.stderr, r.stderr
+    finally:
+        os.unlink(path)
+
+
+def test_from_claim_needs_a_function(pg):
+    from conftest import Nginx, schema_with
+    path = schema_with("  whoami: [Whoami!]!\n",
+                       '  whoami(who: String @fromClaim(pointer: "/sub")):'
+                       ' [Whoami!]!\n')
+    try:
+        r = Nginx(pg, path).cmd("-t")
+        assert r.returncode != 0
+        assert ('@fromClaim on "who" of "whoami": only arguments of fields'
+                ' with @function are bound from claims') in r.stderr, r.stderr
+    finally:
+        os.unlink(path)

@@ -915,7 +915,8 @@ fql_cache_plan(fql_cache_t *c, fql_arena_t *a, const fql_engine_t *eng,
         c->stats.hits++;
         res->hit = 1;
 
-        return fql_plan_bind(a, var->plan, v.vars, limits, plan, errs);
+        return fql_plan_bind(a, var->plan, v.vars, req->claims, limits, plan,
+                             errs);
     }
 
     c->stats.misses++;

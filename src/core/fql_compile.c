@@ -81,7 +81,14 @@ fql_compile_mutation(fql_cctx_t *c, const fql_field_t *f, fql_cfield_t *cf,
         return -1;
     }
 
-    fql_sql_lit(c, "::jsonb) AS r");
+    fql_sql_lit(c, "::jsonb");
+
+    /* the token's claims the function takes, after the input */
+    if (fql_sql_claim_args(c, f, 1) != 0) {
+        return -1;
+    }
+
+    fql_sql_lit(c, ") AS r");
 
     return fql_sql_end(c, rp);
 }
@@ -310,6 +317,7 @@ fql_compile_doc(fql_arena_t *a, const fql_engine_t *eng,
     c->v.errs = errs;
     c->limits = limits;
     c->path_steps = FQL_PATH_STEPS;
+    c->claims = req->claims;
     c->static_left = limits->max_static ? limits->max_static : (size_t) -1;
 
     if (!validated && fql_validate_document(&c->v) != 0) {
@@ -575,7 +583,8 @@ fql_plan_copy(fql_arena_t *a, const fql_plan_t *src, fql_plan_t **plan)
 
 int
 fql_plan_bind(fql_arena_t *a, const fql_plan_t *tmpl, const fql_jval_t *vars,
-    const fql_compile_limits_t *limits, fql_plan_t **plan, fql_errors_t *errs)
+    const fql_jval_t *claims, const fql_compile_limits_t *limits,
+    fql_plan_t **plan, fql_errors_t *errs)
 {
     unsigned                i;
     fql_cctx_t              c;
@@ -588,6 +597,7 @@ fql_plan_bind(fql_arena_t *a, const fql_plan_t *tmpl, const fql_jval_t *vars,
     c.v.arena = a;
     c.v.errs = errs;
     c.limits = limits;
+    c.claims = claims;
 
     pl = fql_alloc(a, sizeof(fql_plan_t));
     if (pl == NULL) {

@@ -34,7 +34,8 @@ typedef enum {
     FQL_SLOT_LIMIT,        /* ... a page size, checked against the limits */
     FQL_SLOT_OFFSET,
     FQL_SLOT_INPUT,        /* ... a mutation's input: JSON, snake_case */
-    FQL_SLOT_CURSOR        /* ... a connection cursor's key, by index */
+    FQL_SLOT_CURSOR,       /* ... a connection cursor's key, by index */
+    FQL_SLOT_CLAIM         /* the request's claim an argument names */
 } fql_slot_kind_t;
 
 typedef struct {
@@ -48,6 +49,7 @@ typedef struct {
     unsigned short         key;
     unsigned short         nkeys;
     uint32_t               print;
+    const struct fql_arg_s  *arg;      /* CLAIM: its @fromClaim */
 } fql_slot_t;
 
 struct fql_root_plan_s {
@@ -124,8 +126,9 @@ int fql_compile_validated(fql_arena_t *a, const fql_engine_t *eng,
  * again, the rest is shared with tmpl.
  */
 int fql_plan_bind(fql_arena_t *a, const fql_plan_t *tmpl,
-    const fql_jval_t *vars, const fql_compile_limits_t *limits,
-    fql_plan_t **plan, fql_errors_t *errs);
+    const fql_jval_t *vars, const fql_jval_t *claims,
+    const fql_compile_limits_t *limits, fql_plan_t **plan,
+    fql_errors_t *errs);
 
 /*
  * The length of the answer to GraphiQL's introspection query on the

@@ -87,6 +87,7 @@ typedef struct {
     unsigned                     stmt;         /* statements begun */
     unsigned                     nconds;       /* in this statement's filter */
     size_t                       static_left;  /* bytes; see max_static */
+    const fql_jval_t            *claims;       /* the request's, or NULL */
 } fql_cctx_t;
 
 /* fql_sql.c: the statement's text; writes need no check (fql_sql_end) */
@@ -150,6 +151,9 @@ void fql_sql_from(fql_cctx_t *c, const fql_type_t *t);
 void fql_sql_view(fql_cctx_t *c, const fql_type_t *t);
 int fql_sql_fn_from(fql_cctx_t *c, const fql_field_t *f,
     const fql_jval_t *args);
+int fql_sql_claim_args(fql_cctx_t *c, const fql_field_t *f, unsigned n);
+int fql_claim_text(fql_cctx_t *c, const fql_loc_t *loc,
+    const fql_arg_t *a, const char **out);
 int fql_sql_where(fql_cctx_t *c, const fql_type_t *where,
     const fql_jval_t *obj, int *empty);
 int fql_sql_order_list(fql_cctx_t *c, const fql_type_t *order,

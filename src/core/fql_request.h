@@ -15,6 +15,9 @@ typedef struct {
     fql_str_t      operation_name;  /* data NULL: absent or null */
     fql_jval_t    *variables;       /* NULL: absent or null */
     fql_jval_t    *extensions;
+    /* the verified token's claims (an object; NULL: none), set by the
+     * server: what @fromClaim arguments are bound from */
+    const fql_jval_t  *claims;
 } fql_request_t;
 
 

@@ -257,6 +257,9 @@ static const char  fql_builtin_sdl[] =
     "\"The field's key in the JSON, when not its name in snake_case.\"\n"
     "directive @json(key: String!)"
     " on FIELD_DEFINITION | INPUT_FIELD_DEFINITION\n"
+    "\"An argument of a SQL function bound from the verified token's claim"
+    " (a JSON pointer): clients neither see nor set it.\"\n"
+    "directive @fromClaim(pointer: String!) on ARGUMENT_DEFINITION\n"
     "type __Schema { description: String types: [__Type!]!"
     " queryType: __Type! mutationType: __Type subscriptionType: __Type"
     " directives: [__Directive!]! }\n"
@@ -755,6 +758,34 @@ fql_deprecation(fql_directive_t *dirs)
 }
 
 
+/* @fromClaim(pointer:) of an argument: a JSON pointer into the claims */
+static int
+fql_sb_from_claim(fql_sb_t *sb, fql_input_value_def_t *d, fql_arg_t *a)
+{
+    fql_value_t      *v;
+    fql_directive_t  *fc;
+
+    fc = fql_find_directive(d->directives, "fromClaim");
+    if (fc == NULL) {
+        return 0;
+    }
+
+    v = fql_directive_arg(fc, "pointer");
+
+    if (v == NULL || v->kind != FQL_VAL_STRING
+        || !fql_json_pointer_valid(v->str))
+    {
+        return fql_sb_error(sb, fc->loc, "@fromClaim on \"%.*s\": pointer "
+                            "must be a JSON pointer (RFC 6901), such as "
+                            "\"/sub\"", fql_pstr(d->name));
+    }
+
+    a->from_claim = v->str;
+
+    return 0;
+}
+
+
 static int
 fql_sb_args(fql_sb_t *sb, fql_input_value_def_t *defs, fql_arg_t **out)
 {
@@ -784,11 +815,49 @@ fql_sb_args(fql_sb_t *sb, fql_input_value_def_t *defs, fql_arg_t **out)
         }
 
         if (fql_sb_json_key(sb, d->directives, d->name, d->loc,
-                            &a->json_key) != 0)
+                            &a->json_key) != 0
+            || fql_sb_from_claim(sb, d, a) != 0)
         {
             return -1;
         }
 
+        *tail = a;
+        tail = &a->next;
+    }
+
+    return 0;
+}
+
+
+/*
+ * The @fromClaim arguments of a field move out of its arguments: no
+ * client sees them (introspection) or sets them (validation).  Only a
+ * SQL function takes them.
+ */
+static int
+fql_sb_claim_args(fql_sb_t *sb, fql_field_t *f)
+{
+    fql_arg_t  *a, **pa, **tail;
+
+    tail = &f->claim_args;
+
+    for (pa = &f->args; *pa; /* void */) {
+        a = *pa;
+
+        if (a->from_claim.data == NULL) {
+            pa = &a->next;
+            continue;
+        }
+
+        if (f->fn_name.len == 0) {
+            return fql_sb_error(sb, f->loc, "@fromClaim on \"%.*s\" of "
+                                "\"%.*s\": only arguments of fields with "
+                                "@function are bound from claims",
+                                fql_pstr(a->name), fql_pstr(f->name));
+        }
+
+        *pa = a->next;
+        a->next = NULL;
         *tail = a;
         tail = &a->next;
     }
@@ -859,6 +928,10 @@ fql_sb_fields(fql_sb_t *sb, fql_type_t *t, fql_field_def_t *defs)
                                     "@function on \"%.*s\" needs a name",
                                     (int) d->name.len, d->name.data);
             }
+        }
+
+        if (fql_sb_claim_args(sb, f) != 0) {
+            return -1;
         }
 
         /* the column: @column(name:), else the JSON key */

@@ -44,6 +44,8 @@ struct fql_arg_s {
     const struct fql_operator_s  *op;
     fql_field_t    *filter_field;     /* generated where/orderBy inputs */
     unsigned        fn_param:1;       /* a query function's own argument */
+    /* @fromClaim(pointer:): bound from the verified token, never sent */
+    fql_str_t       from_claim;
     fql_arg_t      *next;
 };
 
@@ -85,6 +87,9 @@ struct fql_field_s {
     fql_type_t      *success;         /* members of its result union; */
     fql_type_t      *failure;         /* NULL: returns success directly */
     fql_field_t     *entity;          /* success's object field, or NULL */
+    /* @fromClaim arguments: not among args, so no client sees or sets
+     * them; the function receives each by name */
+    fql_arg_t       *claim_args;
     fql_field_t     *next;
 };
 

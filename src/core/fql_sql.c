@@ -1505,7 +1505,83 @@ fql_sql_fn_from(fql_cctx_t *c, const fql_field_t *f, const fql_jval_t *args)
         }
     }
 
+    if (fql_sql_claim_args(c, f, n) != 0) {
+        return -1;
+    }
+
     fql_sql_lit(c, ")");
+
+    return 0;
+}
+
+
+/*
+ * The text of the claim an @fromClaim argument points at: a string as it
+ * is, anything else as JSON.  No token, or no such claim, is the
+ * client's to fix: UNAUTHENTICATED (401).
+ */
+int
+fql_claim_text(fql_cctx_t *c, const fql_loc_t *loc, const fql_arg_t *a,
+    const char **out)
+{
+    const fql_jval_t  *v;
+
+    v = c->claims ? fql_json_pointer(c->claims, a->from_claim) : NULL;
+
+    if (v == NULL || v->kind == FQL_J_NULL) {
+        fql_error_add(c->v.errs, loc, FQL_CODE_UNAUTHENTICATED,
+                      "A verified token with the claim %.*s is needed "
+                      "(for \"%.*s\").", fql_pstr(a->from_claim),
+                      fql_pstr(a->name));
+        return -1;
+    }
+
+    /* a parameter is a C string: what follows a NUL would be lost */
+    if (v->kind == FQL_J_STRING && memchr(v->str.data, '\0', v->str.len)) {
+        fql_error_add(c->v.errs, loc, FQL_CODE_UNAUTHENTICATED,
+                      "The claim %.*s holds a NUL character.",
+                      fql_pstr(a->from_claim));
+        return -1;
+    }
+
+    return fql_param_text(c, v->kind == FQL_J_STRING || v->kind == FQL_J_NUMBER
+                             || v->kind == FQL_J_BOOL
+                             ? FQL_SCALAR_STRING : FQL_SCALAR_JSON,
+                          v, out);
+}
+
+
+/*
+ * The @fromClaim arguments of a SQL function, by name after the n
+ * written before them: ", "author_id" => $4".  Each is a parameter the
+ * cached plan binds again from each request's claims.
+ */
+int
+fql_sql_claim_args(fql_cctx_t *c, const fql_field_t *f, unsigned n)
+{
+    const char       *p;
+    const fql_arg_t  *a;
+
+    for (a = f->claim_args; a; a = a->next) {
+        if (fql_claim_text(c, &f->loc, a, &p) != 0) {
+            return -1;
+        }
+
+        if (n++) {
+            fql_sql_lit(c, ", ");
+        }
+
+        fql_sql_quoted(c, a->json_key, '"');
+        fql_sql_lit(c, " => ");
+
+        c->next_slot.kind = FQL_SLOT_CLAIM;
+        c->next_slot.npath = 0;
+        c->next_slot.arg = a;
+
+        if (fql_sql_param(c, p) != 0) {
+            return -1;
+        }
+    }
 
     return 0;
 }
@@ -1698,6 +1774,11 @@ fql_bind_slot(fql_cctx_t *c, const fql_root_plan_t *rp, const fql_slot_t *sl,
 {
     unsigned           i, k;
     const fql_jval_t  *j;
+
+    /* not from the variables: from the request's token */
+    if (sl->kind == FQL_SLOT_CLAIM) {
+        return fql_claim_text(c, &rp->loc, sl->arg, out);
+    }
 
     j = vars;
 

@@ -12,6 +12,7 @@ const path = require('path');
 const {
   Kind,
   parse,
+  print,
   visit,
   buildSchema,
   buildClientSchema,
@@ -117,6 +118,7 @@ directive @view(name: String!, schema: String) on OBJECT
 directive @function(name: String!, schema: String) on FIELD_DEFINITION
 directive @column(name: String) on FIELD_DEFINITION
 directive @json(key: String!) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
+directive @fromClaim(pointer: String!) on ARGUMENT_DEFINITION
 `;
 
 /* options that take a value, as --name=value or --name value */
@@ -168,7 +170,15 @@ function namedTypeName(typeNode) {
  *                 lists of them, the input objects of fql_op_inputs[].
  */
 function moduleSDL(sdlText, full) {
-  const doc = parse(sdlText);
+  /* arguments bound from claims are not the client's: the module hides
+   * them (fql_sb_claim_args) */
+  const doc = visit(parse(sdlText), {
+    InputValueDefinition(node) {
+      return (node.directives || []).some(
+        (d) => d.name.value === 'fromClaim') ? null : undefined;
+    },
+  });
+  sdlText = print(doc);
   const declared = new Set();
   const directives = new Set();
   const objects = new Map();    /* object type name -> definition */
