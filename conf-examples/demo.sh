@@ -41,6 +41,13 @@ CONF
     psql -q -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PGPORT" -U postgres \
         -d demo -f "$ROOT/conf-examples/demo.sql"
 
+    # the signed-in location's key, and a day-long token for user 1
+    head -c 32 /dev/urandom | base64 > "$DEMO/jwt.key"
+    SUB=$(psql -qtAX -h 127.0.0.1 -p "$PGPORT" -U postgres -d demo \
+        -c "SELECT demo_uuid('user', 1)")
+    TOKEN=$(python3 "$ROOT/conf-examples/demo_token.py" "$DEMO/jwt.key" \
+        "$SUB")
+
     sed -e "s|@ROOT@|$ROOT|g" -e "s|@DEMO@|$DEMO|g" \
         -e "s|@PGPORT@|$PGPORT|g" \
         "$ROOT/conf-examples/nginx.conf" > "$DEMO/nginx.conf"
@@ -69,6 +76,21 @@ Counts and aggregates, of all users and per group:
   curl -s http://127.0.0.1:8080/graphql -H 'Content-Type: application/json' \\
     -d '{"query": "$AGGREGATE"}'
 
+Signed in as user 1 (a token for /graphql-auth, valid a day; the
+requests there run as demo_user, whose row-level security policy shows
+unpublished posts to their author only):
+
+  TOKEN=$TOKEN
+
+  curl -s http://127.0.0.1:8080/graphql-auth -H "Authorization: Bearer \$TOKEN" \\
+    -H 'Content-Type: application/json' -d '{"query": "$MINE"}'
+
+and a post written as user 1 (the author comes from the token, @fromClaim):
+
+  curl -s http://127.0.0.1:8080/graphql-auth -H "Authorization: Bearer \$TOKEN" \\
+    -H 'Content-Type: application/json' \\
+    -d '{"query": "mutation { createPost(input: {title: \\"Hello\\", body: \\"From the demo\\"}) { title author { email } } }"}'
+
 A mutation (it calls app.fn_create_user; run it twice to see the Error
 member of the result union answer "conflict"):
 
@@ -86,10 +108,19 @@ MSG
             -d "{\"query\": \"$q\"}" || echo "(curl failed)"
         echo
     done
+
+    # and user 1's own unpublished posts, signed in
+    printf '\n%s (signed in)\n  -> ' "$MINE"
+    curl -s http://127.0.0.1:8080/graphql-auth \
+        -H "Authorization: Bearer $TOKEN" \
+        -H 'Content-Type: application/json' \
+        -d "{\"query\": \"$MINE\"}" || echo "(curl failed)"
+    echo
 }
 
 # the examples start() shows (t/test_demo.py runs them too)
 CONNECTION='{ usersConnection(first: 3, orderBy: [{age: DESC}]) { totalCount edges { cursor node { firstName age } } pageInfo { hasNextPage endCursor } } }'
+MINE='{ posts(where: {published: {eq: false}}, limit: 3) { title author { email } } }'
 AGGREGATE='{ usersAggregate(where: {age: {gte: 30}}) { count avg { age } max { createdAt } groupBy(fields: [active]) { key { active } count min { age } } } }'
 
 case "${1:-start}" in

@@ -194,4 +194,48 @@ BEGIN
 END
 $$;
 
+-- Signed-in requests (location /graphql-auth in conf-examples/nginx.conf)
+-- run as demo_user: fraiseql_db_role claim sets the role a verified
+-- token names, and request.jwt.claims.  The policies read the claims:
+-- an unpublished post is its author's only, and one writes posts as
+-- oneself.  The module's own connection (a superuser here) is not bound
+-- by them, so the public location is as before.
+CREATE ROLE demo_user NOLOGIN;
+GRANT USAGE ON SCHEMA app TO demo_user;
+GRANT SELECT ON tb_user, tb_post, v_user, v_post TO demo_user;
+GRANT INSERT ON tb_post TO demo_user;
+
+ALTER TABLE tb_post ENABLE ROW LEVEL SECURITY;
+CREATE POLICY post_read ON tb_post FOR SELECT
+    USING (published OR author_id::text =
+           nullif(current_setting('request.jwt.claims', true), '')::jsonb
+               ->>'sub');
+CREATE POLICY post_write ON tb_post FOR INSERT
+    WITH CHECK (author_id::text =
+                nullif(current_setting('request.jwt.claims', true), '')::jsonb
+                    ->>'sub');
+-- the view reads tb_post as the caller, so that the policy applies
+ALTER VIEW v_post SET (security_invoker = true);
+
+-- the author is the token's subject (@fromClaim), never the client's word
+CREATE FUNCTION app.fn_create_post(input jsonb, author_id uuid)
+RETURNS app.mutation_response
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_id  uuid := gen_random_uuid();
+BEGIN
+    IF coalesce(input->>'title', '') = '' THEN
+        RETURN ROW('validation:title', 'The title is empty', NULL, 'Post',
+                   NULL, NULL, NULL, NULL)::app.mutation_response;
+    END IF;
+
+    INSERT INTO tb_post (id, author_id, title, body)
+    VALUES (v_id, author_id, input->>'title', coalesce(input->>'body', ''));
+
+    RETURN ROW('created', 'Post created', v_id::text, 'Post',
+               (SELECT data FROM v_post WHERE id = v_id),
+               NULL, NULL, NULL)::app.mutation_response;
+END
+$$;
+
 ANALYZE;

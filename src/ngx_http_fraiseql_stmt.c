@@ -367,6 +367,16 @@ ngx_http_fraiseql_stmt_result(ngx_http_fraiseql_stmt_t *st, PGresult **res)
         switch (PQresultStatus(r)) {
 
         case PGRES_SINGLE_TUPLE:
+            /*
+             * Rows are the statement's only: a leading statement's come
+             * one by one too when single-row mode outlived the query it
+             * was set for (libpq keeps it when a connection goes from a
+             * query outside a pipeline to a pipeline).
+             */
+            if (st->phase != NGX_HTTP_FRAISEQL_STMT_ROWS) {
+                break;
+            }
+
             *res = r;
             return NGX_OK;
 

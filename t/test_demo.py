@@ -99,3 +99,47 @@ def test_docs_examples_run_as_written(make_pg, make_nginx):
     # the page's statement, then the aggregate's
     assert len(sql) == 2
     assert re.sub(r"\s+", "", sql[1]) == re.sub(r"\s+", "", want)
+
+
+def test_demo_signed_in(make_pg, make_nginx, tmp_path):
+    """The signed-in location the demo runs: user 1's token (made by
+    conf-examples/demo_token.py) sees its own unpublished posts only, as
+    demo_user under the demo's policy, and writes a post as itself."""
+    import subprocess
+    own = make_pg()
+    key = tmp_path / "jwt.key"
+    key.write_text("a-demo-secret-of-more-than-thirty-two-bytes\n")
+    auth = ("location /graphql-auth { fraiseql; fraiseql_jwt required;"
+            " fraiseql_jwt_key alg=HS256 file=%s; fraiseql_db_role claim; }"
+            % key)
+    n = make_nginx(pg=own, schema=DEMO_SCHEMA, extra=auth).start()
+    sub = own.query("SELECT demo_uuid('user', 1)::text")[0][0]
+    tok = subprocess.run(["/usr/bin/python3",
+                          os.path.join(ROOT, "conf-examples", "demo_token.py"),
+                          str(key), sub], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    h = {"Authorization": "Bearer " + tok}
+    url = n.url.replace("/graphql", "/graphql-auth")
+
+    import requests
+    r = requests.post(url, json={"query": demo_query("MINE")}, headers=h,
+                      timeout=30)
+    posts = r.json()["data"]["posts"]
+    assert posts and {p["author"]["email"] for p in posts} == {
+        "user1@example.com"}
+    # more of them: still user 1's only; the public location sees all
+    mine = demo_query("MINE").replace("limit: 3", "limit: 100")
+    r = requests.post(url, json={"query": mine}, headers=h, timeout=30)
+    assert {p["author"]["email"] for p in r.json()["data"]["posts"]} == {
+        "user1@example.com"}
+    pub = n.data(mine)["posts"]
+    assert len({p["author"]["email"] for p in pub}) > 1
+
+    q = ('mutation { createPost(input: {title: "Hello", body: "x"})'
+         ' { title author { email } } }')
+    r = requests.post(url, json={"query": q}, headers=h, timeout=30)
+    assert r.json() == {"data": {"createPost": {
+        "title": "Hello", "author": {"email": "user1@example.com"}}}}
+    # without a token there is no author to write as
+    r = n.post(q)
+    assert r.status_code == 401

@@ -353,3 +353,17 @@ def test_from_claim_needs_a_function(pg):
                 ' with @function are bound from claims') in r.stderr, r.stderr
     finally:
         os.unlink(path)
+
+
+def test_claims_after_a_query_without_them_on_one_connection(make_nginx,
+                                                              keys):
+    """A connection whose last query read rows one by one outside a
+    pipeline, then a statement led by the claims: the leading statement's
+    row is not one of the answer's (libpq keeps single-row mode across)."""
+    n = make_nginx(pool=1, http_extra=http_extra(keys, "optional")).start()
+    for i in range(3):
+        assert post(n, WHO).json()["data"]["whoami"][0]["claims"] is None
+        r = post(n, WHO, token(keys, tenant="t%d" % i)).json()
+        assert len(r["data"]["whoami"]) == 1, r
+        assert json.loads(r["data"]["whoami"][0]["claims"])["tenant"] \
+            == "t%d" % i
