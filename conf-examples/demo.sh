@@ -45,7 +45,7 @@ CONF
     head -c 32 /dev/urandom | base64 > "$DEMO/jwt.key"
     SUB=$(psql -qtAX -h 127.0.0.1 -p "$PGPORT" -U postgres -d demo \
         -c "SELECT demo_uuid('user', 1)")
-    TOKEN=$(python3 "$ROOT/conf-examples/demo_token.py" "$DEMO/jwt.key" \
+    TOKEN=$(/usr/bin/python3 "$ROOT/conf-examples/demo_token.py" "$DEMO/jwt.key" \
         "$SUB")
 
     sed -e "s|@ROOT@|$ROOT|g" -e "s|@DEMO@|$DEMO|g" \
