@@ -555,6 +555,13 @@ fql_jwk_set_parse(fql_arena_t *a, fql_arena_t *tmp, const char *text,
     if (doc == NULL) {
         snprintf(err, errlen, "%s", errs.head != NULL
                  ? errs.head->message : "not JSON");
+
+        /* yajl's message ends with a line break: a log line must not */
+        for (i = strlen(err); i > 0 && (unsigned char) err[i - 1] <= ' '; i--)
+        {
+            err[i - 1] = '\0';
+        }
+
         return -1;
     }
 
