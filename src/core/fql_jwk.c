@@ -419,6 +419,8 @@ fql_jwk_key(fql_jwk_ctx_t *c, const fql_jval_t *jwk, fql_jwt_key_t *key)
     const fql_jwk_curve_t  *curve;
 
     c->kid.len = 0;
+    pkey = NULL;
+    alg = FQL_JWT_ALG_UNKNOWN;
 
     if (jwk->kind != FQL_J_OBJECT) {
         return fql_jwk_refuse(c, "%s", "not a JSON object");
