@@ -273,6 +273,13 @@ static ngx_command_t  ngx_http_fraiseql_commands[] = {
       0,
       NULL },
 
+    { ngx_string("fraiseql_jwt_jwks_file"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_fraiseql_jwt_jwks_file,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("fraiseql_jwt_issuer"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
@@ -876,6 +883,8 @@ ngx_http_fraiseql_init_process(ngx_cycle_t *cycle)
             ngx_http_fraiseql_pool_init(cycle, dbs[i]);
         }
     }
+
+    ngx_http_fraiseql_auth_init_process(cycle, fmcf);
 
     if (fmcf->plan_cache == 0) {
         return NGX_OK;

@@ -14,6 +14,7 @@
 #include "fql_compile.h"
 #include "fql_cache.h"
 #include "fql_transform.h"
+#include "fql_jwk.h"
 #include "fql_jwt.h"
 
 
@@ -49,6 +50,8 @@ typedef struct ngx_http_fraiseql_slot_s    ngx_http_fraiseql_slot_t;
 typedef struct ngx_http_fraiseql_ctx_s     ngx_http_fraiseql_ctx_t;
 /* tokens a worker verified, by their SHA-256 (auth.c) */
 typedef struct ngx_http_fraiseql_jwt_cache_s  ngx_http_fraiseql_jwt_cache_t;
+/* a fraiseql_jwt_jwks_file, which workers re-read when it changes (auth.c) */
+typedef struct ngx_http_fraiseql_jwks_s  ngx_http_fraiseql_jwks_t;
 
 /* a busy connection's events go to the handler its user set */
 typedef void (*ngx_http_fraiseql_pgc_handler_pt)(
@@ -98,6 +101,8 @@ typedef struct {
     ngx_array_t                 dbs;         /* every server */
     /* this worker's verified-token caches, freed when it exits */
     ngx_http_fraiseql_jwt_cache_t  *jwt_caches;
+    /* every key set file, each checked by a timer in each worker */
+    ngx_http_fraiseql_jwks_t       *jwks;
 } ngx_http_fraiseql_main_conf_t;
 
 
@@ -117,6 +122,7 @@ typedef struct {
     ngx_uint_t                  mode;        /* NGX_HTTP_FRAISEQL_JWT_* */
     ngx_http_complex_value_t   *token;       /* NULL: Authorization */
     ngx_array_t                *keys;        /* fql_jwt_key_t */
+    ngx_http_fraiseql_jwks_t   *jwks;        /* NULL: no key set file */
     ngx_str_t                   issuer;
     ngx_array_t                *audiences;   /* ngx_str_t; "any" */
     time_t                      leeway;
@@ -128,7 +134,8 @@ typedef struct {
     ngx_uint_t                  cache_size;  /* tokens; 0: no cache */
     time_t                      cache_ttl;
     ngx_http_fraiseql_jwt_cache_t  *cache;   /* this worker's, lazily */
-    /* computed at merge */
+    /* computed at merge; jwt.keys: the pinned keys, then the key set's,
+     * replaced by the worker when the key set file changes */
     fql_jwt_conf_t              jwt;
     const char                 *lead;        /* the settings' statement */
     ngx_uint_t                  lead_nparams;
@@ -430,6 +437,10 @@ char *ngx_http_fraiseql_db_setting(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_fraiseql_jwt_cache(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+char *ngx_http_fraiseql_jwt_jwks_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+void ngx_http_fraiseql_auth_init_process(ngx_cycle_t *cycle,
+    ngx_http_fraiseql_main_conf_t *fmcf);
 ngx_int_t ngx_http_fraiseql_auth(ngx_http_request_t *r,
     ngx_http_fraiseql_ctx_t *ctx);
 void ngx_http_fraiseql_auth_exit(ngx_http_fraiseql_main_conf_t *fmcf);

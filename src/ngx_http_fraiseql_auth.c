@@ -9,6 +9,10 @@
  * are transaction-local and gone when the next request uses the
  * connection.  The variables $fraiseql_jwt_status, $fraiseql_role and
  * $fraiseql_jwt_claim_<name> say what happened.
+ *
+ * Keys are pinned (fraiseql_jwt_key) or come from a JSON Web Key Set file
+ * (fraiseql_jwt_jwks_file, fql_jwk.c), which each worker checks on a
+ * timer and re-reads when it changes: rotation without a reload.
  */
 
 #include "ngx_http_fraiseql.h"
@@ -44,8 +48,40 @@ typedef struct {
 } ngx_http_fraiseql_jwt_entry_t;
 
 
+/* what tells one version of a key set file from another */
+typedef struct {
+    ngx_file_uniq_t                 uniq;
+    time_t                          mtime;
+    long                            nsec;     /* of mtime, where known */
+    off_t                           size;
+} ngx_http_fraiseql_jwks_id_t;
+
+/*
+ * A key set file and the keys read from it.  The configuration reads it
+ * (nginx -t refuses a bad one); each worker then stats it every `check`
+ * and re-reads it when it changed, keeping the last good set when the new
+ * text is refused.  Every location that uses it (users) verifies with one
+ * contiguous array, its pinned keys then the set's, rebuilt on a change.
+ */
+struct ngx_http_fraiseql_jwks_s {
+    ngx_str_t                       path;
+    ngx_msec_t                      check;
+    ngx_http_fraiseql_jwks_id_t     id;       /* of the text last read */
+    fql_jwk_set_t                  *set;      /* the keys in use */
+    /* the worker's: what holds set and the users' arrays; NULL while
+     * they are the configuration's */
+    ngx_pool_t                     *pool;
+    ngx_array_t                     users;    /* auth_conf_t * */
+    ngx_event_t                     event;
+    ngx_uint_t                      failing;  /* cannot open: said once */
+    ngx_http_fraiseql_jwks_t       *next;     /* main conf's list */
+};
+
+
 static ngx_int_t ngx_http_fraiseql_auth_refuse(ngx_http_request_t *r,
     ngx_http_fraiseql_ctx_t *ctx, const char *message);
+static void ngx_http_fraiseql_jwt_cache_clear(
+    ngx_http_fraiseql_jwt_cache_t *cache);
 
 
 /* ---- configuration ---- */
@@ -66,6 +102,7 @@ ngx_http_fraiseql_auth_create(ngx_http_fraiseql_auth_conf_t *acf)
     acf->mode = NGX_CONF_UNSET_UINT;
     acf->token = NGX_CONF_UNSET_PTR;
     acf->keys = NGX_CONF_UNSET_PTR;
+    acf->jwks = NGX_CONF_UNSET_PTR;
     acf->cache_size = NGX_CONF_UNSET_UINT;
     acf->cache_ttl = NGX_CONF_UNSET;
     acf->audiences = NGX_CONF_UNSET_PTR;
@@ -224,6 +261,263 @@ ngx_http_fraiseql_jwt_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     cln->data = key;
 
     return NGX_CONF_OK;
+}
+
+
+/* ---- key set files ---- */
+
+
+static void
+ngx_http_fraiseql_jwks_cleanup(void *data)
+{
+    fql_jwk_set_free(data);
+}
+
+
+/*
+ * Reads the file's key set into *set, from pool, with its document in
+ * tmp; *id says which version was read.  NGX_OK; or NGX_ERROR with why in
+ * err (and *errnum when the system said why).  A small local file: its
+ * read blocks no longer than a stat does (SECURITY.md §1.6).
+ */
+static ngx_int_t
+ngx_http_fraiseql_jwks_read(ngx_http_fraiseql_jwks_t *jwks, ngx_pool_t *pool,
+    ngx_pool_t *tmp, ngx_log_t *log, fql_jwk_set_t **set,
+    ngx_http_fraiseql_jwks_id_t *id, char *err, size_t errlen,
+    ngx_err_t *errnum)
+{
+    off_t                size;
+    ssize_t              n;
+    u_char              *data;
+    ngx_file_t           f;
+    fql_arena_t          arena, tarena;
+    fql_jwk_set_t       *s;
+    ngx_file_info_t      fi;
+    ngx_pool_cleanup_t  *cln;
+
+    *errnum = 0;
+
+    ngx_memzero(&f, sizeof(ngx_file_t));
+    f.name = jwks->path;
+    f.log = log;
+    f.fd = ngx_open_file(jwks->path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (f.fd == NGX_INVALID_FILE) {
+        *errnum = ngx_errno;
+        ngx_cpystrn((u_char *) err, (u_char *) ngx_open_file_n " failed",
+                    errlen);
+        return NGX_ERROR;
+    }
+
+    /* the version is the one of the file opened, whatever the path's is */
+    if (ngx_fd_info(f.fd, &fi) == NGX_FILE_ERROR) {
+        *errnum = ngx_errno;
+        ngx_cpystrn((u_char *) err, (u_char *) ngx_fd_info_n " failed",
+                    errlen);
+        ngx_close_file(f.fd);
+        return NGX_ERROR;
+    }
+
+    size = ngx_file_size(&fi);
+
+    id->uniq = ngx_file_uniq(&fi);
+    id->mtime = ngx_file_mtime(&fi);
+#if (NGX_LINUX)
+    id->nsec = fi.st_mtim.tv_nsec;
+#else
+    id->nsec = 0;
+#endif
+    id->size = size;
+
+    if (!ngx_is_file(&fi) || size > FQL_JWK_MAX_SIZE) {
+        ngx_cpystrn((u_char *) err, (u_char *) "not a file of at most 1 MB",
+                    errlen);
+        ngx_close_file(f.fd);
+        return NGX_ERROR;
+    }
+
+    data = ngx_pnalloc(tmp, size + 1);
+    if (data == NULL) {
+        ngx_close_file(f.fd);
+        return NGX_ERROR;
+    }
+
+    n = ngx_read_file(&f, data, size, 0);
+    ngx_close_file(f.fd);
+
+    if (n != size) {
+        ngx_cpystrn((u_char *) err, (u_char *) "cannot read the file",
+                    errlen);
+        return NGX_ERROR;
+    }
+
+    s = ngx_palloc(pool, sizeof(fql_jwk_set_t));
+    if (s == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_fraiseql_arena_init(&arena, pool);
+    ngx_http_fraiseql_arena_init(&tarena, tmp);
+
+    if (fql_jwk_set_parse(&arena, &tarena, (char *) data, n, s, err, errlen)
+        != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    /* OpenSSL's keys live as long as the pool that holds the set */
+    cln = ngx_pool_cleanup_add(pool, 0);
+    if (cln == NULL) {
+        fql_jwk_set_free(s);
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_fraiseql_jwks_cleanup;
+    cln->data = s;
+    *set = s;
+
+    return NGX_OK;
+}
+
+
+/* fraiseql_jwt_jwks_file PATH [check=30s]; */
+char *
+ngx_http_fraiseql_jwt_jwks_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_fraiseql_loc_conf_t *flcf = conf;
+
+    char                            err[256];
+    ngx_err_t                       errnum;
+    ngx_str_t                      *value, path, s;
+    ngx_msec_t                      check;
+    ngx_http_fraiseql_jwks_t       *jwks;
+    ngx_http_fraiseql_main_conf_t  *fmcf;
+
+    if (flcf->auth.jwks != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    path = value[1];
+    check = 30000;
+
+    if (cf->args->nelts == 3) {
+        if (ngx_strncmp(value[2].data, "check=", 6) != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+
+        s.data = value[2].data + 6;
+        s.len = value[2].len - 6;
+
+        check = ngx_parse_time(&s, 0);
+        if (check == (ngx_msec_t) NGX_ERROR || check == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid check time \"%V\"", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_fraiseql_module);
+
+    /* one file, one set and one timer, however many places name it */
+    for (jwks = fmcf->jwks; jwks; jwks = jwks->next) {
+        if (jwks->check == check && jwks->path.len == path.len
+            && ngx_strncmp(jwks->path.data, path.data, path.len) == 0)
+        {
+            flcf->auth.jwks = jwks;
+            return NGX_CONF_OK;
+        }
+    }
+
+    jwks = ngx_pcalloc(cf->pool, sizeof(ngx_http_fraiseql_jwks_t));
+    if (jwks == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    jwks->path = path;
+    jwks->check = check;
+
+    if (ngx_array_init(&jwks->users, cf->pool, 4,
+                       sizeof(ngx_http_fraiseql_auth_conf_t *))
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_fraiseql_jwks_read(jwks, cf->pool, cf->temp_pool, cf->log,
+                                    &jwks->set, &jwks->id, err, sizeof(err),
+                                    &errnum)
+        != NGX_OK)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, errnum, "\"%V\": %s", &path,
+                           err);
+        return NGX_CONF_ERROR;
+    }
+
+    if (jwks->set->nskipped) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0, "\"%V\": %ui of its keys "
+                           "skipped, the first: %s", &path,
+                           (ngx_uint_t) jwks->set->nskipped,
+                           jwks->set->skipped);
+    }
+
+    jwks->next = fmcf->jwks;
+    fmcf->jwks = jwks;
+    flcf->auth.jwks = jwks;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * A location's keys: its pinned keys, then the set's, in one array from
+ * pool (verification walks an array).  NGX_DECLINED when a kid names a
+ * key of both: which one verifies would be a guess.
+ */
+static ngx_int_t
+ngx_http_fraiseql_jwks_join(ngx_pool_t *pool,
+    ngx_http_fraiseql_auth_conf_t *acf, fql_jwk_set_t *set,
+    fql_jwt_key_t **keys, ngx_str_t *kid)
+{
+    ngx_uint_t      i, j, npinned;
+    fql_jwt_key_t  *pinned, *k;
+
+    npinned = acf->keys ? acf->keys->nelts : 0;
+    pinned = acf->keys ? acf->keys->elts : NULL;
+
+    for (i = 0; i < npinned; i++) {
+        for (j = 0; pinned[i].kid.len && j < set->nkeys; j++) {
+            if (fql_str_eq(pinned[i].kid, set->keys[j].kid)) {
+                kid->data = (u_char *) pinned[i].kid.data;
+                kid->len = pinned[i].kid.len;
+                return NGX_DECLINED;
+            }
+        }
+    }
+
+    k = ngx_palloc(pool, (npinned + set->nkeys) * sizeof(fql_jwt_key_t));
+    if (k == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* copies: the EVP_PKEYs stay their owners' (the pinned keys' cleanup,
+     * the set's pool) */
+    if (npinned) {
+        ngx_memcpy(k, pinned, npinned * sizeof(fql_jwt_key_t));
+    }
+
+    ngx_memcpy(k + npinned, set->keys, set->nkeys * sizeof(fql_jwt_key_t));
+
+    *keys = k;
+
+    return NGX_OK;
 }
 
 
@@ -408,14 +702,17 @@ char *
 ngx_http_fraiseql_auth_merge(ngx_conf_t *cf,
     ngx_http_fraiseql_auth_conf_t *prev, ngx_http_fraiseql_auth_conf_t *acf)
 {
-    fql_str_t   ptr;
-    ngx_str_t  *aud;
-    ngx_uint_t  i;
+    fql_str_t                        ptr;
+    ngx_str_t                       *aud, kid;
+    ngx_uint_t                       i;
+    fql_jwt_key_t                   *keys;
+    ngx_http_fraiseql_auth_conf_t  **user;
 
     ngx_conf_merge_uint_value(acf->mode, prev->mode,
                               NGX_HTTP_FRAISEQL_JWT_OFF);
     ngx_conf_merge_ptr_value(acf->token, prev->token, NULL);
     ngx_conf_merge_ptr_value(acf->keys, prev->keys, NULL);
+    ngx_conf_merge_ptr_value(acf->jwks, prev->jwks, NULL);
     ngx_conf_merge_str_value(acf->issuer, prev->issuer, "");
     ngx_conf_merge_ptr_value(acf->audiences, prev->audiences, NULL);
     ngx_conf_merge_sec_value(acf->leeway, prev->leeway,
@@ -442,12 +739,13 @@ ngx_http_fraiseql_auth_merge(ngx_conf_t *cf,
         return NGX_CONF_ERROR;
     }
 
-    if (acf->mode != NGX_HTTP_FRAISEQL_JWT_OFF
+    if (acf->mode != NGX_HTTP_FRAISEQL_JWT_OFF && acf->jwks == NULL
         && (acf->keys == NULL || acf->keys->nelts == 0))
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"fraiseql_jwt\" needs a key: "
-                           "fraiseql_jwt_key alg=... file=...");
+                           "fraiseql_jwt_key alg=... file=... or "
+                           "fraiseql_jwt_jwks_file");
         return NGX_CONF_ERROR;
     }
 
@@ -456,6 +754,33 @@ ngx_http_fraiseql_auth_merge(ngx_conf_t *cf,
     if (acf->keys != NULL) {
         acf->jwt.keys = acf->keys->elts;
         acf->jwt.nkeys = acf->keys->nelts;
+    }
+
+    if (acf->jwks != NULL && acf->mode != NGX_HTTP_FRAISEQL_JWT_OFF) {
+        switch (ngx_http_fraiseql_jwks_join(cf->pool, acf, acf->jwks->set,
+                                            &keys, &kid))
+        {
+        case NGX_DECLINED:
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%V\" has a key with kid \"%V\", as a "
+                               "fraiseql_jwt_key has", &acf->jwks->path,
+                               &kid);
+            return NGX_CONF_ERROR;
+
+        case NGX_ERROR:
+            return NGX_CONF_ERROR;
+        }
+
+        acf->jwt.keys = keys;
+        acf->jwt.nkeys += acf->jwks->set->nkeys;
+
+        /* the worker rebuilds this location's keys when the file changes */
+        user = ngx_array_push(&acf->jwks->users);
+        if (user == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *user = acf;
     }
 
     if (acf->issuer.len) {
@@ -855,26 +1180,248 @@ ngx_http_fraiseql_jwt_remember(ngx_http_fraiseql_ctx_t *ctx,
 }
 
 
-/* the worker exits: its caches go */
+static void
+ngx_http_fraiseql_jwt_cache_clear(ngx_http_fraiseql_jwt_cache_t *cache)
+{
+    ngx_queue_t  *q;
+
+    while (!ngx_queue_empty(&cache->lru)) {
+        q = ngx_queue_head(&cache->lru);
+        ngx_http_fraiseql_jwt_forget(cache, ngx_queue_data(q,
+                                    ngx_http_fraiseql_jwt_entry_t, queue));
+    }
+}
+
+
+/* the worker exits: its caches go, and the key sets it read */
 void
 ngx_http_fraiseql_auth_exit(ngx_http_fraiseql_main_conf_t *fmcf)
 {
-    ngx_queue_t                    *q;
+    ngx_http_fraiseql_jwks_t       *jwks;
     ngx_http_fraiseql_jwt_cache_t  *cache, *next;
 
     for (cache = fmcf->jwt_caches; cache; cache = next) {
         next = cache->next;
-
-        while (!ngx_queue_empty(&cache->lru)) {
-            q = ngx_queue_head(&cache->lru);
-            ngx_http_fraiseql_jwt_forget(cache, ngx_queue_data(q,
-                                        ngx_http_fraiseql_jwt_entry_t, queue));
-        }
-
+        ngx_http_fraiseql_jwt_cache_clear(cache);
         ngx_free(cache);
     }
 
     fmcf->jwt_caches = NULL;
+
+    for (jwks = fmcf->jwks; jwks; jwks = jwks->next) {
+        if (jwks->event.timer_set) {
+            ngx_del_timer(&jwks->event);
+        }
+
+        /* the configuration's set goes with the cycle's pool */
+        if (jwks->pool != NULL) {
+            ngx_destroy_pool(jwks->pool);
+            jwks->pool = NULL;
+        }
+    }
+}
+
+
+/* ---- key set files in the worker ---- */
+
+
+/*
+ * The new set replaces the old one in every location that uses it.
+ * Requests verify their token synchronously in the content handler, and
+ * nothing keeps a key or the keys array across events (fql_jwt_t's key is
+ * not read after fql_jwt_verify returns): swapping in this timer's
+ * handler, between events, leaves no request with a freed key, so the
+ * old set and arrays are freed at once.  Tokens verified with the old
+ * keys are forgotten: one of a removed key must not be recalled.
+ */
+static ngx_int_t
+ngx_http_fraiseql_jwks_swap(ngx_http_fraiseql_jwks_t *jwks, ngx_pool_t *pool,
+    fql_jwk_set_t *set, ngx_log_t *log)
+{
+    ngx_str_t                        kid;
+    ngx_uint_t                       i;
+    fql_jwt_key_t                  **keys;
+    ngx_http_fraiseql_auth_conf_t  **users, *acf;
+
+    users = jwks->users.elts;
+
+    keys = ngx_palloc(pool, jwks->users.nelts * sizeof(fql_jwt_key_t *));
+    if (keys == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* every location's array first: a refusal changes none of them */
+    for (i = 0; i < jwks->users.nelts; i++) {
+        switch (ngx_http_fraiseql_jwks_join(pool, users[i], set, &keys[i],
+                                            &kid))
+        {
+        case NGX_DECLINED:
+            ngx_log_error(NGX_LOG_ERR, log, 0, "fraiseql: \"%V\": a key "
+                          "with kid \"%V\", as a fraiseql_jwt_key has; the "
+                          "last good key set stays", &jwks->path, &kid);
+            return NGX_DECLINED;
+
+        case NGX_ERROR:
+            return NGX_ERROR;
+        }
+    }
+
+    for (i = 0; i < jwks->users.nelts; i++) {
+        acf = users[i];
+
+        acf->jwt.keys = keys[i];
+        acf->jwt.nkeys = (acf->keys ? acf->keys->nelts : 0) + set->nkeys;
+
+        if (acf->cache != NULL) {
+            ngx_http_fraiseql_jwt_cache_clear(acf->cache);
+        }
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, log, 0, "fraiseql: \"%V\" changed: %ui "
+                  "keys, was %ui", &jwks->path, (ngx_uint_t) set->nkeys,
+                  (ngx_uint_t) jwks->set->nkeys);
+
+    if (set->nskipped) {
+        ngx_log_error(NGX_LOG_WARN, log, 0, "fraiseql: \"%V\": %ui of its "
+                      "keys skipped, the first: %s", &jwks->path,
+                      (ngx_uint_t) set->nskipped, set->skipped);
+    }
+
+    if (jwks->pool != NULL) {
+        ngx_destroy_pool(jwks->pool);
+    }
+
+    jwks->pool = pool;
+    jwks->set = set;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_fraiseql_jwks_refresh(ngx_http_fraiseql_jwks_t *jwks,
+    ngx_log_t *log)
+{
+    char                          err[256];
+    ngx_err_t                     errnum;
+    ngx_int_t                     rc;
+    ngx_pool_t                   *pool, *tmp;
+    fql_jwk_set_t                *set;
+    ngx_file_info_t               fi;
+    ngx_http_fraiseql_jwks_id_t   id;
+
+    if (ngx_file_info(jwks->path.data, &fi) == NGX_FILE_ERROR) {
+        if (!jwks->failing) {
+            ngx_log_error(NGX_LOG_ERR, log, ngx_errno, "fraiseql: "
+                          ngx_file_info_n " \"%V\" failed; the last good "
+                          "key set stays", &jwks->path);
+            jwks->failing = 1;
+        }
+
+        return;
+    }
+
+    ngx_memzero(&id, sizeof(id));
+    id.uniq = ngx_file_uniq(&fi);
+    id.mtime = ngx_file_mtime(&fi);
+#if (NGX_LINUX)
+    id.nsec = fi.st_mtim.tv_nsec;
+#else
+    id.nsec = 0;
+#endif
+    id.size = ngx_file_size(&fi);
+
+    if (!jwks->failing && ngx_memcmp(&id, &jwks->id, sizeof(id)) == 0) {
+        return;
+    }
+
+    pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, log);
+    tmp = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, log);
+
+    if (pool == NULL || tmp == NULL) {
+        goto failed;
+    }
+
+    rc = ngx_http_fraiseql_jwks_read(jwks, pool, tmp, log, &set, &id, err,
+                                     sizeof(err), &errnum);
+
+    ngx_destroy_pool(tmp);
+    tmp = NULL;
+
+    if (rc != NGX_OK && errnum != 0) {
+        /* not opened: tried again at the next check, said once */
+        if (!jwks->failing) {
+            ngx_log_error(NGX_LOG_ERR, log, errnum, "fraiseql: \"%V\": %s; "
+                          "the last good key set stays", &jwks->path, err);
+            jwks->failing = 1;
+        }
+
+        goto failed;
+    }
+
+    /* this version is read: a bad one is said once, not every check */
+    jwks->failing = 0;
+    jwks->id = id;
+
+    if (rc != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, log, 0, "fraiseql: \"%V\": %s; the last "
+                      "good key set stays", &jwks->path, err);
+        goto failed;
+    }
+
+    if (ngx_http_fraiseql_jwks_swap(jwks, pool, set, log) == NGX_OK) {
+        return;
+    }
+
+failed:
+
+    if (tmp != NULL) {
+        ngx_destroy_pool(tmp);
+    }
+
+    if (pool != NULL) {
+        ngx_destroy_pool(pool);
+    }
+}
+
+
+static void
+ngx_http_fraiseql_jwks_check(ngx_event_t *ev)
+{
+    ngx_http_fraiseql_jwks_t  *jwks = ev->data;
+
+    /* a worker that is leaving serves its last requests with what it has */
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    ngx_http_fraiseql_jwks_refresh(jwks, ev->log);
+
+    ngx_add_timer(ev, jwks->check);
+}
+
+
+void
+ngx_http_fraiseql_auth_init_process(ngx_cycle_t *cycle,
+    ngx_http_fraiseql_main_conf_t *fmcf)
+{
+    ngx_event_t               *ev;
+    ngx_http_fraiseql_jwks_t  *jwks;
+
+    for (jwks = fmcf->jwks; jwks; jwks = jwks->next) {
+        if (jwks->users.nelts == 0) {
+            continue;
+        }
+
+        ev = &jwks->event;
+        ev->handler = ngx_http_fraiseql_jwks_check;
+        ev->data = jwks;
+        ev->log = cycle->log;
+        /* a worker asked to quit does not wait for this timer */
+        ev->cancelable = 1;
+
+        ngx_add_timer(ev, jwks->check);
+    }
 }
 
 

@@ -394,6 +394,40 @@ fql_jwt_key_load(fql_arena_t *a, fql_jwt_alg_t alg, fql_str_t kid,
 }
 
 
+int
+fql_jwt_key_pin(fql_arena_t *a, fql_jwt_alg_t alg, fql_str_t kid,
+    EVP_PKEY *pkey, fql_jwt_key_t *key, char *err, size_t errlen)
+{
+    memset(key, 0, sizeof(fql_jwt_key_t));
+
+    if (alg < FQL_JWT_RS256 || (unsigned) alg >= FQL_JWT_NALGS) {
+        EVP_PKEY_free(pkey);
+        return fql_jwt_key_error(err, errlen, "%s", "not an RS or ES "
+                                 "algorithm");
+    }
+
+    if (fql_jwt_pkey_check(&fql_jwt_algs[alg], pkey, err, errlen) != 0) {
+        EVP_PKEY_free(pkey);
+        return -1;
+    }
+
+    if (kid.len) {
+        key->kid.data = fql_strndup(a, kid.data, kid.len);
+        key->kid.len = kid.len;
+
+        if (key->kid.data == NULL) {
+            EVP_PKEY_free(pkey);
+            return fql_jwt_key_error(err, errlen, "%s", FQL_NOMEM);
+        }
+    }
+
+    key->alg = alg;
+    key->pkey = pkey;
+
+    return 0;
+}
+
+
 void
 fql_jwt_key_free(fql_jwt_key_t *key)
 {

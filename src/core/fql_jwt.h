@@ -92,6 +92,14 @@ int fql_jwt_key_load(fql_arena_t *a, fql_jwt_alg_t alg, fql_str_t kid,
     const char *data, size_t len, fql_jwt_key_t *key, char *err,
     size_t errlen);
 
+/*
+ * Pins pkey, a public key built elsewhere (from a JWK, fql_jwk.c), to an
+ * RS or ES alg under fql_jwt_key_load's rules.  The key takes pkey; on
+ * failure (-1, a message in err) pkey is freed.
+ */
+int fql_jwt_key_pin(fql_arena_t *a, fql_jwt_alg_t alg, fql_str_t kid,
+    EVP_PKEY *pkey, fql_jwt_key_t *key, char *err, size_t errlen);
+
 /* frees what OpenSSL holds for the key and wipes an HS secret */
 void fql_jwt_key_free(fql_jwt_key_t *key);
 
