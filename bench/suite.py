@@ -601,6 +601,8 @@ def list_by_id_workload(n):
 # the clients of by id with a token (issue 15): at most 16, where the
 # target is; 256 clients are about the pool, not the token
 AUTH_CONCURRENCY = [c for c in CONCURRENCY if c <= 16] or [16]
+# rounds of no auth, token, token, no auth for each of them
+AUTH_ROUNDS = env_int("BENCH_AUTH_ROUNDS", 2)
 
 
 def auth_workload(name, alg, cache, users):
@@ -865,6 +867,26 @@ def wrk(port, lua, conns, duration, timeout=60):
     s = re.search(r"^SAMPLE (.*)$", out, re.M)
     r["sample"] = s.group(1) if s else ""
     return r
+
+
+def merge_runs(rs):
+    """Several wrk runs of one thing as one: requests, time, bytes and
+    CPU summed; p50 the runs' median, p99 their largest."""
+    n = sum(r["requests"] for r in rs)
+    m = {k: sum(r[k] for r in rs) for k in (
+        "requests", "duration_us", "bytes", "errors", "bad", "bad_status",
+        "bad_errors", "bad_len", "connect", "read", "write", "timeout")}
+    m["rps"] = n / (m["duration_us"] / 1e6)
+    m["p50_us"] = sorted(r["p50_us"] for r in rs)[len(rs) // 2]
+    m["p99_us"] = max(r["p99_us"] for r in rs)
+    for k in [k for k in rs[0] if k.startswith("cpu_")]:
+        m[k] = round(sum(r[k] * r["requests"] for r in rs) / max(n, 1), 1)
+    m["c"] = rs[0]["c"]
+    m["rss_peak_kb"] = max(r["rss_peak_kb"] for r in rs)
+    m["rss_kb"] = rs[-1]["rss_kb"]
+    m["sample"] = next((r["sample"] for r in rs if r["sample"]), "")
+    m["runs"] = [round(r["rps"]) for r in rs]
+    return m
 
 
 def percentile(sorted_vals, p):
@@ -1231,12 +1253,14 @@ class Bench:
                   tokens=wl.tokens if who == "module" else ())
         return path
 
-    def run_wrk(self, who, port, pid, lua, conns, duration=None):
+    def run_wrk(self, who, port, pid, lua, conns, duration=None,
+                warmup=True):
         duration = duration or DURATION
         probe = self.wls[0].module[0] if who == "module" \
             else self.wls[0].pgl[0]
         with RssSampler(pid) as rss:      # the peak, warm-up included
-            wrk(port, lua, conns, WARMUP)
+            if warmup:
+                wrk(port, lua, conns, WARMUP)
             self.settle(port, probe)
             with Meter(self.pg, pid) as m:
                 r = wrk(port, lua, conns, duration)
@@ -1328,14 +1352,11 @@ class Bench:
                        "bytes_pgl": wl.bytes.get("pgl")}
                 d = wl.duration
                 if wl.auth:
-                    # by_id without a token, right before: the same
-                    # neighbours' CPU for both, as near as can be
-                    row["noauth"] = self.run_wrk("module", self.nginx.port,
-                                                 worker, lua_noauth, c, d)
+                    self.auth_runs(row, lua_noauth, lua_m, worker, c)
                 else:
                     row["pgbench"] = self.run_pgbench(wl.pgbench, c, d)
-                row["module"] = self.run_wrk("module", self.nginx.port,
-                                             worker, lua_m, c, d)
+                    row["module"] = self.run_wrk("module", self.nginx.port,
+                                                 worker, lua_m, c, d)
                 if lua_p:
                     row["pgl"] = self.run_wrk("pgl", self.pgl.port,
                                               self.pgl.proc.pid, lua_p, c, d)
@@ -1348,6 +1369,24 @@ class Bench:
         r = self.run_wrk("module", self.nginx.port, worker, lua, 16)
         self.results["static"] = r
         log("HTTP ceiling (static by-id answer, c16): %.0f req/s" % r["rps"])
+
+    def auth_runs(self, row, lua_noauth, lua_token, worker, c):
+        """By id without a token and with one, alternated: AUTH_ROUNDS
+        times no auth, token, token, no auth (a drift of the neighbours'
+        CPU hits both alike), each run half the duration, the warm-up only
+        before the first of each; the figures of each side are the sums of
+        its runs, and the ratios of each adjacent pair are kept."""
+        runs = {"noauth": [], "module": []}
+        half = max(1, DURATION // 2)
+        for who in ["noauth", "module", "module", "noauth"] * AUTH_ROUNDS:
+            runs[who].append(self.run_wrk(
+                "module", self.nginx.port, worker,
+                lua_noauth if who == "noauth" else lua_token, c, half,
+                warmup=not runs[who]))
+        for who, rs in runs.items():
+            row[who] = merge_runs(rs)
+        row["pair_ratios"] = [round(t["rps"] / n["rps"], 3) for t, n in
+                              zip(runs["module"], runs["noauth"])]
 
     def sweep(self):
         log("throughput vs concurrency (by id): %s" % SWEEP)
@@ -1734,22 +1773,26 @@ def report(b):
           "live); with the verified-token cache on (the default, 1,024 "
           "tokens) every request after a token's first is a cache hit, "
           "with `fraiseql_jwt_cache off` each request verifies the "
-          "signature. Each run right after a run of by id without a token "
-          "(no auth) on the same nginx; pgbench has no token. CPU per "
-          "request: nginx worker + PostgreSQL, µs.")
+          "signature. Beside by id without a token (no auth) on the same "
+          "nginx, alternated: %d× (no auth, token, token, no auth), %d s "
+          "each, the figures the sums of each side's runs; pgbench has no "
+          "token. Pairs: the ratio of each pair of adjacent runs, lowest "
+          "and highest. CPU per request: nginx worker + PostgreSQL, µs."
+          % (AUTH_ROUNDS, max(1, DURATION // 2)))
         w("")
         w("| workload | c | no auth | with token | with token ÷ no auth | "
-          "CPU no auth | CPU with token | worker's extra µs |")
-        w("|---|--:|--:|--:|--:|--:|--:|--:|")
+          "pairs | CPU no auth | CPU with token | worker's extra µs |")
+        w("|---|--:|--:|--:|--:|--:|--:|--:|--:|")
 
         def cpu2(r):
             return "%.0f + %.0f" % (r["cpu_server"], r["cpu_pg"])
         for r in auth:
-            w("| %s | %d | %s | %s | %s | %s | %s | %+.1f |" % (
+            pr = r.get("pair_ratios") or [0]
+            w("| %s | %d | %s | %s | %s | %.2f–%.2f | %s | %s | %+.1f |" % (
                 r["title"], r["c"], fmt_rps(r["noauth"]),
                 fmt_rps(r["module"]),
                 fmt_ratio(ratio(r["module"], r["noauth"])),
-                cpu2(r["noauth"]), cpu2(r["module"]),
+                min(pr), max(pr), cpu2(r["noauth"]), cpu2(r["module"]),
                 r["module"]["cpu_server"] - r["noauth"]["cpu_server"]))
         w("")
         by = {(r["workload"], r["c"]): r for r in auth}
