@@ -9,11 +9,15 @@ so that a neighbour's burst of CPU hits all of them alike:
   module        nginx + the module, driven by wrk with a Lua script
   PostGraphile  4, on the same database, the equivalent GraphQL query
 
-then the scaling runs (10 .. 100,000 rows, worker RSS), throughput against
-concurrency up to 1,000 clients, a 1,000,000-request soak and fault
-injection under load.  Writes bench/results/latest.{md,json} and
-throughput.png, refreshes the table in docs/benchmarks.md, prints the
-Markdown.  See bench/README.md.  Python standard library only.
+and one object by id with a verified token (HS256 and RS256 from the
+verified-token cache, RS256 verified at each request) beside the same
+without one; then the scaling runs (10 .. 100,000 rows, worker RSS),
+throughput against concurrency up to 1,000 clients, a 1,000,000-request
+soak and fault injection under load.  Writes
+bench/results/latest.{md,json} and throughput.png, refreshes the table in
+docs/benchmarks.md, prints the Markdown.  See bench/README.md.  Python
+standard library only, but python3-jwt and python3-cryptography for the
+tokens (make deps installs them).
 """
 
 import http.client
@@ -283,6 +287,7 @@ class Nginx:
         self.pidfile = os.path.join(self.dir, "nginx.pid")
         self.errlog = os.path.join(self.dir, "error.log")
         self.static = os.path.join(self.dir, "static.json")
+        self.locations = ""     # the token workloads' (Bench.setup_jwt)
 
     def conf(self, level):
         return """load_module %(module)s;
@@ -310,6 +315,7 @@ http {
         location /graphql { fraiseql; fraiseql_schema %(schema)s; }
         location /graphql-tv { fraiseql; fraiseql_schema %(schema_tv)s; }
         location = /health { return 200 "ok\\n"; }
+%(locations)s
         location = /static {
             default_type application/json;
             alias %(static)s;
@@ -318,7 +324,8 @@ http {
 }
 """ % dict(module=self.module, dir=self.dir, level=level,
            conninfo=self.pg.conninfo(), pool=POOL, port=self.port,
-           schema=self.schema, schema_tv=self.schema_tv, static=self.static)
+           schema=self.schema, schema_tv=self.schema_tv, static=self.static,
+           locations=self.locations)
 
     def start(self, level="warn"):
         with open(os.path.join(self.dir, "nginx.conf"), "w") as f:
@@ -428,19 +435,25 @@ class PostGraphile:
 
 # ------------------------------------------------------------------ HTTP
 
-def request(port, method, path, body=None, timeout=120):
+def request(port, method, path, body=None, timeout=120, headers=None,
+            full=False):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        headers = {"Content-Type": "application/json"} if body else {}
-        c.request(method, path, body=body, headers=headers)
+        h = {"Content-Type": "application/json"} if body else {}
+        h.update(headers or {})
+        c.request(method, path, body=body, headers=h)
         r = c.getresponse()
+        if full:
+            return r.status, r.read(), dict(r.getheaders())
         return r.status, r.read()
     finally:
         c.close()
 
 
-def post(port, path, body, timeout=120):
-    return request(port, "POST", path, body, timeout)
+def post(port, path, body, timeout=120, token=None, full=False):
+    return request(port, "POST", path, body, timeout,
+                   {"Authorization": "Bearer " + token} if token else None,
+                   full)
 
 
 def get(port, path):
@@ -558,6 +571,11 @@ class Workload:
         self.pgbench = []      # pgbench arguments (-f, -D)
         self.lens = {"module": set(), "pgl": set()}
         self.bytes = {}
+        # (alg, cache on) for a workload sending a token: Bench.setup_jwt
+        # makes its tokens (one per body) and a forged one
+        self.auth = None
+        self.tokens = []
+        self.forged = None
 
 
 def list_workload(name, n, where=True, path="/graphql", concurrency=None,
@@ -577,6 +595,27 @@ def list_by_id_workload(n):
                   % format(n, ","), [gql(Q_LIST_ID % n)],
                   [gql(P_LIST_ID % n)], rows=n, params=[str(n)])
     wl.row_key = '"email"'
+    return wl
+
+
+# the clients of by id with a token (issue 15): at most 16, where the
+# target is; 256 clients are about the pool, not the token
+AUTH_CONCURRENCY = [c for c in CONCURRENCY if c <= 16] or [16]
+# rounds of no auth, token, token, no auth for each of them
+AUTH_ROUNDS = env_int("BENCH_AUTH_ROUNDS", 2)
+
+
+def auth_workload(name, alg, cache, users):
+    """One object by id with a verified token: fraiseql_jwt required in a
+    location of its own (/graphql-hs256 ...), Authorization: Bearer;
+    with the verified-token cache on (the default) or off.  No pgbench
+    (it has no token): each run is beside a run of by_id without one."""
+    wl = Workload(name, "one object by id, %s token, %s" % (
+        alg, "cache on" if cache else "cache off"),
+        [gql(Q_BY_ID % u) for u in users], None,
+        path="/graphql-" + name[len("by_id_"):].replace("_", "-"),
+        rows=1, concurrency=AUTH_CONCURRENCY)
+    wl.auth = (alg, cache)
     return wl
 
 
@@ -670,6 +709,11 @@ def workloads(users, posts):
         Workload("aggregate", "aggregate of users (count, avg, max)",
                  [gql(Q_AGGREGATE)], None, expect='"count"', params=[],
                  sql_rows=1),
+        # by id with a verified token: HS256 and RS256 from the cache,
+        # RS256 verified at every request
+        auth_workload("by_id_hs256", "HS256", True, users),
+        auth_workload("by_id_rs256", "RS256", True, users),
+        auth_workload("by_id_rs256_nocache", "RS256", False, users),
     ]
 
 
@@ -677,6 +721,8 @@ def workloads(users, posts):
 
 LUA = r"""
 local bodies = { %(bodies)s }
+-- Authorization: Bearer, body k with token k (modulo); none when empty
+local tokens = { %(tokens)s }
 local good_len = { %(lens)s }
 local expect = %(expect)s
 local unique = %(unique)s
@@ -691,12 +737,16 @@ end
 
 local reqs, i, n = {}, 0, 0
 bad, bad_status, bad_errors, bad_len, sample = 0, 0, 0, 0, ""
-local hdr = {["Content-Type"] = "application/json"}
+local hdrs = {}
 
 function init(args)
   math.randomseed(os.time() + (tid or 0))
   for k, b in ipairs(bodies) do
-    reqs[k] = wrk.format("%(method)s", "%(path)s", hdr, b)
+    hdrs[k] = {["Content-Type"] = "application/json"}
+    if #tokens > 0 then
+      hdrs[k]["Authorization"] = "Bearer " .. tokens[(k - 1) %% #tokens + 1]
+    end
+    reqs[k] = wrk.format("%(method)s", "%(path)s", hdrs[k], b)
   end
 end
 
@@ -706,7 +756,7 @@ function request()
   n = n + 1
   local tag = string.format("%%d_%%d_%%d", tid or 0, n,
                             math.random(1, 1000000000))
-  return wrk.format("%(method)s", "%(path)s", hdr,
+  return wrk.format("%(method)s", "%(path)s", hdrs[i],
                     (string.gsub(bodies[i], "@N@", tag)))
 end
 
@@ -756,10 +806,11 @@ def lua_quote(s):
 
 
 def write_lua(path, bodies, lens=(), expect=None, unique=False,
-              method="POST", url_path="/graphql"):
+              method="POST", url_path="/graphql", tokens=()):
     with open(path, "w") as f:
         f.write(LUA % dict(
             bodies=", ".join(lua_quote(b) for b in bodies),
+            tokens=", ".join(lua_quote(t) for t in tokens),
             lens=" ".join("[%d] = true," % n for n in sorted(lens)),
             expect=lua_quote(expect) if expect else "nil",
             unique="true" if unique else "false",
@@ -816,6 +867,26 @@ def wrk(port, lua, conns, duration, timeout=60):
     s = re.search(r"^SAMPLE (.*)$", out, re.M)
     r["sample"] = s.group(1) if s else ""
     return r
+
+
+def merge_runs(rs):
+    """Several wrk runs of one thing as one: requests, time, bytes and
+    CPU summed; p50 the runs' median, p99 their largest."""
+    n = sum(r["requests"] for r in rs)
+    m = {k: sum(r[k] for r in rs) for k in (
+        "requests", "duration_us", "bytes", "errors", "bad", "bad_status",
+        "bad_errors", "bad_len", "connect", "read", "write", "timeout")}
+    m["rps"] = n / (m["duration_us"] / 1e6)
+    m["p50_us"] = sorted(r["p50_us"] for r in rs)[len(rs) // 2]
+    m["p99_us"] = max(r["p99_us"] for r in rs)
+    for k in [k for k in rs[0] if k.startswith("cpu_")]:
+        m[k] = round(sum(r[k] * r["requests"] for r in rs) / max(n, 1), 1)
+    m["c"] = rs[0]["c"]
+    m["rss_peak_kb"] = max(r["rss_peak_kb"] for r in rs)
+    m["rss_kb"] = rs[-1]["rss_kb"]
+    m["sample"] = next((r["sample"] for r in rs if r["sample"]), "")
+    m["runs"] = [round(r["rps"]) for r in rs]
+    return m
 
 
 def percentile(sorted_vals, p):
@@ -885,26 +956,90 @@ class Bench:
         self.wls = workloads(self.users, self.posts)
         if ONLY:
             # by_id_cold runs by_id's statement: it needs by_id
-            want = set(ONLY) | ({"by_id"} if "by_id_cold" in ONLY else set())
+            # and so do the workloads with a token (the run without one)
+            want = set(ONLY) | ({"by_id"} if "by_id_cold" in ONLY or any(
+                w.startswith("by_id_") for w in ONLY) else set())
             self.wls = [w for w in self.wls if w.name in want]
+        self.setup_jwt()
         self.scale_wls = {n: list_workload("scale_%d" % n, n, where=False)
                           for n in SCALE_ROWS}
 
+    def setup_jwt(self):
+        """Keys, made here into the temporary directory, and tokens made
+        by python3-jwt (not by the module's code) for the workloads with a
+        token: one per id (sub the user's id, a day to live), and for each
+        workload a token signed by another key of its algorithm, which
+        must be refused; then the workloads' locations."""
+        auth = [w for w in self.wls if w.auth]
+        if not auth:
+            return
+        try:
+            import jwt
+            from cryptography.hazmat.primitives import serialization
+            from cryptography.hazmat.primitives.asymmetric import rsa
+        except ImportError:
+            die("%s need python3-jwt and python3-cryptography (make deps)"
+                % ", ".join(w.name for w in auth))
+        d = os.path.join(self.work, "jwt")
+        os.makedirs(d)
+
+        def rsa_key():
+            return rsa.generate_private_key(public_exponent=65537,
+                                            key_size=2048)
+        hs, rs = os.urandom(32).hex(), rsa_key()
+        open(os.path.join(d, "hs.key"), "w").write(hs + "\n")
+        open(os.path.join(d, "rs.pem"), "wb").write(
+            rs.public_key().public_bytes(
+                serialization.Encoding.PEM,
+                serialization.PublicFormat.SubjectPublicKeyInfo))
+        keys = {"HS256": (hs, os.urandom(32).hex(), "hs.key"),
+                "RS256": (rs, rsa_key(), "rs.pem")}
+        now = int(time.time())
+        locs = []
+        for wl in auth:
+            alg, cache = wl.auth
+            key, other, file = keys[alg]
+            claims = [{"sub": u, "iat": now, "exp": now + 86400}
+                      for u in self.users]
+            wl.tokens = [jwt.encode(c, key, algorithm=alg) for c in claims]
+            wl.forged = jwt.encode(claims[0], other, algorithm=alg)
+            # the cache on is the default: fraiseql_jwt_cache 1024 ttl=300s
+            locs.append(
+                "        location = %s {\n"
+                "            fraiseql; fraiseql_schema %s;\n"
+                "            fraiseql_jwt required;\n"
+                "            fraiseql_jwt_key alg=%s file=%s;\n%s"
+                "        }\n" % (wl.path, self.nginx.schema, alg,
+                                 os.path.join(d, file),
+                                 "" if cache else
+                                 "            fraiseql_jwt_cache off;\n"))
+        self.nginx.locations = "".join(locs)
+        log("tokens: %s (python3-jwt %s)" % (
+            ", ".join("%s %d" % (w.name, len(w.tokens)) for w in auth),
+            jwt.__version__))
+
     # ---- checks: every answer once, the module's SQL from its debug log
 
-    def capture_sql(self, wl):
-        """The statements the module ran for one request of wl."""
+    def errlog_end(self):
         with open(self.nginx.errlog) as f:
             f.seek(0, 2)
-            start = f.tell()
-        body = wl.module[0].replace("@N@", "check")
-        st, resp = post(self.nginx.port, wl.path, body)
-        if st != 200:
-            die("%s: status %d: %s" % (wl.name, st, resp[:300]))
+            return f.tell()
+
+    def errlog_since(self, start):
         time.sleep(0.05)
         with open(self.nginx.errlog) as f:
             f.seek(start)
-            text = f.read()
+            return f.read()
+
+    def capture_sql(self, wl):
+        """The statements the module ran for one request of wl."""
+        start = self.errlog_end()
+        body = wl.module[0].replace("@N@", "check")
+        st, resp = post(self.nginx.port, wl.path, body,
+                        token=wl.tokens[0] if wl.tokens else None)
+        if st != 200:
+            die("%s: status %d: %s" % (wl.name, st, resp[:300]))
+        text = self.errlog_since(start)
         # (and the line of builds before issue 13, to compare with them)
         return re.findall(r'fraiseql(?: slot \d+)?: run(?: \d+:)? "(.*?)"'
                           r' with \d+ params', text)
@@ -921,6 +1056,8 @@ class Bench:
             if not wl.sql:
                 die("no 'fraiseql slot N: run' line for %s: is nginx built "
                     "--with-debug?" % wl.name)
+            if wl.auth:
+                self.check_auth(wl)
         self.nginx.stop()
         self.nginx.start("warn")
 
@@ -931,10 +1068,12 @@ class Bench:
                 if not port or not bodies:
                     continue
                 sizes = []
-                for b in bodies:
+                for k, b in enumerate(bodies):
                     path = wl.path if who == "module" else "/graphql"
+                    tok = (wl.tokens[k % len(wl.tokens)]
+                           if who == "module" and wl.tokens else None)
                     st, resp = post(port, path, b.replace("@N@", "check_"
-                                                          + who))
+                                                          + who), token=tok)
                     text = resp.decode()
                     if st != 200 or '"errors"' in text:
                         die("%s (%s): %d %s" % (wl.name, who, st, text[:400]))
@@ -955,6 +1094,54 @@ class Bench:
             self.pgbench_scripts(wl)
         self.check_static()
 
+    def check_auth(self, wl):
+        """The location verifies its tokens (nginx at error_log debug):
+        its statement is by_id's, after the claims' leading statement in
+        the same pipeline; no token, and a token signed by another key,
+        are 401 with
+        WWW-Authenticate and no SQL; a token answers, and again from the
+        verified-token cache when the location keeps one, never from it
+        otherwise (the debug log says which); the forged token is still
+        refused once the right one is in the cache."""
+        byid = [w for w in self.wls if w.name == "by_id"][0]
+        if wl.sql != byid.sql:
+            die("%s: not by_id's statement: %s" % (wl.name, wl.sql))
+        body = wl.module[0]
+
+        def refused(tok, what, reason):
+            start = self.errlog_end()
+            st, resp, h = post(self.nginx.port, wl.path, body, token=tok,
+                               full=True)
+            text = self.errlog_since(start)
+            if (st != 401 or b'"UNAUTHENTICATED"' not in resp
+                    or not h.get("WWW-Authenticate", "").startswith("Bearer")
+                    or re.search(r"fraiseql slot \d+: run", text)
+                    or (reason and "token refused (%s)" % reason
+                        not in text)):
+                die("%s: %s: %d %s %s" % (wl.name, what, st, resp[:200],
+                                          h.get("WWW-Authenticate")))
+        refused(None, "no token", None)
+        refused(wl.forged, "a token signed by another key", "bad_signature")
+        start = self.errlog_end()
+        for _ in range(3):
+            st, resp = post(self.nginx.port, wl.path, wl.module[1],
+                            token=wl.tokens[1])
+            if st != 200 or b'"errors"' in resp:
+                die("%s: %d %s" % (wl.name, st, resp[:300]))
+        text = self.errlog_since(start)
+        hits = text.count("fraiseql jwt: verified before (cache)")
+        if hits != (2 if wl.auth[1] else 0):
+            die("%s: %d of 3 requests of one token from the cache"
+                % (wl.name, hits))
+        if text.count("after a leading statement") != 3:
+            die("%s: the claims' leading statement was not sent" % wl.name)
+        refused(wl.forged, "a forged token after the right one",
+                "bad_signature")
+        self.results["checks"].append(
+            "%s: no token and a token signed by another key refused (401, "
+            "no SQL); one token 3 times: %d from the cache"
+            % (wl.name, hits))
+
     def pgbench_scripts(self, wl):
         """pgbench -f/-D arguments running wl's statements, text for text.
 
@@ -963,6 +1150,10 @@ class Bench:
         variable with a one-line script of its own, which -M prepared
         sends as $1 with the uuid bound (pgbench picks a script at random
         per transaction)."""
+        if wl.auth:
+            # no token in pgbench: the run beside is by_id's without one
+            wl.pgbench = None
+            return
         if wl.name == "by_id_cold":
             # the same statement as by id: only the module's side changes
             if wl.sql != self.wls[0].sql:
@@ -1058,15 +1249,18 @@ class Bench:
                   lens=wl.lens[who],
                   expect=wl.expect if who == "module" else wl.pgl_expect,
                   unique=wl.unique,
-                  url_path=wl.path if who == "module" else "/graphql")
+                  url_path=wl.path if who == "module" else "/graphql",
+                  tokens=wl.tokens if who == "module" else ())
         return path
 
-    def run_wrk(self, who, port, pid, lua, conns, duration=None):
+    def run_wrk(self, who, port, pid, lua, conns, duration=None,
+                warmup=True):
         duration = duration or DURATION
         probe = self.wls[0].module[0] if who == "module" \
             else self.wls[0].pgl[0]
         with RssSampler(pid) as rss:      # the peak, warm-up included
-            wrk(port, lua, conns, WARMUP)
+            if warmup:
+                wrk(port, lua, conns, WARMUP)
             self.settle(port, probe)
             with Meter(self.pg, pid) as m:
                 r = wrk(port, lua, conns, duration)
@@ -1145,8 +1339,11 @@ class Bench:
             "%d s each" % (len(self.wls), CONCURRENCY,
                            ", PostGraphile" if self.pgl else "", DURATION))
         worker = self.nginx.worker()
+        lua_noauth = None
         for wl in self.wls:
             lua_m, lua_p = self.lua(wl, "module"), None
+            if wl.auth and not lua_noauth:
+                lua_noauth = self.lua(self.wls[0], "module")
             if self.pgl and wl.pgl:
                 lua_p = self.lua(wl, "pgl")
             for c in wl.concurrency:
@@ -1154,9 +1351,12 @@ class Bench:
                        "bytes_module": wl.bytes.get("module"),
                        "bytes_pgl": wl.bytes.get("pgl")}
                 d = wl.duration
-                row["pgbench"] = self.run_pgbench(wl.pgbench, c, d)
-                row["module"] = self.run_wrk("module", self.nginx.port,
-                                             worker, lua_m, c, d)
+                if wl.auth:
+                    self.auth_runs(row, lua_noauth, lua_m, worker, c)
+                else:
+                    row["pgbench"] = self.run_pgbench(wl.pgbench, c, d)
+                    row["module"] = self.run_wrk("module", self.nginx.port,
+                                                 worker, lua_m, c, d)
                 if lua_p:
                     row["pgl"] = self.run_wrk("pgl", self.pgl.port,
                                               self.pgl.proc.pid, lua_p, c, d)
@@ -1169,6 +1369,24 @@ class Bench:
         r = self.run_wrk("module", self.nginx.port, worker, lua, 16)
         self.results["static"] = r
         log("HTTP ceiling (static by-id answer, c16): %.0f req/s" % r["rps"])
+
+    def auth_runs(self, row, lua_noauth, lua_token, worker, c):
+        """By id without a token and with one, alternated: AUTH_ROUNDS
+        times no auth, token, token, no auth (a drift of the neighbours'
+        CPU hits both alike), each run half the duration, the warm-up only
+        before the first of each; the figures of each side are the sums of
+        its runs, and the ratios of each adjacent pair are kept."""
+        runs = {"noauth": [], "module": []}
+        half = max(1, DURATION // 2)
+        for who in ["noauth", "module", "module", "noauth"] * AUTH_ROUNDS:
+            runs[who].append(self.run_wrk(
+                "module", self.nginx.port, worker,
+                lua_noauth if who == "noauth" else lua_token, c, half,
+                warmup=not runs[who]))
+        for who, rs in runs.items():
+            row[who] = merge_runs(rs)
+        row["pair_ratios"] = [round(t["rps"] / n["rps"], 3) for t, n in
+                              zip(runs["module"], runs["noauth"])]
 
     def sweep(self):
         log("throughput vs concurrency (by id): %s" % SWEEP)
@@ -1397,6 +1615,10 @@ def summary_line(row):
     def f(k):
         r = row.get(k)
         return "%8.0f" % r["rps"] if r else "       -"
+    if row.get("noauth"):
+        return ("  %-10s c=%-4d no auth %s  with token %s req/s (%.2fx)"
+                % (row["workload"], row["c"], f("noauth"), f("module"),
+                   ratio(row["module"], row["noauth"]) or 0))
     return "  %-10s c=%-4d pgbench %s  module %s  PostGraphile %s req/s" % (
         row["workload"], row["c"], f("pgbench"), f("module"), f("pgl"))
 
@@ -1542,6 +1764,48 @@ def report(b):
               "bytes) from a file, c16: %s req/s." % (
                   b.static_len, fmt_rps(s)))
             w("")
+    auth = [r for r in R["matrix"] if r.get("noauth")]
+    if auth:
+        w("### Identity: one object by id with a verified token")
+        w("")
+        w("`fraiseql_jwt required` in a location of its own, "
+          "`Authorization: Bearer`, one token per id (python3-jwt, a day to "
+          "live); with the verified-token cache on (the default, 1,024 "
+          "tokens) every request after a token's first is a cache hit, "
+          "with `fraiseql_jwt_cache off` each request verifies the "
+          "signature. Beside by id without a token (no auth) on the same "
+          "nginx, alternated: %d× (no auth, token, token, no auth), %d s "
+          "each, the figures the sums of each side's runs; pgbench has no "
+          "token. Pairs: the ratio of each pair of adjacent runs, lowest "
+          "and highest. CPU per request: nginx worker + PostgreSQL, µs."
+          % (AUTH_ROUNDS, max(1, DURATION // 2)))
+        w("")
+        w("| workload | c | no auth | with token | with token ÷ no auth | "
+          "pairs | CPU no auth | CPU with token | worker's extra µs |")
+        w("|---|--:|--:|--:|--:|--:|--:|--:|--:|")
+
+        def cpu2(r):
+            return "%.0f + %.0f" % (r["cpu_server"], r["cpu_pg"])
+        for r in auth:
+            pr = r.get("pair_ratios") or [0]
+            w("| %s | %d | %s | %s | %s | %.2f–%.2f | %s | %s | %+.1f |" % (
+                r["title"], r["c"], fmt_rps(r["noauth"]),
+                fmt_rps(r["module"]),
+                fmt_ratio(ratio(r["module"], r["noauth"])),
+                min(pr), max(pr), cpu2(r["noauth"]), cpu2(r["module"]),
+                r["module"]["cpu_server"] - r["noauth"]["cpu_server"]))
+        w("")
+        by = {(r["workload"], r["c"]): r for r in auth}
+        for (name, c), r in sorted(by.items()):
+            hit = by.get(("by_id_rs256", c))
+            if name == "by_id_rs256_nocache" and hit:
+                w("RS256 verified at each request, against a cache hit, "
+                  "c=%d: %+.1f µs of the worker's CPU per request, %s of "
+                  "the throughput." % (
+                      c, r["module"]["cpu_server"]
+                      - hit["module"]["cpu_server"],
+                      fmt_ratio(ratio(r["module"], hit["module"]))))
+                w("")
     if R["sweep"]:
         w("### Throughput vs concurrency (one object by id)")
         w("")
@@ -1656,6 +1920,13 @@ def targets(R):
             out.append("module ≥ %.1f× pgbench on %s at 16 clients: %.2f× — "
                        "%s" % (want, label, x, "met" if x >= want
                                else "NOT MET"))
+    for name, label in (("by_id_hs256", "HS256"), ("by_id_rs256", "RS256")):
+        r = at(name, 16)
+        x = ratio(r.get("module"), r.get("noauth")) if r else None
+        if x is not None:
+            out.append("cached auth (%s) ≥ 0.9× of no auth at 16 clients "
+                       "(by id): %.2f× — %s" % (label, x, "met" if x >= 0.9
+                                                else "NOT MET"))
     big = [r for r in R["scaling"] if r["rows"] == 100000]
     if big:
         r = big[0]
