@@ -138,6 +138,8 @@ typedef struct {
      * replaced by the worker when the key set file changes */
     fql_jwt_conf_t              jwt;
     const char                 *lead;        /* the settings' statement */
+    size_t                      lead_len;
+    uint64_t                    lead_hash;   /* its name, fq_<hash> */
     ngx_uint_t                  lead_nparams;
 } ngx_http_fraiseql_auth_conf_t;
 
@@ -279,7 +281,8 @@ struct ngx_http_fraiseql_pool_s {
  * a Sync closes them).
  */
 typedef enum {
-    NGX_HTTP_FRAISEQL_STMT_LEAD = 0,   /* the leading statement's */
+    NGX_HTTP_FRAISEQL_STMT_LEAD_PREPARE = 0,  /* its Prepare's */
+    NGX_HTTP_FRAISEQL_STMT_LEAD,       /* the leading statement's */
     NGX_HTTP_FRAISEQL_STMT_PREPARE,    /* the Prepare's */
     NGX_HTTP_FRAISEQL_STMT_ROWS,       /* the statement's rows */
     NGX_HTTP_FRAISEQL_STMT_SYNC,       /* the pipeline's end */
@@ -293,6 +296,8 @@ struct ngx_http_fraiseql_stmt_s {
     const ngx_http_fraiseql_stmt_conf_t  *conf;
     /* run first, in the same pipeline (its results are not rows) */
     const char                           *lead;
+    size_t                                lead_len;
+    uint64_t                              lead_hash;
     int                                   lead_nparams;
     const char *const                    *lead_params;
     ngx_log_t                            *log;     /* the request's */

@@ -692,6 +692,8 @@ ngx_http_fraiseql_auth_lead(ngx_conf_t *cf,
     }
 
     *p = '\0';
+    acf->lead_len = p - (u_char *) acf->lead;
+    acf->lead_hash = fql_hash(acf->lead, acf->lead_len);
     acf->lead_nparams = n;
 
     return NGX_CONF_OK;

@@ -131,6 +131,8 @@ ngx_http_fraiseql_execute(ngx_http_fraiseql_ctx_t *ctx)
         /* the claims and settings go first, in the same pipeline */
         if (ctx->auth.lead_params != NULL) {
             s->stmt.lead = ctx->lcf->auth.lead;
+            s->stmt.lead_len = ctx->lcf->auth.lead_len;
+            s->stmt.lead_hash = ctx->lcf->auth.lead_hash;
             s->stmt.lead_nparams = ctx->lcf->auth.lead_nparams;
             s->stmt.lead_params = ctx->auth.lead_params;
         }

@@ -24,9 +24,11 @@ typedef struct {
 #define NGX_HTTP_FRAISEQL_PREPARE  2    /* prepared first, then by name */
 
 
-static ngx_uint_t ngx_http_fraiseql_stmt_lookup(ngx_http_fraiseql_stmt_t *st);
+static ngx_uint_t ngx_http_fraiseql_stmt_lookup(ngx_http_fraiseql_stmt_t *st,
+    uint64_t hash, const char *sql, size_t len);
 static ngx_int_t ngx_http_fraiseql_stmt_remember(
-    ngx_http_fraiseql_stmt_t *st);
+    ngx_http_fraiseql_stmt_t *st, uint64_t hash, const char *sql,
+    size_t len);
 static ngx_int_t ngx_http_fraiseql_stmt_run(ngx_http_fraiseql_stmt_t *st,
     ngx_uint_t how);
 static void ngx_http_fraiseql_stmt_enter(ngx_http_fraiseql_stmt_t *st,
@@ -35,12 +37,62 @@ static ngx_int_t ngx_http_fraiseql_stmt_next(ngx_http_fraiseql_stmt_t *st);
 
 
 static const char  *ngx_http_fraiseql_stmt_phases[] = {
+    "lead prepare",
     "lead",
     "prepare",
     "rows",
     "sync",
     "done"
 };
+
+
+/*
+ * The leading statement (the claims and settings): the same text for
+ * every request of a location, so prepared once per connection as the
+ * statements are, rather than parsed and planned again each time.
+ */
+static ngx_int_t
+ngx_http_fraiseql_stmt_lead(ngx_http_fraiseql_stmt_t *st)
+{
+    char        name[24];
+    PGconn     *pg = st->pgc->pg;
+    ngx_uint_t  how;
+
+    how = ngx_http_fraiseql_stmt_lookup(st, st->lead_hash, st->lead,
+                                        st->lead_len);
+
+    if (how == NGX_HTTP_FRAISEQL_UNNAMED) {
+        if (!PQsendQueryParams(pg, st->lead, st->lead_nparams, NULL,
+                               st->lead_params, NULL, NULL, 0))
+        {
+            return NGX_ERROR;
+        }
+
+        st->steps |= NGX_HTTP_FRAISEQL_STEP(NGX_HTTP_FRAISEQL_STMT_LEAD);
+        return NGX_OK;
+    }
+
+    ngx_sprintf((u_char *) name, "fq_%016uxL%Z", st->lead_hash);
+
+    if (how == NGX_HTTP_FRAISEQL_PREPARE) {
+        if (!PQsendPrepare(pg, name, st->lead, st->lead_nparams, NULL)) {
+            return NGX_ERROR;
+        }
+
+        st->steps |= NGX_HTTP_FRAISEQL_STEP(
+                                        NGX_HTTP_FRAISEQL_STMT_LEAD_PREPARE);
+    }
+
+    if (!PQsendQueryPrepared(pg, name, st->lead_nparams, st->lead_params,
+                             NULL, NULL, 0))
+    {
+        return NGX_ERROR;
+    }
+
+    st->steps |= NGX_HTTP_FRAISEQL_STEP(NGX_HTTP_FRAISEQL_STMT_LEAD);
+
+    return NGX_OK;
+}
 
 
 /*
@@ -55,7 +107,7 @@ ngx_http_fraiseql_stmt_send(ngx_http_fraiseql_stmt_t *st)
 {
     char                    name[24];
     PGconn                 *pg = st->pgc->pg;
-    ngx_uint_t              how;
+    ngx_uint_t              how, phase;
     const fql_root_plan_t  *rp = st->plan;
 
     static const char  *hows[] = { "unnamed", "by name", "prepared now" };
@@ -64,7 +116,8 @@ ngx_http_fraiseql_stmt_send(ngx_http_fraiseql_stmt_t *st)
     st->refused = 0;
     st->pgc->log.action = "sending a statement to PostgreSQL";
 
-    how = ngx_http_fraiseql_stmt_lookup(st);
+    how = ngx_http_fraiseql_stmt_lookup(st, rp->sql_hash, rp->sql,
+                                        rp->sql_len);
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, st->log, 0,
                    "fraiseql stmt: send on *%uA, %s%s, %ui params",
@@ -84,14 +137,10 @@ ngx_http_fraiseql_stmt_send(ngx_http_fraiseql_stmt_t *st)
             return NGX_ERROR;
         }
 
-        if (st->lead != NULL) {
-            if (!PQsendQueryParams(pg, st->lead, st->lead_nparams, NULL,
-                                   st->lead_params, NULL, NULL, 0))
-            {
-                return NGX_ERROR;
-            }
-
-            st->steps |= NGX_HTTP_FRAISEQL_STEP(NGX_HTTP_FRAISEQL_STMT_LEAD);
+        if (st->lead != NULL
+            && ngx_http_fraiseql_stmt_lead(st) != NGX_OK)
+        {
+            return NGX_ERROR;
         }
 
         if (how == NGX_HTTP_FRAISEQL_PREPARE) {
@@ -112,9 +161,13 @@ ngx_http_fraiseql_stmt_send(ngx_http_fraiseql_stmt_t *st)
         st->steps |= NGX_HTTP_FRAISEQL_STEP(NGX_HTTP_FRAISEQL_STMT_ROWS)
                      | NGX_HTTP_FRAISEQL_STEP(NGX_HTTP_FRAISEQL_STMT_SYNC);
 
-        ngx_http_fraiseql_stmt_enter(st, st->lead
-                                         ? NGX_HTTP_FRAISEQL_STMT_LEAD
-                                         : NGX_HTTP_FRAISEQL_STMT_PREPARE);
+        for (phase = 0; !(st->steps & NGX_HTTP_FRAISEQL_STEP(phase));
+             phase++)
+        {
+            /* void */
+        }
+
+        ngx_http_fraiseql_stmt_enter(st, phase);
 
     } else if (how == NGX_HTTP_FRAISEQL_PREPARE) {
         /* the run follows when the Prepare is over (stmt_next) */
@@ -150,12 +203,12 @@ ngx_http_fraiseql_stmt_send(ngx_http_fraiseql_stmt_t *st)
  * connection holds too many, or the name stands for another text).
  */
 static ngx_uint_t
-ngx_http_fraiseql_stmt_lookup(ngx_http_fraiseql_stmt_t *st)
+ngx_http_fraiseql_stmt_lookup(ngx_http_fraiseql_stmt_t *st, uint64_t hash,
+    const char *sql, size_t len)
 {
     ngx_uint_t                  i, n;
     ngx_array_t                *a = st->pgc->prepared;
     ngx_http_fraiseql_known_t  *k;
-    const fql_root_plan_t      *rp = st->plan;
 
     if (!st->conf->named) {
         return NGX_HTTP_FRAISEQL_UNNAMED;
@@ -165,9 +218,8 @@ ngx_http_fraiseql_stmt_lookup(ngx_http_fraiseql_stmt_t *st)
     n = a ? a->nelts : 0;
 
     for (i = 0; i < n; i++) {
-        if (k[i].hash == rp->sql_hash) {
-            return (k[i].len == rp->sql_len
-                    && ngx_memcmp(k[i].sql, rp->sql, rp->sql_len) == 0)
+        if (k[i].hash == hash) {
+            return (k[i].len == len && ngx_memcmp(k[i].sql, sql, len) == 0)
                    ? NGX_HTTP_FRAISEQL_BY_NAME : NGX_HTTP_FRAISEQL_UNNAMED;
         }
     }
@@ -179,7 +231,8 @@ ngx_http_fraiseql_stmt_lookup(ngx_http_fraiseql_stmt_t *st)
 
 /* the connection knows the statement by name from now on */
 static ngx_int_t
-ngx_http_fraiseql_stmt_remember(ngx_http_fraiseql_stmt_t *st)
+ngx_http_fraiseql_stmt_remember(ngx_http_fraiseql_stmt_t *st, uint64_t hash,
+    const char *sql, size_t len)
 {
     ngx_http_fraiseql_pgc_t    *pgc = st->pgc;
     ngx_http_fraiseql_known_t  *k;
@@ -204,8 +257,8 @@ ngx_http_fraiseql_stmt_remember(ngx_http_fraiseql_stmt_t *st)
         return NGX_ERROR;
     }
 
-    k->hash = st->plan->sql_hash;
-    k->len = st->plan->sql_len;
+    k->hash = hash;
+    k->len = len;
 
     k->sql = ngx_pnalloc(pgc->session, k->len);
     if (k->sql == NULL) {
@@ -213,7 +266,7 @@ ngx_http_fraiseql_stmt_remember(ngx_http_fraiseql_stmt_t *st)
         return NGX_ERROR;
     }
 
-    ngx_memcpy(k->sql, st->plan->sql, k->len);
+    ngx_memcpy(k->sql, sql, k->len);
 
     return NGX_OK;
 }
@@ -275,8 +328,18 @@ ngx_http_fraiseql_stmt_next(ngx_http_fraiseql_stmt_t *st)
 {
     ngx_uint_t  phase;
 
+    if (st->phase == NGX_HTTP_FRAISEQL_STMT_LEAD_PREPARE && !st->refused
+        && ngx_http_fraiseql_stmt_remember(st, st->lead_hash, st->lead,
+                                           st->lead_len) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     if (st->phase == NGX_HTTP_FRAISEQL_STMT_PREPARE && !st->refused) {
-        if (ngx_http_fraiseql_stmt_remember(st) != NGX_OK) {
+        if (ngx_http_fraiseql_stmt_remember(st, st->plan->sql_hash,
+                                            st->plan->sql, st->plan->sql_len)
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
 
