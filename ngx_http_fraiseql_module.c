@@ -315,6 +315,20 @@ static ngx_command_t  ngx_http_fraiseql_commands[] = {
       offsetof(ngx_http_fraiseql_loc_conf_t, auth.role_claim),
       NULL },
 
+    { ngx_string("fraiseql_jwt_roles_claim"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, auth.roles_claim),
+      NULL },
+
+    { ngx_string("fraiseql_jwt_role_header"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, auth.role_header),
+      NULL },
+
     { ngx_string("fraiseql_anon_role"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,

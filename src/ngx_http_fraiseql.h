@@ -129,6 +129,8 @@ typedef struct {
     size_t                      max_size;
     ngx_str_t                   role_claim;  /* a JSON pointer */
     ngx_str_t                   anon_role;
+    ngx_str_t                   roles_claim;  /* the roles one may pick */
+    ngx_str_t                   role_header;  /* ... with this header */
     ngx_uint_t                  db_role;     /* claim: set_config('role') */
     ngx_array_t                *settings;    /* fraiseql_db_setting */
     ngx_uint_t                  cache_size;  /* tokens; 0: no cache */

@@ -80,6 +80,8 @@ struct ngx_http_fraiseql_jwks_s {
 
 static ngx_int_t ngx_http_fraiseql_auth_refuse(ngx_http_request_t *r,
     ngx_http_fraiseql_ctx_t *ctx, const char *message);
+static ngx_int_t ngx_http_fraiseql_auth_forbid(ngx_http_request_t *r,
+    ngx_http_fraiseql_ctx_t *ctx);
 static void ngx_http_fraiseql_jwt_cache_clear(
     ngx_http_fraiseql_jwt_cache_t *cache);
 
@@ -723,6 +725,8 @@ ngx_http_fraiseql_auth_merge(ngx_conf_t *cf,
                               FQL_JWT_DEFAULT_MAX_SIZE);
     ngx_conf_merge_str_value(acf->role_claim, prev->role_claim, "/role");
     ngx_conf_merge_str_value(acf->anon_role, prev->anon_role, "");
+    ngx_conf_merge_str_value(acf->roles_claim, prev->roles_claim, "");
+    ngx_conf_merge_str_value(acf->role_header, prev->role_header, "");
     ngx_conf_merge_uint_value(acf->db_role, prev->db_role, 0);
     ngx_conf_merge_ptr_value(acf->settings, prev->settings, NULL);
     ngx_conf_merge_uint_value(acf->cache_size, prev->cache_size,
@@ -738,6 +742,17 @@ ngx_http_fraiseql_auth_merge(ngx_conf_t *cf,
                            "\"fraiseql_jwt_role_claim\" %V is not a JSON "
                            "pointer (RFC 6901), such as /role",
                            &acf->role_claim);
+        return NGX_CONF_ERROR;
+    }
+
+    ptr.data = (char *) acf->roles_claim.data;
+    ptr.len = acf->roles_claim.len;
+
+    if (acf->roles_claim.len && !fql_json_pointer_valid(ptr)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"fraiseql_jwt_roles_claim\" %V is not a JSON "
+                           "pointer (RFC 6901), such as /allowed_roles",
+                           &acf->roles_claim);
         return NGX_CONF_ERROR;
     }
 
@@ -866,50 +881,146 @@ ngx_http_fraiseql_token(ngx_http_request_t *r,
 }
 
 
-/* the role: the claim fraiseql_jwt_role_claim points at, else anon */
+/* a role's name becomes SQL's (set_config('role')): a plain identifier */
+static ngx_uint_t
+ngx_http_fraiseql_role_name(const u_char *p, size_t len)
+{
+    const u_char  *start = p;
+
+    if (len == 0 || len > 63) {
+        return 0;
+    }
+
+    for ( /* void */ ; p < start + len; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || *p == '_'
+              || (*p >= '0' && *p <= '9' && p > start)))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/* the request header fraiseql_jwt_role_header names, or NULL */
+static ngx_table_elt_t *
+ngx_http_fraiseql_role_header(ngx_http_request_t *r, ngx_str_t *name)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == name->len
+            && ngx_strncasecmp(h[i].key.data, name->data, name->len) == 0)
+        {
+            return &h[i];
+        }
+    }
+}
+
+
+/*
+ * The role the client picks with fraiseql_jwt_role_header: its default
+ * one, or one of those fraiseql_jwt_roles_claim allows (Hasura's
+ * X-Hasura-Role).  NGX_ABORT: not one it may take (403).
+ */
+static ngx_int_t
+ngx_http_fraiseql_role_pick(ngx_http_request_t *r,
+    ngx_http_fraiseql_ctx_t *ctx, ngx_http_fraiseql_auth_conf_t *acf)
+{
+    fql_str_t          ptr;
+    ngx_table_elt_t   *h;
+    const fql_jval_t  *v, *it;
+
+    h = ngx_http_fraiseql_role_header(r, &acf->role_header);
+    if (h == NULL) {
+        return NGX_OK;
+    }
+
+    if (h->value.len == ctx->auth.role.len
+        && ngx_strncmp(h->value.data, ctx->auth.role.data,
+                       h->value.len) == 0)
+    {
+        return NGX_OK;
+    }
+
+    if (!ngx_http_fraiseql_role_name(h->value.data, h->value.len)
+        || ctx->auth.status != FQL_JWT_OK || acf->roles_claim.len == 0)
+    {
+        return NGX_ABORT;
+    }
+
+    ptr.data = (char *) acf->roles_claim.data;
+    ptr.len = acf->roles_claim.len;
+
+    v = fql_json_pointer(ctx->auth.jwt.claims, ptr);
+    if (v == NULL || v->kind != FQL_J_ARRAY) {
+        return NGX_ABORT;
+    }
+
+    for (it = v->items; it; it = it->next) {
+        if (it->kind == FQL_J_STRING && it->str.len == h->value.len
+            && ngx_strncmp(it->str.data, h->value.data, h->value.len) == 0)
+        {
+            ctx->auth.role = h->value;
+            return NGX_OK;
+        }
+    }
+
+    return NGX_ABORT;
+}
+
+
+/*
+ * The role: the claim fraiseql_jwt_role_claim points at, else anon; then
+ * the one the client picks.  NGX_DECLINED: the claim is no role's name
+ * (401); NGX_ABORT: the client may not take the role it asks for (403).
+ */
 static ngx_int_t
 ngx_http_fraiseql_role(ngx_http_request_t *r, ngx_http_fraiseql_ctx_t *ctx,
     ngx_http_fraiseql_auth_conf_t *acf)
 {
-    u_char            *p;
     fql_str_t          ptr;
     const fql_jval_t  *v;
 
     ctx->auth.role = acf->anon_role;
 
-    if (ctx->auth.status != FQL_JWT_OK) {
-        return NGX_OK;
-    }
+    if (ctx->auth.status == FQL_JWT_OK) {
+        ptr.data = (char *) acf->role_claim.data;
+        ptr.len = acf->role_claim.len;
 
-    ptr.data = (char *) acf->role_claim.data;
-    ptr.len = acf->role_claim.len;
+        v = fql_json_pointer(ctx->auth.jwt.claims, ptr);
 
-    v = fql_json_pointer(ctx->auth.jwt.claims, ptr);
-    if (v == NULL) {
-        return NGX_OK;
-    }
+        if (v != NULL) {
+            if (v->kind != FQL_J_STRING
+                || !ngx_http_fraiseql_role_name((u_char *) v->str.data,
+                                                v->str.len))
+            {
+                return NGX_DECLINED;
+            }
 
-    /* a role becomes a SQL role's name: a plain identifier, or nothing */
-    if (v->kind != FQL_J_STRING || v->str.len == 0 || v->str.len > 63) {
-        return NGX_DECLINED;
-    }
-
-    for (p = (u_char *) v->str.data; p < (u_char *) v->str.data + v->str.len;
-         p++)
-    {
-        if (!((*p >= 'a' && *p <= 'z') || *p == '_'
-              || (*p >= '0' && *p <= '9' && p > (u_char *) v->str.data)))
-        {
-            return NGX_DECLINED;
+            ctx->auth.role.data = (u_char *) v->str.data;
+            ctx->auth.role.len = v->str.len;
         }
     }
 
-    ctx->auth.role.data = (u_char *) v->str.data;
-    ctx->auth.role.len = v->str.len;
-
-    (void) r;
-
-    return NGX_OK;
+    return acf->role_header.len ? ngx_http_fraiseql_role_pick(r, ctx, acf)
+                                : NGX_OK;
 }
 
 
@@ -1526,7 +1637,9 @@ ngx_http_fraiseql_auth(ngx_http_request_t *r, ngx_http_fraiseql_ctx_t *ctx)
         }
     }
 
-    if (ngx_http_fraiseql_role(r, ctx, acf) != NGX_OK) {
+    rc = ngx_http_fraiseql_role(r, ctx, acf);
+
+    if (rc == NGX_DECLINED) {
         ctx->auth.status = FQL_JWT_BAD_CLAIMS;
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "fraiseql: token refused (bad_claims): its role "
@@ -1535,11 +1648,45 @@ ngx_http_fraiseql_auth(ngx_http_request_t *r, ngx_http_fraiseql_ctx_t *ctx)
                                              "valid.");
     }
 
+    if (rc == NGX_ABORT) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "fraiseql: the role \"%V\" asks for is not one the "
+                      "token allows", &acf->role_header);
+        return ngx_http_fraiseql_auth_forbid(r, ctx);
+    }
+
     if (ngx_http_fraiseql_lead_params(r, ctx, acf) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     return NGX_DECLINED;
+}
+
+
+/* 403: the role asked for is not the caller's to take */
+static ngx_int_t
+ngx_http_fraiseql_auth_forbid(ngx_http_request_t *r,
+    ngx_http_fraiseql_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    ctx->auth.role.len = 0;
+
+    if (fql_error_add(&ctx->errs, NULL, FQL_CODE_FORBIDDEN, "The role "
+                      "asked for in %.*s is not one the token allows.",
+                      (int) ctx->lcf->auth.role_header.len,
+                      (char *) ctx->lcf->auth.role_header.data) == NULL)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_fraiseql_send_errors(r, NGX_HTTP_FORBIDDEN, &ctx->errs,
+                                         ctx->graphql_response);
 }
 
 

@@ -367,3 +367,44 @@ def test_claims_after_a_query_without_them_on_one_connection(make_nginx,
         assert len(r["data"]["whoami"]) == 1, r
         assert json.loads(r["data"]["whoami"][0]["claims"])["tenant"] \
             == "t%d" % i
+
+
+def test_the_client_picks_one_of_its_roles(make_nginx, keys):
+    n = make_nginx(log_level="debug", http_extra=http_extra(
+        keys, more="fraiseql_db_role claim; fraiseql_jwt_roles_claim "
+                   "/allowed; fraiseql_jwt_role_header X-Pick-Role;")).start()
+    t = token(keys, role="postgres", allowed=["app_user", "reader"])
+    # without the header: the role claim
+    r = post(n, WHO, t)
+    assert r.headers["X-Role"] == "postgres"
+    assert r.json()["data"]["whoami"][0]["role"] == "postgres"
+    # one of the allowed roles
+    r = post(n, WHO, t, {"X-Pick-Role": "app_user"})
+    assert r.headers["X-Role"] == "app_user"
+    assert r.json()["data"]["whoami"][0]["role"] == "app_user"
+    # its own default role is always its to take
+    assert post(n, WHO, t, {"X-Pick-Role": "postgres"}).status_code == 200
+    before = statements_any(n)
+    for bad in ("admin", "App_User", "app_user; drop", "reader2"):
+        r = post(n, WHO, t, {"X-Pick-Role": bad})
+        assert r.status_code == 403, (bad, r.text)
+        err = r.json()["errors"][0]
+        assert err["extensions"]["code"] == "FORBIDDEN"
+        assert "X-Pick-Role" in err["message"]
+    # a token without the list may take no other role
+    r = post(n, WHO, token(keys, role="postgres"),
+             {"X-Pick-Role": "app_user"})
+    assert r.status_code == 403
+    assert statements_any(n) == before
+
+
+def statements_any(n):
+    return n.log().count("fraiseql slot")
+
+
+def test_bad_roles_claim_fails_nginx_t(pg, keys):
+    from conftest import Nginx, SCHEMA
+    r = Nginx(pg, SCHEMA, http_extra=http_extra(
+        keys, more="fraiseql_jwt_roles_claim allowed;")).cmd("-t")
+    assert r.returncode != 0
+    assert "JSON pointer" in r.stderr

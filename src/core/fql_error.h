@@ -24,6 +24,7 @@
 #define FQL_CODE_NOT_SUPPORTED    "OPERATION_NOT_SUPPORTED"
 #define FQL_CODE_LIMIT            "LIMIT_EXCEEDED"
 #define FQL_CODE_UNAUTHENTICATED  "UNAUTHENTICATED"
+#define FQL_CODE_FORBIDDEN        "FORBIDDEN"
 
 /* errors listed in one answer, as graphql-js stops at; then one more */
 #define FQL_ERRORS_MAX  100
