@@ -378,14 +378,19 @@ ngx_http_fraiseql_process(ngx_http_request_t *r, u_char *body, size_t len)
 
         /* out of memory is ours, not the client's */
         if (ctx->errs.head != NULL
-            && ctx->errs.head->code == (const char *) FQL_CODE_INTERNAL)
+            && ngx_strcmp(ctx->errs.head->code, FQL_CODE_INTERNAL) == 0)
         {
             status = NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        /* an argument needs a claim the request's token does not have */
+        /*
+         * An argument needs a claim the request's token does not have.
+         * Codes are compared as text: the same literal in two files need
+         * not be one object (it is not under AddressSanitizer).
+         */
         if (ctx->errs.head != NULL
-            && ctx->errs.head->code == (const char *) FQL_CODE_UNAUTHENTICATED)
+            && ngx_strcmp(ctx->errs.head->code, FQL_CODE_UNAUTHENTICATED)
+               == 0)
         {
             status = NGX_HTTP_UNAUTHORIZED;
             ngx_http_fraiseql_add_header(r, "WWW-Authenticate", "Bearer");
