@@ -408,3 +408,80 @@ def test_bad_roles_claim_fails_nginx_t(pg, keys):
         keys, more="fraiseql_jwt_roles_claim allowed;")).cmd("-t")
     assert r.returncode != 0
     assert "JSON pointer" in r.stderr
+
+
+def test_key_rotation_by_reload_under_load(make_nginx, keys):
+    """A new key comes with a reload while requests run: none fails;
+    once the old key is gone, its tokens are refused, cached or not."""
+    import threading
+    d = keys["dir"]
+    old_key, new_key = (os.path.join(d, n) for n in ("old.key", "new.key"))
+    old_secret = "the-old-secret-of-more-than-thirty-two-bytes"
+    new_secret = "the-new-secret-of-more-than-thirty-two-bytes"
+    for path, secret in ((old_key, old_secret), (new_key, new_secret)):
+        with open(path, "w") as f:
+            f.write(secret)
+
+    def conf(*kids):
+        return "".join("fraiseql_jwt_key alg=HS256 file=%s kid=%s;\n    "
+                       % (path, kid) for kid, path in
+                       (("old", old_key), ("new", new_key)) if kid in kids)
+
+    def tok(kid, secret):
+        return jwt.encode({"sub": "u1", "exp": int(time.time()) + 300},
+                          secret, algorithm="HS256", headers={"kid": kid})
+
+    n = make_nginx(workers=2, http_extra="fraiseql_jwt required;\n    "
+                   "add_header X-Jwt-Status $fraiseql_jwt_status always;\n    "
+                   + conf("old")).start()
+    old_tok, new_tok = tok("old", old_secret), tok("new", new_secret)
+    using = [old_tok]
+    bad, served = [], []
+    stop = threading.Event()
+
+    def load():
+        import requests
+        # a connection per request: a keep-alive one an old worker closes
+        # as it quits is a race of HTTP's, whatever the server does
+        while not stop.is_set():
+            t = using[0]
+            try:
+                r = requests.post(n.url, json={"query": WHO}, timeout=30,
+                                  headers={"Authorization": "Bearer " + t,
+                                           "Connection": "close"})
+            except requests.RequestException as e:
+                bad.append(("exception", repr(e)))
+                continue
+            if r.status_code != 200:
+                bad.append((r.status_code, r.text[:200]))
+            served.append(1)
+
+    def reload_with(*kids):
+        with open(n.conf_path) as f:
+            text = f.read()
+        text = re.sub(r"(fraiseql_jwt_key [^;]*;\s*)+", conf(*kids), text)
+        with open(n.conf_path, "w") as f:
+            f.write(text)
+        r = n.cmd("-s", "reload")
+        assert r.returncode == 0, r.stderr
+        time.sleep(1.5)
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(0.5)
+        reload_with("old", "new")       # both keys for a while
+        using[0] = new_tok              # clients move to the new key
+        time.sleep(0.5)
+        reload_with("new")              # the old key goes
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert bad == []
+    assert len(served) > 50
+    # the old key's token: refused by the new workers, cache or not
+    for _ in range(4):
+        assert refused(n, post(n, WHO, old_tok)) == "unknown_kid"
