@@ -115,7 +115,8 @@ test: deps
 test-asan: deps $(ASAN_MODULE)
 	FRAISEQL_MODULE=$(ASAN_MODULE) FRAISEQL_ASAN=1 $(PYTEST) -q t/
 
-$(BUILD)/fuzz/%: t/fuzz/%.c t/unit/jwt_tokens.h $(CORE_SRCS) $(CORE_HDRS)
+$(BUILD)/fuzz/%: t/fuzz/%.c t/unit/jwt_tokens.h t/unit/jwk_tokens.h $(CORE_SRCS) \
+    $(CORE_HDRS)
 	@mkdir -p $(BUILD)/fuzz
 	clang -std=gnu11 -g -O1 -Isrc/core \
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
