@@ -414,6 +414,7 @@ def test_key_rotation_by_reload_under_load(make_nginx, keys):
     """A new key comes with a reload while requests run: none fails;
     once the old key is gone, its tokens are refused, cached or not."""
     import threading
+    from conftest import ASAN
     d = keys["dir"]
     old_key, new_key = (os.path.join(d, n) for n in ("old.key", "new.key"))
     old_secret = "the-old-secret-of-more-than-thirty-two-bytes"
@@ -463,7 +464,9 @@ def test_key_rotation_by_reload_under_load(make_nginx, keys):
         with open(n.conf_path, "w") as f:
             f.write(text)
         r = n.cmd("-s", "reload")
-        assert r.returncode == 0, r.stderr
+        # under AddressSanitizer the signalling nginx exits 1 on nginx's
+        # own leaks (its log has them, stderr nothing)
+        assert r.returncode == 0 or (ASAN and not r.stderr), r.stderr
         time.sleep(1.5)
 
     threads = [threading.Thread(target=load) for _ in range(4)]
