@@ -805,15 +805,49 @@ ngx_http_fraiseql_database(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/*
+ * A directive's optional NAME=time parameter (timeout=, check=, ttl=):
+ * its time, in seconds when is_sec, else milliseconds; 0 and bad times
+ * are refused as "invalid <what>".  NGX_ERROR: logged.
+ */
+ngx_int_t
+ngx_http_fraiseql_conf_time(ngx_conf_t *cf, ngx_str_t *value,
+    const char *name, const char *what, ngx_uint_t is_sec, ngx_int_t *out)
+{
+    size_t     len;
+    ngx_str_t  s;
+
+    len = ngx_strlen(name);
+
+    if (value->len < len || ngx_strncmp(value->data, name, len) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", value);
+        return NGX_ERROR;
+    }
+
+    s.data = value->data + len;
+    s.len = value->len - len;
+
+    *out = ngx_parse_time(&s, is_sec);
+
+    if (*out == NGX_ERROR || *out == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid %s \"%V\"", what,
+                           value);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
 /* fraiseql_pool_queue N [timeout=T]; */
 static char *
 ngx_http_fraiseql_pool_queue(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_fraiseql_loc_conf_t  *flcf = conf;
 
-    ngx_int_t    n;
-    ngx_str_t   *value, s;
-    ngx_msec_t   t;
+    ngx_int_t    n, t;
+    ngx_str_t   *value;
 
     if (flcf->queue_size != NGX_CONF_UNSET_UINT) {
         return "is duplicate";
@@ -831,23 +865,13 @@ ngx_http_fraiseql_pool_queue(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     flcf->queue_size = n;
 
     if (cf->args->nelts == 3) {
-        if (ngx_strncmp(value[2].data, "timeout=", 8) != 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\"", &value[2]);
+        if (ngx_http_fraiseql_conf_time(cf, &value[2], "timeout=", "timeout",
+                                        0, &t) != NGX_OK)
+        {
             return NGX_CONF_ERROR;
         }
 
-        s.data = value[2].data + 8;
-        s.len = value[2].len - 8;
-
-        t = ngx_parse_time(&s, 0);
-        if (t == (ngx_msec_t) NGX_ERROR || t == 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid timeout \"%V\"", &value[2]);
-            return NGX_CONF_ERROR;
-        }
-
-        flcf->queue_timeout = t;
+        flcf->queue_timeout = (ngx_msec_t) t;
     }
 
     return NGX_CONF_OK;

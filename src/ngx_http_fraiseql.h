@@ -434,6 +434,10 @@ void ngx_http_fraiseql_set_content_type(ngx_http_request_t *r,
 void ngx_http_fraiseql_add_header(ngx_http_request_t *r, const char *key,
     const char *value);
 
+/* ngx_http_fraiseql_module.c */
+ngx_int_t ngx_http_fraiseql_conf_time(ngx_conf_t *cf, ngx_str_t *value,
+    const char *name, const char *what, ngx_uint_t is_sec, ngx_int_t *out);
+
 /* ngx_http_fraiseql_auth.c */
 void ngx_http_fraiseql_auth_create(ngx_http_fraiseql_auth_conf_t *acf);
 char *ngx_http_fraiseql_auth_merge(ngx_conf_t *cf,

@@ -390,8 +390,9 @@ ngx_http_fraiseql_jwt_jwks_file(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_http_fraiseql_loc_conf_t *flcf = conf;
 
     char                            err[256];
+    ngx_int_t                       t;
     ngx_err_t                       errnum;
-    ngx_str_t                      *value, path, s;
+    ngx_str_t                      *value, path;
     ngx_msec_t                      check;
     ngx_http_fraiseql_jwks_t       *jwks;
     ngx_http_fraiseql_main_conf_t  *fmcf;
@@ -405,21 +406,13 @@ ngx_http_fraiseql_jwt_jwks_file(ngx_conf_t *cf, ngx_command_t *cmd,
     check = 30000;
 
     if (cf->args->nelts == 3) {
-        if (ngx_strncmp(value[2].data, "check=", 6) != 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\"", &value[2]);
+        if (ngx_http_fraiseql_conf_time(cf, &value[2], "check=",
+                                        "check time", 0, &t) != NGX_OK)
+        {
             return NGX_CONF_ERROR;
         }
 
-        s.data = value[2].data + 6;
-        s.len = value[2].len - 6;
-
-        check = ngx_parse_time(&s, 0);
-        if (check == (ngx_msec_t) NGX_ERROR || check == 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid check time \"%V\"", &value[2]);
-            return NGX_CONF_ERROR;
-        }
+        check = (ngx_msec_t) t;
     }
 
     if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
@@ -600,7 +593,7 @@ ngx_http_fraiseql_jwt_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_fraiseql_loc_conf_t *flcf = conf;
 
     ngx_int_t   n;
-    ngx_str_t  *value, s;
+    ngx_str_t  *value;
 
     value = cf->args->elts;
 
@@ -625,23 +618,13 @@ ngx_http_fraiseql_jwt_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     flcf->auth.cache_size = n;
 
     if (cf->args->nelts == 3) {
-        if (ngx_strncmp(value[2].data, "ttl=", 4) != 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\"", &value[2]);
-            return NGX_CONF_ERROR;
-        }
-
-        s.data = value[2].data + 4;
-        s.len = value[2].len - 4;
-
-        flcf->auth.cache_ttl = ngx_parse_time(&s, 1);
-        if (flcf->auth.cache_ttl == (time_t) NGX_ERROR
-            || flcf->auth.cache_ttl == 0)
+        if (ngx_http_fraiseql_conf_time(cf, &value[2], "ttl=", "ttl", 1, &n)
+            != NGX_OK)
         {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid ttl \"%V\"", &value[2]);
             return NGX_CONF_ERROR;
         }
+
+        flcf->auth.cache_ttl = (time_t) n;
     }
 
     return NGX_CONF_OK;
