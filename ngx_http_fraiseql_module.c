@@ -280,6 +280,13 @@ static ngx_command_t  ngx_http_fraiseql_commands[] = {
       0,
       NULL },
 
+    { ngx_string("fraiseql_jwt_jwks_uri"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE123,
+      ngx_http_fraiseql_jwt_jwks_uri,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("fraiseql_jwt_issuer"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,

@@ -50,7 +50,8 @@ typedef struct ngx_http_fraiseql_slot_s    ngx_http_fraiseql_slot_t;
 typedef struct ngx_http_fraiseql_ctx_s     ngx_http_fraiseql_ctx_t;
 /* tokens a worker verified, by their SHA-256 (auth.c) */
 typedef struct ngx_http_fraiseql_jwt_cache_s  ngx_http_fraiseql_jwt_cache_t;
-/* a fraiseql_jwt_jwks_file, which workers re-read when it changes (auth.c) */
+/* a key set: a fraiseql_jwt_jwks_file, which workers re-read when it
+ * changes, or a fraiseql_jwt_jwks_uri, which they fetch (auth.c) */
 typedef struct ngx_http_fraiseql_jwks_s  ngx_http_fraiseql_jwks_t;
 
 /* a busy connection's events go to the handler its user set */
@@ -151,8 +152,12 @@ typedef struct {
     fql_jwt_t                   jwt;         /* OK: the claims */
     ngx_str_t                   role;        /* empty: none */
     const char                **lead_params; /* NULL: no leading statement */
+    ngx_queue_t                 queue;       /* waiting for a key set */
+    ngx_event_t                 resume;      /* ... which came or not */
     unsigned                    checked:1;   /* fraiseql_jwt is on */
     unsigned                    cached:1;    /* verified before */
+    unsigned                    waiting:1;   /* in a key set's queue */
+    unsigned                    waited:1;    /* waits at most once */
 } ngx_http_fraiseql_auth_t;
 
 
@@ -388,6 +393,8 @@ extern ngx_module_t  ngx_http_fraiseql_module;
 
 /* ngx_http_fraiseql_request.c */
 ngx_int_t ngx_http_fraiseql_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_fraiseql_begin(ngx_http_request_t *r,
+    ngx_http_fraiseql_ctx_t *ctx);
 void ngx_http_fraiseql_arena_init(fql_arena_t *a, ngx_pool_t *pool);
 
 /* ngx_http_fraiseql_pg.c */
@@ -449,6 +456,8 @@ char *ngx_http_fraiseql_db_setting(ngx_conf_t *cf, ngx_command_t *cmd,
 char *ngx_http_fraiseql_jwt_cache(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_fraiseql_jwt_jwks_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_fraiseql_jwt_jwks_uri(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 void ngx_http_fraiseql_auth_init_process(ngx_cycle_t *cycle,
     ngx_http_fraiseql_main_conf_t *fmcf);

@@ -10,9 +10,12 @@
  * connection.  The variables $fraiseql_jwt_status, $fraiseql_role and
  * $fraiseql_jwt_claim_<name> say what happened.
  *
- * Keys are pinned (fraiseql_jwt_key) or come from a JSON Web Key Set file
- * (fraiseql_jwt_jwks_file, fql_jwk.c), which each worker checks on a
- * timer and re-reads when it changes: rotation without a reload.
+ * Keys are pinned (fraiseql_jwt_key) or come from a JSON Web Key Set
+ * (fql_jwk.c): a file (fraiseql_jwt_jwks_file), which each worker checks
+ * on a timer and re-reads when it changes, or a location that proxies
+ * the identity provider (fraiseql_jwt_jwks_uri), which each worker
+ * fetches through an in-memory subrequest of a request that needs it:
+ * rotation without a reload, and no blocking call.
  */
 
 #include "ngx_http_fraiseql.h"
@@ -56,16 +59,41 @@ typedef struct {
     off_t                           size;
 } ngx_http_fraiseql_jwks_id_t;
 
+typedef struct {
+    ngx_http_fraiseql_jwks_t       *jwks;
+    ngx_uint_t                      done;
+} ngx_http_fraiseql_jwks_fetch_t;
+
 /*
  * A key set file and the keys read from it.  The configuration reads it
  * (nginx -t refuses a bad one); each worker then stats it every `check`
  * and re-reads it when it changed, keeping the last good set when the new
  * text is refused.  Every location that uses it (users) verifies with one
  * contiguous array, its pinned keys then the set's, rebuilt on a change.
+ *
+ * A key set URI starts empty in each worker.  The first request with a
+ * token fetches it and waits, with any other that comes meanwhile; a
+ * request after `refresh` fetches it again in the background and goes
+ * on; a token with an unknown kid fetches it again and waits.  Fetches
+ * start at most once per `cooldown`, whatever the clients send, and a
+ * failed one keeps the last good set.
  */
 struct ngx_http_fraiseql_jwks_s {
-    ngx_str_t                       path;
+    ngx_str_t                       path;     /* or the URI */
+    ngx_str_t                       args;     /* the URI's */
+    ngx_uint_t                      uri;      /* fraiseql_jwt_jwks_uri */
     ngx_msec_t                      check;
+    ngx_msec_t                      refresh;  /* URI: fetched again after */
+    ngx_msec_t                      cooldown; /* URI: fetches at most */
+    /* URI, the worker's: the fetch running, when the last one started,
+     * when the last good text came, and that text's digest */
+    ngx_http_fraiseql_jwks_fetch_t *fetch;
+    ngx_msec_t                      tried;
+    ngx_msec_t                      loaded;
+    u_char                          digest[SHA256_DIGEST_LENGTH];
+    ngx_queue_t                     waiters;  /* ngx_http_fraiseql_auth_t */
+    unsigned                        tried_once:1;
+    unsigned                        loaded_once:1;
     ngx_http_fraiseql_jwks_id_t     id;       /* of the text last read */
     fql_jwk_set_t                  *set;      /* the keys in use */
     /* the worker's: what holds set and the users' arrays; NULL while
@@ -398,7 +426,7 @@ ngx_http_fraiseql_jwt_jwks_file(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_http_fraiseql_main_conf_t  *fmcf;
 
     if (flcf->auth.jwks != NGX_CONF_UNSET_PTR) {
-        return "is duplicate";
+        return "is duplicate: a location has one key set";
     }
 
     value = cf->args->elts;
@@ -461,6 +489,123 @@ ngx_http_fraiseql_jwt_jwks_file(ngx_conf_t *cf, ngx_command_t *cmd,
                            "skipped, the first: %s", &path,
                            (ngx_uint_t) jwks->set->nskipped,
                            jwks->set->skipped);
+    }
+
+    jwks->next = fmcf->jwks;
+    fmcf->jwks = jwks;
+    flcf->auth.jwks = jwks;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * fraiseql_jwt_jwks_uri /internal-location [refresh=10m] [cooldown=30s];
+ * the location proxies the identity provider's JWKS; nothing is fetched
+ * at nginx -t, each worker fetches it when a request first needs it.
+ */
+char *
+ngx_http_fraiseql_jwt_jwks_uri(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_fraiseql_loc_conf_t *flcf = conf;
+
+    u_char                         *q;
+    ngx_int_t                       t;
+    ngx_str_t                      *value, uri, args;
+    ngx_uint_t                      i;
+    ngx_msec_t                      refresh, cooldown;
+    ngx_http_fraiseql_jwks_t       *jwks;
+    ngx_http_fraiseql_main_conf_t  *fmcf;
+
+    if (flcf->auth.jwks != NGX_CONF_UNSET_PTR) {
+        return "is duplicate: a location has one key set";
+    }
+
+    value = cf->args->elts;
+    uri = value[1];
+    ngx_str_null(&args);
+
+    if (uri.len == 0 || uri.data[0] != '/') {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\": \"%V\" is not a "
+                           "location's URI, such as /_jwks", &cmd->name,
+                           &uri);
+        return NGX_CONF_ERROR;
+    }
+
+    q = ngx_strlchr(uri.data, uri.data + uri.len, '?');
+    if (q != NULL) {
+        args.data = q + 1;
+        args.len = uri.data + uri.len - args.data;
+        uri.len = q - uri.data;
+    }
+
+    refresh = 600000;
+    cooldown = 30000;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+        if (value[i].len > 8
+            && ngx_strncmp(value[i].data, "refresh=", 8) == 0)
+        {
+            if (ngx_http_fraiseql_conf_time(cf, &value[i], "refresh=",
+                                            "refresh time", 0, &t)
+                != NGX_OK)
+            {
+                return NGX_CONF_ERROR;
+            }
+
+            refresh = (ngx_msec_t) t;
+            continue;
+        }
+
+        if (ngx_http_fraiseql_conf_time(cf, &value[i], "cooldown=",
+                                        "cooldown time", 0, &t)
+            != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+
+        cooldown = (ngx_msec_t) t;
+    }
+
+    fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_fraiseql_module);
+
+    /* one fetched set per URI and timings, however many places name it */
+    for (jwks = fmcf->jwks; jwks; jwks = jwks->next) {
+        if (jwks->uri && jwks->refresh == refresh
+            && jwks->cooldown == cooldown
+            && jwks->path.len == uri.len && jwks->args.len == args.len
+            && ngx_strncmp(jwks->path.data, uri.data, uri.len) == 0
+            && ngx_strncmp(jwks->args.data, args.data, args.len) == 0)
+        {
+            flcf->auth.jwks = jwks;
+            return NGX_CONF_OK;
+        }
+    }
+
+    jwks = ngx_pcalloc(cf->pool, sizeof(ngx_http_fraiseql_jwks_t));
+    if (jwks == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* empty until a worker fetches it */
+    jwks->set = ngx_pcalloc(cf->pool, sizeof(fql_jwk_set_t));
+    if (jwks->set == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    jwks->path = uri;
+    jwks->args = args;
+    jwks->uri = 1;
+    jwks->refresh = refresh;
+    jwks->cooldown = cooldown;
+    ngx_queue_init(&jwks->waiters);
+
+    if (ngx_array_init(&jwks->users, cf->pool, 4,
+                       sizeof(ngx_http_fraiseql_auth_conf_t *))
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
     }
 
     jwks->next = fmcf->jwks;
@@ -744,8 +889,9 @@ ngx_http_fraiseql_auth_merge(ngx_conf_t *cf,
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"fraiseql_jwt\" needs a key: "
-                           "fraiseql_jwt_key alg=... file=... or "
-                           "fraiseql_jwt_jwks_file");
+                           "fraiseql_jwt_key alg=... file=..., "
+                           "fraiseql_jwt_jwks_file or "
+                           "fraiseql_jwt_jwks_uri");
         return NGX_CONF_ERROR;
     }
 
@@ -1505,7 +1651,8 @@ ngx_http_fraiseql_auth_init_process(ngx_cycle_t *cycle,
     ngx_http_fraiseql_jwks_t  *jwks;
 
     for (jwks = fmcf->jwks; jwks; jwks = jwks->next) {
-        if (jwks->users.nelts == 0) {
+        /* a URI is fetched by the requests that need it */
+        if (jwks->users.nelts == 0 || jwks->uri) {
             continue;
         }
 
@@ -1518,6 +1665,385 @@ ngx_http_fraiseql_auth_init_process(ngx_cycle_t *cycle,
 
         ngx_add_timer(ev, jwks->check);
     }
+}
+
+
+/* ---- key set URIs in the worker ---- */
+
+
+/*
+ * A waiting request starts again, keys or not (it waits only once): an
+ * event of its own, not its connection's write event, which a socket
+ * that becomes writable fires as well.
+ */
+static void
+ngx_http_fraiseql_jwks_resume(ngx_event_t *ev)
+{
+    ngx_connection_t         *c;
+    ngx_http_request_t       *r;
+    ngx_http_fraiseql_ctx_t  *ctx;
+
+    ctx = ev->data;
+    r = ctx->r;
+    c = r->connection;
+
+    ngx_http_set_log_request(c->log, r);
+
+    ctx->auth.waited = 1;
+
+    ngx_http_finalize_request(r, ngx_http_fraiseql_begin(r, ctx));
+    ngx_http_run_posted_requests(c);
+}
+
+
+/* a request that waits goes with its connection, not with the queue */
+static void
+ngx_http_fraiseql_jwks_unwait(void *data)
+{
+    ngx_http_fraiseql_ctx_t  *ctx = data;
+
+    if (ctx->auth.waiting) {
+        ngx_queue_remove(&ctx->auth.queue);
+        ctx->auth.waiting = 0;
+    }
+
+    if (ctx->auth.resume.posted) {
+        ngx_delete_posted_event(&ctx->auth.resume);
+    }
+}
+
+
+/*
+ * The fetch ended: text is the body of a 200, or NULL.  The set is read
+ * and swapped in unless it is the one in use (a refresh that changed
+ * nothing keeps the verified tokens), and every waiting request is
+ * posted to start again.
+ */
+static void
+ngx_http_fraiseql_jwks_done(ngx_http_fraiseql_jwks_t *jwks, u_char *text,
+    size_t len, const char *failed, ngx_log_t *log)
+{
+    char                       err[256];
+    u_char                     digest[SHA256_DIGEST_LENGTH];
+    ngx_int_t                  rc;
+    ngx_pool_t                *pool, *tmp;
+    ngx_queue_t               *q;
+    fql_arena_t                arena, tarena;
+    fql_jwk_set_t             *set;
+    ngx_pool_cleanup_t        *cln;
+    ngx_http_fraiseql_ctx_t   *ctx;
+
+    jwks->fetch = NULL;
+    pool = NULL;
+    tmp = NULL;
+
+    if (text == NULL) {
+        ngx_log_error(NGX_LOG_ERR, log, 0, "fraiseql: key set \"%V\" not "
+                      "fetched: %s; %s", &jwks->path, failed,
+                      jwks->loaded_once ? "the last good key set stays"
+                                        : "no keys yet");
+        goto wake;
+    }
+
+    SHA256(text, len, digest);
+
+    if (jwks->loaded_once
+        && ngx_memcmp(digest, jwks->digest, sizeof(digest)) == 0)
+    {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0,
+                       "fraiseql: key set \"%V\" unchanged", &jwks->path);
+        jwks->loaded = ngx_current_msec;
+        goto wake;
+    }
+
+    pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, log);
+    tmp = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, log);
+    set = pool ? ngx_palloc(pool, sizeof(fql_jwk_set_t)) : NULL;
+
+    if (tmp == NULL || set == NULL) {
+        goto failed;
+    }
+
+    ngx_http_fraiseql_arena_init(&arena, pool);
+    ngx_http_fraiseql_arena_init(&tarena, tmp);
+
+    if (len > FQL_JWK_MAX_SIZE
+        || fql_jwk_set_parse(&arena, &tarena, (char *) text, len, set, err,
+                             sizeof(err))
+           != 0)
+    {
+        ngx_log_error(NGX_LOG_ERR, log, 0, "fraiseql: key set \"%V\" "
+                      "refused: %s; %s", &jwks->path,
+                      len > FQL_JWK_MAX_SIZE ? "larger than 1 MB" : err,
+                      jwks->loaded_once ? "the last good key set stays"
+                                        : "no keys yet");
+        goto failed;
+    }
+
+    cln = ngx_pool_cleanup_add(pool, 0);
+    if (cln == NULL) {
+        fql_jwk_set_free(set);
+        goto failed;
+    }
+
+    cln->handler = ngx_http_fraiseql_jwks_cleanup;
+    cln->data = set;
+
+    rc = ngx_http_fraiseql_jwks_swap(jwks, pool, set, log);
+    if (rc != NGX_OK) {
+        goto failed;
+    }
+
+    pool = NULL;
+    ngx_memcpy(jwks->digest, digest, sizeof(digest));
+    jwks->loaded = ngx_current_msec;
+    jwks->loaded_once = 1;
+
+failed:
+
+    if (tmp != NULL) {
+        ngx_destroy_pool(tmp);
+    }
+
+    if (pool != NULL) {
+        ngx_destroy_pool(pool);
+    }
+
+wake:
+
+    while (!ngx_queue_empty(&jwks->waiters)) {
+        q = ngx_queue_head(&jwks->waiters);
+        ngx_queue_remove(q);
+
+        ctx = ngx_queue_data(q, ngx_http_fraiseql_ctx_t, auth.queue);
+        ctx->auth.waiting = 0;
+
+        ngx_post_event(&ctx->auth.resume, &ngx_posted_events);
+    }
+}
+
+
+/* the subrequest ended, maybe more than once: the first end counts */
+static ngx_int_t
+ngx_http_fraiseql_jwks_fetched(ngx_http_request_t *sr, void *data,
+    ngx_int_t rc)
+{
+    ngx_http_fraiseql_jwks_fetch_t *fetch = data;
+
+    u_char     *text;
+    size_t      len;
+    ngx_buf_t  *b;
+
+    if (fetch->done || rc == NGX_AGAIN) {
+        return rc;
+    }
+
+    fetch->done = 1;
+
+    if (rc != NGX_OK || sr->headers_out.status != NGX_HTTP_OK) {
+        ngx_http_fraiseql_jwks_done(fetch->jwks, NULL, 0,
+                                    rc == NGX_ERROR
+                                    ? "the subrequest failed"
+                                    : "its status is not 200",
+                                    sr->connection->log);
+        return rc;
+    }
+
+    b = sr->out ? sr->out->buf : NULL;
+    text = b ? b->pos : (u_char *) "";
+    len = b ? (size_t) (b->last - b->pos) : 0;
+
+    /* nginx keeps what fits in subrequest_output_buffer_size */
+    if (sr->headers_out.content_length_n >= 0
+        && (off_t) len != sr->headers_out.content_length_n)
+    {
+        ngx_http_fraiseql_jwks_done(fetch->jwks, NULL, 0, "its body was "
+                                    "cut (larger than "
+                                    "subrequest_output_buffer_size?)",
+                                    sr->connection->log);
+        return rc;
+    }
+
+    ngx_http_fraiseql_jwks_done(fetch->jwks, text, len, NULL,
+                                sr->connection->log);
+
+    return rc;
+}
+
+
+/* the request that fetched is freed: its fetch ended, one way or another */
+static void
+ngx_http_fraiseql_jwks_fetch_cleanup(void *data)
+{
+    ngx_http_fraiseql_jwks_fetch_t *fetch = data;
+
+    if (!fetch->done) {
+        fetch->done = 1;
+        ngx_http_fraiseql_jwks_done(fetch->jwks, NULL, 0, "the request "
+                                    "that fetched it ended first",
+                                    ngx_cycle->log);
+    }
+}
+
+
+/*
+ * A background in-memory subrequest of r: r need not wait for it.  It
+ * carries none of the client's headers (its token, its cookies) and no
+ * body: the identity provider learns nothing of the client.
+ */
+static ngx_int_t
+ngx_http_fraiseql_jwks_fetch(ngx_http_request_t *r,
+    ngx_http_fraiseql_jwks_t *jwks)
+{
+    ngx_http_cleanup_t              *cln;
+    ngx_http_request_t              *sr;
+    ngx_http_post_subrequest_t      *ps;
+    ngx_http_fraiseql_jwks_fetch_t  *fetch;
+
+    fetch = ngx_pcalloc(r->pool, sizeof(ngx_http_fraiseql_jwks_fetch_t));
+    ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
+    cln = ngx_http_cleanup_add(r, 0);
+
+    if (fetch == NULL || ps == NULL || cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    fetch->jwks = jwks;
+    ps->handler = ngx_http_fraiseql_jwks_fetched;
+    ps->data = fetch;
+
+    jwks->tried = ngx_current_msec;
+    jwks->tried_once = 1;
+
+    if (ngx_http_subrequest(r, &jwks->path,
+                            jwks->args.len ? &jwks->args : NULL, &sr, ps,
+                            NGX_HTTP_SUBREQUEST_IN_MEMORY
+                            |NGX_HTTP_SUBREQUEST_BACKGROUND)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(&sr->headers_in, sizeof(ngx_http_headers_in_t));
+
+    if (ngx_list_init(&sr->headers_in.headers, r->pool, 1,
+                      sizeof(ngx_table_elt_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    sr->headers_in.content_length_n = -1;
+    sr->headers_in.keep_alive_n = -1;
+    sr->headers_in.server = r->headers_in.server;
+    sr->request_body = NULL;
+
+    cln->handler = ngx_http_fraiseql_jwks_fetch_cleanup;
+    cln->data = fetch;
+    jwks->fetch = fetch;
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "fraiseql: fetching key set \"%V\"", &jwks->path);
+
+    return NGX_OK;
+}
+
+
+/*
+ * Before a token is verified with a key set URI's keys (want: its kid is
+ * not one of them): NGX_OK to verify with what there is, NGX_AGAIN when
+ * the request waits for a fetch, NGX_ERROR.
+ */
+static ngx_int_t
+ngx_http_fraiseql_jwks_ready(ngx_http_request_t *r,
+    ngx_http_fraiseql_ctx_t *ctx, ngx_http_fraiseql_jwks_t *jwks,
+    ngx_uint_t want)
+{
+    ngx_uint_t           cool;
+    ngx_http_cleanup_t  *cln;
+
+    if (ctx->auth.waited) {
+        return NGX_OK;
+    }
+
+    cool = !jwks->tried_once
+           || ngx_current_msec - jwks->tried >= jwks->cooldown;
+
+    if (jwks->loaded_once && !want) {
+        /* on schedule: in the background, this request goes on */
+        if (jwks->fetch == NULL && cool
+            && ngx_current_msec - jwks->loaded >= jwks->refresh
+            && ngx_http_fraiseql_jwks_fetch(r, jwks) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    if (jwks->fetch == NULL) {
+        if (!cool) {
+            return NGX_OK;
+        }
+
+        if (ngx_http_fraiseql_jwks_fetch(r, jwks) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    cln = ngx_http_cleanup_add(r, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_fraiseql_jwks_unwait;
+    cln->data = ctx;
+
+    ngx_queue_insert_tail(&jwks->waiters, &ctx->auth.queue);
+    ctx->auth.waiting = 1;
+    ctx->auth.resume.handler = ngx_http_fraiseql_jwks_resume;
+    ctx->auth.resume.data = ctx;
+    ctx->auth.resume.log = r->connection->log;
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    return NGX_AGAIN;
+}
+
+
+/* 503: no key set fetched yet, so no token can be told good or bad */
+static ngx_int_t
+ngx_http_fraiseql_auth_unavailable(ngx_http_request_t *r,
+    ngx_http_fraiseql_ctx_t *ctx, ngx_http_fraiseql_jwks_t *jwks)
+{
+    u_char      *p;
+    ngx_int_t    rc;
+    ngx_msec_t   left;
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (fql_error_add(&ctx->errs, NULL, FQL_CODE_AUTH_UNAVAILABLE, "The "
+                      "keys to verify tokens with are not available yet.")
+        == NULL)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* when the next fetch may start */
+    left = ngx_current_msec - jwks->tried < jwks->cooldown
+           ? jwks->cooldown - (ngx_current_msec - jwks->tried) : 0;
+
+    p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN + 1);
+    if (p != NULL) {
+        *ngx_sprintf(p, "%M", (left + 999) / 1000) = '\0';
+        ngx_http_fraiseql_add_header(r, "Retry-After", (char *) p);
+    }
+
+    return ngx_http_fraiseql_send_errors(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                         &ctx->errs,
+                                         ctx->graphql_response);
 }
 
 
@@ -1559,8 +2085,9 @@ ngx_http_fraiseql_verify(ngx_http_request_t *r, ngx_http_fraiseql_ctx_t *ctx,
 
 /*
  * Who asks: NGX_DECLINED to go on (ctx->auth says who, and what the
- * leading statement binds), else what the content handler returns: the
- * request was answered (401) or failed.
+ * leading statement binds), NGX_AGAIN when the request waits for a key
+ * set (it starts again at ngx_http_fraiseql_begin), else what the
+ * content handler returns: the request was answered (401) or failed.
  */
 ngx_int_t
 ngx_http_fraiseql_auth(ngx_http_request_t *r, ngx_http_fraiseql_ctx_t *ctx)
@@ -1568,6 +2095,7 @@ ngx_http_fraiseql_auth(ngx_http_request_t *r, ngx_http_fraiseql_ctx_t *ctx)
     ngx_int_t                       rc;
     ngx_str_t                       token;
     fql_jwt_status_t                st;
+    ngx_http_fraiseql_jwks_t       *jwks;
     ngx_http_fraiseql_auth_conf_t  *acf = &ctx->lcf->auth;
 
     ctx->auth.status = FQL_JWT_MISSING;
@@ -1599,8 +2127,38 @@ ngx_http_fraiseql_auth(ngx_http_request_t *r, ngx_http_fraiseql_ctx_t *ctx)
         }
 
     } else {
+        jwks = acf->jwks && acf->jwks->uri ? acf->jwks : NULL;
+
+        if (jwks) {
+            rc = ngx_http_fraiseql_jwks_ready(r, ctx, jwks, 0);
+            if (rc != NGX_OK) {
+                return rc == NGX_AGAIN ? NGX_AGAIN
+                                       : NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+
         st = ngx_http_fraiseql_verify(r, ctx, acf, &token);
         ctx->auth.status = st;
+
+        if (jwks && st == FQL_JWT_UNKNOWN_KID) {
+            /* a key the provider added since: fetch it, within limits */
+            rc = ngx_http_fraiseql_jwks_ready(r, ctx, jwks, 1);
+            if (rc != NGX_OK) {
+                return rc == NGX_AGAIN ? NGX_AGAIN
+                                       : NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+
+        if (jwks && !jwks->loaded_once
+            && (st == FQL_JWT_UNKNOWN_KID || st == FQL_JWT_BAD_ALG
+                || st == FQL_JWT_AMBIGUOUS_KEY))
+        {
+            /* not the client's fault: a 401 would make it drop its token */
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "fraiseql: no key set from \"%V\" yet to verify "
+                          "a token with", &jwks->path);
+            return ngx_http_fraiseql_auth_unavailable(r, ctx, jwks);
+        }
 
         if (st == FQL_JWT_NOMEM || st == FQL_JWT_ERROR) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,

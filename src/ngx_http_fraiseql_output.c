@@ -655,6 +655,33 @@ ngx_http_fraiseql_add_header(ngx_http_request_t *r, const char *key,
 }
 
 
+/* the answer has this header already (a caller said when to retry) */
+static ngx_uint_t
+ngx_http_fraiseql_has_header(ngx_http_request_t *r, const char *key)
+{
+    size_t            len;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    len = ngx_strlen(key);
+
+    for (part = &r->headers_out.headers.part; part; part = part->next) {
+        h = part->elts;
+
+        for (i = 0; i < part->nelts; i++) {
+            if (h[i].hash && h[i].key.len == len
+                && ngx_strncasecmp(h[i].key.data, (u_char *) key, len) == 0)
+            {
+                return 1;
+            }
+        }
+    }
+
+    return 0;
+}
+
+
 /* an answer of errors only, with its status */
 ngx_int_t
 ngx_http_fraiseql_send_errors(ngx_http_request_t *r, ngx_uint_t status,
@@ -704,7 +731,9 @@ ngx_http_fraiseql_send_errors(ngx_http_request_t *r, ngx_uint_t status,
                                      ? "POST" : "GET, POST");
     }
 
-    if (status == NGX_HTTP_SERVICE_UNAVAILABLE) {
+    if (status == NGX_HTTP_SERVICE_UNAVAILABLE
+        && !ngx_http_fraiseql_has_header(r, "Retry-After"))
+    {
         ngx_http_fraiseql_add_header(r, "Retry-After", "1");
     }
 

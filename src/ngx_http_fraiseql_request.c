@@ -77,8 +77,6 @@ ngx_http_fraiseql_refuse(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t
 ngx_http_fraiseql_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                 rc;
-    ngx_table_elt_t          *ct;
     ngx_http_fraiseql_ctx_t  *ctx;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_POST))) {
@@ -100,8 +98,29 @@ ngx_http_fraiseql_handler(ngx_http_request_t *r)
 
     ngx_http_set_ctx(r, ctx, ngx_http_fraiseql_module);
 
+    return ngx_http_fraiseql_begin(r, ctx);
+}
+
+
+/*
+ * Who asks, then the request: what the content handler returns.  Also
+ * where a request that waited for a key set (auth.c) starts again.
+ */
+ngx_int_t
+ngx_http_fraiseql_begin(ngx_http_request_t *r, ngx_http_fraiseql_ctx_t *ctx)
+{
+    ngx_int_t         rc;
+    ngx_table_elt_t  *ct;
+
     /* who asks, before a body is read or anything is compiled */
     rc = ngx_http_fraiseql_auth(r, ctx);
+
+    if (rc == NGX_AGAIN) {
+        /* waiting for the keys: auth.c wakes the request */
+        r->main->count++;
+        return NGX_DONE;
+    }
+
     if (rc != NGX_DECLINED) {
         return rc;
     }

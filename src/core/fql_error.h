@@ -25,6 +25,7 @@
 #define FQL_CODE_LIMIT            "LIMIT_EXCEEDED"
 #define FQL_CODE_UNAUTHENTICATED  "UNAUTHENTICATED"
 #define FQL_CODE_FORBIDDEN        "FORBIDDEN"
+#define FQL_CODE_AUTH_UNAVAILABLE "AUTHENTICATION_UNAVAILABLE"
 
 /* errors listed in one answer, as graphql-js stops at; then one more */
 #define FQL_ERRORS_MAX  100
