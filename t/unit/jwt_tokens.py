@@ -25,6 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 KEYS = os.path.join(HERE, "keys")
 ROOT = os.path.dirname(os.path.dirname(HERE))
 NOW = 1800000000          # 2027-01-15T08:00:00Z
+AT = NOW                  # what tokens() dates them around
 ISSUER = "https://issuer.example"
 ALGS = jwt.algorithms.get_default_algorithms()
 
@@ -43,8 +44,8 @@ def unb64(s):
 
 
 def claims(**extra):
-    c = {"sub": "user-1", "role": "editor", "iat": NOW - 10,
-         "exp": NOW + 3600}
+    c = {"sub": "user-1", "role": "editor", "iat": AT - 10,
+         "exp": AT + 3600}
     c.update(extra)
     return {k: v for k, v in c.items() if v is not None}
 
@@ -93,7 +94,12 @@ def std_payload(**extra):
     return json.dumps(claims(**extra), separators=(",", ":"))
 
 
-def tokens():
+def tokens(now=NOW):
+    """Every case by name, dated around now: NOW for the unit tests,
+    which verify at NOW; t/test_jwt_tokens.py passes the time of day and
+    sends them to nginx."""
+    global AT
+    AT = now
     t = {}
 
     # 1: each algorithm, valid
@@ -110,28 +116,28 @@ def tokens():
                       '  "name": "Ren\\u00e9 \\"R\\" \\/ x",\n'
                       '  "https://example.com/claims": '
                       '{"role": "admin", "tenants": [7, 8]},\n'
-                      '  "n": 1.5e3, "ok": true, "nil": null }' % (NOW + 60))
+                      '  "n": 1.5e3, "ok": true, "nil": null }' % (AT + 60))
 
     # 3: exp
-    t["EXP_PAST_BY_LEEWAY_PLUS_1"] = token(payload=claims(exp=NOW - 31))
-    t["EXP_PAST_BY_LEEWAY_MINUS_1"] = token(payload=claims(exp=NOW - 29))
+    t["EXP_PAST_BY_LEEWAY_PLUS_1"] = token(payload=claims(exp=AT - 31))
+    t["EXP_PAST_BY_LEEWAY_MINUS_1"] = token(payload=claims(exp=AT - 29))
     t["EXP_MISSING"] = token(payload=claims(exp=None))
-    t["EXP_STRING"] = token(payload=claims(exp=str(NOW + 3600)))
+    t["EXP_STRING"] = token(payload=claims(exp=str(AT + 3600)))
     t["EXP_REAL"] = token(payload=claims(exp=1.9e9))
-    t["EXP_REAL_EXPIRED"] = token(payload=claims(exp=NOW - 30.5))
-    t["EXP_REAL_JUST_VALID"] = token(payload=claims(exp=NOW - 29.5))
+    t["EXP_REAL_EXPIRED"] = token(payload=claims(exp=AT - 30.5))
+    t["EXP_REAL_JUST_VALID"] = token(payload=claims(exp=AT - 29.5))
     t["EXP_HUGE"] = token(payload=claims(exp=10 ** 23))
-    t["EXP_MILLISECONDS"] = token(payload=claims(exp=(NOW + 3600) * 1000))
+    t["EXP_MILLISECONDS"] = token(payload=claims(exp=(AT + 3600) * 1000))
     t["EXP_NEGATIVE"] = token(payload=claims(exp=-1))
     t["EXP_BOOL"] = token(payload=claims(exp=True))
 
     # 4: nbf, iat
-    t["NBF_FUTURE_BY_LEEWAY_PLUS_1"] = token(payload=claims(nbf=NOW + 31))
-    t["NBF_FUTURE_BY_LEEWAY_MINUS_1"] = token(payload=claims(nbf=NOW + 29))
-    t["NBF_REAL_FUTURE"] = token(payload=claims(nbf=NOW + 30.5))
-    t["NBF_REAL_JUST_VALID"] = token(payload=claims(nbf=NOW + 29.5))
-    t["NBF_STRING"] = token(payload=claims(nbf=str(NOW)))
-    t["IAT_FUTURE"] = token(payload=claims(iat=NOW + 3600))
+    t["NBF_FUTURE_BY_LEEWAY_PLUS_1"] = token(payload=claims(nbf=AT + 31))
+    t["NBF_FUTURE_BY_LEEWAY_MINUS_1"] = token(payload=claims(nbf=AT + 29))
+    t["NBF_REAL_FUTURE"] = token(payload=claims(nbf=AT + 30.5))
+    t["NBF_REAL_JUST_VALID"] = token(payload=claims(nbf=AT + 29.5))
+    t["NBF_STRING"] = token(payload=claims(nbf=str(AT)))
+    t["IAT_FUTURE"] = token(payload=claims(iat=AT + 3600))
     t["IAT_STRING"] = token(payload=claims(iat="yesterday"))
 
     # 5: iss, aud
@@ -221,14 +227,14 @@ def tokens():
     # 11: payload tricks
     t["ROLE_TWICE"] = raw('{"alg":"HS256"}',
                           '{"exp":%d,"role":"admin","role":"user"}'
-                          % (NOW + 60))
+                          % (AT + 60))
     t["NESTED_TWICE"] = raw('{"alg":"HS256"}',
                             '{"exp":%d,"app":{"role":"admin","role":"x"}}'
-                            % (NOW + 60))
+                            % (AT + 60))
     t["PAYLOAD_ARRAY"] = raw('{"alg":"HS256"}', '[1]')
     t["PAYLOAD_NOT_JSON"] = raw('{"alg":"HS256"}', '{"exp":1')
     t["PAYLOAD_BAD_UTF8"] = raw('{"alg":"HS256"}',
-                                b'{"exp":%d,"sub":"\xff"}' % (NOW + 60))
+                                b'{"exp":%d,"sub":"\xff"}' % (AT + 60))
 
     # 13: exactly 8192 bytes, the default maximum
     base = token(payload=claims(pad=""))
