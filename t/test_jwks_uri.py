@@ -288,3 +288,19 @@ def test_bad_uri_configurations_fail_nginx_t(pg, directive, message):
     r = n.cmd("-t")
     assert r.returncode != 0
     assert message in r.stderr, r.stderr
+
+
+def test_a_set_as_keycloak_publishes_it(make_nginx, kk, idp):
+    # a signing key with its certificate chain, and an encryption key the
+    # module skips with a warning
+    sig = jwk(kk["a"], "kc-sig", alg="RS256", use="sig",
+              x5c=["MIIC" + "A" * 900], x5t="abc")
+    enc = jwk(kk["c"], "kc-enc", alg="RSA-OAEP", use="enc")
+    idp.put(sig, enc)
+    n = make_nginx(**conf(idp)).start()
+    assert status(n, token(kk["a"], "kc-sig")) == "ok"
+    # the skipped key's kid is unknown: within the cooldown of the first
+    # fetch, refused without another
+    assert status(n, token(kk["c"], "kc-enc")) == "unknown_kid"
+    assert len(idp.fetches()) == 1
+    assert "of its keys skipped, the first" in n.log()
