@@ -72,6 +72,12 @@ static ngx_conf_enum_t  ngx_http_fraiseql_db_roles[] = {
     { ngx_null_string, 0 }
 };
 
+static ngx_conf_enum_t  ngx_http_fraiseql_auth_denied[] = {
+    { ngx_string("reject"), 0 },
+    { ngx_string("null"), 1 },
+    { ngx_null_string, 0 }
+};
+
 
 static ngx_command_t  ngx_http_fraiseql_commands[] = {
     { ngx_string("fraiseql"),
@@ -321,6 +327,20 @@ static ngx_command_t  ngx_http_fraiseql_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_fraiseql_loc_conf_t, auth.role_claim),
       NULL },
+
+    { ngx_string("fraiseql_jwt_permissions_claim"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, auth.perms_claim),
+      NULL },
+
+    { ngx_string("fraiseql_auth_denied"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, auth.denied_null),
+      &ngx_http_fraiseql_auth_denied },
 
     { ngx_string("fraiseql_jwt_roles_claim"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,

@@ -136,6 +136,8 @@ typedef struct {
     ngx_array_t                *settings;    /* fraiseql_db_setting */
     ngx_uint_t                  cache_size;  /* tokens; 0: no cache */
     time_t                      cache_ttl;
+    ngx_str_t                   perms_claim;  /* a JSON pointer */
+    ngx_uint_t                  denied_null;  /* fraiseql_auth_denied */
     ngx_http_fraiseql_jwt_cache_t  *cache;   /* this worker's, lazily */
     /* computed at merge; jwt.keys: the pinned keys, then the key set's,
      * replaced by the worker when the key set file changes */
@@ -152,6 +154,7 @@ typedef struct {
     fql_jwt_t                   jwt;         /* OK: the claims */
     ngx_str_t                   role;        /* empty: none */
     const char                **lead_params; /* NULL: no leading statement */
+    fql_caller_t                caller;      /* for the schema's rules */
     ngx_queue_t                 queue;       /* waiting for a key set */
     ngx_event_t                 resume;      /* ... which came or not */
     unsigned                    checked:1;   /* fraiseql_jwt is on */

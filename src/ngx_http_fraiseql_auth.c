@@ -140,6 +140,7 @@ ngx_http_fraiseql_auth_create(ngx_http_fraiseql_auth_conf_t *acf)
     acf->leeway = NGX_CONF_UNSET;
     acf->max_size = NGX_CONF_UNSET_SIZE;
     acf->db_role = NGX_CONF_UNSET_UINT;
+    acf->denied_null = NGX_CONF_UNSET_UINT;
 }
 
 
@@ -856,6 +857,9 @@ ngx_http_fraiseql_auth_merge(ngx_conf_t *cf,
     ngx_conf_merge_str_value(acf->roles_claim, prev->roles_claim, "");
     ngx_conf_merge_str_value(acf->role_header, prev->role_header, "");
     ngx_conf_merge_uint_value(acf->db_role, prev->db_role, 0);
+    ngx_conf_merge_uint_value(acf->denied_null, prev->denied_null, 0);
+    ngx_conf_merge_str_value(acf->perms_claim, prev->perms_claim,
+                             "/permissions");
     ngx_conf_merge_ptr_value(acf->settings, prev->settings, NULL);
     ngx_conf_merge_uint_value(acf->cache_size, prev->cache_size,
                               NGX_HTTP_FRAISEQL_JWT_CACHE);
@@ -870,6 +874,17 @@ ngx_http_fraiseql_auth_merge(ngx_conf_t *cf,
                            "\"fraiseql_jwt_role_claim\" %V is not a JSON "
                            "pointer (RFC 6901), such as /role",
                            &acf->role_claim);
+        return NGX_CONF_ERROR;
+    }
+
+    ptr.data = (char *) acf->perms_claim.data;
+    ptr.len = acf->perms_claim.len;
+
+    if (!fql_json_pointer_valid(ptr)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"fraiseql_jwt_permissions_claim\" %V is not a "
+                           "JSON pointer (RFC 6901), such as /permissions",
+                           &acf->perms_claim);
         return NGX_CONF_ERROR;
     }
 
@@ -2047,6 +2062,92 @@ ngx_http_fraiseql_auth_unavailable(ngx_http_request_t *r,
 }
 
 
+/*
+ * Who asks, as the schema's rules see it (fql_auth.c): the role with the
+ * roles it inherits, the token's permissions (an array of strings at
+ * fraiseql_jwt_permissions_claim) and OAuth scopes ("scope", a string of
+ * names separated by spaces, or "scp", an array), as bits of the names
+ * the schema uses; names it does not use are not needed.
+ */
+static void
+ngx_http_fraiseql_caller(ngx_http_fraiseql_ctx_t *ctx,
+    ngx_http_fraiseql_auth_conf_t *acf, ngx_str_t *role)
+{
+    u_char             *p, *end, *w;
+    fql_str_t           ptr;
+    fql_caller_t       *c = &ctx->auth.caller;
+    const fql_jval_t   *v, *it;
+    const fql_authz_t  *az;
+
+    ngx_memzero(c, sizeof(fql_caller_t));
+
+    if (ctx->lcf->engine.schema == NULL) {
+        return;
+    }
+
+    az = &ctx->lcf->engine.schema->authz;
+
+    if (az->rules == 0) {
+        return;
+    }
+
+    if (role->len) {
+        c->roles = fql_auth_role(az, (char *) role->data, role->len);
+    }
+
+    if (ctx->auth.status != FQL_JWT_OK || ctx->auth.jwt.claims == NULL) {
+        return;
+    }
+
+    c->authenticated = 1;
+
+    ptr.data = (char *) acf->perms_claim.data;
+    ptr.len = acf->perms_claim.len;
+    v = fql_json_pointer(ctx->auth.jwt.claims, ptr);
+
+    if (v != NULL && v->kind == FQL_J_ARRAY) {
+        for (it = v->items; it; it = it->next) {
+            if (it->kind == FQL_J_STRING) {
+                c->perms |= fql_auth_bit(&az->perms, it->str.data,
+                                         it->str.len);
+            }
+        }
+    }
+
+    if (az->scopes.n == 0) {
+        return;
+    }
+
+    v = fql_jval_member(ctx->auth.jwt.claims, "scope");
+
+    if (v != NULL && v->kind == FQL_J_STRING) {
+        p = (u_char *) v->str.data;
+        end = p + v->str.len;
+
+        while (p < end) {
+            for (w = p; w < end && *w != ' '; w++) { /* void */ }
+
+            if (w > p) {
+                c->scopes |= fql_auth_bit(&az->scopes, (char *) p, w - p);
+            }
+
+            p = w + 1;
+        }
+    }
+
+    v = fql_jval_member(ctx->auth.jwt.claims, "scp");
+
+    if (v != NULL && v->kind == FQL_J_ARRAY) {
+        for (it = v->items; it; it = it->next) {
+            if (it->kind == FQL_J_STRING) {
+                c->scopes |= fql_auth_bit(&az->scopes, it->str.data,
+                                          it->str.len);
+            }
+        }
+    }
+}
+
+
 /* the token verified, or recalled; its status in ctx->auth */
 static fql_jwt_status_t
 ngx_http_fraiseql_verify(ngx_http_request_t *r, ngx_http_fraiseql_ctx_t *ctx,
@@ -2101,6 +2202,7 @@ ngx_http_fraiseql_auth(ngx_http_request_t *r, ngx_http_fraiseql_ctx_t *ctx)
     ctx->auth.status = FQL_JWT_MISSING;
 
     if (acf->mode == NGX_HTTP_FRAISEQL_JWT_OFF) {
+        ngx_http_fraiseql_caller(ctx, acf, &acf->anon_role);
         return ngx_http_fraiseql_lead_params(r, ctx, acf) == NGX_OK
                ? NGX_DECLINED : NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -2195,6 +2297,8 @@ ngx_http_fraiseql_auth(ngx_http_request_t *r, ngx_http_fraiseql_ctx_t *ctx)
                       "token allows", &acf->role_header);
         return ngx_http_fraiseql_auth_forbid(r, ctx);
     }
+
+    ngx_http_fraiseql_caller(ctx, acf, &ctx->auth.role);
 
     if (ngx_http_fraiseql_lead_params(r, ctx, acf) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

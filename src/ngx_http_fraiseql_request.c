@@ -362,9 +362,10 @@ ngx_http_fraiseql_process(ngx_http_request_t *r, u_char *body, size_t len)
     cln->handler = ngx_http_fraiseql_cache_cleanup;
     cln->data = ctx;
 
-    /* what @fromClaim arguments are bound from */
+    /* what @fromClaim arguments and row filters are bound from */
     req.claims = ctx->auth.status == FQL_JWT_OK ? ctx->auth.jwt.claims
                                                 : NULL;
+    req.caller = &ctx->auth.caller;
 
     crc = fql_cache_plan(fmcf->cache, &ctx->arena, &flcf->engine, &req,
                          &ctx->plan, &ctx->errs, &ctx->cache);
@@ -417,6 +418,24 @@ ngx_http_fraiseql_process(ngx_http_request_t *r, u_char *body, size_t len)
 
         ngx_http_finalize_request(r,
             ngx_http_fraiseql_send_errors(r, status, &ctx->errs, gql));
+        return;
+    }
+
+    /* the schema's rules for this caller: one bit test per rule met */
+    if (ctx->plan->needs != NULL
+        && fql_plan_authorize(&ctx->arena, &ctx->plan, &ctx->auth.caller,
+                              flcf->auth.denied_null, &ctx->errs) != 0)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "fraiseql: refused: %s", ctx->errs.head
+                                               ? ctx->errs.head->message
+                                               : "no memory");
+        ngx_http_finalize_request(r,
+            ngx_http_fraiseql_send_errors(r,
+                ctx->errs.head != NULL
+                && ngx_strcmp(ctx->errs.head->code, FQL_CODE_FORBIDDEN) == 0
+                ? NGX_HTTP_FORBIDDEN : NGX_HTTP_INTERNAL_SERVER_ERROR,
+                &ctx->errs, gql));
         return;
     }
 

@@ -635,3 +635,31 @@ RETURNS app.mutation_response LANGUAGE sql AS $$
                                   'n', (input->>'n')::int),
                NULL, NULL, NULL)::app.mutation_response
 $$;
+
+-- Authorization (t/test_authz.py, t/authz.graphql): memos of three
+-- tenants, read through the schema's row filters and field rules; no
+-- row-level security here: the module's rules alone decide
+CREATE TABLE tb_memo (id int PRIMARY KEY, tenant text NOT NULL,
+                      owner text NOT NULL, title text NOT NULL, salary int,
+                      secret text, note text);
+INSERT INTO tb_memo VALUES
+  (1, 't1', 'u1', 'alpha', 100, 's1', 'n1'),
+  (2, 't1', 'u2', 'beta', 200, 's2', 'n2'),
+  (3, 't2', 'u3', 'gamma', 300, 's3', 'n3'),
+  (4, 't3', 'u4', 'delta', 400, 's4', 'n4'),
+  (5, 't2', 'u1', 'epsilon', 500, 's5', 'n5');
+CREATE VIEW v_memo AS
+SELECT id, tenant, jsonb_build_object('id', id, 'tenant', tenant,
+       'owner', owner, 'title', title, 'salary', salary, 'secret', secret,
+       'note', note) AS data
+FROM tb_memo;
+CREATE FUNCTION app.fn_memos_like(pattern text)
+RETURNS SETOF v_memo LANGUAGE sql STABLE AS $$
+    SELECT * FROM v_memo WHERE data->>'title' LIKE pattern ORDER BY id
+$$;
+CREATE FUNCTION app.fn_touch_memo(input jsonb)
+RETURNS app.mutation_response LANGUAGE sql AS $$
+    SELECT ROW('updated', 'Touched', (input->>'id'), 'Memo',
+               (SELECT data FROM v_memo WHERE id = (input->>'id')::int),
+               NULL, NULL, NULL)::app.mutation_response
+$$;

@@ -79,9 +79,9 @@ BAD_DIRECTIVES = [
     (_T + '  a: Int @column(nme: "c")\n}\n' + _Q, ":3:18:",
      'Unknown argument "nme" on directive "@column". Did you mean '
      '"name"?'),
-    ('directive @auth(role: String!) on FIELD_DEFINITION\n' + _T
-     + '  a: Int @auth(rol: "x")\n}\n' + _Q, ":4:16:",
-     'Unknown argument "rol" on directive "@auth". Did you mean "role"?'),
+    ('directive @owner(role: String!) on FIELD_DEFINITION\n' + _T
+     + '  a: Int @owner(rol: "x")\n}\n' + _Q, ":4:17:",
+     'Unknown argument "rol" on directive "@owner". Did you mean "role"?'),
     ('directive @d(b: Int, ac: Int, ab: Int, aa: Int, zz: Int) on '
      'FIELD_DEFINITION\n' + _T + '  a: Int @d(a: 1)\n}\n' + _Q, ":4:13:",
      'Unknown argument "a" on directive "@d". Did you mean "aa", "ab", '
@@ -100,10 +100,10 @@ def test_bad_directive_fails_nginx_t_with_location(text, where, reason):
 
 
 def test_declared_directive_passes_nginx_t():
-    path = _schema('directive @auth(role: String!) repeatable on '
+    path = _schema('directive @owner(role: String!) repeatable on '
                    'FIELD_DEFINITION | OBJECT\n'
-                   'type T @view(name: "v_t") @auth(role: "a") {\n'
-                   '  id: ID!\n  a: Int @auth(role: "b") @auth(role: "c")\n'
+                   'type T @view(name: "v_t") @owner(role: "a") {\n'
+                   '  id: ID!\n  a: Int @owner(role: "b") @owner(role: "c")\n'
                    '}\n' + _Q)
     try:
         r = Nginx(NoPg(), path).cmd("-t")

@@ -6,7 +6,7 @@ quoted keys ("eMail", "Full Name", "it's \"age\"", "homeAddress" with
 The Legacy type of t/schema.graphql reads it through @json: each answer,
 filter and ordering must be what hand-written SQL on tb_legacy gives.
 Also: the examples of docs/schema.md ("JSON keys", "Directives") run as
-written, and introspection lists @json and the declared @auth.
+written, and introspection lists @json and the declared @owner.
 """
 
 import json
@@ -106,15 +106,15 @@ def test_introspection_lists_json_and_declared_directives(ngx):
                " isRepeatable args { name type { kind ofType { name } } } }"
                " } }")
     dirs = {x["name"]: x for x in d["__schema"]["directives"]}
-    assert {"view", "column", "function", "json", "auth"} <= set(dirs)
+    assert {"view", "column", "function", "json", "owner"} <= set(dirs)
     assert dirs["json"]["locations"] == ["FIELD_DEFINITION",
                                          "INPUT_FIELD_DEFINITION"]
     assert dirs["json"]["args"] == [{"name": "key", "type": {
         "kind": "NON_NULL", "ofType": {"name": "String"}}}]
-    assert dirs["auth"]["description"] == \
+    assert dirs["owner"]["description"] == \
         "Who may read a field: declared here, ignored by the module."
-    assert dirs["auth"]["locations"] == ["FIELD_DEFINITION", "OBJECT"]
-    assert dirs["auth"]["isRepeatable"] is False
+    assert dirs["owner"]["locations"] == ["FIELD_DEFINITION", "OBJECT"]
+    assert dirs["owner"]["isRepeatable"] is False
 
 
 def doc_blocks(title):
@@ -163,7 +163,7 @@ def test_docs_directives_examples(pg):
     q = "type Query { users: [User!]! }\n"
 
     path = schema_file(declared + "\n" + bad.replace(
-        '@auht(role: "hr")', '@auth(role: "hr")') + "\n" + q)
+        '@ownr(role: "hr")', '@owner(role: "hr")') + "\n" + q)
     try:
         r = Nginx(pg, path).cmd("-t")
         assert r.returncode == 0, r.stderr

@@ -36,8 +36,8 @@ typedef struct {
 static int
 fql_agg_from(fql_cctx_t *c, fql_agg_t *ag)
 {
-    int     empty;
-    size_t  mark;
+    int     empty, wrote;
+    size_t  mark, at;
 
     fql_sql_lit(c, " FROM ");
     fql_sql_view(c, ag->view);
@@ -49,18 +49,36 @@ fql_agg_from(fql_cctx_t *c, fql_agg_t *ag)
 
     ag->where_done = 1;
 
-    if (ag->where == NULL || ag->where->kind != FQL_J_OBJECT) {
-        return 0;
-    }
-
+    /* the schema's row filters, then the client's where within them */
     mark = c->sql.len;
     fql_sql_lit(c, " WHERE (");
 
-    if (fql_sql_where(c, ag->view->where_input, ag->where, &empty) != 0) {
+    if (fql_sql_row_filter(c, ag->view, &wrote) != 0) {
         return -1;
     }
 
-    if (empty) {
+    if (ag->where != NULL && ag->where->kind == FQL_J_OBJECT) {
+        at = c->sql.len;
+
+        if (wrote) {
+            fql_sql_lit(c, " AND (");
+        }
+
+        if (fql_sql_where(c, ag->view->where_input, ag->where, &empty)
+            != 0)
+        {
+            return -1;
+        }
+
+        if (empty) {
+            fql_sql_cut(c, at);
+
+        } else if (wrote) {
+            fql_sql_lit(c, ")");
+        }
+    }
+
+    if (c->sql.len == mark + sizeof(" WHERE (") - 1) {
         fql_sql_cut(c, mark);
         return 0;
     }
@@ -189,7 +207,7 @@ fql_agg_group(fql_cctx_t *c, fql_agg_t *ag, const fql_type_t *t,
     fql_jval_t             *args;
     fql_agg_obj_t           o;
     const fql_jval_t       *list, *it, *limit;
-    const fql_field_t      *f;
+    const fql_field_t      *f, *vf;
     const fql_selection_t  *s = cf->nodes->sel;
 
     f = fql_type_field(t, s->name);
@@ -216,6 +234,14 @@ fql_agg_group(fql_cctx_t *c, fql_agg_t *ag, const fql_type_t *t,
 
         if (k == nkeys) {
             keys[nkeys++] = it->str;
+
+            /* grouping by a guarded field tells of its values */
+            vf = fql_type_field(ag->view, it->str);
+            if (vf != NULL && vf->rule != NULL
+                && fql_auth_need(c, vf->rule, 0, "groupBy", &s->loc) != 0)
+            {
+                return -1;
+            }
         }
     }
 

@@ -238,6 +238,10 @@ typedef struct {
  * Returns 0 and sets *doc, or -1 with err filled (message and location of
  * the offending token).  Out of memory is reported as an error too.
  */
+/* one GraphQL value (variables allowed), the whole of src */
+int fql_parse_value_text(fql_arena_t *a, const char *src, size_t len,
+    fql_value_t **out, fql_parse_error_t *err);
+
 int fql_parse_document(fql_arena_t *a, const char *src, size_t len,
     const fql_parse_limits_t *limits, fql_document_t **doc,
     fql_parse_error_t *err);

@@ -13,6 +13,9 @@ typedef struct fql_variant_s  fql_variant_t;
 
 struct fql_variant_s {
     unsigned          dead:1;     /* out of memory: never matches */
+    /* an introspection answer under authorization rules: its caller's */
+    unsigned          per_caller:1;
+    fql_caller_t      who;
     fql_str_t         opname;
     fql_str_t         shape;
     fql_arena_t      *arena;      /* the plan's own memory */
@@ -769,7 +772,7 @@ fql_plan_uncached(fql_arena_t *a, const fql_engine_t *eng,
  */
 static void
 fql_cache_learn(fql_cache_t *c, fql_cache_entry_t *e, fql_str_t opname,
-    fql_str_t shape, const fql_plan_t *plan)
+    fql_str_t shape, const fql_plan_t *plan, const fql_caller_t *who)
 {
     size_t          bytes;
     fql_arena_t    *va;
@@ -796,6 +799,11 @@ fql_cache_learn(fql_cache_t *c, fql_cache_entry_t *e, fql_str_t opname,
 
     /* NULL: compiled each time (its values shape more than parameters) */
     var->plan = NULL;
+
+    var->per_caller = plan->per_caller;
+    if (who != NULL) {
+        var->who = *who;
+    }
 
     if (!var->dead && !plan->uncacheable
         && fql_plan_copy(va, plan, &var->plan) != 0)
@@ -829,6 +837,7 @@ fql_cache_plan(fql_cache_t *c, fql_arena_t *a, const fql_engine_t *eng,
     fql_str_t                    shape, query, opname;
     fql_vctx_t                   v;
     fql_variant_t               *var;
+    fql_caller_t                 who;
     fql_cache_key_t              key;
     fql_cache_entry_t           *e;
     const fql_compile_limits_t  *limits = &eng->compile;
@@ -903,9 +912,20 @@ fql_cache_plan(fql_cache_t *c, fql_arena_t *a, const fql_engine_t *eng,
         return -1;
     }
 
+    if (req->caller != NULL) {
+        who = *req->caller;
+    } else {
+        memset(&who, 0, sizeof(who));
+    }
+
     for (var = e->variants; var; var = var->next) {
         if (!var->dead && fql_str_eq(var->opname, opname)
-            && fql_str_eq(var->shape, shape))
+            && fql_str_eq(var->shape, shape)
+            && (!var->per_caller
+                || (var->who.roles == who.roles
+                    && var->who.perms == who.perms
+                    && var->who.scopes == who.scopes
+                    && var->who.authenticated == who.authenticated)))
         {
             break;
         }
@@ -915,8 +935,7 @@ fql_cache_plan(fql_cache_t *c, fql_arena_t *a, const fql_engine_t *eng,
         c->stats.hits++;
         res->hit = 1;
 
-        return fql_plan_bind(a, var->plan, v.vars, req->claims, limits, plan,
-                             errs);
+        return fql_plan_bind(a, var->plan, v.vars, req, limits, plan, errs);
     }
 
     c->stats.misses++;
@@ -933,7 +952,7 @@ fql_cache_plan(fql_cache_t *c, fql_arena_t *a, const fql_engine_t *eng,
         return -1;
     }
 
-    fql_cache_learn(c, e, opname, shape, *plan);
+    fql_cache_learn(c, e, opname, shape, *plan, &who);
 
     return 0;
 }

@@ -1118,6 +1118,7 @@ fql_literal_json(fql_vctx_t *v, const fql_value_t *value, fql_jval_t **out)
         if (v->on_variable != NULL) {
             /* inside a JSON value a variable may be of any type */
             j = fql_jnew(v, FQL_J_NULL);
+            v->placeholder = j;
             if (j != NULL && v->on_variable(v, value, NULL) != 0) {
                 return -1;
             }
@@ -1223,6 +1224,8 @@ fql_literal_variable(fql_vctx_t *v, const fql_tref_t *type,
         if (*out == NULL) {
             return fql_error_nomem(v->errs);
         }
+
+        v->placeholder = *out;
 
         return v->on_variable(v, value, type);
     }

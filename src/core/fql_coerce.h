@@ -38,6 +38,8 @@ struct fql_vctx_s {
      */
     fql_var_usage_pt          on_variable;
     void                     *data;
+    /* ... and the value that stands for the variable reported */
+    fql_jval_t               *placeholder;
     /* the input field whose value is being coerced, for messages */
     const fql_arg_t          *in_arg;
     /* lookups by name, each built on first use for its list */

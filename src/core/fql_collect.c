@@ -347,6 +347,15 @@ fql_project_field(fql_cctx_t *c, const fql_type_t *type, fql_cfield_t *cf,
         return -1;
     }
 
+    /* rules of the field and of its type, checked for each request */
+    if ((f->rule != NULL || fql_tref_named(f->type)->rule != NULL
+         || (fql_tref_named(f->type)->view != NULL
+             && fql_tref_named(f->type)->view->rule != NULL))
+        && fql_auth_field(c, f, depth, &s->loc) != 0)
+    {
+        return -1;
+    }
+
     /* groupBy of an aggregate has arguments; the SQL reads them */
     if (s->args != NULL && f->args == NULL) {
         fql_error_add(c->v.errs, &s->args->loc, FQL_CODE_VALIDATION,
@@ -450,6 +459,12 @@ fql_project(fql_cctx_t *c, const fql_type_t *type, fql_cfield_t *fields,
     }
 
     for (i = 0, cf = fields; cf; cf = cf->next, i++) {
+        /* where a rule met below is, for fql_auth_need */
+        if (depth >= 1 && depth <= FQL_AUTH_DEPTH) {
+            c->akeys[depth - 1] = cf->key;
+            c->aidx[depth - 1] = (unsigned short) i;
+        }
+
         if (fql_project_field(c, type, cf, &p->fields[i], depth) != 0) {
             return NULL;
         }

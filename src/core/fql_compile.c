@@ -99,23 +99,41 @@ static int
 fql_compile_list(fql_cctx_t *c, const fql_type_t *t, const fql_selection_t *s,
     const fql_jval_t *args)
 {
-    int          empty;
+    int          empty, wrote;
+    size_t       mark, at;
     const char  *p;
     fql_jval_t  *a;
 
+    /* the schema's row filters, then the client's where within them */
+    mark = c->sql.len;
+    fql_sql_lit(c, " WHERE ");
+
+    if (fql_sql_row_filter(c, t, &wrote) != 0) {
+        return -1;
+    }
+
     a = fql_jval_member(args, "where");
     if (a != NULL && a->kind == FQL_J_OBJECT) {
-        size_t  mark = c->sql.len;
+        at = c->sql.len;
 
-        fql_sql_lit(c, " WHERE ");
+        if (wrote) {
+            fql_sql_lit(c, " AND (");
+        }
 
         if (fql_sql_where(c, t->where_input, a, &empty) != 0) {
             return -1;
         }
 
         if (empty) {
-            fql_sql_cut(c, mark);
+            fql_sql_cut(c, at);
+
+        } else if (wrote) {
+            fql_sql_lit(c, ")");
         }
+    }
+
+    if (c->sql.len == mark + sizeof(" WHERE ") - 1) {
+        fql_sql_cut(c, mark);
     }
 
     a = fql_jval_member(args, "orderBy");
@@ -159,6 +177,7 @@ fql_compile_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
     fql_type_t             *t;
     fql_tref_t             *tr;
     fql_cfield_t           *sub;
+    int                     wrote;
     fql_scalar_t            sc;
     const fql_selection_t  *s;
     const char             *p;
@@ -179,6 +198,11 @@ fql_compile_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
         fql_error_add(c->v.errs, &s->loc, FQL_CODE_VALIDATION,
                       "Cannot query field \"%.*s\" on type \"%.*s\".",
                       fql_pstr(s->name), fql_pstr(root->name));
+        return -1;
+    }
+
+    /* the rules of the field and of its type, checked for each request */
+    if (fql_auth_field(c, f, 0, &s->loc) != 0) {
         return -1;
     }
 
@@ -259,6 +283,14 @@ fql_compile_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
             return -1;
         }
 
+        if (t->filters != NULL) {
+            fql_sql_lit(c, " AND ");
+
+            if (fql_sql_row_filter(c, t, &wrote) != 0) {
+                return -1;
+            }
+        }
+
         break;
 
     default:
@@ -274,6 +306,15 @@ fql_compile_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
         if (f->root == FQL_ROOT_QUERY_FN && tr->kind != FQL_TYPE_LIST) {
             /* one object: the function's first row, or null */
             rp->kind = FQL_RF_OBJECT;
+
+            if (t->filters != NULL) {
+                fql_sql_lit(c, " WHERE ");
+
+                if (fql_sql_row_filter(c, t, &wrote) != 0) {
+                    return -1;
+                }
+            }
+
             fql_sql_lit(c, " LIMIT 1");
             break;
         }
@@ -318,6 +359,8 @@ fql_compile_doc(fql_arena_t *a, const fql_engine_t *eng,
     c->limits = limits;
     c->path_steps = FQL_PATH_STEPS;
     c->claims = req->claims;
+    c->caller = req->caller;
+    c->needs_tail = &c->needs;
     c->static_left = limits->max_static ? limits->max_static : (size_t) -1;
 
     if (!validated && fql_validate_document(&c->v) != 0) {
@@ -382,11 +425,13 @@ fql_compile_doc(fql_arena_t *a, const fql_engine_t *eng,
     pl->op = c->v.op->op;
     tail = &pl->roots;
 
-    for (cf = fields; cf; cf = cf->next) {
+    for (cf = fields; cf; cf = cf->next, c->aroot++) {
         rp = fql_calloc(a, sizeof(fql_root_plan_t));
         if (rp == NULL) {
             return fql_error_nomem(c->v.errs);
         }
+
+        c->aroot_key = cf->key;
 
         if (fql_compile_root(c, root, cf, rp) != 0) {
             /* keep validating the other fields to report every error */
@@ -407,6 +452,8 @@ fql_compile_doc(fql_arena_t *a, const fql_engine_t *eng,
     }
 
     pl->uncacheable = c->uncacheable;
+    pl->per_caller = c->per_caller;
+    pl->needs = c->needs;
     *plan = pl;
 
     return 0;
@@ -554,6 +601,11 @@ fql_root_copy(fql_arena_t *a, const fql_root_plan_t *src)
 int
 fql_plan_copy(fql_arena_t *a, const fql_plan_t *src, fql_plan_t **plan)
 {
+    char                   *path;
+    size_t                  len;
+    fql_need_t             *need, **ntail;
+    unsigned short         *fidx;
+    const fql_need_t       *n;
     fql_plan_t             *pl;
     fql_root_plan_t       **tail;
     const fql_root_plan_t  *rp;
@@ -575,6 +627,29 @@ fql_plan_copy(fql_arena_t *a, const fql_plan_t *src, fql_plan_t **plan)
         tail = &(*tail)->next;
     }
 
+    /* the rules met: the plan's memory, not the request's */
+    ntail = (fql_need_t **) &pl->needs;
+
+    for (n = src->needs; n; n = n->next) {
+        len = strlen(n->path) + 1;
+        need = fql_alloc(a, sizeof(fql_need_t));
+        path = fql_alloc(a, len);
+        fidx = fql_alloc(a, (n->depth ? n->depth : 1) * sizeof(*fidx));
+
+        if (need == NULL || path == NULL || fidx == NULL) {
+            return -1;
+        }
+
+        *need = *n;
+        memcpy(path, n->path, len);
+        memcpy(fidx, n->fidx, n->depth * sizeof(*fidx));
+        need->path = path;
+        need->fidx = fidx;
+        *ntail = need;
+        ntail = &need->next;
+    }
+
+    *ntail = NULL;
     *plan = pl;
 
     return 0;
@@ -583,7 +658,7 @@ fql_plan_copy(fql_arena_t *a, const fql_plan_t *src, fql_plan_t **plan)
 
 int
 fql_plan_bind(fql_arena_t *a, const fql_plan_t *tmpl, const fql_jval_t *vars,
-    const fql_jval_t *claims, const fql_compile_limits_t *limits,
+    const fql_request_t *req, const fql_compile_limits_t *limits,
     fql_plan_t **plan, fql_errors_t *errs)
 {
     unsigned                i;
@@ -597,7 +672,8 @@ fql_plan_bind(fql_arena_t *a, const fql_plan_t *tmpl, const fql_jval_t *vars,
     c.v.arena = a;
     c.v.errs = errs;
     c.limits = limits;
-    c.claims = claims;
+    c.claims = req->claims;
+    c.caller = req->caller;
 
     pl = fql_alloc(a, sizeof(fql_plan_t));
     if (pl == NULL) {

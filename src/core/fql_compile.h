@@ -35,7 +35,9 @@ typedef enum {
     FQL_SLOT_OFFSET,
     FQL_SLOT_INPUT,        /* ... a mutation's input: JSON, snake_case */
     FQL_SLOT_CURSOR,       /* ... a connection cursor's key, by index */
-    FQL_SLOT_CLAIM         /* the request's claim an argument names */
+    FQL_SLOT_CLAIM,        /* the request's claim an argument names */
+    FQL_SLOT_ROW_CLAIM,    /* ... a row filter's $jwt (key: the kind) */
+    FQL_SLOT_ROW_ROLES     /* whether a row filter is the caller's */
 } fql_slot_kind_t;
 
 typedef struct {
@@ -50,6 +52,7 @@ typedef struct {
     unsigned short         nkeys;
     uint32_t               print;
     const struct fql_arg_s  *arg;      /* CLAIM: its @fromClaim */
+    const fql_row_filter_t  *filter;   /* ROW_ROLES */
 } fql_slot_t;
 
 struct fql_root_plan_s {
@@ -73,12 +76,29 @@ struct fql_root_plan_s {
     fql_root_plan_t        *next;
 };
 
+/*
+ * An element of the operation that a rule guards, found at compile time:
+ * a field (depth > 0: fidx are its indexes down the root's projection),
+ * or a root field, its arguments, its filters and orderings (depth 0).
+ */
+typedef struct fql_need_s {
+    const fql_rule_t       *rule;
+    const char             *path;        /* "users.email", for messages */
+    fql_loc_t               loc;
+    unsigned                root;        /* the root field's index */
+    unsigned                depth;
+    const unsigned short   *fidx;
+    struct fql_need_s      *next;
+} fql_need_t;
+
 typedef struct {
     fql_op_type_t       op;
     fql_root_plan_t    *roots;       /* in document order, keys merged */
+    const fql_need_t   *needs;       /* rules to check for each request */
     unsigned            nroots;
     unsigned            nqueries;    /* roots that run SQL */
     unsigned            uncacheable:1;  /* values shaped more than SQL */
+    unsigned            per_caller:1;   /* introspection under rules */
 } fql_plan_t;
 
 typedef struct {
@@ -126,9 +146,20 @@ int fql_compile_validated(fql_arena_t *a, const fql_engine_t *eng,
  * again, the rest is shared with tmpl.
  */
 int fql_plan_bind(fql_arena_t *a, const fql_plan_t *tmpl,
-    const fql_jval_t *vars, const fql_jval_t *claims,
+    const fql_jval_t *vars, const fql_request_t *req,
     const fql_compile_limits_t *limits, fql_plan_t **plan,
     fql_errors_t *errs);
+
+/*
+ * The plan's rules for the caller (NULL: an anonymous one).  Returns 0
+ * when the operation may run: every rule holds, or (null_mode) the
+ * elements that break one are answered null, each with a FORBIDDEN error
+ * and *plan then a copy of the plan that says so.  Returns -1 with a
+ * FORBIDDEN error per element denied (the operation is refused), or when
+ * out of memory.
+ */
+int fql_plan_authorize(fql_arena_t *a, fql_plan_t **plan,
+    const fql_caller_t *caller, int null_mode, fql_errors_t *errs);
 
 /*
  * The length of the answer to GraphiQL's introspection query on the

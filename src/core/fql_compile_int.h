@@ -14,6 +14,9 @@
 
 #define FQL_MAX_PATH  16
 
+/* how deep in a selection a guarded field may be */
+#define FQL_AUTH_DEPTH  64
+
 /* nodes of the variables visited to find where parameters come from */
 #define FQL_PATH_STEPS  100000
 
@@ -61,6 +64,21 @@ typedef struct {
     unsigned             pnum;
 } fql_vmemo_t;
 
+/*
+ * A row filter's $jwt placeholder (fql_auth.c): the coerced node's
+ * var_src is mark, whose own var_src is &fql_claim_sentinel; arg's
+ * from_claim is the claim's JSON pointer.
+ */
+typedef struct {
+    fql_jval_t          mark;
+    fql_arg_t           arg;
+} fql_claim_src_t;
+
+extern const fql_jval_t  fql_claim_sentinel;
+
+#define fql_is_claim_src(j)                                                   \
+    ((j) != NULL && (j)->var_src == &fql_claim_sentinel)
+
 typedef struct {
     fql_vctx_t                   v;
     const fql_compile_limits_t  *limits;
@@ -76,6 +94,8 @@ typedef struct {
     unsigned                     npath;
     unsigned                     uses_vector:1;
     unsigned                     uncacheable:1;
+    unsigned                     row_filter:1;  /* writing the schema's */
+    unsigned                     per_caller:1;  /* introspection, rules */
     /* where the next parameter comes from; parallel to params */
     fql_slot_t                   next_slot;
     fql_slot_t                  *slots;
@@ -88,7 +108,29 @@ typedef struct {
     unsigned                     nconds;       /* in this statement's filter */
     size_t                       static_left;  /* bytes; see max_static */
     const fql_jval_t            *claims;       /* the request's, or NULL */
+    const fql_caller_t          *caller;       /* ... NULL: anonymous */
+    /* the rules met (fql_auth_need), and where the projection is */
+    fql_need_t                  *needs;
+    fql_need_t                 **needs_tail;
+    unsigned                     aroot;        /* root field's index */
+    fql_str_t                    aroot_key;
+    fql_str_t                    akeys[FQL_AUTH_DEPTH];
+    unsigned short               aidx[FQL_AUTH_DEPTH];
 } fql_cctx_t;
+
+/* fql_auth.c: a rule met at depth of the projection (0: the root field,
+ * with what names the element under it, such as "where.salary") */
+int fql_auth_need(fql_cctx_t *c, const fql_rule_t *rule, unsigned depth,
+    const char *what, const fql_loc_t *loc);
+
+/* fql_auth.c: the rules a field of type ft meets: its own, its type's
+ * (a generated type's: its view's) */
+int fql_auth_field(fql_cctx_t *c, const fql_field_t *f, unsigned depth,
+    const fql_loc_t *loc);
+
+/* fql_sql.c: a type's row filters, "((flag AND (where)) OR ...)"; 0
+ * written when it has none (*wrote 0) */
+int fql_sql_row_filter(fql_cctx_t *c, const fql_type_t *t, int *wrote);
 
 /* fql_sql.c: the statement's text; writes need no check (fql_sql_end) */
 void fql_sql_begin(fql_cctx_t *c);

@@ -271,6 +271,56 @@ fql_implements(const fql_type_t *t, const fql_type_t *iface)
 
 
 /* deprecated: deprecated fields and enum values are listed too */
+/*
+ * What the caller may use is all there is, for it: a field whose rule it
+ * breaks (or whose type's), a type it may not read, a filter or ordering
+ * by a guarded field are left out, as if the schema had none.
+ */
+static int
+fql_io_rule_ok(const fql_ictx_t *ic, const fql_rule_t *r)
+{
+    fql_caller_t  anon;
+
+    if (r == NULL) {
+        return 1;
+    }
+
+    if (ic->c->caller == NULL) {
+        memset(&anon, 0, sizeof(anon));
+        return fql_rule_allows(r, &anon);
+    }
+
+    return fql_rule_allows(r, ic->c->caller);
+}
+
+
+static int
+fql_io_type_ok(const fql_ictx_t *ic, const fql_type_t *t)
+{
+    if (t->gen && t->view != NULL) {
+        t = t->view;
+    }
+
+    return fql_io_rule_ok(ic, t->rule);
+}
+
+
+static int
+fql_io_field_ok(const fql_ictx_t *ic, const fql_field_t *f)
+{
+    return fql_io_rule_ok(ic, f->rule)
+           && fql_io_type_ok(ic, fql_tref_named(f->type));
+}
+
+
+static int
+fql_io_input_ok(const fql_ictx_t *ic, const fql_arg_t *a)
+{
+    return a->filter_field == NULL
+           || fql_io_rule_ok(ic, a->filter_field->rule);
+}
+
+
 static int
 fql_io_list(const fql_ifield_t *r, fql_il_kind_t kind, const void *first,
     const fql_type_t *iface, int deprecated, const char *otype_name)
@@ -309,6 +359,10 @@ fql_io_list(const fql_ifield_t *r, fql_il_kind_t kind, const void *first,
             {
                 continue;
             }
+
+            if (!fql_io_type_ok(ic, o.type)) {
+                continue;
+            }
             break;
 
         case FQL_IL_TYPE_LIST:
@@ -322,7 +376,9 @@ fql_io_list(const fql_ifield_t *r, fql_il_kind_t kind, const void *first,
             o.field = p;
             p = o.field->next;
 
-            if (!deprecated && o.field->deprecation.data != NULL) {
+            if ((!deprecated && o.field->deprecation.data != NULL)
+                || !fql_io_field_ok(ic, o.field))
+            {
                 continue;
             }
             break;
@@ -331,6 +387,10 @@ fql_io_list(const fql_ifield_t *r, fql_il_kind_t kind, const void *first,
             o.kind = FQL_IO_INPUT;
             o.input = p;
             p = o.input->next;
+
+            if (!fql_io_input_ok(ic, o.input)) {
+                continue;
+            }
             break;
 
         case FQL_IL_ENUM_VALUES:
@@ -979,6 +1039,11 @@ fql_introspect_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
 
     memset(&o, 0, sizeof(fql_io_t));
 
+    /* each caller sees what it may use: one answer per caller's rights */
+    if (c->v.schema->authz.rules) {
+        c->per_caller = 1;
+    }
+
     if (fql_str_eqz(s->name, "__schema")) {
         if (s->args != NULL) {
             fql_error_add(c->v.errs, &s->args->loc, FQL_CODE_VALIDATION,
@@ -1012,6 +1077,10 @@ fql_introspect_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
 
         name = fql_jval_member(args, "name");
         t = fql_schema_type(c->v.schema, name->str);
+
+        if (t != NULL && !fql_io_type_ok(&ic, t)) {
+            t = NULL;
+        }
 
         /* the answer depends on the name: a plan per name is no plan */
         fql_c_static_value(c, name);

@@ -165,6 +165,42 @@ fql_parse_document(fql_arena_t *a, const char *src, size_t len,
 }
 
 
+/* one value, alone in src: the text of a directive's GraphQL argument */
+int
+fql_parse_value_text(fql_arena_t *a, const char *src, size_t len,
+    fql_value_t **out, fql_parse_error_t *err)
+{
+    fql_parser_t   parser;
+    fql_value_t   *v;
+
+    memset(err, 0, sizeof(fql_parse_error_t));
+
+    fql_lexer_init(&parser.lx, a, src, len, 0, err);
+
+    parser.arena = a;
+    parser.depth = 0;
+    parser.max_depth = FQL_DEFAULT_MAX_DEPTH;
+
+    if (fql_next(&parser) != 0) {
+        return -1;
+    }
+
+    v = fql_parse_value(&parser, 0);
+    if (v == NULL) {
+        return -1;
+    }
+
+    if (!fql_peek(&parser, FQL_TOK_EOF)) {
+        fql_unexpected(&parser);
+        return -1;
+    }
+
+    *out = v;
+
+    return 0;
+}
+
+
 static void *
 fql_node(fql_parser_t *p, size_t size)
 {

@@ -18,6 +18,8 @@ typedef struct {
     /* the verified token's claims (an object; NULL: none), set by the
      * server: what @fromClaim arguments are bound from */
     const fql_jval_t  *claims;
+    /* who asks, for authorization (NULL: no rules apply) */
+    const struct fql_caller_s  *caller;
 } fql_request_t;
 
 

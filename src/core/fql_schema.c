@@ -260,6 +260,18 @@ static const char  fql_builtin_sdl[] =
     "\"An argument of a SQL function bound from the verified token's claim"
     " (a JSON pointer): clients neither see nor set it.\"\n"
     "directive @fromClaim(pointer: String!) on ARGUMENT_DEFINITION\n"
+    "\"A role, and the roles whose grants it has too.\"\n"
+    "directive @role(name: String!, inherits: [String!])"
+    " repeatable on SCHEMA\n"
+    "\"Only a caller with a verified token may use this.\"\n"
+    "directive @authenticated on OBJECT | FIELD_DEFINITION\n"
+    "\"Roles (any of), permissions (all of) and scopes (any of the"
+    " lists, all of a list) a caller needs.\"\n"
+    "directive @auth(roles: [String!], permissions: [String!],"
+    " scopes: [[String!]!]) on OBJECT | FIELD_DEFINITION\n"
+    "\"Rows the roles may read: a where filter ANDed into every read.\"\n"
+    "directive @rowFilter(roles: [String!]!, where: String!)"
+    " repeatable on OBJECT\n"
     "type __Schema { description: String types: [__Type!]!"
     " queryType: __Type! mutationType: __Type subscriptionType: __Type"
     " directives: [__Directive!]! }\n"
@@ -615,7 +627,7 @@ fql_sb_resolve(fql_sb_t *sb, const fql_type_ref_t *ref, int input)
 }
 
 
-static fql_directive_t *
+fql_directive_t *
 fql_find_directive(fql_directive_t *d, const char *name)
 {
     for ( /* void */ ; d; d = d->next) {
@@ -628,7 +640,7 @@ fql_find_directive(fql_directive_t *d, const char *name)
 }
 
 
-static fql_value_t *
+fql_value_t *
 fql_directive_arg(fql_directive_t *d, const char *name)
 {
     fql_argument_t  *a;
@@ -2077,7 +2089,7 @@ fql_schema_build(fql_arena_t *a, const char *sdl, size_t len,
         }
     }
 
-    if (fql_sb_gen_fill(&sb) != 0) {
+    if (fql_sb_gen_fill(&sb) != 0 || fql_sb_auth(&sb, doc) != 0) {
         return -1;
     }
 

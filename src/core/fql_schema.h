@@ -26,6 +26,55 @@ typedef struct fql_field_s  fql_field_t;
 typedef struct fql_arg_s    fql_arg_t;
 typedef struct fql_tref_s   fql_tref_t;
 
+/*
+ * Authorization (fql_auth.c).  Roles (declared with @role), permissions
+ * and scopes (named by the rules) are numbered, at most FQL_AUTH_MAX of
+ * each, so that a rule is a few bitsets and a request's check a few bit
+ * tests.
+ */
+#define FQL_AUTH_MAX  64
+
+/* @authenticated and @auth(roles:, permissions:, scopes:) */
+typedef struct {
+    uint64_t         roles;          /* any of these (has_roles) */
+    uint64_t         perms;          /* all of these */
+    const uint64_t  *scopes;         /* any of these all-of sets */
+    unsigned         nscopes;
+    unsigned         has_roles:1;
+    unsigned         authenticated:1;
+} fql_rule_t;
+
+/* @rowFilter(roles:, where:): the where input's coerced value, whose
+ * $jwt placeholders become parameters bound from each request's claims */
+typedef struct fql_row_filter_s {
+    uint64_t                    roles;
+    const struct fql_jval_s    *where;
+    struct fql_row_filter_s    *next;
+} fql_row_filter_t;
+
+/* who asks, as the server found out (fql_request_t.caller) */
+typedef struct fql_caller_s {
+    uint64_t    roles;               /* with the roles they inherit */
+    uint64_t    perms;
+    uint64_t    scopes;
+    unsigned    authenticated:1;     /* a verified token */
+} fql_caller_t;
+
+typedef struct {
+    fql_str_t   names[FQL_AUTH_MAX];
+    unsigned    n;
+} fql_names_t;
+
+typedef struct {
+    fql_names_t   roles;
+    fql_names_t   perms;
+    fql_names_t   scopes;
+    /* a role's bit and the bits of the roles it inherits, transitively:
+     * a caller with the role has the grants of all of them */
+    uint64_t      grants[FQL_AUTH_MAX];
+    unsigned      rules;             /* rules and filters in the schema */
+} fql_authz_t;
+
 /* a resolved type reference */
 struct fql_tref_s {
     fql_type_ref_kind_t   kind;
@@ -90,6 +139,7 @@ struct fql_field_s {
     /* @fromClaim arguments: not among args, so no client sees or sets
      * them; the function receives each by name */
     fql_arg_t       *claim_args;
+    const fql_rule_t  *rule;          /* @auth, @authenticated; NULL */
     fql_field_t     *next;
 };
 
@@ -126,6 +176,8 @@ struct fql_type_s {
     fql_str_t          view_name;     /* len 0: not bound to a view */
     fql_type_t        *where_input;   /* OBJECT with a view */
     fql_type_t        *order_input;
+    const fql_rule_t  *rule;          /* @auth, @authenticated; NULL */
+    fql_row_filter_t  *filters;       /* @rowFilter; NULL: none */
     fql_type_t        *next;
 };
 
@@ -200,6 +252,7 @@ typedef struct {
     fql_type_t    *order_direction;
     /* bytes of the answer to GraphiQL's whole introspection query */
     size_t         introspection_size;
+    fql_authz_t    authz;
 } fql_schema_t;
 
 
@@ -235,6 +288,15 @@ size_t fql_tref_print(const fql_tref_t *t, char *buf, size_t size);
 
 /* camelCase -> snake_case as FraiseQL does it ("firstName" -> first_name) */
 fql_str_t fql_snake_case(fql_arena_t *a, fql_str_t name);
+
+/* fql_auth.c: a rule holds for the caller */
+int fql_rule_allows(const fql_rule_t *r, const fql_caller_t *caller);
+
+/* fql_auth.c: a role's grants (0: no such role), a permission's or a
+ * scope's bit (0: the schema names none such) */
+uint64_t fql_auth_role(const fql_authz_t *az, const char *name, size_t len);
+uint64_t fql_auth_bit(const fql_names_t *names, const char *name,
+    size_t len);
 
 /* a composite type is an output type with fields (object, interface) */
 #define fql_type_is_composite(t)                                              \

@@ -25,6 +25,12 @@ int fql_sb_error(fql_sb_t *sb, fql_loc_t loc, const char *fmt, ...)
 #endif
     ;
 
+fql_directive_t *fql_find_directive(fql_directive_t *d, const char *name);
+fql_value_t *fql_directive_arg(fql_directive_t *d, const char *name);
+
+/* fql_auth.c: roles, rules and row filters of the document's types */
+int fql_sb_auth(fql_sb_t *sb, fql_document_t *doc);
+
 /* declares, then defines, every type of a parsed SDL document */
 int fql_sb_load(fql_sb_t *sb, fql_document_t *doc);
 

@@ -739,6 +739,77 @@ fql_op_slot(fql_cctx_t *c, const fql_jval_t *src, fql_slot_kind_t kind,
 
 
 /*
+ * A row filter's claim as the parameter its operator takes, from the
+ * request's verified claims: NULL (no row matches) when there is no such
+ * claim, or when it is not a value of that kind.
+ */
+static int
+fql_row_claim_text(fql_cctx_t *c, const fql_slot_t *sl, const char **out)
+{
+    const fql_jval_t  *v, *it;
+
+    *out = NULL;
+
+    v = c->claims ? fql_json_pointer(c->claims, sl->arg->from_claim) : NULL;
+
+    if (v == NULL || v->kind == FQL_J_NULL) {
+        return 0;
+    }
+
+    if (v->kind == FQL_J_STRING && memchr(v->str.data, '\0', v->str.len)) {
+        return 0;
+    }
+
+    switch (sl->key) {
+
+    case FQL_SLOT_ARRAY:
+        if (v->kind != FQL_J_ARRAY) {
+            return 0;
+        }
+
+        for (it = v->items; it; it = it->next) {
+            if ((it->kind != FQL_J_STRING && it->kind != FQL_J_NUMBER)
+                || (it->kind == FQL_J_STRING
+                    && memchr(it->str.data, '\0', it->str.len)))
+            {
+                return 0;
+            }
+        }
+
+        return fql_param_array(c, sl->sc, v, out);
+
+    case FQL_SLOT_JSON:
+        return fql_param_json(c, v, out);
+
+    case FQL_SLOT_PATTERN:
+        return v->kind == FQL_J_STRING
+               ? fql_param_pattern(c, v, sl->wild, out) : 0;
+
+    default:
+        switch (sl->sc) {
+        case FQL_SCALAR_INT:
+        case FQL_SCALAR_FLOAT:
+            if (v->kind != FQL_J_NUMBER) {
+                return 0;
+            }
+            break;
+        case FQL_SCALAR_BOOLEAN:
+            if (v->kind != FQL_J_BOOL) {
+                return 0;
+            }
+            break;
+        default:
+            if (v->kind != FQL_J_STRING && v->kind != FQL_J_NUMBER) {
+                return 0;
+            }
+        }
+
+        return fql_param_text(c, sl->sc, v, out);
+    }
+}
+
+
+/*
  * The memo's place for a value and where it goes, free or taken: the
  * same variable compared with another field (a column, or JSON text with
  * another cast) is another parameter, since PostgreSQL gives an untyped
@@ -844,6 +915,27 @@ typedef struct {
 } fql_opvals_t;
 
 
+/* an operator's value that is a row filter's claim: one parameter */
+static int
+fql_claim_op_values(fql_cctx_t *c, const fql_jval_t *op, unsigned kind,
+    fql_scalar_t vsc, unsigned wild, fql_opvals_t *ov)
+{
+    fql_slot_t  *sl = &ov->sl[0];
+
+    memset(sl, 0, sizeof(fql_slot_t));
+    sl->kind = FQL_SLOT_ROW_CLAIM;
+    sl->sc = (unsigned char) vsc;
+    sl->wild = (unsigned char) wild;
+    sl->key = (unsigned short) kind;
+    sl->arg = &((const fql_claim_src_t *) op->var_src)->arg;
+
+    ov->n = 1;
+    ov->memo = NULL;
+
+    return fql_row_claim_text(c, sl, &ov->val[0]);
+}
+
+
 /*
  * The parameters an operator's value on field f stands for: one per
  * member of an input object (MEMBERS), else one, which ov->memo keeps when
@@ -886,7 +978,18 @@ fql_op_values(fql_cctx_t *c, const fql_arg_t *a, const fql_field_t *f,
             sl = &ov->sl[ov->n];
             val = &ov->val[ov->n];
 
-            if (m->kind == FQL_J_ARRAY) {
+            if (fql_is_claim_src(m->var_src)) {
+                memset(sl, 0, sizeof(fql_slot_t));
+                sl->kind = FQL_SLOT_ROW_CLAIM;
+                sl->sc = FQL_SCALAR_FLOAT;
+                sl->key = FQL_SLOT_TEXT;
+                sl->arg = &((const fql_claim_src_t *) m->var_src)->arg;
+
+                if (fql_row_claim_text(c, sl, val) != 0) {
+                    return -1;
+                }
+
+            } else if (m->kind == FQL_J_ARRAY) {
                 if (fql_op_slot(c, m, FQL_SLOT_JSON, vsc, 0, sl) != 0
                     || fql_param_json(c, m, val) != 0)
                 {
@@ -912,6 +1015,10 @@ fql_op_values(fql_cctx_t *c, const fql_arg_t *a, const fql_field_t *f,
            : o->xf == FQL_OPX_JSON ? FQL_SLOT_JSON
            : o->xf == FQL_OPX_PATTERN ? FQL_SLOT_PATTERN
            : FQL_SLOT_TEXT;
+
+    if (fql_is_claim_src(op->var_src)) {
+        return fql_claim_op_values(c, op, kind, vsc, wild, ov);
+    }
 
     memset(&key, 0, sizeof(key));
     key.src = op->var_src;
@@ -1066,6 +1173,13 @@ fql_sql_ops(fql_cctx_t *c, const fql_arg_t *in, const fql_jval_t *ops,
     sc = filter->scalar;
     array = fql_tref_scalar_list(f->type) != NULL;
 
+    /* filtering by a guarded field tells of its values */
+    if (f->rule != NULL && !c->row_filter
+        && fql_auth_need(c, f->rule, 0, "where", NULL) != 0)
+    {
+        return -1;
+    }
+
     for (op = ops->items; op; op = op->next) {
         /* an operator given null is left out, as FraiseQL does */
         if (op->kind == FQL_J_NULL) {
@@ -1109,6 +1223,12 @@ fql_sql_nested(fql_cctx_t *c, const fql_arg_t *in, const fql_jval_t *obj,
         fql_error_add(c->v.errs, NULL, FQL_CODE_BAD_INPUT,
                       "Filters nest more than %d objects deep.",
                       FQL_MAX_PATH);
+        return -1;
+    }
+
+    if (in->filter_field->rule != NULL && !c->row_filter
+        && fql_auth_need(c, in->filter_field->rule, 0, "where", NULL) != 0)
+    {
         return -1;
     }
 
@@ -1236,6 +1356,13 @@ fql_order_object(fql_cctx_t *c, fql_order_t *o, const fql_type_t *order,
     for (m = obj->items; m; m = m->next) {
         in = fql_arg_find(order->input_fields, m->key);
         f = in->filter_field;
+
+        /* ordering by a guarded field tells of its values */
+        if (f->rule != NULL
+            && fql_auth_need(c, f->rule, 0, "orderBy", NULL) != 0)
+        {
+            return -1;
+        }
 
         if (m->kind == FQL_J_OBJECT) {
             if (npath == FQL_MAX_PATH) {
@@ -1780,6 +1907,16 @@ fql_bind_slot(fql_cctx_t *c, const fql_root_plan_t *rp, const fql_slot_t *sl,
         return fql_claim_text(c, &rp->loc, sl->arg, out);
     }
 
+    if (sl->kind == FQL_SLOT_ROW_CLAIM) {
+        return fql_row_claim_text(c, sl, out);
+    }
+
+    if (sl->kind == FQL_SLOT_ROW_ROLES) {
+        *out = c->caller && (sl->filter->roles & c->caller->roles)
+               ? "t" : "f";
+        return 0;
+    }
+
     j = vars;
 
     for (i = 0; j != NULL && i < sl->npath; i++) {
@@ -1878,4 +2015,65 @@ fql_sql_since(fql_cctx_t *c, size_t mark)
     }
 
     return r;
+}
+
+
+/*
+ * The type's row filters: "(($1::boolean AND (where)) OR ...)", where
+ * each flag says whether the filter is one of the caller's roles.  The
+ * statement is the same for every caller, so the plan cache serves all
+ * of them; the flags and the claims are bound for each request.  A caller
+ * without a filter of its roles matches no row.
+ */
+int
+fql_sql_row_filter(fql_cctx_t *c, const fql_type_t *t, int *wrote)
+{
+    int                      empty;
+    unsigned                 nconds, npath;
+    const fql_row_filter_t  *f;
+
+    *wrote = 0;
+
+    if (t->filters == NULL) {
+        return 0;
+    }
+
+    /* the schema's conditions are not the client's to count */
+    nconds = c->nconds;
+    npath = c->npath;
+    c->npath = 0;
+    c->row_filter = 1;
+
+    fql_sql_lit(c, "(");
+
+    for (f = t->filters; f; f = f->next) {
+        fql_sql_z(c, f == t->filters ? "(" : " OR (");
+
+        c->next_slot.kind = FQL_SLOT_ROW_ROLES;
+        c->next_slot.filter = f;
+
+        if (fql_sql_param(c, c->caller && (f->roles & c->caller->roles)
+                             ? "t" : "f") != 0)
+        {
+            return -1;
+        }
+
+        c->next_slot.filter = NULL;
+        fql_sql_lit(c, "::boolean AND (");
+
+        if (fql_sql_where(c, t->where_input, f->where, &empty) != 0) {
+            return -1;
+        }
+
+        fql_sql_z(c, empty ? "TRUE))" : "))");
+    }
+
+    fql_sql_lit(c, ")");
+
+    c->row_filter = 0;
+    c->nconds = nconds;
+    c->npath = npath;
+    *wrote = 1;
+
+    return 0;
 }

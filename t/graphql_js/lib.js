@@ -119,6 +119,10 @@ directive @function(name: String!, schema: String) on FIELD_DEFINITION
 directive @column(name: String) on FIELD_DEFINITION
 directive @json(key: String!) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
 directive @fromClaim(pointer: String!) on ARGUMENT_DEFINITION
+directive @role(name: String!, inherits: [String!]) repeatable on SCHEMA
+directive @authenticated on OBJECT | FIELD_DEFINITION
+directive @auth(roles: [String!], permissions: [String!], scopes: [[String!]!]) on OBJECT | FIELD_DEFINITION
+directive @rowFilter(roles: [String!]!, where: String!) repeatable on OBJECT
 `;
 
 /* options that take a value, as --name=value or --name value */

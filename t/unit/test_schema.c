@@ -17,10 +17,10 @@
 
 
 static const char  sdl[] =
-    "directive @auth(role: String!) on FIELD_DEFINITION | OBJECT\n"
+    "directive @owner(role: String!) on FIELD_DEFINITION | OBJECT\n"
     "directive @tag(name: String) repeatable on FIELD_DEFINITION\n"
     "type Address { zipCode: String @json(key: \"ZIP\") }\n"
-    "type Legacy @view(name: \"v_legacy\") @auth(role: \"r\") {\n"
+    "type Legacy @view(name: \"v_legacy\") @owner(role: \"r\") {\n"
     "  id: ID!\n"
     "  email: String @json(key: \"e-Mail\")\n"
     "  fullName: String @json(key: \"it's \\\"odd\\\"\") @tag @tag\n"
@@ -222,14 +222,14 @@ test_declared_directives(void **state)
     n = 0;
 
     for (d = f->schema->directives; d; d = d->next) {
-        if (fql_str_eqz(d->name, "auth")) {
+        if (fql_str_eqz(d->name, "owner")) {
             assert_false(d->builtin);
             assert_true(fql_str_eqz(d->locations->name,
                                     "FIELD_DEFINITION"));
             assert_true(fql_str_eqz(d->locations->next->name, "OBJECT"));
         }
 
-        n += fql_str_eqz(d->name, "json") || fql_str_eqz(d->name, "auth")
+        n += fql_str_eqz(d->name, "json") || fql_str_eqz(d->name, "owner")
              || fql_str_eqz(d->name, "tag") || fql_str_eqz(d->name, "view");
     }
 
