@@ -41,12 +41,21 @@ CONF
     psql -q -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PGPORT" -U postgres \
         -d demo -f "$ROOT/conf-examples/demo.sql"
 
-    # the signed-in location's key, and a day-long token for user 1
+    # the signed-in location's key, and day-long tokens for user 1, a
+    # member of team Red, and for user 2, who leads team Green
     head -c 32 /dev/urandom | base64 > "$DEMO/jwt.key"
     SUB=$(psql -qtAX -h 127.0.0.1 -p "$PGPORT" -U postgres -d demo \
         -c "SELECT demo_uuid('user', 1)")
+    SUB2=$(psql -qtAX -h 127.0.0.1 -p "$PGPORT" -U postgres -d demo \
+        -c "SELECT demo_uuid('user', 2)")
+    RED=$(psql -qtAX -h 127.0.0.1 -p "$PGPORT" -U postgres -d demo \
+        -c "SELECT demo_uuid('team', 1)")
+    GREEN=$(psql -qtAX -h 127.0.0.1 -p "$PGPORT" -U postgres -d demo \
+        -c "SELECT demo_uuid('team', 2)")
     TOKEN=$(/usr/bin/python3 "$ROOT/conf-examples/demo_token.py" "$DEMO/jwt.key" \
-        "$SUB")
+        "$SUB" demo_user "$RED")
+    LEAD=$(/usr/bin/python3 "$ROOT/conf-examples/demo_token.py" "$DEMO/jwt.key" \
+        "$SUB2" demo_lead "$GREEN")
 
     sed -e "s|@ROOT@|$ROOT|g" -e "s|@DEMO@|$DEMO|g" \
         -e "s|@PGPORT@|$PGPORT|g" \
@@ -85,6 +94,18 @@ unpublished posts to their author only):
   curl -s http://127.0.0.1:8080/graphql-auth -H "Authorization: Bearer \$TOKEN" \\
     -H 'Content-Type: application/json' -d '{"query": "$MINE"}'
 
+Projects are their team's: user 1's token (team Red) lists Red's only,
+and asking for budgets is refused (403 FORBIDDEN: leads only); user 2
+leads team Green and sees Green's, budgets included:
+
+  curl -s http://127.0.0.1:8080/graphql-auth -H "Authorization: Bearer \$TOKEN" \\
+    -H 'Content-Type: application/json' -d '{"query": "$PROJECTS"}'
+
+  LEAD=$LEAD
+
+  curl -s http://127.0.0.1:8080/graphql-auth -H "Authorization: Bearer \$LEAD" \\
+    -H 'Content-Type: application/json' -d '{"query": "$BUDGETS"}'
+
 and a post written as user 1 (the author comes from the token, @fromClaim):
 
   curl -s http://127.0.0.1:8080/graphql-auth -H "Authorization: Bearer \$TOKEN" \\
@@ -109,18 +130,29 @@ MSG
         echo
     done
 
-    # and user 1's own unpublished posts, signed in
-    printf '\n%s (signed in)\n  -> ' "$MINE"
+    # and user 1's own unpublished posts and team's projects, signed in;
+    # then user 2's team's budgets
+    for q in "$MINE" "$PROJECTS"; do
+        printf '\n%s (user 1)\n  -> ' "$q"
+        curl -s http://127.0.0.1:8080/graphql-auth \
+            -H "Authorization: Bearer $TOKEN" \
+            -H 'Content-Type: application/json' \
+            -d "{\"query\": \"$q\"}" || echo "(curl failed)"
+        echo
+    done
+    printf '\n%s (user 2, a lead)\n  -> ' "$BUDGETS"
     curl -s http://127.0.0.1:8080/graphql-auth \
-        -H "Authorization: Bearer $TOKEN" \
+        -H "Authorization: Bearer $LEAD" \
         -H 'Content-Type: application/json' \
-        -d "{\"query\": \"$MINE\"}" || echo "(curl failed)"
+        -d "{\"query\": \"$BUDGETS\"}" || echo "(curl failed)"
     echo
 }
 
 # the examples start() shows (t/test_demo.py runs them too)
 CONNECTION='{ usersConnection(first: 3, orderBy: [{age: DESC}]) { totalCount edges { cursor node { firstName age } } pageInfo { hasNextPage endCursor } } }'
 MINE='{ posts(where: {published: {eq: false}}, limit: 3) { title author { email } } }'
+PROJECTS='{ projects(orderBy: [{name: ASC}]) { name team } }'
+BUDGETS='{ projectsAggregate { count sum { budget } } projects(limit: 2) { name budget } }'
 AGGREGATE='{ usersAggregate(where: {age: {gte: 30}}) { count avg { age } max { createdAt } groupBy(fields: [active]) { key { active } count min { age } } } }'
 
 case "${1:-start}" in

@@ -238,4 +238,70 @@ BEGIN
 END
 $$;
 
+-- Teams and their projects (docs/security.md#authorization): the
+-- schema's row filter shows a signed-in member the projects of the team
+-- its token names, and their budgets to team leads only; the module
+-- checks that before any SQL, PostgreSQL needs no policy for it.
+CREATE TABLE tb_team (
+    id          uuid PRIMARY KEY,
+    name        text NOT NULL
+);
+
+CREATE TABLE tb_project (
+    id          uuid PRIMARY KEY,
+    team_id     uuid NOT NULL REFERENCES tb_team (id),
+    name        text NOT NULL,
+    budget      int NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE INDEX ON tb_project (team_id);
+
+CREATE VIEW v_project AS
+SELECT p.id, p.team_id,
+       jsonb_build_object('id', p.id, 'team_id', p.team_id,
+                          'team', t.name, 'name', p.name,
+                          'budget', p.budget,
+                          'created_at', p.created_at) AS data
+FROM tb_project p
+JOIN tb_team t ON t.id = p.team_id;
+
+INSERT INTO tb_team (id, name)
+SELECT demo_uuid('team', n), (ARRAY['Red', 'Green', 'Blue'])[n]
+FROM generate_series(1, 3) AS n;
+
+INSERT INTO tb_project (id, team_id, name, budget, created_at)
+SELECT demo_uuid('project', n), demo_uuid('team', 1 + n % 3),
+       'Project ' || n, 1000 * n,
+       timestamptz '2024-03-01 00:00:00+00' + n * interval '1 day'
+FROM generate_series(1, 12) AS n;
+
+-- a team lead is a member who also sees budgets
+CREATE ROLE demo_lead NOLOGIN IN ROLE demo_user;
+GRANT SELECT ON tb_team, tb_project, v_project TO demo_user;
+GRANT UPDATE (name) ON tb_project TO demo_user;
+
+-- renames a project of the caller's team (@fromClaim), none other
+CREATE FUNCTION app.fn_rename_project(input jsonb, team_id uuid)
+RETURNS app.mutation_response
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_id  uuid;
+BEGIN
+    UPDATE tb_project SET name = input->>'name'
+    WHERE id = (input->>'id')::uuid AND tb_project.team_id =
+          fn_rename_project.team_id
+    RETURNING id INTO v_id;
+
+    IF v_id IS NULL THEN
+        RETURN ROW('not_found:project', 'No such project in your team', NULL,
+                   'Project', NULL, NULL, NULL, NULL)::app.mutation_response;
+    END IF;
+
+    RETURN ROW('updated', 'Project renamed', v_id::text, 'Project',
+               (SELECT data FROM v_project WHERE id = v_id),
+               NULL, NULL, NULL)::app.mutation_response;
+END
+$$;
+
 ANALYZE;
