@@ -286,6 +286,20 @@ static ngx_command_t  ngx_http_fraiseql_commands[] = {
       0,
       NULL },
 
+    { ngx_string("fraiseql_permissions"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_fraiseql_permissions,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fraiseql_listen"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_fraiseql_listen,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("fraiseql_jwt_jwks_uri"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE123,
       ngx_http_fraiseql_jwt_jwks_uri,
@@ -923,6 +937,7 @@ ngx_http_fraiseql_exit_process(ngx_cycle_t *cycle)
 
     if (fmcf != NULL) {
         ngx_http_fraiseql_auth_exit(fmcf);
+        ngx_http_fraiseql_perms_exit_process(fmcf);
     }
 }
 
@@ -950,6 +965,7 @@ ngx_http_fraiseql_init_process(ngx_cycle_t *cycle)
     }
 
     ngx_http_fraiseql_auth_init_process(cycle, fmcf);
+    ngx_http_fraiseql_perms_init_process(cycle, fmcf);
 
     if (fmcf->plan_cache == 0) {
         return NGX_OK;

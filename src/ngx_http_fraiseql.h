@@ -50,6 +50,8 @@ typedef struct ngx_http_fraiseql_slot_s    ngx_http_fraiseql_slot_t;
 typedef struct ngx_http_fraiseql_ctx_s     ngx_http_fraiseql_ctx_t;
 /* tokens a worker verified, by their SHA-256 (auth.c) */
 typedef struct ngx_http_fraiseql_jwt_cache_s  ngx_http_fraiseql_jwt_cache_t;
+/* fraiseql_permissions: answers of a SQL function in a shared zone */
+typedef struct ngx_http_fraiseql_perms_s  ngx_http_fraiseql_perms_t;
 /* a key set: a fraiseql_jwt_jwks_file, which workers re-read when it
  * changes, or a fraiseql_jwt_jwks_uri, which they fetch (auth.c) */
 typedef struct ngx_http_fraiseql_jwks_s  ngx_http_fraiseql_jwks_t;
@@ -104,6 +106,8 @@ typedef struct {
     ngx_http_fraiseql_jwt_cache_t  *jwt_caches;
     /* every key set file, each checked by a timer in each worker */
     ngx_http_fraiseql_jwks_t       *jwks;
+    ngx_http_fraiseql_perms_t      *perms;   /* fraiseql_permissions */
+    ngx_http_fraiseql_db_t         *listen;  /* fraiseql_listen */
 } ngx_http_fraiseql_main_conf_t;
 
 
@@ -155,6 +159,7 @@ typedef struct {
     ngx_str_t                   role;        /* empty: none */
     const char                **lead_params; /* NULL: no leading statement */
     fql_caller_t                caller;      /* for the schema's rules */
+    void                       *perms;       /* its permissions' fetch */
     ngx_queue_t                 queue;       /* waiting for a key set */
     ngx_event_t                 resume;      /* ... which came or not */
     unsigned                    checked:1;   /* fraiseql_jwt is on */
@@ -415,6 +420,9 @@ void ngx_http_fraiseql_pool_release(ngx_http_fraiseql_pgc_t *pgc,
     ngx_uint_t reusable);
 void ngx_http_fraiseql_pool_cancel(ngx_http_fraiseql_pgc_t *pgc);
 ngx_int_t ngx_http_fraiseql_pgc_peek(ngx_http_fraiseql_pgc_t *pgc);
+ngx_int_t ngx_http_fraiseql_sock_add(PGconn *pg, ngx_log_t *log, void *data,
+    ngx_event_handler_pt handler, ngx_connection_t **cp, ino_t *ino);
+void ngx_http_fraiseql_sock_del(ngx_connection_t **cp);
 ngx_int_t ngx_http_fraiseql_pgc_flush(ngx_http_fraiseql_pgc_t *pgc);
 size_t ngx_http_fraiseql_pq_message(const char *msg);
 
@@ -473,6 +481,17 @@ ngx_int_t ngx_http_fraiseql_role_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 ngx_int_t ngx_http_fraiseql_claim_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+
+/* ngx_http_fraiseql_perms.c */
+char *ngx_http_fraiseql_permissions(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_fraiseql_listen(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_fraiseql_perms(ngx_http_fraiseql_ctx_t *ctx);
+void ngx_http_fraiseql_perms_init_process(ngx_cycle_t *cycle,
+    ngx_http_fraiseql_main_conf_t *fmcf);
+void ngx_http_fraiseql_perms_exit_process(
+    ngx_http_fraiseql_main_conf_t *fmcf);
 
 /* ngx_http_fraiseql_exec.c */
 ngx_int_t ngx_http_fraiseql_execute(ngx_http_fraiseql_ctx_t *ctx);

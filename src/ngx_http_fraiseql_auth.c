@@ -110,6 +110,8 @@ static ngx_int_t ngx_http_fraiseql_auth_refuse(ngx_http_request_t *r,
     ngx_http_fraiseql_ctx_t *ctx, const char *message);
 static ngx_int_t ngx_http_fraiseql_auth_forbid(ngx_http_request_t *r,
     ngx_http_fraiseql_ctx_t *ctx);
+static ngx_int_t ngx_http_fraiseql_perms_unavailable(ngx_http_request_t *r,
+    ngx_http_fraiseql_ctx_t *ctx);
 static void ngx_http_fraiseql_jwt_cache_clear(
     ngx_http_fraiseql_jwt_cache_t *cache);
 
@@ -2300,11 +2302,48 @@ ngx_http_fraiseql_auth(ngx_http_request_t *r, ngx_http_fraiseql_ctx_t *ctx)
 
     ngx_http_fraiseql_caller(ctx, acf, &ctx->auth.role);
 
-    if (ngx_http_fraiseql_lead_params(r, ctx, acf) != NGX_OK) {
+    /* roles and permissions from the database, shared by the workers */
+    rc = ngx_http_fraiseql_perms(ctx);
+
+    if (rc == NGX_AGAIN) {
+        return NGX_AGAIN;
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_fraiseql_perms_unavailable(r, ctx);
+    }
+
+    if (rc == NGX_ERROR
+        || ngx_http_fraiseql_lead_params(r, ctx, acf) != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     return NGX_DECLINED;
+}
+
+
+/* 503: the subject's permissions could not be read (the database?) */
+static ngx_int_t
+ngx_http_fraiseql_perms_unavailable(ngx_http_request_t *r,
+    ngx_http_fraiseql_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (fql_error_add(&ctx->errs, NULL, FQL_CODE_UNAVAILABLE, "The "
+                      "caller's permissions could not be read.") == NULL)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_fraiseql_send_errors(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                         &ctx->errs,
+                                         ctx->graphql_response);
 }
 
 

@@ -720,20 +720,25 @@ ngx_http_fraiseql_connect(ngx_http_fraiseql_pool_t *pool)
 }
 
 
-/* wraps libpq's current socket in an nginx connection on the event loop */
-static ngx_int_t
-ngx_http_fraiseql_register(ngx_http_fraiseql_pgc_t *pgc)
+/*
+ * Wraps libpq's current socket in an nginx connection on the event loop,
+ * with handler for both events and data for c->data: the pool's
+ * connections, and the listener (perms.c).
+ */
+ngx_int_t
+ngx_http_fraiseql_sock_add(PGconn *pg, ngx_log_t *log, void *data,
+    ngx_event_handler_pt handler, ngx_connection_t **cp, ino_t *ino)
 {
     int                fd;
     struct stat        st;
     ngx_connection_t  *c;
 
-    fd = PQsocket(pgc->pg);
+    fd = PQsocket(pg);
     if (fd == -1) {
         return NGX_ERROR;
     }
 
-    c = ngx_get_connection(fd, &pgc->log);
+    c = ngx_get_connection(fd, log);
     if (c == NULL) {
         return NGX_ERROR;
     }
@@ -743,20 +748,20 @@ ngx_http_fraiseql_register(ngx_http_fraiseql_pgc_t *pgc)
         return NGX_ERROR;
     }
 
-    pgc->ino = st.st_ino;
+    *ino = st.st_ino;
 
-    c->data = pgc;
-    c->read->handler = ngx_http_fraiseql_pg_handler;
-    c->write->handler = ngx_http_fraiseql_pg_handler;
-    c->log = &pgc->log;
+    c->data = data;
+    c->read->handler = handler;
+    c->write->handler = handler;
+    c->log = log;
     c->read->log = c->log;
     c->write->log = c->log;
 
     /* numbered as nginx numbers its upstream connections: "*N" in logs */
     c->number = ngx_atomic_fetch_add(ngx_connection_counter, 1);
-    pgc->log.connection = c->number;
+    log->connection = c->number;
 
-    pgc->c = c;
+    *cp = c;
 
     if (ngx_add_conn) {
         if (ngx_add_conn(c) == NGX_ERROR) {
@@ -778,10 +783,10 @@ ngx_http_fraiseql_register(ngx_http_fraiseql_pgc_t *pgc)
 
 
 /* takes the socket off the event loop without closing it: libpq will */
-static void
-ngx_http_fraiseql_unregister(ngx_http_fraiseql_pgc_t *pgc)
+void
+ngx_http_fraiseql_sock_del(ngx_connection_t **cp)
 {
-    ngx_connection_t  *c = pgc->c;
+    ngx_connection_t  *c = *cp;
 
     if (c == NULL) {
         return;
@@ -818,7 +823,23 @@ ngx_http_fraiseql_unregister(ngx_http_fraiseql_pgc_t *pgc)
 
     ngx_free_connection(c);
     c->fd = (ngx_socket_t) -1;
-    pgc->c = NULL;
+    *cp = NULL;
+}
+
+
+static ngx_int_t
+ngx_http_fraiseql_register(ngx_http_fraiseql_pgc_t *pgc)
+{
+    return ngx_http_fraiseql_sock_add(pgc->pg, &pgc->log, pgc,
+                                      ngx_http_fraiseql_pg_handler,
+                                      &pgc->c, &pgc->ino);
+}
+
+
+static void
+ngx_http_fraiseql_unregister(ngx_http_fraiseql_pgc_t *pgc)
+{
+    ngx_http_fraiseql_sock_del(&pgc->c);
 }
 
 

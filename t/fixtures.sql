@@ -663,3 +663,22 @@ RETURNS app.mutation_response LANGUAGE sql AS $$
                (SELECT data FROM v_memo WHERE id = (input->>'id')::int),
                NULL, NULL, NULL)::app.mutation_response
 $$;
+
+-- Permissions from the database (t/test_permissions.py): each subject's
+-- roles and permissions, and a log of the function's calls
+CREATE TABLE tb_grant (sub text PRIMARY KEY, roles text[] NOT NULL,
+                       permissions text[] NOT NULL);
+CREATE TABLE tb_grant_call (sub text, at timestamptz DEFAULT
+                            clock_timestamp());
+INSERT INTO tb_grant VALUES
+  ('m1', '{manager}', '{}'),
+  ('s1', '{user}', '{memo:read_secret}'),
+  ('a1', '{admin,"no such role"}', '{memo:read_secret}');
+CREATE FUNCTION app.fn_permissions(claims jsonb)
+RETURNS TABLE (roles text[], permissions text[]) LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO tb_grant_call (sub) VALUES (claims->>'sub');
+    RETURN QUERY SELECT g.roles, g.permissions FROM tb_grant g
+                 WHERE g.sub = claims->>'sub';
+END
+$$;
