@@ -1074,8 +1074,7 @@ class Bench:
                 "            fraiseql_jwt required;\n"
                 "            fraiseql_jwt_key alg=%s file=%s;\n%s"
                 "        }\n" % (wl.path, wl.schema or self.nginx.schema,
-                                 alg,
-                                 os.path.join(d, file),
+                                 alg, os.path.join(d, file),
                                  "" if cache else
                                  "            fraiseql_jwt_cache off;\n"))
         self.nginx.locations = "".join(locs)
