@@ -168,12 +168,15 @@ bench: bench-deps all
 	    bench/bench_cache.c $(CORE_SRCS) $(LIBS_CORE)
 	$(CC) -O2 -Isrc/core -o $(BUILD)/bench_jwt \
 	    bench/bench_jwt.c $(CORE_SRCS) $(LIBS_CORE)
+	$(CC) -O2 -Isrc/core -o $(BUILD)/bench_authz \
+	    bench/bench_authz.c $(CORE_SRCS) $(LIBS_CORE)
 	$(CC) -O2 -Wall -Wextra -Werror -I/usr/include/postgresql \
 	    -o $(BUILD)/bench_pipeline bench/bench_pipeline.c -lpq
 	$(BUILD)/bench_transform
 	$(BUILD)/bench_parse t/schema.graphql t/introspection_query.graphql
 	$(BUILD)/bench_cache t/schema.graphql t/introspection_query.graphql
 	$(BUILD)/bench_jwt
+	$(BUILD)/bench_authz
 	@/usr/bin/python3 bench/suite.py
 	@/usr/bin/python3 bench/hostile.py
 	@PROFILE_NATIVE=0 bash bench/profile.sh

@@ -11,7 +11,8 @@ so that a neighbour's burst of CPU hits all of them alike:
 
 and one object by id with a verified token (HS256 and RS256 from the
 verified-token cache, RS256 verified at each request) beside the same
-without one; then the scaling runs (10 .. 100,000 rows, worker RSS),
+without one, and with a field rule and a row filter beside the same token
+without them; then the scaling runs (10 .. 100,000 rows, worker RSS),
 throughput against concurrency up to 1,000 clients, a 1,000,000-request
 soak and fault injection under load.  Writes
 bench/results/latest.{md,json} and throughput.png, refreshes the table in
@@ -576,6 +577,14 @@ class Workload:
         self.auth = None
         self.tokens = []
         self.forged = None
+        # the tokens' claims besides sub, iat and exp; the location's
+        # schema (None: the bench's); the workload with a token and no
+        # rules whose location the same tokens are also sent to
+        self.claims = {}
+        self.schema = None
+        self.beside = None
+        # tokens that the location's rules must treat otherwise
+        self.probes = {}
 
 
 def list_workload(name, n, where=True, path="/graphql", concurrency=None,
@@ -616,6 +625,45 @@ def auth_workload(name, alg, cache, users):
         path="/graphql-" + name[len("by_id_"):].replace("_", "-"),
         rows=1, concurrency=AUTH_CONCURRENCY)
     wl.auth = (alg, cache)
+    return wl
+
+
+# the role of the authorization workload's tokens, and what its schema
+# adds to the bench's: the role, a row filter on User (its own row, by the
+# token's sub) and a rule on User.email
+AUTHZ_ROLE = "reader"
+AUTHZ_FILTER = ('@rowFilter(roles: ["%s"], where: "{ id: { eq: $jwt.sub } }")'
+                % AUTHZ_ROLE)
+AUTHZ_RULE = '@auth(roles: ["%s"])' % AUTHZ_ROLE
+
+
+def authz_schema(src):
+    """The bench's schema with the role, User's row filter and the rule on
+    User.email."""
+    head = 'type User @view(name: "v_user") {\n'
+    start = src.find(head)
+    end = src.find("\n}\n", start)
+    user = src[start:end]
+    if start < 0 or end < 0 or "\n  email: String!\n" not in user:
+        die("the bench's schema has no User with email: String!")
+    user = user.replace(head, 'type User @view(name: "v_user")\n    %s {\n'
+                        % AUTHZ_FILTER)
+    user = user.replace("\n  email: String!\n",
+                        "\n  email: String! %s\n" % AUTHZ_RULE)
+    return (src[:start] + user + src[end:]
+            + '\nextend schema @role(name: "%s")\n' % AUTHZ_ROLE)
+
+
+def authz_workload(users):
+    """By id with an HS256 token (cache on) whose role has a row filter
+    and a field rule: each request checks the rule on email and binds the
+    filter's flag and sub claim into the statement (its own row, so every
+    answer is by id's).  Run beside the same tokens on by_id_hs256's
+    location (no rules) and by id without a token."""
+    wl = auth_workload("by_id_authz", "HS256", True, users)
+    wl.title = "one object by id, HS256 token, field rule + row filter"
+    wl.claims = {"role": AUTHZ_ROLE}
+    wl.beside = "by_id_hs256"
     return wl
 
 
@@ -714,6 +762,8 @@ def workloads(users, posts):
         auth_workload("by_id_hs256", "HS256", True, users),
         auth_workload("by_id_rs256", "RS256", True, users),
         auth_workload("by_id_rs256_nocache", "RS256", False, users),
+        # the same token with a field rule and a row filter
+        authz_workload(users),
     ]
 
 
@@ -959,6 +1009,9 @@ class Bench:
             # and so do the workloads with a token (the run without one)
             want = set(ONLY) | ({"by_id"} if "by_id_cold" in ONLY or any(
                 w.startswith("by_id_") for w in ONLY) else set())
+            # and those beside a workload with rules (their location)
+            want |= {w.beside for w in self.wls
+                     if w.name in ONLY and w.beside}
             self.wls = [w for w in self.wls if w.name in want]
         self.setup_jwt()
         self.scale_wls = {n: list_workload("scale_%d" % n, n, where=False)
@@ -999,18 +1052,29 @@ class Bench:
         for wl in auth:
             alg, cache = wl.auth
             key, other, file = keys[alg]
-            claims = [{"sub": u, "iat": now, "exp": now + 86400}
+            claims = [dict(wl.claims, sub=u, iat=now, exp=now + 86400)
                       for u in self.users]
             wl.tokens = [jwt.encode(c, key, algorithm=alg) for c in claims]
             wl.forged = jwt.encode(claims[0], other, algorithm=alg)
+            if wl.beside:
+                # another user's row, and the first user's without a role
+                wl.probes = {
+                    "other": jwt.encode(dict(claims[0], sub=self.users[1]),
+                                        key, algorithm=alg),
+                    "norole": jwt.encode({"sub": self.users[0], "iat": now,
+                                          "exp": now + 86400},
+                                         key, algorithm=alg)}
+                wl.schema = os.path.join(self.work, "schema-authz.graphql")
+                open(wl.schema, "w").write(authz_schema(
+                    open(self.nginx.schema).read()))
             # the cache on is the default: fraiseql_jwt_cache 1024 ttl=300s
             locs.append(
                 "        location = %s {\n"
                 "            fraiseql; fraiseql_schema %s;\n"
                 "            fraiseql_jwt required;\n"
                 "            fraiseql_jwt_key alg=%s file=%s;\n%s"
-                "        }\n" % (wl.path, self.nginx.schema, alg,
-                                 os.path.join(d, file),
+                "        }\n" % (wl.path, wl.schema or self.nginx.schema,
+                                 alg, os.path.join(d, file),
                                  "" if cache else
                                  "            fraiseql_jwt_cache off;\n"))
         self.nginx.locations = "".join(locs)
@@ -1096,15 +1160,21 @@ class Bench:
 
     def check_auth(self, wl):
         """The location verifies its tokens (nginx at error_log debug):
-        its statement is by_id's, after the claims' leading statement in
-        the same pipeline; no token, and a token signed by another key,
-        are 401 with
+        its statement is by_id's (with a row filter where the location has
+        one), after the claims' leading statement in the same pipeline; no
+        token, and a token signed by another key, are 401 with
         WWW-Authenticate and no SQL; a token answers, and again from the
         verified-token cache when the location keeps one, never from it
         otherwise (the debug log says which); the forged token is still
         refused once the right one is in the cache."""
         byid = [w for w in self.wls if w.name == "by_id"][0]
-        if wl.sql != byid.sql:
+        if wl.beside:
+            # the filter's flag, then its condition, ANDed to by id's
+            if (len(wl.sql) != 1 or wl.sql == byid.sql
+                    or "::boolean AND" not in wl.sql[0]):
+                die("%s: no row filter in the statement: %s"
+                    % (wl.name, wl.sql))
+        elif wl.sql != byid.sql:
             die("%s: not by_id's statement: %s" % (wl.name, wl.sql))
         body = wl.module[0]
 
@@ -1141,6 +1211,43 @@ class Bench:
             "%s: no token and a token signed by another key refused (401, "
             "no SQL); one token 3 times: %d from the cache"
             % (wl.name, hits))
+        if wl.beside:
+            self.check_authz(wl, byid)
+
+    def check_authz(self, wl, byid):
+        """The rules hold and are checked: every body with its token
+        answers what by id answers without one (the row filter matches
+        the token's own row, the rule on email lets the role through);
+        the first user asked with another user's token is null (the
+        filter, bound from sub); a token without the role is 403
+        FORBIDDEN on user.email, with no SQL (the rule)."""
+        for k, body in enumerate(wl.module):
+            st, resp = post(self.nginx.port, wl.path, body,
+                            token=wl.tokens[k % len(wl.tokens)])
+            st0, want = post(self.nginx.port, byid.path, body)
+            if st != 200 or st0 != 200 or resp != want:
+                die("%s: body %d: %d %s, by id %s" % (
+                    wl.name, k, st, resp[:200], want[:200]))
+        st, resp = post(self.nginx.port, wl.path, wl.module[0],
+                        token=wl.probes["other"])
+        if st != 200 or json.loads(resp) != {"data": {"user": None}}:
+            die("%s: another user's token: %d %s" % (wl.name, st,
+                                                     resp[:300]))
+        start = self.errlog_end()
+        st, resp = post(self.nginx.port, wl.path, wl.module[0],
+                        token=wl.probes["norole"])
+        text = self.errlog_since(start)
+        errs = json.loads(resp).get("errors") or [{}]
+        if (st != 403
+                or errs[0].get("extensions", {}).get("code") != "FORBIDDEN"
+                or errs[0].get("message") != "Not allowed: user.email."
+                or re.search(r"fraiseql slot \d+: run", text)):
+            die("%s: a token without the role: %d %s" % (wl.name, st,
+                                                         resp[:300]))
+        self.results["checks"].append(
+            "%s: %d answers with the role's tokens are by id's; another "
+            "user's row is null; without the role 403 on user.email, no SQL"
+            % (wl.name, len(wl.module)))
 
     def pgbench_scripts(self, wl):
         """pgbench -f/-D arguments running wl's statements, text for text.
@@ -1253,6 +1360,17 @@ class Bench:
                   tokens=wl.tokens if who == "module" else ())
         return path
 
+    def lua_beside(self, wl):
+        """wl's bodies and tokens, sent to the location without its
+        rules: the same answers, the same token's cost."""
+        beside = [w for w in self.wls if w.name == wl.beside][0]
+        self.nscript += 1
+        path = os.path.join(self.work, "%s-beside-%d.lua"
+                            % (wl.name, self.nscript))
+        write_lua(path, wl.module, lens=wl.lens["module"],
+                  url_path=beside.path, tokens=wl.tokens)
+        return path
+
     def run_wrk(self, who, port, pid, lua, conns, duration=None,
                 warmup=True):
         duration = duration or DURATION
@@ -1346,13 +1464,15 @@ class Bench:
                 lua_noauth = self.lua(self.wls[0], "module")
             if self.pgl and wl.pgl:
                 lua_p = self.lua(wl, "pgl")
+            lua_b = self.lua_beside(wl) if wl.beside else None
             for c in wl.concurrency:
                 row = {"workload": wl.name, "title": wl.title, "c": c,
                        "bytes_module": wl.bytes.get("module"),
                        "bytes_pgl": wl.bytes.get("pgl")}
                 d = wl.duration
                 if wl.auth:
-                    self.auth_runs(row, lua_noauth, lua_m, worker, c)
+                    self.auth_runs(row, lua_noauth, lua_m, worker, c,
+                                   lua_b)
                 else:
                     row["pgbench"] = self.run_pgbench(wl.pgbench, c, d)
                     row["module"] = self.run_wrk("module", self.nginx.port,
@@ -1370,23 +1490,33 @@ class Bench:
         self.results["static"] = r
         log("HTTP ceiling (static by-id answer, c16): %.0f req/s" % r["rps"])
 
-    def auth_runs(self, row, lua_noauth, lua_token, worker, c):
+    def auth_runs(self, row, lua_noauth, lua_token, worker, c,
+                  lua_beside=None):
         """By id without a token and with one, alternated: AUTH_ROUNDS
         times no auth, token, token, no auth (a drift of the neighbours'
         CPU hits both alike), each run half the duration, the warm-up only
         before the first of each; the figures of each side are the sums of
-        its runs, and the ratios of each adjacent pair are kept."""
-        runs = {"noauth": [], "module": []}
+        its runs, and the ratios of each adjacent pair are kept.  With
+        lua_beside (the same tokens, no rules) there are three sides: no
+        auth, token, rules, rules, token, no auth; the pairs are then the
+        rules' runs against the token's beside them."""
+        luas = {"noauth": lua_noauth, "module": lua_token}
+        order = ["noauth", "module", "module", "noauth"]
+        if lua_beside:
+            luas["token"] = lua_beside
+            order = ["noauth", "token", "module", "module", "token",
+                     "noauth"]
+        runs = {who: [] for who in luas}
         half = max(1, DURATION // 2)
-        for who in ["noauth", "module", "module", "noauth"] * AUTH_ROUNDS:
+        for who in order * AUTH_ROUNDS:
             runs[who].append(self.run_wrk(
-                "module", self.nginx.port, worker,
-                lua_noauth if who == "noauth" else lua_token, c, half,
+                "module", self.nginx.port, worker, luas[who], c, half,
                 warmup=not runs[who]))
         for who, rs in runs.items():
             row[who] = merge_runs(rs)
         row["pair_ratios"] = [round(t["rps"] / n["rps"], 3) for t, n in
-                              zip(runs["module"], runs["noauth"])]
+                              zip(runs["module"],
+                                  runs["token" if lua_beside else "noauth"])]
 
     def sweep(self):
         log("throughput vs concurrency (by id): %s" % SWEEP)
@@ -1615,6 +1745,11 @@ def summary_line(row):
     def f(k):
         r = row.get(k)
         return "%8.0f" % r["rps"] if r else "       -"
+    if row.get("token"):
+        return ("  %-10s c=%-4d no auth %s  token %s  token + rules %s "
+                "req/s (%.2fx)" % (row["workload"], row["c"], f("noauth"),
+                                   f("token"), f("module"),
+                                   ratio(row["module"], row["token"]) or 0))
     if row.get("noauth"):
         return ("  %-10s c=%-4d no auth %s  with token %s req/s (%.2fx)"
                 % (row["workload"], row["c"], f("noauth"), f("module"),
@@ -1764,7 +1899,10 @@ def report(b):
               "bytes) from a file, c16: %s req/s." % (
                   b.static_len, fmt_rps(s)))
             w("")
-    auth = [r for r in R["matrix"] if r.get("noauth")]
+
+    def cpu2(r):
+        return "%.0f + %.0f" % (r["cpu_server"], r["cpu_pg"])
+    auth = [r for r in R["matrix"] if r.get("noauth") and not r.get("token")]
     if auth:
         w("### Identity: one object by id with a verified token")
         w("")
@@ -1783,9 +1921,6 @@ def report(b):
         w("| workload | c | no auth | with token | with token ÷ no auth | "
           "pairs | CPU no auth | CPU with token | worker's extra µs |")
         w("|---|--:|--:|--:|--:|--:|--:|--:|--:|")
-
-        def cpu2(r):
-            return "%.0f + %.0f" % (r["cpu_server"], r["cpu_pg"])
         for r in auth:
             pr = r.get("pair_ratios") or [0]
             w("| %s | %d | %s | %s | %s | %.2f–%.2f | %s | %s | %+.1f |" % (
@@ -1806,6 +1941,40 @@ def report(b):
                       - hit["module"]["cpu_server"],
                       fmt_ratio(ratio(r["module"], hit["module"]))))
                 w("")
+    authz = [r for r in R["matrix"] if r.get("token")]
+    if authz:
+        w("### Authorization: by id with a field rule and a row filter")
+        w("")
+        w("By id's bodies with HS256 tokens (cache on) whose claims add "
+          "`role: %s`, in a location whose schema adds `extend schema "
+          "@role(name: \"%s\")`, `%s` on User and `%s` on `User.email`: "
+          "each request checks the rule and binds the filter's flag and "
+          "`sub` claim into the statement (every token its user's row). "
+          "Beside the same tokens on `by_id_hs256`'s location (token, no "
+          "rules) and by id without a token (no auth) on the same nginx, "
+          "alternated: %d× (no auth, token, rules, rules, token, no auth), "
+          "%d s each, the figures the sums of each side's runs. Pairs: "
+          "rules ÷ token of each pair of adjacent runs, lowest and highest. "
+          "CPU per request: nginx worker + PostgreSQL, µs."
+          % (AUTHZ_ROLE, AUTHZ_ROLE, AUTHZ_FILTER,
+             AUTHZ_RULE, AUTH_ROUNDS, max(1, DURATION // 2)))
+        w("")
+        w("| c | no auth | token | token + rules | rules ÷ token | "
+          "rules ÷ no auth | pairs | CPU no auth | CPU token | CPU rules | "
+          "worker's extra µs (rules − token) |")
+        w("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+        for r in authz:
+            pr = r.get("pair_ratios") or [0]
+            w("| %d | %s | %s | %s | %s | %s | %.2f–%.2f | %s | %s | %s "
+              "| %+.1f |" % (
+                  r["c"], fmt_rps(r["noauth"]), fmt_rps(r["token"]),
+                  fmt_rps(r["module"]),
+                  fmt_ratio(ratio(r["module"], r["token"])),
+                  fmt_ratio(ratio(r["module"], r["noauth"])),
+                  min(pr), max(pr), cpu2(r["noauth"]), cpu2(r["token"]),
+                  cpu2(r["module"]),
+                  r["module"]["cpu_server"] - r["token"]["cpu_server"]))
+        w("")
     if R["sweep"]:
         w("### Throughput vs concurrency (one object by id)")
         w("")
@@ -1927,6 +2096,12 @@ def targets(R):
             out.append("cached auth (%s) ≥ 0.9× of no auth at 16 clients "
                        "(by id): %.2f× — %s" % (label, x, "met" if x >= 0.9
                                                 else "NOT MET"))
+    r = at("by_id_authz", 16)
+    x = ratio(r.get("module"), r.get("token")) if r else None
+    if x is not None:
+        out.append("a field rule and a row filter ≥ 0.95× of the same token "
+                   "without them at 16 clients (by id): %.2f× — %s"
+                   % (x, "met" if x >= 0.95 else "NOT MET"))
     big = [r for r in R["scaling"] if r["rows"] == 100000]
     if big:
         r = big[0]
