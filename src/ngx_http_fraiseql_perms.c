@@ -969,6 +969,36 @@ ngx_http_fraiseql_perms_fetch(ngx_http_fraiseql_ctx_t *ctx,
 }
 
 
+/* the subject's entry, if live, as the caller's bits; the LRU's first */
+static ngx_uint_t
+ngx_http_fraiseql_perms_lookup(ngx_http_fraiseql_perms_t *pm, ngx_str_t *key,
+    fql_caller_t *caller, const fql_authz_t *az)
+{
+    ngx_http_fraiseql_perms_node_t  *pn;
+
+    ngx_shmtx_lock(&pm->shpool->mutex);
+
+    pn = ngx_http_fraiseql_perms_find(pm, key);
+
+    if (pn != NULL && (ngx_msec_int_t) (pn->expires - ngx_current_msec) <= 0)
+    {
+        ngx_http_fraiseql_perms_delete(pm, pn);
+        pn = NULL;
+    }
+
+    if (pn != NULL) {
+        ngx_queue_remove(&pn->queue);
+        ngx_queue_insert_head(&pm->sh->lru, &pn->queue);
+        ngx_http_fraiseql_perms_bits(caller, az, pn->data + pn->key_len,
+                                     pn->nroles, pn->nperms);
+    }
+
+    ngx_shmtx_unlock(&pm->shpool->mutex);
+
+    return pn != NULL;
+}
+
+
 /*
  * The caller's roles and permissions from the database, added to those
  * of its token: NGX_OK; NGX_AGAIN, the request waits for a fetch;
@@ -981,10 +1011,13 @@ ngx_http_fraiseql_perms(ngx_http_fraiseql_ctx_t *ctx)
     ngx_int_t                         rc;
     ngx_str_t                         key;
     const fql_authz_t                *az;
+    ngx_uint_t                        found;
     ngx_http_fraiseql_perms_t        *pm;
-    ngx_http_fraiseql_perms_node_t   *pn;
     ngx_http_fraiseql_perms_fetch_t  *pf;
     ngx_http_fraiseql_main_conf_t    *fmcf;
+#if (NGX_DEBUG)
+    struct timespec                   t0, t1, t2;
+#endif
 
     fmcf = ngx_http_get_module_main_conf(ctx->r, ngx_http_fraiseql_module);
     pm = fmcf->perms;
@@ -1022,27 +1055,34 @@ ngx_http_fraiseql_perms(ngx_http_fraiseql_ctx_t *ctx)
         }
     }
 
-    ngx_shmtx_lock(&pm->shpool->mutex);
+#if (NGX_DEBUG)
+    /*
+     * What a lookup costs, for bench/bench_perms.py, when debugging only:
+     * with the worker's caches as the request left them, then the same
+     * again, hot.
+     */
+    if (ctx->r->connection->log->log_level & NGX_LOG_DEBUG_HTTP) {
+        (void) clock_gettime(CLOCK_MONOTONIC, &t0);
+        found = ngx_http_fraiseql_perms_lookup(pm, &key, &ctx->auth.caller,
+                                               az);
+        (void) clock_gettime(CLOCK_MONOTONIC, &t1);
+        (void) ngx_http_fraiseql_perms_lookup(pm, &key, &ctx->auth.caller,
+                                              az);
+        (void) clock_gettime(CLOCK_MONOTONIC, &t2);
 
-    pn = ngx_http_fraiseql_perms_find(pm, &key);
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ctx->r->connection->log, 0,
+                       "fraiseql permissions: lookup %s in %L ns, again "
+                       "in %L ns", found ? "hit" : "miss",
+                       (int64_t) (t1.tv_sec - t0.tv_sec) * 1000000000
+                       + (t1.tv_nsec - t0.tv_nsec),
+                       (int64_t) (t2.tv_sec - t1.tv_sec) * 1000000000
+                       + (t2.tv_nsec - t1.tv_nsec));
 
-    if (pn != NULL && (ngx_msec_int_t) (pn->expires - ngx_current_msec) <= 0)
-    {
-        ngx_http_fraiseql_perms_delete(pm, pn);
-        pn = NULL;
-    }
+    } else
+#endif
+    found = ngx_http_fraiseql_perms_lookup(pm, &key, &ctx->auth.caller, az);
 
-    if (pn != NULL) {
-        ngx_queue_remove(&pn->queue);
-        ngx_queue_insert_head(&pm->sh->lru, &pn->queue);
-        ngx_http_fraiseql_perms_bits(&ctx->auth.caller, az,
-                                     pn->data + pn->key_len, pn->nroles,
-                                     pn->nperms);
-    }
-
-    ngx_shmtx_unlock(&pm->shpool->mutex);
-
-    if (pn != NULL) {
+    if (found) {
         return NGX_OK;
     }
 
