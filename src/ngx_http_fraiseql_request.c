@@ -370,6 +370,10 @@ ngx_http_fraiseql_process(ngx_http_request_t *r, u_char *body, size_t len)
     crc = fql_cache_plan(fmcf->cache, &ctx->arena, &flcf->engine, &req,
                          &ctx->plan, &ctx->errs, &ctx->cache);
 
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "fraiseql plan: %s", ctx->cache.hit ? "cache hit"
+                                                      : "compiled");
+
     if (ctx->cache.parse_failed) {
         /* a document error is 200 with application/json, 400 otherwise */
         ngx_http_finalize_request(r,

@@ -153,6 +153,7 @@ def test_every_read_of_the_type_is_filtered(az):
 
 def test_a_cached_plan_answers_each_caller_with_its_rows(az):
     q = "query Mine($n: Int) { memos(limit: $n) { id } }"
+    hits = az.log().count("fraiseql plan: cache hit")
     for _ in range(3):
         for who, want in ((dict(role="user", sub="u1"), [1, 5]),
                           (MANAGER_T1, [1, 2]),
@@ -161,6 +162,8 @@ def test_a_cached_plan_answers_each_caller_with_its_rows(az):
                           ({}, [])):
             t = tok(**who) if who else None
             assert ids(data(az, q, t, variables={"n": 10})["memos"]) == want
+    # one plan, compiled once, served to all five callers
+    assert az.log().count("fraiseql plan: cache hit") == hits + 14
 
 
 def test_claims_are_bound_never_written(az):
