@@ -474,6 +474,7 @@ void ngx_http_fraiseql_auth_init_process(ngx_cycle_t *cycle,
     ngx_http_fraiseql_main_conf_t *fmcf);
 ngx_int_t ngx_http_fraiseql_auth(ngx_http_request_t *r,
     ngx_http_fraiseql_ctx_t *ctx);
+void ngx_http_fraiseql_auth_resume(ngx_event_t *ev);
 void ngx_http_fraiseql_auth_exit(ngx_http_fraiseql_main_conf_t *fmcf);
 ngx_int_t ngx_http_fraiseql_jwt_status_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);

@@ -1689,12 +1689,12 @@ ngx_http_fraiseql_auth_init_process(ngx_cycle_t *cycle,
 
 
 /*
- * A waiting request starts again, keys or not (it waits only once): an
- * event of its own, not its connection's write event, which a socket
- * that becomes writable fires as well.
+ * A request that waited (for a key set, for its permissions) starts
+ * again: an event of its own, not its connection's write event, which a
+ * socket that becomes writable fires as well.
  */
-static void
-ngx_http_fraiseql_jwks_resume(ngx_event_t *ev)
+void
+ngx_http_fraiseql_auth_resume(ngx_event_t *ev)
 {
     ngx_connection_t         *c;
     ngx_http_request_t       *r;
@@ -1705,8 +1705,6 @@ ngx_http_fraiseql_jwks_resume(ngx_event_t *ev)
     c = r->connection;
 
     ngx_http_set_log_request(c->log, r);
-
-    ctx->auth.waited = 1;
 
     ngx_http_finalize_request(r, ngx_http_fraiseql_begin(r, ctx));
     ngx_http_run_posted_requests(c);
@@ -1773,8 +1771,9 @@ ngx_http_fraiseql_jwks_done(ngx_http_fraiseql_jwks_t *jwks, u_char *text,
         goto wake;
     }
 
-    pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, log);
-    tmp = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, log);
+    /* the set outlives the request that fetched it: the cycle's log */
+    pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, ngx_cycle->log);
+    tmp = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, ngx_cycle->log);
     set = pool ? ngx_palloc(pool, sizeof(fql_jwk_set_t)) : NULL;
 
     if (tmp == NULL || set == NULL) {
@@ -1834,6 +1833,8 @@ wake:
 
         ctx = ngx_queue_data(q, ngx_http_fraiseql_ctx_t, auth.queue);
         ctx->auth.waiting = 0;
+        /* keys or not, it waits only once */
+        ctx->auth.waited = 1;
 
         ngx_post_event(&ctx->auth.resume, &ngx_posted_events);
     }
@@ -2018,7 +2019,7 @@ ngx_http_fraiseql_jwks_ready(ngx_http_request_t *r,
 
     ngx_queue_insert_tail(&jwks->waiters, &ctx->auth.queue);
     ctx->auth.waiting = 1;
-    ctx->auth.resume.handler = ngx_http_fraiseql_jwks_resume;
+    ctx->auth.resume.handler = ngx_http_fraiseql_auth_resume;
     ctx->auth.resume.data = ctx;
     ctx->auth.resume.log = r->connection->log;
     r->write_event_handler = ngx_http_request_empty_handler;

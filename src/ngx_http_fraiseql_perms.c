@@ -879,24 +879,6 @@ ngx_http_fraiseql_perms_cleanup(void *data)
 }
 
 
-static void
-ngx_http_fraiseql_perms_resume(ngx_event_t *ev)
-{
-    ngx_connection_t         *c;
-    ngx_http_request_t       *r;
-    ngx_http_fraiseql_ctx_t  *ctx;
-
-    ctx = ev->data;
-    r = ctx->r;
-    c = r->connection;
-
-    ngx_http_set_log_request(c->log, r);
-
-    ngx_http_finalize_request(r, ngx_http_fraiseql_begin(r, ctx));
-    ngx_http_run_posted_requests(c);
-}
-
-
 static ngx_int_t
 ngx_http_fraiseql_perms_fetch(ngx_http_fraiseql_ctx_t *ctx,
     ngx_http_fraiseql_perms_t *pm, ngx_str_t *key, size_t sub_len)
@@ -940,7 +922,7 @@ ngx_http_fraiseql_perms_fetch(ngx_http_fraiseql_ctx_t *ctx,
     cln->data = pf;
 
     ctx->auth.perms = pf;
-    ctx->auth.resume.handler = ngx_http_fraiseql_perms_resume;
+    ctx->auth.resume.handler = ngx_http_fraiseql_auth_resume;
     ctx->auth.resume.data = ctx;
     ctx->auth.resume.log = r->connection->log;
     r->write_event_handler = ngx_http_request_empty_handler;

@@ -36,8 +36,8 @@ typedef struct {
 static int
 fql_agg_from(fql_cctx_t *c, fql_agg_t *ag)
 {
-    int     empty, wrote;
-    size_t  mark, at;
+    int     wrote;
+    size_t  mark;
 
     fql_sql_lit(c, " FROM ");
     fql_sql_view(c, ag->view);
@@ -51,39 +51,15 @@ fql_agg_from(fql_cctx_t *c, fql_agg_t *ag)
 
     /* the schema's row filters, then the client's where within them */
     mark = c->sql.len;
-    fql_sql_lit(c, " WHERE (");
 
-    if (fql_sql_row_filter(c, ag->view, &wrote) != 0) {
+    if (fql_sql_where_filtered(c, ag->view, ag->where, 1, &wrote) != 0) {
         return -1;
     }
 
-    if (ag->where != NULL && ag->where->kind == FQL_J_OBJECT) {
-        at = c->sql.len;
-
-        if (wrote) {
-            fql_sql_lit(c, " AND (");
-        }
-
-        if (fql_sql_where(c, ag->view->where_input, ag->where, &empty)
-            != 0)
-        {
-            return -1;
-        }
-
-        if (empty) {
-            fql_sql_cut(c, at);
-
-        } else if (wrote) {
-            fql_sql_lit(c, ")");
-        }
-    }
-
-    if (c->sql.len == mark + sizeof(" WHERE (") - 1) {
-        fql_sql_cut(c, mark);
+    if (!wrote) {
         return 0;
     }
 
-    fql_sql_lit(c, ")");
     ag->where_sql = fql_sql_since(c, mark);
 
     return 0;

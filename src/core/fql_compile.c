@@ -99,41 +99,15 @@ static int
 fql_compile_list(fql_cctx_t *c, const fql_type_t *t, const fql_selection_t *s,
     const fql_jval_t *args)
 {
-    int          empty, wrote;
-    size_t       mark, at;
+    int          wrote;
     const char  *p;
     fql_jval_t  *a;
 
     /* the schema's row filters, then the client's where within them */
-    mark = c->sql.len;
-    fql_sql_lit(c, " WHERE ");
-
-    if (fql_sql_row_filter(c, t, &wrote) != 0) {
+    if (fql_sql_where_filtered(c, t, fql_jval_member(args, "where"), 0,
+                               &wrote) != 0)
+    {
         return -1;
-    }
-
-    a = fql_jval_member(args, "where");
-    if (a != NULL && a->kind == FQL_J_OBJECT) {
-        at = c->sql.len;
-
-        if (wrote) {
-            fql_sql_lit(c, " AND (");
-        }
-
-        if (fql_sql_where(c, t->where_input, a, &empty) != 0) {
-            return -1;
-        }
-
-        if (empty) {
-            fql_sql_cut(c, at);
-
-        } else if (wrote) {
-            fql_sql_lit(c, ")");
-        }
-    }
-
-    if (c->sql.len == mark + sizeof(" WHERE ") - 1) {
-        fql_sql_cut(c, mark);
     }
 
     a = fql_jval_member(args, "orderBy");

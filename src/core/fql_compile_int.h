@@ -132,6 +132,10 @@ int fql_auth_field(fql_cctx_t *c, const fql_field_t *f, unsigned depth,
  * written when it has none (*wrote 0) */
 int fql_sql_row_filter(fql_cctx_t *c, const fql_type_t *t, int *wrote);
 
+/* fql_sql.c: " WHERE <row filters> AND (<where>)", or less, or nothing */
+int fql_sql_where_filtered(fql_cctx_t *c, const fql_type_t *t,
+    const fql_jval_t *where, int paren, int *wrote);
+
 /* fql_sql.c: the statement's text; writes need no check (fql_sql_end) */
 void fql_sql_begin(fql_cctx_t *c);
 int fql_sql_end(fql_cctx_t *c, fql_root_plan_t *rp);

@@ -600,8 +600,8 @@ int
 fql_compile_connection(fql_cctx_t *c, const fql_field_t *f,
     fql_cfield_t *cf, const fql_jval_t *args, fql_root_plan_t *rp)
 {
-    int                 n, empty, wrote;
-    size_t              mark, at;
+    int                 n, wrote;
+    size_t              mark;
     unsigned            i, name;
     fql_conn_t         *cn;
     const char         *p;
@@ -691,36 +691,12 @@ fql_compile_connection(fql_cctx_t *c, const fql_field_t *f,
 
     /* the schema's row filters, then the client's where within them */
     mark = c->sql.len;
-    fql_sql_lit(c, " WHERE (");
 
-    if (fql_sql_row_filter(c, cn->view, &wrote) != 0) {
+    if (fql_sql_where_filtered(c, cn->view, a, 1, &wrote) != 0) {
         return -1;
     }
 
-    if (a != NULL && a->kind == FQL_J_OBJECT) {
-        at = c->sql.len;
-
-        if (wrote) {
-            fql_sql_lit(c, " AND (");
-        }
-
-        if (fql_sql_where(c, cn->view->where_input, a, &empty) != 0) {
-            return -1;
-        }
-
-        if (empty) {
-            fql_sql_cut(c, at);
-
-        } else if (wrote) {
-            fql_sql_lit(c, ")");
-        }
-    }
-
-    if (c->sql.len == mark + sizeof(" WHERE (") - 1) {
-        fql_sql_cut(c, mark);
-
-    } else {
-        fql_sql_lit(c, ")");
+    if (wrote) {
         cn->where = fql_sql_since(c, mark);
     }
 

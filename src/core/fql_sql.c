@@ -2077,3 +2077,56 @@ fql_sql_row_filter(fql_cctx_t *c, const fql_type_t *t, int *wrote)
 
     return 0;
 }
+
+
+/*
+ * The WHERE clause of a read of t: its row filters, then the client's
+ * where within them (" WHERE <filters> AND (<where>)"), either alone, or
+ * nothing when neither filters; in parentheses with paren.  *wrote: a
+ * clause was written.
+ */
+int
+fql_sql_where_filtered(fql_cctx_t *c, const fql_type_t *t,
+    const fql_jval_t *where, int paren, int *wrote)
+{
+    int     empty, filters;
+    size_t  mark, at;
+
+    mark = c->sql.len;
+    fql_sql_z(c, paren ? " WHERE (" : " WHERE ");
+
+    if (fql_sql_row_filter(c, t, &filters) != 0) {
+        return -1;
+    }
+
+    if (where != NULL && where->kind == FQL_J_OBJECT) {
+        at = c->sql.len;
+
+        if (filters) {
+            fql_sql_lit(c, " AND (");
+        }
+
+        if (fql_sql_where(c, t->where_input, where, &empty) != 0) {
+            return -1;
+        }
+
+        if (empty) {
+            fql_sql_cut(c, at);
+
+        } else if (filters) {
+            fql_sql_lit(c, ")");
+        }
+    }
+
+    *wrote = c->sql.len != mark + (paren ? sizeof(" WHERE (") - 1
+                                         : sizeof(" WHERE ") - 1);
+
+    if (!*wrote) {
+        fql_sql_cut(c, mark);
+
+    } else if (paren) {
+        fql_sql_lit(c, ")");
+    }
+
+    return 0;
+}
