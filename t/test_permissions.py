@@ -203,3 +203,31 @@ def test_bad_configurations_fail_nginx_t(pg, directive, message):
     r = Nginx(pg, AUTHZ, http_extra=directive).cmd("-t")
     assert r.returncode != 0
     assert message in r.stderr, r.stderr
+
+
+def test_fraiseql_listen_names_the_listeners_server(pg):
+    """fraiseql_listen: the LISTEN connection goes there, not through the
+    pool's servers (a transaction-pooling proxy would lose it)."""
+    reset(pg)
+    n = conf(pg, more='fraiseql_listen "%s application_name=listener";'
+             % pg.conninfo, log_level="debug").start()
+    try:
+        t = tok("m1", **MANAGER)
+        assert ask(n, SALARY, t).status_code == 200
+        deadline = time.time() + 5
+        while time.time() < deadline and pg.query(
+                "SELECT count(*) FROM pg_stat_activity WHERE "
+                "application_name = 'listener'")[0][0] != 1:
+            time.sleep(0.1)
+        assert pg.query("SELECT count(*) FROM pg_stat_activity WHERE "
+                        "application_name = 'listener' AND query = "
+                        "'LISTEN fraiseql_permissions'")[0][0] == 1
+        pg.execute("UPDATE tb_grant SET roles = '{user}' WHERE sub = 'm1'")
+        pg.execute("NOTIFY fraiseql_permissions, 'm1'")
+        deadline = time.time() + 3
+        while time.time() < deadline and ask(n, SALARY, t).status_code != 403:
+            time.sleep(0.05)
+        assert ask(n, SALARY, t).status_code == 403
+    finally:
+        n.stop()
+    assert not n.problems(), n.problems()
