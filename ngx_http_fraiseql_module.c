@@ -192,6 +192,34 @@ static ngx_command_t  ngx_http_fraiseql_commands[] = {
       offsetof(ngx_http_fraiseql_loc_conf_t, max_root_fields),
       &ngx_http_fraiseql_count_bounds },
 
+    { ngx_string("fraiseql_max_aliases"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, max_aliases),
+      &ngx_http_fraiseql_count_bounds },
+
+    { ngx_string("fraiseql_max_fields"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, max_fields),
+      &ngx_http_fraiseql_count_bounds },
+
+    { ngx_string("fraiseql_max_directives"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, max_directives),
+      &ngx_http_fraiseql_count_bounds },
+
+    { ngx_string("fraiseql_max_tokens"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, max_tokens),
+      &ngx_http_fraiseql_count_bounds },
+
     { ngx_string("fraiseql_max_depth"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
@@ -465,6 +493,10 @@ ngx_http_fraiseql_create_loc_conf(ngx_conf_t *cf)
     conf->send_timeout = NGX_CONF_UNSET_MSEC;
     conf->max_document_size = NGX_CONF_UNSET_SIZE;
     conf->max_root_fields = NGX_CONF_UNSET_UINT;
+    conf->max_aliases = NGX_CONF_UNSET_UINT;
+    conf->max_fields = NGX_CONF_UNSET_UINT;
+    conf->max_directives = NGX_CONF_UNSET_UINT;
+    conf->max_tokens = NGX_CONF_UNSET_UINT;
     conf->max_conditions = NGX_CONF_UNSET_UINT;
     conf->introspection = NGX_CONF_UNSET;
     conf->prepared = NGX_CONF_UNSET;
@@ -539,6 +571,13 @@ ngx_http_fraiseql_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               prev->max_document_size, 32768);
     ngx_conf_merge_uint_value(conf->max_root_fields, prev->max_root_fields,
                               20);
+    /* SECURITY.md §5: Apollo Router's documented examples, not
+     * graphql-armor's tighter ones, which broke real applications */
+    ngx_conf_merge_uint_value(conf->max_aliases, prev->max_aliases, 30);
+    ngx_conf_merge_uint_value(conf->max_fields, prev->max_fields, 200);
+    ngx_conf_merge_uint_value(conf->max_directives, prev->max_directives,
+                              50);
+    ngx_conf_merge_uint_value(conf->max_tokens, prev->max_tokens, 15000);
     ngx_conf_merge_uint_value(conf->max_conditions, prev->max_conditions,
                               100);
     ngx_conf_merge_value(conf->introspection, prev->introspection, 1);
@@ -601,11 +640,14 @@ ngx_http_fraiseql_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     /* what each request of the location compiles with */
     conf->engine.schema = conf->schema;
     conf->engine.parse.max_depth = 0;
-    conf->engine.parse.max_tokens = FQL_PARSE_MAX_TOKENS;
+    conf->engine.parse.max_tokens = conf->max_tokens;
 
     ngx_memzero(&conf->engine.compile, sizeof(fql_compile_limits_t));
     conf->engine.compile.max_depth = conf->max_depth;
     conf->engine.compile.max_root_fields = conf->max_root_fields;
+    conf->engine.compile.max_aliases = conf->max_aliases;
+    conf->engine.compile.max_fields = conf->max_fields;
+    conf->engine.compile.max_directives = conf->max_directives;
     conf->engine.compile.max_conditions = conf->max_conditions;
 
     /* the whole schema's introspection twice over: more is aliases */

@@ -205,6 +205,10 @@ typedef struct {
     /* limits */
     size_t                      max_document_size;
     ngx_uint_t                  max_root_fields;
+    ngx_uint_t                  max_aliases;
+    ngx_uint_t                  max_fields;
+    ngx_uint_t                  max_directives;
+    ngx_uint_t                  max_tokens;
     ngx_uint_t                  max_depth;
     ngx_uint_t                  max_conditions;
     ngx_uint_t                  default_limit;

@@ -427,8 +427,11 @@ def test_early_answer_discards_a_body_that_arrives_later(ngx, pg):
 # --- 2. plan cache bounded in bytes ------------------------------------------
 
 CACHE_SIZE_MB = 4
+# wide documents, valid but for the static limits, which these tests of
+# the cache lift
 PLAN_CACHE = ("fraiseql_plan_cache 1024 size=%dm; "
-              "fraiseql_max_document_size 1m;" % CACHE_SIZE_MB)
+              "fraiseql_max_document_size 1m; fraiseql_max_aliases 0; "
+              "fraiseql_max_fields 0; fraiseql_max_tokens 0;" % CACHE_SIZE_MB)
 CACHE_HEADER = "add_header X-Plan-Cache $fraiseql_plan_cache always;"
 
 
@@ -796,9 +799,14 @@ def test_30000_aliases_are_refused_quickly(make_nginx, pg):
 
 @pytest.fixture
 def big_ngx(make_nginx):
-    """Documents past fraiseql_max_document_size (32k), to reach the
-    limits behind it."""
-    return make_nginx(http_extra="fraiseql_max_document_size 2m;",
+    """Documents past fraiseql_max_document_size (32k) and the static
+    limits of the operation (aliases, fields, directives, tokens), to
+    reach the limits behind them."""
+    return make_nginx(http_extra="fraiseql_max_document_size 2m; "
+                                 "fraiseql_max_aliases 0; "
+                                 "fraiseql_max_fields 0; "
+                                 "fraiseql_max_directives 0; "
+                                 "fraiseql_max_tokens 0;",
                       extra="client_max_body_size 4m;").start()
 
 

@@ -19,6 +19,7 @@ typedef struct {
 typedef struct {
     char       message[256];
     fql_loc_t  loc;
+    unsigned   limit:1;     /* max_tokens reached, not a syntax error */
 } fql_parse_error_t;
 
 

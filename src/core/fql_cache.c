@@ -669,7 +669,9 @@ fql_cache_add(fql_cache_t *c, fql_arena_t *ta, const fql_engine_t *eng,
 
         } else {
             fql_error_add(errs, perr.loc.line ? &perr.loc : NULL,
-                          FQL_CODE_PARSE, "%s", perr.message);
+                          perr.limit ? FQL_CODE_LIMIT : FQL_CODE_PARSE,
+                          "%s%s", perr.message, perr.limit
+                          ? " (fraiseql_max_tokens)" : "");
             res->parse_failed = 1;
         }
 
@@ -752,7 +754,9 @@ fql_plan_uncached(fql_arena_t *a, const fql_engine_t *eng,
                            &doc, &perr) != 0)
     {
         fql_error_add(errs, perr.loc.line ? &perr.loc : NULL,
-                      FQL_CODE_PARSE, "%s", perr.message);
+                      perr.limit ? FQL_CODE_LIMIT : FQL_CODE_PARSE,
+                      "%s%s", perr.message, perr.limit
+                      ? " (fraiseql_max_tokens)" : "");
         res->parse_failed = 1;
         return -1;
     }

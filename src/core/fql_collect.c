@@ -132,12 +132,19 @@ fql_gather(fql_cctx_t *c, const fql_type_t *type,
     const fql_selection_t *sels, fql_gather_t *g)
 {
     int                     skip, applies;
-    unsigned                cap;
+    unsigned                cap, nd;
     fql_gnode_t            *nodes;
+    fql_directive_t        *d;
     const fql_selection_t  *s;
 
     for (s = sels; s; s = s->next) {
-        if (fql_skip_node(&c->v, s->directives, &skip) != 0) {
+        for (nd = 0, d = s->directives; d; d = d->next) {
+            nd++;
+        }
+
+        if (fql_c_count(c, FQL_COUNT_DIRECTIVES, nd, &s->loc) != 0
+            || fql_skip_node(&c->v, s->directives, &skip) != 0)
+        {
             return -1;
         }
 
@@ -302,6 +309,53 @@ fql_collect_sub(fql_cctx_t *c, const fql_type_t *type, fql_cfield_t *cf,
 }
 
 
+/*
+ * The static limits, counted on the operation as it runs: fragments
+ * spread wherever they are, so that a fragment used a hundred times
+ * counts a hundred times; introspection's own selections aside.
+ */
+int
+fql_c_count(fql_cctx_t *c, unsigned what, unsigned n, const fql_loc_t *loc)
+{
+    unsigned           *count, max;
+    static const char  *names[] = { "aliases", "fields", "directives" };
+
+    if (c->limits == NULL || c->introspecting || n == 0) {
+        return 0;
+    }
+
+    switch (what) {
+    case FQL_COUNT_ALIASES:
+        count = &c->naliases;
+        max = c->limits->max_aliases;
+        break;
+    case FQL_COUNT_FIELDS:
+        count = &c->nfields;
+        max = c->limits->max_fields;
+        break;
+    default:
+        count = &c->ndirectives;
+        max = c->limits->max_directives;
+    }
+
+    *count += n;
+
+    if (max == 0 || *count <= max) {
+        return 0;
+    }
+
+    /* once, however many root fields go on to pass it */
+    if (!(c->limits_passed & (1u << what))) {
+        c->limits_passed |= 1u << what;
+        fql_error_add(c->v.errs, loc, FQL_CODE_LIMIT, "The operation has "
+                      "more than %u %s (fraiseql_max_%s).", max,
+                      names[what], names[what]);
+    }
+
+    return -1;
+}
+
+
 int
 fql_c_typename(fql_cctx_t *c, const fql_selection_t *s)
 {
@@ -337,6 +391,13 @@ fql_project_field(fql_cctx_t *c, const fql_type_t *type, fql_cfield_t *cf,
 
         pf->kind = FQL_PF_TYPENAME;
         return 0;
+    }
+
+    if (fql_c_count(c, FQL_COUNT_FIELDS, 1, &s->loc) != 0
+        || fql_c_count(c, FQL_COUNT_ALIASES, !fql_str_eq(cf->key, s->name),
+                       &s->loc) != 0)
+    {
+        return -1;
     }
 
     f = fql_type_field(type, s->name);

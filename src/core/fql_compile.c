@@ -160,6 +160,14 @@ fql_compile_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
     rp->response_key = cf->key;
     rp->loc = s->loc;
 
+    if (!fql_str_eqz(s->name, "__typename")
+        && (fql_c_count(c, FQL_COUNT_FIELDS, 1, &s->loc) != 0
+            || fql_c_count(c, FQL_COUNT_ALIASES,
+                           !fql_str_eq(cf->key, s->name), &s->loc) != 0))
+    {
+        return -1;
+    }
+
     if (fql_str_eqz(s->name, "__typename")
         || fql_str_eqz(s->name, "__schema") || fql_str_eqz(s->name, "__type"))
     {

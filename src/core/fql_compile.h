@@ -106,6 +106,11 @@ typedef struct {
     unsigned   default_limit;        /* list pages without limit; 0: all */
     unsigned   max_limit;            /* larger limits refused; 0: none */
     unsigned   max_root_fields;      /* per operation; 0: unlimited */
+    /* of the operation with its fragments spread, introspection's
+     * __schema and __type aside; 0: unlimited */
+    unsigned   max_aliases;          /* response keys not the name */
+    unsigned   max_fields;           /* distinct response keys */
+    unsigned   max_directives;       /* on fields and fragments */
     unsigned   max_conditions;       /* per filter; 0: unlimited */
     size_t     max_static;           /* bytes answered at compile time */
     unsigned   no_introspection:1;   /* __schema and __type refused */

@@ -96,6 +96,12 @@ typedef struct {
     unsigned                     uncacheable:1;
     unsigned                     row_filter:1;  /* writing the schema's */
     unsigned                     per_caller:1;  /* introspection, rules */
+    unsigned                     introspecting:1;  /* not counted */
+    /* what the static limits count (fql_c_count) */
+    unsigned                     naliases;
+    unsigned                     nfields;
+    unsigned                     ndirectives;
+    unsigned                     limits_passed;  /* 1 << FQL_COUNT_* */
     /* where the next parameter comes from; parallel to params */
     fql_slot_t                   next_slot;
     fql_slot_t                  *slots;
@@ -254,6 +260,15 @@ int fql_collect(fql_cctx_t *c, const fql_type_t *type,
 /* the merged sub-selections of all nodes of a response key, on type */
 int fql_collect_sub(fql_cctx_t *c, const fql_type_t *type,
     fql_cfield_t *cf, fql_cfield_t **fields);
+
+/* fql_collect.c: one more of what a static limit counts (FQL_COUNT_*):
+ * 0, or -1 with LIMIT_EXCEEDED naming the limit once it is passed */
+#define FQL_COUNT_ALIASES     0
+#define FQL_COUNT_FIELDS      1
+#define FQL_COUNT_DIRECTIVES  2
+
+int fql_c_count(fql_cctx_t *c, unsigned what, unsigned n,
+    const fql_loc_t *loc);
 
 /* __typename takes no arguments and no selection: 0, or -1 with an error */
 int fql_c_typename(fql_cctx_t *c, const fql_selection_t *s);

@@ -990,8 +990,8 @@ fql_io_object(fql_ictx_t *ic, const fql_io_t *o, const fql_type_t *otype,
 }
 
 
-int
-fql_introspect_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
+static int
+fql_introspect_answer(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
     fql_str_t *value)
 {
     fql_io_t                o;
@@ -1128,6 +1128,22 @@ done:
     }
 
     return 0;
+}
+
+
+/* introspection's own selections are not what static limits count */
+int
+fql_introspect_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
+    fql_str_t *value)
+{
+    int       rc;
+    unsigned  was = c->introspecting;
+
+    c->introspecting = 1;
+    rc = fql_introspect_answer(c, root, cf, value);
+    c->introspecting = was;
+
+    return rc;
 }
 
 

@@ -262,6 +262,7 @@ fql_lexer_next(fql_lexer_t *lx)
 
     if (lx->max_tokens && lx->ntokens > lx->max_tokens) {
         fql_lexer_error(lx, lx->tok.loc, "Document has too many tokens.");
+        lx->err->limit = 1;
         return -1;
     }
 
