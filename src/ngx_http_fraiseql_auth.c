@@ -112,6 +112,9 @@ static ngx_int_t ngx_http_fraiseql_auth_forbid(ngx_http_request_t *r,
     ngx_http_fraiseql_ctx_t *ctx);
 static ngx_int_t ngx_http_fraiseql_perms_unavailable(ngx_http_request_t *r,
     ngx_http_fraiseql_ctx_t *ctx);
+static ngx_int_t ngx_http_fraiseql_auth_answer(ngx_http_request_t *r,
+    ngx_http_fraiseql_ctx_t *ctx, ngx_uint_t status, const char *code,
+    const char *message);
 static void ngx_http_fraiseql_jwt_cache_clear(
     ngx_http_fraiseql_jwt_cache_t *cache);
 
@@ -308,6 +311,51 @@ ngx_http_fraiseql_jwks_cleanup(void *data)
 
 
 /*
+ * A key set's text read into *set, from pool (which its keys live as long
+ * as), the document's tree in tmp: a file's or a fetched one.  NGX_OK; or
+ * NGX_ERROR with why in err ("" when out of memory).
+ */
+static ngx_int_t
+ngx_http_fraiseql_jwks_parse(ngx_pool_t *pool, ngx_pool_t *tmp,
+    u_char *data, size_t len, fql_jwk_set_t **set, char *err, size_t errlen)
+{
+    fql_arena_t          arena, tarena;
+    fql_jwk_set_t       *s;
+    ngx_pool_cleanup_t  *cln;
+
+    err[0] = '\0';
+
+    s = ngx_palloc(pool, sizeof(fql_jwk_set_t));
+    if (s == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_fraiseql_arena_init(&arena, pool);
+    ngx_http_fraiseql_arena_init(&tarena, tmp);
+
+    if (fql_jwk_set_parse(&arena, &tarena, (char *) data, len, s, err,
+                          errlen)
+        != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    /* OpenSSL's keys live as long as the pool that holds the set */
+    cln = ngx_pool_cleanup_add(pool, 0);
+    if (cln == NULL) {
+        fql_jwk_set_free(s);
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_fraiseql_jwks_cleanup;
+    cln->data = s;
+    *set = s;
+
+    return NGX_OK;
+}
+
+
+/*
  * Reads the file's key set into *set, from pool, with its document in
  * tmp; *id says which version was read.  NGX_OK; or NGX_ERROR with why in
  * err (and *errnum when the system said why).  A small local file: its
@@ -323,10 +371,7 @@ ngx_http_fraiseql_jwks_read(ngx_http_fraiseql_jwks_t *jwks, ngx_pool_t *pool,
     ssize_t              n;
     u_char              *data;
     ngx_file_t           f;
-    fql_arena_t          arena, tarena;
-    fql_jwk_set_t       *s;
     ngx_file_info_t      fi;
-    ngx_pool_cleanup_t  *cln;
 
     *errnum = 0;
 
@@ -384,32 +429,8 @@ ngx_http_fraiseql_jwks_read(ngx_http_fraiseql_jwks_t *jwks, ngx_pool_t *pool,
         return NGX_ERROR;
     }
 
-    s = ngx_palloc(pool, sizeof(fql_jwk_set_t));
-    if (s == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_http_fraiseql_arena_init(&arena, pool);
-    ngx_http_fraiseql_arena_init(&tarena, tmp);
-
-    if (fql_jwk_set_parse(&arena, &tarena, (char *) data, n, s, err, errlen)
-        != 0)
-    {
-        return NGX_ERROR;
-    }
-
-    /* OpenSSL's keys live as long as the pool that holds the set */
-    cln = ngx_pool_cleanup_add(pool, 0);
-    if (cln == NULL) {
-        fql_jwk_set_free(s);
-        return NGX_ERROR;
-    }
-
-    cln->handler = ngx_http_fraiseql_jwks_cleanup;
-    cln->data = s;
-    *set = s;
-
-    return NGX_OK;
+    return ngx_http_fraiseql_jwks_parse(pool, tmp, data, n, set, err,
+                                        errlen);
 }
 
 
@@ -1743,9 +1764,7 @@ ngx_http_fraiseql_jwks_done(ngx_http_fraiseql_jwks_t *jwks, u_char *text,
     ngx_int_t                  rc;
     ngx_pool_t                *pool, *tmp;
     ngx_queue_t               *q;
-    fql_arena_t                arena, tarena;
     fql_jwk_set_t             *set;
-    ngx_pool_cleanup_t        *cln;
     ngx_http_fraiseql_ctx_t   *ctx;
 
     jwks->fetch = NULL;
@@ -1774,36 +1793,22 @@ ngx_http_fraiseql_jwks_done(ngx_http_fraiseql_jwks_t *jwks, u_char *text,
     /* the set outlives the request that fetched it: the cycle's log */
     pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, ngx_cycle->log);
     tmp = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, ngx_cycle->log);
-    set = pool ? ngx_palloc(pool, sizeof(fql_jwk_set_t)) : NULL;
 
-    if (tmp == NULL || set == NULL) {
+    if (pool == NULL || tmp == NULL) {
         goto failed;
     }
 
-    ngx_http_fraiseql_arena_init(&arena, pool);
-    ngx_http_fraiseql_arena_init(&tarena, tmp);
-
-    if (len > FQL_JWK_MAX_SIZE
-        || fql_jwk_set_parse(&arena, &tarena, (char *) text, len, set, err,
-                             sizeof(err))
-           != 0)
+    if (ngx_http_fraiseql_jwks_parse(pool, tmp, text, len, &set, err,
+                                     sizeof(err))
+        != NGX_OK)
     {
         ngx_log_error(NGX_LOG_ERR, log, 0, "fraiseql: key set \"%V\" "
                       "refused: %s; %s", &jwks->path,
-                      len > FQL_JWK_MAX_SIZE ? "larger than 1 MB" : err,
+                      err[0] ? err : "out of memory",
                       jwks->loaded_once ? "the last good key set stays"
                                         : "no keys yet");
         goto failed;
     }
-
-    cln = ngx_pool_cleanup_add(pool, 0);
-    if (cln == NULL) {
-        fql_jwk_set_free(set);
-        goto failed;
-    }
-
-    cln->handler = ngx_http_fraiseql_jwks_cleanup;
-    cln->data = set;
 
     rc = ngx_http_fraiseql_jwks_swap(jwks, pool, set, log);
     if (rc != NGX_OK) {
@@ -2034,20 +2039,7 @@ ngx_http_fraiseql_auth_unavailable(ngx_http_request_t *r,
     ngx_http_fraiseql_ctx_t *ctx, ngx_http_fraiseql_jwks_t *jwks)
 {
     u_char      *p;
-    ngx_int_t    rc;
     ngx_msec_t   left;
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    if (fql_error_add(&ctx->errs, NULL, FQL_CODE_AUTH_UNAVAILABLE, "The "
-                      "keys to verify tokens with are not available yet.")
-        == NULL)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
 
     /* when the next fetch may start */
     left = ngx_current_msec - jwks->tried < jwks->cooldown
@@ -2059,9 +2051,11 @@ ngx_http_fraiseql_auth_unavailable(ngx_http_request_t *r,
         ngx_http_fraiseql_add_header(r, "Retry-After", (char *) p);
     }
 
-    return ngx_http_fraiseql_send_errors(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                         &ctx->errs,
-                                         ctx->graphql_response);
+    return ngx_http_fraiseql_auth_answer(r, ctx,
+                                         NGX_HTTP_SERVICE_UNAVAILABLE,
+                                         FQL_CODE_AUTH_UNAVAILABLE,
+                                         "The keys to verify tokens with "
+                                         "are not available yet.");
 }
 
 
@@ -2324,10 +2318,15 @@ ngx_http_fraiseql_auth(ngx_http_request_t *r, ngx_http_fraiseql_ctx_t *ctx)
 }
 
 
-/* 503: the subject's permissions could not be read (the database?) */
+/*
+ * An answer before the body is read (so discarded first, as for any such
+ * answer): status, with one error of code.  The headers that go with it
+ * are the caller's to add before.
+ */
 static ngx_int_t
-ngx_http_fraiseql_perms_unavailable(ngx_http_request_t *r,
-    ngx_http_fraiseql_ctx_t *ctx)
+ngx_http_fraiseql_auth_answer(ngx_http_request_t *r,
+    ngx_http_fraiseql_ctx_t *ctx, ngx_uint_t status, const char *code,
+    const char *message)
 {
     ngx_int_t  rc;
 
@@ -2336,15 +2335,25 @@ ngx_http_fraiseql_perms_unavailable(ngx_http_request_t *r,
         return rc;
     }
 
-    if (fql_error_add(&ctx->errs, NULL, FQL_CODE_UNAVAILABLE, "The "
-                      "caller's permissions could not be read.") == NULL)
-    {
+    if (fql_error_add(&ctx->errs, NULL, code, "%s", message) == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_fraiseql_send_errors(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                         &ctx->errs,
+    return ngx_http_fraiseql_send_errors(r, status, &ctx->errs,
                                          ctx->graphql_response);
+}
+
+
+/* 503: the subject's permissions could not be read (the database?) */
+static ngx_int_t
+ngx_http_fraiseql_perms_unavailable(ngx_http_request_t *r,
+    ngx_http_fraiseql_ctx_t *ctx)
+{
+    return ngx_http_fraiseql_auth_answer(r, ctx,
+                                         NGX_HTTP_SERVICE_UNAVAILABLE,
+                                         FQL_CODE_UNAVAILABLE,
+                                         "The caller's permissions could "
+                                         "not be read.");
 }
 
 
@@ -2353,57 +2362,31 @@ static ngx_int_t
 ngx_http_fraiseql_auth_forbid(ngx_http_request_t *r,
     ngx_http_fraiseql_ctx_t *ctx)
 {
-    ngx_int_t  rc;
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
+    u_char  msg[256];
 
     ctx->auth.role.len = 0;
 
-    if (fql_error_add(&ctx->errs, NULL, FQL_CODE_FORBIDDEN, "The role "
-                      "asked for in %.*s is not one the token allows.",
-                      (int) ctx->lcf->auth.role_header.len,
-                      (char *) ctx->lcf->auth.role_header.data) == NULL)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    ngx_snprintf(msg, sizeof(msg) - 1, "The role asked for in %V is not "
+                 "one the token allows.%Z", &ctx->lcf->auth.role_header);
+    msg[sizeof(msg) - 1] = '\0';
 
-    return ngx_http_fraiseql_send_errors(r, NGX_HTTP_FORBIDDEN, &ctx->errs,
-                                         ctx->graphql_response);
+    return ngx_http_fraiseql_auth_answer(r, ctx, NGX_HTTP_FORBIDDEN,
+                                         FQL_CODE_FORBIDDEN, (char *) msg);
 }
 
 
-/*
- * 401 with a GraphQL body (RFC 6750: error="invalid_token" when a token
- * came); the body is discarded first, as for any answer before it.
- */
+/* 401 (RFC 6750: error="invalid_token" when a token came) */
 static ngx_int_t
 ngx_http_fraiseql_auth_refuse(ngx_http_request_t *r,
     ngx_http_fraiseql_ctx_t *ctx, const char *message)
 {
-    ngx_int_t  rc;
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    if (fql_error_add(&ctx->errs, NULL, FQL_CODE_UNAUTHENTICATED, "%s",
-                      message) == NULL)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
     ngx_http_fraiseql_add_header(r, "WWW-Authenticate",
                                  ctx->auth.status == FQL_JWT_MISSING
                                  ? "Bearer"
                                  : "Bearer error=\"invalid_token\"");
 
-    return ngx_http_fraiseql_send_errors(r, NGX_HTTP_UNAUTHORIZED,
-                                         &ctx->errs,
-                                         ctx->graphql_response);
+    return ngx_http_fraiseql_auth_answer(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                         FQL_CODE_UNAUTHENTICATED, message);
 }
 
 

@@ -26,15 +26,15 @@
 #define NGX_HTTP_FRAISEQL_LISTEN_MAX       30000
 #define NGX_HTTP_FRAISEQL_PERMS_CHANNEL    "fraiseql_permissions"
 
-/* a subject's answer: its key, then its roles' and permissions' names */
+/*
+ * A subject's answer: nginx's string node (sn.str, its key: sub, 0x1f,
+ * tenant, is the start of data), then its roles' and permissions' names.
+ */
 typedef struct {
-    u_char                      color;
-    u_char                      pad;
-    u_short                     sub_len;      /* key: sub, 0x1f, tenant */
-    u_short                     key_len;
+    ngx_str_node_t              sn;
+    u_short                     sub_len;
     u_short                     nroles;
     u_short                     nperms;
-    u_short                     len;          /* of data */
     ngx_queue_t                 queue;
     ngx_msec_t                  expires;
     u_char                      data[1];      /* names NUL-ended */
@@ -87,6 +87,11 @@ typedef struct {
     size_t                      sub_len;
     ngx_str_t                   roles;        /* JSON arrays */
     ngx_str_t                   perms;
+    /* the answer as the zone keeps it: the key, then the names */
+    u_char                     *entry;
+    size_t                      entry_len;
+    u_short                     nroles;
+    u_short                     nperms;
     unsigned                    row:1;
     unsigned                    failed:1;
     unsigned                    done:1;
@@ -94,8 +99,6 @@ typedef struct {
 
 
 static void ngx_http_fraiseql_listen_connect(ngx_http_fraiseql_perms_t *pm);
-static void ngx_http_fraiseql_perms_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static void ngx_http_fraiseql_listen_close(ngx_http_fraiseql_perms_t *pm,
     const char *why);
 
@@ -133,7 +136,7 @@ ngx_http_fraiseql_perms_init_zone(ngx_shm_zone_t *zone, void *data)
     pm->shpool->data = pm->sh;
 
     ngx_rbtree_init(&pm->sh->rbtree, &pm->sh->sentinel,
-                    ngx_http_fraiseql_perms_insert);
+                    ngx_str_rbtree_insert_value);
     ngx_queue_init(&pm->sh->lru);
 
     len = sizeof(" in fraiseql_permissions zone \"\"") + zone->shm.name.len;
@@ -361,70 +364,12 @@ ngx_http_fraiseql_perms_hash(const u_char *key, size_t len)
 }
 
 
-/* ordered by the key's hash, then by the key: a collision is no peer */
-static void
-ngx_http_fraiseql_perms_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
-{
-    ngx_rbtree_node_t               **p;
-    ngx_http_fraiseql_perms_node_t   *pn, *pt;
-
-    for ( ;; ) {
-        if (node->key != temp->key) {
-            p = node->key < temp->key ? &temp->left : &temp->right;
-
-        } else {
-            pn = (ngx_http_fraiseql_perms_node_t *) &node->color;
-            pt = (ngx_http_fraiseql_perms_node_t *) &temp->color;
-
-            p = ngx_memn2cmp(pn->data, pt->data, pn->key_len, pt->key_len)
-                < 0 ? &temp->left : &temp->right;
-        }
-
-        if (*p == sentinel) {
-            break;
-        }
-
-        temp = *p;
-    }
-
-    *p = node;
-    node->parent = temp;
-    node->left = sentinel;
-    node->right = sentinel;
-    ngx_rbt_red(node);
-}
-
-
 static ngx_http_fraiseql_perms_node_t *
 ngx_http_fraiseql_perms_find(ngx_http_fraiseql_perms_t *pm, ngx_str_t *key)
 {
-    ngx_int_t                        rc;
-    uint32_t                         hash;
-    ngx_rbtree_node_t               *node, *sentinel;
-    ngx_http_fraiseql_perms_node_t  *pn;
-
-    hash = ngx_http_fraiseql_perms_hash(key->data, key->len);
-    node = pm->sh->rbtree.root;
-    sentinel = pm->sh->rbtree.sentinel;
-
-    while (node != sentinel) {
-        if (hash != node->key) {
-            node = hash < node->key ? node->left : node->right;
-            continue;
-        }
-
-        pn = (ngx_http_fraiseql_perms_node_t *) &node->color;
-        rc = ngx_memn2cmp(key->data, pn->data, key->len, pn->key_len);
-
-        if (rc == 0) {
-            return pn;
-        }
-
-        node = rc < 0 ? node->left : node->right;
-    }
-
-    return NULL;
+    return (ngx_http_fraiseql_perms_node_t *) ngx_str_rbtree_lookup(
+        &pm->sh->rbtree, key, ngx_http_fraiseql_perms_hash(key->data,
+                                                            key->len));
 }
 
 
@@ -432,14 +377,9 @@ static void
 ngx_http_fraiseql_perms_delete(ngx_http_fraiseql_perms_t *pm,
     ngx_http_fraiseql_perms_node_t *pn)
 {
-    ngx_rbtree_node_t  *node;
-
-    node = (ngx_rbtree_node_t *)
-           ((u_char *) pn - offsetof(ngx_rbtree_node_t, color));
-
     ngx_queue_remove(&pn->queue);
-    ngx_rbtree_delete(&pm->sh->rbtree, node);
-    ngx_slab_free_locked(pm->shpool, node);
+    ngx_rbtree_delete(&pm->sh->rbtree, &pn->sn.node);
+    ngx_slab_free_locked(pm->shpool, pn);
 }
 
 
@@ -508,48 +448,55 @@ ngx_http_fraiseql_perms_names(const fql_jval_t *arr, u_char *p,
 }
 
 
-/* the fetched answer into the zone, the least recently used out if full */
-static void
-ngx_http_fraiseql_perms_store(ngx_http_fraiseql_perms_fetch_t *pf)
+/* the fetched answer as the zone keeps it: key, names, NUL-ended */
+static ngx_int_t
+ngx_http_fraiseql_perms_entry(ngx_http_fraiseql_perms_fetch_t *pf)
 {
-    size_t                           n, len;
-    u_char                          *p, *e;
-    u_short                          nroles, nperms;
-    ngx_uint_t                       tries;
-    fql_arena_t                      arena;
-    fql_errors_t                     errs;
-    ngx_queue_t                     *q;
-    ngx_rbtree_node_t               *node;
-    const fql_jval_t                *roles, *perms;
-    ngx_http_fraiseql_perms_t       *pm = pf->pm;
-    ngx_http_fraiseql_perms_node_t  *pn;
+    u_char        *e;
+    fql_arena_t    arena;
+    fql_errors_t   errs;
 
     ngx_http_fraiseql_arena_init(&arena, pf->ctx->r->pool);
     fql_errors_init(&errs, &arena);
 
-    roles = pf->roles.len ? fql_json_parse(&arena, (char *) pf->roles.data,
-                                           pf->roles.len, &errs) : NULL;
-    perms = pf->perms.len ? fql_json_parse(&arena, (char *) pf->perms.data,
-                                           pf->perms.len, &errs) : NULL;
+    /* never longer than the key and the JSON they come from */
+    pf->entry = ngx_pnalloc(pf->ctx->r->pool,
+                            pf->key.len + pf->roles.len + pf->perms.len + 2);
+    if (pf->entry == NULL) {
+        return NGX_ERROR;
+    }
 
-    /* names as they will be stored: never more than their JSON */
-    len = pf->key.len + pf->roles.len + pf->perms.len + 2;
-    if (len > 65535) {
+    e = ngx_cpymem(pf->entry, pf->key.data, pf->key.len);
+    e = ngx_http_fraiseql_perms_names(pf->roles.len
+        ? fql_json_parse(&arena, (char *) pf->roles.data, pf->roles.len,
+                         &errs) : NULL, e, &pf->nroles);
+    e = ngx_http_fraiseql_perms_names(pf->perms.len
+        ? fql_json_parse(&arena, (char *) pf->perms.data, pf->perms.len,
+                         &errs) : NULL, e, &pf->nperms);
+    pf->entry_len = e - pf->entry;
+
+    return NGX_OK;
+}
+
+
+/* the fetched answer into the zone, the least recently used out if full */
+static void
+ngx_http_fraiseql_perms_store(ngx_http_fraiseql_perms_fetch_t *pf)
+{
+    size_t                           n;
+    ngx_uint_t                       tries;
+    ngx_queue_t                     *q;
+    ngx_http_fraiseql_perms_t       *pm = pf->pm;
+    ngx_http_fraiseql_perms_node_t  *pn;
+
+    n = pf->entry_len;
+
+    if (n > 65535) {
         ngx_log_error(NGX_LOG_WARN, pf->ctx->r->connection->log, 0,
                       "fraiseql: permissions of a subject too long to "
-                      "keep (%uz bytes)", len);
+                      "keep (%uz bytes)", n);
         return;
     }
-
-    p = ngx_pnalloc(pf->ctx->r->pool, len);
-    if (p == NULL) {
-        return;
-    }
-
-    e = ngx_cpymem(p, pf->key.data, pf->key.len);
-    e = ngx_http_fraiseql_perms_names(roles, e, &nroles);
-    e = ngx_http_fraiseql_perms_names(perms, e, &nperms);
-    n = e - p;
 
     ngx_shmtx_lock(&pm->shpool->mutex);
 
@@ -558,14 +505,13 @@ ngx_http_fraiseql_perms_store(ngx_http_fraiseql_perms_fetch_t *pf)
         ngx_http_fraiseql_perms_delete(pm, pn);
     }
 
-    node = NULL;
+    pn = NULL;
 
     for (tries = 0; tries < 64; tries++) {
-        node = ngx_slab_alloc_locked(pm->shpool,
-                                     offsetof(ngx_rbtree_node_t, color)
-                                     + offsetof(ngx_http_fraiseql_perms_node_t,
-                                                data) + n);
-        if (node != NULL || ngx_queue_empty(&pm->sh->lru)) {
+        pn = ngx_slab_alloc_locked(pm->shpool,
+                                   offsetof(ngx_http_fraiseql_perms_node_t,
+                                            data) + n);
+        if (pn != NULL || ngx_queue_empty(&pm->sh->lru)) {
             break;
         }
 
@@ -574,23 +520,22 @@ ngx_http_fraiseql_perms_store(ngx_http_fraiseql_perms_fetch_t *pf)
             ngx_queue_data(q, ngx_http_fraiseql_perms_node_t, queue));
     }
 
-    if (node == NULL) {
+    if (pn == NULL) {
         ngx_shmtx_unlock(&pm->shpool->mutex);
         return;
     }
 
-    node->key = ngx_http_fraiseql_perms_hash(pf->key.data, pf->key.len);
-
-    pn = (ngx_http_fraiseql_perms_node_t *) &node->color;
+    pn->sn.node.key = ngx_http_fraiseql_perms_hash(pf->key.data,
+                                                   pf->key.len);
+    pn->sn.str.data = pn->data;
+    pn->sn.str.len = pf->key.len;
     pn->sub_len = (u_short) pf->sub_len;
-    pn->key_len = (u_short) pf->key.len;
-    pn->nroles = nroles;
-    pn->nperms = nperms;
-    pn->len = (u_short) n;
+    pn->nroles = pf->nroles;
+    pn->nperms = pf->nperms;
     pn->expires = ngx_current_msec + pm->ttl;
-    ngx_memcpy(pn->data, p, n);
+    ngx_memcpy(pn->data, pf->entry, n);
 
-    ngx_rbtree_insert(&pm->sh->rbtree, node);
+    ngx_rbtree_insert(&pm->sh->rbtree, &pn->sn.node);
     ngx_queue_insert_head(&pm->sh->lru, &pn->queue);
 
     ngx_shmtx_unlock(&pm->shpool->mutex);
@@ -672,35 +617,6 @@ ngx_http_fraiseql_perms_bits(fql_caller_t *c, const fql_authz_t *az,
 }
 
 
-/* a fetch's answer as the caller's bits, when the zone did not keep it */
-static void
-ngx_http_fraiseql_perms_fetched_bits(ngx_http_fraiseql_ctx_t *ctx,
-    ngx_http_fraiseql_perms_fetch_t *pf, const fql_authz_t *az)
-{
-    u_char        *p, *e;
-    u_short        nroles, nperms;
-    fql_arena_t    arena;
-    fql_errors_t   errs;
-
-    ngx_http_fraiseql_arena_init(&arena, ctx->r->pool);
-    fql_errors_init(&errs, &arena);
-
-    p = ngx_pnalloc(ctx->r->pool, pf->roles.len + pf->perms.len + 2);
-    if (p == NULL) {
-        return;
-    }
-
-    e = ngx_http_fraiseql_perms_names(pf->roles.len
-        ? fql_json_parse(&arena, (char *) pf->roles.data, pf->roles.len,
-                         &errs) : NULL, p, &nroles);
-    (void) ngx_http_fraiseql_perms_names(pf->perms.len
-        ? fql_json_parse(&arena, (char *) pf->perms.data, pf->perms.len,
-                         &errs) : NULL, e, &nperms);
-
-    ngx_http_fraiseql_perms_bits(&ctx->auth.caller, az, p, nroles, nperms);
-}
-
-
 /* ---- a fetch through the pool ---- */
 
 
@@ -715,6 +631,12 @@ ngx_http_fraiseql_perms_done(ngx_http_fraiseql_perms_fetch_t *pf,
     }
 
     pf->done = 1;
+
+    if (failed == NULL && !pf->failed
+        && ngx_http_fraiseql_perms_entry(pf) != NGX_OK)
+    {
+        failed = "out of memory";
+    }
 
     if (failed != NULL || pf->failed) {
         pf->failed = 1;
@@ -971,7 +893,7 @@ ngx_http_fraiseql_perms_lookup(ngx_http_fraiseql_perms_t *pm, ngx_str_t *key,
     if (pn != NULL) {
         ngx_queue_remove(&pn->queue);
         ngx_queue_insert_head(&pm->sh->lru, &pn->queue);
-        ngx_http_fraiseql_perms_bits(caller, az, pn->data + pn->key_len,
+        ngx_http_fraiseql_perms_bits(caller, az, pn->data + pn->sn.str.len,
                                      pn->nroles, pn->nperms);
     }
 
@@ -1070,7 +992,9 @@ ngx_http_fraiseql_perms(ngx_http_fraiseql_ctx_t *ctx)
 
     if (pf != NULL && pf->done) {
         /* fetched, then gone (a full zone, a tiny ttl): used as it came */
-        ngx_http_fraiseql_perms_fetched_bits(ctx, pf, az);
+        ngx_http_fraiseql_perms_bits(&ctx->auth.caller, az,
+                                     pf->entry + pf->key.len, pf->nroles,
+                                     pf->nperms);
         return NGX_OK;
     }
 

@@ -21,7 +21,7 @@ import requests
 
 from conftest import free_port
 from test_hostile import worker_pid
-from test_jwks import jwk, jwks_text, kk, token, write  # noqa: F401
+from test_jwks import jwk, jwks_text, kk, status, token, write  # noqa: F401
 from test_jwt import WHO, post, refused
 
 
@@ -82,14 +82,6 @@ def conf(idp, params="", mode="required", buffer="64k"):
 @pytest.fixture
 def idp():
     return Idp()
-
-
-def status(n, tok):
-    r = post(n, WHO, tok)
-    if r.status_code == 200:
-        assert r.headers["X-Jwt-Status"] == "ok"
-        return "ok"
-    return refused(n, r)
 
 
 def test_the_first_token_fetches_the_set_and_waits(make_nginx, kk, idp):

@@ -289,7 +289,7 @@ fql_auth_declare_roles(fql_sb_t *sb, fql_document_t *doc)
     uint64_t           inherits[FQL_AUTH_MAX], b;
     fql_loc_t          locs[FQL_AUTH_MAX];
     fql_value_t       *name, *inh;
-    fql_directive_t   *d;
+    fql_directive_t   *d, *decl[FQL_AUTH_MAX];
     fql_definition_t  *def;
     fql_authz_t       *az = &sb->schema->authz;
 
@@ -326,32 +326,20 @@ fql_auth_declare_roles(fql_sb_t *sb, fql_document_t *doc)
             }
 
             locs[az->roles.n - 1] = d->loc;
+            decl[az->roles.n - 1] = d;
         }
     }
 
     memset(inherits, 0, sizeof(inherits));
-    i = 0;
 
-    for (def = doc->definitions; def; def = def->next) {
-        if (def->kind != FQL_DEF_SCHEMA) {
-            continue;
-        }
+    for (i = 0; i < az->roles.n; i++) {
+        inh = fql_directive_arg(decl[i], "inherits");
 
-        for (d = def->directives; d; d = d->next) {
-            if (!fql_str_eqz(d->name, "role")) {
-                continue;
-            }
-
-            inh = fql_directive_arg(d, "inherits");
-
-            if (inh != NULL && inh->kind != FQL_VAL_NULL
-                && fql_auth_roles(sb, inh, "@role(inherits:)",
-                                  &inherits[i]) != 0)
-            {
-                return -1;
-            }
-
-            i++;
+        if (inh != NULL && inh->kind != FQL_VAL_NULL
+            && fql_auth_roles(sb, inh, "@role(inherits:)", &inherits[i])
+               != 0)
+        {
+            return -1;
         }
     }
 
@@ -977,8 +965,16 @@ fql_plan_authorize(fql_arena_t *a, fql_plan_t **plan,
     denied = 0;
 
     for (n = (*plan)->needs; n; n = n->next) {
-        if (!fql_rule_allows(n->rule, caller)) {
-            denied++;
+        if (fql_rule_allows(n->rule, caller)) {
+            continue;
+        }
+
+        denied++;
+
+        /* refused: each element said */
+        if (!null_mode) {
+            fql_error_add(errs, &n->loc, FQL_CODE_FORBIDDEN, "Not allowed: "
+                          "%s.", n->path);
         }
     }
 
@@ -987,13 +983,6 @@ fql_plan_authorize(fql_arena_t *a, fql_plan_t **plan,
     }
 
     if (!null_mode) {
-        for (n = (*plan)->needs; n; n = n->next) {
-            if (!fql_rule_allows(n->rule, caller)) {
-                fql_error_add(errs, &n->loc, FQL_CODE_FORBIDDEN, "Not "
-                              "allowed: %s.", n->path);
-            }
-        }
-
         return -1;
     }
 

@@ -409,11 +409,7 @@ fql_project_field(fql_cctx_t *c, const fql_type_t *type, fql_cfield_t *cf,
     }
 
     /* rules of the field and of its type, checked for each request */
-    if ((f->rule != NULL || fql_tref_named(f->type)->rule != NULL
-         || (fql_tref_named(f->type)->view != NULL
-             && fql_tref_named(f->type)->view->rule != NULL))
-        && fql_auth_field(c, f, depth, &s->loc) != 0)
-    {
+    if (fql_auth_field(c, f, depth, &s->loc) != 0) {
         return -1;
     }
 
