@@ -370,3 +370,25 @@ def test_introspection_shows_each_caller_what_it_may_use(az):
 
         fields, _, _, _, _ = shown(az, tok("user", scope="notes"))
         assert "note" in fields and "salary" not in fields
+
+
+def test_denials_again_and_again_leave_the_worker_unharmed(az, pg):
+    """Refused and nulled operations by the hundred, and claims made to
+    look like SQL: the worker the same process, its pool idle, its
+    memory within bounds, the rows still each caller's."""
+    from test_hostile import (assert_rss_growth, rss_kb, wait_pool_idle,
+                              worker_pid)
+    pid = worker_pid(az)
+    base = rss_kb(pid)
+    u1 = tok("user", "u1")
+    sly = tok("manager", sub="x' OR 1=1 --", org={"tenant": "t1' --"})
+    for i in range(100):
+        assert ask(az, "{ m%d: memos { salary secret } everyMemo { id } }"
+                   % i, u1).status_code == 403
+        assert ask(az, "{ m%d: memos { id salary } }" % i, u1,
+                   path="/graphql-null").status_code == 200
+        assert ask(az, MEMOS, sly).json() == {"data": {"memos": []}}
+    assert worker_pid(az) == pid
+    wait_pool_idle(az, pg, timeout=10)
+    assert_rss_growth(pid, base, 32, "300 denied or filtered operations")
+    assert ids(data(az, MEMOS, u1)["memos"]) == [1, 5]

@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from conftest import free_port
-from test_hostile import worker_pid
+from test_hostile import assert_rss_growth, rss_kb, worker_pid
 from test_jwks import jwk, jwks_text, kk, status, token, write  # noqa: F401
 from test_jwt import WHO, post, refused
 
@@ -135,6 +135,7 @@ def test_a_flood_of_unknown_kids_fetches_once_per_cooldown(make_nginx, kk,
     idp.put(jwk(kk["a"], "a", alg="RS256"))
     n = make_nginx(**conf(idp, "cooldown=3s")).start()
     pid = worker_pid(n)
+    base = rss_kb(pid)
     assert status(n, token(kk["a"], "a")) == "ok"
     time.sleep(3.1)
     toks = [token(kk["a"], uuid.uuid4().hex) for _ in range(200)]
@@ -150,6 +151,7 @@ def test_a_flood_of_unknown_kids_fetches_once_per_cooldown(make_nginx, kk,
     # good tokens were served all along
     assert status(n, token(kk["a"], "a")) == "ok"
     assert worker_pid(n) == pid
+    assert_rss_growth(pid, base, 16, "200 tokens of unknown kids")
     assert not n.errors()
 
 

@@ -369,3 +369,27 @@ def test_no_token_where_one_is_optional(tok_ngx):
     # a bad token is still refused where tokens are optional
     bad = tokens_at(int(time.time()))["HS256_WRONG_SECRET"]
     check(n, send(n, "/optional-anon", bad), "bad_signature")
+
+
+def test_every_bad_token_again_and_again(tok_ngx):
+    """Every refused token of the list, ten times: the worker the same
+    process, its memory within bounds (refusals are never cached), a good
+    token served after."""
+    from test_hostile import assert_rss_growth, rss_kb
+    n = tok_ngx
+    pid = worker_pid(n)
+    base = rss_kb(pid)
+    toks = tokens_at(int(time.time()))
+    # (not the not-yet-valid ones: a second later, they are valid)
+    bad = [(name, path) for name, path, want in CASES
+           if want not in ("ok", "not_yet_valid")]
+    s = requests.Session()
+    for _ in range(10):
+        for name, path in bad:
+            r = s.post("http://127.0.0.1:%d%s" % (n.port, path),
+                       json={"query": WHO}, timeout=30,
+                       headers={"Authorization": "Bearer " + toks[name]})
+            assert r.status_code == 401, (name, r.text)
+    assert worker_pid(n) == pid
+    assert_rss_growth(pid, base, 16, "%d refused tokens" % (10 * len(bad)))
+    check(n, send(n, "/graphql", hs()), "ok")

@@ -172,3 +172,21 @@ def test_the_defaults(ngx):
     r = requests.post(ngx.url, json={"query": q(31)}, timeout=30)
     assert r.json()["errors"][0]["extensions"]["code"] == "LIMIT_EXCEEDED"
     assert "fraiseql_max_aliases" in r.json()["errors"][0]["message"]
+
+
+def test_documents_past_the_limits_leave_the_worker_unharmed(lim, pg):
+    """Hundreds of documents past each limit: each refused before SQL, the
+    worker the same process, its pool idle, its memory within bounds,
+    and a well-behaved request served after."""
+    from test_hostile import Unharmed
+    u = Unharmed(lim, pg)
+    docs = [aliases(60), tokens(3000),
+            "{ things(limit: 1) { %s } }" % " ".join(
+                "a%d: id" % i for i in range(300)),
+            "{ things(limit: 1) { id %s } }" % ("@skip(if: false) " * 100)]
+    for _ in range(50):
+        for d in docs:
+            r = requests.post(lim.url, json={"query": d}, timeout=30)
+            assert r.json()["errors"][0]["extensions"]["code"] == \
+                "LIMIT_EXCEEDED", r.text[:200]
+    u.check("documents past the static limits")

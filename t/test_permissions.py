@@ -160,9 +160,11 @@ def test_a_reload_keeps_the_zone(pg):
 
 
 def test_postgresql_down(make_pg, make_nginx):
+    from test_hostile import worker_pid
     own = make_pg()
     n = conf(own).start()
     try:
+        pid = worker_pid(n)
         assert ask(n, "{ __typename }", tok("m1")).status_code == 200
         own.stop()
         # known: served from the zone; unknown: 503, not a guess
@@ -180,6 +182,8 @@ def test_postgresql_down(make_pg, make_nginx):
                 break
             time.sleep(0.2)
         assert r.status_code == 200, r.text
+        # the same worker throughout: nothing of it crashed
+        assert worker_pid(n) == pid
     finally:
         n.stop()
     assert not [p for p in n.problems() if "exited on signal" in p]
