@@ -291,6 +291,7 @@ fql_agg_group(fql_cctx_t *c, fql_agg_t *ag, const fql_type_t *t,
             return -1;
         }
 
+        fql_cost_paramz(c, NULL);
         fql_sql_lit(c, "::bigint");
     }
 

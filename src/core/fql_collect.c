@@ -372,8 +372,9 @@ fql_c_typename(fql_cctx_t *c, const fql_selection_t *s)
 
 static int
 fql_project_field(fql_cctx_t *c, const fql_type_t *type, fql_cfield_t *cf,
-    fql_proj_field_t *pf, unsigned depth)
+    fql_proj_field_t *pf, unsigned depth, uint64_t *cost)
 {
+    uint64_t                w, n, v;
     unsigned                bit;
     fql_field_t            *f;
     fql_type_t             *ft;
@@ -438,6 +439,12 @@ fql_project_field(fql_cctx_t *c, const fql_type_t *type, fql_cfield_t *cf,
 
     ft = tr->type;
 
+    /* what the field adds to the cost: its weight and its arguments',
+     * and each value's, a list inside the row @listSize times */
+    w = fql_cost_add(fql_cost_args(f, s), fql_cost_gen_field(type, f->name));
+    n = pf->list_depth && f->list_size ? f->list_size : 1;
+    *cost = fql_cost_add(w, fql_cost_mul(n, fql_type_weight(ft)));
+
     if (ft->kind == FQL_T_SCALAR || ft->kind == FQL_T_ENUM) {
         if (s->selections != NULL) {
             fql_error_add(c->v.errs, &s->loc, FQL_CODE_VALIDATION,
@@ -474,8 +481,22 @@ fql_project_field(fql_cctx_t *c, const fql_type_t *type, fql_cfield_t *cf,
 
     pf->kind = FQL_PF_OBJECT;
     pf->sub = fql_project(c, ft, sub, depth + 1);
+    if (pf->sub == NULL) {
+        return -1;
+    }
 
-    return pf->sub ? 0 : -1;
+    v = fql_cost_add(fql_type_weight(ft), c->cost_proj);
+
+    if (fql_cost_sized_field(type, f->name)) {
+        /* each of the rows the root field's slicing argument asks for */
+        c->cost_sized = fql_cost_add(c->cost_sized, v);
+        *cost = w;
+
+    } else {
+        *cost = fql_cost_add(w, fql_cost_mul(n, v));
+    }
+
+    return 0;
 }
 
 
@@ -484,6 +505,7 @@ fql_project(fql_cctx_t *c, const fql_type_t *type, fql_cfield_t *fields,
     unsigned depth)
 {
     unsigned       n, i;
+    uint64_t       cost, total;
     fql_proj_t    *p;
     fql_cfield_t  *cf;
 
@@ -515,6 +537,8 @@ fql_project(fql_cctx_t *c, const fql_type_t *type, fql_cfield_t *fields,
         return NULL;
     }
 
+    total = 0;
+
     for (i = 0, cf = fields; cf; cf = cf->next, i++) {
         /* where a rule met below is, for fql_auth_need */
         if (depth >= 1 && depth <= FQL_AUTH_DEPTH) {
@@ -522,10 +546,18 @@ fql_project(fql_cctx_t *c, const fql_type_t *type, fql_cfield_t *fields,
             c->aidx[depth - 1] = (unsigned short) i;
         }
 
-        if (fql_project_field(c, type, cf, &p->fields[i], depth) != 0) {
+        cost = 0;
+
+        if (fql_project_field(c, type, cf, &p->fields[i], depth, &cost)
+            != 0)
+        {
             return NULL;
         }
+
+        total = fql_cost_add(total, cost);
     }
+
+    c->cost_proj = total;
 
     return p;
 }

@@ -49,6 +49,8 @@ fql_compile_mutation(fql_cctx_t *c, const fql_field_t *f, fql_cfield_t *cf,
         return -1;
     }
 
+    c->cost_row = c->cost_proj;
+
     /* returning the object itself: no Error member to shape */
     rp->direct = (f->failure == NULL);
 
@@ -188,8 +190,17 @@ fql_compile_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
         return -1;
     }
 
+    c->cost_field = f;
+    c->cost_param = 0;
+    c->cost_sized = 0;
+
     if (f->root == FQL_ROOT_FUNCTION) {
-        return fql_compile_mutation(c, f, cf, rp);
+        if (fql_compile_mutation(c, f, cf, rp) != 0) {
+            return -1;
+        }
+
+        fql_cost_root(c, f, s, NULL, rp);
+        return 0;
     }
 
     tr = f->type;
@@ -227,6 +238,8 @@ fql_compile_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
     if (rp->proj == NULL) {
         return -1;
     }
+
+    c->cost_row = c->cost_proj;
 
     fql_sql_begin(c);
 
@@ -311,7 +324,13 @@ fql_compile_root(fql_cctx_t *c, const fql_type_t *root, fql_cfield_t *cf,
     rp->uses_vector = c->uses_vector;
     c->uses_vector = 0;
 
-    return fql_sql_end(c, rp);
+    if (fql_sql_end(c, rp) != 0) {
+        return -1;
+    }
+
+    fql_cost_root(c, f, s, t, rp);
+
+    return 0;
 }
 
 

@@ -55,6 +55,24 @@ typedef struct {
     const fql_row_filter_t  *filter;   /* ROW_ROLES */
 } fql_slot_t;
 
+/*
+ * What a root field costs (fql_cost.c): fixed + per_row * rows, where
+ * rows is the value of parameter size_param (1-based; 0: none), or size
+ * when it has none.
+ */
+typedef struct {
+    uint64_t                fixed;
+    uint64_t                per_row;
+    uint64_t                size;
+    unsigned                size_param;
+} fql_cost_t;
+
+/* points: a mutation's own, a list's rows when nothing bounds them, and
+ * the most any sum reaches (sums saturate there) */
+#define FQL_COST_MUTATION   10
+#define FQL_COST_LIST_SIZE  100
+#define FQL_COST_MAX        1000000000000000ULL
+
 struct fql_root_plan_s {
     fql_root_field_kind_t   kind;
     fql_str_t               response_key;
@@ -72,6 +90,7 @@ struct fql_root_plan_s {
     fql_proj_t             *proj;
     fql_proj_t             *proj_error;      /* MUTATION: the Error type's */
     fql_str_t               entity_key;      /* MUTATION: Success's entity */
+    fql_cost_t              cost;
     fql_loc_t               loc;
     fql_root_plan_t        *next;
 };
@@ -165,6 +184,27 @@ int fql_plan_bind(fql_arena_t *a, const fql_plan_t *tmpl,
  */
 int fql_plan_authorize(fql_arena_t *a, fql_plan_t **plan,
     const fql_caller_t *caller, int null_mode, fql_errors_t *errs);
+
+/*
+ * What the plan's operation costs for its bound variables: the sum of its
+ * root fields' and a mutation's own (fql_cost.c).
+ */
+uint64_t fql_plan_cost(const fql_plan_t *plan);
+
+/* a root field's rows as its parameters say, and its cost for rows */
+uint64_t fql_root_rows(const fql_root_plan_t *rp);
+uint64_t fql_root_cost(const fql_root_plan_t *rp, uint64_t rows);
+
+/*
+ * fql_plan_cost in *cost; -1 with COST_LIMIT_EXCEEDED when it is over max
+ * (0: no maximum).
+ */
+int fql_plan_check_cost(const fql_plan_t *plan, uint64_t max,
+    uint64_t *cost, fql_errors_t *errs);
+
+/* sums that stop at FQL_COST_MAX */
+uint64_t fql_cost_add(uint64_t a, uint64_t b);
+uint64_t fql_cost_mul(uint64_t a, uint64_t b);
 
 /*
  * The length of the answer to GraphiQL's introspection query on the

@@ -102,6 +102,13 @@ typedef struct {
     unsigned                     nfields;
     unsigned                     ndirectives;
     unsigned                     limits_passed;  /* 1 << FQL_COUNT_* */
+    /* the root field being compiled, its slicing argument's parameter
+     * (1-based) and the cost of the edges, nodes or groups it sizes */
+    const fql_field_t           *cost_field;
+    unsigned                     cost_param;
+    uint64_t                     cost_sized;
+    uint64_t                     cost_proj;    /* fql_project's last */
+    uint64_t                     cost_row;     /* the root field's */
     /* where the next parameter comes from; parallel to params */
     fql_slot_t                   next_slot;
     fql_slot_t                  *slots;
@@ -252,6 +259,25 @@ int fql_cursor_param(fql_cctx_t *c, const fql_root_plan_t *rp,
 /* fql_aggregate.c: counts, aggregates and groups, as one JSON row */
 int fql_compile_aggregate(fql_cctx_t *c, const fql_field_t *f,
     fql_cfield_t *cf, const fql_jval_t *args, fql_root_plan_t *rp);
+
+/* fql_cost.c: the weight of a type's values, of a field with its
+ * arguments given, and of the fields of generated types */
+uint32_t fql_type_weight(const fql_type_t *t);
+uint64_t fql_cost_args(const fql_field_t *f, const fql_selection_t *s);
+uint32_t fql_cost_gen_field(const fql_type_t *type, fql_str_t name);
+
+/* fql_cost.c: whether the field of a generated type is what the root
+ * field's slicing argument sizes (a page's edges and nodes, groups) */
+int fql_cost_sized_field(const fql_type_t *type, fql_str_t name);
+
+/* fql_cost.c: the parameter just added is the argument name's: the root
+ * field's rows if name is a slicing argument of it */
+void fql_cost_param(fql_cctx_t *c, fql_str_t name);
+void fql_cost_paramz(fql_cctx_t *c, const char *name);  /* NULL: any */
+
+/* fql_cost.c: rp->cost, once its statement and projection are made */
+void fql_cost_root(fql_cctx_t *c, const fql_field_t *f,
+    const fql_selection_t *s, const fql_type_t *t, fql_root_plan_t *rp);
 
 /* fql_collect.c: the fields of sels on type, merged by response key */
 int fql_collect(fql_cctx_t *c, const fql_type_t *type,

@@ -661,6 +661,7 @@ fql_compile_connection(fql_cctx_t *c, const fql_field_t *f,
         }
 
         cn->limit = (unsigned) n;
+        fql_cost_paramz(c, cn->back ? "last" : "first");
     }
 
     fql_sql_lit(c, "WITH \"p\" AS (SELECT \"data\"");

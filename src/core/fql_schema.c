@@ -272,6 +272,14 @@ static const char  fql_builtin_sdl[] =
     "\"Rows the roles may read: a where filter ANDed into every read.\"\n"
     "directive @rowFilter(roles: [String!]!, where: String!)"
     " repeatable on OBJECT\n"
+    "\"What a field, an argument or each value of a type adds to an"
+    " operation's cost (fraiseql_max_cost, fraiseql_limit_zone p).\"\n"
+    "directive @cost(weight: Int!) on ARGUMENT_DEFINITION | ENUM"
+    " | FIELD_DEFINITION | OBJECT | SCALAR\n"
+    "\"How many items a list holds: assumed, or the value of one of the"
+    " arguments.\"\n"
+    "directive @listSize(assumedSize: Int, slicingArguments: [String!])"
+    " on FIELD_DEFINITION\n"
     "type __Schema { description: String types: [__Type!]!"
     " queryType: __Type! mutationType: __Type subscriptionType: __Type"
     " directives: [__Directive!]! }\n"
@@ -2089,7 +2097,9 @@ fql_schema_build(fql_arena_t *a, const char *sdl, size_t len,
         }
     }
 
-    if (fql_sb_gen_fill(&sb) != 0 || fql_sb_auth(&sb, doc) != 0) {
+    if (fql_sb_gen_fill(&sb) != 0 || fql_sb_auth(&sb, doc) != 0
+        || fql_sb_cost(&sb, doc) != 0)
+    {
         return -1;
     }
 

@@ -95,6 +95,7 @@ struct fql_arg_s {
     unsigned        fn_param:1;       /* a query function's own argument */
     /* @fromClaim(pointer:): bound from the verified token, never sent */
     fql_str_t       from_claim;
+    uint32_t        cost;             /* @cost(weight:): when given */
     fql_arg_t      *next;
 };
 
@@ -140,6 +141,12 @@ struct fql_field_s {
      * them; the function receives each by name */
     fql_arg_t       *claim_args;
     const fql_rule_t  *rule;          /* @auth, @authenticated; NULL */
+    uint32_t         cost;            /* @cost(weight:), per value */
+    /* @listSize: a list's assumed length (0: none), and the arguments
+     * that give it (a list's limit, a page's first and last if none) */
+    uint32_t         list_size;
+    const fql_str_t *slicing;
+    unsigned         nslicing;
     fql_field_t     *next;
 };
 
@@ -178,6 +185,8 @@ struct fql_type_s {
     fql_type_t        *order_input;
     const fql_rule_t  *rule;          /* @auth, @authenticated; NULL */
     fql_row_filter_t  *filters;       /* @rowFilter; NULL: none */
+    uint32_t           cost;          /* @cost(weight:) of each value */
+    unsigned           cost_set:1;    /* ... else fql_type_weight's */
     fql_type_t        *next;
 };
 

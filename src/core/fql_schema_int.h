@@ -31,6 +31,9 @@ fql_value_t *fql_directive_arg(fql_directive_t *d, const char *name);
 /* fql_auth.c: roles, rules and row filters of the document's types */
 int fql_sb_auth(fql_sb_t *sb, fql_document_t *doc);
 
+/* fql_cost.c: @cost and @listSize of the document's types and fields */
+int fql_sb_cost(fql_sb_t *sb, fql_document_t *doc);
+
 /* declares, then defines, every type of a parsed SDL document */
 int fql_sb_load(fql_sb_t *sb, fql_document_t *doc);
 

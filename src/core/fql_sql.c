@@ -1630,6 +1630,8 @@ fql_sql_fn_from(fql_cctx_t *c, const fql_field_t *f, const fql_jval_t *args)
         if (fql_sql_param(c, p) != 0) {
             return -1;
         }
+
+        fql_cost_param(c, a->name);
     }
 
     if (fql_sql_claim_args(c, f, n) != 0) {
@@ -1817,6 +1819,7 @@ fql_sql_limit(fql_cctx_t *c, const fql_selection_t *s, const fql_jval_t *a)
         return -1;
     }
 
+    fql_cost_paramz(c, "limit");
     fql_sql_lit(c, "::bigint");
 
     return 0;
