@@ -72,6 +72,18 @@ static ngx_conf_enum_t  ngx_http_fraiseql_db_roles[] = {
     { ngx_null_string, 0 }
 };
 
+static ngx_conf_enum_t  ngx_http_fraiseql_limit_log_levels[] = {
+    { ngx_string("info"), NGX_LOG_INFO },
+    { ngx_string("notice"), NGX_LOG_NOTICE },
+    { ngx_string("warn"), NGX_LOG_WARN },
+    { ngx_string("error"), NGX_LOG_ERR },
+    { ngx_null_string, 0 }
+};
+
+static ngx_conf_num_bounds_t  ngx_http_fraiseql_status_bounds = {
+    ngx_conf_check_num_bounds, 400, 599
+};
+
 static ngx_conf_enum_t  ngx_http_fraiseql_auth_denied[] = {
     { ngx_string("reject"), 0 },
     { ngx_string("null"), 1 },
@@ -426,6 +438,55 @@ static ngx_command_t  ngx_http_fraiseql_commands[] = {
       0,
       NULL },
 
+    { ngx_string("fraiseql_limit_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE23,
+      ngx_http_fraiseql_limit_zone,
+      0,
+      0,
+      NULL },
+
+    { ngx_string("fraiseql_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1234,
+      ngx_http_fraiseql_limit,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fraiseql_limit_status"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, limit.status),
+      &ngx_http_fraiseql_status_bounds },
+
+    { ngx_string("fraiseql_limit_dry_run"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, limit.dry_run),
+      NULL },
+
+    { ngx_string("fraiseql_limit_log_level"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, limit.log_level),
+      &ngx_http_fraiseql_limit_log_levels },
+
+    { ngx_string("fraiseql_max_cost"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, limit.max_cost),
+      &ngx_http_fraiseql_limit_bounds },
+
+    { ngx_string("fraiseql_cost_extensions"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, limit.extensions),
+      NULL },
+
       ngx_null_command
 };
 
@@ -507,6 +568,7 @@ ngx_http_fraiseql_create_loc_conf(ngx_conf_t *cf)
     conf->queue_size = NGX_CONF_UNSET_UINT;
     conf->queue_timeout = NGX_CONF_UNSET_MSEC;
     ngx_http_fraiseql_auth_create(&conf->auth);
+    ngx_http_fraiseql_limit_create(&conf->limit);
 
     return conf;
 }
@@ -610,7 +672,9 @@ ngx_http_fraiseql_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     if (ngx_http_fraiseql_auth_merge(cf, &prev->auth, &conf->auth)
-        != NGX_CONF_OK)
+        != NGX_CONF_OK
+        || ngx_http_fraiseql_limit_merge(cf, &prev->limit, &conf->limit)
+           != NGX_CONF_OK)
     {
         return NGX_CONF_ERROR;
     }
@@ -1163,6 +1227,10 @@ ngx_http_fraiseql_add_variables(ngx_conf_t *cf)
         { ngx_string("fraiseql_jwt_claim_"),
           ngx_http_fraiseql_claim_variable,
           NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_PREFIX },
+        { ngx_string("fraiseql_limit_status"),
+          ngx_http_fraiseql_limit_status_variable, NGX_HTTP_VAR_NOCACHEABLE },
+        { ngx_string("fraiseql_rate_key"),
+          ngx_http_fraiseql_rate_key_variable, NGX_HTTP_VAR_NOCACHEABLE },
     };
 
     for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {

@@ -169,6 +169,58 @@ typedef struct {
 } ngx_http_fraiseql_auth_t;
 
 
+/* a fraiseql_limit_zone (limit.c) */
+typedef struct ngx_http_fraiseql_limit_zone_s  ngx_http_fraiseql_limit_zone_t;
+
+/* a fraiseql_limit of a location */
+typedef struct {
+    ngx_shm_zone_t             *shm_zone;
+    ngx_uint_t                  capacity;    /* thousandths of units */
+    unsigned                    nodelay:1;
+    unsigned                    refund:1;
+} ngx_http_fraiseql_limit_t;
+
+typedef struct {
+    ngx_array_t                *limits;      /* ngx_http_fraiseql_limit_t */
+    ngx_uint_t                  status;      /* fraiseql_limit_status */
+    ngx_flag_t                  dry_run;
+    ngx_uint_t                  log_level;
+    ngx_uint_t                  delay_log_level;
+    ngx_int_t                   max_cost;    /* 0: none */
+    ngx_flag_t                  extensions;  /* fraiseql_cost_extensions */
+    unsigned                    requests:1;  /* has request zones */
+    unsigned                    points:1;    /* ... cost zones */
+    unsigned                    refund:1;    /* ... one that refunds */
+} ngx_http_fraiseql_limit_conf_t;
+
+/* $fraiseql_limit_status */
+#define NGX_HTTP_FRAISEQL_LIMIT_PASSED            1
+#define NGX_HTTP_FRAISEQL_LIMIT_DELAYED           2
+#define NGX_HTTP_FRAISEQL_LIMIT_REJECTED          3
+#define NGX_HTTP_FRAISEQL_LIMIT_DELAYED_DRY_RUN   4
+#define NGX_HTTP_FRAISEQL_LIMIT_REJECTED_DRY_RUN  5
+
+/* one zone's answer to a request */
+typedef struct {
+    ngx_str_t                   key;         /* len 0: not limited */
+    uint32_t                    hash;
+    ngx_uint_t                  level;       /* with the charge */
+    ngx_uint_t                  charge;      /* thousandths */
+    ngx_uint_t                  busy;
+} ngx_http_fraiseql_limit_try_t;
+
+/* a request's limits */
+typedef struct {
+    ngx_uint_t                  status;      /* NGX_HTTP_FRAISEQL_LIMIT_* */
+    uint64_t                    cost;        /* requested, in points */
+    ngx_http_fraiseql_limit_try_t  *tries;   /* the cost zones' */
+    ngx_event_t                 delay;       /* a delayed request's */
+    ngx_uint_t                  phase;       /* 1: delayed for its cost */
+    ngx_str_t                   ext;         /* ,"extensions":{...} */
+    unsigned                    charged:1;   /* the cost zones took it */
+} ngx_http_fraiseql_limit_ctx_t;
+
+
 /* how a location's statements run, set at configuration */
 typedef struct {
     ngx_msec_t                       timeout;  /* PostgreSQL's silence */
@@ -221,6 +273,7 @@ typedef struct {
     ngx_flag_t                  debug;       /* database messages shown */
 
     ngx_http_fraiseql_auth_conf_t  auth;
+    ngx_http_fraiseql_limit_conf_t limit;
 
     /* computed at merge from the above */
     ngx_http_fraiseql_stmt_conf_t  stmt;
@@ -392,6 +445,7 @@ struct ngx_http_fraiseql_ctx_s {
     ngx_int_t                        rc;        /* to finalize with */
     ngx_event_t                      fin;       /* posted finalization */
     ngx_http_fraiseql_auth_t         auth;
+    ngx_http_fraiseql_limit_ctx_t    limit;
     unsigned                         header_sent:1;
     unsigned                         blocked:1;   /* client is slow */
     unsigned                         finished:1;
@@ -406,6 +460,8 @@ extern ngx_module_t  ngx_http_fraiseql_module;
 /* ngx_http_fraiseql_request.c */
 ngx_int_t ngx_http_fraiseql_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_fraiseql_begin(ngx_http_request_t *r,
+    ngx_http_fraiseql_ctx_t *ctx);
+ngx_int_t ngx_http_fraiseql_read(ngx_http_request_t *r,
     ngx_http_fraiseql_ctx_t *ctx);
 void ngx_http_fraiseql_arena_init(fql_arena_t *a, ngx_pool_t *pool);
 
@@ -497,6 +553,22 @@ void ngx_http_fraiseql_perms_init_process(ngx_cycle_t *cycle,
     ngx_http_fraiseql_main_conf_t *fmcf);
 void ngx_http_fraiseql_perms_exit_process(
     ngx_http_fraiseql_main_conf_t *fmcf);
+
+/* ngx_http_fraiseql_limit.c */
+char *ngx_http_fraiseql_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_fraiseql_limit(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+void ngx_http_fraiseql_limit_create(ngx_http_fraiseql_limit_conf_t *lc);
+char *ngx_http_fraiseql_limit_merge(ngx_conf_t *cf,
+    ngx_http_fraiseql_limit_conf_t *prev, ngx_http_fraiseql_limit_conf_t *lc);
+ngx_int_t ngx_http_fraiseql_limit_check(ngx_http_fraiseql_ctx_t *ctx,
+    ngx_uint_t points, uint64_t cost);
+ngx_int_t ngx_http_fraiseql_limit_done(ngx_http_fraiseql_ctx_t *ctx);
+ngx_int_t ngx_http_fraiseql_limit_status_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+ngx_int_t ngx_http_fraiseql_rate_key_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 
 /* ngx_http_fraiseql_exec.c */
 ngx_int_t ngx_http_fraiseql_execute(ngx_http_fraiseql_ctx_t *ctx);

@@ -1081,10 +1081,19 @@ ngx_http_fraiseql_advance(ngx_http_fraiseql_ctx_t *ctx)
     /* the last slot closes the response */
     s = &ctx->slots[ctx->nslots - 1];
 
+    /* what it cost, now that the rows are counted (refunds) */
+    if (ngx_http_fraiseql_limit_done(ctx) != NGX_OK) {
+        ngx_http_fraiseql_abort(ctx, NGX_ERROR);
+        return;
+    }
+
     if (fql_wbuf_putc(&s->w, '}') != 0
         || (ctx->errs.count
             && (fql_wbuf_putc(&s->w, ',') != 0
                 || fql_errors_write(&ctx->errs, &s->w) != 0))
+        || (ctx->limit.ext.len
+            && fql_wbuf_put(&s->w, (char *) ctx->limit.ext.data,
+                            ctx->limit.ext.len) != 0)
         || fql_wbuf_lit(&s->w, "}\n") != 0)
     {
         ngx_http_fraiseql_abort(ctx, NGX_ERROR);

@@ -689,9 +689,20 @@ ngx_http_fraiseql_send_errors(ngx_http_request_t *r, ngx_uint_t status,
 {
     off_t                        len;
     ngx_int_t                    rc;
+    ngx_str_t                    ext;
     ngx_chain_t                 *cl;
     fql_wbuf_t                   w;
+    ngx_http_fraiseql_ctx_t     *ctx;
     ngx_http_fraiseql_membuf_t   mb;
+
+    /* a refusal by a cost zone tells the cost (fraiseql_cost_extensions) */
+    ctx = ngx_http_get_module_ctx(r, ngx_http_fraiseql_module);
+    ext.len = 0;
+    ext.data = NULL;
+
+    if (ctx != NULL) {
+        ext = ctx->limit.ext;
+    }
 
     mb.r = r;
     mb.out = NULL;
@@ -704,6 +715,7 @@ ngx_http_fraiseql_send_errors(ngx_http_request_t *r, ngx_uint_t status,
 
     if (fql_wbuf_putc(&w, '{') != 0
         || fql_errors_write(errs, &w) != 0
+        || (ext.len && fql_wbuf_put(&w, (char *) ext.data, ext.len) != 0)
         || fql_wbuf_lit(&w, "}\n") != 0)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

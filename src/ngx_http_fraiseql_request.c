@@ -109,8 +109,7 @@ ngx_http_fraiseql_handler(ngx_http_request_t *r)
 ngx_int_t
 ngx_http_fraiseql_begin(ngx_http_request_t *r, ngx_http_fraiseql_ctx_t *ctx)
 {
-    ngx_int_t         rc;
-    ngx_table_elt_t  *ct;
+    ngx_int_t  rc;
 
     /* who asks, before a body is read or anything is compiled */
     rc = ngx_http_fraiseql_auth(r, ctx);
@@ -124,6 +123,30 @@ ngx_http_fraiseql_begin(ngx_http_request_t *r, ngx_http_fraiseql_ctx_t *ctx)
     if (rc != NGX_DECLINED) {
         return rc;
     }
+
+    /* request zones: the caller is known, the body not read yet */
+    rc = ngx_http_fraiseql_limit_check(ctx, 0, 0);
+
+    if (rc == NGX_AGAIN) {
+        /* delayed: the zone's timer reads on */
+        r->main->count++;
+        return NGX_DONE;
+    }
+
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    return ngx_http_fraiseql_read(r, ctx);
+}
+
+
+/* the request's parameters: GET's at once, POST's body when it is read */
+ngx_int_t
+ngx_http_fraiseql_read(ngx_http_request_t *r, ngx_http_fraiseql_ctx_t *ctx)
+{
+    ngx_int_t         rc;
+    ngx_table_elt_t  *ct;
 
     if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
         rc = ngx_http_discard_request_body(r);
@@ -441,6 +464,34 @@ ngx_http_fraiseql_process(ngx_http_request_t *r, u_char *body, size_t len)
                 ? NGX_HTTP_FORBIDDEN : NGX_HTTP_INTERNAL_SERVER_ERROR,
                 &ctx->errs, gql));
         return;
+    }
+
+    /* what it costs, before any SQL: a ceiling, then the cost zones */
+    if (flcf->limit.max_cost || flcf->limit.points || flcf->limit.extensions)
+    {
+        if (fql_plan_check_cost(ctx->plan, flcf->limit.max_cost,
+                                &ctx->limit.cost, &ctx->errs) != 0)
+        {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "fraiseql: refused: %s", ctx->errs.head->message);
+            ngx_http_finalize_request(r,
+                ngx_http_fraiseql_send_errors(r, gql ? NGX_HTTP_BAD_REQUEST
+                                                     : NGX_HTTP_OK,
+                                              &ctx->errs, gql));
+            return;
+        }
+
+        rc = ngx_http_fraiseql_limit_check(ctx, 1, ctx->limit.cost);
+
+        if (rc == NGX_AGAIN) {
+            /* delayed: the zone's timer runs it */
+            return;
+        }
+
+        if (rc != NGX_DECLINED) {
+            ngx_http_finalize_request(r, rc);
+            return;
+        }
     }
 
     rc = ngx_http_fraiseql_execute(ctx);
