@@ -1,5 +1,7 @@
 """Static limits on the operation as it runs (issue 17, SECURITY.md §5):
-aliases, fields, directives and tokens counted on the fragment-expanded
+aliases, fields, directives, tokens, depth, root fields and document size
+(these three: fraiseql_max_depth, _root_fields, _document_size) counted
+on the fragment-expanded
 plan, so that fragments, nested fragments, a fragment named __schema and
 a fragment spread many times count what they stand for; introspection's
 own selections are exempt, only they.  Each limit at N passes, at N+1
@@ -190,3 +192,53 @@ def test_documents_past_the_limits_leave_the_worker_unharmed(lim, pg):
             assert r.json()["errors"][0]["extensions"]["code"] == \
                 "LIMIT_EXCEEDED", r.text[:200]
     u.check("documents past the static limits")
+
+
+@pytest.fixture(scope="module")
+def lim2(pg):
+    from conftest import Nginx, SCHEMA
+    n = Nginx(pg, SCHEMA, log_level="debug",
+              http_extra="fraiseql_max_depth 1;\n"
+                         "    fraiseql_max_root_fields 3;\n"
+                         "    fraiseql_max_document_size 600;\n").start()
+    yield n
+    n.stop()
+    assert not n.problems(), "\n".join(n.problems())
+
+
+def test_depth(lim2):
+    ok(lim2, "{ posts(limit: 1) { id title } }")
+    refused(lim2, "{ posts(limit: 1) { author { id } } }", "depth")
+    # through a fragment, nested fragments, one named __schema
+    refused(lim2, "query { posts(limit: 1) { ...P } } "
+                  "fragment P on Post { author { id } }", "depth")
+    refused(lim2, "query { posts(limit: 1) { ...P } } "
+                  "fragment P on Post { id ...Q } "
+                  "fragment Q on Post { author { ...U } } "
+                  "fragment U on User { id }", "depth")
+    refused(lim2, "query { posts(limit: 1) { ...__schema } } "
+                  "fragment __schema on Post { author { id } }", "depth")
+
+
+def test_root_fields(lim2):
+    three = "a: things(limit: 1) { id } b: things(limit: 1) { id } " \
+            "c: things(limit: 1) { id }"
+    ok(lim2, "{ %s }" % three)
+    refused(lim2, "{ %s d: things(limit: 1) { id } }" % three, "root_fields")
+    # spread from fragments, nested ones, one named __schema
+    ok(lim2, "query { ...A } fragment A on Query { %s }" % three)
+    refused(lim2, "query { ...A ...B } fragment A on Query { %s } "
+                  "fragment B on Query { ...C } fragment C on Query "
+                  "{ d: things(limit: 1) { id } }" % three, "root_fields")
+    refused(lim2, "query { ...__schema d: things(limit: 1) { id } } "
+                  "fragment __schema on Query { %s }" % three, "root_fields")
+
+
+def test_document_size(lim2):
+    base = "{ things(limit: 1) { id } }"
+    ok(lim2, base + " " * (600 - len(base)))
+    refused(lim2, base + " " * (601 - len(base)), "document_size")
+    # however it is sent
+    r = requests.get(lim2.url, params={"query": base + " " * 600},
+                     timeout=30)
+    assert r.json()["errors"][0]["extensions"]["code"] == "LIMIT_EXCEEDED"

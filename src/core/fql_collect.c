@@ -512,8 +512,9 @@ fql_project(fql_cctx_t *c, const fql_type_t *type, fql_cfield_t *fields,
     if (c->limits && c->limits->max_depth && depth > c->limits->max_depth) {
         fql_error_add(c->v.errs,
                       fields ? &fields->nodes->sel->loc : NULL,
-                      FQL_CODE_VALIDATION,
-                      "The query is nested deeper than %u levels.",
+                      FQL_CODE_LIMIT,
+                      "The operation is nested deeper than %u levels "
+                      "(fraiseql_max_depth).",
                       c->limits->max_depth);
         return NULL;
     }

@@ -920,8 +920,9 @@ fql_io_object(fql_ictx_t *ic, const fql_io_t *o, const fql_type_t *otype,
     {
         fql_error_add(ic->c->v.errs,
                       fields ? &fields->nodes->sel->loc : NULL,
-                      FQL_CODE_VALIDATION,
-                      "The query is nested deeper than %u levels.",
+                      FQL_CODE_LIMIT,
+                      "The operation is nested deeper than %u levels "
+                      "(fraiseql_max_depth).",
                       ic->c->limits->max_depth);
         return -1;
     }
