@@ -815,10 +815,20 @@ ngx_http_fraiseql_limit_check(ngx_http_fraiseql_ctx_t *ctx,
     ngx_http_fraiseql_limit_try_t    *tries, *t, *ft;
     ngx_http_fraiseql_limit_zone_t   *zone;
     ngx_http_fraiseql_limit_conf_t   *lc = &ctx->lcf->limit;
+#if (NGX_DEBUG)
+    struct timespec                   t0, t1;
+#endif
 
     if (lc->limits == NULL || !(points ? lc->points : lc->requests)) {
         return NGX_DECLINED;
     }
+
+#if (NGX_DEBUG)
+    /* what the check costs, for bench/bench_limits.py: debugging only */
+    if (r->connection->log->log_level & NGX_LOG_DEBUG_HTTP) {
+        (void) clock_gettime(CLOCK_MONOTONIC, &t0);
+    }
+#endif
 
     limits = lc->limits->elts;
     n = lc->limits->nelts;
@@ -980,6 +990,18 @@ ngx_http_fraiseql_limit_check(ngx_http_fraiseql_ctx_t *ctx,
     if (points) {
         ctx->limit.charged = 1;
     }
+
+#if (NGX_DEBUG)
+    if (r->connection->log->log_level & NGX_LOG_DEBUG_HTTP) {
+        (void) clock_gettime(CLOCK_MONOTONIC, &t1);
+
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "fraiseql limit: %s zones passed in %L ns",
+                       points ? "cost" : "request",
+                       (int64_t) (t1.tv_sec - t0.tv_sec) * 1000000000
+                       + (t1.tv_nsec - t0.tv_nsec));
+    }
+#endif
 
     if (delay == 0) {
         if (ctx->limit.status == 0) {
