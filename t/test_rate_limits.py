@@ -473,3 +473,16 @@ def test_a_full_zone_forgets_without_alert(make_nginx, pg):
     assert "[alert]" not in log and "[crit]" not in log
     assert "no memory" not in log
     u.check("3000 made-up keys")
+
+
+def test_the_worked_example(make_nginx):
+    """docs/security.md's worked example: 38 points for n = 25."""
+    n = make_nginx(http_extra="fraiseql_cost_extensions on;").start()
+    q = """query ($n: Int) {
+      users(limit: $n) { id email }
+      usersConnection(first: 10) { totalCount edges { node { id } } }
+      post(id: 1) { title author { firstName } }
+    }"""
+    for v, cost in ((25, 38), (500, 513)):
+        r = n.post(q, {"n": v})
+        assert r.json()["extensions"]["cost"]["requestedQueryCost"] == cost
