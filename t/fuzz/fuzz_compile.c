@@ -16,7 +16,8 @@
 
 static const char  sdl[] =
     "enum Code { A B }\n"
-    "type Author { firstName: String tags: [String!] }\n"
+    "type Author @cost(weight: 2) { firstName: String tags: [String!]\n"
+    "  @cost(weight: 1) @listSize(assumedSize: 4) }\n"
     "type Thing @view(name: \"v_thing\") {\n"
     "  id: ID! name: String score: Int ratio: Float flag: Boolean\n"
     "  code: Code meta: JSON when: DateTime day: Date uid: UUID\n"
@@ -36,9 +37,11 @@ static const char  sdl[] =
     "  thing(id: ID!): Thing\n"
     "  things(where: ThingWhereInput, orderBy: [ThingOrderByInput!],\n"
     "         limit: Int, offset: Int): [Thing!]!\n"
-    "  search(q: String!, minScore: Int, meta: JSON, code: Code,\n"
-    "         where: ThingWhereInput, orderBy: [ThingOrderByInput!],\n"
-    "         limit: Int): [Thing!]! @function(name: \"fn\", schema: \"s\")\n"
+    "  search(q: String!, minScore: Int @cost(weight: 3), meta: JSON,\n"
+    "         code: Code, where: ThingWhereInput,\n"
+    "         orderBy: [ThingOrderByInput!], limit: Int): [Thing!]!\n"
+    "    @function(name: \"fn\", schema: \"s\")\n"
+    "    @listSize(slicingArguments: [\"minScore\"], assumedSize: 7)\n"
     "  byName(name: String): Thing @function(name: \"fn1\")\n"
     "  thingsConnection(where: ThingWhereInput,\n"
     "         orderBy: [ThingOrderByInput!], first: Int, after: String,\n"
@@ -57,7 +60,8 @@ same_plans(const fql_plan_t *p, const fql_plan_t *q)
     unsigned                i;
     const fql_root_plan_t  *a, *b;
 
-    if (p->nroots != q->nroots) {
+    /* the cost too: a formula kept with the plan, for new variables */
+    if (p->nroots != q->nroots || fql_plan_cost(p) != fql_plan_cost(q)) {
         abort();
     }
 
