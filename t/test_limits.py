@@ -242,3 +242,14 @@ def test_document_size(lim2):
     r = requests.get(lim2.url, params={"query": base + " " * 600},
                      timeout=30)
     assert r.json()["errors"][0]["extensions"]["code"] == "LIMIT_EXCEEDED"
+
+
+def test_introspection_is_exempt_from_depth(lim2):
+    # three deep, with fraiseql_max_depth 1
+    ok(lim2, "{ __schema { types { name fields { name type { name } } } } }")
+    # 35 levels asked: answered as deep as the types go (null below), its
+    # own bound (32) is on what is written
+    chain = "name"
+    for _ in range(35):
+        chain = "ofType { %s }" % chain
+    ok(lim2, "{ __type(name: \"Thing\") { %s } }" % chain)

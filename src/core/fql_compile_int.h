@@ -14,6 +14,10 @@
 
 #define FQL_MAX_PATH  16
 
+/* how deep introspection's own selections may be (fraiseql_max_depth
+ * does not count them) */
+#define FQL_INTROSPECT_DEPTH  32
+
 /* how deep in a selection a guarded field may be */
 #define FQL_AUTH_DEPTH  64
 

@@ -915,15 +915,17 @@ fql_io_object(fql_ictx_t *ic, const fql_io_t *o, const fql_type_t *otype,
     const fql_type_t       *ft;
     const fql_selection_t  *s;
 
-    if (ic->c->limits && ic->c->limits->max_depth
-        && depth > ic->c->limits->max_depth)
-    {
+    /*
+     * Introspection is exempt from fraiseql_max_depth, as from the other
+     * static limits (GraphiQL's query is 13 deep); its own bound keeps
+     * the resolver's recursion short.
+     */
+    if (depth > FQL_INTROSPECT_DEPTH) {
         fql_error_add(ic->c->v.errs,
                       fields ? &fields->nodes->sel->loc : NULL,
                       FQL_CODE_LIMIT,
-                      "The operation is nested deeper than %u levels "
-                      "(fraiseql_max_depth).",
-                      ic->c->limits->max_depth);
+                      "Introspection is nested deeper than %d levels.",
+                      FQL_INTROSPECT_DEPTH);
         return -1;
     }
 
