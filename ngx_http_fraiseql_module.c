@@ -480,6 +480,34 @@ static ngx_command_t  ngx_http_fraiseql_commands[] = {
       offsetof(ngx_http_fraiseql_loc_conf_t, limit.max_cost),
       &ngx_http_fraiseql_limit_bounds },
 
+    { ngx_string("fraiseql_persisted"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_fraiseql_persisted,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fraiseql_trusted_documents"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_fraiseql_trusted_documents,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fraiseql_persisted_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_fraiseql_persisted_zone,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fraiseql_cache_control"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_fraiseql_cache_control,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("fraiseql_cost_extensions"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -569,6 +597,7 @@ ngx_http_fraiseql_create_loc_conf(ngx_conf_t *cf)
     conf->queue_timeout = NGX_CONF_UNSET_MSEC;
     ngx_http_fraiseql_auth_create(&conf->auth);
     ngx_http_fraiseql_limit_create(&conf->limit);
+    ngx_http_fraiseql_persist_create(&conf->persist);
 
     return conf;
 }
@@ -674,6 +703,9 @@ ngx_http_fraiseql_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if (ngx_http_fraiseql_auth_merge(cf, &prev->auth, &conf->auth)
         != NGX_CONF_OK
         || ngx_http_fraiseql_limit_merge(cf, &prev->limit, &conf->limit)
+           != NGX_CONF_OK
+        || ngx_http_fraiseql_persist_merge(cf, &prev->persist,
+                                           &conf->persist, NULL)
            != NGX_CONF_OK)
     {
         return NGX_CONF_ERROR;
@@ -721,7 +753,9 @@ ngx_http_fraiseql_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     conf->engine.compile.default_limit = conf->default_limit;
     conf->engine.compile.max_limit = conf->max_limit;
 
-    return NGX_CONF_OK;
+    /* the trusted documents, against the engine just made */
+    return ngx_http_fraiseql_persist_merge(cf, &prev->persist,
+                                           &conf->persist, &conf->engine);
 }
 
 

@@ -16,6 +16,7 @@
 #include "fql_transform.h"
 #include "fql_jwk.h"
 #include "fql_jwt.h"
+#include "fql_request.h"
 
 
 /* the nginx timer's margin over the server's statement_timeout */
@@ -221,6 +222,30 @@ typedef struct {
 } ngx_http_fraiseql_limit_ctx_t;
 
 
+/* fraiseql_persisted */
+#define NGX_HTTP_FRAISEQL_PERSISTED_APQ      1
+#define NGX_HTTP_FRAISEQL_PERSISTED_TRUSTED  2
+
+/* a fraiseql_persisted_zone, a fraiseql_trusted_documents (persist.c) */
+typedef struct ngx_http_fraiseql_apq_zone_s  ngx_http_fraiseql_apq_zone_t;
+typedef struct ngx_http_fraiseql_trusted_s   ngx_http_fraiseql_trusted_t;
+
+typedef struct {
+    ngx_uint_t                  mode;        /* NGX_HTTP_FRAISEQL_PERSISTED_* */
+    ngx_http_fraiseql_trusted_t   *trusted;
+    ngx_http_fraiseql_apq_zone_t  *zone;
+    ngx_str_t                   cache_control;  /* len 0: none */
+    ngx_str_t                   vary;
+} ngx_http_fraiseql_persist_conf_t;
+
+/* a request's persisted document */
+typedef struct {
+    ngx_uint_t                  status;      /* of its refusal */
+    u_char                      hash[32];    /* to register */
+    unsigned                    register_apq:1;
+} ngx_http_fraiseql_persist_ctx_t;
+
+
 /* how a location's statements run, set at configuration */
 typedef struct {
     ngx_msec_t                       timeout;  /* PostgreSQL's silence */
@@ -274,6 +299,7 @@ typedef struct {
 
     ngx_http_fraiseql_auth_conf_t  auth;
     ngx_http_fraiseql_limit_conf_t limit;
+    ngx_http_fraiseql_persist_conf_t  persist;
 
     /* computed at merge from the above */
     ngx_http_fraiseql_stmt_conf_t  stmt;
@@ -446,6 +472,7 @@ struct ngx_http_fraiseql_ctx_s {
     ngx_event_t                      fin;       /* posted finalization */
     ngx_http_fraiseql_auth_t         auth;
     ngx_http_fraiseql_limit_ctx_t    limit;
+    ngx_http_fraiseql_persist_ctx_t  persist;
     unsigned                         header_sent:1;
     unsigned                         blocked:1;   /* client is slow */
     unsigned                         finished:1;
@@ -569,6 +596,25 @@ ngx_int_t ngx_http_fraiseql_limit_status_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 ngx_int_t ngx_http_fraiseql_rate_key_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+
+/* ngx_http_fraiseql_persist.c */
+char *ngx_http_fraiseql_persisted(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_fraiseql_trusted_documents(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+char *ngx_http_fraiseql_persisted_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_fraiseql_cache_control(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+void ngx_http_fraiseql_persist_create(ngx_http_fraiseql_persist_conf_t *pc);
+char *ngx_http_fraiseql_persist_merge(ngx_conf_t *cf,
+    ngx_http_fraiseql_persist_conf_t *prev,
+    ngx_http_fraiseql_persist_conf_t *pc, const fql_engine_t *eng);
+ngx_int_t ngx_http_fraiseql_persist(ngx_http_fraiseql_ctx_t *ctx,
+    fql_request_t *req);
+void ngx_http_fraiseql_persist_register(ngx_http_fraiseql_ctx_t *ctx,
+    fql_str_t text);
+void ngx_http_fraiseql_persist_headers(ngx_http_fraiseql_ctx_t *ctx);
 
 /* ngx_http_fraiseql_exec.c */
 ngx_int_t ngx_http_fraiseql_execute(ngx_http_fraiseql_ctx_t *ctx);

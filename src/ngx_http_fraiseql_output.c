@@ -394,6 +394,7 @@ ngx_http_fraiseql_send(ngx_http_fraiseql_ctx_t *ctx, ngx_chain_t *out)
         r->headers_out.status = NGX_HTTP_OK;
         r->headers_out.content_length_n = -1;
         ngx_http_fraiseql_set_content_type(r, ctx->graphql_response);
+        ngx_http_fraiseql_persist_headers(ctx);
 
         rc = ngx_http_send_header(r);
 

@@ -290,20 +290,21 @@ static ngx_int_t
 ngx_http_fraiseql_get_params(ngx_http_request_t *r, fql_request_t *req,
     fql_errors_t *errs)
 {
-    fql_str_t    query, op, vars, ext;
+    fql_str_t    query, op, vars, ext, id;
     fql_arena_t  arena;
 
     if (ngx_http_fraiseql_arg(r, "query", &query) != NGX_OK
         || ngx_http_fraiseql_arg(r, "operationName", &op) != NGX_OK
         || ngx_http_fraiseql_arg(r, "variables", &vars) != NGX_OK
-        || ngx_http_fraiseql_arg(r, "extensions", &ext) != NGX_OK)
+        || ngx_http_fraiseql_arg(r, "extensions", &ext) != NGX_OK
+        || ngx_http_fraiseql_arg(r, "documentId", &id) != NGX_OK)
     {
         return NGX_ERROR;
     }
 
     ngx_http_fraiseql_arena_init(&arena, r->pool);
 
-    if (fql_request_from_params(&arena, query, op, vars, ext, req, errs)
+    if (fql_request_from_params(&arena, query, op, vars, ext, id, req, errs)
         != 0)
     {
         return NGX_DECLINED;
@@ -357,6 +358,17 @@ ngx_http_fraiseql_process(ngx_http_request_t *r, u_char *body, size_t len)
         ngx_http_finalize_request(r,
             ngx_http_fraiseql_send_errors(r, NGX_HTTP_BAD_REQUEST,
                                           &ctx->errs, gql));
+        return;
+    }
+
+    /* a document named rather than sent, or only trusted ones */
+    rc = ngx_http_fraiseql_persist(ctx, &req);
+
+    if (rc != NGX_OK) {
+        ngx_http_finalize_request(r, rc == NGX_ERROR
+            ? NGX_HTTP_INTERNAL_SERVER_ERROR
+            : ngx_http_fraiseql_send_errors(r, ctx->persist.status,
+                                            &ctx->errs, gql));
         return;
     }
 
@@ -418,6 +430,11 @@ ngx_http_fraiseql_process(ngx_http_request_t *r, u_char *body, size_t len)
             ngx_http_fraiseql_send_errors(r, NGX_HTTP_NOT_ALLOWED,
                                           &ctx->errs, gql));
         return;
+    }
+
+    if (crc == 0) {
+        /* an APQ document, valid: the next may send only its hash */
+        ngx_http_fraiseql_persist_register(ctx, req.query);
     }
 
     if (crc != 0) {

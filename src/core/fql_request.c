@@ -4,11 +4,90 @@
 #include "fql_request.h"
 
 
+/* extensions.persistedQuery: {"version": 1, "sha256Hash": "<64 hex>"} */
+static int
+fql_request_apq(fql_jval_t *pq, fql_request_t *req, fql_errors_t *errs)
+{
+    int            hi, lo;
+    unsigned       i;
+    const char    *h;
+    fql_jval_t    *v;
+
+    v = fql_jval_member(pq, "version");
+
+    if (pq->kind != FQL_J_OBJECT || v == NULL || v->kind != FQL_J_NUMBER
+        || !fql_str_eqz(v->str, "1"))
+    {
+        fql_error_add(errs, NULL, FQL_CODE_BAD_REQUEST,
+                      "\"persistedQuery\" must be an object of version 1");
+        return -1;
+    }
+
+    v = fql_jval_member(pq, "sha256Hash");
+
+    if (v == NULL || v->kind != FQL_J_STRING || v->str.len != 64) {
+        fql_error_add(errs, NULL, FQL_CODE_BAD_REQUEST,
+                      "\"sha256Hash\" must be 64 hexadecimal digits");
+        return -1;
+    }
+
+    h = v->str.data;
+
+    for (i = 0; i < 32; i++) {
+        hi = h[2 * i];
+        lo = h[2 * i + 1];
+        hi = hi >= '0' && hi <= '9' ? hi - '0'
+             : (hi | 0x20) >= 'a' && (hi | 0x20) <= 'f' ? (hi | 0x20) - 'a' + 10
+             : -1;
+        lo = lo >= '0' && lo <= '9' ? lo - '0'
+             : (lo | 0x20) >= 'a' && (lo | 0x20) <= 'f' ? (lo | 0x20) - 'a' + 10
+             : -1;
+
+        if (hi < 0 || lo < 0) {
+            fql_error_add(errs, NULL, FQL_CODE_BAD_REQUEST,
+                          "\"sha256Hash\" must be 64 hexadecimal digits");
+            return -1;
+        }
+
+        req->hash[i] = (unsigned char) (hi << 4 | lo);
+    }
+
+    req->has_hash = 1;
+
+    return 0;
+}
+
+
 static int
 fql_request_fill(fql_jval_t *q, fql_jval_t *op, fql_jval_t *vars,
-    fql_jval_t *ext, fql_request_t *req, fql_errors_t *errs)
+    fql_jval_t *ext, fql_jval_t *id, fql_request_t *req, fql_errors_t *errs)
 {
+    fql_jval_t  *pq;
+
+    if (ext != NULL && ext->kind == FQL_J_OBJECT) {
+        pq = fql_jval_member(ext, "persistedQuery");
+
+        if (pq != NULL && fql_request_apq(pq, req, errs) != 0) {
+            return -1;
+        }
+    }
+
+    if (id != NULL && id->kind != FQL_J_NULL) {
+        if (id->kind != FQL_J_STRING || id->str.len == 0) {
+            fql_error_add(errs, NULL, FQL_CODE_BAD_REQUEST,
+                          "\"documentId\" must be a string");
+            return -1;
+        }
+
+        req->document_id = id->str;
+    }
+
     if (q == NULL || q->kind == FQL_J_NULL) {
+        /* a persisted document's: the server finds its text */
+        if (req->has_hash || req->document_id.data != NULL) {
+            goto rest;
+        }
+
         fql_error_add(errs, NULL, FQL_CODE_BAD_REQUEST,
                       "Missing query: the request has no \"query\"");
         return -1;
@@ -21,6 +100,8 @@ fql_request_fill(fql_jval_t *q, fql_jval_t *op, fql_jval_t *vars,
     }
 
     req->query = q->str;
+
+rest:
 
     if (op != NULL && op->kind != FQL_J_NULL) {
         if (op->kind != FQL_J_STRING) {
@@ -79,6 +160,7 @@ fql_request_from_json(fql_arena_t *a, const char *body, size_t len,
                             fql_jval_member(root, "operationName"),
                             fql_jval_member(root, "variables"),
                             fql_jval_member(root, "extensions"),
+                            fql_jval_member(root, "documentId"),
                             req, errs);
 }
 
@@ -86,13 +168,19 @@ fql_request_from_json(fql_arena_t *a, const char *body, size_t len,
 int
 fql_request_from_params(fql_arena_t *a, fql_str_t query,
     fql_str_t operation_name, fql_str_t variables, fql_str_t extensions,
-    fql_request_t *req, fql_errors_t *errs)
+    fql_str_t document_id, fql_request_t *req, fql_errors_t *errs)
 {
-    fql_jval_t  q, op, *vars, *ext;
+    fql_jval_t  q, op, id, *vars, *ext;
 
     memset(req, 0, sizeof(fql_request_t));
     memset(&q, 0, sizeof(fql_jval_t));
     memset(&op, 0, sizeof(fql_jval_t));
+    memset(&id, 0, sizeof(fql_jval_t));
+
+    if (document_id.data != NULL) {
+        id.kind = FQL_J_STRING;
+        id.str = document_id;
+    }
 
     vars = NULL;
     ext = NULL;
@@ -123,7 +211,8 @@ fql_request_from_params(fql_arena_t *a, fql_str_t query,
 
     return fql_request_fill(query.data ? &q : NULL,
                             operation_name.data ? &op : NULL,
-                            vars, ext, req, errs);
+                            vars, ext, document_id.data ? &id : NULL,
+                            req, errs);
 }
 
 

@@ -15,6 +15,12 @@ typedef struct {
     fql_str_t      operation_name;  /* data NULL: absent or null */
     fql_jval_t    *variables;       /* NULL: absent or null */
     fql_jval_t    *extensions;
+    /* a persisted document named, instead of the query or with it:
+     * documentId (GraphQL over HTTP, Appendix A), or the SHA-256 of
+     * extensions.persistedQuery (Apollo's APQ) */
+    fql_str_t      document_id;     /* data NULL: none */
+    unsigned char  hash[32];
+    unsigned       has_hash:1;
     /* the verified token's claims (an object; NULL: none), set by the
      * server: what @fromClaim arguments are bound from */
     const fql_jval_t  *claims;
@@ -33,7 +39,7 @@ int fql_request_from_json(fql_arena_t *a, const char *body, size_t len,
  */
 int fql_request_from_params(fql_arena_t *a, fql_str_t query,
     fql_str_t operation_name, fql_str_t variables, fql_str_t extensions,
-    fql_request_t *req, fql_errors_t *errs);
+    fql_str_t document_id, fql_request_t *req, fql_errors_t *errs);
 
 /*
  * Whether a Content-Type (or a media range of Accept) names type: the
