@@ -11,7 +11,11 @@ Node scripts in t/graphql_js/ run against the shared nginx:
   but for the ids in known_audit_gaps.txt;
 - apollo_pages.js: Apollo Client's relayStylePagination merges the
   module's cursor pages, forwards and backwards, into the whole ordered
-  list (issue 14, item 2).
+  list (issue 14, item 2);
+- apollo_persisted.js: Apollo Client's persisted-query link, with
+  automatic persisted queries (miss, register, hit, GET), and with the ids
+  of a manifest that @apollo/generate-persisted-query-manifest made from
+  persisted/*.graphql (issue 18).
 
 The npm packages (graphql, graphql-http, @apollo/client and its peer
 rxjs, pinned in package-lock.json) are installed once with `npm ci` when
@@ -134,3 +138,74 @@ def test_sdl_directive_errors_agree_with_graphql_js(node):
     finally:
         for p in paths:
             os.unlink(p)
+
+
+def test_apollo_persisted_queries(make_nginx, node, tmp_path):
+    """Apollo's APQ flow and trusted documents, with Apollo's own client
+    link and manifest generator (issue 18, acceptance 1)."""
+    import json
+    import re
+    import requests
+
+    cfg = tmp_path / "pqm.json"
+    manifest = tmp_path / "manifest.json"
+    cfg.write_text(json.dumps({"documents": ["persisted/*.graphql"],
+                               "output": str(manifest)}))
+    r = subprocess.run([node, os.path.join(
+        NODE_MODULES, "@apollo", "generate-persisted-query-manifest",
+        "cli.js"), "--config", str(cfg)], cwd=HERE, capture_output=True,
+        text=True, timeout=120)
+    assert r.returncode == 0, report(r)
+    ops = json.loads(manifest.read_text())["operations"]
+    assert sorted(o["name"] for o in ops) == ["Thing", "Things"]
+
+    n = make_nginx(workers=2, log_level="debug", http_extra="""
+    fraiseql_persisted_zone zone=apq:1m;""", extra="""
+    location /apq { fraiseql; fraiseql_persisted apq; }
+    location /trusted { fraiseql; fraiseql_persisted trusted;
+                        fraiseql_trusted_documents %s; }""" % manifest)
+    n.start()
+    base = "http://127.0.0.1:%d" % n.port
+
+    r = run(node, "apollo_persisted.js", "apq", base + "/apq")
+    assert r.returncode == 0, report(r)
+    seen = json.loads(r.stdout)
+    first, second, get = seen["first"], seen["second"], seen["get"]
+    # miss, then register; then the hash alone, by POST and by GET
+    assert [(x["withText"], x["code"]) for x in first] == [
+        (False, "PERSISTED_QUERY_NOT_FOUND"), (True, None)], first
+    assert [(x["method"], x["withText"], x["code"]) for x in second] == [
+        ("POST", False, None)], second
+    assert [(x["method"], x["withText"], x["code"]) for x in get] == [
+        ("GET", False, None)], get
+    assert n.log().count("fraiseql persisted: registered") == 1
+    # the hash Apollo computed serves on new connections, on both workers
+    h = first[0]["hash"]
+    for i in range(12):
+        r = requests.post(base + "/apq", timeout=30,
+                          headers={"Connection": "close"},
+                          json={"variables": {"id": "1"}, "extensions": {
+                              "persistedQuery": {"version": 1,
+                                                 "sha256Hash": h}}})
+        assert r.json()["data"]["thing"]["id"] == 1, r.text
+    pids = set(re.findall(r"\[debug\] (\d+)#\d+: \*\d+ fraiseql plan",
+                          n.log()))
+    assert len(pids) == 2, pids
+
+    r = run(node, "apollo_persisted.js", "trusted", base + "/trusted",
+            str(manifest))
+    assert r.returncode == 0, report(r)
+    seen = json.loads(r.stdout)["trusted"]
+    assert [(x["withText"], x["code"]) for x in seen] == [
+        (False, None), (False, None)], seen
+    assert {x["hash"] for x in seen} == {o["id"] for o in ops}
+    # an id the manifest does not have, and free text: refused
+    r = requests.post(base + "/trusted", json={"documentId": "sha256:"
+                                               + "1" * 64}, timeout=30)
+    assert r.json()["errors"][0]["extensions"]["code"] == \
+        "PERSISTED_QUERY_NOT_FOUND"
+    r = requests.post(base + "/trusted", timeout=30,
+                      json={"query": "{ things { id name } }"})
+    assert r.status_code == 403
+    assert r.json()["errors"][0]["extensions"]["code"] == \
+        "TRUSTED_DOCUMENT_REQUIRED"
