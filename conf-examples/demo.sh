@@ -118,8 +118,38 @@ member of the result union answer "conflict"):
   curl -s http://127.0.0.1:8080/graphql -H 'Content-Type: application/json' \\
     -d '{"query": "mutation { createUser(input: {email: \\"new@example.com\\", firstName: \\"New\\", lastName: \\"User\\"}) { __typename ... on CreateUserSuccess { message user { id email } } ... on CreateUserError { message code identifier } } }"}'
 
+A document sent once, then named by its SHA-256 (Apollo's automatic
+persisted queries): the hash alone is not known yet, the hash with the
+text registers it, and then the hash alone is enough, by GET too (a
+cacheable URL: the answer says Cache-Control):
+
+  HASH=$APQ_HASH
+  curl -s http://127.0.0.1:8080/graphql -H 'Content-Type: application/json' \\
+    -d '{"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "'\$HASH'"}}}'
+  curl -s http://127.0.0.1:8080/graphql -H 'Content-Type: application/json' \\
+    -d '{"query": "$APQ", "extensions": {"persistedQuery": {"version": 1, "sha256Hash": "'\$HASH'"}}}'
+  curl -s -G http://127.0.0.1:8080/graphql \\
+    --data-urlencode 'extensions={"persistedQuery": {"version": 1, "sha256Hash": "'\$HASH'"}}'
+
 Stop it with: make demo-stop
 MSG
+
+    # the persisted query above: not found, registered, then by GET
+    printf '\n%s (persisted: the hash alone, with the text, by GET)\n' "$APQ"
+    PQ='{"version": 1, "sha256Hash": "'$APQ_HASH'"}'
+    for body in "{\"extensions\": {\"persistedQuery\": $PQ}}" \
+                "{\"query\": \"$APQ\", \"extensions\": {\"persistedQuery\": $PQ}}"
+    do
+        printf '  -> '
+        curl -s http://127.0.0.1:8080/graphql \
+            -H 'Content-Type: application/json' -d "$body" \
+            || echo "(curl failed)"
+    done
+    printf '  -> '
+    curl -s -G http://127.0.0.1:8080/graphql \
+        --data-urlencode "extensions={\"persistedQuery\": $PQ}" \
+        || echo "(curl failed)"
+    echo
 
     # the page and the aggregate above, answered by the running demo
     for q in "$CONNECTION" "$AGGREGATE"; do
@@ -153,6 +183,8 @@ CONNECTION='{ usersConnection(first: 3, orderBy: [{age: DESC}]) { totalCount edg
 MINE='{ posts(where: {published: {eq: false}}, limit: 3) { title author { email } } }'
 PROJECTS='{ projects(orderBy: [{name: ASC}]) { name team } }'
 BUDGETS='{ projectsAggregate { count sum { budget } } projects(limit: 2) { name budget } }'
+APQ='{ users(limit: 2, orderBy: [{id: ASC}]) { id email } }'
+APQ_HASH=$(printf '%s' "$APQ" | sha256sum | cut -d' ' -f1)
 AGGREGATE='{ usersAggregate(where: {age: {gte: 30}}) { count avg { age } max { createdAt } groupBy(fields: [active]) { key { active } count min { age } } } }'
 
 case "${1:-start}" in
