@@ -480,6 +480,13 @@ static ngx_command_t  ngx_http_fraiseql_commands[] = {
       offsetof(ngx_http_fraiseql_loc_conf_t, limit.max_cost),
       &ngx_http_fraiseql_limit_bounds },
 
+    { ngx_string("fraiseql_batch"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_fraiseql_batch,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("fraiseql_persisted"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_fraiseql_persisted,
@@ -587,6 +594,7 @@ ngx_http_fraiseql_create_loc_conf(ngx_conf_t *cf)
     conf->max_directives = NGX_CONF_UNSET_UINT;
     conf->max_tokens = NGX_CONF_UNSET_UINT;
     conf->max_conditions = NGX_CONF_UNSET_UINT;
+    conf->batch = NGX_CONF_UNSET_UINT;
     conf->introspection = NGX_CONF_UNSET;
     conf->prepared = NGX_CONF_UNSET;
     conf->pipeline = NGX_CONF_UNSET;
@@ -695,6 +703,7 @@ ngx_http_fraiseql_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               NGX_CONF_UNSET_UINT);
     ngx_conf_merge_msec_value(conf->queue_timeout, prev->queue_timeout,
                               10000);
+    ngx_conf_merge_uint_value(conf->batch, prev->batch, 0);
 
     if (conf->schema_file.data == NULL) {
         conf->schema_file = prev->schema_file;

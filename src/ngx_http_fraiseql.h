@@ -246,6 +246,16 @@ typedef struct {
 } ngx_http_fraiseql_persist_ctx_t;
 
 
+/* a batch (batch.c): the request's, or a subrequest's own item */
+typedef struct {
+    fql_jval_t                 *item;        /* running now */
+    ngx_uint_t                  index;       /* ... its place */
+    fql_jval_t                 *elem;        /* a subrequest's request */
+    unsigned                    running:1;
+    unsigned                    first:1;     /* the batch's first */
+} ngx_http_fraiseql_batch_t;
+
+
 /* how a location's statements run, set at configuration */
 typedef struct {
     ngx_msec_t                       timeout;  /* PostgreSQL's silence */
@@ -288,6 +298,7 @@ typedef struct {
     ngx_uint_t                  max_tokens;
     ngx_uint_t                  max_depth;
     ngx_uint_t                  max_conditions;
+    ngx_uint_t                  batch;       /* fraiseql_batch; 0: off */
     ngx_uint_t                  default_limit;
     ngx_uint_t                  max_limit;
 
@@ -473,6 +484,7 @@ struct ngx_http_fraiseql_ctx_s {
     ngx_http_fraiseql_auth_t         auth;
     ngx_http_fraiseql_limit_ctx_t    limit;
     ngx_http_fraiseql_persist_ctx_t  persist;
+    ngx_http_fraiseql_batch_t        batch;
     unsigned                         header_sent:1;
     unsigned                         blocked:1;   /* client is slow */
     unsigned                         finished:1;
@@ -615,6 +627,14 @@ ngx_int_t ngx_http_fraiseql_persist(ngx_http_fraiseql_ctx_t *ctx,
 void ngx_http_fraiseql_persist_register(ngx_http_fraiseql_ctx_t *ctx,
     fql_str_t text);
 void ngx_http_fraiseql_persist_headers(ngx_http_fraiseql_ctx_t *ctx);
+
+/* ngx_http_fraiseql_batch.c */
+char *ngx_http_fraiseql_batch(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_fraiseql_batch_start(ngx_http_request_t *r,
+    ngx_http_fraiseql_ctx_t *ctx, u_char *body, size_t len);
+fql_jval_t *ngx_http_fraiseql_batch_item(ngx_http_request_t *r,
+    ngx_uint_t *first);
 
 /* ngx_http_fraiseql_exec.c */
 ngx_int_t ngx_http_fraiseql_execute(ngx_http_fraiseql_ctx_t *ctx);

@@ -73,7 +73,8 @@ ngx_http_fraiseql_execute(ngx_http_fraiseql_ctx_t *ctx)
         b->pos = (u_char *) "{\"data\":{}}\n";
         b->last = b->pos + sizeof("{\"data\":{}}\n") - 1;
         b->memory = 1;
-        b->last_buf = 1;
+        b->last_buf = (r == r->main);
+        b->last_in_chain = 1;
 
         ctx->finished = 1;
 

@@ -364,7 +364,8 @@ ngx_http_fraiseql_flush_slot(ngx_http_fraiseql_slot_t *s, ngx_uint_t last)
     cl->buf->flush = 1;
 
     if (last) {
-        cl->buf->last_buf = 1;
+        /* a batch's request ends its part, not the answer */
+        cl->buf->last_buf = (s->ctx->r == s->ctx->r->main);
         cl->buf->last_in_chain = 1;
     }
 

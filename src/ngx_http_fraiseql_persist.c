@@ -669,7 +669,8 @@ ngx_http_fraiseql_persist(ngx_http_fraiseql_ctx_t *ctx, fql_request_t *req)
             }
 
             /* kept once it compiled, and only from a POST */
-            ctx->persist.register_apq = (ctx->r->method == NGX_HTTP_POST);
+            ctx->persist.register_apq =
+                (ctx->r->main->method == NGX_HTTP_POST);
             ngx_memcpy(ctx->persist.hash, req->hash, FQL_SHA256_LEN);
 
             return NGX_OK;
@@ -742,7 +743,7 @@ ngx_http_fraiseql_persist_headers(ngx_http_fraiseql_ctx_t *ctx)
     ngx_http_fraiseql_persist_conf_t  *pc = &ctx->lcf->persist;
 
     if (pc->cache_control.len == 0
-        || !(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))
+        || !(r->main->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))
         || ctx->plan == NULL || ctx->plan->op != FQL_OP_QUERY
         || ctx->errs.count)
     {

@@ -77,6 +77,7 @@ ngx_http_fraiseql_refuse(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t
 ngx_http_fraiseql_handler(ngx_http_request_t *r)
 {
+    ngx_uint_t                first;
     ngx_http_fraiseql_ctx_t  *ctx;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_POST))) {
@@ -97,6 +98,10 @@ ngx_http_fraiseql_handler(ngx_http_request_t *r)
     ctx->graphql_response = ngx_http_fraiseql_wants_graphql_response(r);
 
     ngx_http_set_ctx(r, ctx, ngx_http_fraiseql_module);
+
+    /* a request of a batch: its own item of the body's array */
+    ctx->batch.elem = ngx_http_fraiseql_batch_item(r, &first);
+    ctx->batch.first = first;
 
     return ngx_http_fraiseql_begin(r, ctx);
 }
@@ -124,8 +129,10 @@ ngx_http_fraiseql_begin(ngx_http_request_t *r, ngx_http_fraiseql_ctx_t *ctx)
         return rc;
     }
 
-    /* request zones: the caller is known, the body not read yet */
-    rc = ngx_http_fraiseql_limit_check(ctx, 0, 0);
+    /* request zones: the caller is known, the body not read yet (a
+     * batch's first request was counted with the batch) */
+    rc = ctx->batch.elem && ctx->batch.first
+         ? NGX_DECLINED : ngx_http_fraiseql_limit_check(ctx, 0, 0);
 
     if (rc == NGX_AGAIN) {
         /* delayed: the zone's timer reads on */
@@ -325,6 +332,22 @@ ngx_http_fraiseql_cache_cleanup(void *data)
 }
 
 
+/* a body whose first character (after white space) opens an array */
+static ngx_uint_t
+ngx_http_fraiseql_is_array(u_char *p, size_t len)
+{
+    u_char  *last = p + len;
+
+    while (p < last && (*p == ' ' || *p == '\t' || *p == '\r'
+                        || *p == '\n'))
+    {
+        p++;
+    }
+
+    return p < last && *p == '[';
+}
+
+
 /* parse, validate, compile, then hand over to the executor */
 static void
 ngx_http_fraiseql_process(ngx_http_request_t *r, u_char *body, size_t len)
@@ -342,12 +365,25 @@ ngx_http_fraiseql_process(ngx_http_request_t *r, u_char *body, size_t len)
     flcf = ctx->lcf;
     gql = ctx->graphql_response;
 
-    if (body == NULL) {
+    if (ctx->batch.elem != NULL) {
+        rc = fql_request_from_jval(ctx->batch.elem, &req, &ctx->errs) == 0
+             ? NGX_OK : NGX_DECLINED;
+
+    } else if (body == NULL) {
         rc = ngx_http_fraiseql_get_params(r, &req, &ctx->errs);
         if (rc == NGX_ERROR) {
             ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
             return;
         }
+
+    } else if (ngx_http_fraiseql_is_array(body, len)) {
+        rc = ngx_http_fraiseql_batch_start(r, ctx, body, len);
+
+        if (rc != NGX_DONE) {
+            ngx_http_finalize_request(r, rc);
+        }
+
+        return;
 
     } else {
         rc = fql_request_from_json(&ctx->arena, (char *) body, len, &req,
@@ -418,7 +454,8 @@ ngx_http_fraiseql_process(ngx_http_request_t *r, u_char *body, size_t len)
         return;
     }
 
-    if ((r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))
+    /* a batch's requests are its POST's */
+    if ((r->main->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))
         && ctx->cache.op != -1 && ctx->cache.op != FQL_OP_QUERY)
     {
         fql_errors_init(&ctx->errs, &ctx->arena);

@@ -150,6 +150,16 @@ fql_request_from_json(fql_arena_t *a, const char *body, size_t len,
         return -1;
     }
 
+    return fql_request_from_jval(root, req, errs);
+}
+
+
+int
+fql_request_from_jval(fql_jval_t *root, fql_request_t *req,
+    fql_errors_t *errs)
+{
+    memset(req, 0, sizeof(fql_request_t));
+
     if (root->kind != FQL_J_OBJECT) {
         fql_error_add(errs, NULL, FQL_CODE_BAD_REQUEST,
                       "The request body must be a JSON object");

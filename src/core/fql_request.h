@@ -33,6 +33,10 @@ typedef struct {
 int fql_request_from_json(fql_arena_t *a, const char *body, size_t len,
     fql_request_t *req, fql_errors_t *errs);
 
+/* a request of a batch: one object of the body's array */
+int fql_request_from_jval(fql_jval_t *obj, fql_request_t *req,
+    fql_errors_t *errs);
+
 /*
  * GET parameters, already percent-decoded; variables and extensions are
  * JSON text (data NULL when absent).
