@@ -15,7 +15,9 @@ Node scripts in t/graphql_js/ run against the shared nginx:
 - apollo_persisted.js: Apollo Client's persisted-query link, with
   automatic persisted queries (miss, register, hit, GET), and with the ids
   of a manifest that @apollo/generate-persisted-query-manifest made from
-  persisted/*.graphql (issue 18).
+  persisted/*.graphql (issue 18);
+- apollo_batch.js: Apollo Client's BatchHttpLink: queries made at once go
+  in one request, each gets its own answer, a failing one alone (issue 18).
 
 The npm packages (graphql, graphql-http, @apollo/client and its peer
 rxjs, pinned in package-lock.json) are installed once with `npm ci` when
@@ -209,3 +211,28 @@ def test_apollo_persisted_queries(make_nginx, node, tmp_path):
     assert r.status_code == 403
     assert r.json()["errors"][0]["extensions"]["code"] == \
         "TRUSTED_DOCUMENT_REQUIRED"
+
+
+def test_apollo_batch_link(make_nginx, node):
+    """Apollo's BatchHttpLink against fraiseql_batch (issue 18,
+    acceptance 2): one request for the four queries, each its answer."""
+    import json
+
+    n = make_nginx(extra="location /b { fraiseql; fraiseql_batch 4; }")
+    n.start()
+    url = "http://127.0.0.1:%d/b" % n.port
+    r = run(node, "apollo_batch.js", url, "4")
+    assert r.returncode == 0, report(r)
+    out = json.loads(r.stdout)
+    assert out["sent"] == [4], out
+    got = out["got"]
+    assert [g["id"] for g in got] == ["3", "1", None, "2"], got
+    assert [g["error"] is None for g in got] == [True, True, False, True]
+    # a link that batches more than the location takes: refused whole,
+    # every query gets the error
+    r = run(node, "apollo_batch.js", url, "8", "6")
+    assert r.returncode == 0, report(r)
+    out = json.loads(r.stdout)
+    assert out["sent"] == [6], out
+    assert len(out["got"]) == 6
+    assert all(g["id"] is None and g["error"] for g in out["got"]), out
