@@ -178,6 +178,7 @@ bench: bench-deps all
 	$(BUILD)/bench_jwt
 	$(BUILD)/bench_authz
 	@/usr/bin/python3 bench/bench_perms.py
+	@/usr/bin/python3 bench/bench_limits.py
 	@/usr/bin/python3 bench/suite.py
 	@/usr/bin/python3 bench/hostile.py
 	@PROFILE_NATIVE=0 bash bench/profile.sh

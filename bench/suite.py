@@ -12,6 +12,7 @@ so that a neighbour's burst of CPU hits all of them alike:
 and one object by id with a verified token (HS256 and RS256 from the
 verified-token cache, RS256 verified at each request) beside the same
 without one, and with a field rule and a row filter beside the same token
+without them, and with a request zone and a cost zone beside the same
 without them; then the scaling runs (10 .. 100,000 rows, worker RSS),
 throughput against concurrency up to 1,000 clients, a 1,000,000-request
 soak and fault injection under load.  Writes
@@ -289,6 +290,7 @@ class Nginx:
         self.errlog = os.path.join(self.dir, "error.log")
         self.static = os.path.join(self.dir, "static.json")
         self.locations = ""     # the token workloads' (Bench.setup_jwt)
+        self.http = ""          # the limits' zones (Bench.setup_limits)
 
     def conf(self, level):
         return """load_module %(module)s;
@@ -311,7 +313,7 @@ http {
     fraiseql_pool_size %(pool)d;
     fraiseql_pool_queue 8192 timeout=60s;
     fraiseql_max_limit 100000;
-    server {
+%(http)s    server {
         listen 127.0.0.1:%(port)d backlog=4096;
         location /graphql { fraiseql; fraiseql_schema %(schema)s; }
         location /graphql-tv { fraiseql; fraiseql_schema %(schema_tv)s; }
@@ -326,7 +328,7 @@ http {
 """ % dict(module=self.module, dir=self.dir, level=level,
            conninfo=self.pg.conninfo(), pool=POOL, port=self.port,
            schema=self.schema, schema_tv=self.schema_tv, static=self.static,
-           locations=self.locations)
+           locations=self.locations, http=self.http)
 
     def start(self, level="warn"):
         with open(os.path.join(self.dir, "nginx.conf"), "w") as f:
@@ -585,6 +587,9 @@ class Workload:
         self.beside = None
         # tokens that the location's rules must treat otherwise
         self.probes = {}
+        # a location with a request zone and a cost zone
+        # (Bench.setup_limits): each run beside a run of by_id without
+        self.limits = False
 
 
 def list_workload(name, n, where=True, path="/graphql", concurrency=None,
@@ -664,6 +669,44 @@ def authz_workload(users):
     wl.title = "one object by id, HS256 token, field rule + row filter"
     wl.claims = {"role": AUTHZ_ROLE}
     wl.beside = "by_id_hs256"
+    return wl
+
+
+# by id's zones (issue 17): a request zone and a cost zone at rates no
+# client reaches, nodelay, so that each request checks both and none is
+# refused or delayed.  Keyed on $connection: each wrk connection is a
+# client of its own, 16 keys at 16 clients, each found in the zone at
+# every request after its first (a keep-alive client's case), new ones at
+# each run (the zones free the drained ones as they make nodes).
+# $binary_remote_addr would be one key for everyone here (every request
+# comes from 127.0.0.1), and a header would have to be sent by by id's
+# side too.  A bucket drains by nginx's clock, which moves by the
+# millisecond: the requests of one connection within one millisecond add
+# up, hence the request zone's burst (its bucket otherwise holds one).
+LIMITS_ZONES = """\
+    fraiseql_limit_zone $connection zone=bench_requests:16m
+                        rate=100000000r/s;
+    fraiseql_limit_zone $connection zone=bench_cost:16m rate=100000000p/s;
+"""
+LIMITS_LOCATION = """\
+        location = %s {
+            fraiseql; fraiseql_schema %s;
+            fraiseql_limit zone=bench_requests burst=1000000 nodelay;
+            fraiseql_limit zone=bench_cost nodelay;
+        }
+"""
+
+
+def limits_workload(users):
+    """One object by id on a location with a request zone and a cost zone
+    (LIMITS_ZONES): the zones checked at each request, the cost computed
+    from the plan and charged, nothing refused.  No pgbench: each run is
+    beside a run of by_id without them, as a workload with a token."""
+    wl = Workload("by_id_limits", "one object by id, request + cost zones",
+                  [gql(Q_BY_ID % u) for u in users], None,
+                  path="/graphql-limits", rows=1,
+                  concurrency=AUTH_CONCURRENCY)
+    wl.limits = True
     return wl
 
 
@@ -764,6 +807,8 @@ def workloads(users, posts):
         auth_workload("by_id_rs256_nocache", "RS256", False, users),
         # the same token with a field rule and a row filter
         authz_workload(users),
+        # by id with a request zone and a cost zone
+        limits_workload(users),
     ]
 
 
@@ -1006,7 +1051,8 @@ class Bench:
         self.wls = workloads(self.users, self.posts)
         if ONLY:
             # by_id_cold runs by_id's statement: it needs by_id
-            # and so do the workloads with a token (the run without one)
+            # and so do the workloads with a token or zones (the run
+            # without them)
             want = set(ONLY) | ({"by_id"} if "by_id_cold" in ONLY or any(
                 w.startswith("by_id_") for w in ONLY) else set())
             # and those beside a workload with rules (their location)
@@ -1014,6 +1060,7 @@ class Bench:
                      if w.name in ONLY and w.beside}
             self.wls = [w for w in self.wls if w.name in want]
         self.setup_jwt()
+        self.setup_limits()
         self.scale_wls = {n: list_workload("scale_%d" % n, n, where=False)
                           for n in SCALE_ROWS}
 
@@ -1082,6 +1129,16 @@ class Bench:
             ", ".join("%s %d" % (w.name, len(w.tokens)) for w in auth),
             jwt.__version__))
 
+    def setup_limits(self):
+        """The zones, at the http level, and the locations of the
+        workloads with limits."""
+        lims = [w for w in self.wls if w.limits]
+        if not lims:
+            return
+        self.nginx.http = LIMITS_ZONES
+        self.nginx.locations += "".join(
+            LIMITS_LOCATION % (w.path, self.nginx.schema) for w in lims)
+
     # ---- checks: every answer once, the module's SQL from its debug log
 
     def errlog_end(self):
@@ -1122,6 +1179,8 @@ class Bench:
                     "--with-debug?" % wl.name)
             if wl.auth:
                 self.check_auth(wl)
+            if wl.limits:
+                self.check_limits(wl)
         self.nginx.stop()
         self.nginx.start("warn")
 
@@ -1249,6 +1308,34 @@ class Bench:
             "user's row is null; without the role 403 on user.email, no SQL"
             % (wl.name, len(wl.module)))
 
+    def check_limits(self, wl):
+        """The location checks its zones and answers what by id answers
+        (nginx at error_log debug): its statement is by id's; each body's
+        answer is by id's byte for byte; each request of the location
+        logs one check of its request zones and one of its cost zones
+        (the debug build's timing lines), by id's none."""
+        byid = [w for w in self.wls if w.name == "by_id"][0]
+        if wl.sql != byid.sql:
+            die("%s: not by_id's statement: %s" % (wl.name, wl.sql))
+        start = self.errlog_end()
+        for k, body in enumerate(wl.module):
+            st, resp = post(self.nginx.port, wl.path, body)
+            st0, want = post(self.nginx.port, byid.path, body)
+            if st != 200 or st0 != 200 or resp != want:
+                die("%s: body %d: %d %s, by id %s" % (
+                    wl.name, k, st, resp[:200], want[:200]))
+        text = self.errlog_since(start)
+        for kind in ("request", "cost"):
+            n = len(re.findall(r"fraiseql limit: %s zones passed in \d+ ns"
+                               % kind, text))
+            if n != len(wl.module):
+                die("%s: %d %s zone checks for %d requests (and by id's "
+                    "as many)" % (wl.name, n, kind, len(wl.module)))
+        self.results["checks"].append(
+            "%s: %d answers are by id's; each request checked its request "
+            "zone and its cost zone, by id's none" % (wl.name,
+                                                      len(wl.module)))
+
     def pgbench_scripts(self, wl):
         """pgbench -f/-D arguments running wl's statements, text for text.
 
@@ -1257,8 +1344,9 @@ class Bench:
         variable with a one-line script of its own, which -M prepared
         sends as $1 with the uuid bound (pgbench picks a script at random
         per transaction)."""
-        if wl.auth:
-            # no token in pgbench: the run beside is by_id's without one
+        if wl.auth or wl.limits:
+            # no token in pgbench, nor zones: the run beside is by_id's
+            # without them
             wl.pgbench = None
             return
         if wl.name == "by_id_cold":
@@ -1460,7 +1548,7 @@ class Bench:
         lua_noauth = None
         for wl in self.wls:
             lua_m, lua_p = self.lua(wl, "module"), None
-            if wl.auth and not lua_noauth:
+            if (wl.auth or wl.limits) and not lua_noauth:
                 lua_noauth = self.lua(self.wls[0], "module")
             if self.pgl and wl.pgl:
                 lua_p = self.lua(wl, "pgl")
@@ -1470,7 +1558,9 @@ class Bench:
                        "bytes_module": wl.bytes.get("module"),
                        "bytes_pgl": wl.bytes.get("pgl")}
                 d = wl.duration
-                if wl.auth:
+                if wl.limits:
+                    row["limits"] = True
+                if wl.auth or wl.limits:
                     self.auth_runs(row, lua_noauth, lua_m, worker, c,
                                    lua_b)
                 else:
@@ -1496,7 +1586,9 @@ class Bench:
         times no auth, token, token, no auth (a drift of the neighbours'
         CPU hits both alike), each run half the duration, the warm-up only
         before the first of each; the figures of each side are the sums of
-        its runs, and the ratios of each adjacent pair are kept.  With
+        its runs, and the ratios of each adjacent pair are kept.  By id
+        with zones runs the same way, lua_token its bodies, no auth by id
+        without the zones.  With
         lua_beside (the same tokens, no rules) there are three sides: no
         auth, token, rules, rules, token, no auth; the pairs are then the
         rules' runs against the token's beside them."""
@@ -1750,6 +1842,11 @@ def summary_line(row):
                 "req/s (%.2fx)" % (row["workload"], row["c"], f("noauth"),
                                    f("token"), f("module"),
                                    ratio(row["module"], row["token"]) or 0))
+    if row.get("limits"):
+        return ("  %-10s c=%-4d without zones %s  with zones %s req/s "
+                "(%.2fx)" % (row["workload"], row["c"], f("noauth"),
+                             f("module"),
+                             ratio(row["module"], row["noauth"]) or 0))
     if row.get("noauth"):
         return ("  %-10s c=%-4d no auth %s  with token %s req/s (%.2fx)"
                 % (row["workload"], row["c"], f("noauth"), f("module"),
@@ -1902,7 +1999,8 @@ def report(b):
 
     def cpu2(r):
         return "%.0f + %.0f" % (r["cpu_server"], r["cpu_pg"])
-    auth = [r for r in R["matrix"] if r.get("noauth") and not r.get("token")]
+    auth = [r for r in R["matrix"] if r.get("noauth") and not r.get("token")
+            and not r.get("limits")]
     if auth:
         w("### Identity: one object by id with a verified token")
         w("")
@@ -1974,6 +2072,33 @@ def report(b):
                   min(pr), max(pr), cpu2(r["noauth"]), cpu2(r["token"]),
                   cpu2(r["module"]),
                   r["module"]["cpu_server"] - r["token"]["cpu_server"]))
+        w("")
+    limits = [r for r in R["matrix"] if r.get("limits")]
+    if limits:
+        w("### Limits: by id with a request zone and a cost zone")
+        w("")
+        w("By id's bodies, no token, in a location with `fraiseql_limit` on "
+          "a request zone and a cost zone (`fraiseql_limit_zone $connection "
+          "rate=100000000r/s` and `p/s`, `nodelay`, the request zone "
+          "`burst=1000000`): each request checks both zones, its cost "
+          "computed from the plan and charged, and none is refused or "
+          "delayed. Beside by id without zones on the same nginx, "
+          "alternated: %d× (without, with, with, without), %d s each, the "
+          "figures the sums of each side's runs. Pairs: with ÷ without of "
+          "each pair of adjacent runs, lowest and highest. CPU per request: "
+          "nginx worker + PostgreSQL, µs."
+          % (AUTH_ROUNDS, max(1, DURATION // 2)))
+        w("")
+        w("| c | without zones | with zones | with ÷ without | pairs | "
+          "CPU without | CPU with | worker's extra µs |")
+        w("|--:|--:|--:|--:|--:|--:|--:|--:|")
+        for r in limits:
+            pr = r.get("pair_ratios") or [0]
+            w("| %d | %s | %s | %s | %.2f–%.2f | %s | %s | %+.1f |" % (
+                r["c"], fmt_rps(r["noauth"]), fmt_rps(r["module"]),
+                fmt_ratio(ratio(r["module"], r["noauth"])),
+                min(pr), max(pr), cpu2(r["noauth"]), cpu2(r["module"]),
+                r["module"]["cpu_server"] - r["noauth"]["cpu_server"]))
         w("")
     if R["sweep"]:
         w("### Throughput vs concurrency (one object by id)")
@@ -2102,6 +2227,12 @@ def targets(R):
         out.append("a field rule and a row filter ≥ 0.95× of the same token "
                    "without them at 16 clients (by id): %.2f× — %s"
                    % (x, "met" if x >= 0.95 else "NOT MET"))
+    r = at("by_id_limits", 16)
+    x = ratio(r.get("module"), r.get("noauth")) if r else None
+    if x is not None:
+        out.append("request + cost zones ≥ 0.97× of by id without them at "
+                   "16 clients: %.2f× — %s"
+                   % (x, "met" if x >= 0.97 else "NOT MET"))
     big = [r for r in R["scaling"] if r["rows"] == 100000]
     if big:
         r = big[0]
