@@ -808,7 +808,8 @@ ngx_http_fraiseql_limit_check(ngx_http_fraiseql_ctx_t *ctx,
     uint64_t                          charge;
     ngx_int_t                         rc;
     ngx_msec_t                        delay, d;
-    ngx_uint_t                        i, n, busy, level, w;
+    ngx_uint_t                        i, j, n, busy, level, w;
+    ngx_http_fraiseql_limit_zone_t   *pz;
     ngx_pool_cleanup_t               *cln;
     ngx_http_request_t               *r = ctx->r;
     ngx_http_fraiseql_limit_t        *limits, *first;
@@ -823,12 +824,6 @@ ngx_http_fraiseql_limit_check(ngx_http_fraiseql_ctx_t *ctx,
         return NGX_DECLINED;
     }
 
-#if (NGX_DEBUG)
-    /* what the check costs, for bench/bench_limits.py: debugging only */
-    if (r->connection->log->log_level & NGX_LOG_DEBUG_HTTP) {
-        (void) clock_gettime(CLOCK_MONOTONIC, &t0);
-    }
-#endif
 
     limits = lc->limits->elts;
     n = lc->limits->nelts;
@@ -848,12 +843,31 @@ ngx_http_fraiseql_limit_check(ngx_http_fraiseql_ctx_t *ctx,
     first = NULL;
     ft = NULL;
 
-    /* each zone's answer, nothing taken yet */
+    /* the keys: zones keyed alike share one evaluation */
     for (i = 0; i < n; i++) {
         zone = limits[i].shm_zone->data;
         t = &tries[i];
 
         if (zone->points != points) {
+            continue;
+        }
+
+        for (j = 0; j < i; j++) {
+            pz = limits[j].shm_zone->data;
+
+            if (pz->points == points
+                && pz->key.value.len == zone->key.value.len
+                && ngx_strncmp(pz->key.value.data, zone->key.value.data,
+                               zone->key.value.len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (j < i) {
+            t->key = tries[j].key;
+            t->hash = tries[j].hash;
+            t->charge = tries[j].charge;
             continue;
         }
 
@@ -880,6 +894,23 @@ ngx_http_fraiseql_limit_check(ngx_http_fraiseql_ctx_t *ctx,
         t->charge = charge >= NGX_HTTP_FRAISEQL_LIMIT_HUGE / 1000
                     ? NGX_HTTP_FRAISEQL_LIMIT_HUGE
                     : (ngx_uint_t) charge * 1000;
+    }
+
+#if (NGX_DEBUG)
+    /* what the zones cost, the keys made: for bench/bench_limits.py */
+    if (r->connection->log->log_level & NGX_LOG_DEBUG_HTTP) {
+        (void) clock_gettime(CLOCK_MONOTONIC, &t0);
+    }
+#endif
+
+    /* each zone's answer, nothing taken yet */
+    for (i = 0; i < n; i++) {
+        zone = limits[i].shm_zone->data;
+        t = &tries[i];
+
+        if (zone->points != points || t->key.len == 0) {
+            continue;
+        }
 
         if (points && first == NULL) {
             first = &limits[i];
