@@ -159,3 +159,34 @@ def test_a_batch_cannot_hold_the_worker(make_nginx, pg):
     assert r.status_code == 200
     assert len(r.json()) == 1000 and codes(r.json()) == [None] * 1000
     u.check("a batch of 1,000")
+
+
+def test_a_client_leaving_mid_batch(make_nginx, pg):
+    """A client that closes its connection while a batch runs: the
+    requests of the batch stop, the pool is idle after, the worker lives
+    and nginx stops without waiting on them."""
+    import socket
+    from test_hostile import Unharmed, worker_pid
+    n = make_nginx(pool=2, http_extra="fraiseql_batch 200;").start()
+    u = Unharmed(n, pg)
+    body = ('[' + ",".join(['{"query": "{ things { id name } }"}'] * 200)
+            + ']').encode()
+    for _ in range(5):
+        s = socket.create_connection(("127.0.0.1", n.port))
+        s.sendall(b"POST /graphql HTTP/1.1\r\nHost: x\r\n"
+                  b"Content-Type: application/json\r\n"
+                  b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        s.recv(512)
+        s.close()
+    u.check("clients leaving mid-batch")
+    pid = n.pid()
+    wp = worker_pid(n)
+    n.stop()
+    # the worker and the master are gone: nothing held them
+    for p in (pid, wp):
+        try:
+            os.kill(p, 0)
+            alive = True
+        except ProcessLookupError:
+            alive = False
+        assert not alive, "nginx did not stop"
