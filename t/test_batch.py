@@ -105,16 +105,20 @@ def test_limits_count_each_operation(bn):
 
 
 def test_mutations_run_in_order(bn, pg):
-    stamp = "%d" % (time.time() * 1000)
-    m = ('mutation { createUser(input: {email: "b%s-%d@x", firstName: "a",'
+    # (users of their own, taken away after: other tests list users)
+    stamp = "zz-batch-%d" % (time.time() * 1000)
+    m = ('mutation { createUser(input: {email: "%s-%d@x", firstName: "a",'
          ' lastName: "b"}) { __typename } }')
-    r = post(bn, "/b", [{"query": m % (stamp, i)} for i in range(5)])
-    assert codes(r.json()) == [None] * 5, r.text
-    # each in a transaction of its own, one after the other
-    rows = pg.query("SELECT email FROM tb_user WHERE email LIKE %s "
-                    "ORDER BY created_at", "b%s-%%" % stamp)
-    assert [e for (e,) in rows] == ["b%s-%d@x" % (stamp, i)
-                                    for i in range(5)]
+    try:
+        r = post(bn, "/b", [{"query": m % (stamp, i)} for i in range(5)])
+        assert codes(r.json()) == [None] * 5, r.text
+        # each in a transaction of its own, one after the other
+        rows = pg.query("SELECT email FROM tb_user WHERE email LIKE %s "
+                        "ORDER BY created_at", stamp + "-%")
+        assert [e for (e,) in rows] == ["%s-%d@x" % (stamp, i)
+                                        for i in range(5)]
+    finally:
+        pg.execute("DELETE FROM tb_user WHERE email LIKE %s", stamp + "-%")
 
 
 def test_persisted_in_a_batch(bn):

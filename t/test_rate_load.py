@@ -5,8 +5,10 @@ four ask at five times it.  The sixty see no 429 and no change of latency
 beyond noise (against 15 s of them alone); the four are held to the
 zone's rate, within 10 %.  The clients run in two processes of their own
 (the well-behaved, the greedy) so that Python's lock does not time one
-group by the other.  Latency under AddressSanitizer means nothing: the
-test runs on the release build only."""
+group by the other.  Other processes on the machine move latency too: a
+run whose latency moved is run again, twice at most (the rest must hold
+in every run).  Latency under AddressSanitizer means nothing: the test
+runs on the release build only."""
 
 import multiprocessing as mp
 import os
@@ -78,6 +80,28 @@ def pct(xs, p):
     return xs[min(len(xs) - 1, int(len(xs) * p))]
 
 
+def scenario(n):
+    """The two groups against n: (results by subject, the time t0 the
+    polite started)."""
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    t0 = time.time() + 2
+    polite = ctx.Process(target=group, args=(
+        n.url, ["polite%d" % i for i in range(POLITE)], POLITE_RATE,
+        t0, t0 + BASELINE + ABUSE, q))
+    greedy = ctx.Process(target=group, args=(
+        n.url, ["greedy%d" % i for i in range(GREEDY)], GREEDY_RATE,
+        t0 + BASELINE, t0 + BASELINE + ABUSE, q))
+    polite.start()
+    greedy.start()
+    results = {}
+    for _ in range(2):
+        results.update(q.get(timeout=BASELINE + ABUSE + 60))
+    polite.join()
+    greedy.join()
+    return results, t0
+
+
 @pytest.mark.skipif(ASAN, reason="latency under AddressSanitizer")
 def test_greedy_clients_are_held_the_others_unharmed(make_nginx):
     d = tempfile.mkdtemp(prefix="fraiseql-keys-")
@@ -90,26 +114,24 @@ def test_greedy_clients_are_held_the_others_unharmed(make_nginx):
     fraiseql_limit_zone $fraiseql_rate_key zone=load:1m rate=%dr/s;
     fraiseql_limit zone=load burst=%d nodelay;
     fraiseql_limit_log_level info;""" % (key, RATE, BURST)).start()
+
+    # latency on a shared machine has noise of its own: a run whose
+    # latency moved is run again (twice at most); the rest must hold in
+    # every run
     try:
-        ctx = mp.get_context("fork")
-        q = ctx.Queue()
-        t0 = time.time() + 2
-        polite = ctx.Process(target=group, args=(
-            n.url, ["polite%d" % i for i in range(POLITE)], POLITE_RATE,
-            t0, t0 + BASELINE + ABUSE, q))
-        greedy = ctx.Process(target=group, args=(
-            n.url, ["greedy%d" % i for i in range(GREEDY)], GREEDY_RATE,
-            t0 + BASELINE, t0 + BASELINE + ABUSE, q))
-        polite.start()
-        greedy.start()
-        results = {}
-        for _ in range(2):
-            results.update(q.get(timeout=BASELINE + ABUSE + 60))
-        polite.join()
-        greedy.join()
+        for attempt in range(3):
+            results, t0 = scenario(n)
+            if check(results, t0, last=(attempt == 2)):
+                break
+            # the zone's buckets drain before the next run
+            time.sleep(2)
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
+
+def check(results, t0, last):
+    """Asserts what must hold; returns whether the latency held too (or
+    asserts it, on the last run)."""
     calm = [r for s, rs in results.items() if s.startswith("polite")
             for r in rs]
     # the polite: never limited, nothing failed
@@ -137,6 +159,10 @@ def test_greedy_clients_are_held_the_others_unharmed(make_nginx):
     # held to the rate, within 10 % (burst included)
     for h in held:
         assert RATE * 0.9 <= h <= RATE * 1.1, held
+
     # no change beyond noise: a fraction of a millisecond or a little more
-    assert d50 <= max(b50 * 1.5, b50 + 0.002), (b50, d50)
-    assert d95 <= max(b95 * 2.0, b95 + 0.005), (b95, d95)
+    calm_enough = (d50 <= max(b50 * 1.5, b50 + 0.002)
+                   and d95 <= max(b95 * 2.0, b95 + 0.005))
+    if last:
+        assert calm_enough, (b50, d50, b95, d95)
+    return calm_enough
