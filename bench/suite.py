@@ -13,7 +13,8 @@ and one object by id with a verified token (HS256 and RS256 from the
 verified-token cache, RS256 verified at each request) beside the same
 without one, and with a field rule and a row filter beside the same token
 without them, and with a request zone and a cost zone beside the same
-without them; then the scaling runs (10 .. 100,000 rows, worker RSS),
+without them, and five by id in a batch (one HTTP request) beside five
+separate requests; then the scaling runs (10 .. 100,000 rows, worker RSS),
 throughput against concurrency up to 1,000 clients, a 1,000,000-request
 soak and fault injection under load.  Writes
 bench/results/latest.{md,json} and throughput.png, refreshes the table in
@@ -590,6 +591,9 @@ class Workload:
         # a location with a request zone and a cost zone
         # (Bench.setup_limits): each run beside a run of by_id without
         self.limits = False
+        # operations per HTTP request, a batch's (Bench.setup_batch): each
+        # run beside a run of by_id, its operations one request each
+        self.batch = 0
 
 
 def list_workload(name, n, where=True, path="/graphql", concurrency=None,
@@ -710,6 +714,38 @@ def limits_workload(users):
     return wl
 
 
+# by id in batches (issue 18): fraiseql_batch takes a POST body that is a
+# JSON array of requests and answers the array of their answers, each
+# request a subrequest of the location, one after the other.  The bodies
+# are by id's 100 requests, in by id's order, five to a batch: the same
+# statements, the same rows, 20 HTTP requests for by id's 100.
+BATCH = 5
+BATCH_LOCATION = """\
+        location = %s {
+            fraiseql; fraiseql_schema %s;
+            fraiseql_batch %d;
+        }
+"""
+# once per answer of a batch (and the start of each: a user, not null)
+BATCH_KEY = '{"data":{"user":{"id":"'
+
+
+def batch_workload(users):
+    """BATCH by-id queries in one POST (a JSON array), on a location with
+    fraiseql_batch: by id's 100 requests five at a time, in by id's order.
+    No pgbench: each run is beside a run of by_id (the same queries one
+    request each), compared by operations per second."""
+    qs = [{"query": Q_BY_ID % u} for u in users]
+    wl = Workload("by_id_batch%d" % BATCH, "%d objects by id in one batch"
+                  % BATCH,
+                  [json.dumps(qs[k:k + BATCH], separators=(",", ":"))
+                   for k in range(0, len(qs), BATCH)], None,
+                  path="/graphql-batch%d" % BATCH, rows=1,
+                  concurrency=AUTH_CONCURRENCY)
+    wl.batch = BATCH
+    return wl
+
+
 def page_workload(n):
     """Page n (from 1) of PAGE_SIZE users by id."""
     wl = Workload("page_%d" % n, "connection page %s of %d users by id"
@@ -809,6 +845,8 @@ def workloads(users, posts):
         authz_workload(users),
         # by id with a request zone and a cost zone
         limits_workload(users),
+        # five by id in one batch
+        batch_workload(users),
     ]
 
 
@@ -822,6 +860,18 @@ local good_len = { %(lens)s }
 local expect = %(expect)s
 local unique = %(unique)s
 local check_len = next(good_len) ~= nil
+-- a batch's answer: how it starts, and a key found once per answer in it
+local head = %(head)s
+local count_key, count_n = %(count_key)s, %(count_n)d
+
+local function count(s, key)
+  local n, at = 0, 1
+  while true do
+    local k = string.find(s, key, at, true)
+    if not k then return n end
+    n, at = n + 1, k + #key
+  end
+end
 
 local threads, counter = {}, 0
 function setup(thread)
@@ -865,6 +915,10 @@ function response(status, headers, body)
     bad_len = bad_len + 1; why = "length " .. #body
   elseif expect and not string.find(body, expect, 1, true) then
     bad_len = bad_len + 1; why = "unexpected answer"
+  elseif head and string.sub(body, 1, #head) ~= head then
+    bad_len = bad_len + 1; why = "not a batch's answer"
+  elseif count_key and count(body, count_key) ~= count_n then
+    bad_len = bad_len + 1; why = "answers: " .. count(body, count_key)
   end
   if why then
     bad = bad + 1
@@ -901,7 +955,9 @@ def lua_quote(s):
 
 
 def write_lua(path, bodies, lens=(), expect=None, unique=False,
-              method="POST", url_path="/graphql", tokens=()):
+              method="POST", url_path="/graphql", tokens=(), head=None,
+              count=None):
+    """count: (key, n), a key that each answer holds n times."""
     with open(path, "w") as f:
         f.write(LUA % dict(
             bodies=", ".join(lua_quote(b) for b in bodies),
@@ -909,6 +965,9 @@ def write_lua(path, bodies, lens=(), expect=None, unique=False,
             lens=" ".join("[%d] = true," % n for n in sorted(lens)),
             expect=lua_quote(expect) if expect else "nil",
             unique="true" if unique else "false",
+            head=lua_quote(head) if head else "nil",
+            count_key=lua_quote(count[0]) if count else "nil",
+            count_n=count[1] if count else 0,
             method=method, path=url_path))
 
 
@@ -1061,6 +1120,7 @@ class Bench:
             self.wls = [w for w in self.wls if w.name in want]
         self.setup_jwt()
         self.setup_limits()
+        self.setup_batch()
         self.scale_wls = {n: list_workload("scale_%d" % n, n, where=False)
                           for n in SCALE_ROWS}
 
@@ -1139,6 +1199,12 @@ class Bench:
         self.nginx.locations += "".join(
             LIMITS_LOCATION % (w.path, self.nginx.schema) for w in lims)
 
+    def setup_batch(self):
+        """The locations of the workloads in batches."""
+        self.nginx.locations += "".join(
+            BATCH_LOCATION % (w.path, self.nginx.schema, w.batch)
+            for w in self.wls if w.batch)
+
     # ---- checks: every answer once, the module's SQL from its debug log
 
     def errlog_end(self):
@@ -1181,6 +1247,8 @@ class Bench:
                 self.check_auth(wl)
             if wl.limits:
                 self.check_limits(wl)
+            if wl.batch:
+                self.check_batch(wl)
         self.nginx.stop()
         self.nginx.start("warn")
 
@@ -1336,6 +1404,42 @@ class Bench:
             "zone and its cost zone, by id's none" % (wl.name,
                                                       len(wl.module)))
 
+    def check_batch(self, wl):
+        """The location answers a batch with the array of its answers
+        (nginx at error_log debug): one batch runs by id's statement once
+        per request in it; each batch's answer is the array of the
+        answers by id gives its ids one at a time, byte for byte, in
+        order; each of its requests runs one statement."""
+        byid = [w for w in self.wls if w.name == "by_id"][0]
+        if wl.sql != byid.sql * wl.batch:
+            die("%s: not by id's statement %d times: %s"
+                % (wl.name, wl.batch, wl.sql))
+        start = self.errlog_end()
+        for k, body in enumerate(wl.module):
+            st, resp = post(self.nginx.port, wl.path, body)
+            singles = []
+            for q in json.loads(body):
+                st0, one = post(self.nginx.port, byid.path,
+                                gql(q["query"]))
+                if st0 != 200 or b'"errors"' in one:
+                    die("%s: by id: %d %s" % (wl.name, st0, one[:200]))
+                singles.append(one)
+            want = b"[" + b",".join(singles) + b"]\n"
+            if st != 200 or resp != want:
+                die("%s: batch %d: %d %r, by id's answers %r" % (
+                    wl.name, k, st, resp[:400], want[:400]))
+        text = self.errlog_since(start)
+        n = len(re.findall(r"fraiseql slot \d+: run", text))
+        want_n = 2 * wl.batch * len(wl.module)
+        if n != want_n:
+            die("%s: %d statements for %d batches of %d and as many "
+                "requests of by id" % (wl.name, n, len(wl.module),
+                                       wl.batch))
+        self.results["checks"].append(
+            "%s: %d batches of %d, each the array of by id's answers to "
+            "its ids byte for byte, in order; one statement per request "
+            "of a batch" % (wl.name, len(wl.module), wl.batch))
+
     def pgbench_scripts(self, wl):
         """pgbench -f/-D arguments running wl's statements, text for text.
 
@@ -1344,9 +1448,9 @@ class Bench:
         variable with a one-line script of its own, which -M prepared
         sends as $1 with the uuid bound (pgbench picks a script at random
         per transaction)."""
-        if wl.auth or wl.limits:
-            # no token in pgbench, nor zones: the run beside is by_id's
-            # without them
+        if wl.auth or wl.limits or wl.batch:
+            # no token in pgbench, nor zones, nor batches: the run beside
+            # is by_id's without them
             wl.pgbench = None
             return
         if wl.name == "by_id_cold":
@@ -1445,7 +1549,9 @@ class Bench:
                   expect=wl.expect if who == "module" else wl.pgl_expect,
                   unique=wl.unique,
                   url_path=wl.path if who == "module" else "/graphql",
-                  tokens=wl.tokens if who == "module" else ())
+                  tokens=wl.tokens if who == "module" else (),
+                  head="[" + BATCH_KEY if wl.batch else None,
+                  count=(BATCH_KEY, wl.batch) if wl.batch else None)
         return path
 
     def lua_beside(self, wl):
@@ -1548,7 +1654,7 @@ class Bench:
         lua_noauth = None
         for wl in self.wls:
             lua_m, lua_p = self.lua(wl, "module"), None
-            if (wl.auth or wl.limits) and not lua_noauth:
+            if (wl.auth or wl.limits or wl.batch) and not lua_noauth:
                 lua_noauth = self.lua(self.wls[0], "module")
             if self.pgl and wl.pgl:
                 lua_p = self.lua(wl, "pgl")
@@ -1560,9 +1666,11 @@ class Bench:
                 d = wl.duration
                 if wl.limits:
                     row["limits"] = True
-                if wl.auth or wl.limits:
+                if wl.batch:
+                    row["batch"] = wl.batch
+                if wl.auth or wl.limits or wl.batch:
                     self.auth_runs(row, lua_noauth, lua_m, worker, c,
-                                   lua_b)
+                                   lua_b, wl.batch or 1)
                 else:
                     row["pgbench"] = self.run_pgbench(wl.pgbench, c, d)
                     row["module"] = self.run_wrk("module", self.nginx.port,
@@ -1581,14 +1689,16 @@ class Bench:
         log("HTTP ceiling (static by-id answer, c16): %.0f req/s" % r["rps"])
 
     def auth_runs(self, row, lua_noauth, lua_token, worker, c,
-                  lua_beside=None):
+                  lua_beside=None, ops=1):
         """By id without a token and with one, alternated: AUTH_ROUNDS
         times no auth, token, token, no auth (a drift of the neighbours'
         CPU hits both alike), each run half the duration, the warm-up only
         before the first of each; the figures of each side are the sums of
         its runs, and the ratios of each adjacent pair are kept.  By id
         with zones runs the same way, lua_token its bodies, no auth by id
-        without the zones.  With
+        without the zones; so do by id's batches, ops the operations in
+        each of lua_token's requests (the pairs compare operations per
+        second, each side's "ops" is its rps times its ops).  With
         lua_beside (the same tokens, no rules) there are three sides: no
         auth, token, rules, rules, token, no auth; the pairs are then the
         rules' runs against the token's beside them."""
@@ -1606,9 +1716,11 @@ class Bench:
                 warmup=not runs[who]))
         for who, rs in runs.items():
             row[who] = merge_runs(rs)
-        row["pair_ratios"] = [round(t["rps"] / n["rps"], 3) for t, n in
-                              zip(runs["module"],
-                                  runs["token" if lua_beside else "noauth"])]
+            row[who]["ops"] = row[who]["rps"] * (ops if who == "module"
+                                                 else 1)
+        row["pair_ratios"] = [
+            round(t["rps"] * ops / n["rps"], 3) for t, n in
+            zip(runs["module"], runs["token" if lua_beside else "noauth"])]
 
     def sweep(self):
         log("throughput vs concurrency (by id): %s" % SWEEP)
@@ -1842,6 +1954,14 @@ def summary_line(row):
                 "req/s (%.2fx)" % (row["workload"], row["c"], f("noauth"),
                                    f("token"), f("module"),
                                    ratio(row["module"], row["token"]) or 0))
+    if row.get("batch"):
+        b, n = row["module"], row["noauth"]
+        return ("  %-10s c=%-4d separate %8.0f ops/s  batches of %d %8.0f "
+                "ops/s (%.0f req/s) (%.2fx); per HTTP request %s ms, "
+                "batch %s ms" % (row["workload"], row["c"], n["ops"],
+                                 row["batch"], b["ops"], b["rps"],
+                                 b["ops"] / n["ops"], fmt_lat(n),
+                                 fmt_lat(b)))
     if row.get("limits"):
         return ("  %-10s c=%-4d without zones %s  with zones %s req/s "
                 "(%.2fx)" % (row["workload"], row["c"], f("noauth"),
@@ -2000,7 +2120,7 @@ def report(b):
     def cpu2(r):
         return "%.0f + %.0f" % (r["cpu_server"], r["cpu_pg"])
     auth = [r for r in R["matrix"] if r.get("noauth") and not r.get("token")
-            and not r.get("limits")]
+            and not r.get("limits") and not r.get("batch")]
     if auth:
         w("### Identity: one object by id with a verified token")
         w("")
@@ -2099,6 +2219,46 @@ def report(b):
                 fmt_ratio(ratio(r["module"], r["noauth"])),
                 min(pr), max(pr), cpu2(r["noauth"]), cpu2(r["module"]),
                 r["module"]["cpu_server"] - r["noauth"]["cpu_server"]))
+        w("")
+    batches = [r for r in R["matrix"] if r.get("batch")]
+    if batches:
+        nb = batches[0]["batch"]
+        w("### Batches: %d by id in one request" % nb)
+        w("")
+        w("By id's 100 requests, %d to a batch (a JSON array in one POST, "
+          "in by id's order), on a location with `fraiseql_batch %d`: each "
+          "request of a batch a subrequest of the location, one after the "
+          "other, the answer the array of their answers. Beside by id, "
+          "the same requests one per HTTP request, on the same nginx, "
+          "alternated: %d× (separate, batch, batch, separate), %d s each, "
+          "the figures the sums of each side's runs. Operations per second:"
+          " req/s, times %d for the batches. Pairs: batch ÷ separate (ops/s) "
+          "of each pair of adjacent runs, lowest and highest. Latency per "
+          "HTTP request (a batch's is that of its %d operations): mean "
+          "(clients ÷ req/s) / p50 / p99, ms. CPU per operation: nginx "
+          "worker + PostgreSQL + wrk, µs."
+          % (nb, nb, AUTH_ROUNDS, max(1, DURATION // 2), nb, nb))
+        w("")
+        w("| c | separate ops/s | batch ops/s (req/s) | batch ÷ separate | "
+          "pairs | latency separate | latency batch | CPU separate | "
+          "CPU batch |")
+        w("|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+
+        def lat3(x):
+            return "%s / %s / %s" % (ms(x["c"] / x["rps"] * 1e6),
+                                     ms(x["p50_us"]), ms(x["p99_us"]))
+
+        def cpu_op(x, k):
+            return "%.0f + %.0f + %.0f" % (
+                x["cpu_server"] / k, x["cpu_pg"] / k, x["cpu_gen"] / k)
+        for r in batches:
+            pr = r.get("pair_ratios") or [0]
+            b, n = r["module"], r["noauth"]
+            w("| %d | %s | %s (%s) | %s | %.2f–%.2f | %s | %s | %s | %s |"
+              % (r["c"], format(round(n["ops"]), ","),
+                 format(round(b["ops"]), ","), fmt_rps(b),
+                 fmt_ratio(b["ops"] / n["ops"]), min(pr), max(pr),
+                 lat3(n), lat3(b), cpu_op(n, 1), cpu_op(b, r["batch"])))
         w("")
     if R["sweep"]:
         w("### Throughput vs concurrency (one object by id)")
