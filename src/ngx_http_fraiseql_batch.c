@@ -66,7 +66,8 @@ ngx_http_fraiseql_batch_put(ngx_http_request_t *r, const char *s,
     b->pos = (u_char *) s;
     b->last = b->pos + ngx_strlen(s);
     b->memory = 1;
-    b->flush = 1;
+    /* the array is of use to the client whole: one write at its end */
+    b->flush = last;
     b->last_buf = last;
     b->last_in_chain = last;
 

@@ -361,7 +361,8 @@ ngx_http_fraiseql_flush_slot(ngx_http_fraiseql_slot_t *s, ngx_uint_t last)
 
     for (cl = out; cl->next; cl = cl->next) { /* void */ }
 
-    cl->buf->flush = 1;
+    /* a batch's answer is flushed at its end, not at each request's */
+    cl->buf->flush = !last || s->ctx->r == s->ctx->r->main;
 
     if (last) {
         /* a batch's request ends its part, not the answer */
