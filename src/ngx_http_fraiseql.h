@@ -413,6 +413,10 @@ struct ngx_http_fraiseql_stmt_s {
     ngx_http_fraiseql_stmt_phase_e        phase;
     ngx_uint_t                            steps;   /* 1 << phase, sent */
     ngx_uint_t                            refused; /* an error came */
+    /* queued before it in the same pipeline, while it is queued */
+    ngx_http_fraiseql_stmt_t             *prev;
+    /* others' results follow its Sync: the pipeline goes on */
+    unsigned                              more:1;
 };
 
 /* what a PostgreSQL error means for the client */
@@ -527,6 +531,8 @@ size_t ngx_http_fraiseql_pq_message(const char *msg);
 
 /* ngx_http_fraiseql_stmt.c */
 ngx_int_t ngx_http_fraiseql_stmt_send(ngx_http_fraiseql_stmt_t *st);
+ngx_int_t ngx_http_fraiseql_stmt_queue(ngx_http_fraiseql_stmt_t *st);
+void ngx_http_fraiseql_stmt_begin(ngx_http_fraiseql_stmt_t *st);
 ngx_int_t ngx_http_fraiseql_stmt_result(ngx_http_fraiseql_stmt_t *st,
     PGresult **res);
 ngx_int_t ngx_http_fraiseql_stmt_error(ngx_http_fraiseql_stmt_t *st,
