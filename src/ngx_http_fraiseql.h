@@ -458,11 +458,14 @@ struct ngx_http_fraiseql_slot_s {
      * was stale; a mutation runs once.
      */
     ngx_uint_t                       runs;
+    /* the next root field whose statement waits in the same pipeline */
+    ngx_http_fraiseql_slot_t        *pipe_next;
     unsigned                         opened:1;     /* its key written */
     unsigned                         paused:1;     /* no room: rows wait */
     unsigned                         streaming:1;  /* head: straight out */
     unsigned                         value_sent:1;  /* partly sent */
     unsigned                         failed:1;     /* its error is listed */
+    unsigned                         woken:1;      /* by the wake handler */
 };
 
 struct ngx_http_fraiseql_ctx_s {
@@ -493,6 +496,7 @@ struct ngx_http_fraiseql_ctx_s {
     unsigned                         blocked:1;   /* client is slow */
     unsigned                         finished:1;
     unsigned                         committed:1;  /* a mutation did */
+    unsigned                         piped:1;     /* pipeline considered */
     unsigned                         graphql_response:1;  /* media type */
 };
 
