@@ -415,8 +415,10 @@ struct ngx_http_fraiseql_stmt_s {
     ngx_uint_t                            refused; /* an error came */
     /* queued before it in the same pipeline, while it is queued */
     ngx_http_fraiseql_stmt_t             *prev;
-    /* others' results follow its Sync: the pipeline goes on */
+    /* others' statements follow it before the Sync */
     unsigned                              more:1;
+    /* PostgreSQL skipped it: one before it in the pipeline failed */
+    unsigned                              skipped:1;
 };
 
 /* what a PostgreSQL error means for the client */
@@ -480,6 +482,8 @@ struct ngx_http_fraiseql_ctx_s {
     ngx_uint_t                       head;
     ngx_uint_t                       next;      /* slot to start next */
     ngx_uint_t                       nactive;   /* started, not DONE */
+    /* the first slot PostgreSQL skipped, to run again after the Sync */
+    ngx_http_fraiseql_slot_t        *rerun;
     size_t                           mem;       /* answer buffers' bytes */
     ngx_temp_file_t                 *temp;      /* answer past the memory */
     ngx_event_t                      hold;      /* client stalls a pgc */

@@ -22,6 +22,8 @@ static void ngx_http_fraiseql_pipe_run(ngx_http_fraiseql_slot_t *first,
     ngx_http_fraiseql_pgc_t *pgc);
 static void ngx_http_fraiseql_pipe_pass(ngx_http_fraiseql_slot_t *slot,
     ngx_http_fraiseql_pgc_t *pgc);
+static ngx_http_fraiseql_slot_t *ngx_http_fraiseql_pipe_skipped(
+    ngx_http_fraiseql_slot_t *slot);
 static ngx_uint_t ngx_http_fraiseql_pipe_break(
     ngx_http_fraiseql_slot_t *slot);
 static void ngx_http_fraiseql_start(ngx_http_fraiseql_slot_t *slot);
@@ -290,10 +292,12 @@ ngx_http_fraiseql_start(ngx_http_fraiseql_slot_t *slot)
  * Two or more root fields of a query that run SQL share one connection:
  * their statements go in one pipeline (one round trip, where a
  * connection each would cost as many round trips and connections), the
- * leading statement in front of each, each with a Sync of its own: the
- * claims are set for the transaction a Sync ends, and an error spares
- * the statements after it.  Their results come in document order, each
- * slot's rows after the slot before it.  NGX_DECLINED: the slots run on
+ * leading statement first, one Sync last: one implicit transaction, for
+ * which the claims are set.  Their results come in document order, each
+ * slot's rows after the slot before it.  A statement that fails makes
+ * PostgreSQL skip those after it: they run again, in a pipeline of their
+ * own on the same connection, once the Sync is read
+ * (ngx_http_fraiseql_pipe_skipped).  NGX_DECLINED: the slots run on
  * their own (a mutation, whose fields run one after the other, each in
  * its own transaction; one root field; fraiseql_pipeline off).
  */
@@ -437,11 +441,56 @@ ngx_http_fraiseql_pipe_pass(ngx_http_fraiseql_slot_t *slot,
 
 
 /*
+ * PostgreSQL skipped the slot's statement (one before it in the pipeline
+ * failed): it waits, its run not counted, and runs again with the others
+ * skipped once the Sync is read, on the same connection.  The slot that
+ * reads the connection now, or NULL.
+ */
+static ngx_http_fraiseql_slot_t *
+ngx_http_fraiseql_pipe_skipped(ngx_http_fraiseql_slot_t *slot)
+{
+    ngx_http_fraiseql_ctx_t   *ctx = slot->ctx;
+    ngx_http_fraiseql_pgc_t   *pgc = slot->stmt.pgc;
+    ngx_http_fraiseql_slot_t  *next, *first;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ctx->r->connection->log, 0,
+                   "fraiseql slot %ui: skipped on *%uA", slot->index,
+                   pgc->c->number);
+
+    slot->stmt.pgc = NULL;
+    slot->state = NGX_HTTP_FRAISEQL_SLOT_WAITING;
+    slot->runs--;
+
+    /* the skipped are the pipeline's last, in a row: their chain holds */
+    if (ctx->rerun == NULL) {
+        ctx->rerun = slot;
+    }
+
+    next = slot->pipe_next;
+
+    if (slot->stmt.more) {
+        next->stmt.pgc = pgc;
+        pgc->data = next;
+        ngx_http_fraiseql_stmt_begin(&next->stmt);
+        return next;
+    }
+
+    first = ctx->rerun;
+    ctx->rerun = NULL;
+
+    ngx_http_fraiseql_pipe_run(first, pgc);
+
+    return first->stmt.pgc != NULL ? first : NULL;
+}
+
+
+/*
  * The pipeline's connection is gone before the slots after slot had
- * their turn (it failed, its statement overran, or none came): they
- * start again, each on its own, as fraiseql_request_connections lets
- * them (start_next).  Their statements never ran, PostgreSQL runs a
- * pipeline's in order: that run does not count.  Whether there were any.
+ * their turn (it failed, its statement overran, or none came): they, and
+ * those skipped before it, start again, each on its own, as
+ * fraiseql_request_connections lets them (start_next).  Their statements
+ * never ran, PostgreSQL runs a pipeline's in order: that run does not
+ * count.  Whether there were any.
  */
 static ngx_uint_t
 ngx_http_fraiseql_pipe_break(ngx_http_fraiseql_slot_t *slot)
@@ -450,21 +499,26 @@ ngx_http_fraiseql_pipe_break(ngx_http_fraiseql_slot_t *slot)
     ngx_http_fraiseql_ctx_t   *ctx = slot->ctx;
     ngx_http_fraiseql_slot_t  *s, *next;
 
-    s = slot->pipe_next;
-    slot->pipe_next = NULL;
-    slot->stmt.more = 0;
+    s = ctx->rerun ? ctx->rerun : slot;
+    ctx->rerun = NULL;
 
-    for (broken = 0; s != NULL; s = next, broken++) {
+    for (broken = 0; s != NULL; s = next) {
         next = s->pipe_next;
         s->pipe_next = NULL;
         s->stmt.more = 0;
 
+        if (s == slot) {
+            continue;
+        }
+
+        /* a skipped one waits (WAITING), its run already uncounted */
         if (s->state == NGX_HTTP_FRAISEQL_SLOT_RUNNING) {
             s->runs--;
         }
 
         s->state = NGX_HTTP_FRAISEQL_SLOT_NEW;
         ctx->nactive--;
+        broken++;
 
         if (s->index < ctx->next) {
             ctx->next = s->index;
@@ -948,9 +1002,13 @@ ngx_http_fraiseql_slot_rows(ngx_http_fraiseql_slot_t *slot)
             return;
 
         case NGX_DONE:
-            next = slot->stmt.more ? slot->pipe_next : NULL;
+            if (slot->stmt.skipped) {
+                next = ngx_http_fraiseql_pipe_skipped(slot);
 
-            ngx_http_fraiseql_slot_done(slot);
+            } else {
+                next = slot->stmt.more ? slot->pipe_next : NULL;
+                ngx_http_fraiseql_slot_done(slot);
+            }
 
             /* the next field's rows follow on the same connection */
             if (next == NULL || ctx->finished || next->stmt.pgc == NULL

@@ -112,6 +112,7 @@ ngx_http_fraiseql_stmt_how(ngx_http_fraiseql_stmt_t *st)
 
     st->steps = 0;
     st->refused = 0;
+    st->skipped = 0;
     st->pgc->log.action = "sending a statement to PostgreSQL";
 
     how = ngx_http_fraiseql_stmt_lookup(st, rp->sql_hash, rp->sql,
@@ -120,7 +121,8 @@ ngx_http_fraiseql_stmt_how(ngx_http_fraiseql_stmt_t *st)
     ngx_log_debug5(NGX_LOG_DEBUG_HTTP, st->log, 0,
                    "fraiseql stmt: send on *%uA, %s%s, %ui params%s",
                    st->pgc->c->number, hows[how],
-                   st->lead ? ", after a leading statement" : "",
+                   (st->lead && st->prev == NULL)
+                   ? ", after a leading statement" : "",
                    (ngx_uint_t) rp->nparams,
                    (st->prev || st->more) ? ", in a shared pipeline" : "");
 
@@ -129,10 +131,11 @@ ngx_http_fraiseql_stmt_how(ngx_http_fraiseql_stmt_t *st)
 
 
 /*
- * The steps of a statement in a pipeline (pipeline mode is on): its
- * leading statement, its Prepare when it needs one, its run, and a Sync
- * of its own, so that an error ends at that Sync and spares the
- * statements queued after it.
+ * The steps of a statement in a pipeline (pipeline mode is on): the
+ * leading statement when it is the pipeline's first, its Prepare when it
+ * needs one, its run, and the Sync when it is the last (a Flush when it
+ * is not): the statements of one pipeline are one implicit transaction,
+ * for which the leading statement's settings hold.
  */
 static ngx_int_t
 ngx_http_fraiseql_stmt_steps(ngx_http_fraiseql_stmt_t *st, ngx_uint_t how)
@@ -141,7 +144,9 @@ ngx_http_fraiseql_stmt_steps(ngx_http_fraiseql_stmt_t *st, ngx_uint_t how)
     PGconn                 *pg = st->pgc->pg;
     const fql_root_plan_t  *rp = st->plan;
 
-    if (st->lead != NULL && ngx_http_fraiseql_stmt_lead(st) != NGX_OK) {
+    if (st->lead != NULL && st->prev == NULL
+        && ngx_http_fraiseql_stmt_lead(st) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -155,14 +160,26 @@ ngx_http_fraiseql_stmt_steps(ngx_http_fraiseql_stmt_t *st, ngx_uint_t how)
         st->steps |= NGX_HTTP_FRAISEQL_STEP(NGX_HTTP_FRAISEQL_STMT_PREPARE);
     }
 
-    if (ngx_http_fraiseql_stmt_run(st, how) != NGX_OK
-        || !PQpipelineSync(pg))
-    {
+    if (ngx_http_fraiseql_stmt_run(st, how) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    st->steps |= NGX_HTTP_FRAISEQL_STEP(NGX_HTTP_FRAISEQL_STMT_ROWS)
-                 | NGX_HTTP_FRAISEQL_STEP(NGX_HTTP_FRAISEQL_STMT_SYNC);
+    st->steps |= NGX_HTTP_FRAISEQL_STEP(NGX_HTTP_FRAISEQL_STMT_ROWS);
+
+    /*
+     * PostgreSQL sends what it holds at a Sync: a Flush has it send this
+     * statement's results as soon as they are there, not once the
+     * statements after it are over too.
+     */
+    if (st->more) {
+        return PQsendFlushRequest(pg) ? NGX_OK : NGX_ERROR;
+    }
+
+    if (!PQpipelineSync(pg)) {
+        return NGX_ERROR;
+    }
+
+    st->steps |= NGX_HTTP_FRAISEQL_STEP(NGX_HTTP_FRAISEQL_STMT_SYNC);
 
     return NGX_OK;
 }
@@ -234,7 +251,9 @@ ngx_http_fraiseql_stmt_send(ngx_http_fraiseql_stmt_t *st)
  * (ngx_http_fraiseql_stmt_begin).  st->prev are the statements queued
  * before it, of which one may prepare the same text: that Prepare's
  * answer has not come yet, so this one runs unnamed rather than prepare
- * the name twice.
+ * the name twice.  st->more: statements follow it, the Sync is theirs.
+ * When one fails, PostgreSQL skips those after it up to the Sync: they
+ * end with st->skipped, and no rows.
  */
 ngx_int_t
 ngx_http_fraiseql_stmt_queue(ngx_http_fraiseql_stmt_t *st)
@@ -385,7 +404,10 @@ ngx_http_fraiseql_stmt_enter(ngx_http_fraiseql_stmt_t *st,
     st->pgc->log.action = "reading rows from PostgreSQL";
 
     /* rows come one result each: nothing is buffered whole */
-    if (!st->refused && !PQsetSingleRowMode(st->pgc->pg)) {
+    if (!st->refused
+        && PQpipelineStatus(st->pgc->pg) != PQ_PIPELINE_ABORTED
+        && !PQsetSingleRowMode(st->pgc->pg))
+    {
         ngx_log_error(NGX_LOG_WARN, st->log, 0,
                       "fraiseql: single-row mode refused");
     }
@@ -409,7 +431,10 @@ ngx_http_fraiseql_stmt_next(ngx_http_fraiseql_stmt_t *st)
         return NGX_ERROR;
     }
 
-    if (st->phase == NGX_HTTP_FRAISEQL_STMT_PREPARE && !st->refused) {
+    /* a Prepare skipped (st->skipped) prepared nothing */
+    if (st->phase == NGX_HTTP_FRAISEQL_STMT_PREPARE && !st->refused
+        && !st->skipped)
+    {
         if (ngx_http_fraiseql_stmt_remember(st, st->plan->sql_hash,
                                             st->plan->sql, st->plan->sql_len)
             != NGX_OK)
@@ -524,12 +549,6 @@ ngx_http_fraiseql_stmt_result(ngx_http_fraiseql_stmt_t *st, PGresult **res)
         case PGRES_PIPELINE_SYNC:
             PQclear(r);
 
-            /* the next statement's results follow: not ours to read */
-            if (st->more) {
-                ngx_http_fraiseql_stmt_enter(st, NGX_HTTP_FRAISEQL_STMT_DONE);
-                return NGX_DONE;
-            }
-
             if (!PQexitPipelineMode(pg)) {
                 return NGX_ERROR;
             }
@@ -538,7 +557,14 @@ ngx_http_fraiseql_stmt_result(ngx_http_fraiseql_stmt_t *st, PGresult **res)
             continue;
 
         case PGRES_PIPELINE_ABORTED:
-            /* a step before failed: its error is already reported */
+            /*
+             * A step before failed: its own, whose error is reported, or
+             * another statement's of the pipeline
+             */
+            if (!st->refused) {
+                st->skipped = 1;
+            }
+
             break;
 
         default:
