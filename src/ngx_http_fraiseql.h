@@ -488,6 +488,7 @@ struct ngx_http_fraiseql_ctx_s {
     ngx_temp_file_t                 *temp;      /* answer past the memory */
     ngx_event_t                      hold;      /* client stalls a pgc */
     ngx_event_t                      wake;      /* paused slots read on */
+    ngx_event_t                      flush;     /* the head's, this turn */
     ngx_chain_t                     *free;
     ngx_chain_t                     *busy;
     ngx_int_t                        rc;        /* to finalize with */
@@ -552,6 +553,9 @@ ngx_int_t ngx_http_fraiseql_room(ngx_http_fraiseql_slot_t *slot);
 ngx_int_t ngx_http_fraiseql_slot_hold(ngx_http_fraiseql_slot_t *s);
 ngx_int_t ngx_http_fraiseql_flush_slot(ngx_http_fraiseql_slot_t *s,
     ngx_uint_t last);
+ngx_int_t ngx_http_fraiseql_carry(ngx_http_fraiseql_slot_t *s,
+    ngx_http_fraiseql_slot_t *next);
+void ngx_http_fraiseql_flush_later(ngx_http_fraiseql_ctx_t *ctx);
 ngx_int_t ngx_http_fraiseql_send(ngx_http_fraiseql_ctx_t *ctx,
     ngx_chain_t *out);
 void ngx_http_fraiseql_hold(ngx_http_fraiseql_ctx_t *ctx);

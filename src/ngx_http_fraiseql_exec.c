@@ -1343,7 +1343,10 @@ ngx_http_fraiseql_slot_unavailable(ngx_http_fraiseql_slot_t *slot,
 static void
 ngx_http_fraiseql_advance(ngx_http_fraiseql_ctx_t *ctx)
 {
-    ngx_http_fraiseql_slot_t  *s;
+    ngx_uint_t                 carried;
+    ngx_http_fraiseql_slot_t  *s, *next;
+
+    carried = 0;
 
     while (ctx->head < ctx->nslots) {
         s = &ctx->slots[ctx->head];
@@ -1355,8 +1358,12 @@ ngx_http_fraiseql_advance(ngx_http_fraiseql_ctx_t *ctx)
         }
 
         if (s->state != NGX_HTTP_FRAISEQL_SLOT_DONE) {
-            if (!ctx->blocked
-                && ngx_http_fraiseql_flush_slot(s, 0) == NGX_ERROR)
+            /* what it carries waits for its rows until the turn's end */
+            if (carried) {
+                ngx_http_fraiseql_flush_later(ctx);
+
+            } else if (!ctx->blocked
+                       && ngx_http_fraiseql_flush_slot(s, 0) == NGX_ERROR)
             {
                 ngx_http_fraiseql_abort(ctx, NGX_ERROR);
                 return;
@@ -1378,7 +1385,14 @@ ngx_http_fraiseql_advance(ngx_http_fraiseql_ctx_t *ctx)
             return;
         }
 
-        if (ngx_http_fraiseql_flush_slot(s, 0) == NGX_ERROR) {
+        /* the next one sends it, with its own, when it has nothing held */
+        next = &ctx->slots[ctx->head + 1];
+        carried = (next->out == NULL && !next->paused);
+
+        if ((carried ? ngx_http_fraiseql_carry(s, next)
+                     : ngx_http_fraiseql_flush_slot(s, 0))
+            == NGX_ERROR)
+        {
             ngx_http_fraiseql_abort(ctx, NGX_ERROR);
             return;
         }

@@ -519,3 +519,32 @@ def test_each_field_is_sent_when_it_is_ready(make_nginx, pg, schema):
     assert first < 1.0 < 1.4 < total, (first, total)
     answer = json.loads(dechunk(got.partition(b"\r\n\r\n")[2]))
     assert answer == {"data": {"a": [{"id": 1}], "b": [{"id": 1}]}}
+
+
+def writes(log):
+    """The client's writes nginx logged (debug)."""
+    return [l for l in log.splitlines() if re.search(r"\bwritev: \d+ of", l)]
+
+
+def test_done_fields_go_out_with_the_next(make_nginx, pg, schema):
+    """Fields already answered (__typename) go out with what follows, at
+    the latest when the event loop has nothing else to do: the header and
+    both in one write, the rows and the end in another (a write each for
+    the header and each field before)."""
+    n = make_nginx(pool=1, schema=schema, log_level="debug").start()
+    q = "{ __typename t: __typename things(limit: 1) { id } }"
+    n.gql(q)
+    start = len(n.log())
+    r = n.post(q)
+    assert r.json() == {"data": {"__typename": "Query", "t": "Query",
+                                 "things": [{"id": 1}]}}
+    assert list(r.json()["data"]) == ["__typename", "t", "things"]
+    assert len(writes(n.log()[start:])) == 2, n.log()[start:]
+
+    # three root fields in one pipeline: a write for each at most, the
+    # answer whole and in order
+    q = "{ a: things(limit: 1) { id } b: backend { pid } c: thing(id: 2) { id } }"
+    start = len(n.log())
+    body = n.gql(q)
+    assert list(body["data"]) == ["a", "b", "c"]
+    assert 1 <= len(writes(n.log()[start:])) <= 3
