@@ -413,6 +413,12 @@ struct ngx_http_fraiseql_stmt_s {
     ngx_http_fraiseql_stmt_phase_e        phase;
     ngx_uint_t                            steps;   /* 1 << phase, sent */
     ngx_uint_t                            refused; /* an error came */
+    /* queued before it in the same pipeline, while it is queued */
+    ngx_http_fraiseql_stmt_t             *prev;
+    /* others' statements follow it before the Sync */
+    unsigned                              more:1;
+    /* PostgreSQL skipped it: one before it in the pipeline failed */
+    unsigned                              skipped:1;
 };
 
 /* what a PostgreSQL error means for the client */
@@ -454,11 +460,14 @@ struct ngx_http_fraiseql_slot_s {
      * was stale; a mutation runs once.
      */
     ngx_uint_t                       runs;
+    /* the next root field whose statement waits in the same pipeline */
+    ngx_http_fraiseql_slot_t        *pipe_next;
     unsigned                         opened:1;     /* its key written */
     unsigned                         paused:1;     /* no room: rows wait */
     unsigned                         streaming:1;  /* head: straight out */
     unsigned                         value_sent:1;  /* partly sent */
     unsigned                         failed:1;     /* its error is listed */
+    unsigned                         woken:1;      /* by the wake handler */
 };
 
 struct ngx_http_fraiseql_ctx_s {
@@ -473,10 +482,13 @@ struct ngx_http_fraiseql_ctx_s {
     ngx_uint_t                       head;
     ngx_uint_t                       next;      /* slot to start next */
     ngx_uint_t                       nactive;   /* started, not DONE */
+    /* the first slot PostgreSQL skipped, to run again after the Sync */
+    ngx_http_fraiseql_slot_t        *rerun;
     size_t                           mem;       /* answer buffers' bytes */
     ngx_temp_file_t                 *temp;      /* answer past the memory */
     ngx_event_t                      hold;      /* client stalls a pgc */
     ngx_event_t                      wake;      /* paused slots read on */
+    ngx_event_t                      flush;     /* the head's, this turn */
     ngx_chain_t                     *free;
     ngx_chain_t                     *busy;
     ngx_int_t                        rc;        /* to finalize with */
@@ -489,6 +501,7 @@ struct ngx_http_fraiseql_ctx_s {
     unsigned                         blocked:1;   /* client is slow */
     unsigned                         finished:1;
     unsigned                         committed:1;  /* a mutation did */
+    unsigned                         piped:1;     /* pipeline considered */
     unsigned                         graphql_response:1;  /* media type */
 };
 
@@ -527,6 +540,8 @@ size_t ngx_http_fraiseql_pq_message(const char *msg);
 
 /* ngx_http_fraiseql_stmt.c */
 ngx_int_t ngx_http_fraiseql_stmt_send(ngx_http_fraiseql_stmt_t *st);
+ngx_int_t ngx_http_fraiseql_stmt_queue(ngx_http_fraiseql_stmt_t *st);
+void ngx_http_fraiseql_stmt_begin(ngx_http_fraiseql_stmt_t *st);
 ngx_int_t ngx_http_fraiseql_stmt_result(ngx_http_fraiseql_stmt_t *st,
     PGresult **res);
 ngx_int_t ngx_http_fraiseql_stmt_error(ngx_http_fraiseql_stmt_t *st,
@@ -538,6 +553,9 @@ ngx_int_t ngx_http_fraiseql_room(ngx_http_fraiseql_slot_t *slot);
 ngx_int_t ngx_http_fraiseql_slot_hold(ngx_http_fraiseql_slot_t *s);
 ngx_int_t ngx_http_fraiseql_flush_slot(ngx_http_fraiseql_slot_t *s,
     ngx_uint_t last);
+ngx_int_t ngx_http_fraiseql_carry(ngx_http_fraiseql_slot_t *s,
+    ngx_http_fraiseql_slot_t *next);
+void ngx_http_fraiseql_flush_later(ngx_http_fraiseql_ctx_t *ctx);
 ngx_int_t ngx_http_fraiseql_send(ngx_http_fraiseql_ctx_t *ctx,
     ngx_chain_t *out);
 void ngx_http_fraiseql_hold(ngx_http_fraiseql_ctx_t *ctx);

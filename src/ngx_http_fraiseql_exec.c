@@ -1,10 +1,15 @@
 /*
- * Runs a compiled plan: one slot per root field, each on its own pooled
- * connection (fraiseql_request_connections at a time), rows transformed
- * as they arrive.  The slot at the head of the response streams to the
- * output filter; later slots hold their output until they become the
- * head, so the response keeps document order while the statements run
- * concurrently (ngx_http_fraiseql_output.c keeps what is held bounded).
+ * Runs a compiled plan: one slot per root field, rows transformed as
+ * they arrive.  The root fields of a query share one pooled connection:
+ * their statements go in one pipeline, in one round trip, and their rows
+ * come back one field after the other (ngx_http_fraiseql_pipe).
+ * Otherwise (mutations, fraiseql_pipeline off, or a pipeline whose
+ * connection failed) each slot takes a connection of its own,
+ * fraiseql_request_connections at a time.  The slot at the head of the
+ * response streams to the output filter; later slots hold their output
+ * until they become the head, so the response keeps document order while
+ * statements run concurrently (ngx_http_fraiseql_output.c keeps what is
+ * held bounded).
  */
 
 #include "ngx_http_fraiseql.h"
@@ -12,6 +17,15 @@
 
 
 static void ngx_http_fraiseql_start_next(ngx_http_fraiseql_ctx_t *ctx);
+static ngx_int_t ngx_http_fraiseql_pipe(ngx_http_fraiseql_ctx_t *ctx);
+static void ngx_http_fraiseql_pipe_run(ngx_http_fraiseql_slot_t *first,
+    ngx_http_fraiseql_pgc_t *pgc);
+static void ngx_http_fraiseql_pipe_pass(ngx_http_fraiseql_slot_t *slot,
+    ngx_http_fraiseql_pgc_t *pgc);
+static ngx_http_fraiseql_slot_t *ngx_http_fraiseql_pipe_skipped(
+    ngx_http_fraiseql_slot_t *slot);
+static ngx_uint_t ngx_http_fraiseql_pipe_break(
+    ngx_http_fraiseql_slot_t *slot);
 static void ngx_http_fraiseql_start(ngx_http_fraiseql_slot_t *slot);
 static void ngx_http_fraiseql_slot_ready(ngx_http_fraiseql_waiter_t *w,
     ngx_http_fraiseql_pgc_t *pgc);
@@ -200,6 +214,10 @@ ngx_http_fraiseql_start_next(ngx_http_fraiseql_ctx_t *ctx)
     ngx_uint_t                 max;
     ngx_http_fraiseql_slot_t  *s;
 
+    if (!ctx->piped && ngx_http_fraiseql_pipe(ctx) == NGX_OK) {
+        return;
+    }
+
     max = (ctx->plan->op == FQL_OP_MUTATION)
           ? 1 : ctx->lcf->request_connections;
 
@@ -239,7 +257,13 @@ ngx_http_fraiseql_start(ngx_http_fraiseql_slot_t *slot)
     switch (rc) {
 
     case NGX_OK:
-        ngx_http_fraiseql_slot_run(slot, pgc);
+        if (slot->pipe_next != NULL) {
+            ngx_http_fraiseql_pipe_run(slot, pgc);
+
+        } else {
+            ngx_http_fraiseql_slot_run(slot, pgc);
+        }
+
         return;
 
     case NGX_AGAIN:
@@ -249,16 +273,259 @@ ngx_http_fraiseql_start(ngx_http_fraiseql_slot_t *slot)
     case NGX_BUSY:
         ngx_log_error(NGX_LOG_WARN, ctx->r->connection->log, 0,
                       "fraiseql: connection queue is full");
+        (void) ngx_http_fraiseql_pipe_break(slot);
         ngx_http_fraiseql_slot_unavailable(slot,
                                            "Too many requests are waiting "
                                            "for a database connection");
         return;
 
     default:
+        (void) ngx_http_fraiseql_pipe_break(slot);
         ngx_http_fraiseql_slot_unavailable(slot,
                                            "The database is unavailable");
         return;
     }
+}
+
+
+/*
+ * Two or more root fields of a query that run SQL share one connection:
+ * their statements go in one pipeline (one round trip, where a
+ * connection each would cost as many round trips and connections), the
+ * leading statement first, one Sync last: one implicit transaction, for
+ * which the claims are set.  Their results come in document order, each
+ * slot's rows after the slot before it.  A statement that fails makes
+ * PostgreSQL skip those after it: they run again, in a pipeline of their
+ * own on the same connection, once the Sync is read
+ * (ngx_http_fraiseql_pipe_skipped).  NGX_DECLINED: the slots run on
+ * their own (a mutation, whose fields run one after the other, each in
+ * its own transaction; one root field; fraiseql_pipeline off).
+ */
+static ngx_int_t
+ngx_http_fraiseql_pipe(ngx_http_fraiseql_ctx_t *ctx)
+{
+    ngx_uint_t                  i, n;
+    ngx_http_fraiseql_slot_t   *s, *first, **last;
+
+    ctx->piped = 1;
+
+    if (ctx->plan->op != FQL_OP_QUERY || !ctx->lcf->stmt.pipeline) {
+        return NGX_DECLINED;
+    }
+
+    n = 0;
+
+    for (i = ctx->next; i < ctx->nslots; i++) {
+        n += (ctx->slots[i].state == NGX_HTTP_FRAISEQL_SLOT_NEW);
+    }
+
+    if (n < 2) {
+        return NGX_DECLINED;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->r->connection->log, 0,
+                   "fraiseql: %ui root fields in one pipeline", n);
+
+    first = NULL;
+    last = &first;
+
+    for (i = ctx->next; i < ctx->nslots; i++) {
+        s = &ctx->slots[i];
+
+        if (s->state != NGX_HTTP_FRAISEQL_SLOT_NEW) {
+            continue;
+        }
+
+        if (ngx_http_fraiseql_slot_open(s) != NGX_OK) {
+            ngx_http_fraiseql_abort(ctx, NGX_ERROR);
+            return NGX_OK;
+        }
+
+        /* the first waits for the connection, on behalf of them all */
+        s->state = NGX_HTTP_FRAISEQL_SLOT_WAITING;
+        ctx->nactive++;
+
+        *last = s;
+        last = &s->pipe_next;
+    }
+
+    ctx->next = ctx->nslots;
+
+    ngx_http_fraiseql_start(first);
+
+    return NGX_OK;
+}
+
+
+/* the first slot of a pipeline holds a connection: every statement goes */
+static void
+ngx_http_fraiseql_pipe_run(ngx_http_fraiseql_slot_t *first,
+    ngx_http_fraiseql_pgc_t *pgc)
+{
+    ngx_int_t                  rc;
+    ngx_http_fraiseql_stmt_t  *prev;
+    ngx_http_fraiseql_slot_t  *s;
+
+    pgc->handler = ngx_http_fraiseql_slot_event;
+    pgc->data = first;
+    first->stmt.pgc = pgc;
+
+    rc = PQenterPipelineMode(pgc->pg) ? NGX_OK : NGX_ERROR;
+    prev = NULL;
+
+    for (s = first; s != NULL; s = s->pipe_next) {
+        s->state = NGX_HTTP_FRAISEQL_SLOT_RUNNING;
+        s->runs++;
+
+        ngx_log_debug5(NGX_LOG_DEBUG_HTTP, s->ctx->r->connection->log, 0,
+                       "fraiseql slot %ui: run %ui: \"%s\" with %ui params, "
+                       "in a pipeline on *%uA", s->index, s->runs,
+                       s->plan->sql, (ngx_uint_t) s->plan->nparams,
+                       pgc->c->number);
+
+        if (rc != NGX_OK) {
+            continue;
+        }
+
+        s->stmt.pgc = pgc;
+        s->stmt.prev = prev;
+        s->stmt.more = (s->pipe_next != NULL);
+
+        rc = ngx_http_fraiseql_stmt_queue(&s->stmt);
+
+        prev = &s->stmt;
+    }
+
+    /* the connection is the first's until its results are over */
+    for (s = first; s != NULL; s = s->pipe_next) {
+        s->stmt.prev = NULL;
+
+        if (s != first) {
+            s->stmt.pgc = NULL;
+        }
+    }
+
+    if (rc == NGX_OK) {
+        ngx_http_fraiseql_stmt_begin(&first->stmt);
+        rc = ngx_http_fraiseql_pgc_flush(pgc);
+    }
+
+    if (rc != NGX_OK) {
+        ngx_http_fraiseql_slot_fail(first, PQerrorMessage(pgc->pg));
+        return;
+    }
+
+    ngx_add_timer(pgc->c->read, first->stmt.conf->timeout);
+}
+
+
+/* the slot's results are over: the next slot's follow on its connection */
+static void
+ngx_http_fraiseql_pipe_pass(ngx_http_fraiseql_slot_t *slot,
+    ngx_http_fraiseql_pgc_t *pgc)
+{
+    ngx_http_fraiseql_slot_t  *next = slot->pipe_next;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, slot->ctx->r->connection->log, 0,
+                   "fraiseql slot %ui: passes *%uA on to slot %ui",
+                   slot->index, pgc->c->number, next->index);
+
+    slot->pipe_next = NULL;
+    slot->stmt.more = 0;
+
+    next->stmt.pgc = pgc;
+    pgc->data = next;
+
+    ngx_http_fraiseql_stmt_begin(&next->stmt);
+}
+
+
+/*
+ * PostgreSQL skipped the slot's statement (one before it in the pipeline
+ * failed): it waits, its run not counted, and runs again with the others
+ * skipped once the Sync is read, on the same connection.  The slot that
+ * reads the connection now, or NULL.
+ */
+static ngx_http_fraiseql_slot_t *
+ngx_http_fraiseql_pipe_skipped(ngx_http_fraiseql_slot_t *slot)
+{
+    ngx_http_fraiseql_ctx_t   *ctx = slot->ctx;
+    ngx_http_fraiseql_pgc_t   *pgc = slot->stmt.pgc;
+    ngx_http_fraiseql_slot_t  *next, *first;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ctx->r->connection->log, 0,
+                   "fraiseql slot %ui: skipped on *%uA", slot->index,
+                   pgc->c->number);
+
+    slot->stmt.pgc = NULL;
+    slot->state = NGX_HTTP_FRAISEQL_SLOT_WAITING;
+    slot->runs--;
+
+    /* the skipped are the pipeline's last, in a row: their chain holds */
+    if (ctx->rerun == NULL) {
+        ctx->rerun = slot;
+    }
+
+    next = slot->pipe_next;
+
+    if (slot->stmt.more) {
+        next->stmt.pgc = pgc;
+        pgc->data = next;
+        ngx_http_fraiseql_stmt_begin(&next->stmt);
+        return next;
+    }
+
+    first = ctx->rerun;
+    ctx->rerun = NULL;
+
+    ngx_http_fraiseql_pipe_run(first, pgc);
+
+    return first->stmt.pgc != NULL ? first : NULL;
+}
+
+
+/*
+ * The pipeline's connection is gone before the slots after slot had
+ * their turn (it failed, its statement overran, or none came): they, and
+ * those skipped before it, start again, each on its own, as
+ * fraiseql_request_connections lets them (start_next).  Their statements
+ * never ran, PostgreSQL runs a pipeline's in order: that run does not
+ * count.  Whether there were any.
+ */
+static ngx_uint_t
+ngx_http_fraiseql_pipe_break(ngx_http_fraiseql_slot_t *slot)
+{
+    ngx_uint_t                 broken;
+    ngx_http_fraiseql_ctx_t   *ctx = slot->ctx;
+    ngx_http_fraiseql_slot_t  *s, *next;
+
+    s = ctx->rerun ? ctx->rerun : slot;
+    ctx->rerun = NULL;
+
+    for (broken = 0; s != NULL; s = next) {
+        next = s->pipe_next;
+        s->pipe_next = NULL;
+        s->stmt.more = 0;
+
+        if (s == slot) {
+            continue;
+        }
+
+        /* a skipped one waits (WAITING), its run already uncounted */
+        if (s->state == NGX_HTTP_FRAISEQL_SLOT_RUNNING) {
+            s->runs--;
+        }
+
+        s->state = NGX_HTTP_FRAISEQL_SLOT_NEW;
+        ctx->nactive--;
+        broken++;
+
+        if (s->index < ctx->next) {
+            ctx->next = s->index;
+        }
+    }
+
+    return broken;
 }
 
 
@@ -267,7 +534,14 @@ static void
 ngx_http_fraiseql_slot_ready(ngx_http_fraiseql_waiter_t *w,
     ngx_http_fraiseql_pgc_t *pgc)
 {
-    ngx_http_fraiseql_slot_run(w->data, pgc);
+    ngx_http_fraiseql_slot_t  *slot = w->data;
+
+    if (slot->pipe_next != NULL) {
+        ngx_http_fraiseql_pipe_run(slot, pgc);
+        return;
+    }
+
+    ngx_http_fraiseql_slot_run(slot, pgc);
 }
 
 
@@ -284,6 +558,7 @@ ngx_http_fraiseql_slot_waited(ngx_http_fraiseql_waiter_t *w,
     slot->state = NGX_HTTP_FRAISEQL_SLOT_NEW;
 
     if (timedout) {
+        (void) ngx_http_fraiseql_pipe_break(slot);
         ngx_http_fraiseql_slot_unavailable(slot, "No database connection "
                                            "became free in time");
         return;
@@ -664,10 +939,11 @@ ngx_http_fraiseql_field_error(void *data, const fql_path_t *path,
 static void
 ngx_http_fraiseql_slot_rows(ngx_http_fraiseql_slot_t *slot)
 {
-    size_t                    taken;
-    ngx_int_t                 rc;
-    PGresult                 *res;
-    ngx_http_fraiseql_ctx_t  *ctx = slot->ctx;
+    size_t                     taken;
+    ngx_int_t                  rc;
+    PGresult                  *res;
+    ngx_http_fraiseql_ctx_t   *ctx = slot->ctx;
+    ngx_http_fraiseql_slot_t  *next;
 
     taken = 0;
 
@@ -726,8 +1002,23 @@ ngx_http_fraiseql_slot_rows(ngx_http_fraiseql_slot_t *slot)
             return;
 
         case NGX_DONE:
-            ngx_http_fraiseql_slot_done(slot);
-            return;
+            if (slot->stmt.skipped) {
+                next = ngx_http_fraiseql_pipe_skipped(slot);
+
+            } else {
+                next = slot->stmt.more ? slot->pipe_next : NULL;
+                ngx_http_fraiseql_slot_done(slot);
+            }
+
+            /* the next field's rows follow on the same connection */
+            if (next == NULL || ctx->finished || next->stmt.pgc == NULL
+                || next->paused)
+            {
+                return;
+            }
+
+            slot = next;
+            break;
 
         default: /* NGX_ERROR */
             ngx_http_fraiseql_slot_fail(slot,
@@ -804,6 +1095,9 @@ ngx_http_fraiseql_slot_timeout(ngx_http_fraiseql_slot_t *slot)
     slot->stmt.pgc = NULL;
     ngx_http_fraiseql_pool_cancel(pgc);
 
+    /* the slots after it in its pipeline start again (slot_done) */
+    (void) ngx_http_fraiseql_pipe_break(slot);
+
     if (!slot->failed) {
         slot->failed = 1;
 
@@ -838,8 +1132,14 @@ ngx_http_fraiseql_slot_done(ngx_http_fraiseql_slot_t *slot)
 
     if (pgc != NULL) {
         slot->stmt.pgc = NULL;
-        ngx_http_fraiseql_pool_release(pgc, !slot->failed
-                                            || PQisBusy(pgc->pg) == 0);
+
+        if (slot->stmt.more && !ctx->finished) {
+            ngx_http_fraiseql_pipe_pass(slot, pgc);
+
+        } else {
+            ngx_http_fraiseql_pool_release(pgc, !slot->failed
+                                                || PQisBusy(pgc->pg) == 0);
+        }
     }
 
     if (ctx->finished) {
@@ -902,7 +1202,7 @@ static void
 ngx_http_fraiseql_slot_fail(ngx_http_fraiseql_slot_t *slot,
     const char *detail)
 {
-    ngx_uint_t                stale;
+    ngx_uint_t                stale, broken;
     ngx_http_fraiseql_ctx_t  *ctx = slot->ctx;
     ngx_http_fraiseql_pgc_t  *pgc = slot->stmt.pgc;
 
@@ -920,10 +1220,17 @@ ngx_http_fraiseql_slot_fail(ngx_http_fraiseql_slot_t *slot,
         ngx_http_fraiseql_pool_release(pgc, 0);
     }
 
+    /* the slots after it in its pipeline start again on their own */
+    broken = ngx_http_fraiseql_pipe_break(slot);
+
     /* a query that has produced nothing yet is safe to repeat */
     if (slot->nrows == 0 && !slot->failed && ctx->plan->op == FQL_OP_QUERY
         && ngx_http_fraiseql_slot_retry(slot, stale) == NGX_OK)
     {
+        if (broken) {
+            ngx_http_fraiseql_start_next(ctx);
+        }
+
         return;
     }
 
@@ -1036,7 +1343,10 @@ ngx_http_fraiseql_slot_unavailable(ngx_http_fraiseql_slot_t *slot,
 static void
 ngx_http_fraiseql_advance(ngx_http_fraiseql_ctx_t *ctx)
 {
-    ngx_http_fraiseql_slot_t  *s;
+    ngx_uint_t                 carried;
+    ngx_http_fraiseql_slot_t  *s, *next;
+
+    carried = 0;
 
     while (ctx->head < ctx->nslots) {
         s = &ctx->slots[ctx->head];
@@ -1048,8 +1358,12 @@ ngx_http_fraiseql_advance(ngx_http_fraiseql_ctx_t *ctx)
         }
 
         if (s->state != NGX_HTTP_FRAISEQL_SLOT_DONE) {
-            if (!ctx->blocked
-                && ngx_http_fraiseql_flush_slot(s, 0) == NGX_ERROR)
+            /* what it carries waits for its rows until the turn's end */
+            if (carried) {
+                ngx_http_fraiseql_flush_later(ctx);
+
+            } else if (!ctx->blocked
+                       && ngx_http_fraiseql_flush_slot(s, 0) == NGX_ERROR)
             {
                 ngx_http_fraiseql_abort(ctx, NGX_ERROR);
                 return;
@@ -1071,7 +1385,14 @@ ngx_http_fraiseql_advance(ngx_http_fraiseql_ctx_t *ctx)
             return;
         }
 
-        if (ngx_http_fraiseql_flush_slot(s, 0) == NGX_ERROR) {
+        /* the next one sends it, with its own, when it has nothing held */
+        next = &ctx->slots[ctx->head + 1];
+        carried = (next->out == NULL && !next->paused);
+
+        if ((carried ? ngx_http_fraiseql_carry(s, next)
+                     : ngx_http_fraiseql_flush_slot(s, 0))
+            == NGX_ERROR)
+        {
             ngx_http_fraiseql_abort(ctx, NGX_ERROR);
             return;
         }
@@ -1151,16 +1472,27 @@ ngx_http_fraiseql_wake_handler(ngx_event_t *ev)
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
                    "fraiseql wake handler, head %ui", ctx->head);
 
+    /* those paused now: one that reads on passes a pipeline on */
+    for (i = ctx->head; i < ctx->nslots; i++) {
+        s = &ctx->slots[i];
+        s->woken = (s->paused && s->stmt.pgc != NULL
+                    && s->state == NGX_HTTP_FRAISEQL_SLOT_RUNNING);
+    }
+
     for (i = ctx->head; i < ctx->nslots && !ctx->finished; i++) {
         s = &ctx->slots[i];
 
-        if (s->paused && s->stmt.pgc != NULL
+        if (s->woken && s->paused && s->stmt.pgc != NULL
             && s->state == NGX_HTTP_FRAISEQL_SLOT_RUNNING)
         {
+            s->woken = 0;
             s->paused = 0;
             ngx_http_fraiseql_slot_rows(s);
-            paused += s->paused;
         }
+    }
+
+    for (i = ctx->head; i < ctx->nslots; i++) {
+        paused += ctx->slots[i].paused;
     }
 
     /* nothing waits on the client any more */

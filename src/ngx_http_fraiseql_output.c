@@ -21,6 +21,7 @@ static u_char  ngx_http_fraiseql_file_tag;
 static ngx_int_t ngx_http_fraiseql_spill(ngx_http_fraiseql_ctx_t *ctx,
     ngx_http_fraiseql_slot_t *s);
 static void ngx_http_fraiseql_hold_timeout(ngx_event_t *ev);
+static void ngx_http_fraiseql_flush_handler(ngx_event_t *ev);
 static void ngx_http_fraiseql_finalize_handler(ngx_event_t *ev);
 
 
@@ -379,6 +380,81 @@ ngx_http_fraiseql_flush_slot(ngx_http_fraiseql_slot_t *s, ngx_uint_t last)
 
 
 /*
+ * The head of the response is done and hands what it holds to the next
+ * slot, which holds nothing yet (next->out is NULL), instead of sending
+ * it: it goes with what the next one writes, in one write to the client
+ * (the next field's rows are often already there: a pipeline), and at
+ * the latest at the end of this turn of the event loop
+ * (ngx_http_fraiseql_flush_later).
+ */
+ngx_int_t
+ngx_http_fraiseql_carry(ngx_http_fraiseql_slot_t *s,
+    ngx_http_fraiseql_slot_t *next)
+{
+    if (ngx_http_fraiseql_hold_buf(s, 0) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (s->out == NULL) {
+        return NGX_OK;
+    }
+
+    next->out = s->out;
+    next->last = s->last;
+    next->file = s->file;
+
+    s->out = NULL;
+    s->last = &s->out;
+    s->file = NULL;
+
+    return NGX_OK;
+}
+
+
+/* what the head holds goes out once this turn's events are handled */
+void
+ngx_http_fraiseql_flush_later(ngx_http_fraiseql_ctx_t *ctx)
+{
+    if (ctx->flush.posted || ctx->finished) {
+        return;
+    }
+
+    ctx->flush.handler = ngx_http_fraiseql_flush_handler;
+    ctx->flush.data = ctx;
+    ctx->flush.log = ctx->r->connection->log;
+
+    ngx_post_event(&ctx->flush, &ngx_posted_events);
+}
+
+
+static void
+ngx_http_fraiseql_flush_handler(ngx_event_t *ev)
+{
+    ngx_http_fraiseql_ctx_t  *ctx = ev->data;
+
+    ngx_connection_t          *c;
+    ngx_http_fraiseql_slot_t  *s;
+
+    c = ctx->r->connection;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "fraiseql flush handler, head %ui", ctx->head);
+
+    if (ctx->finished || ctx->blocked || ctx->head >= ctx->nslots) {
+        return;
+    }
+
+    s = &ctx->slots[ctx->head];
+
+    if (s->out != NULL && ngx_http_fraiseql_flush_slot(s, 0) == NGX_ERROR) {
+        ngx_http_fraiseql_abort(ctx, NGX_ERROR);
+    }
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+/*
  * Passes out to the output filter (the header first).  The client is
  * "blocked" while our buffers wait in nginx's chain or a filter kept
  * some back: the write event tells when it takes more.
@@ -566,6 +642,10 @@ ngx_http_fraiseql_cleanup(void *data)
 
     if (ctx->wake.posted) {
         ngx_delete_posted_event(&ctx->wake);
+    }
+
+    if (ctx->flush.posted) {
+        ngx_delete_posted_event(&ctx->flush);
     }
 
     if (ctx->hold.timer_set) {

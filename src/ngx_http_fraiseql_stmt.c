@@ -34,6 +34,9 @@ static ngx_int_t ngx_http_fraiseql_stmt_run(ngx_http_fraiseql_stmt_t *st,
 static void ngx_http_fraiseql_stmt_enter(ngx_http_fraiseql_stmt_t *st,
     ngx_http_fraiseql_stmt_phase_e phase);
 static ngx_int_t ngx_http_fraiseql_stmt_next(ngx_http_fraiseql_stmt_t *st);
+static ngx_uint_t ngx_http_fraiseql_stmt_how(ngx_http_fraiseql_stmt_t *st);
+static ngx_int_t ngx_http_fraiseql_stmt_steps(ngx_http_fraiseql_stmt_t *st,
+    ngx_uint_t how);
 
 
 static const char  *ngx_http_fraiseql_stmt_phases[] = {
@@ -96,6 +99,93 @@ ngx_http_fraiseql_stmt_lead(ngx_http_fraiseql_stmt_t *st)
 
 
 /*
+ * Resets the statement for a run and chooses how it goes on this
+ * connection (by name, prepared now, or unnamed).
+ */
+static ngx_uint_t
+ngx_http_fraiseql_stmt_how(ngx_http_fraiseql_stmt_t *st)
+{
+    ngx_uint_t              how;
+    const fql_root_plan_t  *rp = st->plan;
+
+    static const char  *hows[] = { "unnamed", "by name", "prepared now" };
+
+    st->steps = 0;
+    st->refused = 0;
+    st->skipped = 0;
+    st->pgc->log.action = "sending a statement to PostgreSQL";
+
+    how = ngx_http_fraiseql_stmt_lookup(st, rp->sql_hash, rp->sql,
+                                        rp->sql_len);
+
+    ngx_log_debug5(NGX_LOG_DEBUG_HTTP, st->log, 0,
+                   "fraiseql stmt: send on *%uA, %s%s, %ui params%s",
+                   st->pgc->c->number, hows[how],
+                   (st->lead && st->prev == NULL)
+                   ? ", after a leading statement" : "",
+                   (ngx_uint_t) rp->nparams,
+                   (st->prev || st->more) ? ", in a shared pipeline" : "");
+
+    return how;
+}
+
+
+/*
+ * The steps of a statement in a pipeline (pipeline mode is on): the
+ * leading statement when it is the pipeline's first, its Prepare when it
+ * needs one, its run, and the Sync when it is the last (a Flush when it
+ * is not): the statements of one pipeline are one implicit transaction,
+ * for which the leading statement's settings hold.
+ */
+static ngx_int_t
+ngx_http_fraiseql_stmt_steps(ngx_http_fraiseql_stmt_t *st, ngx_uint_t how)
+{
+    char                    name[24];
+    PGconn                 *pg = st->pgc->pg;
+    const fql_root_plan_t  *rp = st->plan;
+
+    if (st->lead != NULL && st->prev == NULL
+        && ngx_http_fraiseql_stmt_lead(st) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (how == NGX_HTTP_FRAISEQL_PREPARE) {
+        ngx_sprintf((u_char *) name, "fq_%016uxL%Z", rp->sql_hash);
+
+        if (!PQsendPrepare(pg, name, rp->sql, rp->nparams, NULL)) {
+            return NGX_ERROR;
+        }
+
+        st->steps |= NGX_HTTP_FRAISEQL_STEP(NGX_HTTP_FRAISEQL_STMT_PREPARE);
+    }
+
+    if (ngx_http_fraiseql_stmt_run(st, how) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    st->steps |= NGX_HTTP_FRAISEQL_STEP(NGX_HTTP_FRAISEQL_STMT_ROWS);
+
+    /*
+     * PostgreSQL sends what it holds at a Sync: a Flush has it send this
+     * statement's results as soon as they are there, not once the
+     * statements after it are over too.
+     */
+    if (st->more) {
+        return PQsendFlushRequest(pg) ? NGX_OK : NGX_ERROR;
+    }
+
+    if (!PQpipelineSync(pg)) {
+        return NGX_ERROR;
+    }
+
+    st->steps |= NGX_HTTP_FRAISEQL_STEP(NGX_HTTP_FRAISEQL_STMT_SYNC);
+
+    return NGX_OK;
+}
+
+
+/*
  * Sends the statement.  One this connection has prepared runs by name:
  * PostgreSQL neither parses nor plans it again.  One it has not is
  * prepared first, in the same round trip when pipelined; a connection
@@ -107,70 +197,27 @@ ngx_http_fraiseql_stmt_send(ngx_http_fraiseql_stmt_t *st)
 {
     char                    name[24];
     PGconn                 *pg = st->pgc->pg;
-    ngx_uint_t              how, phase;
+    ngx_uint_t              how;
     const fql_root_plan_t  *rp = st->plan;
 
-    static const char  *hows[] = { "unnamed", "by name", "prepared now" };
-
-    st->steps = 0;
-    st->refused = 0;
-    st->pgc->log.action = "sending a statement to PostgreSQL";
-
-    how = ngx_http_fraiseql_stmt_lookup(st, rp->sql_hash, rp->sql,
-                                        rp->sql_len);
-
-    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, st->log, 0,
-                   "fraiseql stmt: send on *%uA, %s%s, %ui params",
-                   st->pgc->c->number, hows[how],
-                   st->lead ? ", after a leading statement" : "",
-                   (ngx_uint_t) rp->nparams);
-
-    if (how == NGX_HTTP_FRAISEQL_PREPARE) {
-        ngx_sprintf((u_char *) name, "fq_%016uxL%Z", rp->sql_hash);
-    }
+    how = ngx_http_fraiseql_stmt_how(st);
 
     if (st->lead != NULL
         || (how == NGX_HTTP_FRAISEQL_PREPARE && st->conf->pipeline))
     {
         /* every step at once, in order; the Sync closes them */
-        if (!PQenterPipelineMode(pg)) {
-            return NGX_ERROR;
-        }
-
-        if (st->lead != NULL
-            && ngx_http_fraiseql_stmt_lead(st) != NGX_OK)
+        if (!PQenterPipelineMode(pg)
+            || ngx_http_fraiseql_stmt_steps(st, how) != NGX_OK)
         {
             return NGX_ERROR;
         }
 
-        if (how == NGX_HTTP_FRAISEQL_PREPARE) {
-            if (!PQsendPrepare(pg, name, rp->sql, rp->nparams, NULL)) {
-                return NGX_ERROR;
-            }
-
-            st->steps |= NGX_HTTP_FRAISEQL_STEP(
-                                             NGX_HTTP_FRAISEQL_STMT_PREPARE);
-        }
-
-        if (ngx_http_fraiseql_stmt_run(st, how) != NGX_OK
-            || !PQpipelineSync(pg))
-        {
-            return NGX_ERROR;
-        }
-
-        st->steps |= NGX_HTTP_FRAISEQL_STEP(NGX_HTTP_FRAISEQL_STMT_ROWS)
-                     | NGX_HTTP_FRAISEQL_STEP(NGX_HTTP_FRAISEQL_STMT_SYNC);
-
-        for (phase = 0; !(st->steps & NGX_HTTP_FRAISEQL_STEP(phase));
-             phase++)
-        {
-            /* void */
-        }
-
-        ngx_http_fraiseql_stmt_enter(st, phase);
+        ngx_http_fraiseql_stmt_begin(st);
 
     } else if (how == NGX_HTTP_FRAISEQL_PREPARE) {
         /* the run follows when the Prepare is over (stmt_next) */
+        ngx_sprintf((u_char *) name, "fq_%016uxL%Z", rp->sql_hash);
+
         if (!PQsendPrepare(pg, name, rp->sql, rp->nparams, NULL)) {
             return NGX_ERROR;
         }
@@ -198,6 +245,38 @@ ngx_http_fraiseql_stmt_send(ngx_http_fraiseql_stmt_t *st)
 
 
 /*
+ * Queues the statement behind those already in the connection's
+ * pipeline (the caller entered pipeline mode, flushes and waits): its
+ * results come after theirs, and are its own once they are over
+ * (ngx_http_fraiseql_stmt_begin).  st->prev are the statements queued
+ * before it, of which one may prepare the same text: that Prepare's
+ * answer has not come yet, so this one runs unnamed rather than prepare
+ * the name twice.  st->more: statements follow it, the Sync is theirs.
+ * When one fails, PostgreSQL skips those after it up to the Sync: they
+ * end with st->skipped, and no rows.
+ */
+ngx_int_t
+ngx_http_fraiseql_stmt_queue(ngx_http_fraiseql_stmt_t *st)
+{
+    return ngx_http_fraiseql_stmt_steps(st, ngx_http_fraiseql_stmt_how(st));
+}
+
+
+/* the statement's results come now: its first step's */
+void
+ngx_http_fraiseql_stmt_begin(ngx_http_fraiseql_stmt_t *st)
+{
+    ngx_uint_t  phase;
+
+    for (phase = 0; !(st->steps & NGX_HTTP_FRAISEQL_STEP(phase)); phase++) {
+        /* void */
+    }
+
+    ngx_http_fraiseql_stmt_enter(st, phase);
+}
+
+
+/*
  * How the statement runs on this connection: by the name it was
  * prepared with, prepared now, or unnamed (prepared statements off, the
  * connection holds too many, or the name stands for another text).
@@ -209,9 +288,23 @@ ngx_http_fraiseql_stmt_lookup(ngx_http_fraiseql_stmt_t *st, uint64_t hash,
     ngx_uint_t                  i, n;
     ngx_array_t                *a = st->pgc->prepared;
     ngx_http_fraiseql_known_t  *k;
+    ngx_http_fraiseql_stmt_t   *p;
 
     if (!st->conf->named) {
         return NGX_HTTP_FRAISEQL_UNNAMED;
+    }
+
+    /* prepared by a statement queued before it, not answered yet */
+    for (p = st->prev; p != NULL; p = p->prev) {
+        if (((p->steps
+              & NGX_HTTP_FRAISEQL_STEP(NGX_HTTP_FRAISEQL_STMT_PREPARE))
+             && p->plan->sql_hash == hash)
+            || ((p->steps
+                 & NGX_HTTP_FRAISEQL_STEP(NGX_HTTP_FRAISEQL_STMT_LEAD_PREPARE))
+                && p->lead_hash == hash))
+        {
+            return NGX_HTTP_FRAISEQL_UNNAMED;
+        }
     }
 
     k = a ? a->elts : NULL;
@@ -311,7 +404,10 @@ ngx_http_fraiseql_stmt_enter(ngx_http_fraiseql_stmt_t *st,
     st->pgc->log.action = "reading rows from PostgreSQL";
 
     /* rows come one result each: nothing is buffered whole */
-    if (!st->refused && !PQsetSingleRowMode(st->pgc->pg)) {
+    if (!st->refused
+        && PQpipelineStatus(st->pgc->pg) != PQ_PIPELINE_ABORTED
+        && !PQsetSingleRowMode(st->pgc->pg))
+    {
         ngx_log_error(NGX_LOG_WARN, st->log, 0,
                       "fraiseql: single-row mode refused");
     }
@@ -335,7 +431,10 @@ ngx_http_fraiseql_stmt_next(ngx_http_fraiseql_stmt_t *st)
         return NGX_ERROR;
     }
 
-    if (st->phase == NGX_HTTP_FRAISEQL_STMT_PREPARE && !st->refused) {
+    /* a Prepare skipped (st->skipped) prepared nothing */
+    if (st->phase == NGX_HTTP_FRAISEQL_STMT_PREPARE && !st->refused
+        && !st->skipped)
+    {
         if (ngx_http_fraiseql_stmt_remember(st, st->plan->sql_hash,
                                             st->plan->sql, st->plan->sql_len)
             != NGX_OK)
@@ -458,7 +557,14 @@ ngx_http_fraiseql_stmt_result(ngx_http_fraiseql_stmt_t *st, PGresult **res)
             continue;
 
         case PGRES_PIPELINE_ABORTED:
-            /* a step before failed: its error is already reported */
+            /*
+             * A step before failed: its own, whose error is reported, or
+             * another statement's of the pipeline
+             */
+            if (!st->refused) {
+                st->skipped = 1;
+            }
+
             break;
 
         default:

@@ -164,8 +164,11 @@ def test_claims_reach_sql_and_go_with_the_request(make_nginx, keys):
     assert r.json()["data"]["whoami"][0]["claims"] is None
 
 
-def test_two_root_fields_on_two_connections_see_the_claims(make_nginx, keys):
-    n = make_nginx(pool=2, http_extra=http_extra(keys)).start()
+@pytest.mark.parametrize("pipeline", ["on", "off"])
+def test_two_root_fields_see_the_claims(make_nginx, keys, pipeline):
+    """On one connection in one pipeline, or on two connections."""
+    n = make_nginx(pool=2, http_extra=http_extra(keys),
+                   extra="fraiseql_pipeline %s;" % pipeline).start()
     r = post(n, "{ a: whoami { claims } b: whoami { claims } }",
              token(keys, tenant="t2"))
     d = r.json()["data"]
