@@ -833,10 +833,8 @@ ngx_http_fraiseql_schema(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_fraiseql_loc_conf_t  *flcf = conf;
 
-    ssize_t             n;
+    size_t              n;
     ngx_str_t          *value, path;
-    ngx_file_t          file;
-    ngx_file_info_t     fi;
     fql_arena_t         arena;
     fql_parse_error_t   err;
     u_char             *buf;
@@ -852,45 +850,10 @@ ngx_http_fraiseql_schema(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    ngx_memzero(&file, sizeof(ngx_file_t));
-    file.name = path;
-    file.log = cf->log;
-
-    file.fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-    if (file.fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_open_file_n " \"%V\" failed", &path);
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_fd_info_n " \"%V\" failed", &path);
-        ngx_close_file(file.fd);
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_file_size(&fi) > 16 * 1024 * 1024) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "schema \"%V\" is larger than 16m", &path);
-        ngx_close_file(file.fd);
-        return NGX_CONF_ERROR;
-    }
-
-    buf = ngx_pnalloc(cf->pool, ngx_file_size(&fi) + 1);
+    buf = ngx_http_fraiseql_conf_read(cf, &path, 16 * 1024 * 1024, &n);
     if (buf == NULL) {
-        ngx_close_file(file.fd);
         return NGX_CONF_ERROR;
     }
-
-    n = ngx_read_file(&file, buf, ngx_file_size(&fi), 0);
-    ngx_close_file(file.fd);
-
-    if (n == NGX_ERROR) {
-        return NGX_CONF_ERROR;
-    }
-
-    buf[n] = '\0';
 
     /* the schema lives as long as the configuration: the cycle's pool */
     ngx_http_fraiseql_arena_init(&arena, cf->pool);
@@ -1000,6 +963,66 @@ ngx_http_fraiseql_database(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
  * its time, in seconds when is_sec, else milliseconds; 0 and bad times
  * are refused as "invalid <what>".  NGX_ERROR: logged.
  */
+/*
+ * A file read whole into the configuration's pool, NUL-terminated, at
+ * most max bytes (its length in *len); NULL when it cannot be, said.
+ */
+u_char *
+ngx_http_fraiseql_conf_read(ngx_conf_t *cf, ngx_str_t *path, size_t max,
+    size_t *len)
+{
+    u_char           *buf;
+    ssize_t           n;
+    ngx_file_t        file;
+    ngx_file_info_t   fi;
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.name = *path;
+    file.log = cf->log;
+
+    file.fd = ngx_open_file(path->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (file.fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%V\" failed", path);
+        return NULL;
+    }
+
+    if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_fd_info_n " \"%V\" failed", path);
+        ngx_close_file(file.fd);
+        return NULL;
+    }
+
+    if ((size_t) ngx_file_size(&fi) > max) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" is larger than "
+                           "%uz bytes", path, max);
+        ngx_close_file(file.fd);
+        return NULL;
+    }
+
+    buf = ngx_pnalloc(cf->pool, ngx_file_size(&fi) + 1);
+    if (buf == NULL) {
+        ngx_close_file(file.fd);
+        return NULL;
+    }
+
+    n = ngx_read_file(&file, buf, ngx_file_size(&fi), 0);
+    ngx_close_file(file.fd);
+
+    if (n != ngx_file_size(&fi)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "could not read \"%V\"",
+                           path);
+        return NULL;
+    }
+
+    buf[n] = '\0';
+    *len = n;
+
+    return buf;
+}
+
+
 ngx_int_t
 ngx_http_fraiseql_conf_time(ngx_conf_t *cf, ngx_str_t *value,
     const char *name, const char *what, ngx_uint_t is_sec, ngx_int_t *out)

@@ -570,6 +570,8 @@ void ngx_http_fraiseql_add_header(ngx_http_request_t *r, const char *key,
     const char *value);
 
 /* ngx_http_fraiseql_module.c */
+u_char *ngx_http_fraiseql_conf_read(ngx_conf_t *cf, ngx_str_t *path,
+    size_t max, size_t *len);
 ngx_int_t ngx_http_fraiseql_conf_time(ngx_conf_t *cf, ngx_str_t *value,
     const char *name, const char *what, ngx_uint_t is_sec, ngx_int_t *out);
 

@@ -132,11 +132,9 @@ ngx_http_fraiseql_trusted_documents(ngx_conf_t *cf, ngx_command_t *cmd,
 
     char                          err[512];
     u_char                       *text;
-    ssize_t                       n;
+    size_t                        n;
     ngx_str_t                    *value, path;
-    ngx_file_t                    file;
     fql_arena_t                   arena;
-    ngx_file_info_t               fi;
     ngx_http_fraiseql_trusted_t  *td;
 
     if (flcf->persist.trusted != NGX_CONF_UNSET_PTR) {
@@ -150,42 +148,10 @@ ngx_http_fraiseql_trusted_documents(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
-    ngx_memzero(&file, sizeof(ngx_file_t));
-    file.name = path;
-    file.log = cf->log;
-
-    file.fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-    if (file.fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_open_file_n " \"%V\" failed", &path);
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR
-        || ngx_file_size(&fi) > 64 * 1024 * 1024)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\": unreadable or "
-                           "larger than 64 MB", &path);
-        (void) ngx_close_file(file.fd);
-        return NGX_CONF_ERROR;
-    }
-
-    text = ngx_pnalloc(cf->pool, ngx_file_size(&fi) + 1);
+    text = ngx_http_fraiseql_conf_read(cf, &path, 64 * 1024 * 1024, &n);
     if (text == NULL) {
-        (void) ngx_close_file(file.fd);
         return NGX_CONF_ERROR;
     }
-
-    n = ngx_read_file(&file, text, ngx_file_size(&fi), 0);
-    (void) ngx_close_file(file.fd);
-
-    if (n != ngx_file_size(&fi)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "could not read \"%V\"",
-                           &path);
-        return NGX_CONF_ERROR;
-    }
-
-    text[n] = '\0';
 
     td = ngx_pcalloc(cf->pool, sizeof(ngx_http_fraiseql_trusted_t));
     if (td == NULL) {
