@@ -250,9 +250,21 @@ typedef struct {
 typedef struct {
     fql_jval_t                 *item;        /* running now */
     ngx_uint_t                  index;       /* ... its place */
-    fql_jval_t                 *elem;        /* a subrequest's request */
+    ngx_http_request_t         *current;     /* ... its subrequest */
+    ngx_uint_t                  pending;     /* subrequests not ended */
+    /* the queries' slots, gathered for one pipeline (exec.c) */
+    ngx_http_fraiseql_slot_t   *pipe;
+    ngx_http_fraiseql_slot_t  **pipe_last;
+    ngx_http_fraiseql_slot_t   *rerun;       /* as ctx->rerun */
+    ngx_uint_t                  inflight;    /* gathered, not done */
+    ngx_http_fraiseql_ctx_t    *waiting;     /* a mutation, for them */
+    ngx_event_t                 resume;      /* ... to go on */
+    /* a subrequest's */
+    ngx_http_fraiseql_ctx_t    *parent;
+    fql_jval_t                 *elem;        /* its request */
     unsigned                    running:1;
     unsigned                    first:1;     /* the batch's first */
+    unsigned                    ended:1;
 } ngx_http_fraiseql_batch_t;
 
 
@@ -462,12 +474,15 @@ struct ngx_http_fraiseql_slot_s {
     ngx_uint_t                       runs;
     /* the next root field whose statement waits in the same pipeline */
     ngx_http_fraiseql_slot_t        *pipe_next;
+    /* the pipeline's first skipped slot: its request's, or its batch's */
+    ngx_http_fraiseql_slot_t       **rerun;
     unsigned                         opened:1;     /* its key written */
     unsigned                         paused:1;     /* no room: rows wait */
     unsigned                         streaming:1;  /* head: straight out */
     unsigned                         value_sent:1;  /* partly sent */
     unsigned                         failed:1;     /* its error is listed */
     unsigned                         woken:1;      /* by the wake handler */
+    unsigned                         gathered:1;   /* in a batch's pipe */
 };
 
 struct ngx_http_fraiseql_ctx_s {
@@ -488,6 +503,7 @@ struct ngx_http_fraiseql_ctx_s {
     ngx_temp_file_t                 *temp;      /* answer past the memory */
     ngx_event_t                      hold;      /* client stalls a pgc */
     ngx_event_t                      wake;      /* paused slots read on */
+    ngx_event_t                      restart;   /* slots left NEW start */
     ngx_event_t                      flush;     /* the head's, this turn */
     ngx_chain_t                     *free;
     ngx_chain_t                     *busy;
@@ -655,8 +671,15 @@ ngx_int_t ngx_http_fraiseql_batch_start(ngx_http_request_t *r,
     ngx_http_fraiseql_ctx_t *ctx, u_char *body, size_t len);
 fql_jval_t *ngx_http_fraiseql_batch_item(ngx_http_request_t *r,
     ngx_uint_t *first);
+void ngx_http_fraiseql_batch_gathered(ngx_http_fraiseql_ctx_t *ctx);
+ngx_uint_t ngx_http_fraiseql_batch_wait(ngx_http_fraiseql_ctx_t *ctx);
+void ngx_http_fraiseql_batch_slot_done(ngx_http_fraiseql_slot_t *s);
+void ngx_http_fraiseql_batch_leave(ngx_http_fraiseql_ctx_t *ctx);
 
 /* ngx_http_fraiseql_exec.c */
 ngx_int_t ngx_http_fraiseql_execute(ngx_http_fraiseql_ctx_t *ctx);
+void ngx_http_fraiseql_run(ngx_http_fraiseql_ctx_t *ctx);
+void ngx_http_fraiseql_pipe_go(ngx_http_fraiseql_slot_t *first);
+ngx_uint_t ngx_http_fraiseql_pipe_break(ngx_http_fraiseql_slot_t *slot);
 
 #endif /* NGX_HTTP_FRAISEQL_H */

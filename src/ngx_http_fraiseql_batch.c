@@ -2,18 +2,30 @@
  * Batches: a POST body that is a JSON array of requests (Apollo's batch
  * HTTP link) is answered with the array of their answers, in order.
  *
- * Each request of the batch runs as a subrequest of the location, one
- * after the other: each is a request of its own for authentication,
- * authorization, the rate and cost zones and the plan cache, and each
- * writes its whole answer (data, or errors) through nginx's postpone
- * filter, which keeps the order; mutations therefore run in the order
- * they are listed.  The request itself writes the brackets and commas.
+ * Each request of the batch runs as a subrequest of the location: each is
+ * a request of its own for authentication, authorization, the rate and
+ * cost zones and the plan cache, and each writes its whole answer (data,
+ * or errors) through nginx's postpone filter, which keeps the order.  The
+ * request itself writes the brackets and commas.
+ *
+ * They start one after the other, but a query does not wait for its
+ * rows before the next starts: once compiled and allowed, its statements
+ * are gathered (ngx_http_fraiseql_gather in exec.c) and the next request
+ * begins.  The gathered statements of the whole batch go in one pipeline
+ * on one connection, with one Sync, once the last request is in: one
+ * round trip for the batch, as for the root fields of one request.  A
+ * mutation waits until what was gathered before it is done, and the
+ * requests after it until it is: mutations run in the order listed, each
+ * seeing what came before.
  */
 
 #include "ngx_http_fraiseql.h"
 
 
 static void ngx_http_fraiseql_batch_next(ngx_http_request_t *r);
+static void ngx_http_fraiseql_batch_go(ngx_http_fraiseql_ctx_t *ctx);
+static void ngx_http_fraiseql_batch_resume(ngx_event_t *ev);
+static void ngx_http_fraiseql_batch_cleanup(void *data);
 
 
 char *
@@ -84,8 +96,31 @@ ngx_http_fraiseql_batch_done(ngx_http_request_t *sr, void *data,
 {
     ngx_http_fraiseql_ctx_t  *ctx = data;
 
-    /* the request's write handler goes on with the next */
-    ctx->batch.running = 0;
+    ngx_http_fraiseql_ctx_t  *sctx;
+
+    /* nginx may call this again, when the subrequest's output goes out */
+    sctx = ngx_http_get_module_ctx(sr, ngx_http_fraiseql_module);
+
+    if (sctx == NULL || !sctx->batch.ended) {
+        if (sctx != NULL) {
+            sctx->batch.ended = 1;
+        }
+
+        ctx->batch.pending--;
+    }
+
+    /*
+     * The request's write handler goes on with the next.  nginx posts it
+     * only when the subrequest is the one writing: one that ended while
+     * another's answer goes out does it here.
+     */
+    if (sr == ctx->batch.current && ctx->batch.running) {
+        ctx->batch.running = 0;
+
+        if (ngx_http_post_request(ctx->r, NULL) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
 
     return rc;
 }
@@ -113,6 +148,9 @@ ngx_http_fraiseql_batch_spawn(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    ctx->batch.current = sr;
+    ctx->batch.pending++;
+
     return NGX_OK;
 }
 
@@ -126,9 +164,10 @@ ngx_int_t
 ngx_http_fraiseql_batch_start(ngx_http_request_t *r,
     ngx_http_fraiseql_ctx_t *ctx, u_char *body, size_t len)
 {
-    ngx_int_t      rc;
-    ngx_uint_t     n;
-    fql_jval_t    *root, *it;
+    ngx_int_t            rc;
+    ngx_uint_t           n;
+    fql_jval_t          *root, *it;
+    ngx_http_cleanup_t  *cln;
 
     if (ctx->lcf->batch == 0) {
         fql_error_add(&ctx->errs, NULL, FQL_CODE_BAD_REQUEST, "Batches "
@@ -170,6 +209,15 @@ ngx_http_fraiseql_batch_start(ngx_http_request_t *r,
 
     ctx->batch.item = root->items;
     ctx->batch.index = 0;
+    ctx->batch.pipe_last = &ctx->batch.pipe;
+
+    cln = ngx_http_cleanup_add(r, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_fraiseql_batch_cleanup;
+    cln->data = ctx;
 
     r->headers_out.status = NGX_HTTP_OK;
     r->headers_out.content_length_n = -1;
@@ -193,7 +241,12 @@ ngx_http_fraiseql_batch_start(ngx_http_request_t *r,
 }
 
 
-/* a request of the batch ended: the next, or the end */
+/*
+ * A request of the batch ended, or gathered its statements: the next, or
+ * once all are in, the gathered statements go and the answer ends when
+ * every request has.  The postpone filter is given its turn too: a
+ * request that ended hands the answer on to the next.
+ */
 static void
 ngx_http_fraiseql_batch_next(ngx_http_request_t *r)
 {
@@ -201,26 +254,192 @@ ngx_http_fraiseql_batch_next(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_fraiseql_module);
 
-    if (ctx == NULL || ctx->batch.running) {
+    if (ctx == NULL) {
         return;
     }
 
-    ctx->batch.item = ctx->batch.item->next;
-    ctx->batch.index++;
+    if (ngx_http_output_filter(r, NULL) == NGX_ERROR) {
+        ngx_http_finalize_request(r, NGX_ERROR);
+        return;
+    }
+
+    if (ctx->batch.running) {
+        return;
+    }
 
     if (ctx->batch.item != NULL) {
-        if (ngx_http_fraiseql_batch_put(r, ",", 0) == NGX_ERROR
-            || ngx_http_fraiseql_batch_spawn(r, ctx) != NGX_OK)
-        {
-            ngx_http_finalize_request(r, NGX_ERROR);
+        ctx->batch.item = ctx->batch.item->next;
+        ctx->batch.index++;
+
+        if (ctx->batch.item != NULL) {
+            if (ngx_http_fraiseql_batch_put(r, ",", 0) == NGX_ERROR
+                || ngx_http_fraiseql_batch_spawn(r, ctx) != NGX_OK)
+            {
+                ngx_http_finalize_request(r, NGX_ERROR);
+            }
+
+            return;
         }
 
+        /* every request is in: what they gathered goes */
+        ngx_http_fraiseql_batch_go(ctx);
+    }
+
+    if (ctx->batch.pending) {
         return;
     }
 
     r->write_event_handler = ngx_http_request_empty_handler;
 
     ngx_http_finalize_request(r, ngx_http_fraiseql_batch_put(r, "]\n", 1));
+}
+
+
+/* the statements gathered so far go, in one pipeline */
+static void
+ngx_http_fraiseql_batch_go(ngx_http_fraiseql_ctx_t *ctx)
+{
+    ngx_http_fraiseql_slot_t  *first;
+
+    first = ctx->batch.pipe;
+
+    if (first == NULL) {
+        return;
+    }
+
+    ctx->batch.pipe = NULL;
+    ctx->batch.pipe_last = &ctx->batch.pipe;
+
+    ngx_http_fraiseql_pipe_go(first);
+}
+
+
+/*
+ * A request of the batch gathered its statements (exec.c): the batch goes
+ * on with its next request.
+ */
+void
+ngx_http_fraiseql_batch_gathered(ngx_http_fraiseql_ctx_t *ctx)
+{
+    ngx_http_fraiseql_ctx_t  *pctx = ctx->batch.parent;
+
+    if (pctx->batch.current == ctx->r && pctx->batch.running) {
+        pctx->batch.running = 0;
+        (void) ngx_http_post_request(pctx->r, NULL);
+    }
+}
+
+
+/*
+ * A mutation of the batch runs once what was gathered before it is done:
+ * whether it waits (ngx_http_fraiseql_batch_slot_done wakes it).
+ */
+ngx_uint_t
+ngx_http_fraiseql_batch_wait(ngx_http_fraiseql_ctx_t *ctx)
+{
+    ngx_http_fraiseql_ctx_t  *pctx = ctx->batch.parent;
+
+    if (ctx->plan->op == FQL_OP_QUERY || pctx->batch.inflight == 0) {
+        return 0;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->r->connection->log, 0,
+                   "fraiseql batch: a mutation waits for %ui statements",
+                   pctx->batch.inflight);
+
+    pctx->batch.waiting = ctx;
+    ngx_http_fraiseql_batch_go(pctx);
+
+    return 1;
+}
+
+
+/* a gathered slot is done (or its request ended) */
+void
+ngx_http_fraiseql_batch_slot_done(ngx_http_fraiseql_slot_t *s)
+{
+    ngx_http_fraiseql_ctx_t  *pctx = s->ctx->batch.parent;
+
+    s->gathered = 0;
+
+    if (--pctx->batch.inflight == 0 && pctx->batch.waiting != NULL
+        && !pctx->batch.waiting->finished && !pctx->batch.resume.posted)
+    {
+        pctx->batch.resume.handler = ngx_http_fraiseql_batch_resume;
+        pctx->batch.resume.data = pctx;
+        pctx->batch.resume.log = pctx->r->connection->log;
+
+        ngx_post_event(&pctx->batch.resume, &ngx_posted_events);
+    }
+}
+
+
+static void
+ngx_http_fraiseql_batch_resume(ngx_event_t *ev)
+{
+    ngx_http_fraiseql_ctx_t  *pctx = ev->data;
+
+    ngx_http_fraiseql_ctx_t  *ctx;
+
+    ctx = pctx->batch.waiting;
+    pctx->batch.waiting = NULL;
+
+    if (ctx != NULL && !ctx->finished) {
+        ngx_http_fraiseql_run(ctx);
+    }
+
+    ngx_http_run_posted_requests(pctx->r->connection);
+}
+
+
+/*
+ * A request of the batch ends (exec.c's cleanup): its slots leave the
+ * pipeline still being gathered, and count as done.
+ */
+void
+ngx_http_fraiseql_batch_leave(ngx_http_fraiseql_ctx_t *ctx)
+{
+    ngx_uint_t                  i;
+    ngx_http_fraiseql_ctx_t    *pctx = ctx->batch.parent;
+    ngx_http_fraiseql_slot_t  **pp, *s;
+
+    if (pctx->batch.waiting == ctx) {
+        pctx->batch.waiting = NULL;
+    }
+
+    for (pp = &pctx->batch.pipe; *pp != NULL; /* void */) {
+        s = *pp;
+
+        if (s->ctx == ctx) {
+            *pp = s->pipe_next;
+            s->pipe_next = NULL;
+
+        } else {
+            pp = &s->pipe_next;
+        }
+    }
+
+    pctx->batch.pipe_last = pp;
+
+    for (i = 0; i < ctx->nslots; i++) {
+        if (ctx->slots[i].gathered) {
+            ngx_http_fraiseql_batch_slot_done(&ctx->slots[i]);
+        }
+    }
+}
+
+
+/* the batch's request goes away: nothing of it stays posted */
+static void
+ngx_http_fraiseql_batch_cleanup(void *data)
+{
+    ngx_http_fraiseql_ctx_t  *ctx = data;
+
+    ctx->batch.waiting = NULL;
+
+    if (ctx->batch.resume.posted) {
+        ngx_delete_posted_event(&ctx->batch.resume);
+    }
 }
 
 
@@ -248,3 +467,4 @@ ngx_http_fraiseql_batch_item(ngx_http_request_t *r, ngx_uint_t *first)
 
     return pctx->batch.item;
 }
+

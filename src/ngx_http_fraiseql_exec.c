@@ -9,7 +9,9 @@
  * response streams to the output filter; later slots hold their output
  * until they become the head, so the response keeps document order while
  * statements run concurrently (ngx_http_fraiseql_output.c keeps what is
- * held bounded).
+ * held bounded).  The queries of a batch (batch.c) gather their
+ * statements in one pipeline for the batch: a pipeline's slots may be of
+ * several requests, each slot knows its own (slot->ctx).
  */
 
 #include "ngx_http_fraiseql.h"
@@ -18,13 +20,12 @@
 
 static void ngx_http_fraiseql_start_next(ngx_http_fraiseql_ctx_t *ctx);
 static ngx_int_t ngx_http_fraiseql_pipe(ngx_http_fraiseql_ctx_t *ctx);
-static void ngx_http_fraiseql_pipe_run(ngx_http_fraiseql_slot_t *first,
-    ngx_http_fraiseql_pgc_t *pgc);
+static ngx_int_t ngx_http_fraiseql_gather(ngx_http_fraiseql_ctx_t *ctx);
+static ngx_http_fraiseql_slot_t *ngx_http_fraiseql_pipe_run(
+    ngx_http_fraiseql_slot_t *first, ngx_http_fraiseql_pgc_t *pgc);
 static void ngx_http_fraiseql_pipe_pass(ngx_http_fraiseql_slot_t *slot,
     ngx_http_fraiseql_pgc_t *pgc);
 static ngx_http_fraiseql_slot_t *ngx_http_fraiseql_pipe_skipped(
-    ngx_http_fraiseql_slot_t *slot);
-static ngx_uint_t ngx_http_fraiseql_pipe_break(
     ngx_http_fraiseql_slot_t *slot);
 static void ngx_http_fraiseql_start(ngx_http_fraiseql_slot_t *slot);
 static void ngx_http_fraiseql_slot_ready(ngx_http_fraiseql_waiter_t *w,
@@ -51,6 +52,7 @@ static ngx_int_t ngx_http_fraiseql_slot_open(ngx_http_fraiseql_slot_t *s);
 static void ngx_http_fraiseql_advance(ngx_http_fraiseql_ctx_t *ctx);
 static void ngx_http_fraiseql_wake(ngx_http_fraiseql_ctx_t *ctx);
 static void ngx_http_fraiseql_wake_handler(ngx_event_t *ev);
+static void ngx_http_fraiseql_restart_handler(ngx_event_t *ev);
 static void ngx_http_fraiseql_pause(ngx_http_fraiseql_slot_t *slot);
 static void ngx_http_fraiseql_write_handler(ngx_http_request_t *r);
 static int ngx_http_fraiseql_field_error(void *data, const fql_path_t *path,
@@ -122,12 +124,17 @@ ngx_http_fraiseql_execute(ngx_http_fraiseql_ctx_t *ctx)
     ctx->wake.data = ctx;
     ctx->wake.log = r->connection->log;
 
+    ctx->restart.handler = ngx_http_fraiseql_restart_handler;
+    ctx->restart.data = ctx;
+    ctx->restart.log = r->connection->log;
+
     for (i = 0, rp = ctx->plan->roots; rp; rp = rp->next, i++) {
         s = &ctx->slots[i];
         s->ctx = ctx;
         s->plan = rp;
         s->index = i;
         s->last = &s->out;
+        s->rerun = &ctx->rerun;
         s->w.reserve = ngx_http_fraiseql_slot_reserve;
         s->w.ctx = s;
 
@@ -214,6 +221,13 @@ ngx_http_fraiseql_start_next(ngx_http_fraiseql_ctx_t *ctx)
     ngx_uint_t                 max;
     ngx_http_fraiseql_slot_t  *s;
 
+    /* a batch's mutation: once what came before it is done */
+    if (ctx->batch.parent != NULL && ctx->nactive == 0
+        && ngx_http_fraiseql_batch_wait(ctx))
+    {
+        return;
+    }
+
     if (!ctx->piped && ngx_http_fraiseql_pipe(ctx) == NGX_OK) {
         return;
     }
@@ -258,7 +272,7 @@ ngx_http_fraiseql_start(ngx_http_fraiseql_slot_t *slot)
 
     case NGX_OK:
         if (slot->pipe_next != NULL) {
-            ngx_http_fraiseql_pipe_run(slot, pgc);
+            (void) ngx_http_fraiseql_pipe_run(slot, pgc);
 
         } else {
             ngx_http_fraiseql_slot_run(slot, pgc);
@@ -313,6 +327,12 @@ ngx_http_fraiseql_pipe(ngx_http_fraiseql_ctx_t *ctx)
         return NGX_DECLINED;
     }
 
+    if (ctx->batch.parent != NULL
+        && ngx_http_fraiseql_gather(ctx) == NGX_OK)
+    {
+        return NGX_OK;
+    }
+
     n = 0;
 
     for (i = ctx->next; i < ctx->nslots; i++) {
@@ -357,14 +377,159 @@ ngx_http_fraiseql_pipe(ngx_http_fraiseql_ctx_t *ctx)
 }
 
 
-/* the first slot of a pipeline holds a connection: every statement goes */
+/* two statements may share a pipeline: their leading statements agree */
+static ngx_uint_t
+ngx_http_fraiseql_same_lead(ngx_http_fraiseql_stmt_t *a,
+    ngx_http_fraiseql_stmt_t *b)
+{
+    int  i;
+
+    if (a->lead != b->lead || a->lead_nparams != b->lead_nparams) {
+        return 0;
+    }
+
+    for (i = 0; i < a->lead_nparams; i++) {
+        if ((a->lead_params[i] == NULL) != (b->lead_params[i] == NULL)
+            || (a->lead_params[i] != NULL
+                && ngx_strcmp(a->lead_params[i], b->lead_params[i]) != 0))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/*
+ * A query of a batch: its statements join the batch's pipeline, which
+ * goes once the batch's last request is in (batch.c), and the batch's
+ * next request starts now.  They share one implicit transaction, so the
+ * leading statements must agree: the same caller, as they all come from
+ * one HTTP request, unless a setting differs; then it runs on its own
+ * (NGX_DECLINED).
+ */
+static ngx_int_t
+ngx_http_fraiseql_gather(ngx_http_fraiseql_ctx_t *ctx)
+{
+    ngx_uint_t                  i, n;
+    ngx_http_fraiseql_ctx_t    *pctx = ctx->batch.parent;
+    ngx_http_fraiseql_slot_t   *s, *one;
+
+    n = 0;
+    one = NULL;
+
+    for (i = ctx->next; i < ctx->nslots; i++) {
+        if (ctx->slots[i].state == NGX_HTTP_FRAISEQL_SLOT_NEW) {
+            one = &ctx->slots[i];
+            n++;
+        }
+    }
+
+    if (n == 0
+        || (pctx->batch.pipe != NULL
+            && !ngx_http_fraiseql_same_lead(&pctx->batch.pipe->stmt,
+                                            &one->stmt)))
+    {
+        return NGX_DECLINED;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->r->connection->log, 0,
+                   "fraiseql: %ui root fields join the batch's pipeline", n);
+
+    for (i = ctx->next; i < ctx->nslots; i++) {
+        s = &ctx->slots[i];
+
+        if (s->state != NGX_HTTP_FRAISEQL_SLOT_NEW) {
+            continue;
+        }
+
+        if (ngx_http_fraiseql_slot_open(s) != NGX_OK) {
+            ngx_http_fraiseql_abort(ctx, NGX_ERROR);
+            return NGX_OK;
+        }
+
+        s->state = NGX_HTTP_FRAISEQL_SLOT_WAITING;
+        s->gathered = 1;
+        s->rerun = &pctx->batch.rerun;
+        ctx->nactive++;
+        pctx->batch.inflight++;
+
+        *pctx->batch.pipe_last = s;
+        pctx->batch.pipe_last = &s->pipe_next;
+    }
+
+    ctx->next = ctx->nslots;
+
+    ngx_http_fraiseql_batch_gathered(ctx);
+
+    return NGX_OK;
+}
+
+
+/* a batch's gathered slots: their pipeline waits for its connection */
+void
+ngx_http_fraiseql_pipe_go(ngx_http_fraiseql_slot_t *first)
+{
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, first->ctx->r->connection->log, 0,
+                   "fraiseql: the batch's pipeline goes, from slot %ui",
+                   first->index);
+
+    ngx_http_fraiseql_start(first);
+}
+
+
+/* the slots a request still has to start (a batch's, from outside) */
+void
+ngx_http_fraiseql_run(ngx_http_fraiseql_ctx_t *ctx)
+{
+    ngx_http_fraiseql_start_next(ctx);
+}
+
+
 static void
+ngx_http_fraiseql_restart_handler(ngx_event_t *ev)
+{
+    ngx_http_fraiseql_ctx_t  *ctx = ev->data;
+
+    if (!ctx->finished) {
+        ngx_http_fraiseql_start_next(ctx);
+    }
+
+    ngx_http_run_posted_requests(ctx->r->connection);
+}
+
+
+/*
+ * The first slot of a pipeline holds a connection: every statement goes.
+ * The slots of a batch's request that ended meanwhile leave it first.
+ * The slot that reads the connection, or NULL.
+ */
+static ngx_http_fraiseql_slot_t *
 ngx_http_fraiseql_pipe_run(ngx_http_fraiseql_slot_t *first,
     ngx_http_fraiseql_pgc_t *pgc)
 {
-    ngx_int_t                  rc;
-    ngx_http_fraiseql_stmt_t  *prev;
-    ngx_http_fraiseql_slot_t  *s;
+    ngx_int_t                   rc;
+    ngx_http_fraiseql_stmt_t   *prev;
+    ngx_http_fraiseql_slot_t   *s, **pp;
+
+    for (pp = &first; *pp != NULL; /* void */) {
+        s = *pp;
+
+        if (s->ctx->finished) {
+            *pp = s->pipe_next;
+            s->pipe_next = NULL;
+            s->stmt.more = 0;
+
+        } else {
+            pp = &s->pipe_next;
+        }
+    }
+
+    if (first == NULL) {
+        ngx_http_fraiseql_pool_release(pgc, 1);
+        return NULL;
+    }
 
     pgc->handler = ngx_http_fraiseql_slot_event;
     pgc->data = first;
@@ -412,10 +577,12 @@ ngx_http_fraiseql_pipe_run(ngx_http_fraiseql_slot_t *first,
 
     if (rc != NGX_OK) {
         ngx_http_fraiseql_slot_fail(first, PQerrorMessage(pgc->pg));
-        return;
+        return NULL;
     }
 
     ngx_add_timer(pgc->c->read, first->stmt.conf->timeout);
+
+    return first;
 }
 
 
@@ -462,8 +629,8 @@ ngx_http_fraiseql_pipe_skipped(ngx_http_fraiseql_slot_t *slot)
     slot->runs--;
 
     /* the skipped are the pipeline's last, in a row: their chain holds */
-    if (ctx->rerun == NULL) {
-        ctx->rerun = slot;
+    if (*slot->rerun == NULL) {
+        *slot->rerun = slot;
     }
 
     next = slot->pipe_next;
@@ -475,12 +642,10 @@ ngx_http_fraiseql_pipe_skipped(ngx_http_fraiseql_slot_t *slot)
         return next;
     }
 
-    first = ctx->rerun;
-    ctx->rerun = NULL;
+    first = *slot->rerun;
+    *slot->rerun = NULL;
 
-    ngx_http_fraiseql_pipe_run(first, pgc);
-
-    return first->stmt.pgc != NULL ? first : NULL;
+    return ngx_http_fraiseql_pipe_run(first, pgc);
 }
 
 
@@ -490,17 +655,18 @@ ngx_http_fraiseql_pipe_skipped(ngx_http_fraiseql_slot_t *slot)
  * those skipped before it, start again, each on its own, as
  * fraiseql_request_connections lets them (start_next).  Their statements
  * never ran, PostgreSQL runs a pipeline's in order: that run does not
- * count.  Whether there were any.
+ * count.  Whether there were any.  Those of other requests of a batch
+ * start again from the event loop (their restart event).
  */
-static ngx_uint_t
+ngx_uint_t
 ngx_http_fraiseql_pipe_break(ngx_http_fraiseql_slot_t *slot)
 {
     ngx_uint_t                 broken;
-    ngx_http_fraiseql_ctx_t   *ctx = slot->ctx;
+    ngx_http_fraiseql_ctx_t   *ctx;
     ngx_http_fraiseql_slot_t  *s, *next;
 
-    s = ctx->rerun ? ctx->rerun : slot;
-    ctx->rerun = NULL;
+    s = *slot->rerun ? *slot->rerun : slot;
+    *slot->rerun = NULL;
 
     for (broken = 0; s != NULL; s = next) {
         next = s->pipe_next;
@@ -516,12 +682,17 @@ ngx_http_fraiseql_pipe_break(ngx_http_fraiseql_slot_t *slot)
             s->runs--;
         }
 
+        ctx = s->ctx;
         s->state = NGX_HTTP_FRAISEQL_SLOT_NEW;
         ctx->nactive--;
         broken++;
 
         if (s->index < ctx->next) {
             ctx->next = s->index;
+        }
+
+        if (ctx != slot->ctx && !ctx->finished && !ctx->restart.posted) {
+            ngx_post_event(&ctx->restart, &ngx_posted_events);
         }
     }
 
@@ -537,7 +708,7 @@ ngx_http_fraiseql_slot_ready(ngx_http_fraiseql_waiter_t *w,
     ngx_http_fraiseql_slot_t  *slot = w->data;
 
     if (slot->pipe_next != NULL) {
-        ngx_http_fraiseql_pipe_run(slot, pgc);
+        (void) ngx_http_fraiseql_pipe_run(slot, pgc);
         return;
     }
 
@@ -950,6 +1121,31 @@ ngx_http_fraiseql_slot_rows(ngx_http_fraiseql_slot_t *slot)
     for ( ;; ) {
 
         /*
+         * A slot of a batch's request that ended, in the batch's pipeline:
+         * its results are read and dropped, the others' follow.
+         */
+        if (ctx->finished) {
+            rc = ngx_http_fraiseql_stmt_result(&slot->stmt, &res);
+
+            if (rc == NGX_OK || rc == NGX_DECLINED) {
+                PQclear(res);
+                continue;
+            }
+
+            if (rc == NGX_AGAIN) {
+                return;
+            }
+
+            if (rc == NGX_DONE) {
+                goto done;
+            }
+
+            ngx_http_fraiseql_slot_fail(slot,
+                                        PQerrorMessage(slot->stmt.pgc->pg));
+            return;
+        }
+
+        /*
          * PostgreSQL can send faster than we transform: after a share of
          * rows the others on the event loop have their turn, and this
          * slot goes on at the next one.
@@ -1002,6 +1198,7 @@ ngx_http_fraiseql_slot_rows(ngx_http_fraiseql_slot_t *slot)
             return;
 
         case NGX_DONE:
+        done:
             if (slot->stmt.skipped) {
                 next = ngx_http_fraiseql_pipe_skipped(slot);
 
@@ -1011,13 +1208,13 @@ ngx_http_fraiseql_slot_rows(ngx_http_fraiseql_slot_t *slot)
             }
 
             /* the next field's rows follow on the same connection */
-            if (next == NULL || ctx->finished || next->stmt.pgc == NULL
-                || next->paused)
-            {
+            if (next == NULL || next->stmt.pgc == NULL || next->paused) {
                 return;
             }
 
+            /* in a batch's pipeline, maybe another request's */
             slot = next;
+            ctx = slot->ctx;
             break;
 
         default: /* NGX_ERROR */
@@ -1026,7 +1223,8 @@ ngx_http_fraiseql_slot_rows(ngx_http_fraiseql_slot_t *slot)
             return;
         }
 
-        if (ctx->finished) {
+        /* the answer was given up (abort): its connections went */
+        if (slot->stmt.pgc == NULL) {
             return;
         }
     }
@@ -1133,13 +1331,18 @@ ngx_http_fraiseql_slot_done(ngx_http_fraiseql_slot_t *slot)
     if (pgc != NULL) {
         slot->stmt.pgc = NULL;
 
-        if (slot->stmt.more && !ctx->finished) {
+        /* (a batch's pipeline goes on after a request of it ended) */
+        if (slot->stmt.more) {
             ngx_http_fraiseql_pipe_pass(slot, pgc);
 
         } else {
             ngx_http_fraiseql_pool_release(pgc, !slot->failed
                                                 || PQisBusy(pgc->pg) == 0);
         }
+    }
+
+    if (slot->gathered) {
+        ngx_http_fraiseql_batch_slot_done(slot);
     }
 
     if (ctx->finished) {
@@ -1222,6 +1425,11 @@ ngx_http_fraiseql_slot_fail(ngx_http_fraiseql_slot_t *slot,
 
     /* the slots after it in its pipeline start again on their own */
     broken = ngx_http_fraiseql_pipe_break(slot);
+
+    /* a slot of a batch's request that ended: nothing more for it */
+    if (ctx->finished) {
+        return;
+    }
 
     /* a query that has produced nothing yet is safe to repeat */
     if (slot->nrows == 0 && !slot->failed && ctx->plan->op == FQL_OP_QUERY

@@ -629,7 +629,7 @@ ngx_http_fraiseql_cleanup(void *data)
 {
     ngx_http_fraiseql_ctx_t  *ctx = data;
 
-    ngx_uint_t                 i;
+    ngx_uint_t                 i, queued;
     ngx_http_fraiseql_pgc_t   *pgc;
     ngx_http_fraiseql_slot_t  *s;
 
@@ -652,14 +652,34 @@ ngx_http_fraiseql_cleanup(void *data)
         ngx_del_timer(&ctx->hold);
     }
 
+    if (ctx->restart.posted) {
+        ngx_delete_posted_event(&ctx->restart);
+    }
+
+    /* a batch's request: its slots leave the batch's pipeline */
+    if (ctx->batch.parent != NULL) {
+        ngx_http_fraiseql_batch_leave(ctx);
+    }
+
     for (i = 0; i < ctx->nslots; i++) {
         s = &ctx->slots[i];
+        pgc = s->stmt.pgc;
+        queued = (s->waiter.pool != NULL);
 
         if (s->state == NGX_HTTP_FRAISEQL_SLOT_WAITING) {
             ngx_http_fraiseql_pool_cancel_wait(&s->waiter);
         }
 
-        pgc = s->stmt.pgc;
+        /*
+         * It held the connection, or waited for it, on behalf of a
+         * pipeline that goes on with other requests of a batch: they
+         * start again on their own.  (Its slots further on in a running
+         * pipeline read and drop their results: exec.c.)
+         */
+        if (s->pipe_next != NULL && (pgc != NULL || queued)) {
+            (void) ngx_http_fraiseql_pipe_break(s);
+        }
+
         if (pgc != NULL) {
             s->stmt.pgc = NULL;
             ngx_http_fraiseql_pool_release(pgc, 0);

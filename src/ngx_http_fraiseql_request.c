@@ -103,6 +103,11 @@ ngx_http_fraiseql_handler(ngx_http_request_t *r)
     ctx->batch.elem = ngx_http_fraiseql_batch_item(r, &first);
     ctx->batch.first = first;
 
+    if (ctx->batch.elem != NULL) {
+        ctx->batch.parent = ngx_http_get_module_ctx(r->parent,
+                                                    ngx_http_fraiseql_module);
+    }
+
     return ngx_http_fraiseql_begin(r, ctx);
 }
 
