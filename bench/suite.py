@@ -716,7 +716,8 @@ def limits_workload(users):
 
 # by id in batches (issue 18): fraiseql_batch takes a POST body that is a
 # JSON array of requests and answers the array of their answers, each
-# request a subrequest of the location, one after the other.  The bodies
+# request a subrequest of the location, their statements in one pipeline
+# on one connection (one round trip for the batch).  The bodies
 # are by id's 100 requests, in by id's order, five to a batch: the same
 # statements, the same rows, 20 HTTP requests for by id's 100.
 BATCH = 5
@@ -2227,8 +2228,9 @@ def report(b):
         w("")
         w("By id's 100 requests, %d to a batch (a JSON array in one POST, "
           "in by id's order), on a location with `fraiseql_batch %d`: each "
-          "request of a batch a subrequest of the location, one after the "
-          "other, the answer the array of their answers. Beside by id, "
+          "request of a batch a subrequest of the location, the "
+          "statements of the batch in one pipeline on one connection, the "
+          "answer the array of their answers. Beside by id, "
           "the same requests one per HTTP request, on the same nginx, "
           "alternated: %d× (separate, batch, batch, separate), %d s each, "
           "the figures the sums of each side's runs. Operations per second:"
