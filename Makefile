@@ -21,6 +21,7 @@ LIBS_CORE   := -lyajl -lcrypto -lm
 DEB_PKGS := nginx nginx-dev libpq-dev libyajl-dev libjwt-dev libssl-dev \
             postgresql postgresql-contrib libcmocka-dev python3-pytest \
             python3-psycopg python3-requests python3-jwt python3-cryptography \
+            python3-prometheus-client \
             clang libclang-rt-14-dev wrk gcc make curl
 
 UNIT_TESTS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c))

@@ -80,6 +80,12 @@ static ngx_conf_enum_t  ngx_http_fraiseql_limit_log_levels[] = {
     { ngx_null_string, 0 }
 };
 
+static ngx_conf_enum_t  ngx_http_fraiseql_trace_modes[] = {
+    { ngx_string("off"), 0 },
+    { ngx_string("guc"), 1 },
+    { ngx_null_string, 0 }
+};
+
 static ngx_conf_num_bounds_t  ngx_http_fraiseql_status_bounds = {
     ngx_conf_check_num_bounds, 400, 599
 };
@@ -522,6 +528,42 @@ static ngx_command_t  ngx_http_fraiseql_commands[] = {
       offsetof(ngx_http_fraiseql_loc_conf_t, limit.extensions),
       NULL },
 
+    /* observe.c: metrics, health, timing, tracing */
+    { ngx_string("fraiseql_metrics_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_fraiseql_metrics_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fraiseql_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_fraiseql_metrics_cmd,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fraiseql_health"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_fraiseql_health,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fraiseql_server_timing"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, server_timing),
+      NULL },
+
+    { ngx_string("fraiseql_trace_context"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, auth.trace),
+      &ngx_http_fraiseql_trace_modes },
+
       ngx_null_command
 };
 
@@ -599,6 +641,8 @@ ngx_http_fraiseql_create_loc_conf(ngx_conf_t *cf)
     conf->prepared = NGX_CONF_UNSET;
     conf->pipeline = NGX_CONF_UNSET;
     conf->debug = NGX_CONF_UNSET;
+    conf->health = NGX_CONF_UNSET_UINT;
+    conf->server_timing = NGX_CONF_UNSET;
     conf->default_limit = NGX_CONF_UNSET_UINT;
     conf->max_limit = NGX_CONF_UNSET_UINT;
     conf->queue_size = NGX_CONF_UNSET_UINT;
@@ -683,6 +727,7 @@ ngx_http_fraiseql_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->prepared, prev->prepared, 1);
     ngx_conf_merge_value(conf->pipeline, prev->pipeline, 1);
     ngx_conf_merge_value(conf->debug, prev->debug, 0);
+    ngx_conf_merge_value(conf->server_timing, prev->server_timing, 0);
 
     conf->stmt.timeout = conf->query_timeout
                          + NGX_HTTP_FRAISEQL_TIMEOUT_GRACE;
@@ -1139,16 +1184,17 @@ ngx_http_fraiseql_init_process(ngx_cycle_t *cycle)
     ngx_http_fraiseql_auth_init_process(cycle, fmcf);
     ngx_http_fraiseql_perms_init_process(cycle, fmcf);
 
-    if (fmcf->plan_cache == 0) {
-        return NGX_OK;
+    if (fmcf->plan_cache) {
+        fmcf->cache = fql_cache_create(fmcf->plan_cache,
+                                       fmcf->plan_cache_size);
+        if (fmcf->cache == NULL) {
+            ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                          "fraiseql: no memory for the plan cache");
+            return NGX_ERROR;
+        }
     }
 
-    fmcf->cache = fql_cache_create(fmcf->plan_cache, fmcf->plan_cache_size);
-    if (fmcf->cache == NULL) {
-        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
-                      "fraiseql: no memory for the plan cache");
-        return NGX_ERROR;
-    }
+    ngx_http_fraiseql_observe_init_process(cycle, fmcf);
 
     return NGX_OK;
 }
@@ -1268,7 +1314,7 @@ ngx_http_fraiseql_postconfiguration(ngx_conf_t *cf)
         }
     }
 
-    return NGX_OK;
+    return ngx_http_fraiseql_observe_init(cf);
 }
 
 
@@ -1308,7 +1354,7 @@ ngx_http_fraiseql_add_variables(ngx_conf_t *cf)
         var->get_handler = vars[i].handler;
     }
 
-    return NGX_OK;
+    return ngx_http_fraiseql_observe_variables(cf);
 }
 
 

@@ -49,6 +49,7 @@ typedef struct ngx_http_fraiseql_waiter_s  ngx_http_fraiseql_waiter_t;
 typedef struct ngx_http_fraiseql_stmt_s    ngx_http_fraiseql_stmt_t;
 typedef struct ngx_http_fraiseql_slot_s    ngx_http_fraiseql_slot_t;
 typedef struct ngx_http_fraiseql_ctx_s     ngx_http_fraiseql_ctx_t;
+typedef struct ngx_http_fraiseql_metrics_s ngx_http_fraiseql_metrics_t;
 /* tokens a worker verified, by their SHA-256 (auth.c) */
 typedef struct ngx_http_fraiseql_jwt_cache_s  ngx_http_fraiseql_jwt_cache_t;
 /* fraiseql_permissions: answers of a SQL function in a shared zone */
@@ -109,6 +110,7 @@ typedef struct {
     ngx_http_fraiseql_jwks_t       *jwks;
     ngx_http_fraiseql_perms_t      *perms;   /* fraiseql_permissions */
     ngx_http_fraiseql_db_t         *listen;  /* fraiseql_listen */
+    ngx_shm_zone_t                 *metrics; /* fraiseql_metrics_zone */
 } ngx_http_fraiseql_main_conf_t;
 
 
@@ -138,6 +140,7 @@ typedef struct {
     ngx_str_t                   roles_claim;  /* the roles one may pick */
     ngx_str_t                   role_header;  /* ... with this header */
     ngx_uint_t                  db_role;     /* claim: set_config('role') */
+    ngx_uint_t                  trace;       /* fraiseql_trace_context guc */
     ngx_array_t                *settings;    /* fraiseql_db_setting */
     ngx_uint_t                  cache_size;  /* tokens; 0: no cache */
     time_t                      cache_ttl;
@@ -320,6 +323,10 @@ typedef struct {
     ngx_flag_t                  pipeline;    /* prepare + run at once */
     ngx_flag_t                  debug;       /* database messages shown */
 
+    /* observe.c */
+    ngx_uint_t                  health;      /* 1 live, 2 ready */
+    ngx_flag_t                  server_timing;
+
     ngx_http_fraiseql_auth_conf_t  auth;
     ngx_http_fraiseql_limit_conf_t limit;
     ngx_http_fraiseql_persist_conf_t  persist;
@@ -476,6 +483,7 @@ struct ngx_http_fraiseql_slot_s {
     ngx_http_fraiseql_slot_t        *pipe_next;
     /* the pipeline's first skipped slot: its request's, or its batch's */
     ngx_http_fraiseql_slot_t       **rerun;
+    uint64_t                         wait_start;  /* µs: it queued */
     unsigned                         opened:1;     /* its key written */
     unsigned                         paused:1;     /* no room: rows wait */
     unsigned                         streaming:1;  /* head: straight out */
@@ -484,6 +492,23 @@ struct ngx_http_fraiseql_slot_s {
     unsigned                         woken:1;      /* by the wake handler */
     unsigned                         gathered:1;   /* in a batch's pipe */
 };
+
+/* what a request did, for the metrics, the log and Server-Timing */
+typedef struct {
+    uint64_t                         start;     /* µs, monotonic */
+    uint64_t                         db_start;  /* first statement sent */
+    uint64_t                         db_end;    /* last result read */
+    uint64_t                         wait;      /* for connections, µs */
+    ngx_uint_t                       rows;
+    ngx_uint_t                       nerrors;
+    const char                      *code;      /* the first error's */
+    fql_str_t                        document;  /* its text, when known */
+    u_char                           traceparent[56];
+    unsigned                         db_error:1;
+    unsigned                         planned:1;  /* cache.op is known */
+    unsigned                         recorded:1;
+    unsigned                         traced:1;
+} ngx_http_fraiseql_obs_t;
 
 struct ngx_http_fraiseql_ctx_s {
     ngx_http_request_t              *r;
@@ -513,6 +538,7 @@ struct ngx_http_fraiseql_ctx_s {
     ngx_http_fraiseql_limit_ctx_t    limit;
     ngx_http_fraiseql_persist_ctx_t  persist;
     ngx_http_fraiseql_batch_t        batch;
+    ngx_http_fraiseql_obs_t          obs;
     unsigned                         header_sent:1;
     unsigned                         blocked:1;   /* client is slow */
     unsigned                         finished:1;
@@ -523,6 +549,11 @@ struct ngx_http_fraiseql_ctx_s {
 
 
 extern ngx_module_t  ngx_http_fraiseql_module;
+
+/* the HTTP request's context: a batch's, for its requests */
+#define ngx_http_fraiseql_main_ctx(r)                                         \
+    ((ngx_http_fraiseql_ctx_t *)                                              \
+         ngx_http_get_module_ctx((r)->main, ngx_http_fraiseql_module))
 
 
 /* ngx_http_fraiseql_request.c */
@@ -675,6 +706,34 @@ void ngx_http_fraiseql_batch_gathered(ngx_http_fraiseql_ctx_t *ctx);
 ngx_uint_t ngx_http_fraiseql_batch_wait(ngx_http_fraiseql_ctx_t *ctx);
 void ngx_http_fraiseql_batch_slot_done(ngx_http_fraiseql_slot_t *s);
 void ngx_http_fraiseql_batch_leave(ngx_http_fraiseql_ctx_t *ctx);
+
+/* ngx_http_fraiseql_observe.c */
+#define NGX_HTTP_FRAISEQL_POOL_WAIT          0
+#define NGX_HTTP_FRAISEQL_POOL_WAIT_TIMEOUT  1
+#define NGX_HTTP_FRAISEQL_POOL_CONNECT       2
+#define NGX_HTTP_FRAISEQL_POOL_CONNECT_FAIL  3
+#define NGX_HTTP_FRAISEQL_POOL_QUEUE_FULL    4
+
+extern ngx_http_fraiseql_metrics_t  *ngx_http_fraiseql_metrics;
+
+uint64_t ngx_http_fraiseql_now_us(void);
+char *ngx_http_fraiseql_metrics_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_fraiseql_metrics_cmd(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_fraiseql_health(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_fraiseql_observe_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_fraiseql_observe_variables(ngx_conf_t *cf);
+void ngx_http_fraiseql_observe_init_process(ngx_cycle_t *cycle,
+    ngx_http_fraiseql_main_conf_t *fmcf);
+void ngx_http_fraiseql_metric_pool(ngx_uint_t what);
+void ngx_http_fraiseql_metric_sqlstate(const char *state);
+void ngx_http_fraiseql_observe_errors(ngx_http_request_t *r,
+    const fql_errors_t *errs);
+void ngx_http_fraiseql_observe_request(ngx_http_request_t *r);
+ngx_int_t ngx_http_fraiseql_trace(ngx_http_request_t *r);
+ngx_int_t ngx_http_fraiseql_server_timing(ngx_http_fraiseql_ctx_t *ctx);
 
 /* ngx_http_fraiseql_exec.c */
 ngx_int_t ngx_http_fraiseql_execute(ngx_http_fraiseql_ctx_t *ctx);

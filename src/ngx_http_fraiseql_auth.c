@@ -145,6 +145,7 @@ ngx_http_fraiseql_auth_create(ngx_http_fraiseql_auth_conf_t *acf)
     acf->leeway = NGX_CONF_UNSET;
     acf->max_size = NGX_CONF_UNSET_SIZE;
     acf->db_role = NGX_CONF_UNSET_UINT;
+    acf->trace = NGX_CONF_UNSET_UINT;
     acf->denied_null = NGX_CONF_UNSET_UINT;
 }
 
@@ -802,8 +803,9 @@ ngx_http_fraiseql_jwt_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 /*
  * The leading statement: request.jwt.claims, then the role when
- * fraiseql_db_role claim, then each fraiseql_db_setting, in one SELECT
- * whose values are all parameters.
+ * fraiseql_db_role claim, then each fraiseql_db_setting, then the trace
+ * context (fraiseql_trace_context guc), in one SELECT whose values are
+ * all parameters.
  */
 static char *
 ngx_http_fraiseql_auth_lead(ngx_conf_t *cf,
@@ -817,11 +819,13 @@ ngx_http_fraiseql_auth_lead(ngx_conf_t *cf,
     static const char  claims[] =
         "SELECT set_config('request.jwt.claims', $1, true)";
     static const char  role[] = ", set_config('role', $2, true)";
+    static const char  trace[] =
+        ", set_config('fraiseql.traceparent', $NNNN, true)";
 
     nsettings = acf->settings ? acf->settings->nelts : 0;
     st = acf->settings ? acf->settings->elts : NULL;
 
-    len = sizeof(claims) + sizeof(role);
+    len = sizeof(claims) + sizeof(role) + sizeof(trace);
     for (i = 0; i < nsettings; i++) {
         len += sizeof(", set_config('', $NNNN, true)") + st[i].name.len;
     }
@@ -843,6 +847,11 @@ ngx_http_fraiseql_auth_lead(ngx_conf_t *cf,
     for (i = 0; i < nsettings; i++) {
         p = ngx_sprintf(p, ", set_config('%V', $%ui, true)", &st[i].name,
                         ++n);
+    }
+
+    if (acf->trace) {
+        p = ngx_sprintf(p, ", set_config('fraiseql.traceparent', $%ui, "
+                        "true)", ++n);
     }
 
     *p = '\0';
@@ -880,6 +889,7 @@ ngx_http_fraiseql_auth_merge(ngx_conf_t *cf,
     ngx_conf_merge_str_value(acf->roles_claim, prev->roles_claim, "");
     ngx_conf_merge_str_value(acf->role_header, prev->role_header, "");
     ngx_conf_merge_uint_value(acf->db_role, prev->db_role, 0);
+    ngx_conf_merge_uint_value(acf->trace, prev->trace, 0);
     ngx_conf_merge_uint_value(acf->denied_null, prev->denied_null, 0);
     ngx_conf_merge_str_value(acf->perms_claim, prev->perms_claim,
                              "/permissions");
@@ -1203,7 +1213,7 @@ ngx_http_fraiseql_lead_params(ngx_http_request_t *r,
     ngx_http_fraiseql_setting_t   *st;
 
     if (ctx->auth.status != FQL_JWT_OK && acf->settings == NULL
-        && !(acf->db_role && ctx->auth.role.len))
+        && !(acf->db_role && ctx->auth.role.len) && !acf->trace)
     {
         return NGX_OK;
     }
@@ -1252,6 +1262,16 @@ ngx_http_fraiseql_lead_params(ngx_http_request_t *r,
         ngx_memcpy(p, v.data, v.len);
         p[v.len] = '\0';
         params[n++] = (const char *) p;
+    }
+
+    if (acf->trace) {
+        if (ngx_http_fraiseql_trace(r) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        /* one HTTP request's: the requests of a batch share it */
+        params[n++] = (const char *) ngx_http_fraiseql_main_ctx(r)
+                                     ->obs.traceparent;
     }
 
     ctx->auth.lead_params = params;

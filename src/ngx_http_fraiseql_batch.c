@@ -26,6 +26,8 @@ static void ngx_http_fraiseql_batch_next(ngx_http_request_t *r);
 static void ngx_http_fraiseql_batch_go(ngx_http_fraiseql_ctx_t *ctx);
 static void ngx_http_fraiseql_batch_resume(ngx_event_t *ev);
 static void ngx_http_fraiseql_batch_cleanup(void *data);
+static void ngx_http_fraiseql_batch_obs(ngx_http_fraiseql_ctx_t *ctx,
+    ngx_http_fraiseql_ctx_t *sctx);
 
 
 char *
@@ -104,7 +106,11 @@ ngx_http_fraiseql_batch_done(ngx_http_request_t *sr, void *data,
     if (sctx == NULL || !sctx->batch.ended) {
         if (sctx != NULL) {
             sctx->batch.ended = 1;
+            ngx_http_fraiseql_batch_obs(ctx, sctx);
         }
+
+        /* each request of a batch counts as an operation */
+        ngx_http_fraiseql_observe_request(sr);
 
         ctx->batch.pending--;
     }
@@ -123,6 +129,34 @@ ngx_http_fraiseql_batch_done(ngx_http_request_t *sr, void *data,
     }
 
     return rc;
+}
+
+
+/* what a request of the batch did adds to the batch's, for the log */
+static void
+ngx_http_fraiseql_batch_obs(ngx_http_fraiseql_ctx_t *ctx,
+    ngx_http_fraiseql_ctx_t *sctx)
+{
+    ngx_http_fraiseql_obs_t  *o = &ctx->obs, *so = &sctx->obs;
+
+    if (so->db_start
+        && (o->db_start == 0 || so->db_start < o->db_start))
+    {
+        o->db_start = so->db_start;
+    }
+
+    if (so->db_end > o->db_end) {
+        o->db_end = so->db_end;
+    }
+
+    o->wait += so->wait;
+    o->rows += so->rows;
+    o->nerrors += so->nerrors;
+    o->db_error |= so->db_error;
+
+    if (o->code == NULL) {
+        o->code = so->code;
+    }
 }
 
 

@@ -180,6 +180,27 @@ ngx_http_fraiseql_execute(ngx_http_fraiseql_ctx_t *ctx)
 
 
 /* the slot's key in the response (and a static slot's value) */
+/* the request's first statement goes: the database's time begins */
+static void
+ngx_http_fraiseql_db_begins(ngx_http_fraiseql_ctx_t *ctx)
+{
+    if (ctx->obs.db_start == 0) {
+        ctx->obs.db_start = ngx_http_fraiseql_now_us();
+    }
+}
+
+
+/* the slot waited for a connection: the request's wait grows */
+static void
+ngx_http_fraiseql_waited(ngx_http_fraiseql_slot_t *slot)
+{
+    if (slot->wait_start) {
+        slot->ctx->obs.wait += ngx_http_fraiseql_now_us() - slot->wait_start;
+        slot->wait_start = 0;
+    }
+}
+
+
 static ngx_int_t
 ngx_http_fraiseql_slot_open(ngx_http_fraiseql_slot_t *s)
 {
@@ -282,6 +303,7 @@ ngx_http_fraiseql_start(ngx_http_fraiseql_slot_t *slot)
 
     case NGX_AGAIN:
         slot->state = NGX_HTTP_FRAISEQL_SLOT_WAITING;
+        slot->wait_start = ngx_http_fraiseql_now_us();
         return;
 
     case NGX_BUSY:
@@ -539,6 +561,7 @@ ngx_http_fraiseql_pipe_run(ngx_http_fraiseql_slot_t *first,
     prev = NULL;
 
     for (s = first; s != NULL; s = s->pipe_next) {
+        ngx_http_fraiseql_db_begins(s->ctx);
         s->state = NGX_HTTP_FRAISEQL_SLOT_RUNNING;
         s->runs++;
 
@@ -707,6 +730,8 @@ ngx_http_fraiseql_slot_ready(ngx_http_fraiseql_waiter_t *w,
 {
     ngx_http_fraiseql_slot_t  *slot = w->data;
 
+    ngx_http_fraiseql_waited(slot);
+
     if (slot->pipe_next != NULL) {
         (void) ngx_http_fraiseql_pipe_run(slot, pgc);
         return;
@@ -726,6 +751,7 @@ ngx_http_fraiseql_slot_waited(ngx_http_fraiseql_waiter_t *w,
 {
     ngx_http_fraiseql_slot_t  *slot = w->data;
 
+    ngx_http_fraiseql_waited(slot);
     slot->state = NGX_HTTP_FRAISEQL_SLOT_NEW;
 
     if (timedout) {
@@ -746,6 +772,8 @@ static void
 ngx_http_fraiseql_slot_run(ngx_http_fraiseql_slot_t *slot,
     ngx_http_fraiseql_pgc_t *pgc)
 {
+    ngx_http_fraiseql_db_begins(slot->ctx);
+
     slot->state = NGX_HTTP_FRAISEQL_SLOT_RUNNING;
     slot->runs++;
     slot->stmt.pgc = pgc;
@@ -1256,6 +1284,7 @@ ngx_http_fraiseql_slot_refused(ngx_http_fraiseql_slot_t *slot,
     }
 
     slot->failed = 1;
+    ctx->obs.db_error = 1;
 
     err = fql_error_add(&ctx->errs, &slot->plan->loc, e.code, e.fmt,
                         (int) slot->plan->response_key.len,
@@ -1344,6 +1373,12 @@ ngx_http_fraiseql_slot_done(ngx_http_fraiseql_slot_t *slot)
     if (slot->gathered) {
         ngx_http_fraiseql_batch_slot_done(slot);
     }
+
+    if (ctx->obs.db_start) {
+        ctx->obs.db_end = ngx_http_fraiseql_now_us();
+    }
+
+    ctx->obs.rows += slot->nrows;
 
     if (ctx->finished) {
         return;
@@ -1441,6 +1476,8 @@ ngx_http_fraiseql_slot_fail(ngx_http_fraiseql_slot_t *slot,
 
         return;
     }
+
+    ctx->obs.db_error = 1;
 
     if (!ctx->header_sent && !ctx->committed) {
         ngx_http_fraiseql_slot_unavailable(slot, "The database connection "
@@ -1610,6 +1647,10 @@ ngx_http_fraiseql_advance(ngx_http_fraiseql_ctx_t *ctx)
 
     /* the last slot closes the response */
     s = &ctx->slots[ctx->nslots - 1];
+
+    if (ctx->errs.count) {
+        ngx_http_fraiseql_observe_errors(ctx->r, &ctx->errs);
+    }
 
     /* what it cost, now that the rows are counted (refunds) */
     if (ngx_http_fraiseql_limit_done(ctx) != NGX_OK) {

@@ -474,6 +474,10 @@ ngx_http_fraiseql_send(ngx_http_fraiseql_ctx_t *ctx, ngx_chain_t *out)
         ngx_http_fraiseql_set_content_type(r, ctx->graphql_response);
         ngx_http_fraiseql_persist_headers(ctx);
 
+        if (ngx_http_fraiseql_server_timing(ctx) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
         rc = ngx_http_send_header(r);
 
         if (rc == NGX_ERROR || rc > NGX_OK) {
@@ -850,6 +854,12 @@ ngx_http_fraiseql_send_errors(ngx_http_request_t *r, ngx_uint_t status,
         && !ngx_http_fraiseql_has_header(r, "Retry-After"))
     {
         ngx_http_fraiseql_add_header(r, "Retry-After", "1");
+    }
+
+    ngx_http_fraiseql_observe_errors(r, errs);
+
+    if (ctx != NULL && ngx_http_fraiseql_server_timing(ctx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     rc = ngx_http_send_header(r);

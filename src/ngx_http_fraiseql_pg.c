@@ -504,6 +504,7 @@ ngx_http_fraiseql_acquire_db(ngx_http_fraiseql_db_t *db,
 
     /* the first waiters take the connections being opened, not places */
     if (pool->nwaiters >= db->queue_size + pool->nconnecting) {
+        ngx_http_fraiseql_metric_pool(NGX_HTTP_FRAISEQL_POOL_QUEUE_FULL);
         return NGX_BUSY;
     }
 
@@ -513,6 +514,8 @@ ngx_http_fraiseql_acquire_db(ngx_http_fraiseql_db_t *db,
     ngx_queue_insert_tail(&pool->waiters, &w->queue);
     pool->nwaiters++;
     w->pool = pool;
+
+    ngx_http_fraiseql_metric_pool(NGX_HTTP_FRAISEQL_POOL_WAIT);
 
     w->timer.handler = ngx_http_fraiseql_pool_wait_timeout;
     w->timer.data = w;
@@ -661,6 +664,7 @@ ngx_http_fraiseql_pool_wait_timeout(ngx_event_t *ev)
                   "fraiseql: no database connection free within the "
                   "queue timeout");
 
+    ngx_http_fraiseql_metric_pool(NGX_HTTP_FRAISEQL_POOL_WAIT_TIMEOUT);
     ngx_http_fraiseql_pool_cancel_wait(w);
     w->failed(w, 1);
 }
@@ -674,6 +678,8 @@ ngx_http_fraiseql_connect(ngx_http_fraiseql_pool_t *pool)
     ngx_http_fraiseql_db_t   *db;
 
     db = pool->db;
+
+    ngx_http_fraiseql_metric_pool(NGX_HTTP_FRAISEQL_POOL_CONNECT);
 
     pg = PQconnectStartParams(db->keywords, db->values, 0);
 
@@ -906,6 +912,8 @@ ngx_http_fraiseql_connect_failed(ngx_http_fraiseql_pool_t *pool,
     ngx_log_error(NGX_LOG_ERR, pool->log, 0,
                   "fraiseql: cannot connect to postgresql: %*s",
                   ngx_http_fraiseql_pq_message(reason), reason);
+
+    ngx_http_fraiseql_metric_pool(NGX_HTTP_FRAISEQL_POOL_CONNECT_FAIL);
 
     /*
      * Exponential backoff from 100ms to 5s, grown once per round of

@@ -92,6 +92,7 @@ ngx_http_fraiseql_handler(ngx_http_request_t *r)
     }
 
     ctx->r = r;
+    ctx->obs.start = ngx_http_fraiseql_now_us();
     ctx->lcf = ngx_http_get_module_loc_conf(r, ngx_http_fraiseql_module);
     ngx_http_fraiseql_arena_init(&ctx->arena, r->pool);
     fql_errors_init(&ctx->errs, &ctx->arena);
@@ -413,6 +414,9 @@ ngx_http_fraiseql_process(ngx_http_request_t *r, u_char *body, size_t len)
         return;
     }
 
+    /* for $fraiseql_document_hash */
+    ctx->obs.document = req.query;
+
     /* refused before the lexer reads it: what a document costs is its size */
     if (flcf->max_document_size && req.query.len > flcf->max_document_size) {
         fql_error_add(&ctx->errs, NULL, FQL_CODE_LIMIT,
@@ -445,6 +449,7 @@ ngx_http_fraiseql_process(ngx_http_request_t *r, u_char *body, size_t len)
 
     crc = fql_cache_plan(fmcf->cache, &ctx->arena, &flcf->engine, &req,
                          &ctx->plan, &ctx->errs, &ctx->cache);
+    ctx->obs.planned = 1;
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "fraiseql plan: %s", ctx->cache.hit ? "cache hit"

@@ -610,6 +610,8 @@ ngx_http_fraiseql_stmt_error(ngx_http_fraiseql_stmt_t *st, PGresult *res,
     e->message = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
     e->code = FQL_CODE_DATABASE;
 
+    ngx_http_fraiseql_metric_sqlstate(e->state);
+
     if (e->state != NULL && ngx_strncmp(e->state, "57P0", 4) == 0) {
         return NGX_DECLINED;
     }

@@ -424,6 +424,7 @@ fql_compile_doc(fql_arena_t *a, const fql_engine_t *eng,
     }
 
     pl->op = c->v.op->op;
+    pl->name = c->v.op->name;
     tail = &pl->roots;
 
     for (cf = fields; cf; cf = cf->next, c->aroot++) {

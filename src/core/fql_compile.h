@@ -112,6 +112,7 @@ typedef struct fql_need_s {
 
 typedef struct {
     fql_op_type_t       op;
+    fql_str_t           name;        /* the operation's (len 0: none) */
     fql_root_plan_t    *roots;       /* in document order, keys merged */
     const fql_need_t   *needs;       /* rules to check for each request */
     unsigned            nroots;
