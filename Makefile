@@ -28,7 +28,7 @@ FUZZERS     := $(patsubst t/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard t/fuzz/fuzz_*.c)
 FUZZ_TIME   ?= 60
 
 .PHONY: all deps test unit integration test-asan fuzz demo demo-stop bench \
-        bench-hostile bench-deps profile clean deb deb-deps
+        bench-hostile bench-deps profile clean deb deb-deps test-deb
 
 all: $(MODULE)
 
@@ -101,12 +101,14 @@ integration: $(MODULE)
 	$(PYTEST) -q t/
 
 # Everything a change must pass: unit tests, the integration suite on the
-# regular build and again under AddressSanitizer, and a short fuzz of each
+# regular build, the Debian package built, installed and removed, the
+# integration suite again under AddressSanitizer, and a short fuzz of each
 # parser (`make fuzz` runs them longer).
 test: deps
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) integration
+	$(MAKE) test-deb
 	$(MAKE) test-asan
 	$(MAKE) fuzz FUZZ_TIME=20
 
@@ -150,6 +152,11 @@ $(DEB_DIR)/lintian.ok: $(DEB)
 	@touch $@
 
 deb: deb-deps $(DEB_DIR)/lintian.ok
+
+# Installs the package on this machine, checks it (t/test_deb.py) and
+# purges it again.
+test-deb: deps deb
+	FRAISEQL_DEB=$(DEB) $(PYTEST) -q t/test_deb.py
 
 $(BUILD)/fuzz/%: t/fuzz/%.c t/unit/jwt_tokens.h t/unit/jwk_tokens.h $(CORE_SRCS) \
     $(CORE_HDRS)
