@@ -29,7 +29,7 @@ FUZZERS     := $(patsubst t/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard t/fuzz/fuzz_*.c)
 FUZZ_TIME   ?= 60
 
 .PHONY: all deps test unit integration test-asan fuzz demo demo-stop bench \
-        bench-hostile bench-deps profile clean
+        bench-hostile bench-deps profile clean deb deb-deps test-deb
 
 all: $(MODULE)
 
@@ -102,12 +102,14 @@ integration: $(MODULE)
 	$(PYTEST) -q t/
 
 # Everything a change must pass: unit tests, the integration suite on the
-# regular build and again under AddressSanitizer, and a short fuzz of each
+# regular build, the Debian package built, installed and removed, the
+# integration suite again under AddressSanitizer, and a short fuzz of each
 # parser (`make fuzz` runs them longer).
 test: deps
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) integration
+	$(MAKE) test-deb
 	$(MAKE) test-asan
 	$(MAKE) fuzz FUZZ_TIME=20
 
@@ -115,6 +117,47 @@ test: deps
 # LeakSanitizer (libasan preloaded into the stock nginx binary).
 test-asan: deps $(ASAN_MODULE)
 	FRAISEQL_MODULE=$(ASAN_MODULE) FRAISEQL_ASAN=1 $(PYTEST) -q t/
+
+# The Debian package libnginx-mod-http-fraiseql (debian/, docs/install.md).
+# dpkg-buildpackage writes into the tree it builds and the .deb into its
+# parent: it builds a copy in build/deb/src, the .deb lands in build/deb.
+DEB_BUILD_PKGS := build-essential debhelper dpkg-dev lintian nginx-dev \
+                  libpq-dev libssl-dev libyajl-dev
+DEB_VERSION := $(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog)
+DEB_ARCH    := $(shell dpkg --print-architecture)
+DEB_DIR     := $(BUILD)/deb
+DEB_NAME    := libnginx-mod-http-fraiseql_$(DEB_VERSION)_$(DEB_ARCH)
+DEB         := $(DEB_DIR)/$(DEB_NAME).deb
+DEB_TREE    := config ngx_http_fraiseql_module.c src debian docs \
+               conf-examples README.md
+DEB_INPUTS  := $(shell find $(DEB_TREE) -type f 2>/dev/null)
+
+deb-deps:
+	@if ! dpkg -s $(DEB_BUILD_PKGS) >/dev/null 2>&1; then \
+	    echo "installing: $(DEB_BUILD_PKGS)"; \
+	    apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	        --no-install-recommends $(DEB_BUILD_PKGS) >/dev/null; \
+	fi
+
+$(DEB): $(DEB_INPUTS) Makefile
+	@echo "building $@"
+	@rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
+	@cp -r $(DEB_TREE) $(DEB_DIR)/src/
+	@cd $(DEB_DIR)/src && dpkg-buildpackage -b -us -uc \
+	    > $(DEB_DIR)/build.log 2>&1 || (tail -40 $(DEB_DIR)/build.log; exit 1)
+
+# lintian on everything the build made; a warning fails as an error does
+$(DEB_DIR)/lintian.ok: $(DEB)
+	lintian --fail-on error,warning $(DEB_DIR)/$(DEB_NAME).changes
+	@touch $@
+
+deb: deb-deps $(DEB_DIR)/lintian.ok
+
+# Installs the package on this machine, checks it (t/test_deb.py) and
+# purges it again.
+test-deb: deps deb
+	FRAISEQL_DEB=$(DEB) $(PYTEST) -q t/test_deb.py
 
 $(BUILD)/fuzz/%: t/fuzz/%.c t/unit/jwt_tokens.h t/unit/jwk_tokens.h $(CORE_SRCS) \
     $(CORE_HDRS)
