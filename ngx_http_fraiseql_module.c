@@ -543,6 +543,13 @@ static ngx_command_t  ngx_http_fraiseql_commands[] = {
       0,
       NULL },
 
+    { ngx_string("fraiseql_metrics_count"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, metrics_count),
+      NULL },
+
     { ngx_string("fraiseql_health"),
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_fraiseql_health,
@@ -643,6 +650,7 @@ ngx_http_fraiseql_create_loc_conf(ngx_conf_t *cf)
     conf->debug = NGX_CONF_UNSET;
     conf->health = NGX_CONF_UNSET_UINT;
     conf->server_timing = NGX_CONF_UNSET;
+    conf->metrics_count = NGX_CONF_UNSET;
     conf->default_limit = NGX_CONF_UNSET_UINT;
     conf->max_limit = NGX_CONF_UNSET_UINT;
     conf->queue_size = NGX_CONF_UNSET_UINT;
@@ -728,6 +736,7 @@ ngx_http_fraiseql_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->pipeline, prev->pipeline, 1);
     ngx_conf_merge_value(conf->debug, prev->debug, 0);
     ngx_conf_merge_value(conf->server_timing, prev->server_timing, 0);
+    ngx_conf_merge_value(conf->metrics_count, prev->metrics_count, 1);
 
     conf->stmt.timeout = conf->query_timeout
                          + NGX_HTTP_FRAISEQL_TIMEOUT_GRACE;

@@ -591,6 +591,8 @@ class Workload:
         # a location with a request zone and a cost zone
         # (Bench.setup_limits): each run beside a run of by_id without
         self.limits = False
+        # a location counted in the metrics zone (Bench.setup_metrics)
+        self.metrics = False
         # operations per HTTP request, a batch's (Bench.setup_batch): each
         # run beside a run of by_id, its operations one request each
         self.batch = 0
@@ -711,6 +713,33 @@ def limits_workload(users):
                   path="/graphql-limits", rows=1,
                   concurrency=AUTH_CONCURRENCY)
     wl.limits = True
+    return wl
+
+
+# by id counted in the metrics zone (issue 19): the zone at the http level
+# with counting off there, on in the workload's location; by id's location
+# beside it on the same nginx counts nothing.
+METRICS_ZONE = """\
+    fraiseql_metrics_zone bench_metrics:1m;
+    fraiseql_metrics_count off;
+"""
+METRICS_LOCATION = """\
+        location = %s {
+            fraiseql; fraiseql_schema %s;
+            fraiseql_metrics_count on;
+        }
+        location = /metrics { fraiseql_metrics; }
+"""
+
+
+def metrics_workload(users):
+    """One object by id on a location counted in the metrics zone
+    (METRICS_ZONE): each run beside a run of by_id not counted."""
+    wl = Workload("by_id_metrics", "one object by id, counted in the "
+                  "metrics zone", [gql(Q_BY_ID % u) for u in users], None,
+                  path="/graphql-metrics", rows=1,
+                  concurrency=AUTH_CONCURRENCY)
+    wl.metrics = True
     return wl
 
 
@@ -848,6 +877,8 @@ def workloads(users, posts):
         limits_workload(users),
         # five by id in one batch
         batch_workload(users),
+        # by id counted in the metrics zone
+        metrics_workload(users),
     ]
 
 
@@ -1122,6 +1153,7 @@ class Bench:
         self.setup_jwt()
         self.setup_limits()
         self.setup_batch()
+        self.setup_metrics()
         self.scale_wls = {n: list_workload("scale_%d" % n, n, where=False)
                           for n in SCALE_ROWS}
 
@@ -1196,9 +1228,19 @@ class Bench:
         lims = [w for w in self.wls if w.limits]
         if not lims:
             return
-        self.nginx.http = LIMITS_ZONES
+        self.nginx.http += LIMITS_ZONES
         self.nginx.locations += "".join(
             LIMITS_LOCATION % (w.path, self.nginx.schema) for w in lims)
+
+    def setup_metrics(self):
+        """The metrics zone, counting only in the metrics workload's
+        location."""
+        mets = [w for w in self.wls if w.metrics]
+        if not mets:
+            return
+        self.nginx.http += METRICS_ZONE
+        self.nginx.locations += "".join(
+            METRICS_LOCATION % (w.path, self.nginx.schema) for w in mets)
 
     def setup_batch(self):
         """The locations of the workloads in batches."""
@@ -1248,6 +1290,8 @@ class Bench:
                 self.check_auth(wl)
             if wl.limits:
                 self.check_limits(wl)
+            if wl.metrics:
+                self.check_metrics(wl)
             if wl.batch:
                 self.check_batch(wl)
         self.nginx.stop()
@@ -1377,6 +1421,34 @@ class Bench:
             "user's row is null; without the role 403 on user.email, no SQL"
             % (wl.name, len(wl.module)))
 
+    def check_metrics(self, wl):
+        """The location answers what by id answers, and the zone counts its
+        requests and none of by id's."""
+        byid = [w for w in self.wls if w.name == "by_id"][0]
+        if wl.sql != byid.sql:
+            die("%s: not by_id's statement: %s" % (wl.name, wl.sql))
+
+        def counted():
+            st, text = get(self.nginx.port, "/metrics")
+            if isinstance(text, bytes):
+                text = text.decode()
+            m = re.search(r'^fraiseql_requests_total\{operation_type='
+                          r'"query",result="ok"\} (\d+)$', text, re.M)
+            if st != 200 or not m:
+                die("%s: /metrics: %d %s" % (wl.name, st, text[:200]))
+            return int(m.group(1))
+
+        before = counted()
+        for k, body in enumerate(wl.module):
+            st, resp = post(self.nginx.port, wl.path, body)
+            st0, want = post(self.nginx.port, byid.path, body)
+            if st != 200 or st0 != 200 or resp != want:
+                die("%s: body %d: %d %s, by id %s" % (
+                    wl.name, k, st, resp[:200], want[:200]))
+        if counted() - before != len(wl.module):
+            die("%s: %d requests counted for %d" % (
+                wl.name, counted() - before, len(wl.module)))
+
     def check_limits(self, wl):
         """The location checks its zones and answers what by id answers
         (nginx at error_log debug): its statement is by id's; each body's
@@ -1449,7 +1521,7 @@ class Bench:
         variable with a one-line script of its own, which -M prepared
         sends as $1 with the uuid bound (pgbench picks a script at random
         per transaction)."""
-        if wl.auth or wl.limits or wl.batch:
+        if wl.auth or wl.limits or wl.batch or wl.metrics:
             # no token in pgbench, nor zones, nor batches: the run beside
             # is by_id's without them
             wl.pgbench = None
@@ -1655,7 +1727,8 @@ class Bench:
         lua_noauth = None
         for wl in self.wls:
             lua_m, lua_p = self.lua(wl, "module"), None
-            if (wl.auth or wl.limits or wl.batch) and not lua_noauth:
+            if (wl.auth or wl.limits or wl.batch or wl.metrics) \
+                    and not lua_noauth:
                 lua_noauth = self.lua(self.wls[0], "module")
             if self.pgl and wl.pgl:
                 lua_p = self.lua(wl, "pgl")
@@ -1667,9 +1740,11 @@ class Bench:
                 d = wl.duration
                 if wl.limits:
                     row["limits"] = True
+                if wl.metrics:
+                    row["metrics"] = True
                 if wl.batch:
                     row["batch"] = wl.batch
-                if wl.auth or wl.limits or wl.batch:
+                if wl.auth or wl.limits or wl.batch or wl.metrics:
                     self.auth_runs(row, lua_noauth, lua_m, worker, c,
                                    lua_b, wl.batch or 1)
                 else:
@@ -2221,6 +2296,30 @@ def report(b):
                 min(pr), max(pr), cpu2(r["noauth"]), cpu2(r["module"]),
                 r["module"]["cpu_server"] - r["noauth"]["cpu_server"]))
         w("")
+    mets = [r for r in R["matrix"] if r.get("metrics")]
+    if mets:
+        w("### Metrics: by id counted in the metrics zone")
+        w("")
+        w("By id's bodies in a location counted in a `fraiseql_metrics_zone`"
+          " (each request: its counters, three histograms and its name's "
+          "slot, atomic adds), beside by id not counted "
+          "(`fraiseql_metrics_count off`) on the same nginx, alternated: "
+          "%d× (without, with, with, without), %d s each, the figures the "
+          "sums of each side's runs. Pairs: with ÷ without of each pair of "
+          "adjacent runs, lowest and highest. CPU per request: nginx worker "
+          "+ PostgreSQL, µs." % (AUTH_ROUNDS, max(1, DURATION // 2)))
+        w("")
+        w("| c | not counted | counted | counted ÷ not | pairs | "
+          "CPU not counted | CPU counted | worker's extra µs |")
+        w("|--:|--:|--:|--:|--:|--:|--:|--:|")
+        for r in mets:
+            pr = r.get("pair_ratios") or [0]
+            w("| %d | %s | %s | %s | %.2f–%.2f | %s | %s | %+.1f |" % (
+                r["c"], fmt_rps(r["noauth"]), fmt_rps(r["module"]),
+                fmt_ratio(ratio(r["module"], r["noauth"])),
+                min(pr), max(pr), cpu2(r["noauth"]), cpu2(r["module"]),
+                r["module"]["cpu_server"] - r["noauth"]["cpu_server"]))
+        w("")
     batches = [r for r in R["matrix"] if r.get("batch")]
     if batches:
         nb = batches[0]["batch"]
@@ -2389,6 +2488,11 @@ def targets(R):
         out.append("a field rule and a row filter ≥ 0.95× of the same token "
                    "without them at 16 clients (by id): %.2f× — %s"
                    % (x, "met" if x >= 0.95 else "NOT MET"))
+    r = at("by_id_metrics", 16)
+    x = ratio(r.get("module"), r.get("noauth")) if r else None
+    if x is not None:
+        out.append("metrics zone on ≥ 0.98× of off at 16 clients (by id): "
+                   "%.2f× — %s" % (x, "met" if x >= 0.98 else "NOT MET"))
     r = at("by_id_limits", 16)
     x = ratio(r.get("module"), r.get("noauth")) if r else None
     if x is not None:

@@ -61,6 +61,12 @@ CONF
         -e "s|@PGPORT@|$PGPORT|g" \
         "$ROOT/conf-examples/nginx.conf" > "$DEMO/nginx.conf"
 
+    # the workers run as www-data: the temporary files are theirs to write
+    for d in body proxy fastcgi uwsgi scgi; do
+        mkdir -p "$DEMO/$d"
+        chown www-data "$DEMO/$d"
+    done
+
     /usr/sbin/nginx -p "$DEMO" -e "$DEMO/error.log" -c "$DEMO/nginx.conf" -t \
         -q
     /usr/sbin/nginx -p "$DEMO" -e "$DEMO/error.log" -c "$DEMO/nginx.conf"
@@ -131,6 +137,13 @@ cacheable URL: the answer says Cache-Control):
   curl -s -G http://127.0.0.1:8080/graphql \\
     --data-urlencode 'extensions={"persistedQuery": {"version": 1, "sha256Hash": "'\$HASH'"}}'
 
+Operations: Prometheus metrics, health, and one JSON line per request
+in $DEMO/access.log (mutations also in audit.log):
+
+  curl -s http://127.0.0.1:8080/metrics | grep '^fraiseql_requests_total'
+  curl -s http://127.0.0.1:8080/readyz
+  tail -n 3 $DEMO/access.log
+
 Stop it with: make demo-stop
 MSG
 
@@ -176,6 +189,15 @@ MSG
         -H 'Content-Type: application/json' \
         -d "{\"query\": \"$BUDGETS\"}" || echo "(curl failed)"
     echo
+
+    # what the requests above left in the metrics and the access log
+    printf '\nreadyz -> '
+    curl -s http://127.0.0.1:8080/readyz || echo "(curl failed)"
+    printf 'metrics ->\n'
+    curl -s http://127.0.0.1:8080/metrics | grep '^fraiseql_requests_total' \
+        | grep -v ' 0$' || echo "(curl failed)"
+    printf 'access log (last line) ->\n'
+    grep '"type":"query"' "$DEMO/access.log" | tail -n 1
 }
 
 # the examples start() shows (t/test_demo.py runs them too)

@@ -326,6 +326,7 @@ typedef struct {
     /* observe.c */
     ngx_uint_t                  health;      /* 1 live, 2 ready */
     ngx_flag_t                  server_timing;
+    ngx_flag_t                  metrics_count;  /* its requests count */
 
     ngx_http_fraiseql_auth_conf_t  auth;
     ngx_http_fraiseql_limit_conf_t limit;

@@ -569,6 +569,17 @@ ngx_http_fraiseql_type(ngx_http_fraiseql_ctx_t *ctx)
 }
 
 
+static ngx_uint_t
+ngx_http_fraiseql_loc_counts(ngx_http_request_t *r)
+{
+    ngx_http_fraiseql_loc_conf_t  *flcf;
+
+    flcf = ngx_http_get_module_loc_conf(r, ngx_http_fraiseql_module);
+
+    return flcf->metrics_count;
+}
+
+
 /* the request is over: what it was and what it cost, into the zone */
 void
 ngx_http_fraiseql_observe_request(ngx_http_request_t *r)
@@ -583,7 +594,9 @@ ngx_http_fraiseql_observe_request(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_fraiseql_module);
 
-    if (m == NULL || (ctx != NULL && ctx->obs.recorded)) {
+    if (m == NULL || (ctx != NULL && ctx->obs.recorded)
+        || !ngx_http_fraiseql_loc_counts(r))
+    {
         return;
     }
 
@@ -682,7 +695,7 @@ ngx_http_fraiseql_log_handler(ngx_http_request_t *r)
 
     flcf = ngx_http_get_module_loc_conf(r, ngx_http_fraiseql_module);
 
-    if (flcf->enable == 1) {
+    if (flcf->enable == 1 && flcf->metrics_count) {
         ngx_http_fraiseql_observe_request(r);
     }
 
