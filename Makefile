@@ -28,7 +28,7 @@ FUZZERS     := $(patsubst t/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard t/fuzz/fuzz_*.c)
 FUZZ_TIME   ?= 60
 
 .PHONY: all deps test unit integration test-asan fuzz demo demo-stop bench \
-        bench-hostile bench-deps profile clean
+        bench-hostile bench-deps profile clean graphiql-assets
 
 all: $(MODULE)
 
@@ -192,6 +192,27 @@ profile: bench-deps all
 # 64 hostile connections for 60 s
 bench-hostile: deps all
 	@/usr/bin/python3 bench/hostile.py
+
+# GraphiQL's four files (fraiseql_graphiql) for a page that works offline:
+# npm's, pinned by graphiql/package-lock.json, laid out as unpkg serves
+# them, with their licenses; serve the folder with nginx (docs/directives.md)
+GRAPHIQL_ASSETS ?= $(BUILD)/graphiql-assets
+GRAPHIQL_FILES  := graphiql@3.9.0/graphiql.min.css \
+                   graphiql@3.9.0/graphiql.min.js \
+                   react@18.3.1/umd/react.production.min.js \
+                   react-dom@18.3.1/umd/react-dom.production.min.js
+
+graphiql-assets:
+	@test graphiql/node_modules/.package-lock.json -nt graphiql/package-lock.json \
+	    || npm ci --prefix graphiql --ignore-scripts --no-audit --no-fund \
+	        --loglevel=error
+	@set -e; for f in $(GRAPHIQL_FILES); do \
+	    pkg=$${f%%@*}; rest=$${f#*/}; dir=$${f%%/*}; \
+	    mkdir -p $(GRAPHIQL_ASSETS)/$$(dirname $$f); \
+	    cp graphiql/node_modules/$$pkg/$$rest $(GRAPHIQL_ASSETS)/$$f; \
+	    cp graphiql/node_modules/$$pkg/LICENSE $(GRAPHIQL_ASSETS)/$$dir/; \
+	done
+	@echo "GraphiQL's assets in $(GRAPHIQL_ASSETS)"
 
 clean:
 	rm -rf $(BUILD)
