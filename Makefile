@@ -21,7 +21,7 @@ LIBS_CORE   := -lyajl -lcrypto -lm
 DEB_PKGS := nginx nginx-dev libpq-dev libyajl-dev libjwt-dev libssl-dev \
             postgresql postgresql-contrib libcmocka-dev python3-pytest \
             python3-psycopg python3-requests python3-jwt python3-cryptography \
-            clang libclang-rt-14-dev wrk gcc make curl
+            clang libclang-rt-14-dev wrk gcc make curl chromium
 
 UNIT_TESTS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c))
 FUZZERS     := $(patsubst t/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard t/fuzz/fuzz_*.c))

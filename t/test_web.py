@@ -463,12 +463,13 @@ def test_graphiql_assets_match_the_page(assets, graphiql):
         assert integrity == "sha384-" + digest.decode(), path
 
 
-def test_graphiql_in_chromium(make_nginx, assets):
+def chromium(make_nginx, assets, more=""):
+    """GraphiQL of a new nginx in chromium: what graphiql.js saw."""
     if not os.access(CHROMIUM, os.X_OK):
         pytest.skip("chromium is not installed (apt-get install chromium)")
     npm_ci(BROWSER_DIR, "package-lock.json")
     n = make_nginx(http_extra="fraiseql_graphiql on;\n"
-                   "    fraiseql_graphiql_assets /graphiql-assets/;",
+                   "    fraiseql_graphiql_assets /graphiql-assets/;" + more,
                    extra="location /graphiql-assets/ { alias %s/; "
                    "types { text/css css; application/javascript js; } }"
                    % assets).start()
@@ -479,6 +480,11 @@ def test_graphiql_in_chromium(make_nginx, assets):
     assert r.returncode == 0, r.stdout + r.stderr
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert out["status"] == 200
+    return n, out
+
+
+def test_graphiql_in_chromium(make_nginx, assets):
+    n, out = chromium(make_nginx, assets)
     assert out["introspected"], out
     assert "query: Query" in out["docs"], out
     assert out["result"] == {"data": {"things": [{"id": 1}, {"id": 2}]}}
@@ -489,3 +495,14 @@ def test_graphiql_in_chromium(make_nginx, assets):
         log = f.read()
     assert '"GET /graphiql-assets/graphiql@3.9.0/graphiql.min.js' in log
     assert len(re.findall(r'"POST /graphql HTTP/1.1" 200', log)) >= 2
+
+
+def test_graphiql_in_chromium_without_introspection(make_nginx, assets):
+    """fraiseql_introspection off: the page opens, shows the refusal
+    instead of a schema, and a query typed in still runs."""
+    n, out = chromium(make_nginx, assets, "\n    fraiseql_introspection off;")
+    assert not out["introspected"]
+    assert "introspection" in json.dumps(out["introspection_errors"]).lower()
+    assert "errors" in out["shown"]
+    assert out["result"] == {"data": {"things": [{"id": 1}, {"id": 2}]}}
+    assert out["violations"] == [], out

@@ -6,7 +6,8 @@
 //   node graphiql.js URL QUERY
 //
 // Prints one JSON object: {introspected, docs, result, violations,
-// errors}; exits 1 when a step fails.
+// errors}; exits 1 when a step fails.  With introspection refused, the
+// page shows the refusal (shown) and a query still runs.
 
 'use strict';
 
@@ -56,16 +57,28 @@ async function main() {
     const body = await res.json();
     out.introspected = !!(body.data && body.data.__schema);
 
-    // the schema, as the documentation explorer shows it
-    await page.waitForSelector(
-      'button[aria-label="Show Documentation Explorer"]', { timeout: STEP });
-    await page.click('button[aria-label="Show Documentation Explorer"]');
-    await page.waitForFunction(() => {
-      const d = document.querySelector('.graphiql-doc-explorer');
-      return d && d.textContent.includes('Query');
-    }, { timeout: STEP });
-    out.docs = await page.$eval('.graphiql-doc-explorer',
-                                (d) => d.textContent.slice(0, 200));
+    // the schema, as the documentation explorer shows it; without it
+    // (introspection off), what the page says
+    if (out.introspected) {
+      await page.waitForSelector(
+        'button[aria-label="Show Documentation Explorer"]',
+        { timeout: STEP });
+      await page.click('button[aria-label="Show Documentation Explorer"]');
+      await page.waitForFunction(() => {
+        const d = document.querySelector('.graphiql-doc-explorer');
+        return d && d.textContent.includes('Query');
+      }, { timeout: STEP });
+      out.docs = await page.$eval('.graphiql-doc-explorer',
+                                  (d) => d.textContent.slice(0, 200));
+    } else {
+      out.introspection_errors = body.errors;
+      await page.waitForFunction(() => {
+        const e = document.querySelector('.graphiql-response .CodeMirror');
+        return e && e.CodeMirror.getValue().includes('errors');
+      }, { timeout: STEP });
+      out.shown = await page.$eval('.graphiql-response .CodeMirror',
+                                   (e) => e.CodeMirror.getValue());
+    }
 
     // the query in the editor, run with the execute button
     await page.waitForSelector('.graphiql-query-editor .CodeMirror',
