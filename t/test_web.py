@@ -3,7 +3,9 @@ fraiseql_graphiql.
 
 CORS is checked as a browser checks it: a preflight passes when its answer
 is ok and allows the Origin, the method and every header asked for; an
-actual answer is readable when it allows the Origin.  GraphiQL: the page
+actual answer is readable when it allows the Origin.  Then by chromium
+itself: pages of two other origins fetch from the location
+(t/browser/cors.js).  GraphiQL: the page
 and its headers, then (when Debian's chromium and Node.js are installed)
 the page in headless chromium, its assets served by the same nginx from
 the folder `make graphiql-assets` fills from npm: the schema loads and a
@@ -506,3 +508,43 @@ def test_graphiql_in_chromium_without_introspection(make_nginx, assets):
     assert "errors" in out["shown"]
     assert out["result"] == {"data": {"things": [{"id": 1}, {"id": 2}]}}
     assert out["violations"] == [], out
+
+
+def test_cors_in_chromium(make_nginx):
+    """Pages of two other origins call the location from chromium: the
+    browser lets the listed one read answers (after its preflight, and an
+    error answer too) and keeps them from the other."""
+    from conftest import free_port
+    if not os.access(CHROMIUM, os.X_OK) or shutil.which("node") is None:
+        pytest.skip("chromium or node is not installed")
+    npm_ci(BROWSER_DIR, "package-lock.json")
+    listed, other = free_port(), free_port()
+    pages = "".join(
+        "server { listen 127.0.0.1:%d; location / { default_type text/html;"
+        " return 200 '<!DOCTYPE html><title>app</title>'; } }\n    " % p
+        for p in (listed, other))
+    n = make_nginx(http_extra=pages + "fraiseql_cors http://127.0.0.1:%d;"
+                   % listed).start()
+
+    def run(port):
+        r = subprocess.run(["node", "cors.js", "http://127.0.0.1:%d/" % port,
+                            n.url], cwd=BROWSER_DIR, capture_output=True,
+                           text=True, timeout=60,
+                           env=dict(os.environ, CHROMIUM=CHROMIUM))
+        assert r.returncode == 0, r.stdout + r.stderr
+        return json.loads(r.stdout.strip().splitlines()[-1])
+
+    out = run(listed)
+    assert out["post"] == {"status": 200,
+                           "body": {"data": {"things": [{"id": 1}]}}}
+    assert "error" in out["other_header"]
+    assert out["get_error"]["status"] == 400
+    assert out["get_error"]["body"]["errors"][0]["extensions"]["code"] == \
+        "BAD_REQUEST"
+
+    out = run(other)
+    assert all("error" in v for v in out.values()), out
+    # the browser asked: the preflights reached nginx
+    with open(os.path.join(n.prefix, "access.log")) as f:
+        log = f.read()
+    assert len(re.findall(r'"OPTIONS /graphql HTTP/1.1" 204', log)) >= 3
