@@ -548,3 +548,30 @@ def test_cors_in_chromium(make_nginx):
     with open(os.path.join(n.prefix, "access.log")) as f:
         log = f.read()
     assert len(re.findall(r'"OPTIONS /graphql HTTP/1.1" 204', log)) >= 3
+
+
+def test_graphiql_page_needs_no_token_and_batches_carry_cors(make_nginx,
+                                                             tmp_path):
+    key = tmp_path / "hs"
+    key.write_text(SECRET + "\n")
+    n = make_nginx(http_extra="fraiseql_jwt required;\n"
+                   "    fraiseql_jwt_key alg=HS256 file=%s;\n"
+                   "    fraiseql_graphiql on; fraiseql_batch 4;\n"
+                   "    fraiseql_cors %s;" % (key, APP)).start()
+    # the page holds no data: no token asked for; what it sends is checked
+    r = page(n)
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/html")
+    r = n.post("{ __typename }", headers={"Origin": APP})
+    assert r.status_code == 401
+    # a batch's answer is its POST's: the headers once, on it
+    n2 = make_nginx(http_extra="fraiseql_batch 4; fraiseql_cors %s;"
+                    % APP).start()
+    r = requests.post(n2.url, json=[{"query": "{ __typename }"},
+                                    {"query": "{ things(limit: 1) { id } }"}],
+                      headers={"Origin": APP})
+    assert r.status_code == 200
+    assert r.json() == [{"data": {"__typename": "Query"}},
+                        {"data": {"things": [{"id": 1}]}}]
+    assert r.headers["access-control-allow-origin"] == APP
+    assert r.headers["vary"].count("Origin") == 1
