@@ -22,14 +22,15 @@ DEB_PKGS := nginx nginx-dev libpq-dev libyajl-dev libjwt-dev libssl-dev \
             postgresql postgresql-contrib libcmocka-dev python3-pytest \
             python3-psycopg python3-requests python3-jwt python3-cryptography \
             python3-prometheus-client \
-            clang libclang-rt-14-dev wrk gcc make curl
+            clang libclang-rt-14-dev wrk gcc make curl chromium
 
 UNIT_TESTS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c))
 FUZZERS     := $(patsubst t/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard t/fuzz/fuzz_*.c))
 FUZZ_TIME   ?= 60
 
 .PHONY: all deps test unit integration test-asan fuzz demo demo-stop bench \
-        bench-hostile bench-deps profile clean deb deb-deps test-deb
+        bench-hostile bench-deps profile clean deb deb-deps test-deb \
+        graphiql-assets
 
 all: $(MODULE)
 
@@ -245,6 +246,27 @@ profile: bench-deps all
 # 64 hostile connections for 60 s
 bench-hostile: deps all
 	@/usr/bin/python3 bench/hostile.py
+
+# GraphiQL's four files (fraiseql_graphiql) for a page that works offline:
+# npm's, pinned by graphiql/package-lock.json, laid out as unpkg serves
+# them, with their licenses; serve the folder with nginx (docs/directives.md)
+GRAPHIQL_ASSETS ?= $(BUILD)/graphiql-assets
+GRAPHIQL_FILES  := graphiql@3.9.0/graphiql.min.css \
+                   graphiql@3.9.0/graphiql.min.js \
+                   react@18.3.1/umd/react.production.min.js \
+                   react-dom@18.3.1/umd/react-dom.production.min.js
+
+graphiql-assets:
+	@test graphiql/node_modules/.package-lock.json -nt graphiql/package-lock.json \
+	    || npm ci --prefix graphiql --ignore-scripts --no-audit --no-fund \
+	        --loglevel=error
+	@set -e; for f in $(GRAPHIQL_FILES); do \
+	    pkg=$${f%%@*}; rest=$${f#*/}; dir=$${f%%/*}; \
+	    mkdir -p $(GRAPHIQL_ASSETS)/$$(dirname $$f); \
+	    cp graphiql/node_modules/$$pkg/$$rest $(GRAPHIQL_ASSETS)/$$f; \
+	    cp graphiql/node_modules/$$pkg/LICENSE $(GRAPHIQL_ASSETS)/$$dir/; \
+	done
+	@echo "GraphiQL's assets in $(GRAPHIQL_ASSETS)"
 
 clean:
 	rm -rf $(BUILD)

@@ -543,6 +543,15 @@ static ngx_command_t  ngx_http_fraiseql_commands[] = {
       0,
       NULL },
 
+    /* browsers (ngx_http_fraiseql_web.c) */
+
+    { ngx_string("fraiseql_cors"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_fraiseql_cors,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("fraiseql_metrics_count"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -570,6 +579,20 @@ static ngx_command_t  ngx_http_fraiseql_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_fraiseql_loc_conf_t, auth.trace),
       &ngx_http_fraiseql_trace_modes },
+
+    { ngx_string("fraiseql_graphiql"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fraiseql_loc_conf_t, web.graphiql),
+      NULL },
+
+    { ngx_string("fraiseql_graphiql_assets"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_fraiseql_graphiql_assets,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
 
       ngx_null_command
 };
@@ -658,6 +681,7 @@ ngx_http_fraiseql_create_loc_conf(ngx_conf_t *cf)
     ngx_http_fraiseql_auth_create(&conf->auth);
     ngx_http_fraiseql_limit_create(&conf->limit);
     ngx_http_fraiseql_persist_create(&conf->persist);
+    ngx_http_fraiseql_web_create(&conf->web);
 
     return conf;
 }
@@ -769,7 +793,9 @@ ngx_http_fraiseql_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
            != NGX_CONF_OK
         || ngx_http_fraiseql_persist_merge(cf, &prev->persist,
                                            &conf->persist, NULL)
-           != NGX_CONF_OK)
+           != NGX_CONF_OK
+        || ngx_http_fraiseql_web_merge(cf, &prev->web, &conf->web,
+                                       &conf->auth) != NGX_CONF_OK)
     {
         return NGX_CONF_ERROR;
     }

@@ -271,6 +271,22 @@ typedef struct {
 } ngx_http_fraiseql_batch_t;
 
 
+/* fraiseql_cors's origins and options (web.c) */
+typedef struct ngx_http_fraiseql_cors_s  ngx_http_fraiseql_cors_t;
+
+/* fraiseql_cors, fraiseql_graphiql, fraiseql_graphiql_assets (web.c) */
+typedef struct {
+    ngx_http_fraiseql_cors_t   *cors;        /* NULL: off */
+    ngx_str_t                   cors_allow_headers;  /* at merge */
+    ngx_flag_t                  graphiql;
+    ngx_str_t                   graphiql_assets;     /* ends in '/' */
+    /* at merge: the page around its endpoint, and its policy */
+    ngx_str_t                   graphiql_head;
+    ngx_str_t                   graphiql_tail;
+    ngx_str_t                   graphiql_csp;
+} ngx_http_fraiseql_web_conf_t;
+
+
 /* how a location's statements run, set at configuration */
 typedef struct {
     ngx_msec_t                       timeout;  /* PostgreSQL's silence */
@@ -331,6 +347,7 @@ typedef struct {
     ngx_http_fraiseql_auth_conf_t  auth;
     ngx_http_fraiseql_limit_conf_t limit;
     ngx_http_fraiseql_persist_conf_t  persist;
+    ngx_http_fraiseql_web_conf_t   web;
 
     /* computed at merge from the above */
     ngx_http_fraiseql_stmt_conf_t  stmt;
@@ -735,6 +752,16 @@ void ngx_http_fraiseql_observe_errors(ngx_http_request_t *r,
 void ngx_http_fraiseql_observe_request(ngx_http_request_t *r);
 ngx_int_t ngx_http_fraiseql_trace(ngx_http_request_t *r);
 ngx_int_t ngx_http_fraiseql_server_timing(ngx_http_fraiseql_ctx_t *ctx);
+
+/* ngx_http_fraiseql_web.c */
+char *ngx_http_fraiseql_cors(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_fraiseql_graphiql_assets(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+void ngx_http_fraiseql_web_create(ngx_http_fraiseql_web_conf_t *wc);
+char *ngx_http_fraiseql_web_merge(ngx_conf_t *cf,
+    ngx_http_fraiseql_web_conf_t *prev, ngx_http_fraiseql_web_conf_t *wc,
+    ngx_http_fraiseql_auth_conf_t *acf);
+ngx_int_t ngx_http_fraiseql_web(ngx_http_request_t *r);
 
 /* ngx_http_fraiseql_exec.c */
 ngx_int_t ngx_http_fraiseql_execute(ngx_http_fraiseql_ctx_t *ctx);

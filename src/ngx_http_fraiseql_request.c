@@ -77,8 +77,15 @@ ngx_http_fraiseql_refuse(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t
 ngx_http_fraiseql_handler(ngx_http_request_t *r)
 {
+    ngx_int_t                 rc;
     ngx_uint_t                first;
     ngx_http_fraiseql_ctx_t  *ctx;
+
+    /* CORS on every answer, a preflight, the GraphiQL page (web.c) */
+    rc = ngx_http_fraiseql_web(r);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_POST))) {
         return ngx_http_fraiseql_refuse(r, NGX_HTTP_NOT_ALLOWED,

@@ -242,7 +242,7 @@ fql_media_is(const char *p, size_t len, const char *type)
 
 
 /* the q of a media range's parameters, 0..1000; a malformed q counts 1 */
-static unsigned
+unsigned
 fql_accept_q(const char *p, const char *end)
 {
     unsigned  q, scale;

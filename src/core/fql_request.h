@@ -52,6 +52,9 @@ int fql_request_from_params(fql_arena_t *a, fql_str_t query,
  */
 int fql_media_is(const char *p, size_t len, const char *type);
 
+/* the q of an Accept media range (p to end), 0..1000 */
+unsigned fql_accept_q(const char *p, const char *end);
+
 /*
  * Whether an Accept header prefers application/graphql-response+json to
  * application/json (GraphQL over HTTP), read as RFC 9110 says: each type
