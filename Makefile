@@ -181,7 +181,7 @@ fuzz: deps $(FUZZERS)
 	        $(BUILD)/fuzz/corpus-$$n t/fuzz/corpus/$$n 2>&1 | tail -12; \
 	done
 
-demo: deps all
+demo: deps all graphiql-assets
 	@sh conf-examples/demo.sh start
 
 demo-stop:

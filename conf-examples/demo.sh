@@ -6,6 +6,7 @@ set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DEMO=$ROOT/build/demo
 PGDIR=$DEMO/pg
+SHARE=/var/tmp/fraiseql-demo
 PGPORT=${FRAISEQL_DEMO_PGPORT:-55432}
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 
@@ -58,14 +59,22 @@ CONF
         "$SUB2" demo_lead "$GREEN")
 
     sed -e "s|@ROOT@|$ROOT|g" -e "s|@DEMO@|$DEMO|g" \
-        -e "s|@PGPORT@|$PGPORT|g" \
+        -e "s|@PGPORT@|$PGPORT|g" -e "s|@SHARE@|$SHARE|g" \
         "$ROOT/conf-examples/nginx.conf" > "$DEMO/nginx.conf"
 
-    # the workers run as www-data: the temporary files are theirs to write
+    # the workers run as www-data, which may not enter this clone (under
+    # /root, say): their temporary files and GraphiQL's are elsewhere
+    rm -rf "$SHARE"
+    mkdir -p "$SHARE"
+    chmod 755 "$SHARE"
     for d in body proxy fastcgi uwsgi scgi; do
-        mkdir -p "$DEMO/$d"
-        chown www-data "$DEMO/$d"
+        mkdir -p "$SHARE/$d"
+        chown www-data "$SHARE/$d"
     done
+    if [ -d "$ROOT/build/graphiql-assets" ]; then
+        cp -r "$ROOT/build/graphiql-assets" "$SHARE/"
+        chmod -R a+rX "$SHARE/graphiql-assets"
+    fi
 
     /usr/sbin/nginx -p "$DEMO" -e "$DEMO/error.log" -c "$DEMO/nginx.conf" -t \
         -q
@@ -75,6 +84,7 @@ CONF
 
 fraiseql-nginx demo is running: GraphQL at http://127.0.0.1:8080/graphql
 (PostgreSQL on 127.0.0.1:$PGPORT, database "demo"; logs in $DEMO).
+Open that URL in a browser for GraphiQL.
 
 Try:
 
