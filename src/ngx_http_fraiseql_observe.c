@@ -23,6 +23,7 @@
 
 #include "ngx_http_fraiseql.h"
 #include "fql_persist.h"
+#include "fql_trace.h"
 
 #include <time.h>
 #include <openssl/rand.h>
@@ -1306,50 +1307,6 @@ ngx_http_fraiseql_health_handler(ngx_http_request_t *r)
 
 /* ---- the trace context ---- */
 
-/* n lowercase hex digits; nonzero: not all of them 0 */
-static ngx_uint_t
-ngx_http_fraiseql_hex(const u_char *p, size_t n, ngx_uint_t nonzero)
-{
-    size_t      i;
-    ngx_uint_t  zero = 1;
-
-    for (i = 0; i < n; i++) {
-        if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f'))) {
-            return 0;
-        }
-
-        zero &= (p[i] == '0');
-    }
-
-    return !(nonzero && zero);
-}
-
-
-/* a traceparent header as W3C Trace Context level 1 reads it */
-static ngx_uint_t
-ngx_http_fraiseql_traceparent_valid(ngx_str_t *v)
-{
-    u_char  *p = v->data;
-
-    if (v->len < 55 || p[2] != '-' || p[35] != '-' || p[52] != '-'
-        || !ngx_http_fraiseql_hex(p, 2, 0)
-        || (p[0] == 'f' && p[1] == 'f')
-        || !ngx_http_fraiseql_hex(p + 3, 32, 1)
-        || !ngx_http_fraiseql_hex(p + 36, 16, 1)
-        || !ngx_http_fraiseql_hex(p + 53, 2, 0))
-    {
-        return 0;
-    }
-
-    /* version 00 is exactly 55 long; later ones may add "-..." */
-    if (p[0] == '0' && p[1] == '0') {
-        return v->len == 55;
-    }
-
-    return v->len == 55 || p[55] == '-';
-}
-
-
 /*
  * The request's W3C trace context: its traceparent's trace id and flags,
  * or a new trace id; the span id is the module's own, a child of the
@@ -1359,7 +1316,7 @@ ngx_http_fraiseql_traceparent_valid(ngx_str_t *v)
 ngx_int_t
 ngx_http_fraiseql_trace(ngx_http_request_t *r)
 {
-    u_char                    rnd[24], *tp;
+    u_char                    rnd[24];
     ngx_uint_t                i;
     ngx_list_part_t          *part;
     ngx_table_elt_t          *h, *found;
@@ -1394,7 +1351,6 @@ ngx_http_fraiseql_trace(ngx_http_request_t *r)
             && ngx_strncasecmp(h[i].key.data, (u_char *) "traceparent",
                                sizeof("traceparent") - 1) == 0)
         {
-            /* two of them: the spec says to ignore both */
             found = (found == NULL) ? &h[i] : (ngx_table_elt_t *) -1;
         }
     }
@@ -1403,24 +1359,14 @@ ngx_http_fraiseql_trace(ngx_http_request_t *r)
         return NGX_ERROR;
     }
 
-    tp = ctx->obs.traceparent;
-
-    if (found != NULL && found != (ngx_table_elt_t *) -1
-        && ngx_http_fraiseql_traceparent_valid(&found->value))
-    {
-        ngx_memcpy(tp, found->value.data, 55);
-
-    } else {
-        ngx_memcpy(tp, "00-", 3);
-        ngx_hex_dump(tp + 3, rnd, 16);
-        ngx_memcpy(tp + 35, "-0000000000000000-00", 20);
+    /* two of them: the spec says to ignore both */
+    if (found == (ngx_table_elt_t *) -1) {
+        found = NULL;
     }
 
-    /* version 00 is what is passed on; the span is the module's */
-    tp[0] = '0';
-    tp[1] = '0';
-    ngx_hex_dump(tp + 36, rnd + 16, 8);
-    tp[55] = '\0';
+    (void) fql_traceparent_child(found ? (char *) found->value.data : NULL,
+                                 found ? found->value.len : 0, rnd,
+                                 (char *) ctx->obs.traceparent);
 
     ctx->obs.traced = 1;
 
