@@ -603,6 +603,17 @@ ngx_http_fraiseql_observe_request(ngx_http_request_t *r)
 
     status = r->headers_out.status;
 
+    /*
+     * No GraphQL here: a CORS preflight, the GraphiQL page (web.c answers
+     * them before a context exists, and nothing else answers 2xx so).
+     * Refusals without a context (nginx's deny, 413...) do count.
+     */
+    if (r->method == NGX_HTTP_OPTIONS
+        || (ctx == NULL && status < NGX_HTTP_SPECIAL_RESPONSE))
+    {
+        return;
+    }
+
     if (ctx != NULL) {
         ctx->obs.recorded = 1;
 

@@ -202,6 +202,9 @@ ngx_http_fraiseql_read(ngx_http_request_t *r, ngx_http_fraiseql_ctx_t *ctx)
                                            ngx_http_fraiseql_body_handler);
 
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        /* counted now: an error_page would answer from another location */
+        r->headers_out.status = rc;
+        ngx_http_fraiseql_observe_request(r);
         return rc;
     }
 

@@ -350,3 +350,41 @@ def test_server_timing(make_nginx, pg):
     off = make_nginx().start()
     assert "Server-Timing" not in post(off, "{ __typename }").headers
 
+
+
+def test_what_counts(make_nginx, pg):
+    """A body too large (413, answered by an error_page location) and a
+    rate-limited request count as rejected; a CORS preflight and the
+    GraphiQL page are not GraphQL and do not count."""
+    n = make_nginx(http_extra=METRICS + """
+    fraiseql_limit_zone $binary_remote_addr zone=wc:1m rate=1r/m;
+    client_max_body_size 1k;""", extra=LOCS + """
+    location /g { fraiseql; fraiseql_graphiql on;
+                  fraiseql_cors http://a.example; }
+    location /lim { fraiseql; fraiseql_limit zone=wc; }""").start()
+    url = "http://127.0.0.1:%d" % n.port
+    # chunked: nginx learns the size while the module reads the body
+    # (with a Content-Length it refuses before any module runs, and the
+    # error_page location answers; see docs/operations.md)
+    big = b'{"query": "{ __typename }", "x": "' + b"y" * 4096 + b'"}'
+    r = requests.post(url + "/graphql", data=iter([big[:100], big[100:]]),
+                      headers={"Content-Type": "application/json"},
+                      timeout=10)
+    assert r.status_code == 413
+    assert post(n, "{ __typename }", path="/lim").status_code == 200
+    assert post(n, "{ __typename }", path="/lim").status_code == 429
+    r = requests.options(url + "/g", headers={
+        "Origin": "http://a.example",
+        "Access-Control-Request-Method": "POST"}, timeout=10)
+    assert r.status_code == 204
+    r = requests.get(url + "/g", headers={"Accept": "text/html"},
+                     timeout=10)
+    assert r.status_code == 200 and "GraphiQL" in r.text
+    fams, _ = scrape(n)
+    assert value(fams, "fraiseql_requests", "_total", result="rejected") == 2
+    assert value(fams, "fraiseql_requests", "_total", result="ok") == 1
+    assert value(fams, "fraiseql_requests", "_total") == 3
+    assert value(fams, "fraiseql_rate_limit", "_total",
+                 status="rejected") == 1
+    assert value(fams, "fraiseql_graphql_errors", "_total",
+                 code="RATE_LIMITED") == 1
