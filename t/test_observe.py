@@ -13,6 +13,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import ASAN, schema_with
+from test_rate_limits import keyfile  # noqa: F401
 
 METRICS = """
     fraiseql_metrics_zone fq_metrics:1m operations=16;"""
@@ -246,7 +247,10 @@ LOG_FORMAT = r"""
         '"db":"$fraiseql_db_time","wait":"$fraiseql_pool_wait_time",'
         '"rows":"$fraiseql_rows","err":"$fraiseql_error_code",'
         '"errors":"$fraiseql_errors","mutation":"$fraiseql_is_mutation",'
-        '"trace":"$fraiseql_trace_id","tp":"$fraiseql_traceparent"}';
+        '"trace":"$fraiseql_trace_id","tp":"$fraiseql_traceparent",'
+        '"jwt":"$fraiseql_jwt_status","role":"$fraiseql_role",'
+        '"sub":"$fraiseql_jwt_claim_sub","limit":"$fraiseql_limit_status",'
+        '"key":"$fraiseql_rate_key"}';
     access_log %(prefix)s/gql.log gql;
     access_log %(prefix)s/audit.log gql if=$fraiseql_is_mutation;"""
 
@@ -265,11 +269,19 @@ def log_lines(path, count):
     raise AssertionError("%s: fewer than %d lines" % (path, count))
 
 
-def test_log_variables_and_audit(make_nginx, pg, trace_schema):
+def test_log_variables_and_audit(make_nginx, pg, trace_schema,
+                                 keyfile):  # noqa: F811
+    """A JSON access log line carries every variable of the module (the
+    identity's and the limits' too); the audit log the mutation alone."""
     import hashlib
+    from test_authz import tok
     from test_batch_pipeline import MUT, STAMP
-    n = make_nginx(schema=trace_schema,
-                   http_extra="fraiseql_trace_context guc;")
+    n = make_nginx(schema=trace_schema, http_extra="""
+    fraiseql_trace_context guc;
+    fraiseql_jwt optional;
+    fraiseql_jwt_key alg=HS256 file=%s;
+    fraiseql_limit_zone $fraiseql_rate_key zone=logz:1m rate=100r/s;
+    fraiseql_limit zone=logz burst=100 nodelay;""" % keyfile)
     # the log's path is the instance's own
     conf = n.config().replace(
         "http {", "http {" + LOG_FORMAT % {"prefix": n.prefix}, 1)
@@ -278,7 +290,8 @@ def test_log_variables_and_audit(make_nginx, pg, trace_schema):
     n.start()
     tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
     q = "query Traced { trace { traceparent } things(limit: 2) { id } }"
-    body = post(n, q, headers={"traceparent": tp}).json()
+    body = post(n, q, headers={"traceparent": tp,
+                               "Authorization": "Bearer " + tok()}).json()
     got = body["data"]["trace"][0]["traceparent"]
     # PostgreSQL saw the caller's trace id, the module's span, in the
     # same request's transaction
@@ -304,6 +317,9 @@ def test_log_variables_and_audit(make_nginx, pg, trace_schema):
     assert first["trace"] == "4bf92f3577b34da6a3ce929d0e0e4736"
     assert first["tp"] == got
     assert first["mutation"] == ""
+    assert first["jwt"] == "ok" and first["sub"] == "u1"
+    assert first["limit"] == "PASSED" and first["key"] == "u1"
+    assert bad["jwt"] == "missing" and bad["key"] == "127.0.0.1"
     assert bad["op"] == "-" and bad["type"] == "query"
     assert bad["err"] == "GRAPHQL_VALIDATION_FAILED" and bad["db"] == "-"
     assert mut["type"] == "mutation" and mut["mutation"] == "1"
