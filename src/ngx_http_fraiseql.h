@@ -750,6 +750,7 @@ void ngx_http_fraiseql_metric_sqlstate(const char *state);
 void ngx_http_fraiseql_observe_errors(ngx_http_request_t *r,
     const fql_errors_t *errs);
 void ngx_http_fraiseql_observe_request(ngx_http_request_t *r);
+void ngx_http_fraiseql_observe_cleanup(void *data);
 ngx_int_t ngx_http_fraiseql_trace(ngx_http_request_t *r);
 ngx_int_t ngx_http_fraiseql_server_timing(ngx_http_fraiseql_ctx_t *ctx);
 

@@ -159,6 +159,8 @@ static void ngx_http_fraiseql_gauge_handler(ngx_event_t *ev);
 static ngx_int_t ngx_http_fraiseql_metrics_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_fraiseql_health_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_fraiseql_log_handler(ngx_http_request_t *r);
+static void ngx_http_fraiseql_observe_ctx(ngx_http_request_t *r,
+    ngx_http_fraiseql_ctx_t *ctx);
 
 
 /* a monotonic clock in microseconds: durations, not dates */
@@ -585,18 +587,42 @@ ngx_http_fraiseql_loc_counts(ngx_http_request_t *r)
 void
 ngx_http_fraiseql_observe_request(ngx_http_request_t *r)
 {
+    ngx_http_fraiseql_observe_ctx(r,
+                        ngx_http_get_module_ctx(r, ngx_http_fraiseql_module));
+}
+
+
+/*
+ * The request's memory goes: a request not counted yet is counted now.
+ * That is one nginx answered from another location (error_page, after a
+ * body found too large while read): the log phase ran there, and the
+ * redirect took the module's context from the request, not from here.
+ */
+void
+ngx_http_fraiseql_observe_cleanup(void *data)
+{
+    ngx_http_fraiseql_ctx_t  *ctx = data;
+
+    if (!ctx->obs.recorded) {
+        ngx_http_fraiseql_observe_ctx(ctx->r, ctx);
+    }
+}
+
+
+static void
+ngx_http_fraiseql_observe_ctx(ngx_http_request_t *r,
+    ngx_http_fraiseql_ctx_t *ctx)
+{
     uint64_t                       us;
     ngx_uint_t                     type, result, status;
     fql_cache_stats_t              st;
-    ngx_http_fraiseql_ctx_t       *ctx;
     ngx_http_fraiseql_name_t      *n;
     ngx_http_fraiseql_metrics_t   *m = ngx_http_fraiseql_metrics;
     ngx_http_fraiseql_main_conf_t *fmcf;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_fraiseql_module);
-
     if (m == NULL || (ctx != NULL && ctx->obs.recorded)
-        || !ngx_http_fraiseql_loc_counts(r))
+        || !(ctx != NULL ? (ngx_uint_t) ctx->lcf->metrics_count
+                         : ngx_http_fraiseql_loc_counts(r)))
     {
         return;
     }

@@ -79,6 +79,7 @@ ngx_http_fraiseql_handler(ngx_http_request_t *r)
 {
     ngx_int_t                 rc;
     ngx_uint_t                first;
+    ngx_pool_cleanup_t       *cln;
     ngx_http_fraiseql_ctx_t  *ctx;
 
     /* CORS on every answer, a preflight, the GraphiQL page (web.c) */
@@ -106,6 +107,17 @@ ngx_http_fraiseql_handler(ngx_http_request_t *r)
     ctx->graphql_response = ngx_http_fraiseql_wants_graphql_response(r);
 
     ngx_http_set_ctx(r, ctx, ngx_http_fraiseql_module);
+
+    /* counted even when another location answers it (observe.c) */
+    if (ngx_http_fraiseql_metrics != NULL) {
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        cln->handler = ngx_http_fraiseql_observe_cleanup;
+        cln->data = ctx;
+    }
 
     /* a request of a batch: its own item of the body's array */
     ctx->batch.elem = ngx_http_fraiseql_batch_item(r, &first);
@@ -202,9 +214,6 @@ ngx_http_fraiseql_read(ngx_http_request_t *r, ngx_http_fraiseql_ctx_t *ctx)
                                            ngx_http_fraiseql_body_handler);
 
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        /* counted now: an error_page would answer from another location */
-        r->headers_out.status = rc;
-        ngx_http_fraiseql_observe_request(r);
         return rc;
     }
 
