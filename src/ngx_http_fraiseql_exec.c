@@ -21,6 +21,8 @@
 static void ngx_http_fraiseql_start_next(ngx_http_fraiseql_ctx_t *ctx);
 static ngx_int_t ngx_http_fraiseql_pipe(ngx_http_fraiseql_ctx_t *ctx);
 static ngx_int_t ngx_http_fraiseql_gather(ngx_http_fraiseql_ctx_t *ctx);
+static ngx_int_t ngx_http_fraiseql_pipe_link(ngx_http_fraiseql_ctx_t *ctx,
+    ngx_http_fraiseql_slot_t ***last, ngx_http_fraiseql_batch_t *batch);
 static ngx_http_fraiseql_slot_t *ngx_http_fraiseql_pipe_run(
     ngx_http_fraiseql_slot_t *first, ngx_http_fraiseql_pgc_t *pgc);
 static void ngx_http_fraiseql_pipe_pass(ngx_http_fraiseql_slot_t *slot,
@@ -341,7 +343,7 @@ static ngx_int_t
 ngx_http_fraiseql_pipe(ngx_http_fraiseql_ctx_t *ctx)
 {
     ngx_uint_t                  i, n;
-    ngx_http_fraiseql_slot_t   *s, *first, **last;
+    ngx_http_fraiseql_slot_t   *first, **last;
 
     ctx->piped = 1;
 
@@ -371,6 +373,27 @@ ngx_http_fraiseql_pipe(ngx_http_fraiseql_ctx_t *ctx)
     first = NULL;
     last = &first;
 
+    if (ngx_http_fraiseql_pipe_link(ctx, &last, NULL) == NGX_OK) {
+        /* the first waits for the connection, on behalf of them all */
+        ngx_http_fraiseql_start(first);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The request's slots not started yet join a pipeline after *last (its
+ * own, or its batch's when batch is set), waiting.  NGX_ERROR: the
+ * request was aborted.
+ */
+static ngx_int_t
+ngx_http_fraiseql_pipe_link(ngx_http_fraiseql_ctx_t *ctx,
+    ngx_http_fraiseql_slot_t ***last, ngx_http_fraiseql_batch_t *batch)
+{
+    ngx_uint_t                 i;
+    ngx_http_fraiseql_slot_t  *s;
+
     for (i = ctx->next; i < ctx->nslots; i++) {
         s = &ctx->slots[i];
 
@@ -380,20 +403,23 @@ ngx_http_fraiseql_pipe(ngx_http_fraiseql_ctx_t *ctx)
 
         if (ngx_http_fraiseql_slot_open(s) != NGX_OK) {
             ngx_http_fraiseql_abort(ctx, NGX_ERROR);
-            return NGX_OK;
+            return NGX_ERROR;
         }
 
-        /* the first waits for the connection, on behalf of them all */
         s->state = NGX_HTTP_FRAISEQL_SLOT_WAITING;
         ctx->nactive++;
 
-        *last = s;
-        last = &s->pipe_next;
+        if (batch != NULL) {
+            s->gathered = 1;
+            s->rerun = &batch->rerun;
+            batch->inflight++;
+        }
+
+        **last = s;
+        *last = &s->pipe_next;
     }
 
     ctx->next = ctx->nslots;
-
-    ngx_http_fraiseql_start(first);
 
     return NGX_OK;
 }
@@ -436,7 +462,7 @@ ngx_http_fraiseql_gather(ngx_http_fraiseql_ctx_t *ctx)
 {
     ngx_uint_t                  i, n;
     ngx_http_fraiseql_ctx_t    *pctx = ctx->batch.parent;
-    ngx_http_fraiseql_slot_t   *s, *one;
+    ngx_http_fraiseql_slot_t   *one;
 
     n = 0;
     one = NULL;
@@ -459,29 +485,12 @@ ngx_http_fraiseql_gather(ngx_http_fraiseql_ctx_t *ctx)
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->r->connection->log, 0,
                    "fraiseql: %ui root fields join the batch's pipeline", n);
 
-    for (i = ctx->next; i < ctx->nslots; i++) {
-        s = &ctx->slots[i];
-
-        if (s->state != NGX_HTTP_FRAISEQL_SLOT_NEW) {
-            continue;
-        }
-
-        if (ngx_http_fraiseql_slot_open(s) != NGX_OK) {
-            ngx_http_fraiseql_abort(ctx, NGX_ERROR);
-            return NGX_OK;
-        }
-
-        s->state = NGX_HTTP_FRAISEQL_SLOT_WAITING;
-        s->gathered = 1;
-        s->rerun = &pctx->batch.rerun;
-        ctx->nactive++;
-        pctx->batch.inflight++;
-
-        *pctx->batch.pipe_last = s;
-        pctx->batch.pipe_last = &s->pipe_next;
+    if (ngx_http_fraiseql_pipe_link(ctx, &pctx->batch.pipe_last,
+                                    &pctx->batch)
+        != NGX_OK)
+    {
+        return NGX_OK;
     }
-
-    ctx->next = ctx->nslots;
 
     ngx_http_fraiseql_batch_gathered(ctx);
 
